@@ -1,0 +1,36 @@
+from django.contrib import admin
+from django.http import HttpRequest, JsonResponse
+from django.urls import include, path
+from django.views.defaults import page_not_found
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from partners.urls import cabinet_urlpatterns
+from partners.urls import manager_urlpatterns as partner_manager_urlpatterns
+from tenancy.urls import manager_urlpatterns, public_urlpatterns
+
+urlpatterns = [
+    *public_urlpatterns,
+    path("app/<slug:tenant_slug>/", include(manager_urlpatterns + partner_manager_urlpatterns)),
+    path("p/<slug:tenant_slug>/", include(cabinet_urlpatterns)),
+    path("api/v1/", include("config.api")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+    path("admin/", admin.site.urls),
+]
+
+
+def handler404(request: HttpRequest, exception: Exception):
+    """Unknown API paths answer in the API's own error format."""
+    if request.path.startswith("/api/"):
+        return JsonResponse(
+            {
+                "type": "urn:partnerflow:problem:not_found",
+                "title": "Not Found",
+                "status": 404,
+                "detail": "No such endpoint or object.",
+            },
+            status=404,
+            content_type="application/problem+json",
+        )
+    return page_not_found(request, exception)

@@ -1,0 +1,152 @@
+"""The API's policies, named in settings.REST_FRAMEWORK: API-key authentication, per-key
+throttling, cursor pagination and RFC 9457 problem+json errors. Kept apart from the base views
+(tenancy.rest) because DRF imports these while it builds APIView itself."""
+
+from http import HTTPStatus
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404
+from rest_framework import exceptions, pagination, throttling
+from rest_framework.authentication import BaseAuthentication, get_authorization_header
+from rest_framework.response import Response
+
+from tenancy.errors import ServiceError
+from tenancy.models import APIKey
+from tenancy.services import api_key_authenticate
+
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+
+
+class APIClient:
+    """The caller behind an API key, standing in for ``request.user``."""
+
+    is_authenticated = True
+    is_anonymous = False
+
+    def __init__(self, key: APIKey) -> None:
+        self.key = key
+        self.tenant = key.tenant
+
+    def __str__(self) -> str:
+        return f"API key {self.key.prefix}…"
+
+
+class APIKeyAuthentication(BaseAuthentication):
+    keyword = b"bearer"
+
+    def authenticate(self, request):
+        parts = get_authorization_header(request).split()
+        if not parts:
+            return None
+        if parts[0].lower() != self.keyword or len(parts) != 2:
+            raise exceptions.AuthenticationFailed(
+                "Send the key as “Authorization: Bearer pf_live_…”."
+            )
+        key = api_key_authenticate(raw=parts[1].decode("latin-1"))
+        if key is None:
+            raise exceptions.AuthenticationFailed("Unknown or revoked API key.")
+        return APIClient(key), key
+
+    def authenticate_header(self, request) -> str:
+        return 'Bearer realm="partnerflow"'
+
+
+class APIKeyRateThrottle(throttling.SimpleRateThrottle):
+    scope = "api_key"
+
+    def get_cache_key(self, request, view):
+        if isinstance(request.auth, APIKey):
+            ident = f"key{request.auth.pk}"
+        else:
+            ident = self.get_ident(request)
+        return self.cache_format % {"scope": self.scope, "ident": ident}
+
+
+class CursorPagination(pagination.CursorPagination):
+    ordering = "-id"
+    page_size_query_param = "page_size"
+    max_page_size = 500
+
+
+def _flatten(detail, prefix: str = "") -> list[dict]:
+    if isinstance(detail, dict):
+        items = []
+        for key, value in detail.items():
+            name = key if key != "non_field_errors" else ""
+            items += _flatten(value, f"{prefix}.{name}" if prefix and name else (name or prefix))
+        return items
+    if isinstance(detail, list):
+        if all(isinstance(item, exceptions.ErrorDetail | str) for item in detail):
+            return [
+                {
+                    "field": prefix or None,
+                    "code": getattr(item, "code", "invalid"),
+                    "message": str(item),
+                }
+                for item in detail
+            ]
+        items = []
+        for index, value in enumerate(detail):
+            items += _flatten(value, f"{prefix}[{index}]")
+        return items
+    return [
+        {
+            "field": prefix or None,
+            "code": getattr(detail, "code", "invalid"),
+            "message": str(detail),
+        }
+    ]
+
+
+def problem(
+    status: int, title: str, detail: str, *, code: str, errors: list | None = None, headers=None
+):
+    body = {
+        "type": f"urn:partnerflow:problem:{code}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+    }
+    if errors:
+        body["errors"] = errors
+    return Response(body, status=status, content_type=PROBLEM_CONTENT_TYPE, headers=headers)
+
+
+def problem_exception_handler(exc, context):
+    """Every API error as an RFC 9457 problem document; validation errors list each field."""
+    if isinstance(exc, ServiceError):
+        errors = [{"field": exc.field, "code": exc.code, "message": exc.message}]
+        title = "Conflict" if exc.status == 409 else "Invalid request"
+        return problem(exc.status, title, exc.message, code=exc.code, errors=errors)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound("No such object in this program.")
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+    if not isinstance(exc, exceptions.APIException):
+        return None
+    headers = {}
+    if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
+        view = context.get("view")
+        if view is not None and (header := view.get_authenticate_header(context["request"])):
+            headers["WWW-Authenticate"] = header
+        exc.status_code = 401
+    if getattr(exc, "wait", None):
+        headers["Retry-After"] = str(int(exc.wait))
+    if isinstance(exc, exceptions.ValidationError):
+        errors = _flatten(exc.detail)
+        detail = "; ".join(
+            f"{e['field']}: {e['message']}" if e["field"] else e["message"] for e in errors
+        )
+        return problem(
+            400, "Invalid request", detail, code="validation_error", errors=errors, headers=headers
+        )
+    detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+    codes = exc.get_codes()
+    code = codes if isinstance(codes, str) else "error"
+    return problem(
+        exc.status_code, _title(exc.status_code), str(detail), code=code, headers=headers
+    )
+
+
+def _title(status: int) -> str:
+    return HTTPStatus(status).phrase

@@ -1,0 +1,80 @@
+import re
+
+from django.conf import settings
+from django.contrib.auth.views import redirect_to_login
+from django.http import Http404, HttpRequest, HttpResponse
+from django.utils import translation
+
+from tenancy import scope
+from tenancy.models import Tenant
+from tenancy.selectors import membership_for
+
+MANAGER_PATH = re.compile(r"^/app/(?P<slug>[^/]+)/")
+CABINET_PATH = re.compile(r"^/p/(?P<slug>[^/]+)/")
+
+
+class TenantScopeMiddleware:
+    """Sets the tenant scope for the dashboard (``/app/<slug>/``: the caller must be on the team,
+    otherwise 404), the partner cabinet (``/p/<slug>/``: partner checks are per view) and the
+    operators' admin (every tenant, staff only). The API sets its own scope from the API key."""
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        request.tenant = None
+        request.membership = None
+        path = request.path_info
+        if match := MANAGER_PATH.match(path):
+            return self._manager(request, match["slug"])
+        if match := CABINET_PATH.match(path):
+            return self._cabinet(request, match["slug"])
+        if path.startswith("/admin/") and request.user.is_authenticated and request.user.is_staff:
+            with scope.all_tenants():
+                return self.get_response(request)
+        return self.get_response(request)
+
+    def _manager(self, request: HttpRequest, slug: str) -> HttpResponse:
+        if not request.user.is_authenticated:
+            # Same answer whether or not the program exists: no probing for slugs.
+            return redirect_to_login(request.get_full_path())
+        tenant = Tenant.objects.filter(slug=slug).first()
+        membership = membership_for(tenant=tenant, user=request.user) if tenant else None
+        if membership is None:
+            raise Http404("No such program on your account.")
+        request.tenant = tenant
+        request.membership = membership
+        return self._scoped(request, tenant)
+
+    def _cabinet(self, request: HttpRequest, slug: str) -> HttpResponse:
+        tenant = Tenant.objects.filter(slug=slug).first()
+        if tenant is None:
+            raise Http404("No such program.")
+        request.tenant = tenant
+        return self._scoped(request, tenant)
+
+    def _scoped(self, request: HttpRequest, tenant: Tenant) -> HttpResponse:
+        with scope.tenant_scope(tenant):
+            return self.get_response(request)
+
+
+class UserLanguageMiddleware:
+    """The page language: the user's saved choice, else the visitor's language cookie, else the
+    program's default language, else what the browser asks for (LocaleMiddleware)."""
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        language = None
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated and user.language:
+            language = user.language
+        elif settings.LANGUAGE_COOKIE_NAME in request.COOKIES:
+            language = None  # LocaleMiddleware already honoured it
+        elif getattr(request, "tenant", None) is not None:
+            language = request.tenant.language
+        if language:
+            translation.activate(language)
+            request.LANGUAGE_CODE = language
+        return self.get_response(request)

@@ -1,0 +1,257 @@
+import hashlib
+import secrets
+from zoneinfo import available_timezones
+
+from babel.numbers import list_currencies
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser, BaseUserManager
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils.timezone import now
+from django.utils.translation import gettext_lazy as _
+
+from tenancy.managers import TenantScopedManager, UnscopedManager
+from tenancy.scope import tenant_for_new_row
+
+SLUG_VALIDATOR = RegexValidator(
+    r"^[a-z0-9](?:[a-z0-9-]{1,38}[a-z0-9])$",
+    _(
+        "Use 3–40 lowercase Latin letters, digits and hyphens; start and end with a letter or digit."
+    ),
+    code="invalid_slug",
+)
+RESERVED_SLUGS = frozenset(
+    {
+        "admin",
+        "api",
+        "app",
+        "static",
+        "media",
+        "signup",
+        "login",
+        "logout",
+        "accounts",
+        "www",
+        "invite",
+        "healthz",
+        "partnerflow",
+        "help",
+        "docs",
+        "r",
+        "p",
+    }
+)
+CURRENCIES = sorted(list_currencies())
+TIMEZONES = sorted(available_timezones())
+
+
+class UserManager(BaseUserManager):
+    use_in_migrations = True
+
+    def _create_user(self, email: str, password: str | None, **extra):
+        if not email:
+            raise ValueError("The email must be set")
+        user = self.model(email=self.normalize_email(email).lower(), **extra)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email: str, password: str | None = None, **extra):
+        extra.setdefault("is_staff", False)
+        extra.setdefault("is_superuser", False)
+        return self._create_user(email, password, **extra)
+
+    def create_superuser(self, email: str, password: str | None = None, **extra):
+        extra.setdefault("is_staff", True)
+        extra.setdefault("is_superuser", True)
+        return self._create_user(email, password, **extra)
+
+
+class User(AbstractUser):
+    """A person who logs in: a program's staff member, a partner, or both. Email is the login."""
+
+    username = None
+    first_name = None
+    last_name = None
+    email = models.EmailField(_("email"), unique=True)
+    full_name = models.CharField(_("full name"), max_length=150, blank=True)
+    language = models.CharField(
+        _("language"),
+        max_length=8,
+        choices=settings.LANGUAGES,
+        blank=True,
+        help_text=_("Empty: the program's default language."),
+    )
+
+    USERNAME_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+    objects = UserManager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(Lower("email"), name="user_email_ci_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.full_name or self.email
+
+    def get_full_name(self) -> str:
+        return self.full_name
+
+    def get_short_name(self) -> str:
+        return self.full_name.split(" ")[0] if self.full_name else self.email
+
+
+class Tenant(models.Model):
+    """A partner program: the unit of isolation."""
+
+    slug = models.SlugField(
+        _("address"),
+        max_length=40,
+        unique=True,
+        validators=[SLUG_VALIDATOR],
+        help_text=_("Used in links: /app/<address>/ and /p/<address>/join."),
+    )
+    name = models.CharField(_("company name"), max_length=120)
+    currency = models.CharField(_("currency"), max_length=3, default="RUB")
+    timezone = models.CharField(_("time zone"), max_length=64, default="Europe/Moscow")
+    language = models.CharField(
+        _("default language"), max_length=8, choices=settings.LANGUAGES, default="ru"
+    )
+    created_at = models.DateTimeField(default=now, editable=False)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(currency__regex=r"^[A-Z]{3}$"), name="tenant_currency_iso"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TenantOwned(models.Model):
+    """Base of every tenant-owned table: a non-null tenant, a fail-closed default manager."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+
+    objects = TenantScopedManager()
+    unscoped = UnscopedManager()
+
+    class Meta:
+        abstract = True
+        base_manager_name = "unscoped"
+
+    def save(self, *args, **kwargs) -> None:
+        tenant = tenant_for_new_row(self.tenant_id, type(self).__name__)
+        if tenant is not None:
+            self.tenant = tenant
+        super().save(*args, **kwargs)
+
+
+class Role(models.TextChoices):
+    OWNER = "owner", _("Owner")
+    MANAGER = "manager", _("Manager")
+    ANALYST = "analyst", _("Analyst")
+
+
+# What each role may do. Owners run the program's team and credentials, managers run the
+# program day to day, analysts only read.
+ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
+    Role.OWNER: frozenset({"view", "operate", "manage_team", "manage_api_keys", "manage_settings"}),
+    Role.MANAGER: frozenset({"view", "operate"}),
+    Role.ANALYST: frozenset({"view"}),
+}
+
+
+class Membership(TenantOwned):
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(_("role"), max_length=16, choices=Role.choices)
+    created_at = models.DateTimeField(default=now, editable=False)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "user"], name="membership_unique_user"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.role})"
+
+    def can(self, permission: str) -> bool:
+        return permission in ROLE_PERMISSIONS[self.role]
+
+
+def hash_token(raw: str) -> str:
+    """Tokens and API keys are random and long, so one SHA-256 is enough (no slow KDF)."""
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+class Invitation(TenantOwned):
+    email = models.EmailField(_("email"))
+    role = models.CharField(_("role"), max_length=16, choices=Role.choices, default=Role.MANAGER)
+    token_hash = models.CharField(max_length=64, unique=True, null=True, blank=True, editable=False)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=now, editable=False)
+    expires_at = models.DateTimeField()
+    sent_at = models.DateTimeField(null=True, blank=True)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # One open invitation per address and program; a new one replaces the old.
+            models.UniqueConstraint(
+                Lower("email"),
+                "tenant",
+                condition=models.Q(accepted_at__isnull=True, revoked_at__isnull=True),
+                name="invitation_one_open_per_email",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.email
+
+    @property
+    def is_open(self) -> bool:
+        return self.accepted_at is None and self.revoked_at is None and self.expires_at > now()
+
+
+API_KEY_PREFIX = "pf_live_"
+
+
+def new_api_key_secret() -> str:
+    return API_KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+class APIKey(TenantOwned):
+    name = models.CharField(_("name"), max_length=80)
+    prefix = models.CharField(
+        max_length=16, help_text="The first characters, shown to recognise the key."
+    )
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=now, editable=False)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "API key"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None

@@ -1,0 +1,28 @@
+from django.db.models import QuerySet
+
+from tenancy.models import APIKey, Invitation, Membership, Tenant, User
+
+
+def memberships_for_user(*, user: User) -> QuerySet[Membership]:
+    """Every program the user works in — the one read that must span tenants for a person."""
+    return Membership.unscoped.filter(user=user).select_related("tenant").order_by("tenant__name")
+
+
+def membership_for(*, tenant: Tenant, user: User) -> Membership | None:
+    if not user.is_authenticated:
+        return None
+    return Membership.unscoped.filter(tenant=tenant, user=user).select_related("user").first()
+
+
+def membership_list() -> QuerySet[Membership]:
+    return Membership.objects.select_related("user").order_by("created_at", "id")
+
+
+def invitation_list_open() -> QuerySet[Invitation]:
+    return Invitation.objects.filter(
+        accepted_at__isnull=True, revoked_at__isnull=True
+    ).select_related("invited_by")
+
+
+def api_key_list() -> QuerySet[APIKey]:
+    return APIKey.objects.select_related("created_by").order_by("revoked_at", "-created_at")

@@ -1,0 +1,306 @@
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from tenancy.errors import ConflictError, ServiceError
+from tenancy.models import (
+    CURRENCIES,
+    RESERVED_SLUGS,
+    SLUG_VALIDATOR,
+    TIMEZONES,
+    APIKey,
+    Invitation,
+    Membership,
+    Role,
+    Tenant,
+    User,
+    hash_token,
+    new_api_key_secret,
+)
+from tenancy.scope import tenant_scope
+from tenancy.signals import tenant_created
+
+API_KEY_TOUCH_INTERVAL = timedelta(minutes=1)
+
+
+def _validate_tenant_fields(*, currency: str, timezone_name: str, language: str) -> None:
+    if currency not in CURRENCIES:
+        raise ServiceError(
+            _("Unknown currency “%(value)s”: use an ISO 4217 code such as RUB, USD or EUR.")
+            % {"value": currency},
+            field="currency",
+        )
+    if timezone_name not in TIMEZONES:
+        raise ServiceError(
+            _("Unknown time zone “%(value)s”: use an IANA name such as Europe/Moscow.")
+            % {"value": timezone_name},
+            field="timezone",
+        )
+    if language not in dict(settings.LANGUAGES):
+        raise ServiceError(
+            _("Unknown language “%(value)s”: choose en or ru.") % {"value": language},
+            field="language",
+        )
+
+
+def _validate_slug(slug: str) -> None:
+    try:
+        SLUG_VALIDATOR(slug)
+    except ValidationError as error:
+        raise ServiceError(str(error.messages[0]), field="slug") from None
+    if slug in RESERVED_SLUGS:
+        raise ServiceError(_("This address is reserved; choose another."), field="slug")
+
+
+def user_get_or_create(*, email: str, password: str | None = None, full_name: str = "") -> User:
+    email = email.strip().lower()
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise ServiceError(_("Enter a valid email address."), field="email") from None
+    user = User.objects.filter(email__iexact=email).first()
+    if user is not None:
+        return user
+    if password is not None:
+        candidate = User(email=email, full_name=full_name)
+        try:
+            validate_password(password, user=candidate)
+        except ValidationError as error:
+            raise ServiceError(" ".join(error.messages), field="password") from None
+    return User.objects.create_user(email=email, password=password, full_name=full_name)
+
+
+@transaction.atomic
+def tenant_create(
+    *,
+    slug: str,
+    name: str,
+    owner: User,
+    currency: str = "RUB",
+    timezone_name: str = "Europe/Moscow",
+    language: str = "ru",
+) -> Tenant:
+    slug = slug.strip().lower()
+    name = name.strip()
+    _validate_slug(slug)
+    if not name:
+        raise ServiceError(_("Enter the company name."), field="name")
+    _validate_tenant_fields(currency=currency, timezone_name=timezone_name, language=language)
+    if Tenant.objects.filter(slug=slug).exists():
+        raise ConflictError(_("The address “%(slug)s” is taken.") % {"slug": slug}, field="slug")
+    try:
+        with transaction.atomic():
+            tenant = Tenant.objects.create(
+                slug=slug, name=name, currency=currency, timezone=timezone_name, language=language
+            )
+    except IntegrityError:  # a concurrent signup took the slug between the check and the insert
+        raise ConflictError(
+            _("The address “%(slug)s” is taken.") % {"slug": slug}, field="slug"
+        ) from None
+    with tenant_scope(tenant):
+        Membership.objects.create(tenant=tenant, user=owner, role=Role.OWNER)
+        tenant_created.send(sender=Tenant, tenant=tenant)
+    return tenant
+
+
+def tenant_update(*, tenant: Tenant, name: str, timezone_name: str, language: str) -> Tenant:
+    name = name.strip()
+    if not name:
+        raise ServiceError(_("Enter the company name."), field="name")
+    _validate_tenant_fields(
+        currency=tenant.currency, timezone_name=timezone_name, language=language
+    )
+    tenant.name, tenant.timezone, tenant.language = name, timezone_name, language
+    tenant.save(update_fields=["name", "timezone", "language"])
+    return tenant
+
+
+# Team
+
+
+def _owner_count(tenant: Tenant) -> int:
+    return Membership.objects.filter(tenant=tenant, role=Role.OWNER).count()
+
+
+@transaction.atomic
+def invitation_create(*, tenant: Tenant, email: str, role: str, invited_by: User) -> Invitation:
+    from tenancy.tasks import invitation_send
+
+    email = email.strip().lower()
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise ServiceError(_("Enter a valid email address."), field="email") from None
+    if role not in Role.values:
+        raise ServiceError(_("Unknown role “%(value)s”.") % {"value": role}, field="role")
+    if Membership.objects.filter(user__email__iexact=email).exists():
+        raise ConflictError(
+            _("%(email)s is already on the team.") % {"email": email}, field="email"
+        )
+    now = timezone.now()
+    # A new invitation replaces an open one for the same address.
+    Invitation.objects.filter(
+        email__iexact=email, accepted_at__isnull=True, revoked_at__isnull=True
+    ).update(revoked_at=now)
+    invitation = Invitation.objects.create(
+        tenant=tenant,
+        email=email,
+        role=role,
+        invited_by=invited_by,
+        expires_at=now + timedelta(days=settings.INVITATION_TTL_DAYS),
+    )
+    transaction.on_commit(lambda: invitation_send.delay(tenant.pk, invitation.pk))
+    return invitation
+
+
+def invitation_claim_for_sending(*, invitation: Invitation) -> str | None:
+    """Give the invitation a fresh token and mark it sent — once. Returns the raw token, or None
+    when another run already claimed it. The token never leaves the worker that sends it."""
+    raw = secrets.token_urlsafe(32)
+    claimed = Invitation.objects.filter(
+        pk=invitation.pk, sent_at__isnull=True, accepted_at__isnull=True, revoked_at__isnull=True
+    ).update(token_hash=hash_token(raw), sent_at=timezone.now())
+    return raw if claimed == 1 else None
+
+
+def invitation_release(*, invitation: Invitation) -> None:
+    """Undo a claim whose email could not be handed to the mail server, so a retry sends it."""
+    Invitation.objects.filter(pk=invitation.pk).update(sent_at=None, token_hash=None)
+
+
+@transaction.atomic
+def invitation_resend(*, invitation: Invitation) -> Invitation:
+    from tenancy.tasks import invitation_send
+
+    if invitation.accepted_at or invitation.revoked_at:
+        raise ServiceError(_("This invitation is closed."), field="invitation")
+    Invitation.objects.filter(pk=invitation.pk).update(
+        sent_at=None,
+        token_hash=None,
+        expires_at=timezone.now() + timedelta(days=settings.INVITATION_TTL_DAYS),
+    )
+    transaction.on_commit(lambda: invitation_send.delay(invitation.tenant_id, invitation.pk))
+    return invitation
+
+
+def invitation_revoke(*, invitation: Invitation) -> None:
+    Invitation.objects.filter(pk=invitation.pk, accepted_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
+
+
+def invitation_find(*, raw_token: str) -> Invitation | None:
+    """Entry point from an emailed link: the token decides the tenant, so this looks across all."""
+    return (
+        Invitation.unscoped.select_related("tenant")
+        .filter(token_hash=hash_token(raw_token))
+        .first()
+    )
+
+
+def invitation_check_open(*, invitation: Invitation) -> None:
+    if invitation.accepted_at is not None:
+        raise ServiceError(_("This invitation has already been used."), field="token")
+    if invitation.revoked_at is not None:
+        raise ServiceError(_("This invitation was withdrawn."), field="token")
+    if invitation.expires_at <= timezone.now():
+        raise ServiceError(
+            _("This invitation has expired. Ask the program owner for a new one."), field="token"
+        )
+
+
+@transaction.atomic
+def invitation_accept(
+    *, invitation: Invitation, user: User | None, full_name: str = "", password: str = ""
+) -> Membership:
+    """Accept as the logged-in user (whose email must match) or as a new user with a password."""
+    invitation_check_open(invitation=invitation)
+    if user is None:
+        if User.objects.filter(email__iexact=invitation.email).exists():
+            raise ServiceError(
+                _("An account with this email exists: log in first, then open the link again."),
+                field="email",
+            )
+        if not full_name.strip():
+            raise ServiceError(_("Enter your name."), field="full_name")
+        user = user_get_or_create(email=invitation.email, password=password, full_name=full_name)
+    elif user.email.lower() != invitation.email.lower():
+        raise ServiceError(
+            _("This invitation is for %(email)s; you are logged in as %(current)s.")
+            % {"email": invitation.email, "current": user.email},
+            field="email",
+        )
+    claimed = Invitation.objects.filter(pk=invitation.pk, accepted_at__isnull=True).update(
+        accepted_at=timezone.now()
+    )
+    if claimed != 1:
+        raise ServiceError(_("This invitation has already been used."), field="token")
+    membership, _created = Membership.objects.get_or_create(
+        tenant=invitation.tenant, user=user, defaults={"role": invitation.role}
+    )
+    return membership
+
+
+@transaction.atomic
+def membership_change_role(*, membership: Membership, role: str) -> Membership:
+    if role not in Role.values:
+        raise ServiceError(_("Unknown role “%(value)s”.") % {"value": role}, field="role")
+    locked = Membership.objects.select_for_update().get(pk=membership.pk)
+    if locked.role == Role.OWNER and role != Role.OWNER and _owner_count(locked.tenant) == 1:
+        raise ServiceError(_("A program needs at least one owner."), field="role")
+    locked.role = role
+    locked.save(update_fields=["role"])
+    return locked
+
+
+@transaction.atomic
+def membership_remove(*, membership: Membership) -> None:
+    locked = Membership.objects.select_for_update().get(pk=membership.pk)
+    if locked.role == Role.OWNER and _owner_count(locked.tenant) == 1:
+        raise ServiceError(_("A program needs at least one owner."), field="membership")
+    locked.delete()
+
+
+# API keys
+
+
+def api_key_create(*, tenant: Tenant, name: str, created_by: User | None) -> tuple[APIKey, str]:
+    """Returns the key and its secret. The secret is shown once and stored only as a hash."""
+    name = name.strip()
+    if not name:
+        raise ServiceError(_("Name the key, e.g. “Shop backend”."), field="name")
+    raw = new_api_key_secret()
+    key = APIKey.objects.create(
+        tenant=tenant, name=name, prefix=raw[:12], key_hash=hash_token(raw), created_by=created_by
+    )
+    return key, raw
+
+
+def api_key_revoke(*, key: APIKey) -> None:
+    APIKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+
+
+def api_key_authenticate(*, raw: str) -> APIKey | None:
+    """Entry point of the API: the key decides the tenant, so the lookup spans all tenants."""
+    if not raw.startswith("pf_live_"):
+        return None
+    key = (
+        APIKey.unscoped.select_related("tenant")
+        .filter(key_hash=hash_token(raw), revoked_at__isnull=True)
+        .first()
+    )
+    if key is None:
+        return None
+    now = timezone.now()
+    if key.last_used_at is None or now - key.last_used_at >= API_KEY_TOUCH_INTERVAL:
+        # At most one write a minute per key, not one per request.
+        APIKey.unscoped.filter(pk=key.pk).update(last_used_at=now)
+        key.last_used_at = now
+    return key

@@ -1,0 +1,64 @@
+from django.contrib.auth import views as auth_views
+from django.urls import path, reverse_lazy
+
+from tenancy import views
+
+public_urlpatterns = [
+    path("", views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
+    path("signup/", views.signup, name="signup"),
+    path("i18n/setlang/", views.set_language, name="set_language"),
+    path("invite/<str:token>/", views.invitation_accept, name="invitation_accept"),
+    path("app/", views.program_switch, name="program_switch"),
+    path(
+        "accounts/login/",
+        auth_views.LoginView.as_view(
+            template_name="registration/login.html", redirect_authenticated_user=True
+        ),
+        name="login",
+    ),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path(
+        "accounts/password-reset/",
+        auth_views.PasswordResetView.as_view(
+            email_template_name="emails/password_reset.txt",
+            html_email_template_name="emails/password_reset.html",
+            subject_template_name="emails/password_reset_subject.txt",
+        ),
+        name="password_reset",
+    ),
+    path(
+        "accounts/password-reset/sent/",
+        auth_views.PasswordResetDoneView.as_view(),
+        name="password_reset_done",
+    ),
+    path(
+        "accounts/reset/<uidb64>/<token>/",
+        auth_views.PasswordResetConfirmView.as_view(
+            success_url=reverse_lazy("password_reset_complete")
+        ),
+        name="password_reset_confirm",
+    ),
+    path(
+        "accounts/reset/done/",
+        auth_views.PasswordResetCompleteView.as_view(),
+        name="password_reset_complete",
+    ),
+]
+
+# Mounted under /app/<slug:tenant_slug>/
+manager_urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+    path("settings/", views.program_settings, name="program_settings"),
+    path("team/", views.team, name="team"),
+    path("team/<int:membership_id>/role/", views.team_role, name="team_role"),
+    path("team/<int:membership_id>/remove/", views.team_remove, name="team_remove"),
+    path(
+        "invitations/<int:invitation_id>/revoke/", views.invitation_revoke, name="invitation_revoke"
+    ),
+    path(
+        "invitations/<int:invitation_id>/resend/", views.invitation_resend, name="invitation_resend"
+    ),
+    path("api-keys/", views.api_keys, name="api_keys"),
+    path("api-keys/<int:apikey_id>/revoke/", views.api_key_revoke, name="api_key_revoke"),
+]

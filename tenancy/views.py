@@ -1,0 +1,328 @@
+import functools
+
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import check_for_language
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from tenancy import selectors, services
+from tenancy.errors import ServiceError
+from tenancy.forms import (
+    AcceptInvitationForm,
+    APIKeyForm,
+    InviteForm,
+    OwnerAccountForm,
+    ProgramSettingsForm,
+    RoleForm,
+    SignupForm,
+)
+from tenancy.models import APIKey, Invitation, Membership
+from tenancy.scope import tenant_scope
+
+
+def manager_page(permission: str = "view"):
+    """A dashboard page. The middleware has already required a membership of this program;
+    this checks the member's role allows ``permission`` (403 inside the program otherwise)."""
+
+    def decorator(view):
+        @functools.wraps(view)
+        def wrapper(request: HttpRequest, tenant_slug: str, **kwargs) -> HttpResponse:
+            if request.membership is None:  # pragma: no cover - the middleware guarantees it
+                raise PermissionDenied
+            if not request.membership.can(permission):
+                raise PermissionDenied(_("Your role in this program does not allow this."))
+            return view(request, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+def healthz(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"status": "ok"})
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    if not request.user.is_authenticated:
+        return render(request, "landing.html")
+    memberships = list(selectors.memberships_for_user(user=request.user))
+    if len(memberships) == 1:
+        return redirect("dashboard", tenant_slug=memberships[0].tenant.slug)
+    return redirect("program_switch")
+
+
+@login_required
+def program_switch(request: HttpRequest) -> HttpResponse:
+    memberships = selectors.memberships_for_user(user=request.user)
+    return render(request, "manager/program_switch.html", {"memberships": memberships})
+
+
+def signup(request: HttpRequest) -> HttpResponse:
+    """A visitor (or a logged-in user) creates a program and becomes its owner."""
+    form = SignupForm(request.POST or None)
+    account_form = None if request.user.is_authenticated else OwnerAccountForm(request.POST or None)
+    if (
+        request.method == "POST"
+        and form.is_valid()
+        and (account_form is None or account_form.is_valid())
+    ):
+        try:
+            with transaction.atomic():
+                owner = request.user
+                if account_form is not None:
+                    if services.User.objects.filter(
+                        email__iexact=account_form.cleaned_data["email"]
+                    ).exists():
+                        raise ServiceError(
+                            _("An account with this email exists: log in first to add a program."),
+                            field="email",
+                        )
+                    owner = services.user_get_or_create(
+                        email=account_form.cleaned_data["email"],
+                        password=account_form.cleaned_data["password"],
+                        full_name=account_form.cleaned_data["full_name"],
+                    )
+                tenant = services.tenant_create(
+                    slug=form.cleaned_data["slug"],
+                    name=form.cleaned_data["name"],
+                    owner=owner,
+                    currency=form.cleaned_data["currency"],
+                    timezone_name=form.cleaned_data["timezone"],
+                    language=form.cleaned_data["language"],
+                )
+        except ServiceError as error:
+            target = (
+                account_form
+                if account_form is not None and error.field in account_form.fields
+                else form
+            )
+            target.add_service_error(error)
+        else:
+            if account_form is not None:
+                login(request, owner, backend="django.contrib.auth.backends.ModelBackend")
+            messages.success(
+                request, _("Your program “%(name)s” is ready.") % {"name": tenant.name}
+            )
+            return redirect("dashboard", tenant_slug=tenant.slug)
+    return render(request, "signup.html", {"form": form, "account_form": account_form})
+
+
+@require_POST
+def set_language(request: HttpRequest) -> HttpResponse:
+    """Switch the interface language; a logged-in user keeps the choice across devices."""
+    from django.conf import settings
+
+    language = request.POST.get("language", "")
+    next_url = request.POST.get("next") or "/"
+    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
+        next_url = "/"
+    response = redirect(next_url)
+    if language in dict(settings.LANGUAGES) and check_for_language(language):
+        if request.user.is_authenticated:
+            request.user.language = language
+            request.user.save(update_fields=["language"])
+        response.set_cookie(
+            settings.LANGUAGE_COOKIE_NAME, language, max_age=365 * 24 * 3600, samesite="Lax"
+        )
+    return response
+
+
+@manager_page("view")
+def dashboard(request: HttpRequest) -> HttpResponse:
+    context = {
+        "members": selectors.membership_list(),
+        "open_invitations": selectors.invitation_list_open().count(),
+        "active_keys": selectors.api_key_list().filter(revoked_at__isnull=True).count(),
+    }
+    return render(request, "manager/dashboard.html", context)
+
+
+@manager_page("manage_settings")
+def program_settings(request: HttpRequest) -> HttpResponse:
+    form = ProgramSettingsForm(request.POST or None, instance=request.tenant)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.tenant_update(
+                tenant=request.tenant,
+                name=form.cleaned_data["name"],
+                timezone_name=form.cleaned_data["timezone"],
+                language=form.cleaned_data["language"],
+            )
+        except ServiceError as error:
+            form.add_service_error(error)
+        else:
+            messages.success(request, _("Settings saved."))
+            return redirect("program_settings", tenant_slug=request.tenant.slug)
+    return render(request, "manager/settings.html", {"form": form})
+
+
+@manager_page("view")
+def team(request: HttpRequest) -> HttpResponse:
+    form = InviteForm(request.POST or None)
+    if request.method == "POST":
+        if not request.membership.can("manage_team"):
+            raise PermissionDenied(_("Only owners can invite people."))
+        if form.is_valid():
+            try:
+                invitation = services.invitation_create(
+                    tenant=request.tenant,
+                    email=form.cleaned_data["email"],
+                    role=form.cleaned_data["role"],
+                    invited_by=request.user,
+                )
+            except ServiceError as error:
+                form.add_service_error(error)
+            else:
+                messages.success(
+                    request, _("Invitation sent to %(email)s.") % {"email": invitation.email}
+                )
+                return redirect("team", tenant_slug=request.tenant.slug)
+    context = {
+        "form": form,
+        "members": selectors.membership_list(),
+        "invitations": selectors.invitation_list_open(),
+        "role_form": RoleForm(),
+    }
+    return render(request, "manager/team.html", context, status=400 if form.errors else 200)
+
+
+def _redirect_back(request: HttpRequest, name: str) -> HttpResponse:
+    return redirect(name, tenant_slug=request.tenant.slug)
+
+
+@require_POST
+@manager_page("manage_team")
+def team_role(request: HttpRequest, membership_id: int) -> HttpResponse:
+    membership = get_object_or_404(Membership, pk=membership_id)
+    form = RoleForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Choose a role."))
+        return _redirect_back(request, "team")
+    try:
+        services.membership_change_role(membership=membership, role=form.cleaned_data["role"])
+    except ServiceError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, _("Role of %(user)s changed.") % {"user": membership.user})
+    return _redirect_back(request, "team")
+
+
+@require_POST
+@manager_page("manage_team")
+def team_remove(request: HttpRequest, membership_id: int) -> HttpResponse:
+    membership = get_object_or_404(Membership, pk=membership_id)
+    try:
+        services.membership_remove(membership=membership)
+    except ServiceError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(
+            request, _("%(user)s was removed from the team.") % {"user": membership.user}
+        )
+    return _redirect_back(request, "team")
+
+
+@require_POST
+@manager_page("manage_team")
+def invitation_revoke(request: HttpRequest, invitation_id: int) -> HttpResponse:
+    invitation = get_object_or_404(Invitation, pk=invitation_id)
+    services.invitation_revoke(invitation=invitation)
+    messages.success(request, _("Invitation to %(email)s withdrawn.") % {"email": invitation.email})
+    return _redirect_back(request, "team")
+
+
+@require_POST
+@manager_page("manage_team")
+def invitation_resend(request: HttpRequest, invitation_id: int) -> HttpResponse:
+    invitation = get_object_or_404(Invitation, pk=invitation_id)
+    try:
+        services.invitation_resend(invitation=invitation)
+    except ServiceError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(
+            request, _("Invitation sent again to %(email)s.") % {"email": invitation.email}
+        )
+    return _redirect_back(request, "team")
+
+
+@manager_page("manage_api_keys")
+def api_keys(request: HttpRequest) -> HttpResponse:
+    form = APIKeyForm(request.POST or None)
+    new_secret = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            _key, new_secret = services.api_key_create(
+                tenant=request.tenant, name=form.cleaned_data["name"], created_by=request.user
+            )
+        except ServiceError as error:
+            form.add_service_error(error)
+        else:
+            form = APIKeyForm()
+    context = {"form": form, "keys": selectors.api_key_list(), "new_secret": new_secret}
+    status = 201 if new_secret else (400 if form.errors else 200)
+    return render(request, "manager/api_keys.html", context, status=status)
+
+
+@require_POST
+@manager_page("manage_api_keys")
+def api_key_revoke(request: HttpRequest, apikey_id: int) -> HttpResponse:
+    key = get_object_or_404(APIKey, pk=apikey_id)
+    services.api_key_revoke(key=key)
+    messages.success(
+        request, _("Key “%(name)s” revoked; requests with it now get 401.") % {"name": key.name}
+    )
+    return _redirect_back(request, "api_keys")
+
+
+def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
+    """Entry point from an invitation email: the token names the program."""
+    invitation = services.invitation_find(raw_token=token)
+    if invitation is None:
+        return render(
+            request,
+            "invitation_invalid.html",
+            {"reason": _("This invitation link is not valid.")},
+            status=404,
+        )
+    with tenant_scope(invitation.tenant):
+        try:
+            services.invitation_check_open(invitation=invitation)
+        except ServiceError as error:
+            return render(request, "invitation_invalid.html", {"reason": error.message}, status=410)
+        user = request.user if request.user.is_authenticated else None
+        form = AcceptInvitationForm(request.POST or None) if user is None else None
+        error_message = None
+        if request.method == "POST" and (form is None or form.is_valid()):
+            try:
+                services.invitation_accept(
+                    invitation=invitation,
+                    user=user,
+                    full_name=form.cleaned_data["full_name"] if form else "",
+                    password=form.cleaned_data["password"] if form else "",
+                )
+            except ServiceError as error:
+                if form is not None and error.field in form.fields:
+                    form.add_service_error(error)
+                else:
+                    error_message = error.message
+            else:
+                if user is None:
+                    user = services.User.objects.get(email__iexact=invitation.email)
+                    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+                messages.success(
+                    request, _("Welcome to %(name)s.") % {"name": invitation.tenant.name}
+                )
+                return redirect(
+                    reverse("dashboard", kwargs={"tenant_slug": invitation.tenant.slug})
+                )
+        context = {"invitation": invitation, "form": form, "error_message": error_message}
+        return render(request, "invitation_accept.html", context)

@@ -1,0 +1,207 @@
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import timedelta
+from email import message_from_bytes, policy
+from pathlib import Path
+
+import pytest
+from django.db import connection
+from django.test import Client
+
+from tenancy import services
+from tenancy.models import Invitation, Role
+from tenancy.scope import tenant_scope
+from tests.factories import PASSWORD, MembershipFactory, PartnerFactory, TenantFactory, UserFactory
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class TenantWorld:
+    """One program with its whole cast. Tenant B's strings all contain ``marker`` so that a
+    page of tenant A showing any of B's data is caught by a substring check."""
+
+    tenant: object
+    owner: object
+    manager: object
+    analyst: object
+    partners: list
+    api_key: object
+    api_secret: str
+    invitation: object
+    marker: str
+    memberships: dict = field(default_factory=dict)
+
+    def client_for(self, user) -> Client:
+        client = Client()
+        client.force_login(user)
+        return client
+
+    def api_headers(self) -> dict:
+        return {"HTTP_AUTHORIZATION": f"Bearer {self.api_secret}"}
+
+
+def build_world(prefix: str, marker: str) -> TenantWorld:
+    tenant = TenantFactory(slug=f"{prefix}-program", name=f"{marker} Program {prefix.upper()}")
+    users = {
+        role: UserFactory(email=f"{role}@{prefix}-{marker.lower()}.test", full_name=f"{marker} {role.title()}")
+        for role in ("owner", "manager", "analyst")
+    }
+    memberships = {
+        role: MembershipFactory(tenant=tenant, user=user, role=Role(role)) for role, user in users.items()
+    }
+    partners = [
+        PartnerFactory(
+            tenant=tenant, name=f"{marker} Partner {i}", email=f"partner{i}@{prefix}-{marker.lower()}.test"
+        )
+        for i in (1, 2)
+    ]
+    with tenant_scope(tenant):
+        api_key, secret = services.api_key_create(tenant=tenant, name=f"{marker} backend", created_by=users["owner"])
+        invitation = Invitation.objects.create(
+            tenant=tenant,
+            email=f"invitee@{prefix}-{marker.lower()}.test",
+            role=Role.ANALYST,
+            invited_by=users["owner"],
+            expires_at=api_key.created_at + timedelta(days=7),
+        )
+    return TenantWorld(
+        tenant=tenant,
+        owner=users["owner"],
+        manager=users["manager"],
+        analyst=users["analyst"],
+        partners=partners,
+        api_key=api_key,
+        api_secret=secret,
+        invitation=invitation,
+        marker=marker,
+        memberships=memberships,
+    )
+
+
+@pytest.fixture
+def world_a(db) -> TenantWorld:
+    return build_world("a", "Aardvark")
+
+
+@pytest.fixture
+def world_b(db) -> TenantWorld:
+    return build_world("b", "Zebra")
+
+
+@pytest.fixture
+def password() -> str:
+    return PASSWORD
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class SMTPInbox:
+    """Messages received by the real local SMTP server, parsed."""
+
+    def __init__(self) -> None:
+        self.messages: list = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
+        message = message_from_bytes(envelope.content, policy=policy.default)
+        self.messages.append(message)
+        return "250 Message accepted"
+
+    def wait_for(self, count: int, timeout: float = 20) -> list:
+        deadline = time.monotonic() + timeout
+        while len(self.messages) < count and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self.messages
+
+
+@pytest.fixture
+def smtp_server(settings):
+    """A real SMTP server on a free localhost port; Django's SMTP backend sends to it."""
+    from aiosmtpd.controller import Controller
+
+    inbox = SMTPInbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = "127.0.0.1"
+    settings.EMAIL_PORT = port
+    settings.EMAIL_USE_TLS = False
+    settings.EMAIL_HOST_USER = ""
+    settings.EMAIL_HOST_PASSWORD = ""
+    inbox.port = port
+    try:
+        yield inbox
+    finally:
+        controller.stop()
+
+
+def _database_url_for_test_db() -> str:
+    params = connection.settings_dict
+    host = params["HOST"] or "127.0.0.1"
+    if host.startswith("/"):
+        host = host.replace("/", "%2F")
+    user = params["USER"] or "postgres"
+    password = f":{params['PASSWORD']}" if params["PASSWORD"] else ""
+    port = f":{params['PORT']}" if params["PORT"] else ""
+    return f"postgres://{user}{password}@{host}{port}/{params['NAME']}"
+
+
+@pytest.fixture
+def celery_worker(transactional_db, settings, smtp_server):
+    """A real Celery worker process on the real Redis, reading the test database, sending mail to
+    the real local SMTP server. Tasks published by the test go to its private queue."""
+    from config.celery import app
+
+    queue = f"pf-test-{uuid.uuid4().hex[:8]}"
+    env = {
+        **os.environ,
+        "DJANGO_ENV": "test",
+        "DATABASE_URL": _database_url_for_test_db(),
+        "CELERY_QUEUE": queue,
+        "CELERY_TASK_ALWAYS_EAGER": "false",
+        "EMAIL_URL": f"smtp://127.0.0.1:{smtp_server.port}",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "solo", "-Q", queue, "-l", "info",
+         "--without-heartbeat", "--without-gossip", "--without-mingle"],
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    log: list[str] = []
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line and process.poll() is not None:
+            raise RuntimeError("Celery worker exited:\n" + "".join(log))
+        log.append(line)
+        if " ready." in line:
+            break
+    else:
+        process.kill()
+        raise RuntimeError("Celery worker did not start:\n" + "".join(log))
+    # Keep draining its output so the worker never blocks on a full pipe.
+    threading.Thread(target=lambda: log.extend(process.stdout), daemon=True).start()
+    previous = (app.conf.task_always_eager, app.conf.task_default_queue)
+    app.conf.task_always_eager = False
+    app.conf.task_default_queue = queue
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    process.log = log
+    try:
+        yield process
+    finally:
+        app.conf.task_always_eager, app.conf.task_default_queue = previous
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
