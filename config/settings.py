@@ -4,6 +4,7 @@ DJANGO_ENV selects the profile: ``dev`` (default), ``test`` or ``production``.
 Production refuses to start without SECRET_KEY, DATABASE_URL and ALLOWED_HOSTS.
 """
 
+import os
 import sys
 from pathlib import Path
 
@@ -37,6 +38,11 @@ else:
     DEBUG = env.bool("DEBUG", default=DJANGO_ENV == "dev")
 
 DATABASES["default"]["ATOMIC_REQUESTS"] = True
+if TESTING:
+    # One test database per test process, so that two test runs on one machine don't collide.
+    DATABASES["default"]["TEST"] = {
+        "NAME": env.str("TEST_DATABASE_NAME", default=f"test_partnerflow_{os.getpid()}")
+    }
 # Persistent connections: a new PostgreSQL connection per request costs far more than the request.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0 if TESTING else 60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True

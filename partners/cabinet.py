@@ -9,6 +9,7 @@ from django.shortcuts import render
 from django.urls import reverse
 
 from partners.selectors import partner_for_user
+from tenancy.views import public_page
 
 
 def partner_page(view):
@@ -40,5 +41,6 @@ class CabinetLoginView(auth_views.LoginView):
         return reverse("cabinet_home", kwargs={"tenant_slug": self.request.tenant.slug})
 
 
+@public_page
 def cabinet_login(request: HttpRequest, tenant_slug: str) -> HttpResponse:
     return CabinetLoginView.as_view()(request)

@@ -121,6 +121,25 @@ class Tenant(models.Model):
     )
     created_at = models.DateTimeField(default=now, editable=False)
 
+    # Program rules for partners, tracking and money (design.md §4, §5).
+    website_url = models.URLField(_("website"), blank=True)
+    allowed_domains = models.CharField(
+        _("allowed link destinations"), max_length=500, blank=True,
+        help_text=_("Comma-separated domains partners may link to; empty: the website's domain."),
+    )
+    auto_approve_partners = models.BooleanField(_("approve new partners automatically"), default=False)
+    attribution_window_days = models.PositiveIntegerField(_("attribution window, days"), default=30)
+    hold_days = models.PositiveIntegerField(
+        _("hold period, days"), default=30, help_text=_("The refund window: commissions become payable after it.")
+    )
+    fraud_min_click_seconds = models.PositiveIntegerField(
+        _("minimum click-to-conversion time, seconds"), default=10,
+        help_text=_("Faster conversions are held for review."),
+    )
+    click_rate_limit_per_minute = models.PositiveIntegerField(
+        _("clicks counted per visitor and link per minute"), default=20
+    )
+
     class Meta:
         ordering = ["name"]
         constraints = [
@@ -255,3 +274,16 @@ class APIKey(TenantOwned):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+class IdempotencyRecord(TenantOwned):
+    """The stored answer to a write sent with an ``Idempotency-Key`` header."""
+
+    key = models.CharField(max_length=200)
+    request_hash = models.CharField(max_length=64)
+    response_status = models.PositiveSmallIntegerField(null=True)
+    response_body = models.JSONField(null=True)
+    created_at = models.DateTimeField(default=now, editable=False)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "key"], name="idempotency_key_unique")]

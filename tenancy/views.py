@@ -46,6 +46,13 @@ def manager_page(permission: str = "view"):
     return decorator
 
 
+def public_page(view):
+    """Marks a page under /p/<slug>/ that anyone may open (sign-up, login). The cross-tenant
+    test then checks it shows nothing private instead of requiring a 404."""
+    view.is_public = True
+    return view
+
+
 def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok"})
 

@@ -57,5 +57,6 @@ class PartnerFactory(TenantOwnedFactory):
 
     user = factory.SubFactory(UserFactory, email=factory.SelfAttribute("..email"))
     name = factory.Sequence(lambda n: f"Partner {n}")
+    code = factory.Sequence(lambda n: f"P{n:05d}")
     email = factory.Sequence(lambda n: f"partner{n}@example.test")
     status = PartnerStatus.ACTIVE
