@@ -287,3 +287,6 @@ class IdempotencyRecord(TenantOwned):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["tenant", "key"], name="idempotency_key_unique")]
+
+    def __str__(self) -> str:
+        return self.key

@@ -8,6 +8,7 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.cache import add_never_cache_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import check_for_language
 from django.utils.translation import gettext as _
@@ -261,22 +262,37 @@ def invitation_resend(request: HttpRequest, invitation_id: int) -> HttpResponse:
     return _redirect_back(request, "team")
 
 
+NEW_API_KEY_SESSION_KEY = "pf_new_api_key"
+
+
 @manager_page("manage_api_keys")
 def api_keys(request: HttpRequest) -> HttpResponse:
     form = APIKeyForm(request.POST or None)
-    new_secret = None
     if request.method == "POST" and form.is_valid():
         try:
-            _key, new_secret = services.api_key_create(
+            _key, secret = services.api_key_create(
                 tenant=request.tenant, name=form.cleaned_data["name"], created_by=request.user
             )
         except ServiceError as error:
             form.add_service_error(error)
         else:
-            form = APIKeyForm()
+            # Post/Redirect/Get, so that reloading the page cannot create another key. The
+            # secret rides in the session to the very next view of this page only.
+            request.session[NEW_API_KEY_SESSION_KEY] = {
+                "tenant": request.tenant.pk,
+                "secret": secret,
+            }
+            return _redirect_back(request, "api_keys")
+    new_secret = None
+    if request.method == "GET":
+        pending = request.session.pop(NEW_API_KEY_SESSION_KEY, None)
+        if pending and pending.get("tenant") == request.tenant.pk:
+            new_secret = pending["secret"]
     context = {"form": form, "keys": selectors.api_key_list(), "new_secret": new_secret}
-    status = 201 if new_secret else (400 if form.errors else 200)
-    return render(request, "manager/api_keys.html", context, status=status)
+    response = render(request, "manager/api_keys.html", context, status=400 if form.errors else 200)
+    if new_secret:
+        add_never_cache_headers(response)  # not from the browser's cache or back button either
+    return response
 
 
 @require_POST

@@ -196,7 +196,7 @@ class Walker:
                     break
                 values[match["name"]] = str(obj.pk)
             else:
-                url = API_PARAM.sub(lambda m: values[m["name"]], path)
+                url = API_PARAM.sub(lambda m, values=values: values[m["name"]], path)
                 kwargs = {"content_type": "application/json", "data": "{}"} if method != "get" else {}
                 response = self.request(client, method, url, **kwargs, **headers)
                 if values:

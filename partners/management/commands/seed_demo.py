@@ -7,7 +7,7 @@ from tenancy.models import Membership, Role, Tenant, User
 from tenancy.scope import tenant_scope
 
 DEMO_SLUG = "demo"
-DEMO_PASSWORD = "partnerflow-demo"
+DEMO_PASSWORD = "partnerflow-demo"  # noqa: S105 - the documented demo login
 TEAM = [
     ("owner@demo.partnerflow.local", "Анна Владелец", Role.OWNER),
     ("manager@demo.partnerflow.local", "Михаил Менеджер", Role.MANAGER),

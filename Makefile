@@ -1,0 +1,42 @@
+# Developer shortcuts; the real work happens in scripts/dev.py.
+#   make run                 migrate, seed demo data, run web + worker + beat
+#   make test ARGS="-k foo"  lint, Django checks, then pytest (ARGS go to pytest)
+#   make services            PostgreSQL + Redis for use from another shell
+
+PYTHON ?= python3
+VENV := .venv
+VENV_PYTHON := $(VENV)/bin/python
+ARGS ?=
+
+.PHONY: setup run test services lint format messages
+
+setup: $(VENV)/.installed
+
+$(VENV_PYTHON):
+	$(PYTHON) -m venv $(VENV)
+
+# Reinstall only when pyproject.toml changed since the last install.
+$(VENV)/.installed: pyproject.toml | $(VENV_PYTHON)
+	$(VENV_PYTHON) -m pip install -e '.[dev]'
+	touch $@
+
+run: setup
+	$(VENV_PYTHON) scripts/dev.py run
+
+test: setup
+	$(VENV_PYTHON) scripts/dev.py test $(ARGS)
+
+services: setup
+	$(VENV_PYTHON) scripts/dev.py services
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: setup
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+messages: setup
+	$(VENV_PYTHON) manage.py makemessages -l ru --ignore=.venv --ignore=.data
+	$(VENV_PYTHON) manage.py compilemessages --ignore=.venv
