@@ -11,9 +11,11 @@ class TenantCommand(BaseCommand):
         parser.add_argument("--tenant", required=True, help="the program's address (slug)")
 
     def handle(self, *args, **options):
-        tenant = Tenant.objects.filter(slug=options["tenant"]).first()
+        # The slug is consumed here: handle_tenant() receives the Tenant itself as ``tenant``.
+        slug = options.pop("tenant")
+        tenant = Tenant.objects.filter(slug=slug).first()
         if tenant is None:
-            raise CommandError(f"No program with the address {options['tenant']!r}.")
+            raise CommandError(f"No program with the address {slug!r}.")
         with tenant_scope(tenant):
             return self.handle_tenant(tenant, **options)
 

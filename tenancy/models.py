@@ -124,16 +124,23 @@ class Tenant(models.Model):
     # Program rules for partners, tracking and money (design.md §4, §5).
     website_url = models.URLField(_("website"), blank=True)
     allowed_domains = models.CharField(
-        _("allowed link destinations"), max_length=500, blank=True,
+        _("allowed link destinations"),
+        max_length=500,
+        blank=True,
         help_text=_("Comma-separated domains partners may link to; empty: the website's domain."),
     )
-    auto_approve_partners = models.BooleanField(_("approve new partners automatically"), default=False)
+    auto_approve_partners = models.BooleanField(
+        _("approve new partners automatically"), default=False
+    )
     attribution_window_days = models.PositiveIntegerField(_("attribution window, days"), default=30)
     hold_days = models.PositiveIntegerField(
-        _("hold period, days"), default=30, help_text=_("The refund window: commissions become payable after it.")
+        _("hold period, days"),
+        default=30,
+        help_text=_("The refund window: commissions become payable after it."),
     )
     fraud_min_click_seconds = models.PositiveIntegerField(
-        _("minimum click-to-conversion time, seconds"), default=10,
+        _("minimum click-to-conversion time, seconds"),
+        default=10,
         help_text=_("Faster conversions are held for review."),
     )
     click_rate_limit_per_minute = models.PositiveIntegerField(
@@ -286,7 +293,9 @@ class IdempotencyRecord(TenantOwned):
     created_at = models.DateTimeField(default=now, editable=False)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["tenant", "key"], name="idempotency_key_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "key"], name="idempotency_key_unique")
+        ]
 
     def __str__(self) -> str:
         return self.key

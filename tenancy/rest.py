@@ -1,11 +1,26 @@
 """The API surface's base views. Every API view derives from TenantAPIView or TenantViewSet:
 the tenant scope comes from the API key for the whole request, so a subclass cannot forget it."""
 
+import hashlib
+import json
+
 from rest_framework import viewsets
-from rest_framework.views import APIView
+from rest_framework.exceptions import NotFound
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+from rest_framework.views import APIView, set_rollback
 
 from tenancy import scope
-from tenancy.models import APIKey
+from tenancy.errors import ConflictError, ServiceError
+from tenancy.models import APIKey, IdempotencyRecord
+
+IDEMPOTENCY_HEADER = "HTTP_IDEMPOTENCY_KEY"
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+class _StoredResponse(Exception):
+    def __init__(self, response: Response) -> None:
+        self.response = response
 
 
 class TenantScopedAPIMixin:
@@ -29,6 +44,60 @@ class TenantScopedAPIMixin:
     @property
     def tenant(self):
         return self.request.auth.tenant
+
+    # Idempotency-Key (design.md §9): on any write, the same key and the same request get the
+    # stored response; the same key with another request is a 409. The record is inserted in the
+    # request's own transaction (ATOMIC_REQUESTS) before the handler runs, so a concurrent
+    # duplicate blocks on the unique index until the first commits, then replays its answer;
+    # when the first fails and rolls back, the record goes with it and the retry runs afresh.
+
+    def initial(self, request, *args, **kwargs) -> None:
+        super().initial(request, *args, **kwargs)
+        self._idempotency_record = None
+        key = request.META.get(IDEMPOTENCY_HEADER, "")
+        if key and request.method in UNSAFE_METHODS and isinstance(request.auth, APIKey):
+            self._idempotency_claim(request, key)
+
+    def _idempotency_claim(self, request, key: str) -> None:
+        if len(key) > 200:
+            raise ServiceError("At most 200 characters.", field="Idempotency-Key")
+        digest = hashlib.sha256(
+            b"\n".join([request.method.encode(), request.get_full_path().encode(), request.body])
+        ).hexdigest()
+        IdempotencyRecord.objects.bulk_create(
+            [IdempotencyRecord(tenant=request.auth.tenant, key=key, request_hash=digest)],
+            ignore_conflicts=True,
+        )
+        record = IdempotencyRecord.objects.select_for_update().get(key=key)
+        if record.request_hash != digest:
+            raise ConflictError(
+                "This Idempotency-Key was already used for a different request. Use a new key "
+                "for a new request.",
+                field="Idempotency-Key",
+                code="idempotency_key_reused",
+            )
+        if record.response_status is not None:
+            raise _StoredResponse(Response(record.response_body, status=record.response_status))
+        self._idempotency_record = record
+
+    def handle_exception(self, exc):
+        if isinstance(exc, _StoredResponse):
+            return exc.response
+        if isinstance(exc, scope.TenantScopeMissing):
+            # Fail closed: another program's row is, for this caller, a row that does not exist.
+            exc = NotFound("No such object in this program.")
+        response = super().handle_exception(exc)
+        # An error answer commits nothing, whatever the handler wrote before it failed.
+        set_rollback()
+        return response
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        record = getattr(self, "_idempotency_record", None)
+        if record is not None and response.status_code < 500 and not response.exception:
+            record.response_status = response.status_code
+            record.response_body = json.loads(JSONRenderer().render(response.data) or b"null")
+            record.save(update_fields=["response_status", "response_body"])
+        return super().finalize_response(request, response, *args, **kwargs)
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation has no tenant

@@ -125,8 +125,17 @@ def tenant_update(*, tenant: Tenant, name: str, timezone_name: str, language: st
 # Team
 
 
-def _owner_count(tenant: Tenant) -> int:
-    return Membership.objects.filter(tenant=tenant, role=Role.OWNER).count()
+def _lock_owners(*, tenant_id: int) -> int:
+    """Lock the program's owner rows, in one order, and count them. Locking only the row being
+    changed let two owners demote (or remove) each other at once and leave the program with
+    none: each saw two owners. Now the second waits for the first and then sees one."""
+    owners = (
+        Membership.objects.select_for_update()
+        .filter(tenant_id=tenant_id, role=Role.OWNER)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    return len(owners)
 
 
 @transaction.atomic
@@ -252,8 +261,9 @@ def invitation_accept(
 def membership_change_role(*, membership: Membership, role: str) -> Membership:
     if role not in Role.values:
         raise ServiceError(_("Unknown role “%(value)s”.") % {"value": role}, field="role")
+    owners = _lock_owners(tenant_id=membership.tenant_id)
     locked = Membership.objects.select_for_update().get(pk=membership.pk)
-    if locked.role == Role.OWNER and role != Role.OWNER and _owner_count(locked.tenant) == 1:
+    if locked.role == Role.OWNER and role != Role.OWNER and owners == 1:
         raise ServiceError(_("A program needs at least one owner."), field="role")
     locked.role = role
     locked.save(update_fields=["role"])
@@ -262,8 +272,9 @@ def membership_change_role(*, membership: Membership, role: str) -> Membership:
 
 @transaction.atomic
 def membership_remove(*, membership: Membership) -> None:
+    owners = _lock_owners(tenant_id=membership.tenant_id)
     locked = Membership.objects.select_for_update().get(pk=membership.pk)
-    if locked.role == Role.OWNER and _owner_count(locked.tenant) == 1:
+    if locked.role == Role.OWNER and owners == 1:
         raise ServiceError(_("A program needs at least one owner."), field="membership")
     locked.delete()
 

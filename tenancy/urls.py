@@ -48,7 +48,6 @@ public_urlpatterns = [
 
 # Mounted under /app/<slug:tenant_slug>/
 manager_urlpatterns = [
-    path("", views.dashboard, name="dashboard"),
     path("settings/", views.program_settings, name="program_settings"),
     path("team/", views.team, name="team"),
     path("team/<int:membership_id>/role/", views.team_role, name="team_role"),

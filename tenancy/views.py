@@ -10,7 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.utils.translation import check_for_language
+from django.utils.translation import check_for_language, get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -75,7 +75,8 @@ def program_switch(request: HttpRequest) -> HttpResponse:
 
 def signup(request: HttpRequest) -> HttpResponse:
     """A visitor (or a logged-in user) creates a program and becomes its owner."""
-    form = SignupForm(request.POST or None)
+    # The program's default language starts as the visitor's own.
+    form = SignupForm(request.POST or None, initial={"language": get_language() or "ru"})
     account_form = None if request.user.is_authenticated else OwnerAccountForm(request.POST or None)
     if (
         request.method == "POST"
@@ -141,16 +142,6 @@ def set_language(request: HttpRequest) -> HttpResponse:
             settings.LANGUAGE_COOKIE_NAME, language, max_age=365 * 24 * 3600, samesite="Lax"
         )
     return response
-
-
-@manager_page("view")
-def dashboard(request: HttpRequest) -> HttpResponse:
-    context = {
-        "members": selectors.membership_list(),
-        "open_invitations": selectors.invitation_list_open().count(),
-        "active_keys": selectors.api_key_list().filter(revoked_at__isnull=True).count(),
-    }
-    return render(request, "manager/dashboard.html", context)
 
 
 @manager_page("manage_settings")

@@ -18,6 +18,9 @@ from tenancy import services
 from tenancy.models import Invitation, Role
 from tenancy.scope import tenant_scope
 from tests.factories import PASSWORD, MembershipFactory, PartnerFactory, TenantFactory, UserFactory
+from tests.money_world import build_money_world
+from tests.partners_world import build_partners_world
+from tests.webhooks.world import build_webhook_world
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -50,20 +53,27 @@ class TenantWorld:
 def build_world(prefix: str, marker: str) -> TenantWorld:
     tenant = TenantFactory(slug=f"{prefix}-program", name=f"{marker} Program {prefix.upper()}")
     users = {
-        role: UserFactory(email=f"{role}@{prefix}-{marker.lower()}.test", full_name=f"{marker} {role.title()}")
+        role: UserFactory(
+            email=f"{role}@{prefix}-{marker.lower()}.test", full_name=f"{marker} {role.title()}"
+        )
         for role in ("owner", "manager", "analyst")
     }
     memberships = {
-        role: MembershipFactory(tenant=tenant, user=user, role=Role(role)) for role, user in users.items()
+        role: MembershipFactory(tenant=tenant, user=user, role=Role(role))
+        for role, user in users.items()
     }
     partners = [
         PartnerFactory(
-            tenant=tenant, name=f"{marker} Partner {i}", email=f"partner{i}@{prefix}-{marker.lower()}.test"
+            tenant=tenant,
+            name=f"{marker} Partner {i}",
+            email=f"partner{i}@{prefix}-{marker.lower()}.test",
         )
         for i in (1, 2)
     ]
     with tenant_scope(tenant):
-        api_key, secret = services.api_key_create(tenant=tenant, name=f"{marker} backend", created_by=users["owner"])
+        api_key, secret = services.api_key_create(
+            tenant=tenant, name=f"{marker} backend", created_by=users["owner"]
+        )
         invitation = Invitation.objects.create(
             tenant=tenant,
             email=f"invitee@{prefix}-{marker.lower()}.test",
@@ -71,6 +81,9 @@ def build_world(prefix: str, marker: str) -> TenantWorld:
             invited_by=users["owner"],
             expires_at=api_key.created_at + timedelta(days=7),
         )
+    build_partners_world(tenant=tenant, partners=partners, marker=marker)
+    build_money_world(tenant=tenant, partners=partners, marker=marker)
+    build_webhook_world(tenant=tenant, marker=marker)
     return TenantWorld(
         tenant=tenant,
         owner=users["owner"],
@@ -173,9 +186,28 @@ def celery_worker(transactional_db, settings, smtp_server):
         "EMAIL_URL": f"smtp://127.0.0.1:{smtp_server.port}",
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "solo", "-Q", queue, "-l", "info",
-         "--without-heartbeat", "--without-gossip", "--without-mingle"],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "--pool",
+            "solo",
+            "-Q",
+            queue,
+            "-l",
+            "info",
+            "--without-heartbeat",
+            "--without-gossip",
+            "--without-mingle",
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     log: list[str] = []
     deadline = time.monotonic() + 60

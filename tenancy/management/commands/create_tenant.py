@@ -1,6 +1,7 @@
 import secrets
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
 
 from tenancy import services
 from tenancy.errors import ServiceError
@@ -29,15 +30,18 @@ class Command(BaseCommand):
         if generated:
             password = secrets.token_urlsafe(12)
         try:
-            owner = services.user_get_or_create(email=options["owner_email"], password=password)
-            tenant = services.tenant_create(
-                slug=options["slug"],
-                name=options["name"],
-                owner=owner,
-                currency=options["currency"],
-                timezone_name=options["timezone"],
-                language=options["language"],
-            )
+            # One transaction: a refused program must not leave behind an owner account whose
+            # generated password was never printed.
+            with transaction.atomic():
+                owner = services.user_get_or_create(email=options["owner_email"], password=password)
+                tenant = services.tenant_create(
+                    slug=options["slug"],
+                    name=options["name"],
+                    owner=owner,
+                    currency=options["currency"],
+                    timezone_name=options["timezone"],
+                    language=options["language"],
+                )
         except ServiceError as error:
             raise CommandError(f"{error.field}: {error.message}") from None
         self.stdout.write(self.style.SUCCESS(f"Created program {tenant.slug!r} ({tenant.name})."))

@@ -1,0 +1,224 @@
+"""Operators' management commands: create_tenant, create_api_key, seed_demo."""
+
+import re
+from io import StringIO
+
+import pytest
+from django.apps import apps
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from tenancy.models import APIKey, Membership, Role, Tenant, TenantOwned, User, hash_token
+from tests.factories import PASSWORD, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+SLUG_RULE = (
+    "Use 3–40 lowercase Latin letters, digits and hyphens; start and end with a letter or digit."
+)
+
+
+def run(*args, **options) -> tuple[str, str]:
+    out, err = StringIO(), StringIO()
+    call_command(*args, stdout=out, stderr=err, **options)
+    return out.getvalue(), err.getvalue()
+
+
+# create_tenant
+
+
+def test_create_tenant_prints_the_generated_password(anon):
+    out, _ = run(
+        "create_tenant",
+        "--slug",
+        "acme",
+        "--name",
+        "Acme",
+        "--owner-email",
+        "Boss@Acme.test",
+        "--currency",
+        "USD",
+        "--timezone",
+        "America/Chicago",
+        "--language",
+        "en",
+    )
+    match = re.search(r"^Owner password \(shown once\): (\S+)$", out, re.MULTILINE)
+    assert match is not None, out
+    password = match[1]
+    assert "Created program 'acme' (Acme)." in out
+    assert "Owner: boss@acme.test" in out
+
+    tenant = Tenant.objects.get(slug="acme")
+    assert (tenant.name, tenant.currency, tenant.timezone, tenant.language) == (
+        "Acme",
+        "USD",
+        "America/Chicago",
+        "en",
+    )
+    owner = User.objects.get(email="boss@acme.test")
+    assert owner.check_password(password)
+    assert list(Membership.unscoped.filter(tenant=tenant).values_list("user", "role")) == [
+        (owner.pk, Role.OWNER)
+    ]
+    # the printed password logs in
+    response = anon.post("/accounts/login/", {"username": "boss@acme.test", "password": password})
+    assert response.status_code == 302
+    assert anon.get("/app/acme/").status_code == 200
+
+
+def test_create_tenant_with_a_given_password_prints_none(db):
+    out, _ = run(
+        "create_tenant",
+        slug="acme",
+        name="Acme",
+        owner_email="boss@acme.test",
+        owner_password=PASSWORD,
+    )
+    assert "password" not in out.lower()
+    assert User.objects.get(email="boss@acme.test").check_password(PASSWORD)
+
+
+def test_create_tenant_for_an_existing_user_keeps_their_password(db):
+    user = UserFactory(email="boss@acme.test")
+    out, _ = run("create_tenant", slug="acme", name="Acme", owner_email="BOSS@acme.test")
+    assert "password" not in out.lower()
+    user.refresh_from_db()
+    assert user.check_password(PASSWORD)
+    assert Membership.unscoped.get(tenant__slug="acme").user_id == user.pk
+    assert User.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"slug": "Bad_Slug"}, f"slug: {SLUG_RULE}"),
+        ({"slug": "ab"}, f"slug: {SLUG_RULE}"),
+        ({"slug": "admin"}, "slug: This address is reserved; choose another."),
+        (
+            {"currency": "XYZ"},
+            "currency: Unknown currency “XYZ”: use an ISO 4217 code such as RUB, USD or EUR.",
+        ),
+        (
+            {"timezone": "Nowhere/Land"},
+            "timezone: Unknown time zone “Nowhere/Land”: use an IANA name such as Europe/Moscow.",
+        ),
+        ({"owner_email": "not-an-email"}, "email: Enter a valid email address."),
+        ({"name": "  "}, "name: Enter the company name."),
+    ],
+)
+def test_create_tenant_bad_input_is_a_command_error_and_creates_nothing(options, message):
+    arguments = {"slug": "acme", "name": "Acme", "owner_email": "boss@acme.test", **options}
+    with pytest.raises(CommandError) as caught:
+        run("create_tenant", **arguments)
+    assert str(caught.value) == message
+    assert Tenant.objects.count() == 0
+    # not even the owner's account: a retry must be able to print a password again
+    assert User.objects.count() == 0
+
+
+def test_create_tenant_with_a_taken_slug(world_a):
+    users = User.objects.count()
+    with pytest.raises(CommandError) as caught:
+        run("create_tenant", slug="a-program", name="Copy", owner_email="x@example.test")
+    assert str(caught.value) == "slug: The address “a-program” is taken."
+    assert User.objects.count() == users
+
+
+def test_create_tenant_retry_after_a_bad_slug_prints_a_password(anon, db):
+    with pytest.raises(CommandError):
+        run("create_tenant", slug="admin", name="Acme", owner_email="boss@acme.test")
+    out, _ = run("create_tenant", slug="acme", name="Acme", owner_email="boss@acme.test")
+    password = re.search(r"Owner password \(shown once\): (\S+)", out)[1]
+    assert User.objects.get(email="boss@acme.test").check_password(password)
+
+
+def test_create_tenant_rejects_an_unknown_language_choice(db):
+    with pytest.raises(CommandError, match="invalid choice: 'de'"):
+        call_command("create_tenant", "--slug=acme", "--name=Acme", "--owner-email=a@b.test",
+                     "--language=de")  # fmt: skip
+
+
+# create_api_key
+
+
+def test_create_api_key_prints_a_key_that_authenticates(world_a, world_b, client):
+    out, err = run("create_api_key", "--tenant", "b-program", "--name", "Warehouse sync")
+    secret = out.strip()
+    assert re.fullmatch(r"pf_live_[A-Za-z0-9_-]{43}", secret)
+    assert "Key 'Warehouse sync' for b-program; it is shown once, store it now:" in err
+
+    key = APIKey.unscoped.get(name="Warehouse sync")
+    assert key.tenant_id == world_b.tenant.pk
+    assert key.key_hash == hash_token(secret)
+    assert key.created_by is None
+    response = client.get("/api/v1/program", HTTP_AUTHORIZATION=f"Bearer {secret}")
+    assert response.status_code == 200
+    assert response.json()["slug"] == "b-program"
+
+
+def test_create_api_key_for_an_unknown_tenant(world_a):
+    keys = APIKey.unscoped.count()
+    with pytest.raises(CommandError) as caught:
+        run("create_api_key", "--tenant", "nope", "--name", "X")
+    assert str(caught.value) == "No program with the address 'nope'."
+    assert APIKey.unscoped.count() == keys
+
+
+def test_create_api_key_with_an_empty_name(world_a):
+    keys = APIKey.unscoped.count()
+    with pytest.raises(CommandError) as caught:
+        run("create_api_key", "--tenant", "a-program", "--name", "  ")
+    assert str(caught.value) == "name: Name the key, e.g. “Shop backend”."
+    assert APIKey.unscoped.count() == keys
+
+
+# seed_demo
+
+DEMO_OPTIONS = ("--partners", "8", "--quiet")
+
+
+def demo_counts() -> dict[str, int]:
+    """Rows of every tenant-owned table in the demo program, plus the user accounts."""
+    demo = Tenant.objects.get(slug="demo")
+    counts = {"tenants": Tenant.objects.filter(slug="demo").count(), "users": User.objects.count()}
+    for model in apps.get_models():
+        if issubclass(model, TenantOwned):
+            counts[model._meta.label] = model.unscoped.filter(tenant=demo).count()
+    return counts
+
+
+def test_seed_demo_is_idempotent(anon, db):
+    first, _ = run("seed_demo", *DEMO_OPTIONS)
+    assert "Demo program created:" in first
+    counts = demo_counts()
+    assert counts["tenants"] == 1
+    assert counts["tenancy.Membership"] == 3
+    assert counts["partners.Partner"] == 8
+
+    second, _ = run("seed_demo", *DEMO_OPTIONS)
+    assert "The demo program already exists (use --reset to rebuild it)." in second
+    assert demo_counts() == counts
+    assert sorted(
+        Membership.unscoped.filter(tenant__slug="demo").values_list("user__email", "role")
+    ) == [
+        ("analyst@demo.partnerflow.local", "analyst"),
+        ("manager@demo.partnerflow.local", "manager"),
+        ("owner@demo.partnerflow.local", "owner"),
+    ]
+
+    # the printed logins work
+    assert "owner@demo.partnerflow.local / partnerflow-demo" in second
+    response = anon.post(
+        "/accounts/login/",
+        {"username": "owner@demo.partnerflow.local", "password": "partnerflow-demo"},
+    )
+    assert response.status_code == 302
+    assert anon.get("/app/demo/").status_code == 200
+    partner = type(anon)()
+    response = partner.post(
+        "/p/demo/login/",
+        {"username": "partner@demo.partnerflow.local", "password": "partnerflow-demo"},
+    )
+    assert response["Location"] == "/p/demo/"
+    assert partner.get("/p/demo/").status_code == 200
