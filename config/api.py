@@ -3,12 +3,30 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
+from analytics.api import BreakdownsView, DailyView, FunnelView, SummaryView
+from partners.api import ClickViewSet, CouponViewSet, LinkViewSet, PartnerViewSet
+from partners.conversions_api import ConversionViewSet
+from payouts.api import BalanceView, CommissionRuleViewSet, CommissionViewSet
 from tenancy.api import MemberViewSet, ProgramView
+from webhooks.api import WebhookEndpointViewSet
 
 router = SimpleRouter(trailing_slash=False)
 router.register("members", MemberViewSet, basename="member")
+router.register("partners", PartnerViewSet, basename="partner")
+router.register("links", LinkViewSet, basename="link")
+router.register("coupons", CouponViewSet, basename="coupon")
+router.register("clicks", ClickViewSet, basename="click")
+router.register("conversions", ConversionViewSet, basename="conversion")
+router.register("commissions", CommissionViewSet, basename="commission")
+router.register("commission-rules", CommissionRuleViewSet, basename="commissionrule")
+router.register("webhook-endpoints", WebhookEndpointViewSet, basename="webhook-endpoint")
 
 urlpatterns = [
     path("program", ProgramView.as_view(), name="api-program"),
+    path("balances", BalanceView.as_view(), name="api-balances"),
+    path("analytics/summary", SummaryView.as_view(), name="api-analytics-summary"),
+    path("analytics/daily", DailyView.as_view(), name="api-analytics-daily"),
+    path("analytics/breakdowns", BreakdownsView.as_view(), name="api-analytics-breakdowns"),
+    path("analytics/funnel", FunnelView.as_view(), name="api-analytics-funnel"),
     *router.urls,
 ]

@@ -9,4 +9,35 @@ BEAT_SCHEDULE: dict = {
         "schedule": crontab(minute=15),
         "options": {"expires": 60 * 30},
     },
+    "partners-flush-clicks": {
+        # Clicks wait in a Redis stream until this writes them; stale runs are pointless.
+        "task": "partners.tasks.clicks_flush",
+        "schedule": 5.0,
+        "options": {"expires": 5},
+    },
+    "payouts-approve-matured-commissions": {
+        "task": "payouts.tasks.commissions_approve_matured_all",
+        "schedule": crontab(minute=5),
+        "options": {"expires": 60 * 30},
+    },
+    "webhooks-requeue-stalled-deliveries": {
+        # Deliveries whose task was lost (worker crash, broker restart); the claim makes a
+        # duplicate harmless.
+        "task": "webhooks.tasks.deliveries_requeue_stalled",
+        "schedule": crontab(minute="*/5"),
+        "options": {"expires": 60 * 4},
+    },
+    "segmentation-dispatch-nightly": {
+        # Queues each program's recompute at its local run hour, once per local date; a
+        # quarter-hour tick keeps programs in half- and quarter-hour time zones on time.
+        "task": "segmentation.tasks.segments_dispatch",
+        "schedule": crontab(minute="*/15"),
+        "options": {"expires": 60 * 14},
+    },
+    "analytics-refresh-rollups": {
+        # Recomputes only the (program, day) pairs that changed since the last tick.
+        "task": "analytics.tasks.rollups_refresh",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
 }

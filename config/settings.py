@@ -63,10 +63,13 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_htmx",
     "tenancy",
+    "webhooks",
     "partners",
     "payouts",
     "segmentation",
     "campaigns",
+    "analytics",
+    "demo",
 ]
 
 MIDDLEWARE = [
@@ -169,6 +172,12 @@ EMAIL_TIMEOUT = 10
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 INVITATION_TTL_DAYS = env.int("INVITATION_TTL_DAYS", default=7)
 
+# Outbound webhooks (docs/webhooks.md). Production refuses endpoints on private, loopback and
+# link-local addresses (SSRF); dev and test allow them so a local receiver works.
+WEBHOOKS_ALLOW_PRIVATE_TARGETS = env.bool("WEBHOOKS_ALLOW_PRIVATE_TARGETS", default=not PRODUCTION)
+# An endpoint is disabled after this many deliveries in a row gave up after every retry.
+WEBHOOKS_DISABLE_AFTER_FAILURES = env.int("WEBHOOKS_DISABLE_AFTER_FAILURES", default=10)
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["tenancy.api_policy.APIKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -196,8 +205,6 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "APPEND_COMPONENTS": {"securitySchemes": {"ApiKeyAuth": {"type": "http", "scheme": "bearer"}}},
-    "SECURITY": [{"ApiKeyAuth": []}],
 }
 
 CELERY_BROKER_URL = REDIS_URL

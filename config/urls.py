@@ -4,14 +4,24 @@ from django.urls import include, path
 from django.views.defaults import page_not_found
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from analytics.urls import manager_urlpatterns as analytics_manager_urlpatterns
 from partners.urls import cabinet_urlpatterns
 from partners.urls import manager_urlpatterns as partner_manager_urlpatterns
+from partners.urls import public_urlpatterns as partner_public_urlpatterns
+from payouts.urls import cabinet_urlpatterns as payout_cabinet_urlpatterns
+from payouts.urls import manager_urlpatterns as payout_manager_urlpatterns
 from tenancy.urls import manager_urlpatterns, public_urlpatterns
+from webhooks.urls import manager_urlpatterns as webhook_manager_urlpatterns
 
 urlpatterns = [
     *public_urlpatterns,
+    *partner_public_urlpatterns,
     path("app/<slug:tenant_slug>/", include(manager_urlpatterns + partner_manager_urlpatterns)),
+    path("app/<slug:tenant_slug>/", include(webhook_manager_urlpatterns)),
+    path("app/<slug:tenant_slug>/", include(payout_manager_urlpatterns)),
+    path("app/<slug:tenant_slug>/", include(analytics_manager_urlpatterns)),
     path("p/<slug:tenant_slug>/", include(cabinet_urlpatterns)),
+    path("p/<slug:tenant_slug>/", include(payout_cabinet_urlpatterns)),
     path("api/v1/", include("config.api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

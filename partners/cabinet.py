@@ -2,13 +2,24 @@
 
 import functools
 
+import plotly.graph_objects as go
+from django.contrib import messages
+from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.views import redirect_to_login
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 
+from partners import selectors, services
+from partners.forms import JoinForm, LinkForm
+from partners.models import Partner
 from partners.selectors import partner_for_user
+from tenancy import services as tenancy_services
+from tenancy.errors import ServiceError
+from tenancy.models import User
 from tenancy.views import public_page
 
 
@@ -44,3 +55,128 @@ class CabinetLoginView(auth_views.LoginView):
 @public_page
 def cabinet_login(request: HttpRequest, tenant_slug: str) -> HttpResponse:
     return CabinetLoginView.as_view()(request)
+
+
+def _join(request: HttpRequest, form: JoinForm, recruiter: Partner | None) -> Partner:
+    data = form.cleaned_data
+    user = request.user if request.user.is_authenticated else None
+    if user is None:
+        if User.objects.filter(email__iexact=data["email"]).exists():
+            raise ServiceError(
+                _("An account with this email exists: log in first, then join."), field="email"
+            )
+        user = tenancy_services.user_get_or_create(
+            email=data["email"], password=data["password"], full_name=data["name"]
+        )
+    return services.partner_create(
+        tenant=request.tenant,
+        user=user,
+        name=data["name"],
+        email=user.email,
+        channel_type=data["channel_type"],
+        country=data["country"],
+        city=data["city"],
+        marketing_consent=data["marketing_consent"],
+        recruited_by=recruiter,
+        language=request.LANGUAGE_CODE if request.LANGUAGE_CODE in ("en", "ru") else "",
+    )
+
+
+@public_page
+def join(request: HttpRequest, tenant_slug: str) -> HttpResponse:
+    """The program's public signup page; ``?ref=<partner code>`` records who recruited them."""
+    if request.user.is_authenticated and partner_for_user(user=request.user) is not None:
+        return redirect("cabinet_home", tenant_slug=tenant_slug)
+    ref = request.GET.get("ref", "")[:32]
+    recruiter = selectors.partner_by_code(code=ref) if ref else None
+    form = JoinForm(request.POST or None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        try:
+            with transaction.atomic():
+                partner = _join(request, form, recruiter)
+        except ServiceError as error:
+            form.add_service_error(error)
+        else:
+            if not request.user.is_authenticated:
+                login(request, partner.user, backend="django.contrib.auth.backends.ModelBackend")
+            messages.success(request, _("Welcome to the program!"))
+            return redirect("cabinet_home", tenant_slug=tenant_slug)
+    status = 400 if form.errors else 200
+    return render(request, "cabinet/join.html", {"form": form, "ref": ref}, status=status)
+
+
+@partner_page
+def cabinet_links(request: HttpRequest) -> HttpResponse:
+    partner = request.partner
+    form = LinkForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.link_create(
+                partner=partner,
+                destination_url=form.cleaned_data["destination_url"],
+                sub_id=form.cleaned_data["sub_id"],
+            )
+        except ServiceError as error:
+            form.add_service_error(error)
+        else:
+            messages.success(request, _("Your new link is ready."))
+            return redirect("cabinet_links", tenant_slug=request.tenant.slug)
+    context = {
+        "partner": partner,
+        "form": form,
+        "links": selectors.link_list(partner=partner),
+        "domains": services.allowed_link_domains(request.tenant),
+        "link_base": request.build_absolute_uri("/r/"),
+    }
+    return render(request, "cabinet/links.html", context, status=400 if form.errors else 200)
+
+
+@partner_page
+def cabinet_coupons(request: HttpRequest) -> HttpResponse:
+    context = {
+        "partner": request.partner,
+        "coupons": selectors.coupon_list(partner=request.partner),
+    }
+    return render(request, "cabinet/coupons.html", context)
+
+
+def _stats_figure(days: list) -> str:
+    x = [d.day.isoformat() for d in days]
+    figure = go.Figure(
+        [
+            go.Bar(name=_("Clicks"), x=x, y=[d.clicks for d in days]),
+            go.Scatter(name=_("Leads"), x=x, y=[d.leads for d in days], yaxis="y2"),
+            go.Scatter(name=_("Sales"), x=x, y=[d.sales for d in days], yaxis="y2"),
+        ]
+    )
+    figure.update_layout(
+        margin={"l": 40, "r": 40, "t": 10, "b": 40},
+        height=320,
+        yaxis={"title": _("Clicks"), "rangemode": "tozero"},
+        yaxis2={
+            "title": _("Leads and sales"),
+            "overlaying": "y",
+            "side": "right",
+            "rangemode": "tozero",
+        },
+        legend={"orientation": "h"},
+    )
+    return figure.to_json()
+
+
+@partner_page
+def cabinet_stats(request: HttpRequest) -> HttpResponse:
+    days = selectors.partner_daily_stats(
+        partner=request.partner, days=30, tz_name=request.tenant.timezone
+    )
+    context = {
+        "partner": request.partner,
+        "days": list(reversed(days)),
+        "figure_json": _stats_figure(days),
+        "totals": {
+            "clicks": sum(d.clicks for d in days),
+            "leads": sum(d.leads for d in days),
+            "sales": sum(d.sales for d in days),
+        },
+    }
+    return render(request, "cabinet/stats.html", context)

@@ -12,26 +12,54 @@ class GeographyTier(models.TextChoices):
     UNKNOWN = "unknown", _("Unknown")
 
 
-CAPITALS = frozenset({"moscow", "москва", "saint petersburg", "st petersburg", "st. petersburg",
-                      "санкт-петербург", "петербург", "спб"})
+CAPITALS = frozenset(
+    {
+        "moscow",
+        "москва",
+        "saint petersburg",
+        "st petersburg",
+        "st. petersburg",
+        "санкт-петербург",
+        "петербург",
+        "спб",
+    }
+)
 
 # Russian cities with a population of a million or more (Rosstat, 2024), English and Russian.
-MILLION_PLUS_CITIES = frozenset({
-    "novosibirsk", "новосибирск",
-    "yekaterinburg", "ekaterinburg", "екатеринбург",
-    "kazan", "казань",
-    "krasnoyarsk", "красноярск",
-    "nizhny novgorod", "нижний новгород",
-    "chelyabinsk", "челябинск",
-    "ufa", "уфа",
-    "samara", "самара",
-    "rostov-on-don", "rostov-na-donu", "ростов-на-дону",
-    "krasnodar", "краснодар",
-    "omsk", "омск",
-    "voronezh", "воронеж",
-    "perm", "пермь",
-    "volgograd", "волгоград",
-})
+MILLION_PLUS_CITIES = frozenset(
+    {
+        "novosibirsk",
+        "новосибирск",
+        "yekaterinburg",
+        "ekaterinburg",
+        "екатеринбург",
+        "kazan",
+        "казань",
+        "krasnoyarsk",
+        "красноярск",
+        "nizhny novgorod",
+        "нижний новгород",
+        "chelyabinsk",
+        "челябинск",
+        "ufa",
+        "уфа",
+        "samara",
+        "самара",
+        "rostov-on-don",
+        "rostov-na-donu",
+        "ростов-на-дону",
+        "krasnodar",
+        "краснодар",
+        "omsk",
+        "омск",
+        "voronezh",
+        "воронеж",
+        "perm",
+        "пермь",
+        "volgograd",
+        "волгоград",
+    }
+)
 
 
 def geography_tier_for(*, country: str, city: str) -> str:

@@ -54,7 +54,9 @@ class Tag(TenantOwned):
 
     class Meta:
         ordering = ["name"]
-        constraints = [models.UniqueConstraint(Lower("name"), "tenant", name="tag_name_unique_in_tenant")]
+        constraints = [
+            models.UniqueConstraint(Lower("name"), "tenant", name="tag_name_unique_in_tenant")
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -64,32 +66,56 @@ class Partner(TenantOwned):
     """A person or company promoting the program. May log in to the cabinet through ``user``."""
 
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="partners"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="partners",
     )
     code = models.CharField(
-        _("partner code"), max_length=32, help_text=_("Used in ?ref= links and by the API to name the partner.")
+        _("partner code"),
+        max_length=32,
+        help_text=_("Used in ?ref= links and by the API to name the partner."),
     )
     name = models.CharField(_("name"), max_length=150)
     email = models.EmailField(_("email"))
     phone = models.CharField(_("phone"), max_length=32, blank=True)
-    language = models.CharField(_("language"), max_length=8, choices=settings.LANGUAGES, default="ru")
-    country = models.CharField(_("country"), max_length=2, blank=True, help_text=_("ISO 3166 code, e.g. RU"))
+    language = models.CharField(
+        _("language"), max_length=8, choices=settings.LANGUAGES, default="ru"
+    )
+    country = models.CharField(
+        _("country"), max_length=2, blank=True, help_text=_("ISO 3166 code, e.g. RU")
+    )
     city = models.CharField(_("city"), max_length=100, blank=True)
     geography_tier = models.CharField(
         _("geography"), max_length=16, choices=GeographyTier.choices, default=GeographyTier.UNKNOWN
     )
-    channel_type = models.CharField(_("channel"), max_length=16, choices=ChannelType.choices, blank=True)
-    partner_type = models.CharField(_("partner type"), max_length=16, choices=PartnerType.choices, blank=True)
+    channel_type = models.CharField(
+        _("channel"), max_length=16, choices=ChannelType.choices, blank=True
+    )
+    partner_type = models.CharField(
+        _("partner type"), max_length=16, choices=PartnerType.choices, blank=True
+    )
     industry = models.CharField(_("industry"), max_length=80, blank=True)
-    company_size = models.CharField(_("company size"), max_length=16, choices=CompanySize.choices, blank=True)
+    company_size = models.CharField(
+        _("company size"), max_length=16, choices=CompanySize.choices, blank=True
+    )
     tags = models.ManyToManyField(Tag, blank=True, related_name="partners", through="PartnerTag")
     notes = models.TextField(_("notes"), blank=True)
     manager = models.ForeignKey(
-        "tenancy.Membership", on_delete=models.SET_NULL, null=True, blank=True, related_name="managed_partners",
+        "tenancy.Membership",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="managed_partners",
         verbose_name=_("personal manager"),
     )
     recruited_by = models.ForeignKey(
-        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="recruits",
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="recruits",
         verbose_name=_("recruited by"),
     )
     status = models.CharField(
@@ -111,10 +137,13 @@ class Partner(TenantOwned):
     class Meta:
         ordering = ["-joined_at", "-id"]
         constraints = [
-            models.UniqueConstraint(Lower("email"), "tenant", name="partner_email_unique_in_tenant"),
+            models.UniqueConstraint(
+                Lower("email"), "tenant", name="partner_email_unique_in_tenant"
+            ),
             models.UniqueConstraint(Lower("code"), "tenant", name="partner_code_unique_in_tenant"),
             models.UniqueConstraint(
-                fields=["tenant", "user"], condition=models.Q(user__isnull=False),
+                fields=["tenant", "user"],
+                condition=models.Q(user__isnull=False),
                 name="partner_user_unique_in_tenant",
             ),
         ]
@@ -132,7 +161,9 @@ class PartnerTag(TenantOwned):
     tag = models.ForeignKey(Tag, on_delete=models.CASCADE)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["partner", "tag"], name="partner_tag_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["partner", "tag"], name="partner_tag_unique")
+        ]
 
 
 class ReferralLink(TenantOwned):
@@ -160,7 +191,9 @@ class Coupon(TenantOwned):
 
     class Meta:
         ordering = ["code"]
-        constraints = [models.UniqueConstraint(Lower("code"), "tenant", name="coupon_code_unique_in_tenant")]
+        constraints = [
+            models.UniqueConstraint(Lower("code"), "tenant", name="coupon_code_unique_in_tenant")
+        ]
 
     def __str__(self) -> str:
         return self.code
@@ -171,8 +204,12 @@ class Click(TenantOwned):
     is made at redirect time (it travels to the merchant as ``pf_click``)."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="clicks", db_constraint=False)
-    link = models.ForeignKey(ReferralLink, on_delete=models.CASCADE, related_name="clicks", db_constraint=False)
+    partner = models.ForeignKey(
+        Partner, on_delete=models.CASCADE, related_name="clicks", db_constraint=False
+    )
+    link = models.ForeignKey(
+        ReferralLink, on_delete=models.CASCADE, related_name="clicks", db_constraint=False
+    )
     created_at = models.DateTimeField()
     ip_hash = models.CharField(max_length=64, blank=True)
     user_agent = models.CharField(max_length=400, blank=True)
@@ -195,7 +232,9 @@ class Customer(TenantOwned):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["tenant", "external_id"], name="customer_unique_external_id")
+            models.UniqueConstraint(
+                fields=["tenant", "external_id"], name="customer_unique_external_id"
+            )
         ]
 
 
@@ -223,8 +262,12 @@ class ConversionStatus(models.TextChoices):
 class Conversion(TenantOwned):
     kind = models.CharField(max_length=16, choices=ConversionKind.choices)
     external_id = models.CharField(max_length=128)
-    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, null=True, blank=True, related_name="conversions")
-    customer = models.ForeignKey(Customer, on_delete=models.SET_NULL, null=True, blank=True, related_name="conversions")
+    partner = models.ForeignKey(
+        Partner, on_delete=models.PROTECT, null=True, blank=True, related_name="conversions"
+    )
+    customer = models.ForeignKey(
+        Customer, on_delete=models.SET_NULL, null=True, blank=True, related_name="conversions"
+    )
     click_id = models.UUIDField(null=True, blank=True)
     coupon_code = models.CharField(max_length=40, blank=True)
     attribution = models.CharField(max_length=16, choices=AttributionMethod.choices)
@@ -233,7 +276,9 @@ class Conversion(TenantOwned):
     currency = models.CharField(max_length=3, blank=True)
     count = models.PositiveIntegerField(default=1)
     refunded_amount = models.DecimalField(max_digits=18, decimal_places=2, default=0)
-    status = models.CharField(max_length=24, choices=ConversionStatus.choices, default=ConversionStatus.COUNTED)
+    status = models.CharField(
+        max_length=24, choices=ConversionStatus.choices, default=ConversionStatus.COUNTED
+    )
     customer_email = models.EmailField(blank=True)
     metadata = models.JSONField(default=dict, blank=True)
     payload_hash = models.CharField(max_length=64)
@@ -243,9 +288,16 @@ class Conversion(TenantOwned):
     class Meta:
         ordering = ["-occurred_at", "-id"]
         constraints = [
-            models.UniqueConstraint(fields=["tenant", "kind", "external_id"], name="conversion_unique_external_id"),
-            models.CheckConstraint(condition=models.Q(amount__gte=0) | models.Q(amount__isnull=True), name="conversion_amount_not_negative"),
-            models.CheckConstraint(condition=models.Q(refunded_amount__gte=0), name="conversion_refund_not_negative"),
+            models.UniqueConstraint(
+                fields=["tenant", "kind", "external_id"], name="conversion_unique_external_id"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(amount__gte=0) | models.Q(amount__isnull=True),
+                name="conversion_amount_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(refunded_amount__gte=0), name="conversion_refund_not_negative"
+            ),
         ]
         indexes = [
             models.Index(fields=["tenant", "partner", "occurred_at"]),
@@ -256,14 +308,19 @@ class Conversion(TenantOwned):
 class Refund(TenantOwned):
     conversion = models.ForeignKey(Conversion, on_delete=models.CASCADE, related_name="refunds")
     external_id = models.CharField(max_length=128, blank=True)
-    amount = models.DecimalField(max_digits=18, decimal_places=2)
+    # Empty for kinds without an amount (a lead or an action is refunded whole).
+    amount = models.DecimalField(max_digits=18, decimal_places=2, null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["conversion", "external_id"], condition=~models.Q(external_id=""),
+                fields=["conversion", "external_id"],
+                condition=~models.Q(external_id=""),
                 name="refund_unique_external_id",
             ),
-            models.CheckConstraint(condition=models.Q(amount__gt=0), name="refund_amount_positive"),
+            models.CheckConstraint(
+                condition=models.Q(amount__gt=0) | models.Q(amount__isnull=True),
+                name="refund_amount_positive",
+            ),
         ]

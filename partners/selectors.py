@@ -1,7 +1,36 @@
-from django.db.models import Count, QuerySet
+"""Reads of the partners app."""
 
-from partners.models import Partner, PartnerStatus
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from django.db.models import Count, Q, QuerySet
+from django.db.models.functions import TruncDate
+
+from partners import tracking
+from partners.models import (
+    Click,
+    Conversion,
+    ConversionKind,
+    Coupon,
+    Partner,
+    PartnerStatus,
+    ReferralLink,
+    Tag,
+)
 from tenancy.models import User
+from tenancy.scope import current_tenant_id
+
+PARTNER_SORTS = {
+    "name": ("name", "id"),
+    "-name": ("-name", "-id"),
+    "joined": ("joined_at", "id"),
+    "-joined": ("-joined_at", "-id"),
+    "status": ("status", "name", "id"),
+}
 
 
 def partner_for_user(*, user: User) -> Partner | None:
@@ -10,15 +39,39 @@ def partner_for_user(*, user: User) -> Partner | None:
     return Partner.objects.filter(user=user).exclude(status=PartnerStatus.ARCHIVED).first()
 
 
-def partner_list(*, status: str | None = None, search: str = "") -> QuerySet[Partner]:
+def partner_by_code(*, code: str) -> Partner | None:
+    return Partner.objects.filter(code__iexact=(code or "").strip()).first() if code else None
+
+
+def partner_list(
+    *,
+    status: str = "",
+    search: str = "",
+    tag: int | str | None = None,
+    channel_type: str = "",
+    partner_type: str = "",
+    geography_tier: str = "",
+    activity_segment: str = "",
+    sort: str = "-joined",
+) -> QuerySet[Partner]:
     partners = Partner.objects.all()
     if status:
         partners = partners.filter(status=status)
     if search:
-        partners = partners.filter(name__icontains=search) | partners.filter(
-            email__icontains=search
+        partners = partners.filter(
+            Q(name__icontains=search) | Q(email__icontains=search) | Q(code__iexact=search)
         )
-    return partners.order_by("-joined_at", "-id")
+    if tag:
+        partners = partners.filter(partnertag__tag_id=tag)
+    if channel_type:
+        partners = partners.filter(channel_type=channel_type)
+    if partner_type:
+        partners = partners.filter(partner_type=partner_type)
+    if geography_tier:
+        partners = partners.filter(geography_tier=geography_tier)
+    if activity_segment:
+        partners = partners.filter(activity_segment=activity_segment)
+    return partners.order_by(*PARTNER_SORTS.get(sort, PARTNER_SORTS["-joined"]))
 
 
 def partner_counts_by_status() -> dict[str, int]:
@@ -26,3 +79,119 @@ def partner_counts_by_status() -> dict[str, int]:
     for row in Partner.objects.values("status").annotate(n=Count("id")):
         counts[row["status"]] = row["n"]
     return counts
+
+
+def tag_list() -> QuerySet[Tag]:
+    return Tag.objects.order_by("name")
+
+
+def partner_tags(*, partner: Partner) -> QuerySet[Tag]:
+    return Tag.objects.filter(partnertag__partner=partner).order_by("name")
+
+
+def link_list(*, partner: Partner | None = None) -> QuerySet[ReferralLink]:
+    links = ReferralLink.objects.all()
+    return links.filter(partner=partner) if partner is not None else links
+
+
+def coupon_list(*, partner: Partner | None = None) -> QuerySet[Coupon]:
+    coupons = Coupon.objects.all()
+    return coupons.filter(partner=partner) if partner is not None else coupons
+
+
+def click_list(*, partner: Partner | None = None) -> QuerySet[Click]:
+    clicks = Click.objects.all()
+    return clicks.filter(partner=partner) if partner is not None else clicks
+
+
+def conversion_list_for_partner(*, partner: Partner, limit: int = 20) -> list[Conversion]:
+    return list(Conversion.objects.filter(partner=partner).order_by("-occurred_at", "-id")[:limit])
+
+
+@dataclass(frozen=True)
+class ClickInfo:
+    id: uuid.UUID
+    tenant_id: int
+    partner_id: int
+    link_id: int
+    created_at: datetime
+
+
+def click_lookup(click_id: uuid.UUID | str) -> ClickInfo | None:
+    """A click of the program in scope, whether already in the database or still buffered in
+    Redis (not flushed yet). None when unknown or another program's."""
+    try:
+        click_id = uuid.UUID(str(click_id))
+    except ValueError:
+        return None
+    tenant_id = current_tenant_id()
+    buffered = tracking.buffered_click(str(click_id))
+    if buffered is not None:
+        if tenant_id is not None and buffered["tenant_id"] != tenant_id:
+            return None
+        return ClickInfo(
+            id=click_id,
+            tenant_id=buffered["tenant_id"],
+            partner_id=buffered["partner_id"],
+            link_id=buffered["link_id"],
+            created_at=datetime.fromtimestamp(buffered["ts"], tz=UTC),
+        )
+    click = Click.objects.filter(pk=click_id).first()
+    if click is None:
+        return None
+    return ClickInfo(
+        id=click.pk,
+        tenant_id=click.tenant_id,
+        partner_id=click.partner_id,
+        link_id=click.link_id,
+        created_at=click.created_at,
+    )
+
+
+@dataclass(frozen=True)
+class DayStats:
+    day: date
+    clicks: int
+    leads: int
+    sales: int
+
+
+def partner_daily_stats(
+    *, partner: Partner, days: int = 30, tz_name: str = "UTC"
+) -> list[DayStats]:
+    """Clicks, leads and sales per local day over the last ``days`` days, oldest first; two
+    aggregate queries whatever the number of rows."""
+    tz = ZoneInfo(tz_name)
+    today = datetime.now(tz).date()
+    first = today - timedelta(days=days - 1)
+    since = datetime.combine(first, datetime.min.time(), tzinfo=tz)
+    clicks = dict(
+        Click.objects.filter(partner=partner, created_at__gte=since)
+        .annotate(day=TruncDate("created_at", tzinfo=tz))
+        .values("day")
+        .annotate(n=Count("id"))
+        .values_list("day", "n")
+    )
+    conversions: dict[tuple[date, str], int] = {}
+    rows = (
+        Conversion.objects.filter(
+            partner=partner,
+            occurred_at__gte=since,
+            kind__in=[ConversionKind.LEAD, ConversionKind.SALE],
+        )
+        .annotate(day=TruncDate("occurred_at", tzinfo=tz))
+        .values("day", "kind")
+        .annotate(n=Count("id"))
+        .values_list("day", "kind", "n")
+    )
+    for day, kind, n in rows:
+        conversions[(day, kind)] = n
+    return [
+        DayStats(
+            day=day,
+            clicks=clicks.get(day, 0),
+            leads=conversions.get((day, ConversionKind.LEAD), 0),
+            sales=conversions.get((day, ConversionKind.SALE), 0),
+        )
+        for day in (first + timedelta(days=i) for i in range(days))
+    ]

@@ -1,0 +1,155 @@
+"""The dashboard's figures for BI tools: /api/v1/analytics/…, with the page's query parameters."""
+
+from __future__ import annotations
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.response import Response
+
+from analytics import metrics
+from analytics.models import DailyPartnerStats
+from analytics.periods import PRESETS, DashboardQuery, parse_query
+from payouts.selectors import payouts_due_total
+from segmentation.selectors import local_today
+from tenancy.errors import ServiceError
+from tenancy.rest import TenantAPIView
+
+QUERY_PARAMETERS = [
+    OpenApiParameter(
+        "period", str, enum=list(PRESETS), description="Default 30d; custom needs start and end."
+    ),
+    OpenApiParameter(
+        "start",
+        OpenApiTypes.DATE,
+        description="With period=custom: the first day (program's time zone).",
+    ),
+    OpenApiParameter(
+        "end", OpenApiTypes.DATE, description="With period=custom: the last day, inclusive."
+    ),
+    OpenApiParameter("segment", str, description="Only partners in this activity segment."),
+    OpenApiParameter("channel", str, description="Only partners of this channel type."),
+    OpenApiParameter("geo", str, description="Only partners of this geography tier."),
+]
+
+
+class AnalyticsView(TenantAPIView):
+    model = DailyPartnerStats
+
+    def analytics_query(self) -> DashboardQuery:
+        """Unlike the page, which falls back to defaults, the API refuses a bad parameter."""
+        query = parse_query(self.request.query_params, local_today(tenant=self.tenant))
+        if query.errors:
+            field, message = next(iter(query.errors.items()))
+            raise ServiceError(message.split(";")[0] + ".", field=field)
+        return query
+
+    def period_payload(self, query: DashboardQuery) -> dict:
+        return {
+            "start": query.period.start,
+            "end": query.period.end,
+            "previous_start": query.period.previous().start,
+            "previous_end": query.period.previous().end,
+            "filters": query.filters.as_query(),
+            "currency": self.tenant.currency,
+        }
+
+
+class KpiSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    value = serializers.DecimalField(
+        max_digits=20, decimal_places=4, allow_null=True, coerce_to_string=True
+    )
+    previous = serializers.DecimalField(
+        max_digits=20, decimal_places=4, allow_null=True, coerce_to_string=True
+    )
+    change = serializers.DecimalField(
+        max_digits=12, decimal_places=3, allow_null=True, coerce_to_string=True
+    )
+    kind = serializers.CharField()
+    definition = serializers.CharField()
+
+
+class SummaryView(AnalyticsView):
+    """KPIs for the period, each with the previous period's value and the relative change."""
+
+    @extend_schema(parameters=QUERY_PARAMETERS, operation_id="analytics_summary")
+    def get(self, request):
+        query = self.analytics_query()
+        kpis = metrics.kpis(
+            tenant=self.tenant,
+            period=query.period,
+            filters=query.filters,
+            payouts_due=payouts_due_total(),
+        )
+        return Response({**self.period_payload(query), "kpis": KpiSerializer(kpis, many=True).data})
+
+
+class DailyView(AnalyticsView):
+    """Revenue, commissions, clicks, leads and sales for each day of the period."""
+
+    @extend_schema(parameters=QUERY_PARAMETERS, operation_id="analytics_daily")
+    def get(self, request):
+        query = self.analytics_query()
+        series = metrics.daily_series(
+            tenant=self.tenant, period=query.period, filters=query.filters
+        )
+        days = [
+            {
+                "day": day,
+                "revenue": str(revenue),
+                "commissions": str(commissions),
+                "clicks": clicks,
+                "leads": leads,
+                "sales": sales,
+            }
+            for day, revenue, commissions, clicks, leads, sales in series
+        ]
+        return Response({**self.period_payload(query), "days": days})
+
+
+class BreakdownsView(AnalyticsView):
+    """The period's figures by activity segment, channel, geography, partner type, industry and
+    company size."""
+
+    @extend_schema(parameters=QUERY_PARAMETERS, operation_id="analytics_breakdowns")
+    def get(self, request):
+        query = self.analytics_query()
+        tables = metrics.breakdowns(tenant=self.tenant, period=query.period, filters=query.filters)
+        as_text = {"revenue", "commissions", "average_check", "click_to_sale"}
+        payload = {
+            dimension: [
+                {k: (str(v) if k in as_text and v is not None else v) for k, v in row.items()}
+                for row in rows
+            ]
+            for dimension, rows in tables.items()
+        }
+        return Response({**self.period_payload(query), "breakdowns": payload})
+
+
+class FunnelView(AnalyticsView):
+    """Partners who joined in the period by the furthest journey step reached, and activation
+    by signup month."""
+
+    @extend_schema(parameters=QUERY_PARAMETERS, operation_id="analytics_funnel")
+    def get(self, request):
+        query = self.analytics_query()
+        stages = metrics.journey_funnel(
+            tenant=self.tenant, period=query.period, filters=query.filters
+        )
+        cohorts = metrics.activation_cohorts(
+            tenant=self.tenant, filters=query.filters, today=local_today(tenant=self.tenant)
+        )
+        return Response(
+            {
+                **self.period_payload(query),
+                "funnel": [{"stage": label, "partners": count} for label, count in stages],
+                "cohorts": [
+                    {
+                        k: (str(v) if k in {"d7", "d30", "d90"} and v is not None else v)
+                        for k, v in c.items()
+                    }
+                    for c in cohorts
+                ],
+            }
+        )

@@ -1,0 +1,27 @@
+"""Mark rollup days dirty when the raw data behind them changes."""
+
+from django.db import transaction
+from django.dispatch import receiver
+
+from analytics.rollups import local_day, rollup_mark_dirty
+from partners.events import clicks_recorded, conversion_recorded, conversion_refunded
+from tenancy.models import Tenant
+
+
+@receiver([conversion_recorded, conversion_refunded])
+def _conversion_changed(sender, tenant, conversion, **kwargs) -> None:
+    day = local_day(conversion.occurred_at, tenant.timezone)
+    # After commit: a rolled-back conversion must not leave a refresh behind (harmless, but
+    # it would race the commit and read the old state).
+    transaction.on_commit(lambda: rollup_mark_dirty(tenant_id=tenant.pk, days=[day]))
+
+
+@receiver(clicks_recorded)
+def _clicks_written(sender, clicks, **kwargs) -> None:
+    """Clicks arrive from the redirect buffer in batches that may span programs and days."""
+    zones = dict(Tenant.objects.filter(pk__in={t for t, _ in clicks}).values_list("pk", "timezone"))
+    days: dict[int, set] = {}
+    for tenant_id, created_at in clicks:
+        days.setdefault(tenant_id, set()).add(local_day(created_at, zones[tenant_id]))
+    for tenant_id, tenant_days in days.items():
+        rollup_mark_dirty(tenant_id=tenant_id, days=tenant_days)

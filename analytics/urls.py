@@ -1,0 +1,10 @@
+from django.urls import path
+
+from analytics import views
+
+# Mounted under /app/<slug:tenant_slug>/
+manager_urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+    path("analytics/export/", views.export, name="analytics_export"),
+    path("costs/", views.program_costs, name="program_costs"),
+]

@@ -1,0 +1,282 @@
+"""The program dashboard (/app/<slug>/), its CSV/XLSX exports and the program costs page."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date
+from decimal import Decimal, InvalidOperation
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+
+from analytics import charts, metrics
+from analytics.models import ProgramCost
+from analytics.periods import PRESETS, DashboardQuery, parse_query
+from partners.geography import GeographyTier
+from partners.models import ActivitySegment, ChannelType, CompanySize, Partner, PartnerType
+from payouts.selectors import payouts_due_total
+from segmentation.history import at_risk_memberships, segment_migration, segment_sizes_over_time
+from segmentation.selectors import local_today
+from tenancy.views import manager_page
+
+DIMENSION_LABELS = {
+    "activity_segment": dict(ActivitySegment.choices),
+    "channel_type": dict(ChannelType.choices),
+    "geography_tier": dict(GeographyTier.choices),
+    "partner_type": dict(PartnerType.choices),
+    "company_size": dict(CompanySize.choices),
+    "industry": {},
+}
+
+
+def dashboard_query(request: HttpRequest) -> DashboardQuery:
+    return parse_query(request.GET, local_today(tenant=request.tenant))
+
+
+def _label(dimension: str, value: str) -> str:
+    if not value:
+        return _("Not set")
+    return str(DIMENSION_LABELS[dimension].get(value, value))
+
+
+def _breakdowns(tenant, query) -> list[dict]:
+    tables = metrics.breakdowns(tenant=tenant, period=query.period, filters=query.filters)
+    result = []
+    for dimension, rows in tables.items():
+        for row in rows:
+            row["label"] = _label(dimension, row["value"])
+        result.append(
+            {
+                "key": dimension,
+                "title": str(metrics.BREAKDOWN_DIMENSIONS[dimension]),
+                "rows": rows,
+            }
+        )
+    return result
+
+
+def _partner_names(ids) -> dict[int, str]:
+    return dict(Partner.objects.filter(pk__in=list(ids)).values_list("pk", "name"))
+
+
+def _migration(tenant, query) -> dict:
+    where, params = metrics.partner_filter_sql(query.filters)
+    narrow = (
+        f"AND partner_id IN (SELECT p.id FROM partners_partner p WHERE p.tenant_id = %(tenant)s {where})"  # noqa: S608
+        if where
+        else ""
+    )
+    return segment_migration(
+        tenant_id=tenant.pk,
+        start=query.period.start,
+        end=query.period.end,
+        partner_ids_sql=narrow,
+        params=params,
+    )
+
+
+@manager_page("view")
+def dashboard(request: HttpRequest) -> HttpResponse:
+    tenant = request.tenant
+    query = dashboard_query(request)
+    period, filters = query.period, query.filters
+    kpis = metrics.kpis(
+        tenant=tenant, period=period, filters=filters, payouts_due=payouts_due_total()
+    )
+    series = metrics.daily_series(tenant=tenant, period=period, filters=filters)
+    funnel = metrics.journey_funnel(tenant=tenant, period=period, filters=filters)
+    cohorts = metrics.activation_cohorts(
+        tenant=tenant, filters=filters, today=local_today(tenant=tenant)
+    )
+    curve = metrics.revenue_concentration(tenant=tenant, period=period, filters=filters)
+    breakdowns = _breakdowns(tenant, query)
+    top = metrics.top_partners(tenant=tenant, period=period, filters=filters)
+    names = _partner_names(row["partner_id"] for row in top)
+    for row in top:
+        row["name"] = names.get(row["partner_id"], "")
+    segment_labels = dict(ActivitySegment.choices)
+    history = segment_sizes_over_time(start=period.start, end=period.end)
+    migration = _migration(tenant, query)
+    figures = {
+        "revenue": charts.revenue_chart(series, tenant.currency),
+        "funnel": charts.funnel_chart(funnel),
+        "pareto": charts.pareto_chart(curve),
+        "segments": charts.segments_over_time_chart(history, segment_labels),
+        "migration": charts.migration_chart(migration, segment_labels),
+        **{
+            f"breakdown_{b['key']}": charts.breakdown_chart(b["rows"], b["title"])
+            for b in breakdowns
+        },
+    }
+    context = {
+        "query": query,
+        "presets": PRESETS,
+        "kpis": kpis,
+        "funnel": funnel,
+        "cohorts": cohorts,
+        "breakdowns": breakdowns,
+        "top_partners": top,
+        "at_risk": at_risk_memberships(limit=10),
+        "newest": Partner.objects.order_by("-joined_at", "-id")[:10],
+        "migration_rows": [
+            {"from": segment_labels.get(s, _("No segment")), "to": segment_labels[t], "count": n}
+            for (s, t), n in sorted(migration.items(), key=lambda item: -item[1])
+        ],
+        "figures": figures,
+        "segment_choices": ActivitySegment.choices,
+        "channel_choices": ChannelType.choices,
+        "geo_choices": GeographyTier.choices,
+    }
+    return render(request, "manager/analytics/dashboard.html", context)
+
+
+def _export_rows(request: HttpRequest, table: str) -> tuple[list[str], list[list]]:
+    tenant, query = request.tenant, dashboard_query(request)
+    period, filters = query.period, query.filters
+    if table == "daily":
+        header = [_("Day"), _("Revenue"), _("Commissions"), _("Clicks"), _("Leads"), _("Sales")]
+        return header, [
+            list(row) for row in metrics.daily_series(tenant=tenant, period=period, filters=filters)
+        ]
+    if table == "cohorts":
+        header = [
+            _("Signup month"),
+            _("Partners"),
+            _("Active within 7 days"),
+            _("within 30 days"),
+            _("within 90 days"),
+        ]
+        rows = metrics.activation_cohorts(
+            tenant=tenant, filters=filters, today=local_today(tenant=tenant)
+        )
+        return header, [[r["month"], r["partners"], r["d7"], r["d30"], r["d90"]] for r in rows]
+    if table == "top":
+        top = metrics.top_partners(tenant=tenant, period=period, filters=filters, limit=1000)
+        names = _partner_names(r["partner_id"] for r in top)
+        header = [_("Partner ID"), _("Partner"), _("Revenue"), _("Sales"), _("Commissions")]
+        return header, [
+            [
+                r["partner_id"],
+                names.get(r["partner_id"], ""),
+                r["revenue"],
+                r["sales"],
+                r["commissions"],
+            ]
+            for r in top
+        ]
+    if table.startswith("breakdown-"):
+        dimension = table.removeprefix("breakdown-")
+        if dimension not in metrics.BREAKDOWN_DIMENSIONS:
+            raise Http404
+        rows = metrics.breakdowns(tenant=tenant, period=period, filters=filters)[dimension]
+        header = [
+            str(metrics.BREAKDOWN_DIMENSIONS[dimension]),
+            _("Active partners"),
+            _("Clicks"),
+            _("Leads"),
+            _("Sales"),
+            _("Revenue"),
+            _("Commissions"),
+            _("Average check"),
+            _("Sales per click"),
+        ]
+        return header, [
+            [
+                _label(dimension, r["value"]),
+                r["active_partners"],
+                r["clicks"],
+                r["leads"],
+                r["sales"],
+                r["revenue"],
+                r["commissions"],
+                r["average_check"],
+                r["click_to_sale"],
+            ]
+            for r in rows
+        ]
+    raise Http404
+
+
+@manager_page("view")
+def export(request: HttpRequest) -> HttpResponse:
+    """Any dashboard table (?table=…) as CSV or XLSX (?format=…), for the same period and
+    filters as the page."""
+    table, fmt = request.GET.get("table", ""), request.GET.get("format", "csv")
+    header, rows = _export_rows(request, table)
+    filename = f"{request.tenant.slug}-{table}-{local_today(tenant=request.tenant).isoformat()}"
+    if fmt == "csv":
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="{filename}.csv"'
+        response.write("\ufeff")  # so that Excel reads the file as UTF-8
+        writer = csv.writer(response)
+        writer.writerow([str(h) for h in header])
+        writer.writerows([["" if v is None else v for v in row] for row in rows])
+        return response
+    if fmt == "xlsx":
+        from openpyxl import Workbook
+
+        workbook = Workbook(write_only=True)
+        sheet = workbook.create_sheet(table[:31])
+        sheet.append([str(h) for h in header])
+        for row in rows:
+            sheet.append([float(v) if isinstance(v, Decimal) else v for v in row])
+        buffer = io.BytesIO()
+        workbook.save(buffer)
+        response = HttpResponse(
+            buffer.getvalue(),
+            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        )
+        response["Content-Disposition"] = f'attachment; filename="{filename}.xlsx"'
+        return response
+    raise Http404
+
+
+def _parse_costs(data) -> tuple[dict, dict[str, str]]:
+    errors: dict[str, str] = {}
+    values: dict = {}
+    try:
+        values["month"] = date.fromisoformat((data.get("month") or "") + "-01")
+    except ValueError:
+        errors["month"] = _("Choose a month as YYYY-MM.")
+    for name in ("fixed_costs", "acquisition_spend"):
+        raw = (data.get(name) or "0").replace(" ", "").replace(",", ".")
+        try:
+            amount = Decimal(raw)
+        except InvalidOperation:
+            errors[name] = _("Enter an amount, e.g. 150000 or 150000.50.")
+            continue
+        if not amount.is_finite() or amount < 0 or amount.as_tuple().exponent < -2:
+            errors[name] = _("Enter a non-negative amount with at most two decimals.")
+            continue
+        values[name] = amount
+    return values, errors
+
+
+@manager_page("view")
+def program_costs(request: HttpRequest) -> HttpResponse:
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        if not request.membership.can("operate"):
+            from django.core.exceptions import PermissionDenied
+
+            raise PermissionDenied(_("Your role in this program does not allow this."))
+        values, errors = _parse_costs(request.POST)
+        if not errors:
+            ProgramCost.objects.update_or_create(
+                tenant=request.tenant,
+                month=values["month"],
+                defaults={
+                    "fixed_costs": values["fixed_costs"],
+                    "acquisition_spend": values["acquisition_spend"],
+                },
+            )
+            messages.success(
+                request,
+                _("Costs for %(month)s saved.") % {"month": values["month"].strftime("%Y-%m")},
+            )
+            return redirect("program_costs", tenant_slug=request.tenant.slug)
+    context = {"costs": ProgramCost.objects.all()[:36], "errors": errors, "data": request.POST}
+    return render(request, "manager/analytics/costs.html", context, status=400 if errors else 200)

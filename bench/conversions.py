@@ -1,0 +1,192 @@
+"""Throughput and latency of POST /api/v1/conversions beside a one-INSERT Django view.
+
+    .venv/bin/python bench/conversions.py [--seconds 10] [--connections 4]
+
+Creates a fresh database ``partnerflow_bench_conversions`` on the configured PostgreSQL (BENCH_DATABASE_URL,
+default postgres://postgres@127.0.0.1:5432/partnerflow_bench_conversions), migrates it, adds a program, an
+API key, a partner and a 10 % sale rule, then runs gunicorn (2 sync workers, persistent
+connections) on loopback twice — the product, and the bench-only URLconf's one-INSERT view —
+each under wrk with bench/conversions.lua (every request a new external_id) for the same time.
+Needs wrk (Debian: apt-get install wrk) and Redis (the API's throttle).
+"""
+
+import argparse
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import psycopg
+
+REPO = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+DATABASE_URL = os.environ.get(
+    "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/partnerflow_bench_conversions"
+)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def environment(settings: str) -> dict:
+    return {
+        **os.environ,
+        "DJANGO_ENV": "dev",
+        "DEBUG": "false",
+        "DJANGO_SETTINGS_MODULE": settings,
+        "DATABASE_URL": DATABASE_URL,
+        "CONN_MAX_AGE": "600",
+        "LOG_LEVEL": "WARNING",
+        "API_RATE": "100000000/min",
+        "CACHE_KEY_PREFIX": "pf-bench",
+    }
+
+
+def database_create() -> None:
+    parts = urlsplit(DATABASE_URL)
+    name = parts.path.lstrip("/")
+    admin = parts._replace(path="/postgres").geturl()
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    env = environment("config.settings")
+    subprocess.run([PYTHON, "manage.py", "migrate", "-v", "0"], cwd=REPO, env=env, check=True)
+    setup = (
+        "import django; django.setup()\n"
+        "from decimal import Decimal\n"
+        "from django.db import connection\n"
+        "from tenancy.models import Tenant\n"
+        "from tenancy.scope import tenant_scope\n"
+        "from tenancy.services import api_key_create\n"
+        "from partners.models import Partner\n"
+        "from payouts.models import CommissionRule\n"
+        "tenant = Tenant.objects.create(slug='bench', name='Bench', currency='RUB')\n"
+        "with tenant_scope(tenant):\n"
+        "    Partner.objects.create(code='BENCH1', name='Bench partner', email='b@bench.test', status='active')\n"
+        "    CommissionRule.objects.create(name='10%', kind='sale', model='percent', value=Decimal(10))\n"
+        "    key, secret = api_key_create(tenant=tenant, name='bench', created_by=None)\n"
+        "with connection.cursor() as c:\n"
+        "    c.execute('CREATE TABLE bench_insert (id bigserial primary key, external_id text, payload text, "
+        "created_at timestamptz default now())')\n"
+        "print(secret)\n"
+    )
+    result = subprocess.run(
+        [PYTHON, "-c", setup], cwd=REPO, env=env, check=True, capture_output=True, text=True
+    )
+    return result.stdout.strip().splitlines()[-1]
+
+
+def gunicorn(settings: str, port: int) -> subprocess.Popen:
+    process = subprocess.Popen(
+        [
+            PYTHON,
+            "-m",
+            "gunicorn",
+            "config.wsgi",
+            "--workers",
+            "2",
+            "--worker-class",
+            "sync",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+        ],
+        cwd=REPO,
+        env=environment(settings),
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return process
+        except OSError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError("gunicorn did not start")
+
+
+def to_ms(text: str) -> float:
+    value, unit = re.match(r"([\d.]+)(us|ms|s|m)", text).groups()
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
+
+
+def wrk(port: int, key: str, seconds: int, connections: int) -> dict:
+    env = {**os.environ, "BENCH_KEY": key, "BENCH_RUN": uuid.uuid4().hex[:8]}
+    url = f"http://127.0.0.1:{port}/api/v1/conversions"
+    # Warm up both workers (imports, connections), then measure.
+    subprocess.run(
+        ["wrk", "-t1", "-c2", "-d2s", "-s", "bench/conversions.lua", url],
+        cwd=REPO,
+        env={**env, "BENCH_RUN": "warm" + env["BENCH_RUN"]},
+        check=True,
+        capture_output=True,
+    )
+    output = subprocess.run(
+        [
+            "wrk",
+            "-t2",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--latency",
+            "-s",
+            "bench/conversions.lua",
+            url,
+        ],
+        cwd=REPO,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    if "--debug" in sys.argv:
+        print(output)
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    return {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
+        "p50": to_ms(re.search(r"^\s+50%\s+(\S+)", output, re.M).group(1)),
+        "p99": to_ms(re.search(r"^\s+99%\s+(\S+)", output, re.M).group(1)),
+        "errors": int(non_2xx.group(1)) if non_2xx else 0,
+        "requests": int(re.search(r"(\d+) requests in", output).group(1)),
+    }
+
+
+def measure(settings: str, key: str, seconds: int, connections: int) -> dict:
+    port = free_port()
+    process = gunicorn(settings, port)
+    try:
+        return wrk(port, key, seconds, connections)
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=4)
+    parser.add_argument("--debug", action="store_true", help="print wrk's output")
+    args = parser.parse_args()
+    key = database_create()
+    baseline = measure("bench.conversions_settings", key, args.seconds, args.connections)
+    product = measure("config.settings", key, args.seconds, args.connections)
+    rows = [("one INSERT (baseline)", baseline), ("POST /api/v1/conversions", product)]
+    print(f"{'':28} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8}")
+    for name, r in rows:
+        print(f"{name:28} {r['rps']:8.0f} {r['p50']:8.2f} {r['p99']:8.2f} {r['errors']:8d}")
+    ratio = product["rps"] / baseline["rps"]
+    print(
+        f"ratio: {ratio:.2f}x the one-INSERT view (target >= 0.30x); p99 {product['p99']:.1f} ms (target < 50 ms)"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,143 @@
+"""Dashboard benchmark (not part of the test suite).
+
+Builds, in its own database, a large program (N partners, 10·N conversions over a year — the
+same data as bench/segmentation.py) and a small one (1,000 partners, 10,000 conversions),
+gives partners channel / geography / segment attributes, rebuilds both programs' rollups,
+then measures the dashboard page's server time (Django's test client in this process: the
+whole view, its queries and the template, without the network) over 20 loads each, for the
+default period (last 30 days), for the last 90 days, and with a filter.
+
+Usage:
+    .venv/bin/python bench/dashboard.py --partners 1000000
+    .venv/bin/python bench/dashboard.py --partners 1000000 --reuse   # measure again only
+
+The database (partnerflow_bench_dashboard unless DATABASE_URL names another containing
+"bench") is dropped and rebuilt unless --reuse is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault(
+    "DATABASE_URL", "postgres://postgres@127.0.0.1:5432/partnerflow_bench_dashboard"
+)
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+os.environ.setdefault("DJANGO_ENV", "dev")
+os.environ.setdefault("DEBUG", "false")
+os.environ.setdefault("ALLOWED_HOSTS", "testserver")
+
+from bench.segmentation import build, recreate_database
+
+LOADS = 20
+ATTRIBUTES_SQL = """
+UPDATE partners_partner SET
+    channel_type = (ARRAY['blogger', 'niche_site', 'expert', 'customer', 'adjacent'])[1 + id %% 5],
+    geography_tier = (ARRAY['capital', 'million_plus', 'regional', 'international'])[1 + (id / 5) %% 4],
+    partner_type = (ARRAY['influencer', 'agent', 'reseller', 'integrator', 'technology'])[1 + (id / 3) %% 5],
+    activity_segment = (ARRAY['top', 'stable', 'periodic', 'newcomer', 'newcomer', 'sleeping'])[1 + (id / 7) %% 6],
+    joined_at = now() - ((id %% 700) || ' days')::interval
+WHERE tenant_id = %s
+"""
+
+
+def timed(label: str, func):
+    started = time.perf_counter()
+    result = func()
+    print(f"{label:<60} {time.perf_counter() - started:8.2f} s", flush=True)
+    return result
+
+
+def program(slug: str, partners: int, reuse: bool):
+    from django.db import connection
+
+    from analytics.rollups import rollup_rebuild
+    from tenancy.models import Membership, Role, Tenant, User
+    from tenancy.scope import tenant_scope
+
+    if reuse:
+        tenant = Tenant.objects.get(slug=slug)
+    else:
+        tenant = Tenant.objects.create(
+            slug=slug, name=f"Bench {partners:,}", timezone="Europe/Moscow"
+        )
+        timed(
+            f"[{slug}] build {partners:,} partners, {partners * 10:,} conversions",
+            lambda: build(tenant, partners),
+        )
+        with connection.cursor() as cursor:
+            timed(
+                f"[{slug}] partner attributes", lambda: cursor.execute(ATTRIBUTES_SQL, [tenant.pk])
+            )
+            cursor.execute("ANALYZE partners_partner")
+        with tenant_scope(tenant):
+            rows = timed(f"[{slug}] rollup_rebuild", lambda: rollup_rebuild(tenant=tenant))
+        print(f"    {rows:,} partner-day rows")
+        user = User.objects.create_user(email=f"owner@{slug}.test", password="bench-password-1")  # noqa: S106 - a throwaway bench login
+        with tenant_scope(tenant):
+            Membership.objects.create(tenant=tenant, user=user, role=Role.OWNER)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "VACUUM ANALYZE analytics_dailypartnerstats"
+        ) if not connection.in_atomic_block else None
+    return tenant
+
+
+def measure(tenant, query: str) -> tuple[float, float]:
+    from django.test import Client
+
+    from tenancy.models import User
+
+    client = Client()
+    client.force_login(User.objects.get(email=f"owner@{tenant.slug}.test"))
+    url = f"/app/{tenant.slug}/{query}"
+    assert client.get(url).status_code == 200  # warm-up: caches, connections
+    times = []
+    for _ in range(LOADS):
+        started = time.perf_counter()
+        response = client.get(url)
+        times.append((time.perf_counter() - started) * 1000)
+        assert response.status_code == 200
+    times.sort()
+    return statistics.median(times), times[int(0.95 * LOADS) - 1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--partners", type=int, default=1_000_000)
+    parser.add_argument("--reuse", action="store_true", help="measure the programs built last time")
+    args = parser.parse_args()
+    if not args.reuse:
+        recreate_database()
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    if not args.reuse:
+        call_command("migrate", verbosity=0)
+    small = program("bench-small", 1_000, args.reuse)
+    large = program("bench-large", args.partners, args.reuse)
+    print(
+        f"\n{'dashboard, server time over ' + str(LOADS) + ' loads':<44} {'p50 ms':>9} {'p95 ms':>9}"
+    )
+    for label, query in [
+        ("last 30 days", ""),
+        ("last 90 days", "?period=90d"),
+        ("last 30 days, channel = blogger", "?channel=blogger"),
+    ]:
+        for tenant in (small, large):
+            p50, p95 = measure(tenant, query)
+            print(f"{tenant.name + ', ' + label:<44} {p50:9.0f} {p95:9.0f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

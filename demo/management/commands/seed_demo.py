@@ -1,0 +1,340 @@
+import random
+import time
+import uuid
+from datetime import timedelta
+from decimal import Decimal
+
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+from tqdm import tqdm
+
+from analytics.models import ProgramCost
+from analytics.rollups import rollup_rebuild
+from demo.generator import build_activity, build_partners, conversions_csv
+from demo.people import LATIN
+from partners.click_store import clicks_write
+from partners.conversions import conversion_refund
+from partners.models import Conversion, Coupon, Partner, ReferralLink, Refund, Tag
+from payouts.imports import conversions_import
+from payouts.models import Commission, CommissionRule, LedgerEntry, RateModel
+from payouts.services import commissions_approve_matured
+from segmentation.models import RunTrigger
+from segmentation.selectors import local_today
+from segmentation.services import segments_recompute
+from tenancy import services
+from tenancy.models import Membership, Role, Tenant, User
+from tenancy.scope import tenant_scope
+
+DEMO_SLUG = "demo"
+DEMO_PASSWORD = "partnerflow-demo"  # noqa: S105 - the documented demo login
+TEAM = [
+    ("owner@demo.partnerflow.local", "Анна Владимирова", Role.OWNER),
+    ("manager@demo.partnerflow.local", "Михаил Орлов", Role.MANAGER),
+    ("analyst@demo.partnerflow.local", "Ольга Никитина", Role.ANALYST),
+]
+PARTNER_LOGIN = "partner@demo.partnerflow.local"
+TAGS = ["YouTube", "Telegram", "обзоры", "умный дом", "геймеры", "B2B"]
+
+
+class Command(BaseCommand):
+    help = (
+        "Create the demo program «ЭлектроМаркет»: an electronics shop with partners of every channel "
+        "and region and 12 months of clicks, leads, sales and refunds. Idempotent; --reset rebuilds it."
+    )
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument(
+            "--seed", type=int, default=2026, help="random seed (same seed, same program)"
+        )
+        parser.add_argument(
+            "--partners", type=int, default=500, help="number of partners (default 500)"
+        )
+        parser.add_argument("--months", type=int, default=12, help="months of history (default 12)")
+        parser.add_argument("--reset", action="store_true", help="delete the demo program first")
+        parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    def handle(self, *args, **options) -> None:
+        existing = Tenant.objects.filter(slug=DEMO_SLUG).first()
+        if existing and options["reset"]:
+            self._delete(existing)
+            existing = None
+        if existing:
+            self.stdout.write("The demo program already exists (use --reset to rebuild it).")
+        else:
+            started = time.monotonic()
+            summary = self.build(options)
+            summary["seconds"] = round(time.monotonic() - started, 1)
+            self.stdout.write(
+                self.style.SUCCESS(
+                    "Demo program created: " + ", ".join(f"{k} {v}" for k, v in summary.items())
+                )
+            )
+        self.stdout.write(f"  Dashboard:       /app/{DEMO_SLUG}/")
+        self.stdout.write(f"  Partner cabinet: /p/{DEMO_SLUG}/")
+        for email, _name, role in TEAM:
+            self.stdout.write(f"  {role:<8} {email} / {DEMO_PASSWORD}")
+        self.stdout.write(f"  partner  {PARTNER_LOGIN} / {DEMO_PASSWORD}")
+
+    def build(self, options) -> dict:
+        rng = random.Random(options["seed"])
+        now = timezone.now().replace(microsecond=0)
+        steps = tqdm(total=9, desc="demo", unit="step", disable=options["quiet"])
+        with transaction.atomic():
+            tenant = services.tenant_create(
+                slug=DEMO_SLUG,
+                name="ЭлектроМаркет",
+                owner=self._user(*TEAM[0][:2]),
+                currency="RUB",
+                timezone_name="Europe/Moscow",
+                language="ru",
+            )
+            with tenant_scope(tenant):
+                tenant.website_url = "https://electromarket.example"
+                tenant.auto_approve_partners = False
+                tenant.save()
+                for email, name, role in TEAM[1:]:
+                    Membership.objects.create(
+                        tenant=tenant, user=self._user(email, name), role=role
+                    )
+                self._rules(tenant, now)
+                steps.update()
+                people = build_partners(
+                    rng=rng, count=options["partners"], now=now, months=options["months"]
+                )
+                build_activity(rng=rng, partners=people, now=now)
+                partners = self._partners(tenant, people, rng)
+                steps.update()
+                clicks = self._clicks(tenant, people, partners)
+                steps.update()
+                imported = conversions_import(
+                    tenant=tenant, lines=conversions_csv(people, tenant.currency)
+                )
+                steps.update()
+                refunds = self._refunds(rng, now)
+                steps.update()
+                approved = commissions_approve_matured(now=now)
+                self._costs(tenant, now, options["months"])
+                steps.update()
+                rollup_rebuild(tenant=tenant)
+                steps.update()
+                today = local_today(tenant=tenant)
+                for weeks_back in range(12, -1, -1):  # segment history for the charts
+                    segments_recompute(
+                        tenant=tenant,
+                        as_of=today - timedelta(weeks=weeks_back),
+                        trigger=RunTrigger.COMMAND,
+                    )
+                steps.update()
+        steps.update()
+        steps.close()
+        return {
+            "partners": len(partners),
+            "clicks": clicks,
+            "conversions": imported.imported,
+            "commissions": imported.commissions,
+            "refunds": refunds,
+            "approved": approved,
+        }
+
+    @transaction.atomic
+    def _delete(self, tenant) -> None:
+        """Money rows protect what they refer to, so they go first, newest layer first."""
+        with tenant_scope(tenant):
+            for model in (LedgerEntry, Commission, Refund, Conversion):
+                model.objects.all().delete()
+        tenant.delete()
+
+    def _user(self, email: str, name: str) -> User:
+        user = User.objects.filter(email=email).first()
+        return user or User.objects.create_user(email=email, password=DEMO_PASSWORD, full_name=name)
+
+    def _rules(self, tenant, now) -> None:
+        base = {"tenant": tenant}
+        CommissionRule.objects.bulk_create(
+            [
+                CommissionRule(
+                    **base,
+                    name="Продажа: 7% от заказа",
+                    kind="sale",
+                    model=RateModel.PERCENT,
+                    value=Decimal("7"),
+                ),
+                CommissionRule(
+                    **base,
+                    name="Заявка: 150 ₽",
+                    kind="lead",
+                    model=RateModel.FIXED,
+                    value=Decimal("150"),
+                ),
+                CommissionRule(
+                    **base,
+                    name="Топ-партнёры: +3%",
+                    kind="sale",
+                    model=RateModel.PERCENT,
+                    value=Decimal("3"),
+                    is_bonus=True,
+                    segments=["top"],
+                ),
+                CommissionRule(
+                    **base,
+                    name="Первая продажа: бонус 500 ₽",
+                    kind="sale",
+                    model=RateModel.FIXED,
+                    value=Decimal("500"),
+                    is_bonus=True,
+                    first_conversion_only=True,
+                ),
+                CommissionRule(
+                    **base,
+                    name="Второй уровень: 1% за продажи приглашённых",
+                    kind="sale",
+                    model=RateModel.PERCENT,
+                    value=Decimal("1"),
+                    tier=2,
+                ),
+                CommissionRule(
+                    **base,
+                    name="Чёрная пятница: +2%",
+                    kind="sale",
+                    model=RateModel.PERCENT,
+                    value=Decimal("2"),
+                    is_bonus=True,
+                    valid_from=now - timedelta(days=40),
+                    valid_until=now - timedelta(days=33),
+                ),
+            ]
+        )
+
+    def _partners(self, tenant, people, rng) -> dict[int, Partner]:
+        login = self._user(PARTNER_LOGIN, "")
+        top = next(p for p in people if p.archetype == "top")
+        top.email, login.full_name = PARTNER_LOGIN, top.name
+        login.save(update_fields=["full_name"])
+        rows = Partner.objects.bulk_create(
+            [
+                Partner(
+                    tenant=tenant,
+                    user=login if p is top else None,
+                    code=p.code,
+                    name=p.name,
+                    email=p.email,
+                    country=p.country,
+                    city=p.city,
+                    geography_tier=p.geography_tier,
+                    channel_type=p.channel_type,
+                    partner_type=p.partner_type,
+                    company_size=p.company_size,
+                    industry=p.industry,
+                    status=p.status,
+                    joined_at=p.joined_at,
+                    marketing_consent=p.marketing_consent,
+                    marketing_consent_at=p.joined_at if p.marketing_consent else None,
+                    language="ru",
+                )
+                for p in people
+            ]
+        )
+        partners = {p.index: row for p, row in zip(people, rows, strict=True)}
+        for p in people:
+            if p.recruiter:
+                partners[p.index].recruited_by = partners[p.recruiter]
+        Partner.objects.bulk_update(
+            [partners[p.index] for p in people if p.recruiter], ["recruited_by"]
+        )
+        tags = Tag.objects.bulk_create([Tag(tenant=tenant, name=name) for name in TAGS])
+        through = Partner.tags.through
+        through.objects.bulk_create(
+            [
+                through(tenant=tenant, partner=partners[p.index], tag=tag)
+                for p in people
+                for tag in rng.sample(tags, k=rng.choice([0, 0, 1, 1, 2]))
+            ]
+        )
+        ReferralLink.objects.bulk_create(
+            [
+                ReferralLink(
+                    tenant=tenant,
+                    partner=partners[p.index],
+                    code=f"demo{p.code.lower()}",
+                    destination_url="https://electromarket.example/",
+                    sub_id="",
+                )
+                for p in people
+                if p.status != "pending"
+            ]
+        )
+        Coupon.objects.bulk_create(
+            [
+                Coupon(
+                    tenant=tenant,
+                    partner=partners[p.index],
+                    code=f"{p.name.split()[0].lower().translate(LATIN).upper()}{p.index}",
+                )
+                for p in people
+                if p.archetype in ("top", "stable") or rng.random() < 0.1
+            ]
+        )
+        return partners
+
+    def _clicks(self, tenant, people, partners) -> int:
+        links = dict(ReferralLink.objects.values_list("partner_id", "pk"))
+        rows = [
+            (
+                str(uuid.UUID(int=(p.index << 32) | n)),
+                tenant.pk,
+                partners[p.index].pk,
+                links[partners[p.index].pk],
+                when,
+                "",
+                "Mozilla/5.0",
+                "",
+                "https://electromarket.example/",
+                "",
+            )
+            for p in people
+            if partners[p.index].pk in links
+            for n, when in enumerate(p.clicks)
+        ]
+        for start in range(0, len(rows), 50_000):
+            clicks_write(rows[start : start + 50_000])
+        return len(rows)
+
+    def _refunds(self, rng, now) -> int:
+        """About 4% of sales are returned in full, 2% in part — within their refund window."""
+        sales = list(
+            Conversion.objects.filter(
+                kind="sale", occurred_at__gte=now - timedelta(days=60)
+            ).order_by("pk")
+        )
+        count = 0
+        for sale in sales:
+            roll = rng.random()
+            if roll < 0.04:
+                conversion_refund(conversion=sale)
+            elif roll < 0.06:
+                conversion_refund(
+                    conversion=sale, amount=(sale.amount / 2).quantize(Decimal("0.01"))
+                )
+            else:
+                continue
+            count += 1
+        return count
+
+    def _costs(self, tenant, now, months) -> None:
+        first = now.date().replace(day=1)
+        month_starts = []
+        for _ in range(months):
+            month_starts.append(first)
+            first = (first - timedelta(days=1)).replace(day=1)
+        ProgramCost.objects.bulk_create(
+            [
+                ProgramCost(
+                    tenant=tenant,
+                    month=m,
+                    fixed_costs=Decimal("180000"),
+                    acquisition_spend=Decimal(40000 + 5000 * (i % 4)),
+                )
+                for i, m in enumerate(month_starts)
+            ]
+        )

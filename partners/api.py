@@ -1,0 +1,353 @@
+"""REST API of the partners app: partners (with lifecycle actions), links, coupons, clicks."""
+
+from django.db.models import Prefetch
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import mixins, serializers, status
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from partners import selectors, services
+from partners.geography import GeographyTier
+from partners.models import (
+    ActivitySegment,
+    ChannelType,
+    Click,
+    CompanySize,
+    Coupon,
+    Partner,
+    PartnerStatus,
+    PartnerType,
+    ReferralLink,
+    Tag,
+)
+from tenancy.api_policy import CursorPagination
+from tenancy.rest import TenantViewSet
+
+
+class PartnerSerializer(serializers.ModelSerializer):
+    tags = serializers.SerializerMethodField()
+    recruited_by = serializers.SlugRelatedField(slug_field="code", read_only=True)
+
+    class Meta:
+        model = Partner
+        fields = [
+            "id",
+            "code",
+            "name",
+            "email",
+            "phone",
+            "language",
+            "country",
+            "city",
+            "geography_tier",
+            "channel_type",
+            "partner_type",
+            "industry",
+            "company_size",
+            "tags",
+            "notes",
+            "recruited_by",
+            "status",
+            "status_changed_at",
+            "status_reason",
+            "activity_segment",
+            "segment_since",
+            "marketing_consent",
+            "marketing_consent_at",
+            "joined_at",
+        ]
+        read_only_fields = fields
+
+    def get_tags(self, partner: Partner) -> list[str]:
+        return [tag.name for tag in partner.tags.all()]
+
+
+class PartnerWriteSerializer(serializers.Serializer):
+    """Input of create and update. Values are checked by the service, which names the field."""
+
+    name = serializers.CharField(max_length=150)
+    email = serializers.CharField(max_length=254)
+    code = serializers.CharField(max_length=32, required=False)
+    phone = serializers.CharField(max_length=32, required=False, allow_blank=True)
+    language = serializers.CharField(max_length=8, required=False, allow_blank=True)
+    country = serializers.CharField(max_length=2, required=False, allow_blank=True)
+    city = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    channel_type = serializers.ChoiceField(
+        choices=ChannelType.choices, required=False, allow_blank=True
+    )
+    partner_type = serializers.ChoiceField(
+        choices=PartnerType.choices, required=False, allow_blank=True
+    )
+    industry = serializers.CharField(max_length=80, required=False, allow_blank=True)
+    company_size = serializers.ChoiceField(
+        choices=CompanySize.choices, required=False, allow_blank=True
+    )
+    notes = serializers.CharField(required=False, allow_blank=True)
+    marketing_consent = serializers.BooleanField(required=False)
+    recruited_by = serializers.CharField(
+        max_length=32, required=False, allow_blank=True, help_text="The recruiter's partner code."
+    )
+    status = serializers.ChoiceField(
+        choices=[PartnerStatus.PENDING, PartnerStatus.ACTIVE],
+        required=False,
+        help_text="Default: the program's auto-approve setting.",
+    )
+
+
+class ReasonSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+
+
+class LinkSerializer(serializers.ModelSerializer):
+    partner = serializers.SlugRelatedField(slug_field="code", read_only=True)
+
+    class Meta:
+        model = ReferralLink
+        fields = ["id", "partner", "code", "destination_url", "sub_id", "is_active", "created_at"]
+        read_only_fields = fields
+
+
+class LinkCreateSerializer(serializers.Serializer):
+    partner = serializers.CharField(max_length=32, help_text="The partner's code.")
+    destination_url = serializers.CharField(max_length=1000)
+    sub_id = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+
+
+class CouponSerializer(serializers.ModelSerializer):
+    partner = serializers.SlugRelatedField(slug_field="code", read_only=True)
+
+    class Meta:
+        model = Coupon
+        fields = ["id", "partner", "code", "is_active", "created_at"]
+        read_only_fields = fields
+
+
+class CouponCreateSerializer(serializers.Serializer):
+    partner = serializers.CharField(max_length=32, help_text="The partner's code.")
+    code = serializers.CharField(max_length=40)
+
+
+class ClickSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Click
+        fields = ["id", "partner_id", "link_id", "created_at", "sub_id", "referrer", "landing_url"]
+        read_only_fields = fields
+
+
+def _partner_by_code(code: str) -> Partner:
+    partner = selectors.partner_by_code(code=code)
+    if partner is None:
+        raise serializers.ValidationError({"partner": ["No partner with this code."]})
+    return partner
+
+
+def _partner_fields(data: dict) -> dict:
+    fields = dict(data)
+    if "recruited_by" in fields:
+        code = fields.pop("recruited_by")
+        recruiter = selectors.partner_by_code(code=code) if code else None
+        if code and recruiter is None:
+            raise serializers.ValidationError({"recruited_by": ["No partner with this code."]})
+        fields["recruited_by"] = recruiter
+    return fields
+
+
+PARTNER_FILTERS = [
+    OpenApiParameter("status", OpenApiTypes.STR, enum=PartnerStatus.values),
+    OpenApiParameter("tag", OpenApiTypes.STR, description="A tag name."),
+    OpenApiParameter("channel_type", OpenApiTypes.STR, enum=ChannelType.values),
+    OpenApiParameter("partner_type", OpenApiTypes.STR, enum=PartnerType.values),
+    OpenApiParameter("geography_tier", OpenApiTypes.STR, enum=GeographyTier.values),
+    OpenApiParameter("activity_segment", OpenApiTypes.STR, enum=ActivitySegment.values),
+    OpenApiParameter("search", OpenApiTypes.STR, description="Name, email or exact code."),
+]
+PARTNER_FILTER_CHOICES = {
+    "status": PartnerStatus,
+    "channel_type": ChannelType,
+    "partner_type": PartnerType,
+    "geography_tier": GeographyTier,
+    "activity_segment": ActivitySegment,
+}
+
+
+@extend_schema_view(
+    list=extend_schema(parameters=PARTNER_FILTERS, summary="List partners"),
+    retrieve=extend_schema(summary="A partner"),
+)
+class PartnerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSet):
+    """The program's partners."""
+
+    model = Partner
+    serializer_class = PartnerSerializer
+
+    def get_queryset(self):
+        queryset = super().get_queryset().select_related("recruited_by")
+        return queryset.prefetch_related(Prefetch("tags", queryset=Tag.objects.order_by("name")))
+
+    def filter_queryset(self, queryset):
+        if self.action != "list":
+            return queryset
+        params = self.request.query_params
+        errors = {}
+        for name, choices in PARTNER_FILTER_CHOICES.items():
+            value = params.get(name)
+            if value is None:
+                continue
+            if value not in choices.values:
+                errors[name] = [f"Unknown value; choose one of: {', '.join(choices.values)}."]
+            else:
+                queryset = queryset.filter(**{name: value})
+        if errors:
+            raise serializers.ValidationError(errors)
+        if tag := params.get("tag"):
+            queryset = queryset.filter(partnertag__tag__name__iexact=tag)
+        if search := params.get("search", "").strip():
+            ids = selectors.partner_list(search=search).values("pk")
+            queryset = queryset.filter(pk__in=ids)
+        return queryset
+
+    @extend_schema(
+        request=PartnerWriteSerializer,
+        responses={201: PartnerSerializer},
+        summary="Create a partner",
+    )
+    def create(self, request):
+        data = PartnerWriteSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        partner = services.partner_create(
+            tenant=self.tenant, **_partner_fields(data.validated_data)
+        )
+        return Response(self._read(partner.pk), status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request=PartnerWriteSerializer, responses=PartnerSerializer, summary="Update a partner"
+    )
+    def partial_update(self, request, pk=None):
+        partner = self.get_object()
+        data = PartnerWriteSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        fields = _partner_fields(data.validated_data)
+        for name in ("code", "status"):
+            if name in fields:
+                raise serializers.ValidationError(
+                    {name: ["Cannot be changed here; use the status actions."]}
+                )
+        services.partner_update(partner=partner, **fields)
+        return Response(self._read(partner.pk))
+
+    def _read(self, pk: int) -> dict:
+        return PartnerSerializer(self.get_queryset().get(pk=pk)).data
+
+    @extend_schema(
+        request=None, responses=PartnerSerializer, summary="Approve (or reinstate) a partner"
+    )
+    @action(detail=True, methods=["post"])
+    def approve(self, request, pk=None):
+        partner = services.partner_approve(partner=self.get_object(), by=None)
+        return Response(self._read(partner.pk))
+
+    @extend_schema(
+        request=ReasonSerializer, responses=PartnerSerializer, summary="Suspend a partner"
+    )
+    @action(detail=True, methods=["post"])
+    def suspend(self, request, pk=None):
+        partner = self.get_object()
+        data = ReasonSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.partner_suspend(partner=partner, reason=data.validated_data["reason"], by=None)
+        return Response(self._read(partner.pk))
+
+    @extend_schema(
+        request=ReasonSerializer, responses=PartnerSerializer, summary="Archive a partner"
+    )
+    @action(detail=True, methods=["post"])
+    def archive(self, request, pk=None):
+        partner = self.get_object()
+        data = ReasonSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.partner_archive(partner=partner, reason=data.validated_data["reason"], by=None)
+        return Response(self._read(partner.pk))
+
+
+PARTNER_PARAM = OpenApiParameter("partner", OpenApiTypes.STR, description="A partner's code.")
+
+
+class _ByPartnerMixin:
+    def filter_queryset(self, queryset):
+        if code := self.request.query_params.get("partner"):
+            queryset = queryset.filter(partner=_partner_by_code(code))
+        return queryset
+
+
+@extend_schema_view(list=extend_schema(parameters=[PARTNER_PARAM], summary="List referral links"))
+class LinkViewSet(_ByPartnerMixin, mixins.ListModelMixin, TenantViewSet):
+    """Partners' referral links (``/r/<code>``)."""
+
+    model = ReferralLink
+    serializer_class = LinkSerializer
+
+    def get_queryset(self):
+        return super().get_queryset().select_related("partner")
+
+    @extend_schema(
+        request=LinkCreateSerializer, responses={201: LinkSerializer}, summary="Create a link"
+    )
+    def create(self, request):
+        data = LinkCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        link = services.link_create(
+            partner=_partner_by_code(data.validated_data["partner"]),
+            destination_url=data.validated_data["destination_url"],
+            sub_id=data.validated_data["sub_id"],
+        )
+        return Response(LinkSerializer(link).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema_view(list=extend_schema(parameters=[PARTNER_PARAM], summary="List coupon codes"))
+class CouponViewSet(_ByPartnerMixin, mixins.ListModelMixin, TenantViewSet):
+    """Partners' coupon codes."""
+
+    model = Coupon
+    serializer_class = CouponSerializer
+
+    def get_queryset(self):
+        return super().get_queryset().select_related("partner")
+
+    @extend_schema(
+        request=CouponCreateSerializer, responses={201: CouponSerializer}, summary="Create a coupon"
+    )
+    def create(self, request):
+        data = CouponCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        coupon = services.coupon_create(
+            partner=_partner_by_code(data.validated_data["partner"]),
+            code=data.validated_data["code"],
+        )
+        return Response(CouponSerializer(coupon).data, status=status.HTTP_201_CREATED)
+
+
+class ClickPagination(CursorPagination):
+    ordering = ("-created_at", "-id")
+
+
+@extend_schema_view(
+    list=extend_schema(
+        parameters=[PARTNER_PARAM, OpenApiParameter("link", OpenApiTypes.INT)],
+        summary="List recorded clicks",
+        description="Clicks appear here once the tracking buffer is flushed (a few seconds).",
+    )
+)
+class ClickViewSet(_ByPartnerMixin, mixins.ListModelMixin, TenantViewSet):
+    model = Click
+    serializer_class = ClickSerializer
+    pagination_class = ClickPagination
+
+    def filter_queryset(self, queryset):
+        queryset = super().filter_queryset(queryset)
+        link = self.request.query_params.get("link")
+        if link is not None:
+            if not link.isdigit():
+                raise serializers.ValidationError({"link": ["A link id."]})
+            queryset = queryset.filter(link_id=int(link))
+        return queryset

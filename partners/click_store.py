@@ -1,0 +1,144 @@
+"""Draining the click buffer (a Redis stream, see partners.tracking) into PostgreSQL.
+
+Exactly once, even when a worker dies: entries are read through a consumer group, written with
+COPY into a temporary table and ``INSERT … ON CONFLICT (id) DO NOTHING`` (the click id is made
+at redirect time), and acknowledged only after the transaction commits. An entry whose reader
+died before acknowledging stays pending and is claimed again (XAUTOCLAIM) by the next run; if it
+had already been committed, the conflict clause makes the second write a no-op.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+from datetime import UTC, datetime
+
+import redis
+from django.db import connection, transaction
+
+from partners.events import clicks_recorded
+from partners.models import Click
+from partners.tracking import redis_client, stream_key
+
+log = logging.getLogger(__name__)
+
+GROUP = "click-flush"
+BATCH_SIZE = 5000
+CLAIM_IDLE_MS = 60_000
+COLUMNS = (
+    "id",
+    "tenant_id",
+    "partner_id",
+    "link_id",
+    "created_at",
+    "ip_hash",
+    "user_agent",
+    "referrer",
+    "landing_url",
+    "sub_id",
+)
+
+
+def _consumer_name() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+def _ensure_group(client: redis.Redis, stream: str) -> None:
+    try:
+        client.xgroup_create(stream, GROUP, id="0", mkstream=True)
+    except redis.ResponseError as error:
+        if "BUSYGROUP" not in str(error):
+            raise
+
+
+def _row(fields: dict) -> tuple:
+    click = json.loads(fields[b"c"])
+    return (
+        click["id"],
+        click["tenant_id"],
+        click["partner_id"],
+        click["link_id"],
+        datetime.fromtimestamp(click["ts"], tz=UTC),
+        click["ip_hash"],
+        click["user_agent"],
+        click["referrer"],
+        click["landing_url"],
+        click["sub_id"],
+    )
+
+
+def clicks_write(rows: list[tuple]) -> int:
+    """Insert click rows in one COPY; rows already present are skipped. Returns rows inserted."""
+    if not rows:
+        return 0
+    table = Click._meta.db_table
+    columns = ", ".join(COLUMNS)
+    with transaction.atomic(), connection.cursor() as cursor:
+        # Kept for the life of the (persistent) connection, emptied at every commit; the
+        # TRUNCATE covers a flush nested in an outer transaction that has not committed.
+        cursor.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS click_load (LIKE {table} INCLUDING DEFAULTS) "
+            "ON COMMIT DELETE ROWS"
+        )
+        cursor.execute("TRUNCATE click_load")
+        with cursor.cursor.copy(f"COPY click_load ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        # Identifiers come from the model, never from input.
+        insert = f"INSERT INTO {table} ({columns}) SELECT {columns} FROM click_load"  # noqa: S608
+        cursor.execute(insert + " ON CONFLICT (id) DO NOTHING RETURNING tenant_id, created_at")
+        written = cursor.fetchall()
+    if written:
+        # Apps above (analytics' rollups) learn which program days got new clicks.
+        transaction.on_commit(lambda: clicks_recorded.send(sender=Click, clicks=written))
+    return len(written)
+
+
+def _write_and_ack(client: redis.Redis, stream: str, entries: list) -> tuple[int, int]:
+    ids = [entry_id for entry_id, _fields in entries]
+    rows = []
+    for entry_id, fields in entries:
+        try:
+            rows.append(_row(fields))
+        except (KeyError, ValueError, TypeError):
+            # A malformed entry would block the stream forever; it cannot become a click.
+            log.error("dropping malformed click entry %s: %r", entry_id, fields)
+    inserted = clicks_write(rows)
+    # Only now, after the commit: a crash before this line leaves the entries pending.
+    pipe = client.pipeline(transaction=False)
+    pipe.xack(stream, GROUP, *ids)
+    pipe.xdel(stream, *ids)
+    pipe.execute()
+    return len(ids), inserted
+
+
+def clicks_flush(
+    *, batch_size: int = BATCH_SIZE, max_batches: int = 100, claim_idle_ms: int = CLAIM_IDLE_MS
+) -> dict[str, int]:
+    """Drain the buffer: first entries stuck with a dead reader, then new ones."""
+    client = redis_client()
+    stream = stream_key()
+    _ensure_group(client, stream)
+    consumer = _consumer_name()
+    read = inserted = 0
+    cursor = "0-0"
+    for _ in range(max_batches):
+        cursor, entries, *_deleted = client.xautoclaim(
+            stream, GROUP, consumer, min_idle_time=claim_idle_ms, start_id=cursor, count=batch_size
+        )
+        entries = [(entry_id, fields) for entry_id, fields in entries if fields]
+        if entries:
+            n, written = _write_and_ack(client, stream, entries)
+            read, inserted = read + n, inserted + written
+        if cursor in (b"0-0", "0-0"):
+            break
+    for _ in range(max_batches):
+        response = client.xreadgroup(GROUP, consumer, {stream: ">"}, count=batch_size)
+        entries = response[0][1] if response else []
+        if not entries:
+            break
+        n, written = _write_and_ack(client, stream, entries)
+        read, inserted = read + n, inserted + written
+    return {"read": read, "inserted": inserted}

@@ -1,0 +1,486 @@
+"""Conversions: recording (validation, attribution, idempotency) and refunds.
+
+Attribution (design.md §4), in order: an explicit ``click_id`` whose click lies inside the
+program's attribution window before the conversion; an active coupon code; a named partner (code,
+or id); a returning customer already bound to a partner. Anything else is stored with attribution
+``none`` so that managers see it.
+
+Returning customers: the window applies to the evidence that *binds* a customer (the click);
+once bound — on their first attributed conversion — a customer stays with that partner for life,
+so every later sale of theirs earns the partner (recurring), however long after. An explicit
+click, coupon or partner in a later conversion still wins that conversion (attribution order),
+but does not move the customer.
+
+Commissions are not computed here: payouts subscribes to ``conversion_recorded`` /
+``conversion_refunded`` (partners.events), sent inside the same transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+
+from django.db import connection
+from django.db.models.functions import Lower
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from partners.events import conversion_recorded, conversion_refunded
+from partners.models import (
+    AttributionMethod,
+    Click,
+    Conversion,
+    ConversionKind,
+    ConversionStatus,
+    Coupon,
+    Customer,
+    Partner,
+    Refund,
+)
+from partners.money import minor_digits, money_round
+from partners.tracking import buffered_click
+from tenancy.errors import ConflictError, ServiceError
+from tenancy.models import Tenant
+from webhooks.services import event_publish
+
+# Merchants' clocks drift; a conversion "from the future" beyond this is a bug on their side.
+FUTURE_SKEW = timedelta(minutes=5)
+MAX_METADATA_BYTES = 8192
+
+
+@dataclass(frozen=True)
+class RecordResult:
+    conversion: Conversion
+    created: bool
+
+
+@dataclass(frozen=True)
+class Attribution:
+    partner: Partner | None
+    method: str
+    click: Click | None = None
+
+
+def _decimal(value, field: str) -> Decimal:
+    if isinstance(value, float):
+        raise ServiceError(
+            _('Send money as a string, e.g. "1999.90", never as a floating-point number.'),
+            field=field,
+        )
+    try:
+        result = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        raise ServiceError(_("Not a number."), field=field) from None
+    if not result.is_finite():
+        raise ServiceError(_("Not a number."), field=field)
+    return result
+
+
+def money_validate(value, *, currency: str, field: str = "amount") -> Decimal:
+    """A positive amount with at most the currency's minor-unit digits."""
+    amount = _decimal(value, field)
+    if amount <= 0:
+        raise ServiceError(_("Must be greater than zero."), field=field)
+    digits = minor_digits(currency)
+    if -amount.as_tuple().exponent > digits and amount != amount.quantize(
+        Decimal(1).scaleb(-digits)
+    ):
+        raise ServiceError(
+            _("%(currency)s has %(digits)s digits after the point.")
+            % {"currency": currency, "digits": digits},
+            field=field,
+        )
+    if amount >= Decimal("1e15"):
+        raise ServiceError(_("Too large."), field=field)
+    return amount
+
+
+def _payload_hash(payload: dict) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def click_find(*, tenant: Tenant, click_id: uuid.UUID) -> Click | None:
+    """The tenant's click: a written row, or one still waiting in the Redis buffer (an unsaved
+    Click built from it), so a conversion right after its click is attributed all the same."""
+    click = Click.objects.filter(pk=click_id).select_related("partner").first()
+    if click is not None:
+        return click
+    buffered = buffered_click(str(click_id))
+    if not buffered or buffered.get("tenant_id") != tenant.pk:
+        return None
+    partner = Partner.objects.filter(pk=buffered.get("partner_id")).first()
+    if partner is None:
+        return None
+    return Click(
+        id=click_id,
+        tenant=tenant,
+        partner=partner,
+        link_id=buffered.get("link_id"),
+        created_at=datetime.fromtimestamp(float(buffered["ts"]), tz=UTC),
+    )
+
+
+def partner_find(reference: str) -> Partner | None:
+    """A partner named by code (case-insensitive) or, failing that, by numeric id."""
+    reference = reference.strip()
+    # lower(code) = …, so that the unique index on (lower(code), tenant) serves it.
+    partner = (
+        Partner.objects.annotate(code_lower=Lower("code"))
+        .filter(code_lower=reference.lower())
+        .first()
+    )
+    if partner is None and reference.isdigit():
+        partner = Partner.objects.filter(pk=int(reference)).first()
+    return partner
+
+
+def conversion_attribute(
+    *,
+    tenant: Tenant,
+    occurred_at: datetime,
+    click_id: uuid.UUID | None,
+    coupon: str,
+    partner: str,
+    customer_external_id: str,
+) -> Attribution:
+    if click_id is not None:
+        click = click_find(tenant=tenant, click_id=click_id)
+        window_start = occurred_at - timedelta(days=tenant.attribution_window_days)
+        if click is not None and window_start <= click.created_at <= occurred_at + FUTURE_SKEW:
+            return Attribution(click.partner, AttributionMethod.CLICK, click)
+    if coupon:
+        found = (
+            Coupon.objects.annotate(code_lower=Lower("code"))
+            .filter(code_lower=coupon.lower(), is_active=True)
+            .select_related("partner")
+            .first()
+        )
+        if found is not None:
+            return Attribution(found.partner, AttributionMethod.COUPON)
+    if partner:
+        found = partner_find(partner)
+        if found is not None:
+            return Attribution(found, AttributionMethod.PARTNER)
+    if customer_external_id:
+        customer = (
+            Customer.objects.filter(external_id=customer_external_id)
+            .select_related("partner")
+            .first()
+        )
+        if customer is not None:
+            return Attribution(customer.partner, AttributionMethod.CUSTOMER)
+    return Attribution(None, AttributionMethod.NONE)
+
+
+def conversion_record(
+    *,
+    tenant: Tenant,
+    kind: str,
+    external_id: str,
+    amount=None,
+    currency: str = "",
+    count: int | None = None,
+    action_name: str = "",
+    occurred_at: datetime | None = None,
+    click_id: uuid.UUID | str | None = None,
+    coupon: str = "",
+    partner: str = "",
+    customer_external_id: str = "",
+    customer_email: str = "",
+    metadata: dict | None = None,
+    exchange_rate=None,
+) -> RecordResult:
+    """Records a conversion once. The same ``(kind, external_id)`` with the same data returns the
+    stored conversion (``created=False``); with different data it is a ConflictError."""
+    if kind not in ConversionKind.values:
+        raise ServiceError(
+            _("Use one of: %(kinds)s.") % {"kinds": ", ".join(ConversionKind.values)}, field="kind"
+        )
+    external_id = (external_id or "").strip()
+    if not external_id or len(external_id) > 128:
+        raise ServiceError(_("Required, at most 128 characters."), field="external_id")
+    currency = (currency or tenant.currency).strip().upper()
+    metadata = dict(metadata or {})
+    payload = {
+        "kind": kind,
+        "amount": None if amount is None else str(_decimal(amount, "amount").normalize()),
+        "currency": currency,
+        "count": count,
+        "action_name": action_name,
+        "occurred_at": occurred_at.isoformat() if occurred_at else None,
+        "click_id": str(click_id) if click_id else None,
+        "coupon": coupon,
+        "partner": partner,
+        "customer_external_id": customer_external_id,
+        "customer_email": customer_email.lower(),
+        "metadata": metadata,
+        "exchange_rate": None
+        if exchange_rate is None
+        else str(_decimal(exchange_rate, "exchange_rate").normalize()),
+    }
+    payload_hash = _payload_hash(payload)
+
+    if amount is not None:
+        amount = money_validate(amount, currency=currency)
+    elif kind == ConversionKind.SALE:
+        raise ServiceError(_("A sale needs an amount."), field="amount")
+    if currency != tenant.currency:
+        if exchange_rate is None:
+            raise ServiceError(
+                _(
+                    "This program counts money in %(program)s; the conversion is in %(currency)s. "
+                    "Send it in %(program)s or add exchange_rate (%(program)s per 1 %(currency)s)."
+                )
+                % {"program": tenant.currency, "currency": currency},
+                field="currency",
+            )
+        rate = _decimal(exchange_rate, "exchange_rate")
+        if rate <= 0:
+            raise ServiceError(_("Must be greater than zero."), field="exchange_rate")
+        if amount is not None:
+            metadata["original"] = {
+                "amount": str(amount),
+                "currency": currency,
+                "exchange_rate": str(rate),
+            }
+            amount = money_round(amount * rate, tenant.currency)
+            if amount <= 0:
+                raise ServiceError(_("The converted amount rounds to zero."), field="amount")
+        currency = tenant.currency
+    if kind == ConversionKind.IMPRESSION:
+        if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+            raise ServiceError(_("Impressions need a whole count of at least 1."), field="count")
+    elif count not in (None, 1):
+        raise ServiceError(_("Only impression batches have a count."), field="count")
+    action_name = (action_name or "").strip()
+    if kind == ConversionKind.ACTION and not action_name:
+        raise ServiceError(_("An action needs its name."), field="action_name")
+    if len(action_name) > 64:
+        raise ServiceError(_("At most 64 characters."), field="action_name")
+    now = timezone.now()
+    if occurred_at is None:
+        occurred_at = now
+    elif timezone.is_naive(occurred_at):
+        raise ServiceError(
+            _("Give the time with its offset, e.g. 2025-05-01T12:00:00Z."), field="occurred_at"
+        )
+    elif occurred_at > now + FUTURE_SKEW:
+        raise ServiceError(_("Cannot be in the future."), field="occurred_at")
+    if click_id is not None and not isinstance(click_id, uuid.UUID):
+        try:
+            click_id = uuid.UUID(str(click_id))
+        except ValueError:
+            raise ServiceError(_("Not a click id."), field="click_id") from None
+    if len(json.dumps(metadata, default=str)) > MAX_METADATA_BYTES:
+        raise ServiceError(_("At most 8 KB of metadata."), field="metadata")
+
+    attribution = conversion_attribute(
+        tenant=tenant,
+        occurred_at=occurred_at,
+        click_id=click_id,
+        coupon=coupon.strip(),
+        partner=str(partner or ""),
+        customer_external_id=customer_external_id,
+    )
+    customer = None
+    if customer_external_id:
+        customer = _customer_bind(
+            external_id=customer_external_id,
+            partner=attribution.partner,
+            email=customer_email,
+            occurred_at=occurred_at,
+        )
+    conversion = Conversion(
+        tenant=tenant,
+        kind=kind,
+        external_id=external_id,
+        partner=attribution.partner,
+        customer=customer,
+        click_id=click_id,
+        coupon_code=coupon[:40] if attribution.method == AttributionMethod.COUPON else "",
+        attribution=attribution.method,
+        action_name=action_name,
+        amount=amount,
+        currency=currency,
+        count=count or 1,
+        customer_email=customer_email,
+        metadata=metadata,
+        payload_hash=payload_hash,
+        occurred_at=occurred_at,
+    )
+    if not _conversion_insert(conversion):
+        # Recorded before, or by a concurrent request: the INSERT waited on the unique index
+        # until that one committed, so the row is visible now.
+        return _repeat(Conversion.objects.get(kind=kind, external_id=external_id), payload_hash)
+    conversion_recorded.send(
+        sender=Conversion, tenant=tenant, conversion=conversion, click=attribution.click
+    )
+    event_publish(tenant=tenant, event="conversion.created", payload=conversion_event(conversion))
+    return RecordResult(conversion, True)
+
+
+def conversion_event(conversion: Conversion) -> dict:
+    """The webhook payload of a conversion (money as strings)."""
+    return {
+        "id": conversion.pk,
+        "kind": conversion.kind,
+        "external_id": conversion.external_id,
+        "partner_id": conversion.partner_id,
+        "attribution": conversion.attribution,
+        "action_name": conversion.action_name,
+        "amount": None if conversion.amount is None else str(conversion.amount),
+        "currency": conversion.currency,
+        "count": conversion.count,
+        "occurred_at": conversion.occurred_at.isoformat(),
+    }
+
+
+INSERT_COLUMNS = (
+    "tenant",
+    "kind",
+    "external_id",
+    "partner",
+    "customer",
+    "click_id",
+    "coupon_code",
+    "attribution",
+    "action_name",
+    "amount",
+    "currency",
+    "count",
+    "refunded_amount",
+    "status",
+    "customer_email",
+    "metadata",
+    "payload_hash",
+    "occurred_at",
+    "created_at",
+)
+
+
+def _insert_unless_present(obj, columns: tuple[str, ...], conflict: str) -> bool:
+    """INSERT … ON CONFLICT (conflict) DO NOTHING RETURNING id: True when this call wrote the row
+    (and set ``obj.pk``), False when it existed. One round trip, no savepoint."""
+    model = type(obj)
+    fields = [model._meta.get_field(name) for name in columns]
+    values = [f.get_db_prep_save(getattr(obj, f.attname), connection) for f in fields]
+    sql = (
+        f"INSERT INTO {model._meta.db_table} ({', '.join(f.column for f in fields)}) "  # noqa: S608 - names from the model
+        f"VALUES ({', '.join(['%s'] * len(fields))}) "
+        f"ON CONFLICT ({conflict}) DO NOTHING RETURNING id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    obj.pk = row[0]
+    obj._state.adding = False
+    return True
+
+
+def _conversion_insert(conversion: Conversion) -> bool:
+    return _insert_unless_present(conversion, INSERT_COLUMNS, "tenant_id, kind, external_id")
+
+
+def _repeat(existing: Conversion, payload_hash: str) -> RecordResult:
+    if existing.payload_hash != payload_hash:
+        raise ConflictError(
+            _(
+                "A %(kind)s with external_id “%(id)s” was already recorded with different data. "
+                "Send the same data to repeat it, or a new external_id for a new conversion."
+            )
+            % {"kind": existing.kind, "id": existing.external_id},
+            field="external_id",
+        )
+    return RecordResult(existing, False)
+
+
+def _customer_bind(
+    *, external_id: str, partner: Partner | None, email: str, occurred_at
+) -> Customer | None:
+    """The customer, bound to the first partner who referred them (later referrers don't move
+    them). INSERT … ON CONFLICT DO NOTHING, so two first sales at once bind one partner."""
+    customer = Customer.objects.filter(external_id=external_id).first()
+    if customer is not None or partner is None:
+        return customer
+    new = Customer(
+        tenant_id=partner.tenant_id,
+        external_id=external_id,
+        partner=partner,
+        email=email,
+        first_seen_at=occurred_at,
+    )
+    columns = ("tenant", "external_id", "partner", "email", "first_seen_at")
+    if _insert_unless_present(new, columns, "tenant_id, external_id"):
+        return new
+    return Customer.objects.get(external_id=external_id)
+
+
+def conversion_refund(*, conversion: Conversion, amount=None, external_id: str = "") -> Refund:
+    """Refunds a conversion whole or in part. A sale's refund defaults to what is left of it; other
+    kinds are refunded whole. A repeat (same ``external_id``, or the same amount without one)
+    is a ConflictError and changes nothing."""
+    conversion = Conversion.objects.select_for_update().get(pk=conversion.pk)
+    external_id = (external_id or "").strip()[:128]
+    if conversion.status == ConversionStatus.REFUNDED:
+        raise ConflictError(
+            _("This conversion is already refunded in full."), code="already_refunded"
+        )
+    if (
+        external_id
+        and Refund.objects.filter(conversion=conversion, external_id=external_id).exists()
+    ):
+        raise ConflictError(
+            _("A refund with external_id “%(id)s” was already recorded for this conversion.")
+            % {"id": external_id},
+            field="external_id",
+            code="already_refunded",
+        )
+    if conversion.amount is None:
+        if amount is not None:
+            raise ServiceError(
+                _("A %(kind)s has no amount: it is refunded whole.") % {"kind": conversion.kind},
+                field="amount",
+            )
+        conversion.status = ConversionStatus.REFUNDED
+    else:
+        remaining = conversion.amount - conversion.refunded_amount
+        amount = (
+            remaining if amount is None else money_validate(amount, currency=conversion.currency)
+        )
+        if amount > remaining:
+            raise ServiceError(
+                _("Only %(remaining)s of this conversion is left to refund.")
+                % {"remaining": remaining},
+                field="amount",
+            )
+        if (
+            not external_id
+            and Refund.objects.filter(conversion=conversion, external_id="", amount=amount).exists()
+        ):
+            raise ConflictError(
+                _(
+                    "A refund of %(amount)s without an external_id was already recorded for this "
+                    "conversion. To refund the same amount again, give each refund its external_id."
+                )
+                % {"amount": amount},
+                field="external_id",
+                code="already_refunded",
+            )
+        conversion.refunded_amount += amount
+        conversion.status = (
+            ConversionStatus.REFUNDED
+            if conversion.refunded_amount == conversion.amount
+            else ConversionStatus.PARTIALLY_REFUNDED
+        )
+    refund = Refund.objects.create(conversion=conversion, external_id=external_id, amount=amount)
+    conversion.save(update_fields=["refunded_amount", "status"])
+    conversion_refunded.send(
+        sender=Conversion, tenant=conversion.tenant, conversion=conversion, refund=refund
+    )
+    return refund

@@ -1,0 +1,165 @@
+"""API of conversions: record (idempotent), list, detail, refund."""
+
+from decimal import Decimal
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, serializers, status
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from partners.conversions import conversion_record, conversion_refund
+from partners.models import AttributionMethod, Conversion, ConversionKind, ConversionStatus
+from tenancy.rest import TenantViewSet
+
+
+class MoneyField(serializers.CharField):
+    """Money in JSON: a string ("1999.90") or an integer, never a float, which cannot hold
+    1999.90 exactly."""
+
+    default_error_messages = {
+        "float": 'Send money as a string, e.g. "1999.90", never as a floating-point number.',
+    }
+
+    def __init__(self, *, decimal_places: int | None = None, **kwargs) -> None:
+        self.decimal_places = decimal_places
+        super().__init__(**kwargs)
+
+    def to_representation(self, value):
+        if self.decimal_places is None or value is None:
+            return super().to_representation(value)
+        return str(Decimal(value).quantize(Decimal(1).scaleb(-self.decimal_places)))
+
+    def to_internal_value(self, data):
+        if isinstance(data, float):
+            self.fail("float")
+        if isinstance(data, bool):
+            self.fail("invalid")
+        return super().to_internal_value(str(data) if isinstance(data, int) else data)
+
+
+class ConversionCreateSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=ConversionKind.choices)
+    external_id = serializers.CharField(max_length=128)
+    amount = MoneyField(required=False, allow_null=True, max_length=40)
+    currency = serializers.CharField(required=False, allow_blank=True, max_length=3)
+    exchange_rate = MoneyField(required=False, allow_null=True, max_length=40)
+    count = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+    action_name = serializers.CharField(required=False, allow_blank=True, max_length=64)
+    occurred_at = serializers.DateTimeField(required=False, allow_null=True)
+    click_id = serializers.UUIDField(required=False, allow_null=True)
+    coupon = serializers.CharField(required=False, allow_blank=True, max_length=40)
+    partner = serializers.CharField(required=False, allow_blank=True, max_length=150)
+    customer_external_id = serializers.CharField(required=False, allow_blank=True, max_length=128)
+    customer_email = serializers.EmailField(required=False, allow_blank=True)
+    metadata = serializers.DictField(required=False)
+
+
+class ConversionSerializer(serializers.ModelSerializer):
+    partner_code = serializers.CharField(source="partner.code", default=None, read_only=True)
+    customer_external_id = serializers.CharField(
+        source="customer.external_id", default=None, read_only=True
+    )
+
+    class Meta:
+        model = Conversion
+        fields = [
+            "id",
+            "kind",
+            "external_id",
+            "partner",
+            "partner_code",
+            "attribution",
+            "click_id",
+            "coupon_code",
+            "customer_external_id",
+            "action_name",
+            "amount",
+            "currency",
+            "count",
+            "refunded_amount",
+            "status",
+            "metadata",
+            "occurred_at",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class RefundSerializer(serializers.Serializer):
+    amount = MoneyField(required=False, allow_null=True, max_length=40)
+    external_id = serializers.CharField(required=False, allow_blank=True, max_length=128)
+
+
+class RefundResultSerializer(serializers.Serializer):
+    refund_id = serializers.IntegerField()
+    refund_amount = serializers.DecimalField(max_digits=18, decimal_places=2, allow_null=True)
+    conversion = ConversionSerializer()
+
+
+FILTERS = [
+    OpenApiParameter("kind", enum=ConversionKind.values),
+    OpenApiParameter("partner", int),
+    OpenApiParameter("attribution", enum=AttributionMethod.values),
+    OpenApiParameter("status", enum=ConversionStatus.values),
+    OpenApiParameter("occurred_after", str, description="ISO date or time, inclusive"),
+    OpenApiParameter("occurred_before", str, description="ISO date or time, exclusive"),
+]
+
+
+class ConversionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSet):
+    """Leads, sales, actions and impression batches reported by the program's systems."""
+
+    model = Conversion
+    serializer_class = ConversionSerializer
+    lookup_value_regex = r"\d+"
+
+    def get_queryset(self):
+        conversions = super().get_queryset().select_related("partner", "customer")
+        if self.action != "list":
+            return conversions
+        params = self.request.query_params
+        for name in ("kind", "attribution", "status"):
+            if value := params.get(name):
+                conversions = conversions.filter(**{name: value})
+        if (partner := params.get("partner", "")).isdigit():
+            conversions = conversions.filter(partner_id=int(partner))
+        date_filters = (
+            ("occurred_after", "occurred_at__gte"),
+            ("occurred_before", "occurred_at__lt"),
+        )
+        for name, lookup in date_filters:
+            if value := params.get(name):
+                parsed = serializers.DateTimeField().to_internal_value(value)
+                conversions = conversions.filter(**{lookup: parsed})
+        return conversions
+
+    @extend_schema(parameters=FILTERS)
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(
+        request=ConversionCreateSerializer,
+        responses={201: ConversionSerializer, 200: ConversionSerializer},
+        description="Idempotent by (kind, external_id): the same data again answers 200 with the "
+        "stored conversion; different data with a used id is a 409.",
+    )
+    def create(self, request):
+        data = ConversionCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        result = conversion_record(tenant=self.tenant, **data.validated_data)
+        return Response(
+            ConversionSerializer(result.conversion).data,
+            status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
+        )
+
+    @extend_schema(request=RefundSerializer, responses={201: RefundResultSerializer})
+    @action(detail=True, methods=["post"])
+    def refund(self, request, pk=None):
+        conversion = get_object_or_404(self.get_queryset(), pk=pk)
+        data = RefundSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        refund = conversion_refund(conversion=conversion, **data.validated_data)
+        conversion = self.get_queryset().get(pk=conversion.pk)
+        body = {"refund_id": refund.pk, "refund_amount": refund.amount, "conversion": conversion}
+        return Response(RefundResultSerializer(body).data, status=status.HTTP_201_CREATED)

@@ -1,0 +1,14 @@
+"""Events the partners app publishes for apps above it (payouts) without importing them.
+
+Both are sent inside the transaction that wrote the conversion or the refund, so a receiver's
+writes commit or roll back together with it.
+"""
+
+from django.dispatch import Signal
+
+# kwargs: tenant, conversion, click (a Click or None)
+conversion_recorded = Signal()
+# kwargs: tenant, conversion, refund (a Refund)
+conversion_refunded = Signal()
+# kwargs: clicks — a list of (tenant_id, created_at) of the clicks just written; sent after commit
+clicks_recorded = Signal()

@@ -1,0 +1,553 @@
+"""Writes of the partners app: partners and their lifecycle, tags, referral links, coupons.
+
+Every function validates everything first and raises ServiceError naming the bad field before
+changing anything. Status changes are conditional UPDATEs (``… WHERE status IN …``) so that two
+managers acting at once cannot both win.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import string
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from babel import Locale
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator, validate_email
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from partners.geography import geography_tier_for
+from partners.models import (
+    ChannelType,
+    CompanySize,
+    Coupon,
+    Partner,
+    PartnerStatus,
+    PartnerTag,
+    PartnerType,
+    ReferralLink,
+    Tag,
+)
+from partners.tracking import link_cache_invalidate
+from tenancy.errors import ConflictError, ServiceError
+from tenancy.models import Membership, Tenant, User
+from webhooks.services import event_publish
+
+CODE_ALPHABET = string.ascii_lowercase + string.digits
+PARTNER_CODE_RE = re.compile(r"^[A-Za-z0-9_-]{3,32}$")
+COUPON_CODE_RE = re.compile(r"^[A-Za-z0-9_-]{3,40}$")
+SUB_ID_RE = re.compile(r"^[A-Za-z0-9_.-]{0,64}$")
+PHONE_RE = re.compile(r"^\+?[0-9 ()-]{5,32}$")
+COUNTRIES = frozenset(code for code in Locale("en").territories if re.fullmatch(r"[A-Z]{2}", code))
+
+# Fields partner_update accepts, besides the ones with their own rules (tags, status).
+UPDATABLE_FIELDS = frozenset(
+    {
+        "name",
+        "email",
+        "phone",
+        "language",
+        "country",
+        "city",
+        "channel_type",
+        "partner_type",
+        "industry",
+        "company_size",
+        "notes",
+        "manager",
+        "recruited_by",
+        "marketing_consent",
+    }
+)
+
+
+def _text(value: Any, *, field: str, max_length: int, required: bool = False) -> str:
+    value = "" if value is None else str(value).strip()
+    if required and not value:
+        raise ServiceError(_("This field is required."), field=field, code="required")
+    if len(value) > max_length:
+        raise ServiceError(
+            _("Use at most %(n)d characters.") % {"n": max_length}, field=field, code="max_length"
+        )
+    return value
+
+
+def _choice(value: Any, *, field: str, choices: type) -> str:
+    value = (value or "").strip()
+    if value and value not in choices.values:
+        raise ServiceError(
+            _("Unknown value “%(value)s”; choose one of: %(choices)s.")
+            % {"value": value, "choices": ", ".join(choices.values)},
+            field=field,
+            code="invalid_choice",
+        )
+    return value
+
+
+def _clean_partner_fields(*, tenant: Tenant, data: dict, partner: Partner | None = None) -> dict:
+    """Validated values of the fields present in ``data``, plus derived ones."""
+    clean: dict[str, Any] = {}
+    if "name" in data:
+        clean["name"] = _text(data["name"], field="name", max_length=150, required=True)
+    if "email" in data:
+        email = _text(data["email"], field="email", max_length=254, required=True).lower()
+        try:
+            validate_email(email)
+        except ValidationError:
+            raise ServiceError(_("Enter a valid email address."), field="email") from None
+        taken = Partner.objects.filter(email__iexact=email)
+        if partner is not None:
+            taken = taken.exclude(pk=partner.pk)
+        if taken.exists():
+            raise ServiceError(
+                _("A partner with this email is already in the program."),
+                field="email",
+                code="duplicate",
+            )
+        clean["email"] = email
+    if "phone" in data:
+        phone = _text(data["phone"], field="phone", max_length=32)
+        if phone and not PHONE_RE.match(phone):
+            raise ServiceError(
+                _("Enter a phone number: digits, spaces, brackets and dashes, optionally +."),
+                field="phone",
+            )
+        clean["phone"] = phone
+    if "language" in data:
+        language = (data["language"] or "").strip() or tenant.language
+        if language not in dict(settings.LANGUAGES):
+            raise ServiceError(_("Choose en or ru."), field="language", code="invalid_choice")
+        clean["language"] = language
+    if "country" in data:
+        country = _text(data["country"], field="country", max_length=2).upper()
+        if country and country not in COUNTRIES:
+            raise ServiceError(
+                _("Use a two-letter ISO 3166 country code such as RU."), field="country"
+            )
+        clean["country"] = country
+    if "city" in data:
+        clean["city"] = _text(data["city"], field="city", max_length=100)
+    if "channel_type" in data:
+        clean["channel_type"] = _choice(
+            data["channel_type"], field="channel_type", choices=ChannelType
+        )
+    if "partner_type" in data:
+        clean["partner_type"] = _choice(
+            data["partner_type"], field="partner_type", choices=PartnerType
+        )
+    if "company_size" in data:
+        clean["company_size"] = _choice(
+            data["company_size"], field="company_size", choices=CompanySize
+        )
+    if "industry" in data:
+        clean["industry"] = _text(data["industry"], field="industry", max_length=80)
+    if "notes" in data:
+        clean["notes"] = _text(data["notes"], field="notes", max_length=10_000)
+    if "manager" in data:
+        manager = data["manager"]
+        if manager is not None and (
+            not isinstance(manager, Membership) or manager.tenant_id != tenant.pk
+        ):
+            raise ServiceError(_("Choose a member of this program's team."), field="manager")
+        clean["manager"] = manager
+    if "recruited_by" in data:
+        recruiter = data["recruited_by"]
+        if recruiter is not None:
+            if not isinstance(recruiter, Partner) or recruiter.tenant_id != tenant.pk:
+                raise ServiceError(
+                    _("The recruiter must be a partner of this program."), field="recruited_by"
+                )
+            if partner is not None and recruiter.pk == partner.pk:
+                raise ServiceError(_("A partner cannot recruit themselves."), field="recruited_by")
+        clean["recruited_by"] = recruiter
+    if "marketing_consent" in data:
+        consent = bool(data["marketing_consent"])
+        clean["marketing_consent"] = consent
+        if partner is None or consent != partner.marketing_consent:
+            clean["marketing_consent_at"] = timezone.now() if consent else None
+    if "country" in clean or "city" in clean:
+        clean["geography_tier"] = geography_tier_for(
+            country=clean.get("country", partner.country if partner else ""),
+            city=clean.get("city", partner.city if partner else ""),
+        )
+    return clean
+
+
+def _clean_partner_code(code: str) -> str:
+    code = (code or "").strip()
+    if not PARTNER_CODE_RE.match(code):
+        raise ServiceError(
+            _("Use 3–32 Latin letters, digits, hyphens and underscores."), field="code"
+        )
+    if Partner.objects.filter(code__iexact=code).exists():
+        raise ServiceError(
+            _("This partner code is taken in the program."), field="code", code="duplicate"
+        )
+    return code
+
+
+def partner_code_generate() -> str:
+    """A fresh code, unique in the program in scope."""
+    while True:
+        code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(8))
+        if not Partner.objects.filter(code__iexact=code).exists():
+            return code
+
+
+def partner_event(partner: Partner) -> dict:
+    """The webhook payload of partner.created / partner.approved."""
+    return {
+        "id": partner.pk,
+        "code": partner.code,
+        "name": partner.name,
+        "email": partner.email,
+        "status": partner.status,
+        "channel_type": partner.channel_type,
+        "partner_type": partner.partner_type,
+        "country": partner.country,
+        "city": partner.city,
+        "geography_tier": partner.geography_tier,
+        "recruited_by": partner.recruited_by.code if partner.recruited_by else None,
+        "joined_at": partner.joined_at.isoformat(),
+    }
+
+
+def _integrity_field(error: IntegrityError) -> str:
+    text = str(error)
+    if "partner_code_unique" in text:
+        return "code"
+    if "partner_user_unique" in text:
+        return "user"
+    return "email"
+
+
+def partner_create(
+    *,
+    tenant: Tenant,
+    name: str,
+    email: str,
+    user: User | None = None,
+    code: str = "",
+    phone: str = "",
+    language: str = "",
+    country: str = "",
+    city: str = "",
+    channel_type: str = "",
+    partner_type: str = "",
+    industry: str = "",
+    company_size: str = "",
+    notes: str = "",
+    manager: Membership | None = None,
+    recruited_by: Partner | None = None,
+    marketing_consent: bool = False,
+    status: str | None = None,
+    joined_at: datetime | None = None,
+    by: User | None = None,
+) -> Partner:
+    """A new partner; pending or active per the program's auto-approve setting unless
+    ``status`` says otherwise."""
+    fields = _clean_partner_fields(
+        tenant=tenant,
+        data={
+            "name": name,
+            "email": email,
+            "phone": phone,
+            "language": language,
+            "country": country,
+            "city": city,
+            "channel_type": channel_type,
+            "partner_type": partner_type,
+            "industry": industry,
+            "company_size": company_size,
+            "notes": notes,
+            "manager": manager,
+            "recruited_by": recruited_by,
+            "marketing_consent": marketing_consent,
+        },
+    )
+    code = _clean_partner_code(code) if code else partner_code_generate()
+    if status is None:
+        status = PartnerStatus.ACTIVE if tenant.auto_approve_partners else PartnerStatus.PENDING
+    if status not in PartnerStatus.values:
+        raise ServiceError(_("Unknown status."), field="status", code="invalid_choice")
+    if user is not None and Partner.objects.filter(user=user).exists():
+        raise ServiceError(
+            _("This account is already a partner of the program."), field="email", code="duplicate"
+        )
+    now = timezone.now()
+    partner = Partner(
+        tenant=tenant,
+        user=user,
+        code=code,
+        status=status,
+        status_changed_at=now,
+        status_changed_by=by,
+        joined_at=joined_at or now,
+        **fields,
+    )
+    try:
+        with transaction.atomic():
+            partner.save()
+            event_publish(tenant=tenant, event="partner.created", payload=partner_event(partner))
+            if partner.status == PartnerStatus.ACTIVE:
+                event_publish(
+                    tenant=tenant, event="partner.approved", payload=partner_event(partner)
+                )
+    except IntegrityError as error:  # a concurrent create won the race
+        field = _integrity_field(error)
+        raise ServiceError(
+            _("A partner with this %(field)s is already in the program.") % {"field": field},
+            field=field,
+            code="duplicate",
+        ) from None
+    return partner
+
+
+def partner_update(*, partner: Partner, by: User | None = None, **changes: Any) -> Partner:
+    unknown = set(changes) - UPDATABLE_FIELDS
+    if unknown:
+        field = sorted(unknown)[0]
+        raise ServiceError(_("This field cannot be changed here."), field=field)
+    clean = _clean_partner_fields(tenant=partner.tenant, data=changes, partner=partner)
+    for name, value in clean.items():
+        setattr(partner, name, value)
+    try:
+        with transaction.atomic():
+            partner.save(update_fields=list(clean) or None)
+    except IntegrityError:
+        raise ServiceError(
+            _("A partner with this email is already in the program."),
+            field="email",
+            code="duplicate",
+        ) from None
+    return partner
+
+
+def _partner_link_codes(partner_ids: list[int]) -> list[str]:
+    return list(
+        ReferralLink.objects.filter(partner_id__in=partner_ids).values_list("code", flat=True)
+    )
+
+
+def _status_change(
+    *, partner: Partner, to: str, allowed_from: tuple[str, ...], by: User | None, reason: str
+) -> Partner:
+    reason = _text(reason, field="reason", max_length=300)
+    changed = Partner.objects.filter(pk=partner.pk, status__in=allowed_from).update(
+        status=to, status_changed_at=timezone.now(), status_changed_by=by, status_reason=reason
+    )
+    if changed != 1:
+        partner.refresh_from_db(fields=["status"])
+        raise ConflictError(
+            _("A partner who is “%(status)s” cannot become “%(target)s”.")
+            % {"status": partner.get_status_display(), "target": PartnerStatus(to).label},
+            field="status",
+        )
+    link_cache_invalidate(_partner_link_codes([partner.pk]))
+    partner.refresh_from_db()
+    if to == PartnerStatus.ACTIVE:  # approved, or reinstated after a suspension
+        event_publish(
+            tenant=partner.tenant, event="partner.approved", payload=partner_event(partner)
+        )
+    return partner
+
+
+def partner_approve(*, partner: Partner, by: User | None) -> Partner:
+    """Approve a pending partner, or reinstate a suspended one."""
+    return _status_change(
+        partner=partner,
+        to=PartnerStatus.ACTIVE,
+        allowed_from=(PartnerStatus.PENDING, PartnerStatus.SUSPENDED),
+        by=by,
+        reason="",
+    )
+
+
+def _required_reason(reason: str) -> str:
+    reason = _text(reason, field="reason", max_length=300)
+    if not reason:
+        raise ServiceError(_("Give a reason."), field="reason", code="required")
+    return reason
+
+
+def partner_reject(*, partner: Partner, reason: str, by: User | None) -> Partner:
+    """Turn down a pending partner: they are archived with the reason."""
+    return _status_change(
+        partner=partner,
+        to=PartnerStatus.ARCHIVED,
+        allowed_from=(PartnerStatus.PENDING,),
+        by=by,
+        reason=_required_reason(reason),
+    )
+
+
+def partner_suspend(*, partner: Partner, reason: str, by: User | None) -> Partner:
+    """A suspended partner's links still redirect but earn nothing."""
+    return _status_change(
+        partner=partner,
+        to=PartnerStatus.SUSPENDED,
+        allowed_from=(PartnerStatus.ACTIVE,),
+        by=by,
+        reason=_required_reason(reason),
+    )
+
+
+def partner_archive(*, partner: Partner, by: User | None, reason: str = "") -> Partner:
+    return _status_change(
+        partner=partner,
+        to=PartnerStatus.ARCHIVED,
+        allowed_from=(PartnerStatus.PENDING, PartnerStatus.ACTIVE, PartnerStatus.SUSPENDED),
+        by=by,
+        reason=reason,
+    )
+
+
+def partners_approve_bulk(*, partner_ids: list[int], by: User | None) -> int:
+    """Approve every pending partner among ``partner_ids``; returns how many were approved."""
+    with transaction.atomic():
+        approved = list(
+            Partner.objects.filter(pk__in=partner_ids, status=PartnerStatus.PENDING)
+            .select_for_update()
+            .values_list("pk", flat=True)
+        )
+        Partner.objects.filter(pk__in=approved).update(
+            status=PartnerStatus.ACTIVE,
+            status_changed_at=timezone.now(),
+            status_changed_by=by,
+            status_reason="",
+        )
+        for partner in Partner.objects.filter(pk__in=approved).select_related(
+            "recruited_by", "tenant"
+        ):
+            event_publish(
+                tenant=partner.tenant, event="partner.approved", payload=partner_event(partner)
+            )
+    link_cache_invalidate(_partner_link_codes(approved))
+    return len(approved)
+
+
+def tag_get_or_create(*, tenant: Tenant, name: str) -> Tag:
+    name = _text(name, field="tag", max_length=60, required=True)
+    tag = Tag.objects.filter(name__iexact=name).first()
+    if tag is None:
+        try:
+            with transaction.atomic():
+                tag = Tag.objects.create(tenant=tenant, name=name)
+        except IntegrityError:
+            tag = Tag.objects.get(name__iexact=name)
+    return tag
+
+
+def partner_tag_add(*, partner: Partner, name: str) -> Tag:
+    tag = tag_get_or_create(tenant=partner.tenant, name=name)
+    PartnerTag.objects.bulk_create(
+        [PartnerTag(tenant=partner.tenant, partner=partner, tag=tag)], ignore_conflicts=True
+    )
+    return tag
+
+
+def partner_tag_remove(*, partner: Partner, tag: Tag) -> None:
+    PartnerTag.objects.filter(partner=partner, tag=tag).delete()
+
+
+def partners_tag_bulk(*, tenant: Tenant, partner_ids: list[int], name: str) -> int:
+    """Tag every partner among ``partner_ids`` (of the program in scope); returns how many."""
+    tag = tag_get_or_create(tenant=tenant, name=name)
+    ids = list(Partner.objects.filter(pk__in=partner_ids).values_list("pk", flat=True))
+    PartnerTag.objects.bulk_create(
+        [PartnerTag(tenant=tenant, partner_id=pk, tag=tag) for pk in ids], ignore_conflicts=True
+    )
+    return len(ids)
+
+
+def allowed_link_domains(tenant: Tenant) -> list[str]:
+    domains = [d.strip().lower().lstrip(".") for d in tenant.allowed_domains.split(",")]
+    domains = [d for d in domains if d]
+    if not domains and tenant.website_url:
+        host = urlsplit(tenant.website_url).hostname
+        domains = [host.lower().removeprefix("www.")] if host else []
+    return domains
+
+
+def _clean_destination(*, tenant: Tenant, url: str) -> str:
+    url = _text(url, field="destination_url", max_length=1000, required=True)
+    try:
+        URLValidator(schemes=["http", "https"])(url)
+    except ValidationError:
+        raise ServiceError(
+            _("Enter a full web address starting with https://."), field="destination_url"
+        ) from None
+    host = (urlsplit(url).hostname or "").lower()
+    domains = allowed_link_domains(tenant)
+    if not any(host == d or host.endswith("." + d) for d in domains):
+        if not domains:
+            message = _("The program has not set any allowed destination yet.")
+        else:
+            message = _("Links may only lead to: %(domains)s.") % {"domains": ", ".join(domains)}
+        raise ServiceError(message, field="destination_url", code="domain_not_allowed")
+    return url
+
+
+def link_create(*, partner: Partner, destination_url: str, sub_id: str = "") -> ReferralLink:
+    if partner.status != PartnerStatus.ACTIVE:
+        raise ServiceError(
+            _("Only active partners can create links."), field="partner", code="inactive"
+        )
+    url = _clean_destination(tenant=partner.tenant, url=destination_url)
+    sub_id = (sub_id or "").strip()
+    if not SUB_ID_RE.match(sub_id):
+        raise ServiceError(
+            _("Use up to 64 Latin letters, digits, dots, hyphens and underscores."),
+            field="sub_id",
+        )
+    for _attempt in range(5):
+        code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(8))
+        try:
+            with transaction.atomic():
+                link = ReferralLink.objects.create(
+                    tenant=partner.tenant,
+                    partner=partner,
+                    code=code,
+                    destination_url=url,
+                    sub_id=sub_id,
+                )
+        except IntegrityError:
+            continue
+        link_cache_invalidate([code])  # drop a cached "unknown code" answer
+        return link
+    raise ServiceError(_("Could not make a unique link code; try again."))  # pragma: no cover
+
+
+def link_deactivate(*, link: ReferralLink) -> ReferralLink:
+    ReferralLink.objects.filter(pk=link.pk).update(is_active=False)
+    link.is_active = False
+    link_cache_invalidate([link.code])
+    return link
+
+
+def coupon_create(*, partner: Partner, code: str) -> Coupon:
+    code = (code or "").strip()
+    if not COUPON_CODE_RE.match(code):
+        raise ServiceError(
+            _("Use 3–40 Latin letters, digits, hyphens and underscores."), field="code"
+        )
+    if partner.status not in (PartnerStatus.ACTIVE, PartnerStatus.PENDING):
+        raise ServiceError(
+            _("Coupons are only for active partners."), field="partner", code="inactive"
+        )
+    duplicate = ServiceError(
+        _("This coupon code is taken in the program."), field="code", code="duplicate"
+    )
+    if Coupon.objects.filter(code__iexact=code).exists():
+        raise duplicate
+    try:
+        with transaction.atomic():
+            return Coupon.objects.create(tenant=partner.tenant, partner=partner, code=code)
+    except IntegrityError:
+        raise duplicate from None

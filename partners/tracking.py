@@ -1,0 +1,224 @@
+"""The referral redirect's hot path (design.md §4) and the click buffer behind it.
+
+``GET /r/<code>`` must not write to the database, and it makes one Redis round trip: a Lua
+script reads the cached link, counts the visitor against the rate limit, appends the click to
+a Redis stream and sets a ``click:<uuid>`` key (kept a day, so that a conversion can be
+attributed to a click not flushed yet: ``partners.selectors.click_lookup``). Only on a cache
+miss does it read the link from PostgreSQL and cache it. ``partners.tasks.clicks_flush``
+drains the stream into PostgreSQL.
+
+The link cache is a plain JSON value in the same Redis rather than Django's cache API: Django
+pickles its values, so the script could not read them, and a second round trip plus Django's
+per-call client setup cost more than the whole bare redirect (docs/benchmarks.md). It is
+invalidated wherever a link, its partner or the program changes (services and signals).
+
+Every Redis key carries the database name, so two databases sharing one Redis (test runs in
+parallel, the benchmark) never see each other's links or clicks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import redis
+from django.conf import settings
+from django.db import connection, transaction
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+
+from partners.models import PartnerStatus, ReferralLink
+
+LINK_CACHE_SECONDS = 600
+MISSING_LINK_CACHE_SECONDS = 60
+CLICK_KEY_SECONDS = 24 * 3600
+RATE_WINDOW_SECONDS = 60
+CLICK_PARAM = "pf_click"
+CLICK_COOKIE = "pf_click"
+
+# KEYS: link cache, rate counter, stream, click key.
+# ARGV: click id, unix time, IP hash, user agent, referrer, rate window s, click key TTL s.
+# Returns {outcome, cached link JSON}; outcomes below.
+MISS, UNKNOWN, NOT_ATTRIBUTABLE, OVER_LIMIT, RECORDED = range(5)
+_REDIRECT_SCRIPT = """
+local raw = redis.call('GET', KEYS[1])
+if not raw then return {0, false} end
+local link = cjson.decode(raw)
+if not link.link_id then return {1, raw} end
+if not link.attributable then return {2, raw} end
+local n = redis.call('INCR', KEYS[2])
+if n == 1 then redis.call('EXPIRE', KEYS[2], tonumber(ARGV[6])) end
+if n > tonumber(link.rate_limit) then return {3, raw} end
+local click = cjson.encode({
+  id = ARGV[1], tenant_id = link.tenant_id, partner_id = link.partner_id,
+  link_id = link.link_id, ts = tonumber(ARGV[2]), ip_hash = ARGV[3],
+  user_agent = ARGV[4], referrer = ARGV[5], landing_url = link.destination_url,
+  sub_id = link.sub_id})
+redis.call('XADD', KEYS[3], '*', 'c', click)
+redis.call('SET', KEYS[4], click, 'EX', tonumber(ARGV[7]))
+return {4, raw}
+"""
+
+
+@dataclass(frozen=True)
+class LinkTarget:
+    """What the redirect needs to know about a link, as cached."""
+
+    tenant_id: int
+    partner_id: int
+    link_id: int
+    destination_url: str
+    sub_id: str
+    attributable: bool
+    rate_limit: int
+    cookie_days: int
+
+
+def namespace() -> str:
+    return str(connection.settings_dict["NAME"])
+
+
+def stream_key() -> str:
+    return f"pf:{namespace()}:clicks"
+
+
+def link_cache_key(code: str) -> str:
+    return f"pf:{namespace()}:link:{code.lower()}"
+
+
+def click_key(click_id: str) -> str:
+    return f"pf:{namespace()}:click:{click_id}"
+
+
+def rate_key(code: str, ip_hash: str) -> str:
+    window = int(time.time()) // RATE_WINDOW_SECONDS
+    return f"pf:{namespace()}:clickrate:{code.lower()}:{ip_hash}:{window}"
+
+
+@lru_cache(maxsize=1)
+def redis_client() -> redis.Redis:
+    return redis.Redis.from_url(settings.REDIS_URL)
+
+
+@lru_cache(maxsize=1)
+def _redirect_script():
+    return redis_client().register_script(_REDIRECT_SCRIPT)
+
+
+@lru_cache(maxsize=1)
+def _ip_salt() -> bytes:
+    # Per deployment: derived from SECRET_KEY, so a leaked click table cannot be joined with
+    # another deployment's, and raw IPs are never stored.
+    return hashlib.sha256(b"partnerflow-click-ip:" + settings.SECRET_KEY.encode()).digest()
+
+
+def ip_hash(ip: str) -> str:
+    return hashlib.blake2b(ip.encode(), key=_ip_salt(), digest_size=16).hexdigest()
+
+
+def _link_target_from_db(code: str) -> LinkTarget | None:
+    # The URL names no program, so this lookup crosses tenants on purpose: codes are unique
+    # across all programs.
+    link = (
+        ReferralLink.unscoped.select_related("partner", "tenant")
+        .filter(code=code.lower(), is_active=True)
+        .first()
+    )
+    if link is None or link.partner.status not in (PartnerStatus.ACTIVE, PartnerStatus.SUSPENDED):
+        return None
+    return LinkTarget(
+        tenant_id=link.tenant_id,
+        partner_id=link.partner_id,
+        link_id=link.pk,
+        destination_url=link.destination_url,
+        sub_id=link.sub_id,
+        attributable=link.partner.status == PartnerStatus.ACTIVE,
+        rate_limit=link.tenant.click_rate_limit_per_minute,
+        cookie_days=link.tenant.attribution_window_days,
+    )
+
+
+def _link_cache_fill(code: str) -> None:
+    target = _link_target_from_db(code)
+    if target is None:
+        redis_client().set(link_cache_key(code), "{}", ex=MISSING_LINK_CACHE_SECONDS)
+    else:
+        redis_client().set(link_cache_key(code), json.dumps(asdict(target)), ex=LINK_CACHE_SECONDS)
+
+
+def link_cache_invalidate(codes: list[str]) -> None:
+    if codes:
+        redis_client().delete(*[link_cache_key(code) for code in codes])
+
+
+def with_click_param(url: str, click_id: str) -> str:
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != CLICK_PARAM]
+    query.append((CLICK_PARAM, click_id))
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def click_track(
+    *, code: str, ip: str, user_agent: str, referrer: str
+) -> tuple[LinkTarget | None, str | None]:
+    """The link behind ``code`` (None: unknown or must not redirect) and the id of the click
+    buffered for it (None: not recorded — suspended partner or over the rate limit)."""
+    click_id = str(uuid.uuid4())
+    hashed = ip_hash(ip)
+    keys = [link_cache_key(code), rate_key(code, hashed), stream_key(), click_key(click_id)]
+    args = [
+        click_id,
+        repr(time.time()),
+        hashed,
+        user_agent[:400],
+        referrer[:1000],
+        RATE_WINDOW_SECONDS,
+        CLICK_KEY_SECONDS,
+    ]
+    outcome, raw = _redirect_script()(keys=keys, args=args)
+    if outcome == MISS:
+        _link_cache_fill(code)
+        outcome, raw = _redirect_script()(keys=keys, args=args)
+    if outcome in (MISS, UNKNOWN):  # MISS twice: invalidated meanwhile; be safe, say unknown
+        return None, None
+    target = LinkTarget(**json.loads(raw))
+    return target, click_id if outcome == RECORDED else None
+
+
+def buffered_click(click_id: str) -> dict | None:
+    raw = redis_client().get(click_key(click_id))
+    return json.loads(raw) if raw else None
+
+
+@transaction.non_atomic_requests
+def referral_redirect(request: HttpRequest, code: str) -> HttpResponse:
+    """``GET /r/<code>``: buffer the click, set the cookie, 302 to the destination with
+    ``pf_click``. One Redis round trip; the database only on a link-cache miss."""
+    if len(code) > 32:
+        raise Http404("Unknown link.")
+    target, click_id = click_track(
+        code=code,
+        ip=request.META.get("REMOTE_ADDR", ""),
+        user_agent=request.META.get("HTTP_USER_AGENT", ""),
+        referrer=request.META.get("HTTP_REFERER", ""),
+    )
+    if target is None:
+        raise Http404("Unknown link.")
+    if click_id is None:
+        # A suspended partner's link keeps working for the visitor but earns nothing; so does
+        # a flood over the rate limit.
+        return HttpResponseRedirect(target.destination_url)
+    response = HttpResponseRedirect(with_click_param(target.destination_url, click_id))
+    response.set_cookie(
+        CLICK_COOKIE,
+        click_id,
+        max_age=target.cookie_days * 24 * 3600,
+        samesite="Lax",
+        httponly=True,
+        secure=request.is_secure(),
+    )
+    return response

@@ -1,0 +1,485 @@
+"""Writes of the money path: commissions from conversions, approvals, reviews, refunds, payment
+marks and the ledger.
+
+Ledger entries are append-only and unique by ``cause`` (``accrual:commission:<id>``,
+``reversal:commission:<id>:refund:<refund id>``, ``adjustment:…``, ``payout:commission:<id>``),
+so a retried task or request cannot add one twice. A commission accrues (adds to the balance)
+only when it is approved; before that a refund just reverses it.
+
+Partial refunds take back the same share of each commission. The share is computed over the
+*cumulative* refunded amount — taken back so far = round_half_up(commission × refunded ÷
+conversion amount) — so that several partial refunds add up to exactly the whole commission,
+with no cent lost or doubled by rounding each one separately.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.core.cache import cache
+from django.db import connection, transaction
+from django.db.models import Q, Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from partners.models import (
+    Click,
+    Conversion,
+    ConversionStatus,
+    Partner,
+    PartnerStatus,
+    PartnerTag,
+    Refund,
+)
+from partners.money import money_round
+from payouts.models import Commission, CommissionRule, CommissionStatus, EntryKind, LedgerEntry
+from payouts.rules import ConversionContext, RuleSpec, commission_compute
+from tenancy.errors import ConflictError, ServiceError
+from tenancy.models import Tenant, User
+from tenancy.scope import current_tenant
+from webhooks.services import event_publish, events_publish
+
+UNPAID_OPEN = (CommissionStatus.PENDING, CommissionStatus.ON_HOLD)
+
+
+def rule_specs(rules) -> list[RuleSpec]:
+    """RuleSpecs of the given CommissionRule rows: three queries whatever their number."""
+    rules = list(rules)
+    ids = [r.pk for r in rules]
+    tags: dict[int, set] = {}
+    partners: dict[int, set] = {}
+    tag_links = CommissionRule.tags.through.objects.filter(commissionrule_id__in=ids)
+    for rule_id, tag_id in tag_links.values_list("commissionrule_id", "tag_id"):
+        tags.setdefault(rule_id, set()).add(tag_id)
+    partner_links = CommissionRule.partners.through.objects.filter(commissionrule_id__in=ids)
+    for rule_id, partner_id in partner_links.values_list("commissionrule_id", "partner_id"):
+        partners.setdefault(rule_id, set()).add(partner_id)
+    return [
+        RuleSpec(
+            id=r.pk,
+            name=r.name,
+            kind=r.kind,
+            model=r.model,
+            value=r.value,
+            tier=r.tier,
+            priority=r.priority,
+            is_bonus=r.is_bonus,
+            action_name=r.action_name,
+            valid_from=r.valid_from,
+            valid_until=r.valid_until,
+            segments=frozenset(r.segments),
+            channel_types=frozenset(r.channel_types),
+            partner_types=frozenset(r.partner_types),
+            geography_tiers=frozenset(r.geography_tiers),
+            tag_ids=frozenset(tags.get(r.pk, ())),
+            partner_ids=frozenset(partners.get(r.pk, ())),
+            first_conversion_only=r.first_conversion_only,
+            min_order_amount=r.min_order_amount,
+        )
+        for r in rules
+    ]
+
+
+RULES_CACHE_SECONDS = 300
+
+
+def _rules_cache_key(tenant_id: int) -> str:
+    # The database name keeps test processes (one database each, one Redis) apart.
+    return f"payouts:rules:{connection.settings_dict['NAME']}:{tenant_id}"
+
+
+def rules_cache_clear(*, tenant_id: int) -> None:
+    """Forget the cached rules now and again after commit (a reader between the two may have
+    cached the old ones)."""
+    key = _rules_cache_key(tenant_id)
+    cache.delete(key)
+    transaction.on_commit(lambda: cache.delete(key))
+
+
+def active_rule_specs(*, kind: str | None = None) -> list[RuleSpec]:
+    """The tenant's active rules, cached (one Redis read instead of three queries per
+    conversion); every change of a rule clears the cache (payouts.receivers)."""
+    key = _rules_cache_key(current_tenant().pk)
+    specs = cache.get(key)
+    if specs is None:
+        specs = rule_specs(CommissionRule.objects.filter(is_active=True))
+        cache.set(key, specs, RULES_CACHE_SECONDS)
+    return [s for s in specs if kind is None or s.kind == kind]
+
+
+def partner_is_first_conversion(*, partner: Partner, conversion: Conversion) -> bool:
+    """No earlier (by time, then id) conversion of this partner that still counts."""
+    earlier = Q(occurred_at__lt=conversion.occurred_at) | Q(
+        occurred_at=conversion.occurred_at, pk__lt=conversion.pk or 0
+    )
+    return not (
+        Conversion.objects.filter(partner=partner)
+        .filter(earlier)
+        .exclude(status=ConversionStatus.REFUNDED)
+        .exclude(pk=conversion.pk)
+        .exists()
+    )
+
+
+def conversion_context(
+    *, conversion: Conversion, partner: Partner, rules: list[RuleSpec] | None = None
+) -> ConversionContext:
+    """The engine's view of a conversion. With ``rules``, facts no rule asks about (first
+    conversion, tags) are not queried."""
+    needs_first = rules is None or any(r.first_conversion_only for r in rules)
+    needs_tags = rules is None or any(r.tag_ids for r in rules)
+    is_first = needs_first and partner_is_first_conversion(partner=partner, conversion=conversion)
+    tag_ids = (
+        frozenset(PartnerTag.objects.filter(partner=partner).values_list("tag_id", flat=True))
+        if needs_tags
+        else frozenset()
+    )
+    return ConversionContext(
+        kind=conversion.kind,
+        occurred_at=conversion.occurred_at,
+        currency=conversion.currency,
+        amount=conversion.amount,
+        count=conversion.count,
+        action_name=conversion.action_name,
+        partner_id=partner.pk,
+        segment=partner.activity_segment,
+        channel_type=partner.channel_type,
+        partner_type=partner.partner_type,
+        geography_tier=partner.geography_tier,
+        tag_ids=tag_ids,
+        is_first_conversion=is_first,
+    )
+
+
+def fraud_hold_reason(
+    *, tenant: Tenant, conversion: Conversion, partner: Partner, click: Click | None
+) -> str:
+    """Why this conversion's commissions wait for a manager's review ("" when they don't)."""
+    if (
+        conversion.customer_email
+        and conversion.customer_email.strip().lower() == partner.email.strip().lower()
+    ):
+        return _("Self-referral: the customer's email is the partner's.")
+    if click is not None:
+        seconds = (conversion.occurred_at - click.created_at).total_seconds()
+        if seconds < tenant.fraud_min_click_seconds:
+            return _(
+                "Converted %(seconds)d s after the click (the program's minimum is %(minimum)d s)."
+            ) % {
+                "seconds": max(seconds, 0),
+                "minimum": tenant.fraud_min_click_seconds,
+            }
+    return ""
+
+
+def commissions_create_for_conversion(
+    *, tenant: Tenant, conversion: Conversion, click: Click | None = None
+) -> list[Commission]:
+    """Prices a new conversion: a tier-1 commission for its partner and a tier-2 one for the
+    partner who recruited them, each when a rule matches. Partners who are not active (pending,
+    suspended, archived) earn nothing; their conversions are kept all the same."""
+    partner = conversion.partner
+    if partner is None or partner.status != PartnerStatus.ACTIVE:
+        return []
+    rules = active_rule_specs(kind=conversion.kind)
+    if not rules:
+        return []
+    ctx = conversion_context(conversion=conversion, partner=partner, rules=rules)
+    hold_reason = fraud_hold_reason(
+        tenant=tenant, conversion=conversion, partner=partner, click=click
+    )
+    earners = [(1, partner)]
+    if partner.recruited_by_id and any(r.tier == 2 for r in rules):
+        recruiter = Partner.objects.filter(
+            pk=partner.recruited_by_id, status=PartnerStatus.ACTIVE
+        ).first()
+        if recruiter is not None:
+            earners.append((2, recruiter))
+    created = []
+    for tier, earner in earners:
+        computation = commission_compute(rules, ctx, tier=tier)
+        if computation is None or computation.amount <= 0:
+            continue
+        created.append(
+            Commission(
+                tenant=tenant,
+                conversion=conversion,
+                partner=earner,
+                tier=tier,
+                amount=computation.amount,
+                currency=conversion.currency,
+                trace=computation.trace,
+                status=CommissionStatus.ON_HOLD if hold_reason else CommissionStatus.PENDING,
+                hold_reason=hold_reason,
+                hold_until=conversion.occurred_at + timedelta(days=tenant.hold_days),
+            )
+        )
+    created = Commission.objects.bulk_create(created)
+    for commission in created:
+        _publish(commission, "commission.created")
+    return created
+
+
+def commission_event(commission: Commission) -> dict:
+    """The webhook payload of a commission (money as strings)."""
+    return {
+        "id": commission.pk,
+        "conversion_id": commission.conversion_id,
+        "partner_id": commission.partner_id,
+        "tier": commission.tier,
+        "amount": str(commission.amount),
+        "reversed_amount": str(commission.reversed_amount),
+        "currency": commission.currency,
+        "status": commission.status,
+        "hold_reason": commission.hold_reason,
+        "hold_until": commission.hold_until.isoformat() if commission.hold_until else None,
+    }
+
+
+def _publish(commission: Commission, event: str) -> None:
+    event_publish(
+        tenant=Tenant(pk=commission.tenant_id), event=event, payload=commission_event(commission)
+    )
+
+
+def _ledger_add(entries: list[LedgerEntry]) -> None:
+    # ON CONFLICT (tenant, cause) DO NOTHING: an entry whose cause exists is not added again.
+    LedgerEntry.objects.bulk_create(entries, ignore_conflicts=True)
+
+
+def _accrual(commission: Commission) -> LedgerEntry:
+    return LedgerEntry(
+        tenant_id=commission.tenant_id,
+        partner_id=commission.partner_id,
+        kind=EntryKind.ACCRUAL,
+        amount=commission.amount - commission.reversed_amount,
+        currency=commission.currency,
+        commission_id=commission.pk,
+        cause=f"accrual:commission:{commission.pk}",
+    )
+
+
+APPROVAL_BATCH = 2000
+
+
+def commissions_approve_matured(*, now: datetime | None = None, batch: int = APPROVAL_BATCH) -> int:
+    """Approves the tenant's pending commissions whose hold period is over, each with exactly one
+    accrual entry, in batches of ``batch`` per transaction (a backlog of a million, e.g. after
+    an import, makes steady progress instead of one transaction that outlives the task's time
+    limit). Rows another transaction holds (a refund in progress) are left for the next run."""
+    now = now or timezone.now()
+    total = 0
+    while True:
+        approved = _approve_batch(now=now, batch=batch)
+        total += approved
+        if approved < batch:
+            return total
+
+
+@transaction.atomic
+def _approve_batch(*, now: datetime, batch: int) -> int:
+    claimed = list(
+        Commission.objects.filter(status=CommissionStatus.PENDING, hold_until__lte=now)
+        .order_by("id")
+        .select_for_update(skip_locked=True)
+        .defer("trace")[:batch]
+    )
+    if not claimed:
+        return 0
+    ids = [c.pk for c in claimed]
+    changed = Commission.objects.filter(pk__in=ids, status=CommissionStatus.PENDING).update(
+        status=CommissionStatus.APPROVED, approved_at=now
+    )
+    _ledger_add([_accrual(c) for c in claimed])
+    for commission in claimed:
+        commission.status = CommissionStatus.APPROVED
+    # One bulk publish per batch, not a query per commission.
+    events_publish(
+        tenant=Tenant(pk=claimed[0].tenant_id),
+        event="commission.approved",
+        payloads=[commission_event(c) for c in claimed],
+    )
+    return changed
+
+
+@transaction.atomic
+def commission_review(
+    *, commission: Commission, approve: bool, user: User | None, note: str = ""
+) -> Commission:
+    """A manager's decision on a held commission. Approving releases it into the normal flow:
+    approved (and accrued) when the hold period is over, pending until then."""
+    note = (note or "").strip()[:300]
+    if not approve and not note:
+        raise ServiceError(_("Say why the commission is rejected."), field="note")
+    now = timezone.now()
+    if approve:
+        status = (
+            CommissionStatus.APPROVED if commission.hold_until <= now else CommissionStatus.PENDING
+        )
+    else:
+        status = CommissionStatus.REJECTED
+    changed = Commission.objects.filter(pk=commission.pk, status=CommissionStatus.ON_HOLD).update(
+        status=status,
+        reviewed_by=user,
+        review_note=note,
+        approved_at=now if status == CommissionStatus.APPROVED else None,
+    )
+    if changed != 1:
+        raise ConflictError(_("This commission is no longer waiting for review."))
+    commission.refresh_from_db()
+    if status == CommissionStatus.APPROVED:
+        _ledger_add([_accrual(commission)])
+        _publish(commission, "commission.approved")
+    return commission
+
+
+@transaction.atomic
+def commission_mark_paid(*, commission: Commission, now: datetime | None = None) -> Commission:
+    """Marks an approved commission paid and books the payout entry that takes it off the
+    balance. (Payout batches will call this per commission they pay.)"""
+    now = now or timezone.now()
+    changed = Commission.objects.filter(pk=commission.pk, status=CommissionStatus.APPROVED).update(
+        status=CommissionStatus.PAID, paid_at=now
+    )
+    if changed != 1:
+        raise ConflictError(_("Only an approved commission can be paid."))
+    commission.refresh_from_db()
+    _ledger_add(
+        [
+            LedgerEntry(
+                tenant_id=commission.tenant_id,
+                partner_id=commission.partner_id,
+                kind=EntryKind.PAYOUT,
+                amount=-commission.payable_amount,
+                currency=commission.currency,
+                commission=commission,
+                cause=f"payout:commission:{commission.pk}",
+            )
+        ]
+    )
+    return commission
+
+
+def _taken_back_after_payment(commission: Commission) -> Decimal:
+    total = LedgerEntry.objects.filter(commission=commission, kind=EntryKind.ADJUSTMENT).aggregate(
+        s=Sum("amount")
+    )["s"]
+    return -(total or Decimal(0))
+
+
+def commissions_apply_refund(*, conversion: Conversion, refund: Refund) -> list[Commission]:
+    """Takes back each commission's share of a refund (design.md §5): unpaid ones are reduced
+    or reversed (with a reversal entry if they had accrued); a paid one stays as it was and a
+    negative adjustment entry is booked for the next payout to deduct."""
+    now = timezone.now()
+    touched = []
+    commissions = (
+        Commission.objects.filter(conversion=conversion).select_for_update().order_by("tier")
+    )
+    for commission in commissions:
+        if commission.status in (CommissionStatus.REJECTED, CommissionStatus.REVERSED):
+            continue
+        if conversion.amount is None or conversion.status == ConversionStatus.REFUNDED:
+            target = commission.amount
+        else:
+            target = money_round(
+                commission.amount * conversion.refunded_amount / conversion.amount,
+                commission.currency,
+            )
+        if commission.status == CommissionStatus.PAID:
+            delta = target - commission.reversed_amount - _taken_back_after_payment(commission)
+            if delta > 0:
+                _ledger_add([_entry(commission, EntryKind.ADJUSTMENT, -delta, refund)])
+            continue
+        delta = target - commission.reversed_amount
+        if delta <= 0:
+            continue
+        if commission.status == CommissionStatus.APPROVED:
+            _ledger_add([_entry(commission, EntryKind.REVERSAL, -delta, refund)])
+        commission.reversed_amount += delta
+        fields = ["reversed_amount"]
+        if commission.reversed_amount == commission.amount:
+            commission.status = CommissionStatus.REVERSED
+            commission.reversed_at = now
+            fields += ["status", "reversed_at"]
+        commission.save(update_fields=fields)
+        if commission.status == CommissionStatus.REVERSED:
+            _publish(commission, "commission.reversed")
+        touched.append(commission)
+    return touched
+
+
+def _entry(commission: Commission, kind: str, amount: Decimal, refund: Refund) -> LedgerEntry:
+    return LedgerEntry(
+        tenant_id=commission.tenant_id,
+        partner_id=commission.partner_id,
+        kind=kind,
+        amount=amount,
+        currency=commission.currency,
+        commission=commission,
+        cause=f"{kind}:commission:{commission.pk}:refund:{refund.pk}",
+        memo=_("Refund of conversion %(id)s") % {"id": commission.conversion_id},
+    )
+
+
+def commission_rule_deactivate(*, rule: CommissionRule) -> None:
+    """Rules are deactivated, not deleted: commissions keep their traces, history its meaning."""
+    CommissionRule.objects.filter(pk=rule.pk).update(is_active=False)
+    rules_cache_clear(tenant_id=rule.tenant_id)
+
+
+MODEL_KINDS = {"percent": {"sale"}, "per_mille": {"impression"}}
+
+
+def commission_rule_clean(data: dict) -> dict:
+    """Checks a rule's fields together (the field checks are the form's / serializer's)."""
+    model, kind = data.get("model"), data.get("kind")
+    allowed = MODEL_KINDS.get(model)
+    if allowed and kind not in allowed:
+        raise ServiceError(
+            _("This rate model applies to %(kinds)s only.") % {"kinds": ", ".join(sorted(allowed))},
+            field="model",
+        )
+    if model == "fixed" and kind == "impression":
+        raise ServiceError(_("Impressions are paid per 1,000 (CPM)."), field="model")
+    if model == "percent" and data.get("value") is not None and data["value"] > 100:
+        raise ServiceError(_("A percentage is at most 100."), field="value")
+    if data.get("action_name") and kind != "action":
+        raise ServiceError(_("Only action rules name an action."), field="action_name")
+    valid_from, valid_until = data.get("valid_from"), data.get("valid_until")
+    if valid_from and valid_until and valid_until <= valid_from:
+        raise ServiceError(_("Must be after “valid from”."), field="valid_until")
+    return data
+
+
+def commission_preview(
+    *,
+    partner: Partner,
+    kind: str,
+    amount: Decimal | None,
+    count: int = 1,
+    action_name: str = "",
+    rules: list[RuleSpec] | None = None,
+    at: datetime | None = None,
+) -> dict:
+    """What a conversion by this partner would earn now, priced by the same engine: a
+    hypothetical conversion, nothing saved."""
+    conversion = Conversion(
+        kind=kind,
+        amount=amount,
+        count=count,
+        action_name=action_name,
+        currency=partner_tenant_currency(partner),
+        occurred_at=at or timezone.now(),
+    )
+    rules = active_rule_specs(kind=kind) if rules is None else rules
+    ctx = conversion_context(conversion=conversion, partner=partner, rules=rules)
+    result = {1: commission_compute(rules, ctx, tier=1)}
+    if partner.recruited_by_id:
+        result[2] = commission_compute(rules, ctx, tier=2)
+    return result
+
+
+def partner_tenant_currency(partner: Partner) -> str:
+    return Tenant.objects.values_list("currency", flat=True).get(pk=partner.tenant_id)

@@ -1,0 +1,216 @@
+"""Activity segmentation: each program's policy, its runs, every partner's current segment and
+the history of changes (design.md §6)."""
+
+from decimal import Decimal
+
+from django.contrib.postgres.fields import ArrayField
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from partners.models import ActivitySegment, ConversionKind, Partner
+from tenancy.models import TenantOwned
+
+
+def default_counted_kinds() -> list[str]:
+    return [ConversionKind.LEAD, ConversionKind.SALE]
+
+
+class ValueBasis(models.TextChoices):
+    AMOUNT = "amount", _("Sale amount")
+    COUNT = "count", _("Number of results")
+
+
+SHARE = {"max_digits": 5, "decimal_places": 4}
+SHARE_VALIDATORS = [MinValueValidator(Decimal("0.0001")), MaxValueValidator(Decimal("1"))]
+
+
+class SegmentationPolicy(TenantOwned):
+    """A program's segment rules. Every default is design.md §6's; a program without a saved
+    policy is segmented with an unsaved ``SegmentationPolicy(tenant=…)``, i.e. these defaults."""
+
+    window_days = models.PositiveIntegerField(
+        _("value window, days"), default=90, validators=[MinValueValidator(1)]
+    )
+    sleeping_after_days = models.PositiveIntegerField(
+        _("sleeping after, days without a result"), default=60, validators=[MinValueValidator(1)]
+    )
+    top_value_share = models.DecimalField(
+        _("top partners bring this share of value"),
+        default=Decimal("0.8000"),
+        validators=SHARE_VALIDATORS,
+        **SHARE,
+    )
+    top_max_fraction = models.DecimalField(
+        _("top partners are at most this share of active partners"),
+        default=Decimal("0.2000"),
+        validators=SHARE_VALIDATORS,
+        **SHARE,
+    )
+    stable_periods = models.PositiveSmallIntegerField(
+        _("stability: periods looked at"), default=3, validators=[MinValueValidator(1)]
+    )
+    stable_min_periods = models.PositiveSmallIntegerField(
+        _("stability: periods with a result"), default=3, validators=[MinValueValidator(1)]
+    )
+    period_days = models.PositiveIntegerField(
+        _("period length, days"), default=30, validators=[MinValueValidator(1)]
+    )
+    counted_kinds = ArrayField(
+        models.CharField(max_length=16, choices=ConversionKind.choices),
+        verbose_name=_("conversion kinds that count as results"),
+        default=default_counted_kinds,
+    )
+    value_basis = models.CharField(
+        _("value of a partner"), max_length=8, choices=ValueBasis.choices, default=ValueBasis.AMOUNT
+    )
+    at_risk_threshold = models.DecimalField(
+        _("at risk below this probability of being active"),
+        default=Decimal("0.5000"),
+        validators=SHARE_VALIDATORS,
+        **SHARE,
+    )
+    prediction_days = models.PositiveIntegerField(
+        _("expected results: days ahead"), default=30, validators=[MinValueValidator(1)]
+    )
+    min_repeat_partners = models.PositiveIntegerField(
+        _("churn model: minimum partners with repeat results"), default=30
+    )
+    run_hour = models.PositiveSmallIntegerField(
+        _("nightly run at (local hour)"), default=3, validators=[MaxValueValidator(23)]
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant"], name="segmentation_policy_one_per_tenant"),
+            models.CheckConstraint(
+                condition=Q(stable_min_periods__lte=F("stable_periods")),
+                name="segmentation_policy_stable_min_le_periods",
+            ),
+            models.CheckConstraint(
+                condition=Q(top_value_share__gt=0, top_value_share__lte=1)
+                & Q(top_max_fraction__gt=0, top_max_fraction__lte=1)
+                & Q(at_risk_threshold__gt=0, at_risk_threshold__lte=1),
+                name="segmentation_policy_shares_in_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(window_days__gte=1, sleeping_after_days__gte=1, period_days__gte=1)
+                & Q(stable_periods__gte=1, stable_min_periods__gte=1, prediction_days__gte=1),
+                name="segmentation_policy_positive_days",
+            ),
+            models.CheckConstraint(
+                condition=Q(run_hour__lte=23), name="segmentation_policy_run_hour"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return str(_("Segmentation policy"))
+
+
+class RunStatus(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Running")
+    SUCCEEDED = "succeeded", _("Succeeded")
+    FAILED = "failed", _("Failed")
+    SKIPPED = "skipped", _("Skipped: another run was in progress")
+
+
+class RunTrigger(models.TextChoices):
+    SCHEDULE = "schedule", _("Nightly schedule")
+    MANUAL = "manual", _("Recompute now")
+    COMMAND = "command", _("Operator command")
+
+
+class SegmentRun(TenantOwned):
+    """One recompute of a program's segments."""
+
+    status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.QUEUED)
+    trigger = models.CharField(max_length=16, choices=RunTrigger.choices)
+    as_of = models.DateField(_("as of"))
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration_seconds = models.FloatField(null=True, blank=True)
+    partners = models.PositiveIntegerField(default=0)
+    counts = models.JSONField(default=dict, blank=True)
+    transitions = models.PositiveIntegerField(default=0)
+    churn_model = models.JSONField(
+        default=dict, blank=True, help_text="BG/NBD parameters and fit, or why it was skipped."
+    )
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        get_latest_by = "created_at"
+        constraints = [
+            # The dispatcher's idempotency: one scheduled run per program and local date.
+            models.UniqueConstraint(
+                fields=["tenant", "as_of"],
+                condition=Q(trigger="schedule"),
+                name="segment_run_one_scheduled_per_day",
+            ),
+        ]
+        indexes = [models.Index(fields=["tenant", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.as_of} {self.status}"
+
+
+class SegmentMembership(TenantOwned):
+    """A partner's current segment with its explanation and churn-risk figures. Mirrors
+    ``Partner.activity_segment`` / ``segment_since`` (which commission rules read).
+
+    ``as_of`` and ``run`` name the run that last changed the row; a run that finds a row
+    unchanged leaves it alone. The state's own date is that of the latest succeeded run."""
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="+")
+    segment = models.CharField(max_length=16, choices=ActivitySegment.choices)
+    since = models.DateTimeField()
+    as_of = models.DateField()
+    explanation = models.JSONField(default=dict)
+    p_active = models.FloatField(null=True, blank=True)
+    expected_results = models.FloatField(null=True, blank=True)
+    at_risk = models.BooleanField(default=False)
+    run = models.ForeignKey(SegmentRun, on_delete=models.SET_NULL, null=True, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "partner"], name="segment_membership_one_per_partner"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "segment"]),
+            models.Index(
+                fields=["tenant", "at_risk"],
+                condition=Q(at_risk=True),
+                name="segment_membership_at_risk",
+            ),
+        ]
+
+
+class SegmentTransition(TenantOwned):
+    """A partner's move from one segment to another; "" stands for no segment (a partner newly
+    approved, or no longer approved)."""
+
+    run = models.ForeignKey(SegmentRun, on_delete=models.CASCADE, related_name="+")
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="+")
+    from_segment = models.CharField(max_length=16, choices=ActivitySegment.choices, blank=True)
+    to_segment = models.CharField(max_length=16, choices=ActivitySegment.choices, blank=True)
+    at = models.DateTimeField()
+    as_of = models.DateField()
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(from_segment=F("to_segment")), name="segment_transition_changes"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "partner", "at"]),
+            models.Index(fields=["tenant", "as_of"]),
+        ]

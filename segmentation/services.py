@@ -1,0 +1,424 @@
+"""Recomputing a program's segments, and dispatching the nightly runs."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from psycopg import sql
+
+from segmentation import bgnbd, engine
+from segmentation.features import features_read, local_day_start
+from segmentation.models import RunStatus, RunTrigger, SegmentationPolicy, SegmentRun
+from segmentation.pgcopy import binary_copy_payload
+from segmentation.selectors import local_today, policy_get
+from segmentation.signals import segment_changed
+from tenancy.models import Tenant
+from tenancy.scope import all_tenants, tenant_scope
+from webhooks.services import events_publish
+
+log = logging.getLogger(__name__)
+
+# pg_try_advisory_xact_lock(LOCK_NAMESPACE, tenant_id): one recompute per program at a time.
+# Transaction-scoped, so a crashed worker can never leave it held.
+LOCK_NAMESPACE = 0x5E6  # "SEGment"
+
+Progress = Callable[[str], None]
+
+# The churn model is fitted on at most this many partners (a fixed-seed sample); every partner
+# still gets a prediction.
+CHURN_FIT_SAMPLE = 10_000
+
+# What the engine hands to PostgreSQL, as binary COPY (pgcopy.py): fixed-width fields only,
+# NULLs as sentinels (rank 0, value −1, last_age −1, NaN), segments as their index in
+# engine.SEGMENTS. The view segmentation_new turns them back into segments, NULLs and the
+# explanation JSON — built by PostgreSQL, which is far faster than serialising it in Python.
+RAW_COLUMNS = [
+    ("partner_id", "bigint"),
+    ("segment_code", "smallint"),
+    ("rank", "integer"),
+    ("value", "bigint"),
+    ("share", "double precision"),
+    ("last_age", "integer"),
+    ("periods", "smallint"),
+    ("p_active", "double precision"),
+    ("expected_results", "double precision"),
+    ("at_risk", "boolean"),
+]
+
+
+def _noop(_message: str) -> None:
+    return None
+
+
+def segments_recompute(
+    *,
+    tenant: Tenant,
+    as_of: date | None = None,
+    trigger: str = RunTrigger.MANUAL,
+    run_id: int | None = None,
+    progress: Progress | None = None,
+) -> SegmentRun:
+    """Recompute every approved partner's segment as of ``as_of`` (default: the program's local
+    today) and write it all in one transaction.
+
+    At most one run per program at a time: a run that finds another in progress is recorded as
+    ``skipped`` and changes nothing. A run that fails is recorded as ``failed`` with its error
+    and leaves the previous state untouched. ``run_id`` names a queued run (from the nightly
+    dispatcher) to carry out; if it was already taken, nothing happens."""
+    progress = progress or _noop
+    run = _run_start(tenant=tenant, as_of=as_of, trigger=trigger, run_id=run_id)
+    if run is None:
+        return SegmentRun.objects.get(pk=run_id)
+    clock = time.monotonic()
+    try:
+        with transaction.atomic():
+            if not _try_lock(tenant_id=tenant.pk):
+                progress(_("Another run of this program is in progress; skipped."))
+                return _run_finish(run, clock, status=RunStatus.SKIPPED)
+            _recompute(tenant=tenant, run=run, progress=progress)
+            return _run_finish(run, clock, status=RunStatus.SUCCEEDED)
+    except Exception as error:
+        log.exception("segment recompute of tenant %s failed", tenant.pk)
+        run.refresh_from_db()  # drop whatever the failed attempt set in memory
+        run.error = f"{type(error).__name__}: {error}"
+        return _run_finish(run, clock, status=RunStatus.FAILED)
+
+
+def _run_start(
+    *, tenant: Tenant, as_of: date | None, trigger: str, run_id: int | None
+) -> SegmentRun | None:
+    started = timezone.now()
+    if run_id is None:
+        return SegmentRun.objects.create(
+            tenant=tenant,
+            trigger=trigger,
+            as_of=as_of or local_today(tenant=tenant),
+            status=RunStatus.RUNNING,
+            started_at=started,
+        )
+    # Claim the queued run; exactly one caller wins (a duplicate delivery finds it taken).
+    claimed = SegmentRun.objects.filter(pk=run_id, status=RunStatus.QUEUED).update(
+        status=RunStatus.RUNNING, started_at=started
+    )
+    return SegmentRun.objects.get(pk=run_id) if claimed == 1 else None
+
+
+def _run_finish(run: SegmentRun, clock: float, *, status: str) -> SegmentRun:
+    run.status = status
+    run.finished_at = timezone.now()
+    run.duration_seconds = round(time.monotonic() - clock, 3)
+    run.save()
+    return run
+
+
+def _try_lock(*, tenant_id: int) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", [LOCK_NAMESPACE, tenant_id])
+        return bool(cursor.fetchone()[0])
+
+
+def _recompute(*, tenant: Tenant, run: SegmentRun, progress: Progress) -> None:
+    policy = policy_get(tenant=tenant)
+    progress(_("Reading features…"))
+    features = features_read(tenant=tenant, policy=policy, as_of=run.as_of)
+    progress(_("Classifying %(count)s partners…") % {"count": len(features)})
+    classified = engine.classify(features, policy)
+    progress(_("Fitting the churn model…"))
+    churn, run.churn_model = churn_predict(features, policy)
+    classified["p_active"] = churn["p_active"]
+    classified["expected_results"] = churn["expected_results"]
+    classified["at_risk"] = engine.flag_at_risk(
+        classified["segment"], classified["p_active"], policy.at_risk_threshold
+    )
+    progress(_("Writing…"))
+    transitions = _write(tenant=tenant, run=run, classified=classified)
+    run.partners = len(classified)
+    run.counts = {
+        **engine.segment_counts(classified["segment"]),
+        "at_risk": int(classified["at_risk"].sum()),
+    }
+    run.transitions = transitions
+
+
+def churn_predict(features: pd.DataFrame, policy: SegmentationPolicy) -> tuple[pd.DataFrame, dict]:
+    """BG/NBD per program, in days: x = days with a result after the first, t_x = days from the
+    first to the last result, T = days from the first result to as_of. Returns per partner
+    P(active) and expected results in the next ``prediction_days`` (NaN for partners without
+    results, or for everyone when the fit is skipped) and a summary for the run."""
+    out = pd.DataFrame(
+        {"p_active": np.nan, "expected_results": np.nan}, index=features.index, dtype="float64"
+    )
+    has = features["results"].to_numpy() > 0
+    x = features["active_days"].to_numpy(dtype=float)[has] - 1
+    first = features["first_age"].to_numpy(dtype=float)[has]
+    t_x = first - features["last_age"].to_numpy(dtype=float)[has]
+    repeaters = int((x > 0).sum())
+    if repeaters < policy.min_repeat_partners:
+        return out, {
+            "skipped": _(
+                "Too few partners with repeat results to fit the churn model "
+                "(%(count)s, at least %(minimum)s needed)."
+            )
+            % {"count": repeaters, "minimum": policy.min_repeat_partners}
+        }
+    fit = bgnbd.fit(x, t_x, first, max_customers=CHURN_FIT_SAMPLE)
+    values = np.array(list(fit.params.as_dict().values()))
+    if not fit.converged or not np.all(np.isfinite(values)):
+        return out, {
+            "skipped": _("The churn model did not converge: %(message)s") % {"message": fit.message}
+        }
+    p_alive = bgnbd.p_alive(fit.params, x, t_x, first)
+    expected = bgnbd.expected_transactions(fit.params, float(policy.prediction_days), x, t_x, first)
+    out.loc[has, "p_active"] = p_alive
+    out.loc[has, "expected_results"] = np.where(np.isfinite(expected), expected, np.nan)
+    return out, {
+        **{k: round(v, 6) for k, v in fit.params.as_dict().items()},
+        "log_likelihood": round(fit.log_likelihood, 3),
+        "partners": int(has.sum()),
+        "fitted_on": fit.customers,
+        "repeaters": repeaters,
+        "unit": "day",
+    }
+
+
+def _write(*, tenant: Tenant, run: SegmentRun, classified: pd.DataFrame) -> int:
+    """Everything in set-based statements: COPY into a temporary table, then one statement each
+    for transitions, memberships and the partners' own segment fields. Returns the number of
+    transitions. The caller's transaction makes it atomic."""
+    at = local_day_start(run.as_of, tenant.timezone)
+    params = {"tenant": tenant.pk, "run": run.pk, "at": at, "as_of": run.as_of}
+    payload = binary_copy_payload(_raw_columns(classified))
+    with connection.cursor() as cursor:
+        # ON COMMIT DROP alone is not enough: inside an outer transaction (a request, a test)
+        # the commit comes later, so the table is also dropped explicitly below.
+        cursor.execute("DROP TABLE IF EXISTS segmentation_raw CASCADE")
+        cursor.execute(
+            sql.SQL("CREATE TEMPORARY TABLE segmentation_raw ({}) ON COMMIT DROP").format(
+                sql.SQL(", ").join(
+                    sql.SQL("{} {} NOT NULL").format(sql.Identifier(name), sql.SQL(pg_type))
+                    for name, pg_type in RAW_COLUMNS
+                )
+            )
+        )
+        with cursor.cursor.copy("COPY segmentation_raw FROM STDIN WITH (FORMAT binary)") as copy:
+            copy.write(payload)
+        del payload
+        # Indexed after the load (faster than during it): every "is this partner in the new
+        # state?" below is then an index probe, whatever plan PostgreSQL picks.
+        cursor.execute("ALTER TABLE segmentation_raw ADD PRIMARY KEY (partner_id)")
+        cursor.execute("ANALYZE segmentation_raw")
+        cursor.execute(_new_view(classified))
+
+        cursor.execute(
+            """
+            WITH changes AS (
+                SELECT n.partner_id, coalesce(m.segment, '') AS from_segment, n.segment AS to_segment
+                FROM segmentation_new n
+                LEFT JOIN segmentation_segmentmembership m
+                       ON m.tenant_id = %(tenant)s AND m.partner_id = n.partner_id
+                WHERE m.segment IS DISTINCT FROM n.segment
+                UNION ALL
+                SELECT m.partner_id, m.segment, ''
+                FROM segmentation_segmentmembership m
+                WHERE m.tenant_id = %(tenant)s
+                  AND NOT EXISTS (SELECT FROM segmentation_new n WHERE n.partner_id = m.partner_id)
+            )
+            INSERT INTO segmentation_segmenttransition
+                   (tenant_id, run_id, partner_id, from_segment, to_segment, at, as_of)
+            SELECT %(tenant)s, %(run)s, partner_id, from_segment, to_segment, %(at)s, %(as_of)s
+            FROM changes
+            RETURNING partner_id, from_segment, to_segment
+            """,
+            params,
+        )
+        changes = [tuple(row) for row in cursor.fetchall()]
+
+        cursor.execute(
+            """
+            DELETE FROM segmentation_segmentmembership m
+            WHERE m.tenant_id = %(tenant)s
+              AND NOT EXISTS (SELECT FROM segmentation_new n WHERE n.partner_id = m.partner_id)
+            """,
+            params,
+        )
+        cursor.execute(
+            """
+            UPDATE segmentation_segmentmembership m
+            SET since = CASE WHEN m.segment = n.segment THEN m.since ELSE %(at)s END,
+                segment = n.segment,
+                as_of = %(as_of)s,
+                explanation = n.explanation,
+                p_active = n.p_active,
+                expected_results = n.expected_results,
+                at_risk = n.at_risk,
+                run_id = %(run)s
+            FROM segmentation_new n
+            WHERE m.tenant_id = %(tenant)s AND m.partner_id = n.partner_id
+              -- an unchanged row is left alone: its as_of and run say when it last changed
+              AND (m.segment, m.explanation, m.p_active, m.expected_results, m.at_risk)
+                  IS DISTINCT FROM
+                  (n.segment, n.explanation, n.p_active, n.expected_results, n.at_risk)
+            """,
+            params,
+        )
+        cursor.execute(
+            """
+            INSERT INTO segmentation_segmentmembership
+                   (tenant_id, partner_id, segment, since, as_of, explanation, p_active,
+                    expected_results, at_risk, run_id)
+            SELECT %(tenant)s, n.partner_id, n.segment, %(at)s, %(as_of)s, n.explanation,
+                   n.p_active, n.expected_results, n.at_risk, %(run)s
+            FROM segmentation_new n
+            -- Newly approved partners only. ON CONFLICT rather than an anti-join: one index
+            -- probe per row, whatever the planner believes about a freshly emptied table.
+            ON CONFLICT (tenant_id, partner_id) DO NOTHING
+            """,
+            params,
+        )
+        # The partner's own fields mirror the membership (commission rules read them).
+        cursor.execute(
+            """
+            UPDATE partners_partner p
+            SET activity_segment = m.segment, segment_since = m.since
+            FROM segmentation_segmentmembership m
+            WHERE m.tenant_id = %(tenant)s AND p.tenant_id = %(tenant)s AND p.id = m.partner_id
+              AND (p.activity_segment, p.segment_since) IS DISTINCT FROM (m.segment, m.since)
+            """,
+            params,
+        )
+        cursor.execute(
+            """
+            UPDATE partners_partner p
+            SET activity_segment = '', segment_since = NULL
+            WHERE p.tenant_id = %(tenant)s
+              AND (p.activity_segment <> '' OR p.segment_since IS NOT NULL)
+              AND NOT EXISTS (SELECT FROM segmentation_raw r WHERE r.partner_id = p.id)
+            """,
+            params,
+        )
+        cursor.execute("DROP TABLE segmentation_raw CASCADE")
+    if changes:
+        transaction.on_commit(lambda: _publish_in_scope(tenant=tenant, run=run, changes=changes))
+    return len(changes)
+
+
+def _raw_columns(classified: pd.DataFrame) -> list[tuple[np.ndarray, str]]:
+    codes = pd.Categorical(classified["segment"], categories=engine.SEGMENTS).codes
+    arrays = {
+        "partner_id": classified["partner_id"].to_numpy(dtype=np.int64),
+        "segment_code": codes.astype(np.int16),
+        "rank": classified["rank"].fillna(0).to_numpy(dtype=np.int64),
+        "value": classified["value"].fillna(-1).to_numpy(dtype=np.int64),
+        "share": classified["share"].to_numpy(dtype=np.float64),
+        "last_age": classified["last_age"].fillna(-1).to_numpy(dtype=np.int64),
+        "periods": classified["periods"].to_numpy(dtype=np.int64),
+        "p_active": classified["p_active"].to_numpy(dtype=np.float64),
+        "expected_results": classified["expected_results"].to_numpy(dtype=np.float64),
+        "at_risk": classified["at_risk"].to_numpy(dtype=bool),
+    }
+    return [(arrays[name], pg_type) for name, pg_type in RAW_COLUMNS]
+
+
+def _new_view(classified: pd.DataFrame) -> sql.Composed:
+    """The new state as rows of (partner_id, segment, explanation, p_active, expected_results,
+    at_risk); the explanation has exactly engine.explanations_json's keys and values."""
+    segments = sql.SQL("{}::text[]").format(sql.Literal(list(engine.SEGMENTS)))
+    per_row = {
+        "rule": sql.SQL("({})[r.segment_code + 1]").format(segments),
+        "rank": sql.SQL("NULLIF(r.rank, 0)"),
+        "value": sql.SQL("NULLIF(r.value, -1)"),
+        "share": sql.SQL("NULLIF(r.share, 'NaN')"),
+        "last_age": sql.SQL("NULLIF(r.last_age, -1)"),
+        "periods": sql.SQL("r.periods"),
+    }
+    first = classified.iloc[0] if len(classified) else None
+    pairs = []
+    for key in engine.EXPLANATION_COLUMNS:
+        if key in per_row:
+            value = per_row[key]
+        else:  # the same for every partner of the run
+            constant = first[key] if first is not None else None
+            constant = constant.item() if hasattr(constant, "item") else constant
+            cast = {str: "text", int: "bigint", float: "double precision"}.get(
+                type(constant), "text"
+            )
+            value = sql.SQL("{}::{}").format(sql.Literal(constant), sql.SQL(cast))
+        pairs.append(sql.SQL("{}, {}").format(sql.Literal(key), value))
+    return sql.SQL(
+        """
+        CREATE TEMPORARY VIEW segmentation_new AS
+        SELECT r.partner_id,
+               ({segments})[r.segment_code + 1]::varchar(16) AS segment,
+               jsonb_build_object({pairs}) AS explanation,
+               NULLIF(r.p_active, 'NaN') AS p_active,
+               NULLIF(r.expected_results, 'NaN') AS expected_results,
+               r.at_risk
+        FROM segmentation_raw r
+        """
+    ).format(segments=segments, pairs=sql.SQL(", ").join(pairs))
+
+
+WEBHOOK_CHUNK = 500
+
+
+def _publish_in_scope(*, tenant: Tenant, run: SegmentRun, changes: list[tuple]) -> None:
+    # An on-commit callback may run after the caller's scope has closed (the outermost
+    # transaction can end outside it), so it re-enters the run's own tenant explicitly.
+    with tenant_scope(tenant):
+        transitions_publish(tenant=tenant, run=run, changes=changes)
+
+
+def transitions_publish(*, tenant: Tenant, run: SegmentRun, changes: list[tuple]) -> None:
+    """``segment.changed``: the Django signal with every transition of the run, and webhook
+    events of up to WEBHOOK_CHUNK transitions each (one event per partner would flood the
+    receivers on a first run or a policy change)."""
+    segment_changed.send(sender=SegmentRun, tenant=tenant, run=run, transitions=changes)
+    events_publish(
+        tenant=tenant,
+        event="segment.changed",
+        payloads=[
+            {
+                "run_id": run.pk,
+                "as_of": run.as_of.isoformat(),
+                "transitions": [
+                    {"partner_id": partner_id, "from": before or None, "to": after or None}
+                    for partner_id, before, after in changes[start : start + WEBHOOK_CHUNK]
+                ],
+            }
+            for start in range(0, len(changes), WEBHOOK_CHUNK)
+        ],
+    )
+
+
+def segments_dispatch_due(*, now: datetime | None = None) -> list[SegmentRun]:
+    """Queue the nightly run of every program whose local time is now within its policy's run
+    hour and that has no scheduled run for its local date yet. Idempotent: the unique
+    (tenant, as_of) of scheduled runs makes a second dispatch in the same hour queue nothing.
+    Returns the runs queued by this call."""
+    now = now or timezone.now()
+    queued = []
+    with all_tenants():
+        hours = dict(SegmentationPolicy.objects.values_list("tenant_id", "run_hour"))
+        default_hour = SegmentationPolicy._meta.get_field("run_hour").default
+        for tenant in Tenant.objects.order_by("pk"):
+            local = now.astimezone(ZoneInfo(tenant.timezone))
+            if local.hour != hours.get(tenant.pk, default_hour):
+                continue
+            run, created = SegmentRun.unscoped.get_or_create(
+                tenant=tenant,
+                as_of=local.date(),
+                trigger=RunTrigger.SCHEDULE,
+                defaults={"status": RunStatus.QUEUED},
+            )
+            if created:
+                queued.append(run)
+    return queued

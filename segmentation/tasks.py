@@ -1,0 +1,32 @@
+from datetime import date
+
+from celery import shared_task
+from django.db import transaction
+
+from segmentation import services
+from segmentation.models import RunTrigger
+from tenancy.scope import current_tenant, tenant_task
+
+
+@shared_task
+def segments_dispatch() -> int:
+    """Every 15 minutes (config/beat.py): queue the nightly recompute of each program whose
+    local time is at its policy's run hour, once per local date."""
+    runs = services.segments_dispatch_due()
+    for run in runs:
+        transaction.on_commit(
+            lambda run=run: segments_recompute.delay(run.tenant_id, run_id=run.pk)
+        )
+    return len(runs)
+
+
+@shared_task(acks_late=True)
+@tenant_task
+def segments_recompute(tenant_id: int, run_id: int | None = None, as_of: str | None = None) -> str:
+    run = services.segments_recompute(
+        tenant=current_tenant(),
+        as_of=date.fromisoformat(as_of) if as_of else None,
+        trigger=RunTrigger.MANUAL,
+        run_id=run_id,
+    )
+    return run.status

@@ -1,0 +1,129 @@
+"""Each dashboard metric against values computed by hand from tests/analytics/conftest.py.
+
+Period: 1–30 June 2026 (custom); previous period: 2–31 May. June: P1 10 clicks, a lead and
+sales of 1,000 and 3,000 (commissions 100, 300); P2 5 clicks, a lead, a 2,000 sale refunded by
+500 (commission 200, 50 reversed); P5 a click and a fully refunded sale. May: P4 a 500 sale
+(commission 50). June costs: 3,000 fixed + 1,000 acquisition.
+"""
+
+from datetime import date
+from decimal import Decimal
+
+from analytics import metrics
+from analytics.models import DailyPartnerStats, PartnerMilestones
+from analytics.periods import Filters, Period
+from segmentation.history import segment_migration
+from tenancy.scope import tenant_scope
+
+JUNE = Period(date(2026, 6, 1), date(2026, 6, 30))
+
+
+def kpi_map(program, filters: Filters | None = None, payouts_due=Decimal("0")):
+    filters = filters or Filters()
+    with tenant_scope(program.tenant):
+        kpis = metrics.kpis(
+            tenant=program.tenant, period=JUNE, filters=filters, payouts_due=payouts_due
+        )
+    return {k.key: (k.value, k.previous) for k in kpis}
+
+
+def test_rollups_use_the_program_day_and_net_amounts(program):
+    with tenant_scope(program.tenant):
+        p2_days = {
+            row.day: (row.clicks, row.leads, row.sales, row.revenue, row.commissions)
+            for row in DailyPartnerStats.objects.filter(partner=program.partners["p2"])
+        }
+        milestones = PartnerMilestones.objects.get(partner=program.partners["p1"])
+    assert p2_days == {
+        date(2026, 6, 3): (5, 0, 0, Decimal("0.00"), Decimal("0.00")),
+        date(2026, 6, 4): (0, 1, 0, Decimal("0.00"), Decimal("0.00")),
+        date(2026, 6, 25): (0, 0, 1, Decimal("1500.00"), Decimal("150.00")),
+    }
+    assert (milestones.first_click_day, milestones.first_lead_day, milestones.first_sale_day) == (
+        date(2026, 6, 5),
+        date(2026, 6, 5),
+        date(2026, 6, 10),
+    )
+    assert milestones.repeat_sale_day == date(2026, 6, 20)
+
+
+def test_kpis_for_the_period_and_the_previous_one(program):
+    kpis = kpi_map(program, payouts_due=Decimal("123.45"))
+    assert kpis["active_partners"] == (2, 1)
+    assert kpis["new_partners"] == (3, 2)
+    assert kpis["activation_rate"] == (Decimal("0.3333"), Decimal("1.0000"))
+    assert kpis["revenue"] == (Decimal("5500.00"), Decimal("500.00"))
+    assert kpis["commissions"] == (Decimal("550.00"), Decimal("50.00"))
+    assert kpis["average_check"] == (Decimal("1833.33"), Decimal("500.00"))
+    assert kpis["click_to_lead"] == (Decimal("0.1250"), None)
+    assert kpis["click_to_sale"] == (Decimal("0.1875"), None)
+    assert kpis["lead_to_sale"] == (Decimal("1.5000"), None)
+    # (5500 − 550 − 4000) / (550 + 4000); May: (500 − 50) / 50
+    assert kpis["roi"] == (Decimal("0.2088"), Decimal("9.0000"))
+    # 1000 of acquisition spend / 2 partners whose first result fell in June; May spent nothing
+    assert kpis["cac"] == (Decimal("500.00"), Decimal("0.00"))
+    assert kpis["payouts_due"] == (Decimal("123.45"), None)
+
+
+def test_costs_are_prorated_to_the_period(program):
+    with tenant_scope(program.tenant):
+        fixed, acquisition = metrics.program_costs(
+            period=Period(date(2026, 6, 1), date(2026, 6, 10))
+        )
+    assert (fixed, acquisition) == (Decimal("1000.00"), Decimal("333.33"))
+
+
+def test_filters_narrow_every_figure(program):
+    kpis = kpi_map(program, filters=Filters(channel="niche_site"))
+    assert kpis["revenue"] == (Decimal("1500.00"), Decimal("0.00"))
+    assert kpis["active_partners"] == (1, 0)
+    assert kpis["new_partners"] == (1, 0)
+
+
+def test_journey_funnel(program):
+    with tenant_scope(program.tenant):
+        stages = metrics.journey_funnel(tenant=program.tenant, period=JUNE, filters=Filters())
+    assert [count for _label, count in stages] == [3, 2, 1, 1, 0]
+
+
+def test_activation_cohorts(program):
+    with tenant_scope(program.tenant):
+        cohorts = metrics.activation_cohorts(
+            tenant=program.tenant, filters=Filters(), today=date(2026, 6, 30)
+        )
+    assert [(c["month"], c["partners"], c["d7"], c["d30"], c["d90"]) for c in cohorts] == [
+        (date(2026, 5, 1), 2, Decimal("0.5000"), Decimal("1.0000"), Decimal("1.0000")),
+        (date(2026, 6, 1), 3, Decimal("0.3333"), Decimal("0.3333"), Decimal("0.3333")),
+    ]
+    assert (cohorts[1]["d7_partial"], cohorts[0]["d7_partial"]) == (True, False)
+
+
+def test_revenue_concentration(program):
+    with tenant_scope(program.tenant):
+        curve = metrics.revenue_concentration(tenant=program.tenant, period=JUNE, filters=Filters())
+    assert curve == [
+        (Decimal(0), Decimal(0)),
+        (Decimal("0.5000"), Decimal("0.7273")),
+        (Decimal("1.0000"), Decimal("1.0000")),
+    ]
+
+
+def test_breakdown_by_channel(program):
+    with tenant_scope(program.tenant):
+        tables = metrics.breakdowns(tenant=program.tenant, period=JUNE, filters=Filters())
+    by_channel = {
+        row["value"]: (row["revenue"], row["sales"], row["clicks"])
+        for row in tables["channel_type"]
+    }
+    assert by_channel == {
+        "blogger": (Decimal("4000.00"), 2, 11),
+        "niche_site": (Decimal("1500.00"), 1, 5),
+    }
+
+
+def test_segment_migration_between_two_dates(program):
+    with tenant_scope(program.tenant):
+        matrix = segment_migration(
+            tenant_id=program.tenant.pk, start=date(2026, 6, 1), end=date(2026, 6, 30)
+        )
+    assert matrix == {("newcomer", "stable"): 1, ("", "periodic"): 1, ("periodic", "sleeping"): 1}

@@ -1,0 +1,213 @@
+import csv
+import io
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from openpyxl import load_workbook
+
+from analytics.models import ProgramCost
+from partners.models import Partner
+from tenancy.scope import tenant_scope
+from tests.analytics.conftest import msk
+
+JUNE = "period=custom&start=2026-06-01&end=2026-06-30"
+
+
+def client_for(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_dashboard_shows_the_period_figures(program):
+    response = client_for(program.owner).get(f"/app/shop/?{JUNE}&segment=&channel=")
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert 'data-testid="kpi-revenue">RUB\xa05,500.00<' in page
+    assert 'data-testid="kpi-active_partners">2<' in page
+    assert 'data-testid="kpi-activation_rate">33.3 %<' in page
+    assert "vendor/plotly.min.js" in page
+    figures = response.context["figures"]
+    assert {
+        "revenue",
+        "segments",
+        "migration",
+        "funnel",
+        "pareto",
+        "breakdown_channel_type",
+    } <= set(figures)
+    revenue = figures["revenue"]["data"][0]
+    assert revenue["x"][24] == "2026-06-25"
+    assert revenue["y"][24] == 1500.0
+
+
+def test_dashboard_filter_changes_the_figures(program):
+    page = client_for(program.owner).get(f"/app/shop/?{JUNE}&channel=niche_site").content.decode()
+    assert 'data-testid="kpi-revenue">RUB\xa01,500.00<' in page
+    assert 'data-testid="kpi-active_partners">1<' in page
+
+
+def test_dashboard_reports_bad_parameters_by_name(program):
+    response = client_for(program.owner).get("/app/shop/?period=fortnight&channel=tv")
+    assert response.status_code == 200
+    assert response.context["query"].errors == {
+        "period": "Unknown period; showing the last 30 days.",
+        "channel": "Unknown value “tv”; the filter is off.",
+    }
+
+
+def test_dashboard_in_russian(program):
+    client = client_for(program.owner)
+    client.cookies["pf_language"] = "ru"
+    page = client.get(f"/app/shop/?{JUNE}").content.decode()
+    assert 'lang="ru"' in page
+    assert "5\xa0500,00\xa0₽" in page
+
+
+def test_csv_export_matches_the_page(program):
+    response = client_for(program.analyst).get(
+        f"/app/shop/analytics/export/?{JUNE}&table=breakdown-channel_type&format=csv"
+    )
+    assert response.status_code == 200
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+    assert rows[0][:6] == ["Channel", "Active partners", "Clicks", "Leads", "Sales", "Revenue"]
+    assert rows[1][:6] == ["Blogger / influencer", "1", "11", "1", "2", "4000.00"]
+    assert rows[2][:6] == ["Niche site", "1", "5", "1", "1", "1500.00"]
+
+
+def test_xlsx_export(program):
+    response = client_for(program.owner).get(
+        f"/app/shop/analytics/export/?{JUNE}&table=daily&format=xlsx"
+    )
+    assert (
+        response["Content-Type"]
+        == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    )
+    sheet = load_workbook(io.BytesIO(response.content)).active
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0] == ("Day", "Revenue", "Commissions", "Clicks", "Leads", "Sales")
+    assert len(rows) == 31
+    assert rows[25][1:] == (1500.0, 150.0, 0, 0, 1)
+
+
+def test_unknown_export_table_is_404(program):
+    response = client_for(program.owner).get("/app/shop/analytics/export/?table=secrets&format=csv")
+    assert response.status_code == 404
+
+
+def test_costs_page_saves_and_validates(program):
+    client = client_for(program.owner)
+    response = client.post(
+        "/app/shop/costs/",
+        {"month": "2026-07", "fixed_costs": "1 500,50", "acquisition_spend": "0"},
+    )
+    assert response.status_code == 302
+    with tenant_scope(program.tenant):
+        cost = ProgramCost.objects.get(month=date(2026, 7, 1))
+        assert (cost.fixed_costs, cost.acquisition_spend) == (Decimal("1500.50"), Decimal("0.00"))
+    response = client.post(
+        "/app/shop/costs/", {"month": "July", "fixed_costs": "-5", "acquisition_spend": "1.234"}
+    )
+    assert response.status_code == 400
+    assert response.context["errors"] == {
+        "month": "Choose a month as YYYY-MM.",
+        "fixed_costs": "Enter a non-negative amount with at most two decimals.",
+        "acquisition_spend": "Enter a non-negative amount with at most two decimals.",
+    }
+    with tenant_scope(program.tenant):
+        assert ProgramCost.objects.count() == 2
+
+
+def test_analyst_cannot_change_costs(program):
+    response = client_for(program.analyst).post(
+        "/app/shop/costs/", {"month": "2026-07", "fixed_costs": "1"}
+    )
+    assert response.status_code == 403
+    with tenant_scope(program.tenant):
+        assert ProgramCost.objects.count() == 1
+
+
+def _dashboard_queries(program) -> int:
+    client = client_for(program.owner)
+    client.get(f"/app/shop/?{JUNE}")  # warm the session and caches
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(f"/app/shop/?{JUNE}&channel=blogger").status_code == 200
+    return len(queries)
+
+
+def _add_partners(program, count: int, start: int) -> None:
+    with tenant_scope(program.tenant):
+        Partner.objects.bulk_create(
+            [
+                Partner(
+                    tenant=program.tenant,
+                    name=f"Bulk {i}",
+                    email=f"bulk{i}@x.test",
+                    code=f"B{i}",
+                    status="active",
+                    joined_at=msk("2026-06-12"),
+                    channel_type="blogger",
+                )
+                for i in range(start, start + count)
+            ]
+        )
+        assert Partner.objects.count() == start + count + 5
+
+
+def test_query_count_does_not_grow_with_the_program(program):
+    _add_partners(program, 5, 0)  # 10 partners
+    ten = _dashboard_queries(program)
+    _add_partners(program, 990, 5)  # 1,000 partners
+    assert _dashboard_queries(program) == ten
+
+
+@pytest.fixture
+def api_key(program):
+    from tenancy.services import api_key_create
+
+    with tenant_scope(program.tenant):
+        _key, secret = api_key_create(tenant=program.tenant, name="BI", created_by=None)
+    return {"HTTP_AUTHORIZATION": f"Bearer {secret}"}
+
+
+def test_api_summary(program, api_key):
+    response = Client().get(f"/api/v1/analytics/summary?{JUNE}", **api_key)
+    assert response.status_code == 200
+    body = response.json()
+    assert body["start"] == "2026-06-01"
+    assert body["currency"] == "RUB"
+    revenue = next(k for k in body["kpis"] if k["key"] == "revenue")
+    assert (revenue["value"], revenue["previous"], revenue["change"]) == (
+        "5500.0000",
+        "500.0000",
+        "10.000",
+    )
+
+
+def test_api_daily_and_funnel(program, api_key):
+    days = Client().get(f"/api/v1/analytics/daily?{JUNE}", **api_key).json()["days"]
+    assert days[24] == {
+        "day": "2026-06-25",
+        "revenue": "1500.00",
+        "commissions": "150.00",
+        "clicks": 0,
+        "leads": 0,
+        "sales": 1,
+    }
+    funnel = Client().get(f"/api/v1/analytics/funnel?{JUNE}", **api_key).json()["funnel"]
+    assert [s["partners"] for s in funnel] == [3, 2, 1, 1, 0]
+
+
+def test_api_refuses_a_bad_parameter(program, api_key):
+    response = Client().get(
+        "/api/v1/analytics/summary?period=custom&start=2026-07-01&end=2026-06-01", **api_key
+    )
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/problem+json"
+    assert response.json()["errors"] == [
+        {"field": "start", "code": "invalid", "message": "The start is after the end."}
+    ]

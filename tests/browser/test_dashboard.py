@@ -1,0 +1,103 @@
+"""The dashboard of the demo program in a real browser: the period and a filter change the KPI
+tiles and the chart data to the figures the metrics compute; screenshots in English and Russian.
+
+Run with ``UPDATE_SCREENSHOTS=1`` to refresh ``docs/screenshots/dashboard_{en,ru}.png``;
+otherwise the pictures go to the test's temporary directory.
+"""
+
+import os
+import re
+from decimal import Decimal
+
+import pytest
+from django.core.management import call_command
+from playwright.sync_api import Page, expect
+
+from analytics import metrics
+from analytics.periods import Filters, period_for
+from partners.money import money_format
+from segmentation.selectors import local_today
+from tenancy.models import Tenant
+from tenancy.scope import tenant_scope
+from tests.browser.helpers import REPO, login, switch_language
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def expected_revenue(tenant, preset: str, filters: Filters) -> Decimal:
+    with tenant_scope(tenant):
+        period = period_for(preset, local_today(tenant=tenant))
+        kpis = metrics.kpis(tenant=tenant, period=period, filters=filters, payouts_due=None)
+    return next(k.value for k in kpis if k.key == "revenue")
+
+
+def chart_revenue(page: Page) -> tuple[int, Decimal]:
+    """(number of days, total revenue) drawn in the revenue chart."""
+    days, total = page.evaluate(
+        "(() => { const d = document.querySelector('[data-figure=revenue]').data[0];"
+        " return [d.y.length, Array.from(d.y).reduce((a, b) => a + b, 0)]; })()"
+    )
+    return days, Decimal(str(total)).quantize(Decimal("0.01"))
+
+
+def apply_filters(page: Page, **choices: str) -> None:
+    form = page.get_by_test_id("dashboard-filters")
+    for label, value in choices.items():
+        form.get_by_label(label, exact=True).select_option(value)
+    with page.expect_navigation():
+        form.get_by_role("button", name="Apply").click()
+    page.locator("[data-figure=revenue] .main-svg").first.wait_for()
+
+
+def test_period_and_filter_change_the_figures(live_server, page, tmp_path):
+    call_command("seed_demo", partners=120, seed=7, quiet=True)
+    tenant = Tenant.objects.get(slug="demo")
+    login(page, live_server, "owner@demo.partnerflow.local", "partnerflow-demo")
+    page.goto(f"{live_server.url}/app/demo/")
+    switch_language(page, "en")
+    page.locator("[data-figure=revenue] .main-svg").first.wait_for()
+    tile = page.get_by_test_id("kpi-revenue")
+
+    def shown(value: Decimal) -> str:
+        return money_format(value, tenant.currency, "en")
+
+    thirty = expected_revenue(tenant, "30d", Filters())
+    assert thirty > 0
+    expect(tile).to_have_text(shown(thirty))
+    assert chart_revenue(page) == (30, thirty)
+
+    apply_filters(page, Period="90d")
+    expect(page).to_have_url(re.compile(r"period=90d"))
+    ninety = expected_revenue(tenant, "90d", Filters())
+    assert ninety > thirty
+    expect(tile).to_have_text(shown(ninety))
+    assert chart_revenue(page) == (90, ninety)
+
+    apply_filters(page, Channel="blogger")
+    expect(page).to_have_url(re.compile(r"period=90d.*channel=blogger"))
+    bloggers = expected_revenue(tenant, "90d", Filters(channel="blogger"))
+    assert 0 < bloggers < ninety
+    expect(tile).to_have_text(shown(bloggers))
+    assert chart_revenue(page) == (90, bloggers)
+    # The breakdown table of the filtered page holds bloggers only.
+    expect(page.get_by_test_id("breakdown-channel_type").locator("tbody tr")).to_have_count(1)
+
+
+def test_screenshots_in_english_and_russian(live_server, page, tmp_path):
+    out = REPO / "docs" / "screenshots" if os.environ.get("UPDATE_SCREENSHOTS") == "1" else tmp_path
+    out.mkdir(parents=True, exist_ok=True)
+    call_command("seed_demo", partners=300, seed=2026, quiet=True)
+    page.set_viewport_size({"width": 1366, "height": 900})
+    login(page, live_server, "owner@demo.partnerflow.local", "partnerflow-demo")
+    page.goto(f"{live_server.url}/app/demo/")
+    for language, overview in (("en", "Overview"), ("ru", "Обзор")):
+        switch_language(page, language)
+        expect(page.locator("html")).to_have_attribute("lang", language)
+        expect(page.locator("nav").get_by_role("link", name=overview)).to_be_visible()
+        for figure in ("revenue", "segments", "migration", "funnel", "pareto"):
+            page.locator(f"[data-figure={figure}] .main-svg").first.wait_for()
+        page.wait_for_timeout(800)  # let the Sankey finish its transition
+        assert page.evaluate(
+            "document.documentElement.scrollWidth <= document.documentElement.clientWidth"
+        )
+        page.screenshot(path=out / f"dashboard_{language}.png", full_page=True)

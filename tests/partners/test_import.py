@@ -1,0 +1,86 @@
+"""manage.py import_partners: row-level errors, bulk insert, re-runs import nothing twice."""
+
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+
+from partners.models import Partner, PartnerTag, Tag
+
+pytestmark = pytest.mark.django_db
+
+CSV = """email,name,code,phone,country,city,channel_type,partner_type,industry,company_size,tags,status,joined_at
+anna@import.test,Anna,ANNA01,+7 900 000-00-00,RU,Moscow,blogger,influencer,beauty,small,VIP;Spring,active,2024-03-01
+boris@import.test,Boris,,,RU,Kazan,niche_site,,,,Spring,pending,2024-03-02T10:00:00+03:00
+not-an-email,Broken,,,,,,,,,,,
+clara@import.test,Clara,,,XX,,,,,,,,
+dmitry@import.test,Dmitry,,,,,tv,,,,,,
+anna@import.test,Anna again,,,,,,,,,,,
+eva@import.test,Eva,P00001,,,,,,,,,,
+fedor@import.test,,,,,,,,,,,,
+gleb@import.test,Gleb,,,,,,,,,,,yesterday
+PARTNER1@a-aardvark.test,Already here,,,,,,,,,,,
+"""
+
+
+def run(tmp_path, world, text=CSV):
+    path = tmp_path / "partners.csv"
+    path.write_text(text, encoding="utf-8")
+    out, err = StringIO(), StringIO()
+    call_command(
+        "import_partners", str(path), tenant=world.tenant.slug, stdout=out, stderr=err, verbosity=0
+    )
+    return out.getvalue(), err.getvalue().splitlines()
+
+
+def test_valid_rows_are_imported_and_errors_name_their_line(
+    world_a, tmp_path, django_assert_max_num_queries
+):
+    Partner.unscoped.filter(pk=world_a.partners[1].pk).update(code="P00001")
+    with django_assert_max_num_queries(20):
+        out, errors = run(tmp_path, world_a)
+    assert errors == [
+        "line 4: email: not a valid email 'not-an-email'",
+        "line 5: country: not an ISO 3166 code 'XX'",
+        "line 6: channel_type: unknown value 'tv'; use one of blogger, niche_site, expert, customer, adjacent",
+        "line 7: email: anna@import.test appears earlier in the file",
+        "line 8: code: 'P00001' is taken in the program",
+        "line 9: name: required, up to 150 characters",
+        "line 10: joined_at: not an ISO date 'yesterday'",
+    ]
+    assert out == "Imported 2 partners, skipped 1 already in the program, 7 rows with errors.\n"
+    anna = Partner.unscoped.get(email="anna@import.test")
+    assert (
+        anna.tenant,
+        anna.code,
+        anna.geography_tier,
+        anna.status,
+        anna.joined_at.date().isoformat(),
+    ) == (
+        world_a.tenant,
+        "ANNA01",
+        "capital",
+        "active",
+        "2024-03-01",
+    )
+    boris = Partner.unscoped.get(email="boris@import.test")
+    assert (boris.status, boris.geography_tier, len(boris.code)) == ("pending", "million_plus", 8)
+    assert sorted(PartnerTag.unscoped.filter(partner=anna).values_list("tag__name", flat=True)) == [
+        "Spring",
+        "VIP",
+    ]
+    assert Tag.unscoped.filter(tenant=world_a.tenant, name="Spring").count() == 1
+
+
+def test_re_running_imports_nothing_twice(world_a, tmp_path):
+    run(tmp_path, world_a)
+    count = Partner.unscoped.filter(tenant=world_a.tenant).count()
+    out, _errors = run(tmp_path, world_a)
+    assert out == "Imported 0 partners, skipped 5 already in the program, 5 rows with errors.\n"
+    assert Partner.unscoped.filter(tenant=world_a.tenant).count() == count
+    assert PartnerTag.unscoped.filter(tag__name="Spring").count() == 2
+
+
+def test_the_same_email_in_another_program_is_imported(world_a, world_b, tmp_path):
+    out, _ = run(tmp_path, world_b, "email,name\nPARTNER1@a-aardvark.test,Someone\n")
+    assert out.startswith("Imported 1 partners")

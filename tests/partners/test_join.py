@@ -1,0 +1,110 @@
+"""The public signup page /p/<slug>/join."""
+
+import pytest
+from django.test import Client
+
+from partners.models import Partner
+from tenancy.models import User
+from tests.factories import PASSWORD, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def join_data(**overrides) -> dict:
+    data = {
+        "name": "Olga Reviews",
+        "email": "olga@reviews.test",
+        "password": PASSWORD,
+        "channel_type": "blogger",
+        "country": "RU",
+        "city": "Kazan",
+        "marketing_consent": "on",
+    }
+    data.update(overrides)
+    return data
+
+
+def url(world, ref: str = "") -> str:
+    return f"/p/{world.tenant.slug}/join" + (f"?ref={ref}" if ref else "")
+
+
+def test_a_visitor_joins_is_logged_in_and_lands_in_the_cabinet(world_a, anon):
+    response = anon.post(url(world_a, ref=world_a.partners[1].code), join_data())
+    assert response.status_code == 302
+    assert response["Location"] == f"/p/{world_a.tenant.slug}/"
+    partner = Partner.unscoped.get(email="olga@reviews.test")
+    assert (partner.tenant, partner.status, partner.geography_tier) == (
+        world_a.tenant,
+        "pending",
+        "million_plus",
+    )
+    assert partner.recruited_by == world_a.partners[1]
+    assert partner.marketing_consent is True
+    assert partner.marketing_consent_at is not None
+    assert partner.user.check_password(PASSWORD)
+    cabinet = anon.get(f"/p/{world_a.tenant.slug}/")
+    assert cabinet.status_code == 200
+    assert "Pending approval" in cabinet.content.decode()
+
+
+def test_auto_approve_and_a_foreign_ref_code_records_no_recruiter(world_a, world_b, anon):
+    world_a.tenant.auto_approve_partners = True
+    world_a.tenant.save()
+    anon.post(url(world_a, ref=world_b.partners[0].code), join_data(marketing_consent=""))
+    partner = Partner.unscoped.get(email="olga@reviews.test")
+    assert (partner.status, partner.recruited_by, partner.marketing_consent) == (
+        "active",
+        None,
+        False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("name", "", "This field is required."),
+        ("email", "olga-at-reviews", "Enter a valid email address."),
+        (
+            "password",
+            "123",
+            "This password is too short. It must contain at least 8 characters. This password is too common. This password is entirely numeric.",
+        ),
+        ("channel_type", "tv", "Select a valid choice. tv is not one of the available choices."),
+        ("country", "XX", "Use a two-letter ISO 3166 country code such as RU."),
+        (
+            "email",
+            "partner1@a-aardvark.test",
+            "An account with this email exists: log in first, then join.",
+        ),
+    ],
+)
+def test_bad_input_is_shown_beside_the_field_and_creates_nothing(
+    world_a, anon, field, value, message
+):
+    users = User.objects.count()
+    response = anon.post(url(world_a), join_data(**{field: value}))
+    assert response.status_code == 400
+    assert response.context["form"].errors[field] == [message]
+    assert User.objects.count() == users
+    assert not Partner.unscoped.filter(name="Olga Reviews").exists()
+
+
+def test_a_logged_in_user_joins_with_their_account(world_a):
+    user = UserFactory(email="staff@elsewhere.test", full_name="Petr")
+    client = Client()
+    client.force_login(user)
+    form = client.get(url(world_a)).context["form"]
+    assert "password" not in form.fields
+    assert form["name"].value() == "Petr"
+    response = client.post(
+        url(world_a), {"name": "Petr Shop", "channel_type": "niche_site", "country": "DE"}
+    )
+    assert response.status_code == 302
+    partner = Partner.unscoped.get(user=user)
+    assert (partner.email, partner.geography_tier, partner.tenant) == (
+        "staff@elsewhere.test",
+        "international",
+        world_a.tenant,
+    )
+    # Joining again just goes to the cabinet.
+    assert client.get(url(world_a))["Location"] == f"/p/{world_a.tenant.slug}/"

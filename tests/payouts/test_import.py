@@ -1,0 +1,132 @@
+"""``manage.py import_conversions``: row errors with line numbers, valid rows in, re-runs no-ops."""
+
+from decimal import Decimal
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from partners.models import Conversion, Customer
+from payouts.models import Commission, CommissionRule
+from tenancy.scope import tenant_scope
+
+HEADER = "external_id,kind,partner,customer_external_id,amount,currency,occurred_at\n"
+
+
+def run(world, tmp_path, text, name="conversions.csv"):
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    out, err = StringIO(), StringIO()
+    call_command(
+        "import_conversions",
+        str(path),
+        "--tenant",
+        world.tenant.slug,
+        "--no-progress",
+        stdout=out,
+        stderr=err,
+    )
+    return out.getvalue(), err.getvalue()
+
+
+def test_import_reports_errors_by_line_and_imports_the_rest_once(world_a, tmp_path):
+    p1, p2 = world_a.partners
+    with tenant_scope(world_a.tenant):
+        CommissionRule.objects.create(
+            name="Lead 50", kind="lead", model="fixed", value=Decimal("50")
+        )
+    text = (
+        HEADER
+        + "\n".join(
+            [
+                f"imp-1,sale,{p1.code.lower()},cust-1,1000.00,RUB,2025-01-10T10:00:00Z",  # line 2
+                f"imp-2,sale,{p2.email.upper()},,250.50,,2025-01-11 12:00",  # line 3
+                "imp-3,sale,,cust-1,300,RUB,2025-02-01T00:00:00+03:00",  # line 4: recurring
+                "imp-4,lead,,,,,2025-02-02T00:00:00Z",  # line 5: unattributed
+                "imp-5,sale,nobody,,100,RUB,2025-02-02T00:00:00Z",  # line 6
+                "imp-6,refund,,,100,RUB,2025-02-02T00:00:00Z",  # line 7
+                "imp-7,sale,,,12.345,RUB,2025-02-02T00:00:00Z",  # line 8
+                "imp-8,sale,,,100,USD,2025-02-02T00:00:00Z",  # line 9
+                "imp-9,sale,,,100,RUB,yesterday",  # line 10
+                "imp-10,sale,,,,RUB,2025-02-02T00:00:00Z",  # line 11
+                f"imp-11,lead,{p1.code},,,,2025-03-01T00:00:00Z",  # line 12
+            ]
+        )
+        + "\n"
+    )
+    out, err = run(world_a, tmp_path, text)
+    assert err.splitlines() == [
+        "line 6: partner: no partner with the code or email 'nobody'",
+        "line 7: kind: 'refund' is not one of lead, sale, action, impression",
+        "line 8: amount: RUB has 2 digits after the point",
+        "line 9: currency: this program counts money in RUB, not USD",
+        "line 10: occurred_at: 'yesterday' is not an ISO 8601 time",
+        "line 11: amount: a sale needs an amount",
+    ]
+    with tenant_scope(world_a.tenant):
+        amounts = dict(
+            Commission.objects.filter(conversion__external_id__startswith="imp-").values_list(
+                "conversion__external_id", "amount"
+            )
+        )
+        assert amounts == {
+            "imp-1": Decimal("100.00"),
+            "imp-2": Decimal("25.05"),
+            "imp-3": Decimal("30.00"),
+            "imp-11": Decimal("50.00"),
+        }
+    assert (
+        "11 rows read: 5 conversions imported, 0 already present, 6 with errors; 4 commissions created"
+        in out
+    )
+    with tenant_scope(world_a.tenant):
+        rows = {
+            c.external_id: (
+                c.partner_id,
+                c.attribution,
+                c.amount,
+                c.customer.external_id if c.customer else None,
+            )
+            for c in Conversion.objects.filter(external_id__startswith="imp-").select_related(
+                "customer"
+            )
+        }
+        assert rows == {
+            "imp-1": (p1.pk, "partner", Decimal("1000.00"), "cust-1"),
+            "imp-2": (p2.pk, "partner", Decimal("250.50"), None),
+            "imp-3": (p1.pk, "customer", Decimal("300.00"), "cust-1"),
+            "imp-4": (None, "none", None, None),
+            "imp-11": (p1.pk, "partner", None, None),
+        }
+        assert (
+            Conversion.objects.get(external_id="imp-2").occurred_at.isoformat()
+            == "2025-01-11T09:00:00+00:00"
+        )  # Moscow
+        amounts = dict(
+            Commission.objects.filter(conversion__external_id__startswith="imp-").values_list(
+                "conversion__external_id", "amount"
+            )
+        )
+        assert amounts == {
+            "imp-1": Decimal("100.00"),
+            "imp-2": Decimal("25.05"),
+            "imp-3": Decimal("30.00"),
+            "imp-11": Decimal("50.00"),
+        }
+        commission = Commission.objects.get(conversion__external_id="imp-1")
+        assert commission.status == "pending"
+        assert commission.trace["base"]["name"] == "Aardvark sales 10%"
+        assert Customer.objects.get(external_id="cust-1").partner_id == p1.pk
+    out, err = run(world_a, tmp_path, text)
+    assert (
+        "11 rows read: 0 conversions imported, 5 already present, 6 with errors; 0 commissions created"
+        in out
+    )
+    with tenant_scope(world_a.tenant):
+        assert Conversion.objects.filter(external_id__startswith="imp-").count() == 5
+        assert Commission.objects.filter(conversion__external_id__startswith="imp-").count() == 4
+
+
+def test_import_refuses_a_file_without_the_columns(world_a, tmp_path):
+    with pytest.raises(CommandError, match="lacks the column"):
+        run(world_a, tmp_path, "external_id,kind\nx,lead\n")

@@ -1,0 +1,141 @@
+"""Manager pages and the cabinet page of the money path."""
+
+from decimal import Decimal
+
+from django.test import Client
+
+from partners.conversions import conversion_record
+from payouts.models import Commission, CommissionRule
+from tenancy.scope import tenant_scope
+
+
+def url(world, path):
+    return f"/app/{world.tenant.slug}/{path}"
+
+
+def test_rule_list_and_editor_with_preview(world_a):
+    client = world_a.client_for(world_a.manager)
+    listing = client.get(url(world_a, "commission-rules/"))
+    assert listing.status_code == 200
+    assert "Aardvark sales 10%" in listing.content.decode()
+    form = {
+        "name": "Top partners 15%",
+        "kind": "sale",
+        "model": "percent",
+        "value": "15",
+        "tier": "1",
+        "priority": "10",
+        "segments": ["top"],
+        "preview_partner": str(world_a.partners[0].pk),
+        "preview_amount": "10000",
+    }
+    preview = client.post(url(world_a, "commission-rules/new/"), {**form, "action": "preview"})
+    text = preview.content.decode()
+    assert preview.status_code == 200
+    # Partner 1 is no top partner: the new rule does not apply, the 10% rule does.
+    assert "today earns RUB\xa01,000.00" in text
+    with tenant_scope(world_a.tenant):
+        world_a.partners[0].activity_segment = "top"
+        world_a.partners[0].save()
+        assert not CommissionRule.objects.filter(name="Top partners 15%").exists()
+    preview = client.post(url(world_a, "commission-rules/new/"), {**form, "action": "preview"})
+    assert (
+        "A RUB\xa010,000.00 sale by Aardvark Partner 1 today earns RUB\xa01,500.00."
+        in preview.content.decode()
+    )
+    saved = client.post(url(world_a, "commission-rules/new/"), {**form, "action": "save"})
+    assert saved.status_code == 302
+    with tenant_scope(world_a.tenant):
+        rule = CommissionRule.objects.get(name="Top partners 15%")
+        assert (rule.value, rule.segments, rule.priority) == (Decimal("15.0000"), ["top"], 10)
+    bad = client.post(
+        url(world_a, "commission-rules/new/"), {**form, "kind": "lead", "action": "save"}
+    )
+    assert "This rate model applies to sale only." in bad.content.decode()
+    deactivate = client.post(url(world_a, f"commission-rules/{rule.pk}/deactivate/"))
+    assert deactivate.status_code == 302
+    rule.refresh_from_db()
+    assert rule.is_active is False
+
+
+def test_russian_money_format(world_a):
+    client = world_a.client_for(world_a.manager)
+    client.cookies["pf_language"] = "ru"
+    with tenant_scope(world_a.tenant):
+        world_a.manager.language = "ru"
+        world_a.manager.save()
+    page = client.get(url(world_a, f"partners/{world_a.partners[0].pk}/money/"))
+    assert "100,00\xa0₽" in page.content.decode()
+
+
+def test_conversion_list_shows_unattributed(world_a):
+    with tenant_scope(world_a.tenant):
+        conversion_record(tenant=world_a.tenant, kind="lead", external_id="orphan-lead")
+    client = world_a.client_for(world_a.analyst)
+    page = client.get(url(world_a, "conversions/?attribution=none"))
+    text = page.content.decode()
+    assert page.status_code == 200
+    assert "orphan-lead" in text
+    assert "Aardvark-order-1" not in text
+
+
+def test_review_queue_approve_reject_and_analysts_are_refused(world_a):
+    partner = world_a.partners[0]
+    with tenant_scope(world_a.tenant):
+        held = [
+            conversion_record(
+                tenant=world_a.tenant,
+                kind="sale",
+                external_id=f"self-{i}",
+                amount="100",
+                partner=partner.code,
+                customer_email=partner.email,
+            ).conversion
+            for i in (1, 2)
+        ]
+        first, second = (Commission.objects.get(conversion=c) for c in held)
+    analyst = world_a.client_for(world_a.analyst)
+    assert analyst.get(url(world_a, "commissions/review/")).status_code == 403
+    assert (
+        analyst.post(
+            url(world_a, f"commissions/{first.pk}/review/"), {"decision": "approve"}
+        ).status_code
+        == 403
+    )
+    manager = world_a.client_for(world_a.manager)
+    queue = manager.get(url(world_a, "commissions/review/")).content.decode()
+    assert "self-1" in queue
+    assert "Self-referral" in queue
+    manager.post(url(world_a, f"commissions/{first.pk}/review/"), {"decision": "approve"})
+    refused = manager.post(
+        url(world_a, f"commissions/{second.pk}/review/"), {"decision": "reject"}, follow=True
+    )
+    assert "Say why the commission is rejected." in refused.content.decode()
+    manager.post(
+        url(world_a, f"commissions/{second.pk}/review/"),
+        {"decision": "reject", "note": "Own order"},
+    )
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.status, second.status, second.review_note) == ("pending", "rejected", "Own order")
+
+
+def test_partner_money_fragment(world_a):
+    page = world_a.client_for(world_a.analyst).get(
+        url(world_a, f"partners/{world_a.partners[0].pk}/money/")
+    )
+    text = page.content.decode()
+    assert page.status_code == 200
+    assert "Aardvark-order-1" in text
+    assert "RUB\xa0100.00" in text
+
+
+def test_cabinet_earnings_with_why(world_a):
+    partner = world_a.partners[0]
+    page = world_a.client_for(partner.user).get(f"/p/{world_a.tenant.slug}/earnings/")
+    text = page.content.decode()
+    assert page.status_code == 200
+    assert "Base: 10% of RUB\xa01,000.00 = RUB\xa0100.00 (rule “Aardvark sales 10%”)" in text
+    other = world_a.client_for(world_a.partners[1].user).get(f"/p/{world_a.tenant.slug}/earnings/")
+    assert "Aardvark-order-1" not in other.content.decode()
+    assert Client().get(f"/p/{world_a.tenant.slug}/earnings/").status_code == 302
