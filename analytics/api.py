@@ -73,7 +73,11 @@ class KpiSerializer(serializers.Serializer):
 class SummaryView(AnalyticsView):
     """KPIs for the period, each with the previous period's value and the relative change."""
 
-    @extend_schema(parameters=QUERY_PARAMETERS, operation_id="analytics_summary")
+    @extend_schema(
+        parameters=QUERY_PARAMETERS,
+        operation_id="analytics_summary",
+        responses={200: OpenApiTypes.OBJECT},
+    )
     def get(self, request):
         query = self.analytics_query()
         kpis = metrics.kpis(
@@ -88,7 +92,11 @@ class SummaryView(AnalyticsView):
 class DailyView(AnalyticsView):
     """Revenue, commissions, clicks, leads and sales for each day of the period."""
 
-    @extend_schema(parameters=QUERY_PARAMETERS, operation_id="analytics_daily")
+    @extend_schema(
+        parameters=QUERY_PARAMETERS,
+        operation_id="analytics_daily",
+        responses={200: OpenApiTypes.OBJECT},
+    )
     def get(self, request):
         query = self.analytics_query()
         series = metrics.daily_series(
@@ -112,7 +120,11 @@ class BreakdownsView(AnalyticsView):
     """The period's figures by activity segment, channel, geography, partner type, industry and
     company size."""
 
-    @extend_schema(parameters=QUERY_PARAMETERS, operation_id="analytics_breakdowns")
+    @extend_schema(
+        parameters=QUERY_PARAMETERS,
+        operation_id="analytics_breakdowns",
+        responses={200: OpenApiTypes.OBJECT},
+    )
     def get(self, request):
         query = self.analytics_query()
         tables = metrics.breakdowns(tenant=self.tenant, period=query.period, filters=query.filters)
@@ -131,7 +143,11 @@ class FunnelView(AnalyticsView):
     """Partners who joined in the period by the furthest journey step reached, and activation
     by signup month."""
 
-    @extend_schema(parameters=QUERY_PARAMETERS, operation_id="analytics_funnel")
+    @extend_schema(
+        parameters=QUERY_PARAMETERS,
+        operation_id="analytics_funnel",
+        responses={200: OpenApiTypes.OBJECT},
+    )
     def get(self, request):
         query = self.analytics_query()
         stages = metrics.journey_funnel(

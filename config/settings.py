@@ -205,6 +205,17 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # One schema name per choice set used by several serializers.
+    "ENUM_NAME_OVERRIDES": {
+        "ActivitySegmentEnum": "partners.models.ActivitySegment",
+        "ChannelTypeEnum": "partners.models.ChannelType",
+        "PartnerTypeEnum": "partners.models.PartnerType",
+        "GeographyTierEnum": "partners.geography.GeographyTier",
+        "PartnerStatusEnum": "partners.models.PartnerStatus",
+        "ConversionStatusEnum": "partners.models.ConversionStatus",
+        "CommissionStatusEnum": "payouts.models.CommissionStatus",
+        "DeliveryStatusEnum": "webhooks.models.DeliveryStatus",
+    },
 }
 
 CELERY_BROKER_URL = REDIS_URL
