@@ -77,8 +77,8 @@ def pareto_chart(curve) -> dict:
     figure.update_layout(
         **LAYOUT,
         title=_("Revenue concentration"),
-        xaxis={"title": _("% of partners with revenue"), "range": [0, 100]},
-        yaxis={"title": _("% of revenue"), "range": [0, 100]},
+        xaxis={"title": _("Share of partners with revenue"), "range": [0, 100], "ticksuffix": "%"},
+        yaxis={"title": _("Share of revenue"), "range": [0, 100], "ticksuffix": "%"},
     )
     return as_json(figure)
 

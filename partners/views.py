@@ -6,7 +6,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
 from partners import selectors, services
@@ -87,7 +87,10 @@ def partner_bulk(request: HttpRequest) -> HttpResponse:
     ids = form.cleaned_data["partners"]
     if form.cleaned_data["action"] == "approve":
         count = services.partners_approve_bulk(partner_ids=ids, by=request.user)
-        messages.success(request, _("%(n)d partners approved.") % {"n": count})
+        messages.success(
+            request,
+            ngettext("%(n)d partner approved.", "%(n)d partners approved.", count) % {"n": count},
+        )
     else:
         try:
             count = services.partners_tag_bulk(
@@ -98,7 +101,11 @@ def partner_bulk(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(
                 request,
-                _("Tag “%(tag)s” added to %(n)d partners.")
+                ngettext(
+                    "Tag “%(tag)s” added to %(n)d partner.",
+                    "Tag “%(tag)s” added to %(n)d partners.",
+                    count,
+                )
                 % {"tag": form.cleaned_data["tag"].strip(), "n": count},
             )
     return redirect(back)

@@ -6,6 +6,7 @@ from http import HTTPStatus
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
+from django.utils.translation import gettext as _
 from rest_framework import exceptions, pagination, throttling
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.response import Response
@@ -40,11 +41,11 @@ class APIKeyAuthentication(BaseAuthentication):
             return None
         if parts[0].lower() != self.keyword or len(parts) != 2:
             raise exceptions.AuthenticationFailed(
-                "Send the key as “Authorization: Bearer pf_live_…”."
+                _("Send the key as “Authorization: Bearer pf_live_…”.")
             )
         key = api_key_authenticate(raw=parts[1].decode("latin-1"))
         if key is None:
-            raise exceptions.AuthenticationFailed("Unknown or revoked API key.")
+            raise exceptions.AuthenticationFailed(_("Unknown or revoked API key."))
         return APIClient(key), key
 
     def authenticate_header(self, request) -> str:

@@ -4,6 +4,7 @@ the tenant scope comes from the API key for the whole request, so a subclass can
 import hashlib
 import json
 
+from django.utils.translation import gettext as _
 from rest_framework import viewsets
 from rest_framework.exceptions import NotFound
 from rest_framework.renderers import JSONRenderer
@@ -60,7 +61,7 @@ class TenantScopedAPIMixin:
 
     def _idempotency_claim(self, request, key: str) -> None:
         if len(key) > 200:
-            raise ServiceError("At most 200 characters.", field="Idempotency-Key")
+            raise ServiceError(_("At most 200 characters."), field="Idempotency-Key")
         digest = hashlib.sha256(
             b"\n".join([request.method.encode(), request.get_full_path().encode(), request.body])
         ).hexdigest()
@@ -71,8 +72,10 @@ class TenantScopedAPIMixin:
         record = IdempotencyRecord.objects.select_for_update().get(key=key)
         if record.request_hash != digest:
             raise ConflictError(
-                "This Idempotency-Key was already used for a different request. Use a new key "
-                "for a new request.",
+                _(
+                    "This Idempotency-Key was already used for a different request. Use a new key "
+                    "for a new request."
+                ),
                 field="Idempotency-Key",
                 code="idempotency_key_reused",
             )

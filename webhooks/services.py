@@ -20,6 +20,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from tenancy.errors import ConflictError, ServiceError
 from tenancy.models import Tenant
@@ -316,7 +317,11 @@ def _endpoint_count_giving_up(*, endpoint_id: int) -> None:
     ).update(
         is_active=False,
         disabled_at=timezone.now(),
-        disabled_reason=_("%(count)s deliveries in a row failed after every retry.")
+        disabled_reason=ngettext(
+            "%(count)s delivery in a row failed after every retry.",
+            "%(count)s deliveries in a row failed after every retry.",
+            threshold,
+        )
         % {"count": threshold},
     )
     if disabled:  # exactly one worker gets here, so the owners get one notice
