@@ -7,6 +7,7 @@ from analytics.api import BreakdownsView, DailyView, FunnelView, SummaryView
 from partners.api import ClickViewSet, CouponViewSet, LinkViewSet, PartnerViewSet
 from partners.conversions_api import ConversionViewSet
 from payouts.api import BalanceView, CommissionRuleViewSet, CommissionViewSet
+from segmentation.api import PartnerSegmentHistoryView, SegmentsView
 from tenancy.api import MemberViewSet, ProgramView
 from webhooks.api import WebhookEndpointViewSet
 
@@ -28,5 +29,12 @@ urlpatterns = [
     path("analytics/daily", DailyView.as_view(), name="api-analytics-daily"),
     path("analytics/breakdowns", BreakdownsView.as_view(), name="api-analytics-breakdowns"),
     path("analytics/funnel", FunnelView.as_view(), name="api-analytics-funnel"),
+    path("segments", SegmentsView.as_view(), name="api-segments"),
+    # A path under partners/, registered before the router's partner routes.
+    path(
+        "partners/<int:id>/segment-history",
+        PartnerSegmentHistoryView.as_view(),
+        name="api-partner-segment-history",
+    ),
     *router.urls,
 ]

@@ -10,6 +10,7 @@ from partners.urls import manager_urlpatterns as partner_manager_urlpatterns
 from partners.urls import public_urlpatterns as partner_public_urlpatterns
 from payouts.urls import cabinet_urlpatterns as payout_cabinet_urlpatterns
 from payouts.urls import manager_urlpatterns as payout_manager_urlpatterns
+from segmentation.urls import manager_urlpatterns as segmentation_manager_urlpatterns
 from tenancy.urls import manager_urlpatterns, public_urlpatterns
 from webhooks.urls import manager_urlpatterns as webhook_manager_urlpatterns
 
@@ -20,6 +21,7 @@ urlpatterns = [
     path("app/<slug:tenant_slug>/", include(webhook_manager_urlpatterns)),
     path("app/<slug:tenant_slug>/", include(payout_manager_urlpatterns)),
     path("app/<slug:tenant_slug>/", include(analytics_manager_urlpatterns)),
+    path("app/<slug:tenant_slug>/", include(segmentation_manager_urlpatterns)),
     path("p/<slug:tenant_slug>/", include(cabinet_urlpatterns)),
     path("p/<slug:tenant_slug>/", include(payout_cabinet_urlpatterns)),
     path("api/v1/", include("config.api")),

@@ -6,7 +6,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 from email import message_from_bytes, policy
 from pathlib import Path
 
@@ -14,6 +14,7 @@ import pytest
 from django.db import connection
 from django.test import Client
 
+from segmentation.models import SegmentRun
 from tenancy import services
 from tenancy.models import Invitation, Role
 from tenancy.scope import tenant_scope
@@ -84,6 +85,8 @@ def build_world(prefix: str, marker: str) -> TenantWorld:
     build_partners_world(tenant=tenant, partners=partners, marker=marker)
     build_money_world(tenant=tenant, partners=partners, marker=marker)
     build_webhook_world(tenant=tenant, marker=marker)
+    with tenant_scope(tenant):
+        SegmentRun.objects.create(tenant=tenant, trigger="manual", as_of=date(2026, 1, 1))
     return TenantWorld(
         tenant=tenant,
         owner=users["owner"],
