@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from email import message_from_bytes, policy
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from django.db import connection
@@ -163,12 +164,15 @@ def smtp_server(settings):
 
 
 def _database_url_for_test_db() -> str:
+    """The test database as a DATABASE_URL for the worker process, as django-environ reads it:
+    a Unix socket directory (the embedded PostgreSQL) goes URL-encoded in the first path
+    segment, since the host part is not decoded."""
     params = connection.settings_dict
+    user = params["USER"] or "postgres"
+    password = f":{quote(params['PASSWORD'], safe='')}" if params["PASSWORD"] else ""
     host = params["HOST"] or "127.0.0.1"
     if host.startswith("/"):
-        host = host.replace("/", "%2F")
-    user = params["USER"] or "postgres"
-    password = f":{params['PASSWORD']}" if params["PASSWORD"] else ""
+        return f"postgres://{user}{password}@/{quote(host, safe='')}/{params['NAME']}"
     port = f":{params['PORT']}" if params["PORT"] else ""
     return f"postgres://{user}{password}@{host}{port}/{params['NAME']}"
 
