@@ -5,6 +5,8 @@ from django.dispatch import receiver
 
 from analytics.rollups import local_day, rollup_mark_dirty
 from partners.events import clicks_recorded, conversion_recorded, conversion_refunded
+from partners.models import Conversion
+from payouts.events import commission_reviewed
 from tenancy.models import Tenant
 
 
@@ -25,3 +27,16 @@ def _clicks_written(sender, clicks, **kwargs) -> None:
         days.setdefault(tenant_id, set()).add(local_day(created_at, zones[tenant_id]))
     for tenant_id, tenant_days in days.items():
         rollup_mark_dirty(tenant_id=tenant_id, days=tenant_days)
+
+
+@receiver(commission_reviewed)
+def _commission_reviewed(sender, commission, **kwargs) -> None:
+    """A rejected (or released) commission changes its conversion day's commissions figure."""
+    occurred_at = (
+        Conversion.unscoped.filter(pk=commission.conversion_id, tenant_id=commission.tenant_id)
+        .values_list("occurred_at", flat=True)
+        .first()
+    )
+    tenant = Tenant.objects.filter(pk=commission.tenant_id).only("timezone").first()
+    if occurred_at is not None and tenant is not None:
+        rollup_mark_dirty(tenant_id=tenant.pk, days=[local_day(occurred_at, tenant.timezone)])

@@ -33,6 +33,7 @@ from partners.models import (
     Refund,
 )
 from partners.money import money_round
+from payouts.events import commission_reviewed
 from payouts.models import Commission, CommissionRule, CommissionStatus, EntryKind, LedgerEntry
 from payouts.rules import ConversionContext, RuleSpec, commission_compute
 from tenancy.errors import ConflictError, ServiceError
@@ -331,6 +332,9 @@ def commission_review(
     if status == CommissionStatus.APPROVED:
         _ledger_add([_accrual(commission)])
         _publish(commission, "commission.approved")
+    transaction.on_commit(
+        lambda: commission_reviewed.send(sender=Commission, commission=commission)
+    )
     return commission
 
 

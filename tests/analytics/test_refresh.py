@@ -4,8 +4,10 @@ from decimal import Decimal
 from analytics.models import DailyPartnerStats
 from analytics.rollups import rollup_refresh_days, rollups_refresh_dirty
 from partners.conversions import conversion_record
+from payouts.models import Commission, CommissionStatus
+from payouts.services import commission_review
 from tenancy.scope import tenant_scope
-from tests.analytics.conftest import msk
+from tests.analytics.conftest import _commission, _conversion, msk
 
 
 def test_a_new_conversion_reaches_the_rollups_through_the_dirty_set(
@@ -71,3 +73,28 @@ def test_flushed_clicks_reach_the_rollups(program, django_capture_on_commit_call
     with tenant_scope(tenant):
         row = DailyPartnerStats.objects.get(partner=p3)
     assert (row.day, row.clicks) == (date(2026, 6, 28), 3)
+
+
+def test_a_rejected_commission_leaves_the_rollups(program, django_capture_on_commit_callbacks):
+    tenant, p1 = program.tenant, program.partners["p1"]
+    with tenant_scope(tenant):
+        held = _commission(
+            tenant,
+            _conversion(tenant, p1, "sale", msk("2026-06-10", 15), "400.00"),
+            "40.00",
+            status=CommissionStatus.ON_HOLD,
+        )
+        rollup_refresh_days(tenant=tenant, days=[date(2026, 6, 10)])
+        assert DailyPartnerStats.objects.get(
+            partner=p1, day=date(2026, 6, 10)
+        ).commissions == Decimal("140.00")
+        with django_capture_on_commit_callbacks(execute=True):
+            commission_review(
+                commission=held, approve=False, user=program.owner, note="Self-referral"
+            )
+        assert Commission.objects.get(pk=held.pk).status == CommissionStatus.REJECTED
+    assert rollups_refresh_dirty() == {tenant.pk: 1}
+    with tenant_scope(tenant):
+        assert DailyPartnerStats.objects.get(
+            partner=p1, day=date(2026, 6, 10)
+        ).commissions == Decimal("100.00")
