@@ -37,6 +37,6 @@ format: setup
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
+# Extract strings, fill Russian from JSON files (FILES="a.json b.json"), compile, list gaps.
 messages: setup
-	$(VENV_PYTHON) manage.py makemessages -l ru --ignore=.venv --ignore=.data
-	$(VENV_PYTHON) manage.py compilemessages --ignore=.venv
+	$(VENV_PYTHON) scripts/translate.py $(FILES)
