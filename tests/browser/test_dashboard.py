@@ -19,9 +19,13 @@ from partners.money import money_format
 from segmentation.selectors import local_today
 from tenancy.models import Tenant
 from tenancy.scope import tenant_scope
+from tenancy.templatetags.charts import chart_locale_build
 from tests.browser.helpers import REPO, login, switch_language
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+ENGLISH_SHORT_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun")
+ENGLISH_SHORT_MONTHS += ("Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 def expected_revenue(tenant, preset: str, filters: Filters) -> Decimal:
@@ -97,6 +101,14 @@ def test_screenshots_in_english_and_russian(live_server, page, tmp_path):
         for figure in ("revenue", "segments", "migration", "funnel", "pareto"):
             page.locator(f"[data-figure={figure}] .main-svg").first.wait_for()
         page.wait_for_timeout(800)  # let the Sankey finish its transition
+        ticks = page.locator("[data-figure=revenue] .xtick text").all_text_contents()
+        months = (
+            chart_locale_build(language)["format"]["shortMonths"]
+            if language == "ru"
+            else ENGLISH_SHORT_MONTHS
+        )
+        assert ticks
+        assert all(any(month in tick for month in months) for tick in ticks if tick), ticks
         assert page.evaluate(
             "document.documentElement.scrollWidth <= document.documentElement.clientWidth"
         )

@@ -1,0 +1,68 @@
+"""The chart library's locale for the active language, so axis dates and numbers read natively.
+
+plotly.js ships no locales in the Python package; month and day names and number separators
+come from Babel's CLDR data, the mode-bar labels from our own catalogue.
+"""
+
+from babel import Locale
+from django import template
+from django.utils.translation import get_language, gettext
+
+register = template.Library()
+
+# Day 0 of plotly (d3) is Sunday; Babel numbers the days from Monday = 0.
+_SUNDAY_FIRST = (6, 0, 1, 2, 3, 4, 5)
+
+
+def _modebar_dictionary() -> dict[str, str]:
+    return {
+        "Zoom": gettext("Zoom"),
+        "Pan": gettext("Pan"),
+        "Zoom in": gettext("Zoom in"),
+        "Zoom out": gettext("Zoom out"),
+        "Autoscale": gettext("Autoscale"),
+        "Reset axes": gettext("Reset axes"),
+        "Download plot as a png": gettext("Download the chart as PNG"),
+        "Download plot": gettext("Download the chart"),
+        "Box Select": gettext("Box select"),
+        "Lasso Select": gettext("Lasso select"),
+        "Double-click to zoom back out": gettext("Double-click to zoom back out"),
+        "Show closest data on hover": gettext("Show closest data on hover"),
+        "Compare data on hover": gettext("Compare data on hover"),
+        "Toggle Spike Lines": gettext("Toggle spike lines"),
+    }
+
+
+def chart_locale_build(language: str) -> dict:
+    """plotly's `register` payload for a locale (`moduleType: "locale"`)."""
+    locale = Locale.parse(language.replace("-", "_"))
+
+    def months(width: str) -> list[str]:
+        names = locale.months["stand-alone"][width]
+        return [names[number] for number in range(1, 13)]
+
+    def days(width: str) -> list[str]:
+        names = locale.days["stand-alone"][width]
+        return [names[number] for number in _SUNDAY_FIRST]
+
+    return {
+        "moduleType": "locale",
+        "name": language,
+        "dictionary": _modebar_dictionary(),
+        "format": {
+            "days": days("wide"),
+            "shortDays": days("abbreviated"),
+            "months": months("wide"),
+            "shortMonths": months("abbreviated"),
+            "decimal": locale.number_symbols["latn"]["decimal"],
+            "thousands": locale.number_symbols["latn"]["group"],
+            "date": "%d.%m.%Y",  # Russian, the one non-English language we ship
+        },
+    }
+
+
+@register.simple_tag
+def chart_locale() -> dict | None:
+    """None for English: plotly's built-in locale, which a registration would replace."""
+    language = get_language() or "en"
+    return None if language.startswith("en") else chart_locale_build(language)
