@@ -5,6 +5,7 @@ Run with ``UPDATE_SCREENSHOTS=1`` to refresh ``docs/screenshots/dashboard_{en,ru
 otherwise the pictures go to the test's temporary directory.
 """
 
+import calendar
 import os
 import re
 from decimal import Decimal
@@ -24,8 +25,8 @@ from tests.browser.helpers import REPO, login, switch_language
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-ENGLISH_SHORT_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun")
-ENGLISH_SHORT_MONTHS += ("Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+# The C locale's abbreviations (Django never calls setlocale): "Jan" … "Dec".
+ENGLISH_SHORT_MONTHS = tuple(calendar.month_abbr)[1:]
 
 
 def expected_revenue(tenant, preset: str, filters: Filters) -> Decimal:
