@@ -96,14 +96,17 @@ class BalanceSerializer(serializers.Serializer):
     partner = serializers.IntegerField()
     currency = serializers.CharField()
     balance = serializers.DecimalField(max_digits=18, decimal_places=2)
+    in_payout = serializers.DecimalField(max_digits=18, decimal_places=2)
+    paid_out = serializers.DecimalField(max_digits=18, decimal_places=2)
     pending = serializers.DecimalField(max_digits=18, decimal_places=2)
     approved = serializers.DecimalField(max_digits=18, decimal_places=2)
     paid = serializers.DecimalField(max_digits=18, decimal_places=2)
 
 
 class BalanceView(TenantAPIView):
-    """Per partner: ``balance`` = the sum of ledger entries (payable now, less adjustments);
-    ``pending`` (hold period or review), ``approved`` and ``paid`` commission totals."""
+    """Per partner, from the ledger: ``balance`` (payable now, less refunds after payment),
+    ``in_payout`` (in a payout batch, not yet paid) and ``paid_out``; from commissions:
+    ``pending`` (hold period or review), ``approved`` and ``paid`` totals."""
 
     model = Partner
 

@@ -1,3 +1,5 @@
+from decimal import Decimal
+
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -151,14 +153,29 @@ class EntryKind(models.TextChoices):
     ADJUSTMENT = "adjustment", _("Adjustment")
     BONUS = "bonus", _("Bonus")
     PAYOUT = "payout", _("Payout")
+    PAYOUT_RETURN = "payout_return", _("Payout returned")
+    PAYOUT_PAID = "payout_paid", _("Payout paid")
+
+
+class LedgerAccount(models.TextChoices):
+    """Where a partner's money is. Payout steps move it between accounts with a pair of entries
+    that sum to zero: balance → in a payout (a batch takes it) → paid out, or back to the
+    balance (excluded, failed)."""
+
+    BALANCE = "balance", _("Balance")
+    IN_PAYOUT = "in_payout", _("In a payout")
+    PAID = "paid", _("Paid out")
 
 
 class LedgerEntry(TenantOwned):
-    """Append-only. A partner's balance is the sum of their entries; ``cause`` is unique per
-    tenant, so no retry can add the same entry twice."""
+    """Append-only. A partner's balance is the sum of their entries on the ``balance`` account;
+    ``cause`` is unique per tenant, so no retry can add the same entry twice."""
 
     partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="ledger_entries")
     kind = models.CharField(max_length=16, choices=EntryKind.choices)
+    account = models.CharField(
+        max_length=16, choices=LedgerAccount.choices, default=LedgerAccount.BALANCE
+    )
     amount = models.DecimalField(**MONEY)
     currency = models.CharField(max_length=3)
     commission = models.ForeignKey(
@@ -174,3 +191,257 @@ class LedgerEntry(TenantOwned):
             models.UniqueConstraint(fields=["tenant", "cause"], name="ledger_entry_unique_cause")
         ]
         indexes = [models.Index(fields=["tenant", "partner", "created_at"])]
+
+
+class PayoutSchedule(models.TextChoices):
+    MANUAL = "manual", _("By hand: a manager creates each batch")
+    MONTHLY = "monthly", _("Monthly, on a day of the month")
+    ON_REQUEST = "on_request", _("On request of the partner")
+
+
+class PayoutSettings(TenantOwned):
+    """A program's payout rules. The currency is the program's; the hold period is the
+    program's ``hold_days``. A program without a row has the defaults."""
+
+    minimum_amount = models.DecimalField(
+        _("minimum payout"),
+        default=Decimal("1000.00"),
+        help_text=_("A partner is paid when their balance is at least this."),
+        **MONEY,
+    )
+    schedule = models.CharField(
+        _("schedule"), max_length=16, choices=PayoutSchedule.choices, default=PayoutSchedule.MANUAL
+    )
+    monthly_day = models.PositiveSmallIntegerField(
+        _("day of the month"),
+        default=1,
+        help_text=_("1–28, for the monthly schedule: a batch is created that day."),
+    )
+    details_review_days = models.PositiveSmallIntegerField(
+        _("review payouts after a change of details, days"),
+        default=14,
+        help_text=_(
+            "A partner whose payout details changed within this many days is paid only after "
+            "a manager checks the payout. 0: never."
+        ),
+    )
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant"], name="payout_settings_one_per_program"),
+            models.CheckConstraint(
+                condition=Q(minimum_amount__gte=0), name="payout_minimum_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=Q(monthly_day__gte=1, monthly_day__lte=28),
+                name="payout_monthly_day_in_every_month",
+            ),
+        ]
+
+
+class PayoutMethod(models.TextChoices):
+    CARD = "card", _("Bank card")
+    BANK_ACCOUNT = "bank_account", _("Bank account")
+    SELF_EMPLOYED = "self_employed", _("Self-employed (bank account and INN)")
+
+
+class PayoutDetails(TenantOwned):
+    """Where a partner wants to be paid. Append-only: a change is a new row, so the history
+    stays; the newest row is the current one."""
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="payout_details")
+    method = models.CharField(_("method"), max_length=16, choices=PayoutMethod.choices)
+    holder_name = models.CharField(_("recipient's full name"), max_length=150)
+    card_number = models.CharField(_("card number"), max_length=19, blank=True)
+    account_number = models.CharField(_("account number"), max_length=20, blank=True)
+    bik = models.CharField(_("bank BIK"), max_length=9, blank=True)
+    bank_name = models.CharField(_("bank"), max_length=150, blank=True)
+    inn = models.CharField(_("INN"), max_length=12, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    created_by = models.ForeignKey(
+        "tenancy.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["tenant", "partner", "created_at"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(method="card") | ~Q(card_number=""), name="payout_details_card"
+            ),
+            models.CheckConstraint(
+                condition=Q(method="card") | (~Q(account_number="") & ~Q(bik="")),
+                name="payout_details_account",
+            ),
+            models.CheckConstraint(
+                condition=~Q(method="self_employed") | ~Q(inn=""),
+                name="payout_details_self_employed_inn",
+            ),
+        ]
+
+    @property
+    def is_self_employed(self) -> bool:
+        return self.method == PayoutMethod.SELF_EMPLOYED
+
+    @property
+    def masked(self) -> str:
+        """The card or account as shown on pages: the last four digits only."""
+        number = self.card_number if self.method == PayoutMethod.CARD else self.account_number
+        return f"•••• {number[-4:]}" if number else ""
+
+
+class PayoutBatchStatus(models.TextChoices):
+    OPEN = "open", _("Under review")
+    APPROVED = "approved", _("Approved, being paid")
+    CLOSED = "closed", _("Closed")
+
+
+class PayoutBatch(TenantOwned):
+    """The payouts of one date. At most one batch per program is under review at a time (so two
+    concurrent “create batch” requests make one batch), and one scheduled batch per date."""
+
+    pay_date = models.DateField(_("payout date"))
+    status = models.CharField(
+        max_length=16, choices=PayoutBatchStatus.choices, default=PayoutBatchStatus.OPEN
+    )
+    currency = models.CharField(max_length=3)
+    scheduled = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    created_by = models.ForeignKey(
+        "tenancy.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    approved_at = models.DateTimeField(null=True, blank=True)
+    approved_by = models.ForeignKey(
+        "tenancy.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant"],
+                condition=Q(status="open"),
+                name="payout_batch_one_open_per_program",
+            ),
+            models.UniqueConstraint(
+                fields=["tenant", "pay_date"],
+                condition=Q(scheduled=True),
+                name="payout_batch_one_scheduled_per_date",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk}"
+
+
+class PayoutLineStatus(models.TextChoices):
+    REVIEW = "review", _("To check: payout details changed")
+    READY = "ready", _("To be paid")
+    EXCLUDED = "excluded", _("Excluded")
+    PAID = "paid", _("Paid")
+    FAILED = "failed", _("Failed")
+
+
+LINE_OPEN = (PayoutLineStatus.REVIEW, PayoutLineStatus.READY)
+
+
+class PayoutLine(TenantOwned):
+    """What one partner is paid in one batch: their balance when the batch was created (the
+    commissions inside, less refunds after earlier payouts)."""
+
+    batch = models.ForeignKey(PayoutBatch, on_delete=models.PROTECT, related_name="lines")
+    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="payout_lines")
+    details = models.ForeignKey(PayoutDetails, on_delete=models.PROTECT, related_name="+")
+    amount = models.DecimalField(**MONEY)
+    commissions_total = models.DecimalField(**MONEY)
+    currency = models.CharField(max_length=3)
+    status = models.CharField(
+        max_length=16, choices=PayoutLineStatus.choices, default=PayoutLineStatus.READY
+    )
+    review_reason = models.CharField(max_length=300, blank=True)
+    reason = models.CharField(_("reason"), max_length=300, blank=True)
+    reference = models.CharField(_("bank reference"), max_length=100, blank=True)
+    receipt = models.CharField(
+        _("receipt (act) number"),
+        max_length=200,
+        blank=True,
+        help_text=_(
+            "Self-employed: the number of the receipt made in “Мой налог” for this payout."
+        ),
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        "tenancy.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["batch", "partner__name", "id"]
+        indexes = [models.Index(fields=["tenant", "partner", "status"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["batch", "partner"], name="payout_line_one_per_partner"
+            ),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="payout_line_amount_positive"),
+            models.CheckConstraint(
+                condition=~Q(status__in=["excluded", "failed"]) | ~Q(reason=""),
+                name="payout_line_reason_when_not_paid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk}"
+
+    @property
+    def deductions(self) -> Decimal:
+        """Refunds after earlier payouts (negative), or what an earlier batch left (positive)."""
+        return self.amount - self.commissions_total
+
+
+class PayoutItem(TenantOwned):
+    """A commission inside a payout line. ``released``: the line was excluded or failed and the
+    commission is free for the next batch; a live item locks the commission to its line."""
+
+    line = models.ForeignKey(PayoutLine, on_delete=models.CASCADE, related_name="items")
+    commission = models.ForeignKey(
+        Commission, on_delete=models.PROTECT, related_name="payout_items"
+    )
+    amount = models.DecimalField(**MONEY)
+    released = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["commission"],
+                condition=Q(released=False),
+                name="payout_item_commission_in_one_line",
+            ),
+        ]
+
+
+class PayoutRequestStatus(models.TextChoices):
+    OPEN = "open", _("Waiting for the next batch")
+    BATCHED = "batched", _("In a batch")
+
+
+class PayoutRequest(TenantOwned):
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="payout_requests")
+    amount = models.DecimalField(**MONEY)
+    status = models.CharField(
+        max_length=16, choices=PayoutRequestStatus.choices, default=PayoutRequestStatus.OPEN
+    )
+    line = models.ForeignKey(
+        PayoutLine, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["partner"], condition=Q(status="open"), name="payout_request_one_open"
+            ),
+        ]

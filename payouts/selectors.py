@@ -4,17 +4,35 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from django.db.models import F, QuerySet, Sum
+from django.db.models import Count, F, Max, Q, QuerySet, Sum
 
-from payouts.models import Commission, CommissionStatus, LedgerEntry
+from payouts.models import (
+    Commission,
+    CommissionStatus,
+    LedgerAccount,
+    LedgerEntry,
+    PayoutBatch,
+    PayoutDetails,
+    PayoutLine,
+    PayoutSettings,
+)
 
 ZERO = Decimal("0.00")
 
 
+BALANCE_KEYS = ("balance", "in_payout", "paid_out", "pending", "approved", "paid")
+ACCOUNT_KEYS = {
+    LedgerAccount.BALANCE: "balance",
+    LedgerAccount.IN_PAYOUT: "in_payout",
+    LedgerAccount.PAID: "paid_out",
+}
+
+
 def partner_balances(*, partner_ids: list[int] | None = None) -> dict[int, dict[str, Decimal]]:
-    """Per partner: ``balance`` (the sum of ledger entries: approved and not yet paid out, less
-    adjustments), ``pending`` (in the hold period or on review), ``approved`` and ``paid``
-    commission totals. Two aggregate queries whatever the number of partners."""
+    """Per partner, from the ledger: ``balance`` (approved and not yet in a payout, less
+    refunds after payment), ``in_payout`` (in a batch, not yet paid) and ``paid_out``; from
+    commissions: ``pending`` (in the hold period or on review), ``approved`` and ``paid``
+    totals. Two aggregate queries whatever the number of partners."""
     entries = LedgerEntry.objects.all()
     commissions = Commission.objects.filter(
         status__in=[
@@ -30,12 +48,10 @@ def partner_balances(*, partner_ids: list[int] | None = None) -> dict[int, dict[
     result: dict[int, dict[str, Decimal]] = {}
 
     def row(partner_id: int) -> dict[str, Decimal]:
-        return result.setdefault(
-            partner_id, {"balance": ZERO, "pending": ZERO, "approved": ZERO, "paid": ZERO}
-        )
+        return result.setdefault(partner_id, dict.fromkeys(BALANCE_KEYS, ZERO))
 
-    for item in entries.values("partner_id").annotate(total=Sum("amount")):
-        row(item["partner_id"])["balance"] = item["total"]
+    for item in entries.values("partner_id", "account").annotate(total=Sum("amount")):
+        row(item["partner_id"])[ACCOUNT_KEYS[item["account"]]] = item["total"]
     totals = commissions.values("partner_id", "status").annotate(
         total=Sum(F("amount") - F("reversed_amount"))
     )
@@ -85,6 +101,76 @@ def payouts_due_total() -> Decimal:
     """What the program owes partners now: the sum of positive ledger balances (a partner with
     a negative balance after a refund is not owed anything, nor does it offset others)."""
     balances = (
-        LedgerEntry.objects.values("partner_id").annotate(total=Sum("amount")).filter(total__gt=0)
+        LedgerEntry.objects.filter(account=LedgerAccount.BALANCE)
+        .values("partner_id")
+        .annotate(total=Sum("amount"))
+        .filter(total__gt=0)
     )
     return balances.aggregate(due=Sum("total"))["due"] or ZERO
+
+
+# Payouts
+
+
+def payout_settings_get() -> PayoutSettings:
+    """The program's payout settings; the defaults (unsaved) when none were saved."""
+    return PayoutSettings.objects.first() or PayoutSettings()
+
+
+def payout_details_current(*, partner_id: int) -> PayoutDetails | None:
+    return (
+        PayoutDetails.objects.filter(partner_id=partner_id).order_by("-created_at", "-id").first()
+    )
+
+
+def payout_details_current_many(*, partner_ids: list[int]) -> dict[int, PayoutDetails]:
+    """The newest details of each partner, in one query (DISTINCT ON)."""
+    rows = (
+        PayoutDetails.objects.filter(partner_id__in=partner_ids)
+        .order_by("partner_id", "-created_at", "-id")
+        .distinct("partner_id")
+    )
+    return {row.partner_id: row for row in rows}
+
+
+def partners_with_details_changed_since(*, partner_ids: list[int], since) -> dict[int, object]:
+    """Partners whose details were *changed* (not first entered) at or after ``since``: the
+    time of their newest change, by partner. A takeover of an account shows as a change."""
+    if since is None or not partner_ids:
+        return {}
+    rows = (
+        PayoutDetails.objects.filter(partner_id__in=partner_ids)
+        .values("partner_id")
+        .annotate(n=Count("id"), last=Max("created_at"))
+        .filter(n__gt=1, last__gte=since)
+    )
+    return {row["partner_id"]: row["last"] for row in rows}
+
+
+def payout_batch_list() -> QuerySet[PayoutBatch]:
+    return PayoutBatch.objects.annotate(
+        line_count=Count("lines"),
+        total=Sum("lines__amount", filter=~Q(lines__status__in=["excluded", "failed"])),
+    ).order_by("-created_at", "-id")
+
+
+def payout_line_list(*, batch_id: int | None = None, partner_id: int | None = None, status=""):
+    lines = PayoutLine.objects.select_related("partner", "details", "batch")
+    if batch_id:
+        lines = lines.filter(batch_id=batch_id)
+    if partner_id:
+        lines = lines.filter(partner_id=partner_id)
+    if status:
+        lines = lines.filter(status=status)
+    return lines
+
+
+def payout_batch_totals(*, batch_id: int) -> dict[str, Decimal]:
+    """The batch's amounts by line status."""
+    totals = {
+        row["status"]: row["total"]
+        for row in PayoutLine.objects.filter(batch_id=batch_id)
+        .values("status")
+        .annotate(total=Sum("amount"))
+    }
+    return totals

@@ -34,7 +34,14 @@ from partners.models import (
 )
 from partners.money import money_round
 from payouts.events import commission_reviewed
-from payouts.models import Commission, CommissionRule, CommissionStatus, EntryKind, LedgerEntry
+from payouts.models import (
+    Commission,
+    CommissionRule,
+    CommissionStatus,
+    EntryKind,
+    LedgerAccount,
+    LedgerEntry,
+)
 from payouts.rules import ConversionContext, RuleSpec, commission_compute
 from tenancy.errors import ConflictError, ServiceError
 from tenancy.models import Tenant, User
@@ -340,26 +347,37 @@ def commission_review(
 
 @transaction.atomic
 def commission_mark_paid(*, commission: Commission, now: datetime | None = None) -> Commission:
-    """Marks an approved commission paid and books the payout entry that takes it off the
-    balance. (Payout batches will call this per commission they pay.)"""
+    """Marks one approved commission paid outside a payout batch (paid by other means) and moves
+    its amount from the balance to the paid-out account. A commission inside a payout line is
+    paid with its line (payouts.batches), never here."""
     now = now or timezone.now()
-    changed = Commission.objects.filter(pk=commission.pk, status=CommissionStatus.APPROVED).update(
-        status=CommissionStatus.PAID, paid_at=now
+    changed = (
+        Commission.objects.filter(pk=commission.pk, status=CommissionStatus.APPROVED)
+        .exclude(payout_items__released=False)
+        .update(status=CommissionStatus.PAID, paid_at=now)
     )
     if changed != 1:
-        raise ConflictError(_("Only an approved commission can be paid."))
+        raise ConflictError(
+            _("Only an approved commission that is in no payout batch can be marked paid.")
+        )
     commission.refresh_from_db()
+    common = {
+        "tenant_id": commission.tenant_id,
+        "partner_id": commission.partner_id,
+        "kind": EntryKind.PAYOUT,
+        "currency": commission.currency,
+        "commission": commission,
+    }
+    cause = f"payout:commission:{commission.pk}"
     _ledger_add(
         [
+            LedgerEntry(**common, amount=-commission.payable_amount, cause=cause),
             LedgerEntry(
-                tenant_id=commission.tenant_id,
-                partner_id=commission.partner_id,
-                kind=EntryKind.PAYOUT,
-                amount=-commission.payable_amount,
-                currency=commission.currency,
-                commission=commission,
-                cause=f"payout:commission:{commission.pk}",
-            )
+                **common,
+                account=LedgerAccount.PAID,
+                amount=commission.payable_amount,
+                cause=f"{cause}:to",
+            ),
         ]
     )
     return commission

@@ -40,7 +40,8 @@ def entries(commission):
 
 
 def balance(partner):
-    return LedgerEntry.objects.filter(partner=partner).aggregate(s=Sum("amount"))["s"] or Decimal(0)
+    entries = LedgerEntry.objects.filter(partner=partner, account="balance")
+    return entries.aggregate(s=Sum("amount"))["s"] or Decimal(0)
 
 
 def test_hold_maturation_at_the_boundary(scope_a):
@@ -122,6 +123,7 @@ def test_refund_of_a_paid_commission_adds_an_adjustment_and_leaves_the_row(scope
     assert entries(commission) == [
         ("accrual", Decimal("100.00")),
         ("payout", Decimal("-100.00")),
+        ("payout", Decimal("100.00")),  # the same amount onto the paid-out account
         ("adjustment", Decimal("-25.00")),
     ]
     assert balance(scope_a.partners[0]) == Decimal("-25.00")  # the next payout deducts it
@@ -250,6 +252,8 @@ def test_balances_api(world_a):
             "partner": p1.pk,
             "currency": "RUB",
             "balance": "100.00",
+            "in_payout": "0.00",
+            "paid_out": "50.00",
             "pending": "100.00",
             "approved": "100.00",
             "paid": "50.00",
@@ -257,7 +261,7 @@ def test_balances_api(world_a):
     ]
     with tenant_scope(world_a.tenant):
         assert selectors.partner_balance(partner_id=p1.pk)["balance"] == Decimal("100.00")
-        assert LedgerEntry.objects.filter(kind=EntryKind.PAYOUT).count() == 1
+        assert LedgerEntry.objects.filter(kind=EntryKind.PAYOUT, account="balance").count() == 1
 
 
 def test_commission_list_and_detail_with_trace(world_a):

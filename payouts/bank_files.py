@@ -1,0 +1,196 @@
+"""The payout register for the bank or mass-payout service (CSV and XLSX), and the bank's
+result file that marks lines paid or failed. The formats are documented in docs/payouts.md."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils.translation import gettext as _
+from openpyxl import Workbook
+
+from payouts import batches
+from payouts.models import PayoutBatch, PayoutBatchStatus, PayoutLine, PayoutLineStatus
+from tenancy.errors import ServiceError
+from tenancy.models import User
+
+REGISTER_COLUMNS = [
+    "payout_id",
+    "batch_id",
+    "pay_date",
+    "partner_id",
+    "partner_code",
+    "recipient",
+    "method",
+    "card_number",
+    "account_number",
+    "bik",
+    "bank_name",
+    "inn",
+    "amount",
+    "currency",
+    "purpose",
+]
+RESULT_COLUMNS = {"payout_id", "status", "reason", "reference"}
+RESULT_MAX_BYTES = 5 * 1024 * 1024
+
+
+def _register_rows(batch: PayoutBatch) -> list[list[str]]:
+    lines = (
+        PayoutLine.objects.filter(batch=batch, status=PayoutLineStatus.READY)
+        .select_related("partner", "details")
+        .order_by("id")
+    )
+    rows = []
+    for line in lines:
+        d = line.details
+        rows.append(
+            [
+                str(line.pk),
+                str(batch.pk),
+                batch.pay_date.isoformat(),
+                str(line.partner_id),
+                line.partner.code,
+                d.holder_name,
+                d.method,
+                d.card_number,
+                d.account_number,
+                d.bik,
+                d.bank_name,
+                d.inn,
+                str(line.amount),
+                line.currency,
+                _("Partner commission, payout %(line)s of batch %(batch)s")
+                % {"line": line.pk, "batch": batch.pk},
+            ]
+        )
+    return rows
+
+
+def _require_approved(batch: PayoutBatch) -> None:
+    if batch.status == PayoutBatchStatus.OPEN:
+        raise ServiceError(_("Approve the batch before exporting it."), field="batch")
+
+
+def register_csv(batch: PayoutBatch) -> bytes:
+    """UTF-8, comma-separated, a header row, amounts with a point and two decimals."""
+    _require_approved(batch)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(REGISTER_COLUMNS)
+    writer.writerows(_register_rows(batch))
+    return out.getvalue().encode("utf-8")
+
+
+def register_xlsx(batch: PayoutBatch) -> bytes:
+    """The same columns as the CSV; amounts are numbers, identifiers text (no lost zeros)."""
+    _require_approved(batch)
+    book = Workbook()
+    sheet = book.active
+    sheet.title = f"Batch {batch.pk}"
+    sheet.append(REGISTER_COLUMNS)
+    amount_column = REGISTER_COLUMNS.index("amount")
+    for row in _register_rows(batch):
+        row[amount_column] = Decimal(row[amount_column])
+        sheet.append(row)
+    for row in sheet.iter_rows(min_row=2, min_col=amount_column + 1, max_col=amount_column + 1):
+        for cell in row:
+            cell.number_format = "0.00"
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+@dataclass
+class ResultImport:
+    paid: int = 0
+    failed: int = 0
+    unchanged: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def _parse_result(content: bytes, batch: PayoutBatch) -> tuple[list[tuple], list[str]]:
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return [], [_("The file is not UTF-8 text.")]
+    sample = text[:2000]
+    delimiter = ";" if sample.count(";") > sample.count(",") else ","
+    reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
+    header = {(name or "").strip().lower() for name in reader.fieldnames or []}
+    missing = {"payout_id", "status"} - header
+    if missing:
+        return [], [
+            _("The file has no column %(columns)s.") % {"columns": ", ".join(sorted(missing))}
+        ]
+    lines = {line.pk: line for line in PayoutLine.objects.filter(batch=batch)}
+    rows, errors, seen = [], [], set()
+    for number, raw in enumerate(reader, start=2):
+        row = {(k or "").strip().lower(): (v or "").strip() for k, v in raw.items() if k}
+        payout_id, status = row.get("payout_id", ""), row.get("status", "").lower()
+        if not payout_id.isdigit() or int(payout_id) not in lines:
+            errors.append(
+                _("Row %(row)s: payout_id: no payout %(id)s in this batch.")
+                % {"row": number, "id": payout_id or "—"}
+            )
+            continue
+        if int(payout_id) in seen:
+            errors.append(
+                _("Row %(row)s: payout_id: payout %(id)s is listed twice.")
+                % {"row": number, "id": payout_id}
+            )
+            continue
+        seen.add(int(payout_id))
+        if status not in ("paid", "failed"):
+            errors.append(
+                _("Row %(row)s: status: “paid” or “failed”, not “%(value)s”.")
+                % {"row": number, "value": status}
+            )
+            continue
+        if status == "failed" and not row.get("reason"):
+            errors.append(_("Row %(row)s: reason: say why the payout failed.") % {"row": number})
+            continue
+        rows.append(
+            (lines[int(payout_id)], status, row.get("reason", ""), row.get("reference", ""))
+        )
+    if not rows and not errors:
+        errors.append(_("The file lists no payouts."))
+    return rows, errors
+
+
+@transaction.atomic
+def result_file_apply(*, batch: PayoutBatch, content: bytes, user: User | None) -> ResultImport:
+    """Marks the batch's lines from the bank's result file (columns payout_id, status, reason,
+    reference). All or nothing: any bad row and nothing changes. A line already in the stated
+    state is counted as unchanged, so importing the same file twice is harmless."""
+    if len(content) > RESULT_MAX_BYTES:
+        raise ServiceError(_("The file is larger than 5 MB."), field="file")
+    if batch.status == PayoutBatchStatus.OPEN:
+        raise ServiceError(_("Approve the batch before importing results."), field="file")
+    rows, errors = _parse_result(content, batch)
+    if errors:
+        return ResultImport(errors=errors)
+    result = ResultImport()
+    try:
+        with transaction.atomic():
+            for line, status, reason, reference in rows:
+                if status == "paid":
+                    marked = batches.payout_line_mark_paid(
+                        line=line, reference=reference, user=user
+                    )
+                else:
+                    marked = batches.payout_line_mark_failed(line=line, reason=reason, user=user)
+                if not marked.changed:
+                    result.unchanged += 1
+                elif status == "paid":
+                    result.paid += 1
+                else:
+                    result.failed += 1
+    except ServiceError as error:
+        return ResultImport(
+            errors=[_("Payout %(id)s: %(message)s") % {"id": line.pk, "message": error.message}]
+        )
+    return result

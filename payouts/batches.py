@@ -1,0 +1,578 @@
+"""Writes of payouts: program payout settings, partners' payout details and requests, payout
+batches from creation to paid / failed lines, and the bank's result file.
+
+Never twice:
+- a commission sits in at most one live payout line (a partial unique index on PayoutItem);
+- one batch under review per program (a partial unique index), and batch creation holds a
+  transaction-level advisory lock per program, so two concurrent creations make one batch;
+- every money step is a pair of ledger entries with a unique cause (``payout:line:<id>``,
+  ``payout-return:line:<id>``, ``payout-paid:line:<id>``, each with a ``:to`` twin), and a line
+  changes state with a conditional UPDATE acted on only when exactly one row changed — so a
+  repeated or concurrent mark is a no-op, and a crash rolls the whole step back for a retry.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from partners.models import Partner
+from payouts import requisites, selectors
+from payouts.models import (
+    LINE_OPEN,
+    Commission,
+    CommissionStatus,
+    EntryKind,
+    LedgerAccount,
+    LedgerEntry,
+    PayoutBatch,
+    PayoutBatchStatus,
+    PayoutDetails,
+    PayoutItem,
+    PayoutLine,
+    PayoutLineStatus,
+    PayoutMethod,
+    PayoutRequest,
+    PayoutRequestStatus,
+    PayoutSchedule,
+    PayoutSettings,
+)
+from payouts.services import commissions_approve_matured
+from tenancy.errors import ConflictError, ServiceError
+from tenancy.models import Tenant, User
+from webhooks.services import event_publish
+
+# Settings
+
+
+def payout_settings_update(
+    *,
+    tenant: Tenant,
+    minimum_amount: Decimal,
+    schedule: str,
+    monthly_day: int,
+    details_review_days: int,
+    hold_days: int,
+) -> PayoutSettings:
+    if minimum_amount is None or minimum_amount < 0:
+        raise ServiceError(_("The minimum payout cannot be negative."), field="minimum_amount")
+    if schedule not in PayoutSchedule.values:
+        raise ServiceError(_("Choose a schedule."), field="schedule")
+    if not 1 <= monthly_day <= 28:
+        raise ServiceError(
+            _("Choose a day from 1 to 28 (every month has it)."), field="monthly_day"
+        )
+    if not 0 <= hold_days <= 365:
+        raise ServiceError(_("The hold period is 0 to 365 days."), field="hold_days")
+    if not 0 <= details_review_days <= 365:
+        raise ServiceError(_("Enter 0 to 365 days."), field="details_review_days")
+    settings, _created = PayoutSettings.objects.update_or_create(
+        tenant=tenant,
+        defaults={
+            "minimum_amount": minimum_amount,
+            "schedule": schedule,
+            "monthly_day": monthly_day,
+            "details_review_days": details_review_days,
+            "updated_at": timezone.now(),
+        },
+    )
+    # The hold period is the program's (the money path reads it when pricing a conversion).
+    Tenant.objects.filter(pk=tenant.pk).update(hold_days=hold_days)
+    tenant.hold_days = hold_days
+    return settings
+
+
+# Payout details
+
+
+def payout_details_change(
+    *,
+    partner: Partner,
+    method: str,
+    holder_name: str,
+    card_number: str = "",
+    account_number: str = "",
+    bik: str = "",
+    bank_name: str = "",
+    inn: str = "",
+    user: User | None = None,
+) -> PayoutDetails:
+    """Records the partner's new payout details (the old rows stay as history). A change made
+    shortly before a payout puts that payout on review (see payout_batch_create)."""
+    holder_name = " ".join((holder_name or "").split())
+    if not holder_name:
+        raise ServiceError(_("Enter the recipient's full name."), field="holder_name")
+    fields = {"card_number": "", "account_number": "", "bik": "", "bank_name": "", "inn": ""}
+    if method == PayoutMethod.CARD:
+        fields["card_number"] = requisites.card_validate(card_number)
+    elif method in (PayoutMethod.BANK_ACCOUNT, PayoutMethod.SELF_EMPLOYED):
+        fields["bik"] = requisites.bik_validate(bik)
+        fields["account_number"] = requisites.account_validate(account_number, bik=fields["bik"])
+        fields["bank_name"] = " ".join((bank_name or "").split())[:150]
+        if method == PayoutMethod.SELF_EMPLOYED:
+            fields["inn"] = requisites.inn_validate(inn)
+    else:
+        raise ServiceError(_("Choose how to be paid."), field="method")
+    current = selectors.payout_details_current(partner_id=partner.pk)
+    if current is not None and all(
+        getattr(current, name) == value
+        for name, value in {"method": method, "holder_name": holder_name, **fields}.items()
+    ):
+        return current  # nothing changed: no new row, no review
+    return PayoutDetails.objects.create(
+        tenant_id=partner.tenant_id,
+        partner=partner,
+        method=method,
+        holder_name=holder_name,
+        created_by=user,
+        **fields,
+    )
+
+
+# Requests
+
+
+def payout_request_create(*, partner: Partner) -> PayoutRequest:
+    """A partner asks to be paid; the next batch takes the request."""
+    settings = selectors.payout_settings_get()
+    if settings.schedule != PayoutSchedule.ON_REQUEST:
+        raise ServiceError(
+            _("This program pays on its own schedule: there is nothing to request."), field=None
+        )
+    if selectors.payout_details_current(partner_id=partner.pk) is None:
+        raise ServiceError(_("Add your payout details first."), field="details")
+    balance = selectors.partner_balance(partner_id=partner.pk)["balance"]
+    minimum = max(settings.minimum_amount, Decimal("0.01"))
+    if balance < minimum:
+        raise ServiceError(
+            _("Your balance is below the minimum payout of %(minimum)s.")
+            % {"minimum": settings.minimum_amount},
+            field="amount",
+        )
+    try:
+        with transaction.atomic():
+            return PayoutRequest.objects.create(
+                tenant_id=partner.tenant_id, partner=partner, amount=balance
+            )
+    except IntegrityError:
+        raise ConflictError(
+            _("You have already requested a payout: it will be in the next batch.")
+        ) from None
+
+
+# Batches
+
+
+def _lock_batches(tenant_id: int) -> None:
+    """Serialises batch creation per program until the transaction ends."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtext('payouts.batch'), %s)", [tenant_id])
+
+
+@dataclass(frozen=True)
+class _Payable:
+    partner_id: int
+    balance: Decimal
+    commissions: list[tuple[int, Decimal]]
+
+
+# One statement, so one snapshot: a balance and the commissions behind it are read together even
+# while approvals and refunds commit around us (each of those writes its entry and its commission
+# row in one transaction). Commissions already in a live line are not taken again.
+PAYABLE_SQL = """
+WITH balances AS (
+    SELECT partner_id, SUM(amount) AS total
+    FROM payouts_ledgerentry
+    WHERE tenant_id = %(tenant)s AND account = 'balance'
+    GROUP BY partner_id
+)
+SELECT b.partner_id, b.total,
+       COALESCE((
+           SELECT json_agg(json_build_array(c.id, (c.amount - c.reversed_amount)::text)
+                           ORDER BY c.id)
+           FROM payouts_commission c
+           WHERE c.tenant_id = %(tenant)s AND c.partner_id = b.partner_id
+             AND c.status = 'approved'
+             AND NOT EXISTS (SELECT 1 FROM payouts_payoutitem i
+                             WHERE i.commission_id = c.id AND NOT i.released)
+       ), '[]'::json)
+FROM balances b
+WHERE b.total >= %(minimum)s
+ORDER BY b.partner_id
+"""
+
+
+def _payables(*, tenant_id: int, minimum: Decimal) -> list[_Payable]:
+    with connection.cursor() as cursor:
+        cursor.execute(PAYABLE_SQL, {"tenant": tenant_id, "minimum": minimum})
+        rows = cursor.fetchall()
+    return [
+        _Payable(
+            partner_id=partner_id,
+            balance=total,
+            commissions=[(cid, Decimal(amount)) for cid, amount in items],
+        )
+        for partner_id, total, items in rows
+    ]
+
+
+def _transfer(
+    line: PayoutLine, *, kind: str, source: str, target: str, cause: str, memo: str
+) -> None:
+    """Moves the line's amount between two ledger accounts (two entries summing to zero)."""
+    common = {
+        "tenant_id": line.tenant_id,
+        "partner_id": line.partner_id,
+        "kind": kind,
+        "currency": line.currency,
+        "memo": memo,
+    }
+    LedgerEntry.objects.bulk_create(
+        [
+            LedgerEntry(**common, account=source, amount=-line.amount, cause=cause),
+            LedgerEntry(**common, account=target, amount=line.amount, cause=f"{cause}:to"),
+        ],
+        ignore_conflicts=True,
+    )
+
+
+def payout_batch_create(
+    *,
+    tenant: Tenant,
+    pay_date: dt.date,
+    user: User | None = None,
+    scheduled: bool = False,
+    now: dt.datetime | None = None,
+) -> PayoutBatch:
+    """A batch for ``pay_date``: per partner with payout details, their whole balance when it is
+    at or above the program's minimum (a negative or small balance is carried forward). On the
+    on-request schedule only partners who asked are taken. Commissions whose hold period is
+    over are approved first (in their own transactions), so the batch sees them."""
+    now = now or timezone.now()
+    if pay_date is None:
+        raise ServiceError(_("Enter the payout date."), field="pay_date")
+    commissions_approve_matured(now=now)
+    return _batch_create(tenant=tenant, pay_date=pay_date, user=user, scheduled=scheduled, now=now)
+
+
+@transaction.atomic
+def _batch_create(
+    *, tenant: Tenant, pay_date: dt.date, user: User | None, scheduled: bool, now: dt.datetime
+) -> PayoutBatch:
+    _lock_batches(tenant.pk)
+    open_batch = PayoutBatch.objects.filter(status=PayoutBatchStatus.OPEN).first()
+    if open_batch is not None:
+        raise ConflictError(
+            _("Batch #%(id)s is still under review: approve it before creating another.")
+            % {"id": open_batch.pk},
+            field="pay_date",
+            code="batch_open",
+        )
+    if scheduled and PayoutBatch.objects.filter(scheduled=True, pay_date=pay_date).exists():
+        raise ConflictError(
+            _("The scheduled batch of this date exists."), field="pay_date", code="batch_exists"
+        )
+    settings = selectors.payout_settings_get()
+    payables = _payables(tenant_id=tenant.pk, minimum=max(settings.minimum_amount, Decimal("0.01")))
+    requests = {}
+    if settings.schedule == PayoutSchedule.ON_REQUEST:
+        requests = {
+            r.partner_id: r
+            for r in PayoutRequest.objects.filter(
+                status=PayoutRequestStatus.OPEN
+            ).select_for_update()
+        }
+        payables = [p for p in payables if p.partner_id in requests]
+    details = selectors.payout_details_current_many(partner_ids=[p.partner_id for p in payables])
+    payables = [p for p in payables if p.partner_id in details]
+    if not payables:
+        raise ServiceError(
+            _(
+                "Nobody is due a payout: no partner with payout details has a balance at or "
+                "above the minimum of %(minimum)s."
+            )
+            % {"minimum": settings.minimum_amount},
+            field="pay_date",
+            code="nothing_due",
+        )
+    batch = PayoutBatch.objects.create(
+        tenant=tenant,
+        pay_date=pay_date,
+        currency=tenant.currency,
+        scheduled=scheduled,
+        created_by=user,
+        created_at=now,
+    )
+    changed_since = (
+        now - dt.timedelta(days=settings.details_review_days)
+        if settings.details_review_days
+        else None
+    )
+    recently_changed = selectors.partners_with_details_changed_since(
+        partner_ids=list(details), since=changed_since
+    )
+    lines = PayoutLine.objects.bulk_create(
+        PayoutLine(
+            tenant=tenant,
+            batch=batch,
+            partner_id=p.partner_id,
+            details=details[p.partner_id],
+            amount=p.balance,
+            commissions_total=sum((amount for _id, amount in p.commissions), Decimal(0)),
+            currency=tenant.currency,
+            status=PayoutLineStatus.REVIEW
+            if p.partner_id in recently_changed
+            else PayoutLineStatus.READY,
+            review_reason=_(
+                "The payout details were changed on %(date)s: check the change with the "
+                "partner before paying."
+            )
+            % {"date": recently_changed[p.partner_id].strftime("%Y-%m-%d")}
+            if p.partner_id in recently_changed
+            else "",
+            created_at=now,
+        )
+        for p in payables
+    )
+    by_partner = {line.partner_id: line for line in lines}
+    PayoutItem.objects.bulk_create(
+        PayoutItem(tenant=tenant, line=by_partner[p.partner_id], commission_id=cid, amount=amount)
+        for p in payables
+        for cid, amount in p.commissions
+    )
+    for line in lines:
+        _transfer(
+            line,
+            kind=EntryKind.PAYOUT,
+            source=LedgerAccount.BALANCE,
+            target=LedgerAccount.IN_PAYOUT,
+            cause=f"payout:line:{line.pk}",
+            memo=_("Payout batch #%(id)s") % {"id": batch.pk},
+        )
+        if request := requests.get(line.partner_id):
+            PayoutRequest.objects.filter(pk=request.pk).update(
+                status=PayoutRequestStatus.BATCHED, line=line
+            )
+    return batch
+
+
+def payout_batch_create_scheduled(*, tenant: Tenant, today: dt.date) -> PayoutBatch | None:
+    """The monthly schedule's run for one program: a batch on the chosen day, at most once per
+    date; nothing when another batch is under review or nobody is due."""
+    settings = selectors.payout_settings_get()
+    if settings.schedule != PayoutSchedule.MONTHLY or today.day != settings.monthly_day:
+        return None
+    try:
+        return payout_batch_create(tenant=tenant, pay_date=today, scheduled=True)
+    except ServiceError:
+        return None
+
+
+def _line_error(line: PayoutLine, wanted: str) -> ConflictError:
+    """Why a line cannot move to ``wanted`` from where it is now."""
+    if line.status == PayoutLineStatus.PAID:
+        message = _("This payout is already paid.")
+    elif line.status == PayoutLineStatus.FAILED:
+        message = _("This payout has failed; its money is back on the partner's balance.")
+    elif line.status == PayoutLineStatus.EXCLUDED:
+        message = _("This payout was excluded from the batch.")
+    elif wanted in (PayoutLineStatus.PAID, PayoutLineStatus.FAILED):
+        message = _("Approve the batch first: only an approved batch is paid.")
+        if line.status == PayoutLineStatus.REVIEW:
+            message = _("Check this payout first: the partner's details changed recently.")
+    else:
+        message = _("The batch is approved: its payouts can no longer be excluded.")
+    return ConflictError(message, code=f"payout_{line.status}")
+
+
+def _claim(line: PayoutLine, *, source, batch_status: str, **values) -> bool:
+    """The conditional UPDATE that moves a line on; True when this call moved it."""
+    changed = PayoutLine.objects.filter(
+        pk=line.pk, status__in=source, batch__status=batch_status
+    ).update(**values)
+    line.refresh_from_db()
+    return changed == 1
+
+
+def _release(line: PayoutLine) -> None:
+    """The line's commissions are free for the next batch; its money goes back to the balance."""
+    PayoutItem.objects.filter(line=line, released=False).update(released=True)
+    _transfer(
+        line,
+        kind=EntryKind.PAYOUT_RETURN,
+        source=LedgerAccount.IN_PAYOUT,
+        target=LedgerAccount.BALANCE,
+        cause=f"payout-return:line:{line.pk}",
+        memo=line.reason,
+    )
+
+
+def _reason(reason: str) -> str:
+    reason = " ".join((reason or "").split())[:300]
+    if not reason:
+        raise ServiceError(_("Say why."), field="reason")
+    return reason
+
+
+@transaction.atomic
+def payout_line_exclude(*, line: PayoutLine, reason: str, user: User | None = None) -> PayoutLine:
+    """Takes a line out of a batch under review; its money returns to the balance."""
+    reason = _reason(reason)
+    if not _claim(
+        line,
+        source=LINE_OPEN,
+        batch_status=PayoutBatchStatus.OPEN,
+        status=PayoutLineStatus.EXCLUDED,
+        reason=reason,
+        resolved_at=timezone.now(),
+        resolved_by=user,
+    ):
+        raise _line_error(line, PayoutLineStatus.EXCLUDED)
+    _release(line)
+    PayoutRequest.objects.filter(line=line).update(status=PayoutRequestStatus.OPEN, line=None)
+    return line
+
+
+@transaction.atomic
+def payout_line_confirm(*, line: PayoutLine, user: User | None = None) -> PayoutLine:
+    """A manager checked a line put on review (the details change was the partner's own)."""
+    if not _claim(
+        line,
+        source=[PayoutLineStatus.REVIEW],
+        batch_status=PayoutBatchStatus.OPEN,
+        status=PayoutLineStatus.READY,
+    ):
+        if line.status == PayoutLineStatus.READY:
+            return line
+        raise _line_error(line, PayoutLineStatus.READY)
+    return line
+
+
+@transaction.atomic
+def payout_batch_approve(*, batch: PayoutBatch, user: User | None = None) -> PayoutBatch:
+    """Locks the batch for paying: no more exclusions; it can be exported and marked."""
+    if PayoutLine.objects.filter(batch=batch, status=PayoutLineStatus.REVIEW).exists():
+        raise ServiceError(
+            _("Some payouts wait for a check: confirm or exclude them first."), field="lines"
+        )
+    changed = PayoutBatch.objects.filter(pk=batch.pk, status=PayoutBatchStatus.OPEN).update(
+        status=PayoutBatchStatus.APPROVED, approved_at=timezone.now(), approved_by=user
+    )
+    batch.refresh_from_db()
+    if changed != 1:
+        raise ConflictError(_("This batch is already approved."), code="batch_approved")
+    _close_if_done(batch)
+    return batch
+
+
+def _close_if_done(batch: PayoutBatch) -> None:
+    if not PayoutLine.objects.filter(batch_id=batch.pk, status__in=LINE_OPEN).exists():
+        PayoutBatch.objects.filter(pk=batch.pk, status=PayoutBatchStatus.APPROVED).update(
+            status=PayoutBatchStatus.CLOSED, closed_at=timezone.now()
+        )
+        batch.refresh_from_db()
+
+
+def payout_event(line: PayoutLine) -> dict:
+    """The webhook payload of a payout (money as strings)."""
+    return {
+        "id": line.pk,
+        "batch_id": line.batch_id,
+        "partner_id": line.partner_id,
+        "amount": str(line.amount),
+        "currency": line.currency,
+        "status": line.status,
+        "reason": line.reason,
+        "reference": line.reference,
+        "commission_ids": list(
+            PayoutItem.objects.filter(line=line).values_list("commission_id", flat=True)
+        ),
+        "resolved_at": line.resolved_at.isoformat() if line.resolved_at else None,
+    }
+
+
+@dataclass(frozen=True)
+class Marked:
+    line: PayoutLine
+    changed: bool  # False: it already was in that state, nothing happened
+
+
+@transaction.atomic
+def payout_line_mark_paid(
+    *, line: PayoutLine, reference: str = "", user: User | None = None
+) -> Marked:
+    """The bank paid this line. Marking a paid line again changes nothing."""
+    now = timezone.now()
+    if not _claim(
+        line,
+        source=[PayoutLineStatus.READY],
+        batch_status=PayoutBatchStatus.APPROVED,
+        status=PayoutLineStatus.PAID,
+        reference=(reference or "").strip()[:100],
+        resolved_at=now,
+        resolved_by=user,
+    ):
+        if line.status == PayoutLineStatus.PAID:
+            return Marked(line, changed=False)
+        raise _line_error(line, PayoutLineStatus.PAID)
+    _transfer(
+        line,
+        kind=EntryKind.PAYOUT_PAID,
+        source=LedgerAccount.IN_PAYOUT,
+        target=LedgerAccount.PAID,
+        cause=f"payout-paid:line:{line.pk}",
+        memo=line.reference,
+    )
+    # Commissions refunded in full while the line was on its way stay reversed: their refund was
+    # booked on the balance and the next batch deducts it.
+    Commission.objects.filter(
+        Q(payout_items__line=line, payout_items__released=False), status=CommissionStatus.APPROVED
+    ).update(status=CommissionStatus.PAID, paid_at=now)
+    event_publish(tenant=Tenant(pk=line.tenant_id), event="payout.paid", payload=payout_event(line))
+    _close_if_done(line.batch)
+    return Marked(line, changed=True)
+
+
+@transaction.atomic
+def payout_line_mark_failed(*, line: PayoutLine, reason: str, user: User | None = None) -> Marked:
+    """The bank could not pay this line: its money returns to the partner's balance and its
+    commissions to the next batch. Marking a failed line again changes nothing."""
+    reason = _reason(reason)
+    if not _claim(
+        line,
+        source=[PayoutLineStatus.READY],
+        batch_status=PayoutBatchStatus.APPROVED,
+        status=PayoutLineStatus.FAILED,
+        reason=reason,
+        resolved_at=timezone.now(),
+        resolved_by=user,
+    ):
+        if line.status == PayoutLineStatus.FAILED:
+            return Marked(line, changed=False)
+        raise _line_error(line, PayoutLineStatus.FAILED)
+    _release(line)
+    event_publish(
+        tenant=Tenant(pk=line.tenant_id), event="payout.failed", payload=payout_event(line)
+    )
+    _close_if_done(line.batch)
+    return Marked(line, changed=True)
+
+
+def payout_receipt_save(*, line: PayoutLine, receipt: str) -> PayoutLine:
+    """A self-employed partner records the receipt they made for a paid payout."""
+    receipt = " ".join((receipt or "").split())[:200]
+    if not line.details.is_self_employed:
+        raise ServiceError(_("Only self-employed partners add a receipt."), field="receipt")
+    if line.status != PayoutLineStatus.PAID:
+        raise ServiceError(_("Add the receipt once the payout is paid."), field="receipt")
+    if not receipt:
+        raise ServiceError(_("Enter the receipt number or link."), field="receipt")
+    PayoutLine.objects.filter(pk=line.pk).update(receipt=receipt)
+    line.receipt = receipt
+    return line
