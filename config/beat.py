@@ -20,6 +20,13 @@ BEAT_SCHEDULE: dict = {
         "schedule": crontab(minute=5),
         "options": {"expires": 60 * 30},
     },
+    "payouts-create-scheduled-batches": {
+        # Hourly, so each program's day N starts near its own local midnight; one scheduled
+        # batch per program and date (a unique index) makes the other runs of the day no-ops.
+        "task": "payouts.tasks.payout_batches_create_scheduled",
+        "schedule": crontab(minute=20),
+        "options": {"expires": 60 * 30},
+    },
     "webhooks-requeue-stalled-deliveries": {
         # Deliveries whose task was lost (worker crash, broker restart); the claim makes a
         # duplicate harmless.
