@@ -3,10 +3,12 @@ the history of changes (design.md §6)."""
 
 from decimal import Decimal
 
+from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -214,3 +216,55 @@ class SegmentTransition(TenantOwned):
             models.Index(fields=["tenant", "partner", "at"]),
             models.Index(fields=["tenant", "as_of"]),
         ]
+
+
+def empty_definition() -> dict:
+    return {"match": "all", "conditions": []}
+
+
+class CustomSegment(TenantOwned):
+    """A saved filter over partners: attributes, tags, activity segment, churn risk and metrics
+    (segmentation/conditions.py defines the language). Its members are tracked in
+    ``CustomSegmentMembership`` so that campaigns can react to partners entering and leaving."""
+
+    name = models.CharField(_("name"), max_length=100)
+    description = models.TextField(_("description"), blank=True)
+    definition = models.JSONField(_("conditions"), default=empty_definition)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                Lower("name"), "tenant", name="custom_segment_name_unique_in_tenant"
+            ),
+            models.CheckConstraint(
+                condition=Q(definition__has_key="conditions"),
+                name="custom_segment_definition_has_conditions",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CustomSegmentMembership(TenantOwned):
+    """A partner inside a custom segment since ``since``: the state as of the last refresh
+    (after each segment run and each save of a custom segment of the program)."""
+
+    segment = models.ForeignKey(CustomSegment, on_delete=models.CASCADE, related_name="+")
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="+")
+    since = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "segment", "partner"],
+                name="custom_segment_membership_unique",
+            ),
+        ]
+        indexes = [models.Index(fields=["tenant", "partner"])]
