@@ -6,7 +6,13 @@ from rest_framework.routers import SimpleRouter
 from analytics.api import BreakdownsView, DailyView, FunnelView, SummaryView
 from partners.api import ClickViewSet, CouponViewSet, LinkViewSet, PartnerViewSet
 from partners.conversions_api import ConversionViewSet
-from payouts.api import BalanceView, CommissionRuleViewSet, CommissionViewSet
+from payouts.api import (
+    BalanceView,
+    CommissionRuleViewSet,
+    CommissionViewSet,
+    PayoutBatchViewSet,
+    PayoutViewSet,
+)
 from segmentation.api import PartnerSegmentHistoryView, SegmentsView
 from tenancy.api import MemberViewSet, ProgramView
 from webhooks.api import WebhookEndpointViewSet
@@ -20,6 +26,8 @@ router.register("clicks", ClickViewSet, basename="click")
 router.register("conversions", ConversionViewSet, basename="conversion")
 router.register("commissions", CommissionViewSet, basename="commission")
 router.register("commission-rules", CommissionRuleViewSet, basename="commissionrule")
+router.register("payouts", PayoutViewSet, basename="payout")
+router.register("payout-batches", PayoutBatchViewSet, basename="payoutbatch")
 router.register("webhook-endpoints", WebhookEndpointViewSet, basename="webhook-endpoint")
 
 urlpatterns = [

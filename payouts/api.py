@@ -1,15 +1,30 @@
-"""API of commissions, balances and commission rules."""
+"""API of commissions, balances, commission rules, payouts and payout batches."""
+
+import zoneinfo
 
 from django.db import transaction
+from django.db.models import Prefetch
+from django.utils import timezone
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status
+from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from partners.conversions_api import MoneyField
 from partners.geography import GeographyTier
 from partners.models import ActivitySegment, ChannelType, Partner, PartnerType, Tag
-from payouts import selectors, services
-from payouts.models import Commission, CommissionRule, CommissionStatus, RateModel
+from payouts import batches, selectors, services
+from payouts.models import (
+    Commission,
+    CommissionRule,
+    CommissionStatus,
+    PayoutBatch,
+    PayoutItem,
+    PayoutLine,
+    PayoutLineStatus,
+    RateModel,
+)
 from tenancy.errors import ServiceError
 from tenancy.rest import TenantAPIView, TenantViewSet
 
@@ -239,3 +254,200 @@ class CommissionRuleViewSet(
         rule = self.get_object()
         services.commission_rule_deactivate(rule=rule)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# Payouts
+
+
+class PayoutSerializer(serializers.ModelSerializer):
+    batch_status = serializers.CharField(source="batch.status", read_only=True)
+    pay_date = serializers.DateField(source="batch.pay_date", read_only=True)
+    method = serializers.CharField(source="details.method", read_only=True)
+    self_employed = serializers.BooleanField(source="details.is_self_employed", read_only=True)
+
+    class Meta:
+        model = PayoutLine
+        fields = [
+            "id",
+            "batch",
+            "batch_status",
+            "pay_date",
+            "partner",
+            "amount",
+            "commissions_total",
+            "currency",
+            "status",
+            "review_reason",
+            "reason",
+            "reference",
+            "method",
+            "self_employed",
+            "receipt",
+            "created_at",
+            "resolved_at",
+        ]
+        read_only_fields = fields
+
+
+class PayoutItemSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = PayoutItem
+        fields = ["commission", "amount", "released"]
+        read_only_fields = fields
+
+
+class PayoutDetailSerializer(PayoutSerializer):
+    commissions = PayoutItemSerializer(source="items", many=True, read_only=True)
+
+    class Meta(PayoutSerializer.Meta):
+        fields = [*PayoutSerializer.Meta.fields, "commissions"]
+        read_only_fields = fields
+
+
+class MarkPaidSerializer(serializers.Serializer):
+    reference = serializers.CharField(max_length=100, required=False, allow_blank=True)
+
+
+class MarkFailedSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=300)
+
+
+class PayoutMarkResultSerializer(PayoutDetailSerializer):
+    detail = serializers.CharField(read_only=True)
+
+    class Meta(PayoutDetailSerializer.Meta):
+        fields = [*PayoutDetailSerializer.Meta.fields, "detail"]
+        read_only_fields = fields
+
+
+class PayoutViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSet):
+    """Payouts: one partner's line in a batch. ``mark-paid`` / ``mark-failed`` record the
+    bank's result; marking a line again in the same state changes nothing (200 with a
+    ``detail`` saying so)."""
+
+    model = PayoutLine
+    lookup_value_regex = r"\d+"
+
+    def get_serializer_class(self):
+        return PayoutSerializer if self.action == "list" else PayoutDetailSerializer
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return super().get_queryset()
+        params = self.request.query_params
+        batch, partner = params.get("batch", ""), params.get("partner", "")
+        status_ = params.get("status", "")
+        return selectors.payout_line_list(
+            batch_id=int(batch) if batch.isdigit() else None,
+            partner_id=int(partner) if partner.isdigit() else None,
+            status=status_ if status_ in PayoutLineStatus.values else "",
+        ).prefetch_related("items")
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("batch", int),
+            OpenApiParameter("partner", int),
+            OpenApiParameter("status", enum=PayoutLineStatus.values),
+        ]
+    )
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
+    def _marked(self, marked, done: str, already: str) -> Response:
+        line = PayoutLine.objects.select_related("batch", "details").get(pk=marked.line.pk)
+        data = PayoutDetailSerializer(line).data
+        data["detail"] = done if marked.changed else already
+        return Response(data)
+
+    @extend_schema(request=MarkPaidSerializer, responses=PayoutMarkResultSerializer)
+    @action(detail=True, methods=["post"], url_path="mark-paid")
+    def mark_paid(self, request, pk=None):
+        line = self.get_object()
+        body = MarkPaidSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        marked = batches.payout_line_mark_paid(
+            line=line, reference=body.validated_data.get("reference", "")
+        )
+        return self._marked(
+            marked, _("Marked paid."), _("This payout was already marked paid: nothing changed.")
+        )
+
+    @extend_schema(request=MarkFailedSerializer, responses=PayoutMarkResultSerializer)
+    @action(detail=True, methods=["post"], url_path="mark-failed")
+    def mark_failed(self, request, pk=None):
+        line = self.get_object()
+        body = MarkFailedSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        marked = batches.payout_line_mark_failed(line=line, reason=body.validated_data["reason"])
+        return self._marked(
+            marked,
+            _("Marked failed: the money is back on the partner's balance."),
+            _("This payout was already marked failed: nothing changed."),
+        )
+
+
+class PayoutBatchSerializer(serializers.ModelSerializer):
+    line_count = serializers.IntegerField(read_only=True)
+    total = serializers.DecimalField(max_digits=18, decimal_places=2, read_only=True)
+
+    class Meta:
+        model = PayoutBatch
+        fields = [
+            "id",
+            "pay_date",
+            "status",
+            "currency",
+            "scheduled",
+            "line_count",
+            "total",
+            "created_at",
+            "approved_at",
+            "closed_at",
+        ]
+        read_only_fields = [f for f in fields if f != "pay_date"]
+
+
+class PayoutBatchDetailSerializer(PayoutBatchSerializer):
+    payouts = PayoutSerializer(source="lines", many=True, read_only=True)
+
+    class Meta(PayoutBatchSerializer.Meta):
+        fields = [*PayoutBatchSerializer.Meta.fields, "payouts"]
+
+
+class PayoutBatchCreateSerializer(serializers.Serializer):
+    pay_date = serializers.DateField(required=False)
+
+
+class PayoutBatchViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, TenantViewSet
+):
+    """Payout batches. POST creates the batch of a date (default: today in the program's time
+    zone) from every partner due a payout; 409 while another batch is under review."""
+
+    model = PayoutBatch
+    lookup_value_regex = r"\d+"
+
+    def get_serializer_class(self):
+        if self.action == "create":
+            return PayoutBatchCreateSerializer
+        return PayoutBatchDetailSerializer if self.action == "retrieve" else PayoutBatchSerializer
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return super().get_queryset()
+        return selectors.payout_batch_list().prefetch_related(
+            Prefetch("lines", queryset=PayoutLine.objects.select_related("batch", "details"))
+        )
+
+    @extend_schema(
+        request=PayoutBatchCreateSerializer, responses={201: PayoutBatchDetailSerializer}
+    )
+    def create(self, request, *args, **kwargs):
+        body = PayoutBatchCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        pay_date = body.validated_data.get("pay_date") or timezone.localdate(
+            timezone=zoneinfo.ZoneInfo(self.tenant.timezone)
+        )
+        batch = batches.payout_batch_create(tenant=self.tenant, pay_date=pay_date)
+        batch = self.get_queryset().get(pk=batch.pk)
+        return Response(PayoutBatchDetailSerializer(batch).data, status=status.HTTP_201_CREATED)

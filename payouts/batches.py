@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -392,10 +391,13 @@ def _line_error(line: PayoutLine, wanted: str) -> ConflictError:
 
 
 def _claim(line: PayoutLine, *, source, batch_status: str, **values) -> bool:
-    """The conditional UPDATE that moves a line on; True when this call moved it."""
-    changed = PayoutLine.objects.filter(
-        pk=line.pk, status__in=source, batch__status=batch_status
-    ).update(**values)
+    """The conditional UPDATE that moves a line on; True when this call moved it. The batch row
+    is locked first (approval changes it), and the line's condition sits on the line's own row:
+    a join in the UPDATE would not be re-checked after waiting for a concurrent mark."""
+    batch = PayoutBatch.objects.select_for_update().get(pk=line.batch_id)
+    changed = 0
+    if batch.status == batch_status:
+        changed = PayoutLine.objects.filter(pk=line.pk, status__in=source).update(**values)
     line.refresh_from_db()
     return changed == 1
 
@@ -457,6 +459,7 @@ def payout_line_confirm(*, line: PayoutLine, user: User | None = None) -> Payout
 @transaction.atomic
 def payout_batch_approve(*, batch: PayoutBatch, user: User | None = None) -> PayoutBatch:
     """Locks the batch for paying: no more exclusions; it can be exported and marked."""
+    PayoutBatch.objects.select_for_update().get(pk=batch.pk)
     if PayoutLine.objects.filter(batch=batch, status=PayoutLineStatus.REVIEW).exists():
         raise ServiceError(
             _("Some payouts wait for a check: confirm or exclude them first."), field="lines"
@@ -531,9 +534,14 @@ def payout_line_mark_paid(
     )
     # Commissions refunded in full while the line was on its way stay reversed: their refund was
     # booked on the balance and the next batch deducts it.
-    Commission.objects.filter(
-        Q(payout_items__line=line, payout_items__released=False), status=CommissionStatus.APPROVED
-    ).update(status=CommissionStatus.PAID, paid_at=now)
+    # The ids as a list, so that the status condition is re-checked on each row after a
+    # concurrent refund's lock.
+    ids = list(
+        PayoutItem.objects.filter(line=line, released=False).values_list("commission_id", flat=True)
+    )
+    Commission.objects.filter(pk__in=ids, status=CommissionStatus.APPROVED).update(
+        status=CommissionStatus.PAID, paid_at=now
+    )
     event_publish(tenant=Tenant(pk=line.tenant_id), event="payout.paid", payload=payout_event(line))
     _close_if_done(line.batch)
     return Marked(line, changed=True)

@@ -1,14 +1,21 @@
-"""Partner cabinet pages of the money path (/p/<slug>/…)."""
+"""Partner cabinet pages of the money path (/p/<slug>/…): earnings, payouts, payout details,
+payout requests and the printable payout statement."""
 
+from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import get_language
-from django.views.decorators.http import require_GET
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
 
 from partners.cabinet import partner_page
-from payouts import selectors
+from payouts import batches, selectors
 from payouts.explanations import trace_explain
+from payouts.forms import PayoutDetailsForm, ReceiptForm
+from payouts.models import PayoutLine, PayoutLineStatus, PayoutRequestStatus, PayoutSchedule
+from payouts.views import statement_context
+from tenancy.errors import ServiceError
 
 
 @require_GET
@@ -28,3 +35,93 @@ def cabinet_earnings(request: HttpRequest) -> HttpResponse:
         "balance": selectors.partner_balance(partner_id=partner.pk),
     }
     return render(request, "cabinet/payouts/earnings.html", context)
+
+
+@require_GET
+@partner_page
+def cabinet_payouts(request: HttpRequest) -> HttpResponse:
+    """Balance, in a payout and paid out (sums of the ledger), the partner's payouts, and the
+    request button on the on-request schedule."""
+    partner = request.partner
+    settings = selectors.payout_settings_get()
+    page = Paginator(
+        selectors.payout_line_list(partner_id=partner.pk).order_by("-id"), 30
+    ).get_page(request.GET.get("page"))
+    context = {
+        "partner": partner,
+        "page": page,
+        "balance": selectors.partner_balance(partner_id=partner.pk),
+        "settings": settings,
+        "details": selectors.payout_details_current(partner_id=partner.pk),
+        "can_request": settings.schedule == PayoutSchedule.ON_REQUEST,
+        "open_request": partner.payout_requests.filter(status=PayoutRequestStatus.OPEN).first(),
+    }
+    return render(request, "cabinet/payouts/payouts.html", context)
+
+
+@require_POST
+@partner_page
+def cabinet_payout_request(request: HttpRequest) -> HttpResponse:
+    try:
+        batches.payout_request_create(partner=request.partner)
+    except ServiceError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, _("Payout requested: it will be in the next batch."))
+    return redirect("cabinet_payouts", tenant_slug=request.tenant.slug)
+
+
+@partner_page
+def cabinet_payout_details(request: HttpRequest) -> HttpResponse:
+    partner = request.partner
+    current = selectors.payout_details_current(partner_id=partner.pk)
+    initial = {"holder_name": partner.name, "method": "card"}
+    if current is not None:
+        initial = {"method": current.method, "holder_name": current.holder_name}
+    form = PayoutDetailsForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            batches.payout_details_change(partner=partner, user=request.user, **form.cleaned_data)
+        except ServiceError as error:
+            form.add_service_error(error)
+        else:
+            messages.success(request, _("Payout details saved."))
+            return redirect("cabinet_payout_details", tenant_slug=request.tenant.slug)
+    context = {
+        "partner": partner,
+        "form": form,
+        "current": current,
+        "history": partner.payout_details.all()[:20],
+        "review_days": selectors.payout_settings_get().details_review_days,
+    }
+    return render(
+        request, "cabinet/payouts/details.html", context, status=400 if form.errors else 200
+    )
+
+
+@partner_page
+def cabinet_payout_statement(request: HttpRequest, payoutline_id: int) -> HttpResponse:
+    """The printable statement of one payout; a self-employed partner records their receipt."""
+    line = get_object_or_404(
+        PayoutLine.objects.select_related("batch", "details"),
+        pk=payoutline_id,
+        partner=request.partner,
+    )
+    form = ReceiptForm(request.POST or None, initial={"receipt": line.receipt})
+    if request.method == "POST" and form.is_valid():
+        try:
+            batches.payout_receipt_save(line=line, receipt=form.cleaned_data["receipt"])
+        except ServiceError as error:
+            form.add_service_error(error)
+        else:
+            messages.success(request, _("Receipt saved."))
+            return redirect(
+                "cabinet_payout_statement", tenant_slug=request.tenant.slug, payoutline_id=line.pk
+            )
+    context = {
+        **statement_context(line),
+        "receipt_form": form
+        if line.details.is_self_employed and line.status == PayoutLineStatus.PAID
+        else None,
+    }
+    return render(request, "payouts/statement.html", context, status=400 if form.errors else 200)

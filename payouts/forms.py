@@ -4,8 +4,9 @@ from django.utils.translation import gettext_lazy as _
 from partners.geography import GeographyTier
 from partners.models import ActivitySegment, ChannelType, Partner, PartnerType, Tag
 from payouts import services
-from payouts.models import CommissionRule
+from payouts.models import CommissionRule, PayoutMethod, PayoutSchedule
 from tenancy.errors import ServiceError
+from tenancy.forms import ServiceFormMixin
 
 
 class CommissionRuleForm(forms.ModelForm):
@@ -86,3 +87,77 @@ class CommissionRuleForm(forms.ModelForm):
         except ServiceError as error:
             self.add_error(error.field if error.field in self.fields else None, error.message)
         return data
+
+
+class PayoutSettingsForm(ServiceFormMixin, forms.Form):
+    minimum_amount = forms.DecimalField(
+        label=_("Minimum payout"),
+        min_value=0,
+        max_digits=18,
+        decimal_places=2,
+        help_text=_("A partner is paid when their balance is at least this."),
+    )
+    schedule = forms.ChoiceField(label=_("Schedule"), choices=PayoutSchedule.choices)
+    monthly_day = forms.IntegerField(
+        label=_("Day of the month"),
+        min_value=1,
+        max_value=28,
+        help_text=_("1–28, for the monthly schedule: a batch is created that day."),
+    )
+    hold_days = forms.IntegerField(
+        label=_("Hold period, days"),
+        min_value=0,
+        max_value=365,
+        help_text=_("The refund window: commissions become payable after it."),
+    )
+    details_review_days = forms.IntegerField(
+        label=_("Review payouts after a change of details, days"),
+        min_value=0,
+        max_value=365,
+        help_text=_(
+            "A partner whose payout details changed within this many days is paid only after "
+            "a manager checks the payout. 0: never."
+        ),
+    )
+
+
+class PayoutDetailsForm(ServiceFormMixin, forms.Form):
+    method = forms.ChoiceField(
+        label=_("How to be paid"), choices=PayoutMethod.choices, widget=forms.RadioSelect
+    )
+    holder_name = forms.CharField(label=_("Recipient's full name"), max_length=150)
+    card_number = forms.CharField(
+        label=_("Card number"), max_length=30, required=False, help_text=_("For a bank card.")
+    )
+    account_number = forms.CharField(
+        label=_("Account number"),
+        max_length=30,
+        required=False,
+        help_text=_("20 digits, for a bank account or self-employed."),
+    )
+    bik = forms.CharField(label=_("Bank BIK"), max_length=15, required=False)
+    bank_name = forms.CharField(label=_("Bank"), max_length=150, required=False)
+    inn = forms.CharField(
+        label=_("INN"),
+        max_length=20,
+        required=False,
+        help_text=_("Self-employed (самозанятый): your 12-digit INN."),
+    )
+
+
+class PayoutBatchCreateForm(ServiceFormMixin, forms.Form):
+    pay_date = forms.DateField(
+        label=_("Payout date"), widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+
+class ResultFileForm(ServiceFormMixin, forms.Form):
+    file = forms.FileField(label=_("The bank's result file (CSV)"))
+
+
+class ReceiptForm(ServiceFormMixin, forms.Form):
+    receipt = forms.CharField(
+        label=_("Receipt number or link"),
+        max_length=200,
+        help_text=_("The receipt you made in “Мой налог” for this payout."),
+    )

@@ -1,5 +1,6 @@
 """Manager pages of the money path: commission rules (with a live preview), conversions, the
-review queue of held commissions, and the partner money fragment."""
+review queue of held commissions, the partner money fragment, and payouts: settings, batches
+(create, review, exclude, approve, export, mark, import the bank's result) and statements."""
 
 from datetime import datetime, time
 from decimal import Decimal, InvalidOperation
@@ -22,10 +23,15 @@ from partners.models import (
     Partner,
     PartnerStatus,
 )
-from payouts import selectors, services
+from payouts import bank_files, batches, selectors, services
 from payouts.explanations import trace_explain
-from payouts.forms import CommissionRuleForm
-from payouts.models import Commission, CommissionRule
+from payouts.forms import (
+    CommissionRuleForm,
+    PayoutBatchCreateForm,
+    PayoutSettingsForm,
+    ResultFileForm,
+)
+from payouts.models import Commission, CommissionRule, PayoutBatch, PayoutItem, PayoutLine
 from payouts.rules import RuleSpec
 from tenancy.errors import ServiceError
 from tenancy.views import manager_page
@@ -218,5 +224,221 @@ def partner_money(request: HttpRequest, partner_id: int) -> HttpResponse:
         "partner": partner,
         "balance": selectors.partner_balance(partner_id=partner.pk),
         "commissions": commissions,
+        "payouts": selectors.payout_line_list(partner_id=partner.pk).order_by("-id")[:20],
+        "details_history": partner.payout_details.select_related("created_by")[:20],
     }
     return render(request, "manager/payouts/_partner_money.html", context)
+
+
+# Payouts
+
+
+def _batch_redirect(request: HttpRequest, batch_id: int) -> HttpResponse:
+    return redirect("payout_batch_detail", tenant_slug=request.tenant.slug, payoutbatch_id=batch_id)
+
+
+@require_GET
+@manager_page("view")
+def payout_batch_list(request: HttpRequest) -> HttpResponse:
+    page = Paginator(selectors.payout_batch_list(), 30).get_page(request.GET.get("page"))
+    context = {
+        "page": page,
+        "form": PayoutBatchCreateForm(initial={"pay_date": timezone.localdate()}),
+        "settings": selectors.payout_settings_get(),
+        "due": selectors.payouts_due_total(),
+    }
+    return render(request, "manager/payouts/batch_list.html", context)
+
+
+@require_POST
+@manager_page("operate")
+def payout_batch_create(request: HttpRequest) -> HttpResponse:
+    form = PayoutBatchCreateForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Enter the payout date."))
+        return redirect("payout_batch_list", tenant_slug=request.tenant.slug)
+    try:
+        batch = batches.payout_batch_create(
+            tenant=request.tenant, pay_date=form.cleaned_data["pay_date"], user=request.user
+        )
+    except ServiceError as error:
+        messages.error(request, error.message)
+        return redirect("payout_batch_list", tenant_slug=request.tenant.slug)
+    messages.success(request, _("Batch #%(id)s created: review it.") % {"id": batch.pk})
+    return _batch_redirect(request, batch.pk)
+
+
+@require_GET
+@manager_page("view")
+def payout_batch_detail(request: HttpRequest, payoutbatch_id: int) -> HttpResponse:
+    batch = get_object_or_404(PayoutBatch, pk=payoutbatch_id)
+    lines = selectors.payout_line_list(batch_id=batch.pk).prefetch_related(
+        "items__commission__conversion"
+    )
+    context = {
+        "batch": batch,
+        "lines": lines,
+        "totals": selectors.payout_batch_totals(batch_id=batch.pk),
+        "result_form": ResultFileForm(),
+    }
+    return render(request, "manager/payouts/batch_detail.html", context)
+
+
+@require_POST
+@manager_page("operate")
+def payout_batch_approve(request: HttpRequest, payoutbatch_id: int) -> HttpResponse:
+    batch = get_object_or_404(PayoutBatch, pk=payoutbatch_id)
+    try:
+        batches.payout_batch_approve(batch=batch, user=request.user)
+    except ServiceError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, _("Batch approved: export it for the bank."))
+    return _batch_redirect(request, batch.pk)
+
+
+@require_GET
+@manager_page("operate")
+def payout_batch_export(request: HttpRequest, payoutbatch_id: int, fmt: str) -> HttpResponse:
+    batch = get_object_or_404(PayoutBatch, pk=payoutbatch_id)
+    try:
+        if fmt == "xlsx":
+            content = bank_files.register_xlsx(batch)
+            content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        else:
+            content, content_type = bank_files.register_csv(batch), "text/csv; charset=utf-8"
+    except ServiceError as error:
+        messages.error(request, error.message)
+        return _batch_redirect(request, batch.pk)
+    response = HttpResponse(content, content_type=content_type)
+    filename = f"payouts-{request.tenant.slug}-batch-{batch.pk}.{fmt}"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@require_POST
+@manager_page("operate")
+def payout_batch_results(request: HttpRequest, payoutbatch_id: int) -> HttpResponse:
+    """The bank's result file: marks lines paid or failed, all or nothing."""
+    batch = get_object_or_404(PayoutBatch, pk=payoutbatch_id)
+    form = ResultFileForm(request.POST, request.FILES)
+    if not form.is_valid():
+        messages.error(request, _("Choose the result file."))
+        return _batch_redirect(request, batch.pk)
+    try:
+        result = bank_files.result_file_apply(
+            batch=batch, content=form.cleaned_data["file"].read(), user=request.user
+        )
+    except ServiceError as error:
+        messages.error(request, error.message)
+        return _batch_redirect(request, batch.pk)
+    if result.errors:
+        messages.error(request, _("Nothing was changed:") + " " + " ".join(result.errors))
+    else:
+        messages.success(
+            request,
+            _("Result file imported: %(paid)s paid, %(failed)s failed, %(same)s unchanged.")
+            % {"paid": result.paid, "failed": result.failed, "same": result.unchanged},
+        )
+    return _batch_redirect(request, batch.pk)
+
+
+def _line_action(request: HttpRequest, payoutline_id: int, act) -> HttpResponse:
+    line = get_object_or_404(PayoutLine, pk=payoutline_id)
+    try:
+        message = act(line)
+    except ServiceError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, message)
+    return _batch_redirect(request, line.batch_id)
+
+
+@require_POST
+@manager_page("operate")
+def payout_line_exclude(request: HttpRequest, payoutline_id: int) -> HttpResponse:
+    def act(line):
+        batches.payout_line_exclude(
+            line=line, reason=request.POST.get("reason", ""), user=request.user
+        )
+        return _("Payout excluded: the money is back on the partner's balance.")
+
+    return _line_action(request, payoutline_id, act)
+
+
+@require_POST
+@manager_page("operate")
+def payout_line_confirm(request: HttpRequest, payoutline_id: int) -> HttpResponse:
+    def act(line):
+        batches.payout_line_confirm(line=line, user=request.user)
+        return _("Payout checked: it will be paid with the batch.")
+
+    return _line_action(request, payoutline_id, act)
+
+
+@require_POST
+@manager_page("operate")
+def payout_line_paid(request: HttpRequest, payoutline_id: int) -> HttpResponse:
+    def act(line):
+        marked = batches.payout_line_mark_paid(
+            line=line, reference=request.POST.get("reference", ""), user=request.user
+        )
+        if not marked.changed:
+            return _("This payout was already marked paid: nothing changed.")
+        return _("Marked paid.")
+
+    return _line_action(request, payoutline_id, act)
+
+
+@require_POST
+@manager_page("operate")
+def payout_line_failed(request: HttpRequest, payoutline_id: int) -> HttpResponse:
+    def act(line):
+        marked = batches.payout_line_mark_failed(
+            line=line, reason=request.POST.get("reason", ""), user=request.user
+        )
+        if not marked.changed:
+            return _("This payout was already marked failed: nothing changed.")
+        return _("Marked failed: the money is back on the partner's balance.")
+
+    return _line_action(request, payoutline_id, act)
+
+
+@require_GET
+@manager_page("view")
+def payout_line_statement(request: HttpRequest, payoutline_id: int) -> HttpResponse:
+    line = get_object_or_404(PayoutLine, pk=payoutline_id)
+    return render(request, "payouts/statement.html", statement_context(line))
+
+
+def statement_context(line: PayoutLine) -> dict:
+    """What the printable payout statement shows (the manager's and the partner's copy)."""
+    items = (
+        PayoutItem.objects.filter(line=line)
+        .select_related("commission__conversion")
+        .order_by("commission__conversion__occurred_at", "id")
+    )
+    return {"line": line, "batch": line.batch, "details": line.details, "items": items}
+
+
+@manager_page("manage_settings")
+def payout_settings(request: HttpRequest) -> HttpResponse:
+    current = selectors.payout_settings_get()
+    initial = {
+        "minimum_amount": current.minimum_amount,
+        "schedule": current.schedule,
+        "monthly_day": current.monthly_day,
+        "details_review_days": current.details_review_days,
+        "hold_days": request.tenant.hold_days,
+    }
+    form = PayoutSettingsForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            batches.payout_settings_update(tenant=request.tenant, **form.cleaned_data)
+        except ServiceError as error:
+            form.add_service_error(error)
+        else:
+            messages.success(request, _("Payout settings saved."))
+            return redirect("payout_settings", tenant_slug=request.tenant.slug)
+    status = 400 if form.errors else 200
+    return render(request, "manager/payouts/settings.html", {"form": form}, status=status)

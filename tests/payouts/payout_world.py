@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from partners.conversions import conversion_record
 from payouts import batches
-from payouts.models import Commission, PayoutSettings
+from payouts.models import Commission, PayoutBatch, PayoutDetails, PayoutLine, PayoutSettings
 
 CARD = "4111111111111111"
 # A real pair: a Sberbank settlement account and Sberbank's BIK (the control key matches).
@@ -50,3 +50,11 @@ def settings_set(world, *, minimum: str = "0", **values) -> PayoutSettings:
 def batch_create(world, **extra):
     extra.setdefault("pay_date", timezone.localdate())
     return batches.payout_batch_create(tenant=world.tenant, **extra)
+
+
+def clean_slate(world) -> None:
+    """Inside the world's scope: no earnings and no payout rows of the shared world."""
+    Commission.objects.update(status="rejected")
+    PayoutLine.objects.all().delete()
+    PayoutBatch.objects.all().delete()
+    PayoutDetails.objects.all().delete()

@@ -30,6 +30,7 @@ from tests.payouts.payout_world import (
     INN,
     batch_create,
     card_details,
+    clean_slate,
     earn,
     settings_set,
 )
@@ -39,7 +40,7 @@ from tests.payouts.payout_world import (
 def world(world_a):
     with tenant_scope(world_a.tenant):
         # The world's own sale is recent (pending); these tests start from a clean ledger.
-        Commission.objects.update(status="rejected")
+        clean_slate(world_a)
         settings_set(world_a, minimum="100.00")
         yield world_a
 
@@ -288,6 +289,7 @@ def test_a_crash_inside_a_step_leaves_a_state_the_retry_completes(world, monkeyp
     assert LedgerEntry.objects.filter(cause__startswith="payout-paid:").count() == 2
     # The same for creating a batch: a crash after the lines were written leaves nothing.
     earn(world, partner, "1000.00", external_id="k-2")
+
     class Crash(Exception):
         pass
 
