@@ -13,7 +13,7 @@ from payouts.api import (
     PayoutBatchViewSet,
     PayoutViewSet,
 )
-from segmentation.api import PartnerSegmentHistoryView, SegmentsView
+from segmentation.api import CustomSegmentViewSet, PartnerSegmentHistoryView, SegmentsView
 from tenancy.api import MemberViewSet, ProgramView
 from webhooks.api import WebhookEndpointViewSet
 
@@ -28,6 +28,7 @@ router.register("commissions", CommissionViewSet, basename="commission")
 router.register("commission-rules", CommissionRuleViewSet, basename="commissionrule")
 router.register("payouts", PayoutViewSet, basename="payout")
 router.register("payout-batches", PayoutBatchViewSet, basename="payoutbatch")
+router.register("custom-segments", CustomSegmentViewSet, basename="customsegment")
 router.register("webhook-endpoints", WebhookEndpointViewSet, basename="webhook-endpoint")
 
 urlpatterns = [

@@ -7,7 +7,7 @@ from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from partners import selectors, services
+from partners import list_filters, selectors, services
 from partners.geography import GeographyTier
 from partners.models import (
     ActivitySegment,
@@ -160,7 +160,20 @@ PARTNER_FILTERS = [
     OpenApiParameter("partner_type", OpenApiTypes.STR, enum=PartnerType.values),
     OpenApiParameter("geography_tier", OpenApiTypes.STR, enum=GeographyTier.values),
     OpenApiParameter("activity_segment", OpenApiTypes.STR, enum=ActivitySegment.values),
+    OpenApiParameter(
+        "segment",
+        OpenApiTypes.STR,
+        enum=ActivitySegment.values,
+        description="The activity segment (the same as activity_segment).",
+    ),
     OpenApiParameter("search", OpenApiTypes.STR, description="Name, email or exact code."),
+    # Filters of higher apps (at_risk, custom_segment); they register before URLs are loaded.
+    *(
+        OpenApiParameter(
+            extra.name, OpenApiTypes.STR, enum=extra.enum, description=extra.description
+        )
+        for extra in list_filters.registered()
+    ),
 ]
 PARTNER_FILTER_CHOICES = {
     "status": PartnerStatus,
@@ -168,7 +181,9 @@ PARTNER_FILTER_CHOICES = {
     "partner_type": PartnerType,
     "geography_tier": GeographyTier,
     "activity_segment": ActivitySegment,
+    "segment": ActivitySegment,
 }
+PARTNER_FILTER_FIELDS = {"segment": "activity_segment"}
 
 
 @extend_schema_view(
@@ -199,7 +214,15 @@ class PartnerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantVie
             if value not in choices.values:
                 errors[name] = [f"Unknown value; choose one of: {', '.join(choices.values)}."]
             else:
-                queryset = queryset.filter(**{name: value})
+                queryset = queryset.filter(**{PARTNER_FILTER_FIELDS.get(name, name): value})
+        for extra in list_filters.registered():
+            value = params.get(extra.name)
+            if value is None:
+                continue
+            if value not in {choice for choice, _label in extra.choices()}:
+                errors[extra.name] = [extra.invalid_message]
+            else:
+                queryset = extra.apply(queryset, value)
         if errors:
             raise serializers.ValidationError(errors)
         if tag := params.get("tag"):

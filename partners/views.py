@@ -9,7 +9,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
-from partners import selectors, services
+from partners import list_filters, selectors, services
 from partners.forms import BulkForm, CouponForm, PartnerEditForm, StatusForm
 from partners.geography import GeographyTier
 from partners.models import ActivitySegment, ChannelType, Partner, PartnerStatus, PartnerType
@@ -52,6 +52,15 @@ def _list_filters(request: HttpRequest) -> dict:
 def partner_list(request: HttpRequest) -> HttpResponse:
     filters = _list_filters(request)
     partners = selectors.partner_list(**filters)
+    contributed = []  # filters of higher apps (partners.list_filters)
+    for extra in list_filters.registered():
+        choices = extra.choices()
+        value = request.GET.get(extra.name, "")
+        if value in {choice for choice, _label in choices}:
+            partners = extra.apply(partners, value)
+        else:
+            value = ""
+        contributed.append((extra.name, extra.any_label(), choices, value))
     page = Paginator(partners, PAGE_SIZE).get_page(request.GET.get("page"))
     context = {
         "page": page,
@@ -66,7 +75,8 @@ def partner_list(request: HttpRequest) -> HttpResponse:
                 ("geography_tier", _("Any geography")),
                 ("activity_segment", _("Any segment")),
             )
-        ],
+        ]
+        + contributed,
         "tags": selectors.tag_list(),
         "sorts": SORTS,
         "statuses": PartnerStatus.choices,

@@ -1,17 +1,24 @@
-"""Segments in the REST API: /api/v1/segments and /api/v1/partners/{id}/segment-history."""
+"""Segments in the REST API: /api/v1/segments, /api/v1/partners/{id}/segment-history and
+/api/v1/custom-segments."""
 
 from __future__ import annotations
 
 from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
-from rest_framework import serializers
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import mixins, serializers, status
 from rest_framework.response import Response
 
 from partners.models import ActivitySegment, Partner
-from segmentation import engine
-from segmentation.models import RunStatus, SegmentMembership, SegmentRun, SegmentTransition
-from tenancy.rest import TenantAPIView
+from segmentation import engine, selectors, services
+from segmentation.models import (
+    CustomSegment,
+    RunStatus,
+    SegmentMembership,
+    SegmentRun,
+    SegmentTransition,
+)
+from tenancy.rest import TenantAPIView, TenantViewSet
 
 
 class SegmentSizeSerializer(serializers.Serializer):
@@ -101,3 +108,99 @@ class PartnerSegmentHistoryView(TenantAPIView):
             "transitions": SegmentTransition.objects.filter(partner=partner).order_by("-at", "-id"),
         }
         return Response(SegmentHistorySerializer(payload).data)
+
+
+# Custom segments
+
+
+class CustomSegmentSerializer(serializers.ModelSerializer):
+    members = serializers.IntegerField(
+        read_only=True, help_text="Partners in the segment at the last membership refresh."
+    )
+
+    class Meta:
+        model = CustomSegment
+        fields = ["id", "name", "description", "definition", "members", "created_at", "updated_at"]
+        read_only_fields = fields
+
+
+class CustomSegmentWriteSerializer(serializers.Serializer):
+    """Checked by the service, which names every bad part (``definition.conditions[1].value``).
+    The definition language: docs/segmentation.md."""
+
+    name = serializers.CharField(allow_blank=True, trim_whitespace=False)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    definition = serializers.JSONField(
+        help_text='{"match": "all"|"any", "conditions": [{"field", "op", "value", "days"?}]}'
+    )
+
+
+def _validation_error(invalid: services.CustomSegmentInvalid) -> serializers.ValidationError:
+    return serializers.ValidationError(
+        {field: [message] for field, message in invalid.errors.items()}
+    )
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List custom segments", tags=["segments"]),
+    retrieve=extend_schema(summary="A custom segment", tags=["segments"]),
+    destroy=extend_schema(summary="Delete a custom segment", tags=["segments"]),
+)
+class CustomSegmentViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, TenantViewSet
+):
+    """Saved filters over partners. ``GET /api/v1/partners?custom_segment=<id>`` lists the
+    partners a segment matches now."""
+
+    model = CustomSegment
+    serializer_class = CustomSegmentSerializer
+    lookup_value_regex = r"\d+"
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation has no tenant
+            return super().get_queryset()
+        return selectors.custom_segment_list()
+
+    def _read(self, pk: int) -> dict:
+        return CustomSegmentSerializer(self.get_queryset().get(pk=pk)).data
+
+    @extend_schema(
+        request=CustomSegmentWriteSerializer,
+        responses={201: CustomSegmentSerializer},
+        summary="Create a custom segment",
+        tags=["segments"],
+    )
+    def create(self, request):
+        data = CustomSegmentWriteSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            segment = services.custom_segment_create(tenant=self.tenant, **data.validated_data)
+        except services.CustomSegmentInvalid as invalid:
+            raise _validation_error(invalid) from None
+        return Response(self._read(segment.pk), status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request=CustomSegmentWriteSerializer,
+        responses=CustomSegmentSerializer,
+        summary="Change a custom segment (any of its fields)",
+        tags=["segments"],
+    )
+    def partial_update(self, request, pk=None):
+        segment = self.get_object()
+        data = CustomSegmentWriteSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        fields = {
+            "name": segment.name,
+            "description": segment.description,
+            "definition": segment.definition,
+            **data.validated_data,
+        }
+        try:
+            services.custom_segment_update(segment=segment, **fields)
+        except services.CustomSegmentInvalid as invalid:
+            raise _validation_error(invalid) from None
+        return Response(self._read(segment.pk))
+
+    def destroy(self, request, *args, **kwargs):
+        services.custom_segment_delete(segment=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,7 +1,11 @@
-"""The segments overview (/app/<slug>/segments/), "recompute now" and its run's status."""
+"""The segments overview (/app/<slug>/segments/), "recompute now" and its run's status, the
+policy editor, the partner page's segment card, and the custom segments' editor."""
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import date, timedelta
 
 from django.contrib import messages
@@ -13,19 +17,26 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from partners.models import ActivitySegment, Partner
-from segmentation import charts, engine, tasks
+from partners.models import ActivitySegment, Partner, PartnerStatus, Tag
+from segmentation import charts, conditions, engine, services, tasks
 from segmentation.features import features_read, local_day_end, local_day_start
 from segmentation.forms import PolicyForm
 from segmentation.history import at_risk_memberships, segment_migration, segment_sizes_over_time
 from segmentation.models import (
+    CustomSegment,
     RunStatus,
     RunTrigger,
     SegmentMembership,
     SegmentRun,
     SegmentTransition,
 )
-from segmentation.selectors import local_today, policy_get
+from segmentation.selectors import (
+    custom_segment_list,
+    definition_partners,
+    local_today,
+    policy_get,
+)
+from tenancy.errors import ServiceError
 from tenancy.views import manager_page
 
 
@@ -211,3 +222,269 @@ def partner_segment(request: HttpRequest, partner_id: int) -> HttpResponse:
         "transitions": transitions,
     }
     return render(request, "manager/segments/_partner.html", context)
+
+
+# Custom segments ---------------------------------------------------------------------------
+
+SAMPLE_SIZE = 10
+
+
+@dataclass
+class ConditionRow:
+    """One condition as the editor shows it: what was entered, and the messages for it."""
+
+    field: str
+    op: str
+    value: object  # a list for list fields, else the text entered
+    days: str = ""
+    errors: dict = dataclass_field(default_factory=dict)
+
+    @property
+    def spec(self) -> conditions.ConditionField:
+        return conditions.FIELDS[self.field]
+
+    @property
+    def ops(self) -> list[tuple[str, str]]:
+        return [(op, conditions.OPS[op]) for op in self.spec.ops]
+
+    @property
+    def choices(self) -> list[tuple[str, str]]:
+        if self.spec.kind == conditions.TAGS:
+            return [(str(pk), name) for pk, name in Tag.objects.values_list("pk", "name")]
+        return [(str(v), label) for v, label in self.spec.choices()] if self.spec.choices else []
+
+    @property
+    def selected(self) -> list[str]:
+        return [str(v) for v in self.value] if isinstance(self.value, list) else []
+
+    @property
+    def text(self) -> str:
+        if isinstance(self.value, list):
+            return ", ".join(str(v) for v in self.value)
+        if isinstance(self.value, bool):
+            return "true" if self.value else "false"
+        return "" if self.value is None else str(self.value)
+
+    def condition(self) -> dict:
+        kind, value = self.spec.kind, self.value
+        if kind == conditions.TEXT and isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        elif kind == conditions.FLAG:
+            value = {"true": True, "false": False}.get(str(value), value)
+        elif kind in (conditions.DAYS, conditions.COUNT) and isinstance(value, str):
+            value = value.strip()
+        condition = {"field": self.field, "op": self.op, "value": value}
+        if self.spec.per_days:
+            condition["days"] = self.days.strip() if isinstance(self.days, str) else self.days
+        return condition
+
+
+def _rows_from_definition(definition: dict) -> list[ConditionRow]:
+    return [
+        ConditionRow(
+            field=c["field"], op=c["op"], value=c["value"], days=str(c.get("days", "") or "")
+        )
+        for c in definition.get("conditions", [])
+        if c.get("field") in conditions.FIELDS
+    ]
+
+
+def _new_row(field: str = "activity_segment") -> ConditionRow:
+    spec = conditions.FIELDS[field]
+    multiple = spec.kind in (conditions.CHOICE, conditions.TAGS, conditions.TEXT)
+    return ConditionRow(
+        field=field,
+        op=spec.ops[0],
+        value=[] if multiple else ("true" if spec.kind == conditions.FLAG else ""),
+        days="30" if spec.per_days else "",
+    )
+
+
+def _rows_from_post(post) -> list[ConditionRow]:
+    """The editor's rows as posted: ``c-<i>-field``, ``-op``, ``-value`` (several for a list
+    of choices), ``-days``, and ``-shown``: the field the row was drawn for. A row whose field
+    was just changed starts afresh, since its old operator and value mean nothing now."""
+    rows = []
+    for i in range(conditions.MAX_CONDITIONS * 2):
+        field = post.get(f"c-{i}-field")
+        if field is None:
+            break
+        if field not in conditions.FIELDS:
+            continue
+        if post.get(f"c-{i}-shown", field) != field:
+            rows.append(_new_row(field))
+            continue
+        spec = conditions.FIELDS[field]
+        listed = spec.kind in (conditions.CHOICE, conditions.TAGS)
+        rows.append(
+            ConditionRow(
+                field=field,
+                op=post.get(f"c-{i}-op", ""),
+                value=post.getlist(f"c-{i}-value") if listed else post.get(f"c-{i}-value", ""),
+                days=post.get(f"c-{i}-days", ""),
+            )
+        )
+    if "add" in post:
+        rows.append(_new_row())
+    remove = post.get("remove", "")
+    if remove.isdigit() and int(remove) < len(rows):
+        del rows[int(remove)]
+    return rows
+
+
+CONDITION_ERROR = re.compile(r"^definition\.conditions\[(\d+)\]\.?(\w*)$")
+
+
+def _spread_errors(errors: dict[str, str], rows: list[ConditionRow]) -> dict[str, str]:
+    """Puts each condition's messages on its row; returns the rest (name, match, …)."""
+    general = {}
+    for path, message in errors.items():
+        match = CONDITION_ERROR.match(path)
+        if match and int(match[1]) < len(rows):
+            rows[int(match[1])].errors[match[2] or "row"] = message
+        else:
+            general[path.removeprefix("definition.")] = message
+    return general
+
+
+def _editor_state(request: HttpRequest, segment: CustomSegment | None) -> dict:
+    if request.method == "POST":
+        return {
+            "name": request.POST.get("name", ""),
+            "description": request.POST.get("description", ""),
+            "match": request.POST.get("match", "all"),
+            "rows": _rows_from_post(request.POST),
+        }
+    if segment is not None:
+        return {
+            "name": segment.name,
+            "description": segment.description,
+            "match": segment.definition.get("match", "all"),
+            "rows": _rows_from_definition(segment.definition),
+        }
+    # A new segment starts from the usual first question: approved partners of a segment.
+    status = _new_row("status")
+    status.value = [PartnerStatus.ACTIVE.value]
+    return {"name": "", "description": "", "match": "all", "rows": [status, _new_row()]}
+
+
+def _definition(state: dict) -> dict:
+    return {"match": state["match"], "conditions": [row.condition() for row in state["rows"]]}
+
+
+def _preview(request: HttpRequest, state: dict) -> dict:
+    """The live count and a sample, or the messages that stop the definition being read."""
+    try:
+        definition = conditions.definition_clean(
+            _definition(state), tag_ids=set(Tag.objects.values_list("pk", flat=True))
+        )
+    except conditions.DefinitionInvalid as invalid:
+        rows = [ConditionRow(r.field, r.op, r.value, r.days) for r in state["rows"]]
+        general = _spread_errors(
+            {f"definition.{path}": message for path, message in invalid.errors.items()}, rows
+        )
+        problems = list(general.values())
+        for number, row in enumerate(rows, start=1):
+            problems += [
+                _("Condition %(number)s: %(message)s") % {"number": number, "message": message}
+                for message in row.errors.values()
+            ]
+        return {"problems": problems}
+    partners = definition_partners(tenant=request.tenant, definition=definition)
+    return {
+        "count": partners.count(),
+        "sample": list(partners.order_by("name", "pk")[:SAMPLE_SIZE]),
+        "problems": [],
+    }
+
+
+def _editor_context(request: HttpRequest, state: dict, segment, errors=None) -> dict:
+    return {
+        "segment": segment,
+        "state": state,
+        "errors": errors or {},
+        "fields": [(name, spec.label) for name, spec in conditions.FIELDS.items()],
+        "matches": list(conditions.MATCHES.items()),
+        "max_conditions": conditions.MAX_CONDITIONS,
+        "preview": _preview(request, state),
+    }
+
+
+@manager_page("view")
+def segments_custom_list(request: HttpRequest) -> HttpResponse:
+    segments = custom_segment_list()
+    return render(request, "manager/segments/custom_list.html", {"segments": segments})
+
+
+def _editor(request: HttpRequest, segment: CustomSegment | None) -> HttpResponse:
+    state = _editor_state(request, segment)
+    errors: dict[str, str] = {}
+    if request.method == "POST" and "save" in request.POST:
+        if not request.membership.can("operate"):
+            raise PermissionDenied(_("Your role in this program does not allow this."))
+        fields = {
+            "name": state["name"],
+            "description": state["description"],
+            "definition": _definition(state),
+        }
+        try:
+            if segment is None:
+                saved = services.custom_segment_create(
+                    tenant=request.tenant, by=request.user, **fields
+                )
+            else:
+                saved = services.custom_segment_update(segment=segment, **fields)
+        except services.CustomSegmentInvalid as invalid:
+            errors = _spread_errors(invalid.errors, state["rows"])
+        else:
+            messages.success(request, _("Custom segment “%(name)s” saved.") % {"name": saved.name})
+            return redirect("segments_custom_list", tenant_slug=request.tenant.slug)
+    context = _editor_context(request, state, segment, errors)
+    return render(
+        request, "manager/segments/custom_edit.html", context, status=400 if errors else 200
+    )
+
+
+@manager_page("view")
+def segments_custom_create(request: HttpRequest) -> HttpResponse:
+    return _editor(request, None)
+
+
+@manager_page("view")
+def segments_custom_edit(request: HttpRequest, customsegment_id: int) -> HttpResponse:
+    return _editor(request, get_object_or_404(CustomSegment, pk=customsegment_id))
+
+
+@manager_page("view")
+@require_POST
+def segments_custom_preview(request: HttpRequest) -> HttpResponse:
+    """htmx: the count and sample for the definition being edited (nothing is saved)."""
+    state = _editor_state(request, None)
+    return render(
+        request, "manager/segments/_custom_preview.html", {"preview": _preview(request, state)}
+    )
+
+
+@manager_page("view")
+@require_POST
+def segments_custom_conditions(request: HttpRequest) -> HttpResponse:
+    """htmx: the condition rows redrawn after a field was changed, a row added or removed,
+    with the preview for them (out of band)."""
+    state = _editor_state(request, None)
+    context = _editor_context(request, state, None)
+    return render(request, "manager/segments/_custom_conditions.html", {**context, "oob": True})
+
+
+@manager_page("operate")
+@require_POST
+def segments_custom_delete(request: HttpRequest, customsegment_id: int) -> HttpResponse:
+    segment = get_object_or_404(CustomSegment, pk=customsegment_id)
+    try:
+        services.custom_segment_delete(segment=segment)
+    except ServiceError as error:
+        messages.error(request, error.message)
+        return redirect(
+            "segments_custom_edit", tenant_slug=request.tenant.slug, customsegment_id=segment.pk
+        )
+    messages.success(request, _("Custom segment “%(name)s” deleted.") % {"name": segment.name})
+    return redirect("segments_custom_list", tenant_slug=request.tenant.slug)

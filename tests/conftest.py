@@ -15,7 +15,7 @@ import pytest
 from django.db import connection
 from django.test import Client
 
-from segmentation.models import SegmentRun
+from segmentation.models import CustomSegment, SegmentRun
 from tenancy import services
 from tenancy.models import Invitation, Role
 from tenancy.scope import tenant_scope
@@ -88,6 +88,15 @@ def build_world(prefix: str, marker: str) -> TenantWorld:
     build_webhook_world(tenant=tenant, marker=marker)
     with tenant_scope(tenant):
         SegmentRun.objects.create(tenant=tenant, trigger="manual", as_of=date(2026, 1, 1))
+        CustomSegment.objects.create(
+            tenant=tenant,
+            name=f"{marker} bloggers",
+            description=f"{marker} custom segment",
+            definition={
+                "match": "all",
+                "conditions": [{"field": "channel_type", "op": "in", "value": ["blogger"]}],
+            },
+        )
     return TenantWorld(
         tenant=tenant,
         owner=users["owner"],
