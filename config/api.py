@@ -4,6 +4,7 @@ from django.urls import path
 from rest_framework.routers import SimpleRouter
 
 from analytics.api import BreakdownsView, DailyView, FunnelView, SummaryView
+from campaigns.api import CampaignViewSet, PartnerEnrollmentsView, PartnerMessagesView
 from partners.api import ClickViewSet, CouponViewSet, LinkViewSet, PartnerViewSet
 from partners.conversions_api import ConversionViewSet
 from payouts.api import (
@@ -30,6 +31,7 @@ router.register("payouts", PayoutViewSet, basename="payout")
 router.register("payout-batches", PayoutBatchViewSet, basename="payoutbatch")
 router.register("custom-segments", CustomSegmentViewSet, basename="customsegment")
 router.register("webhook-endpoints", WebhookEndpointViewSet, basename="webhook-endpoint")
+router.register("campaigns", CampaignViewSet, basename="campaign")
 
 urlpatterns = [
     path("program", ProgramView.as_view(), name="api-program"),
@@ -45,5 +47,11 @@ urlpatterns = [
         PartnerSegmentHistoryView.as_view(),
         name="api-partner-segment-history",
     ),
+    path(
+        "partners/<int:id>/enrollments",
+        PartnerEnrollmentsView.as_view(),
+        name="api-partner-enrollments",
+    ),
+    path("partners/<int:id>/messages", PartnerMessagesView.as_view(), name="api-partner-messages"),
     *router.urls,
 ]

@@ -41,6 +41,12 @@ BEAT_SCHEDULE: dict = {
         "schedule": crontab(minute="*/15"),
         "options": {"expires": 60 * 14},
     },
+    "campaigns-dispatch": {
+        # Runs due campaign steps; the claims make an overlapping or repeated tick harmless.
+        "task": "campaigns.tasks.campaigns_dispatch",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
     "analytics-refresh-rollups": {
         # Recomputes only the (program, day) pairs that changed since the last tick.
         "task": "analytics.tasks.rollups_refresh",

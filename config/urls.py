@@ -5,6 +5,9 @@ from django.views.defaults import page_not_found
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from analytics.urls import manager_urlpatterns as analytics_manager_urlpatterns
+from campaigns.urls import cabinet_urlpatterns as campaign_cabinet_urlpatterns
+from campaigns.urls import manager_urlpatterns as campaign_manager_urlpatterns
+from campaigns.urls import public_urlpatterns as campaign_public_urlpatterns
 from partners.urls import cabinet_urlpatterns
 from partners.urls import manager_urlpatterns as partner_manager_urlpatterns
 from partners.urls import public_urlpatterns as partner_public_urlpatterns
@@ -24,6 +27,9 @@ urlpatterns = [
     path("app/<slug:tenant_slug>/", include(segmentation_manager_urlpatterns)),
     path("p/<slug:tenant_slug>/", include(cabinet_urlpatterns)),
     path("p/<slug:tenant_slug>/", include(payout_cabinet_urlpatterns)),
+    path("app/<slug:tenant_slug>/", include(campaign_manager_urlpatterns)),
+    path("p/<slug:tenant_slug>/", include(campaign_cabinet_urlpatterns)),
+    *campaign_public_urlpatterns,
     path("api/v1/", include("config.api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

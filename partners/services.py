@@ -22,6 +22,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from partners.events import partner_joined
 from partners.geography import geography_tier_for
 from partners.models import (
     ChannelType,
@@ -299,6 +300,7 @@ def partner_create(
                 event_publish(
                     tenant=tenant, event="partner.approved", payload=partner_event(partner)
                 )
+                _joined_on_commit(tenant.pk, [partner.pk])
     except IntegrityError as error:  # a concurrent create won the race
         field = _integrity_field(error)
         raise ServiceError(
@@ -358,15 +360,28 @@ def _status_change(
     return partner
 
 
+def _joined_on_commit(tenant_id: int, partner_ids: list[int]) -> None:
+    if partner_ids:
+        transaction.on_commit(
+            lambda: partner_joined.send(
+                sender=Partner, tenant_id=tenant_id, partner_ids=partner_ids
+            )
+        )
+
+
 def partner_approve(*, partner: Partner, by: User | None) -> Partner:
     """Approve a pending partner, or reinstate a suspended one."""
-    return _status_change(
+    joining = Partner.objects.filter(pk=partner.pk, status=PartnerStatus.PENDING).exists()
+    partner = _status_change(
         partner=partner,
         to=PartnerStatus.ACTIVE,
         allowed_from=(PartnerStatus.PENDING, PartnerStatus.SUSPENDED),
         by=by,
         reason="",
     )
+    if joining:
+        _joined_on_commit(partner.tenant_id, [partner.pk])
+    return partner
 
 
 def _required_reason(reason: str) -> str:
@@ -429,6 +444,8 @@ def partners_approve_bulk(*, partner_ids: list[int], by: User | None) -> int:
                 tenant=partner.tenant, event="partner.approved", payload=partner_event(partner)
             )
     link_cache_invalidate(_partner_link_codes(approved))
+    if approved:
+        _joined_on_commit(Partner.objects.get(pk=approved[0]).tenant_id, approved)
     return len(approved)
 
 

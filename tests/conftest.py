@@ -19,6 +19,7 @@ from segmentation.models import CustomSegment, SegmentRun
 from tenancy import services
 from tenancy.models import Invitation, Role
 from tenancy.scope import tenant_scope
+from tests.campaigns.world import build_campaign_world
 from tests.factories import PASSWORD, MembershipFactory, PartnerFactory, TenantFactory, UserFactory
 from tests.money_world import build_money_world
 from tests.partners_world import build_partners_world
@@ -86,6 +87,7 @@ def build_world(prefix: str, marker: str) -> TenantWorld:
     build_partners_world(tenant=tenant, partners=partners, marker=marker)
     build_money_world(tenant=tenant, partners=partners, marker=marker)
     build_webhook_world(tenant=tenant, marker=marker)
+    build_campaign_world(tenant=tenant, partners=partners, marker=marker)
     with tenant_scope(tenant):
         SegmentRun.objects.create(tenant=tenant, trigger="manual", as_of=date(2026, 1, 1))
         CustomSegment.objects.create(

@@ -1,0 +1,35 @@
+"""Campaigns' subscriptions to the events of lower apps (connected in CampaignsConfig.ready):
+triggers enroll, exits and goals end enrollments, a new program gets the default playbooks."""
+
+from django.dispatch import receiver
+
+from campaigns import playbooks, services
+from partners.events import conversion_recorded, partner_joined
+from segmentation.signals import segment_changed
+from tenancy.models import Tenant
+from tenancy.scope import tenant_scope
+from tenancy.signals import tenant_created
+
+
+@receiver(segment_changed, dispatch_uid="campaigns.segment_changed")
+def on_segment_changed(sender, *, tenant, run, transitions, **kwargs) -> None:
+    # Sent after the run commits, inside the run's tenant scope.
+    services.enrollments_for_segment_run(tenant=tenant, run_id=run.pk, transitions=transitions)
+
+
+@receiver(partner_joined, dispatch_uid="campaigns.partner_joined")
+def on_partner_joined(sender, *, tenant_id, partner_ids, **kwargs) -> None:
+    # An on-commit callback may run after the sender's scope closed: enter it again.
+    with tenant_scope(Tenant.objects.get(pk=tenant_id)):
+        services.enrollments_for_join(partner_ids=partner_ids)
+
+
+@receiver(conversion_recorded, dispatch_uid="campaigns.goal_for_conversion")
+def on_conversion_recorded(sender, *, tenant, conversion, **kwargs) -> None:
+    services.enrollments_goal_for_conversion(conversion=conversion)
+
+
+@receiver(tenant_created, dispatch_uid="campaigns.default_playbooks")
+def on_tenant_created(sender, *, tenant, **kwargs) -> None:
+    with tenant_scope(tenant):
+        playbooks.playbooks_create(tenant=tenant)

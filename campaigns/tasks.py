@@ -1,0 +1,52 @@
+"""Thin Celery tasks: load by id, call a service. Every task is safe to run twice: the claims
+in campaigns.services make a duplicate or a retry a no-op."""
+
+from celery import shared_task
+from django.db.models import Q
+from django.utils import timezone
+
+from campaigns import services
+from campaigns.models import CampaignStatus, Enrollment, EnrollmentState, Trigger
+from tenancy.scope import all_tenants, current_tenant, tenant_task
+
+
+@shared_task
+def campaigns_dispatch() -> int:
+    """Every minute (config/beat.py): queue a dispatch for every program with a step due (or
+    an at-risk campaign to sweep), and queue again the emails whose send task was lost."""
+    with all_tenants():
+        due = set(
+            Enrollment.objects.filter(
+                state=EnrollmentState.RUNNING,
+                due_at__lte=timezone.now(),
+                campaign__status=CampaignStatus.ACTIVE,
+            )
+            .values_list("tenant_id", flat=True)
+            .distinct()
+        )
+        due |= set(
+            services.Campaign.objects.filter(
+                Q(trigger=Trigger.AT_RISK), status=CampaignStatus.ACTIVE
+            ).values_list("tenant_id", flat=True)
+        )
+        lost: dict[int, list[int]] = {}
+        for tenant_id, message_id in services.messages_sweep():
+            lost.setdefault(tenant_id, []).append(message_id)
+    for tenant_id in sorted(due):
+        campaigns_dispatch_tenant.delay(tenant_id)
+    for tenant_id, ids in lost.items():
+        for start in range(0, len(ids), services.SEND_CHUNK):
+            messages_send.delay(tenant_id, ids[start : start + services.SEND_CHUNK])
+    return len(due)
+
+
+@shared_task(acks_late=True)
+@tenant_task
+def campaigns_dispatch_tenant(tenant_id: int) -> int:
+    return services.dispatch_due(tenant=current_tenant())
+
+
+@shared_task(acks_late=True, soft_time_limit=240, time_limit=300)
+@tenant_task
+def messages_send(tenant_id: int, message_ids: list[int]) -> dict:
+    return dict(services.messages_deliver(tenant=current_tenant(), message_ids=message_ids))

@@ -1,0 +1,170 @@
+"""Step texts are Django templates rendered in a sandbox: a separate engine with no loaders
+and no libraries, a whitelist of tags, and a context of plain strings only (no model objects,
+so no method or attribute of ours is reachable). The context is documented in
+docs/campaigns.md; ``CONTEXT_KEYS`` is its single source."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from babel.numbers import format_currency
+from django.conf import settings
+from django.core import signing
+from django.db.models import Max
+from django.template import Context, Engine, TemplateSyntaxError
+from django.template.base import Lexer, TokenType
+from django.urls import reverse
+from django.utils import formats, translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from partners.models import ActivitySegment, Conversion, ConversionStatus, Partner, ReferralLink
+from payouts.selectors import partner_balances
+from segmentation.selectors import policy_get
+from tenancy.errors import ServiceError
+from tenancy.models import Tenant
+
+CONTEXT_KEYS: dict[str, object] = {
+    "partner_name": gettext_lazy("the partner's name"),
+    "program_name": gettext_lazy("the program's name"),
+    "earnings": gettext_lazy("commissions earned to date, formatted: “12 340 ₽”"),
+    "last_result_date": gettext_lazy("the date of the last result (empty if none)"),
+    "level": gettext_lazy("the current activity segment: top, stable, periodic…"),
+    "manager_name": gettext_lazy("the personal manager's name (empty if none)"),
+    "cabinet_url": gettext_lazy("the partner cabinet"),
+    "links_url": gettext_lazy("the cabinet's links page"),
+    "referral_url": gettext_lazy("the partner's first referral link (empty if none)"),
+    "messages_url": gettext_lazy("the cabinet's messages and surveys"),
+    "unsubscribe_url": gettext_lazy("one-click unsubscribe from marketing emails"),
+}
+ALLOWED_TAGS = frozenset(
+    {"if", "elif", "else", "endif", "for", "empty", "endfor", "with", "endwith", "firstof"}
+    | {"comment", "endcomment", "spaceless", "endspaceless", "now"}
+)
+UNSUBSCRIBE_SALT = "campaigns.unsubscribe"
+
+_engine = Engine(dirs=[], app_dirs=False, loaders=[], libraries={}, autoescape=False)
+
+
+def template_check(text: str, *, field: str) -> str:
+    """Refuses a template that does not parse or uses a tag outside the whitelist."""
+    for token in Lexer(text).tokenize():
+        if token.token_type == TokenType.BLOCK:
+            name = token.contents.split()[0] if token.contents.split() else ""
+            if name not in ALLOWED_TAGS:
+                raise ServiceError(
+                    _("The tag “%(tag)s” is not allowed in campaign texts.") % {"tag": name},
+                    field=field,
+                )
+    try:
+        _engine.from_string(text)
+    except TemplateSyntaxError as error:
+        raise ServiceError(
+            _("Template error: %(error)s") % {"error": error}, field=field, code="template"
+        ) from None
+    return text
+
+
+def render(text: str, context: dict) -> str:
+    return _engine.from_string(text).render(Context(context, autoescape=False))
+
+
+def earnings_format(amount: Decimal, currency: str, language: str) -> str:
+    """Whole units, grouped: “12 340 ₽” in Russian, “RUB 12,340” in English."""
+    if language.startswith("ru"):
+        return format_currency(
+            amount, currency, format="#,##0\xa0¤", locale="ru_RU", currency_digits=False
+        )
+    return format_currency(
+        amount, currency, format="¤\xa0#,##0", locale="en_US", currency_digits=False
+    )
+
+
+def unsubscribe_token(*, tenant_id: int, partner_id: int) -> str:
+    return signing.Signer(salt=UNSUBSCRIBE_SALT).sign(f"{tenant_id}.{partner_id}")
+
+
+def unsubscribe_token_read(token: str) -> tuple[int, int] | None:
+    try:
+        value = signing.Signer(salt=UNSUBSCRIBE_SALT).unsign(token)
+        tenant_id, partner_id = value.split(".")
+        return int(tenant_id), int(partner_id)
+    except (signing.BadSignature, ValueError):
+        return None
+
+
+def unsubscribe_url(*, tenant_id: int, partner_id: int) -> str:
+    token = unsubscribe_token(tenant_id=tenant_id, partner_id=partner_id)
+    return settings.SITE_URL + reverse("campaign_unsubscribe", args=[token])
+
+
+def contexts_for(*, tenant: Tenant, partner_ids: Iterable[int]) -> dict[int, tuple[str, dict]]:
+    """Each partner's language and template context (in that language): a fixed number of
+    queries whatever the number of partners."""
+    ids = list(partner_ids)
+    partners = Partner.objects.filter(pk__in=ids).values(
+        "pk", "name", "language", "activity_segment", "manager__user__full_name"
+    )
+    earned = partner_balances(partner_ids=ids)
+    kinds = policy_get(tenant=tenant).counted_kinds
+    last = dict(
+        Conversion.objects.filter(partner_id__in=ids, kind__in=kinds)
+        .exclude(status=ConversionStatus.REFUNDED)
+        .values("partner_id")
+        .annotate(last=Max("occurred_at"))
+        .values_list("partner_id", "last")
+    )
+    links: dict[int, str] = {}
+    for partner_id, code in (
+        ReferralLink.objects.filter(partner_id__in=ids, is_active=True)
+        .order_by("partner_id", "created_at", "id")
+        .values_list("partner_id", "code")
+    ):
+        links.setdefault(partner_id, settings.SITE_URL + reverse("referral_redirect", args=[code]))
+    base = settings.SITE_URL
+    slug = tenant.slug
+    result = {}
+    for row in partners:
+        language = row["language"] or tenant.language
+        money = earned[row["pk"]]
+        total = money["pending"] + money["approved"] + money["paid"]
+        with translation.override(language):
+            last_at = last.get(row["pk"])
+            result[row["pk"]] = (
+                language,
+                {
+                    "partner_name": row["name"],
+                    "program_name": tenant.name,
+                    "earnings": earnings_format(total, tenant.currency, language),
+                    "last_result_date": formats.date_format(
+                        last_at.astimezone(ZoneInfo(tenant.timezone)).date(), "DATE_FORMAT"
+                    )
+                    if last_at
+                    else "",
+                    "level": str(ActivitySegment(row["activity_segment"]).label)
+                    if row["activity_segment"]
+                    else "",
+                    "manager_name": row["manager__user__full_name"] or "",
+                    "cabinet_url": base + reverse("cabinet_home", args=[slug]),
+                    "links_url": base + reverse("cabinet_links", args=[slug]),
+                    "referral_url": links.get(row["pk"], ""),
+                    "messages_url": base + reverse("cabinet_messages", args=[slug]),
+                    "unsubscribe_url": unsubscribe_url(tenant_id=tenant.pk, partner_id=row["pk"]),
+                },
+            )
+    return result
+
+
+def texts_for(step, variant, language: str) -> tuple[str, str]:
+    """(subject, body) templates of a step (or its variant) in ``language``, falling back to
+    the other language where one is empty."""
+    sources = [variant, step] if variant is not None else [step]
+    for lang in (language, "ru" if language == "en" else "en"):
+        for source in sources:
+            subject = getattr(source, f"subject_{lang}", "")
+            body = getattr(source, f"body_{lang}", "")
+            if subject or body:
+                return subject, body
+    return "", ""

@@ -1,0 +1,330 @@
+"""Manager pages for campaigns (/app/<slug>/campaigns/…): the list with live counts, the
+builder (campaign, steps, variants, preview), results (funnel, A/B) and the message logs.
+Everyone on the team may look; changing needs ``operate``."""
+
+from __future__ import annotations
+
+import re
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db.models.functions import Lower
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from campaigns import selectors, services
+from campaigns.forms import CampaignForm, EnrollForm, StepForm, VariantForm
+from campaigns.models import Campaign, CampaignStatus, Message, Step, Variant
+from campaigns.templating import CONTEXT_KEYS, contexts_for, texts_for
+from campaigns.templating import render as render_text
+from partners.models import Partner
+from tenancy.errors import ServiceError
+from tenancy.views import manager_page
+
+EDIT = "operate"
+PAGE_SIZE = 50
+
+
+def _to_campaign(request: HttpRequest, campaign_id: int) -> HttpResponse:
+    return redirect("campaign_detail", tenant_slug=request.tenant.slug, campaign_id=campaign_id)
+
+
+@manager_page("view")
+def campaign_list(request: HttpRequest) -> HttpResponse:
+    return render(
+        request, "manager/campaigns/list.html", {"campaigns": selectors.campaign_list_with_counts()}
+    )
+
+
+@manager_page(EDIT)
+def campaign_create(request: HttpRequest) -> HttpResponse:
+    form = CampaignForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            campaign = services.campaign_create(tenant=request.tenant, **form.cleaned_data)
+        except ServiceError as error:
+            form.add_service_error(error)
+        else:
+            messages.success(request, _("Campaign created as a draft. Add its steps."))
+            return _to_campaign(request, campaign.pk)
+    return render(
+        request,
+        "manager/campaigns/form.html",
+        {"form": form, "campaign": None},
+        status=400 if form.errors else 200,
+    )
+
+
+@manager_page("view")
+def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
+    """The builder: the campaign's settings, its steps with their variants, status actions."""
+    campaign = get_object_or_404(Campaign, pk=campaign_id)
+    form = CampaignForm(
+        request.POST or None,
+        initial={
+            "name": campaign.name,
+            "trigger": campaign.trigger,
+            "trigger_segment": campaign.trigger_segment,
+            "goal": campaign.goal,
+        },
+    )
+    if request.method == "POST":
+        if not request.membership.can(EDIT):
+            return render(request, "403.html", status=403)
+        if form.is_valid():
+            try:
+                services.campaign_update(campaign=campaign, **form.cleaned_data)
+            except ServiceError as error:
+                form.add_service_error(error)
+            else:
+                messages.success(request, _("Campaign saved."))
+                return _to_campaign(request, campaign.pk)
+    steps = list(campaign.steps.order_by("position").prefetch_related("variants"))
+    return render(
+        request,
+        "manager/campaigns/detail.html",
+        {
+            "campaign": campaign,
+            "form": form,
+            "steps": steps,
+            "counts": selectors.campaign_counts(campaign=campaign),
+            "moves": sorted(services.STATUS_MOVES[CampaignStatus(campaign.status)]),
+            "status_labels": dict(CampaignStatus.choices),
+            "enroll_form": EnrollForm(),
+        },
+        status=400 if form.errors else 200,
+    )
+
+
+@require_POST
+@manager_page(EDIT)
+def campaign_status(request: HttpRequest, campaign_id: int) -> HttpResponse:
+    campaign = get_object_or_404(Campaign, pk=campaign_id)
+    try:
+        services.campaign_status_set(campaign=campaign, status=request.POST.get("status", ""))
+    except ServiceError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(
+            request,
+            _("The campaign is now “%(status)s”.") % {"status": campaign.get_status_display()},
+        )
+    return _to_campaign(request, campaign.pk)
+
+
+CODE_SPLIT = re.compile(r"[\s,;]+")
+
+
+@require_POST
+@manager_page(EDIT)
+def campaign_enroll(request: HttpRequest, campaign_id: int) -> HttpResponse:
+    campaign = get_object_or_404(Campaign, pk=campaign_id)
+    codes = [c for c in CODE_SPLIT.split(request.POST.get("partner_codes", "")) if c][:1000]
+    lowered = [c.lower() for c in codes]
+    found = {
+        code.lower(): pk
+        for code, pk in Partner.objects.annotate(code_lower=Lower("code"))
+        .filter(code_lower__in=lowered)
+        .values_list("code", "pk")
+    }
+    unknown = [c for c in codes if c.lower() not in found]
+    try:
+        if unknown:
+            raise ServiceError(
+                _("No partner with the code %(codes)s.") % {"codes": ", ".join(unknown)},
+                field="partner_codes",
+            )
+        count = services.enroll_manual(campaign=campaign, partner_ids=list(found.values()))
+    except ServiceError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, _("Partners enrolled: %(count)s.") % {"count": count})
+    return _to_campaign(request, campaign.pk)
+
+
+def _step_data(form: StepForm) -> dict:
+    data = dict(form.cleaned_data)
+    data["manager_ids"] = [int(pk) for pk in data.get("manager_ids") or []]
+    return data
+
+
+def _step_editor(request: HttpRequest, campaign: Campaign, step: Step | None) -> HttpResponse:
+    initial = {"free_text": True, "delay_minutes": 0}
+    if step is not None:
+        initial = {
+            name: getattr(step, name)
+            for name in StepForm.base_fields
+            if name not in ("manager_ids", "choices_en", "choices_ru")
+        }
+        initial["manager_ids"] = [str(pk) for pk in step.manager_ids]
+        initial["choices_en"] = "\n".join(step.choices_en)
+        initial["choices_ru"] = "\n".join(step.choices_ru)
+    form = StepForm(request.POST or None, initial=initial)
+    if request.method == "POST":
+        if not request.membership.can(EDIT):
+            return render(request, "403.html", status=403)
+        if form.is_valid():
+            try:
+                step = services.step_save(campaign=campaign, step=step, **_step_data(form))
+            except ServiceError as error:
+                form.add_service_error(error)
+            else:
+                messages.success(request, _("Step saved."))
+                return redirect("campaign_step", tenant_slug=request.tenant.slug, step_id=step.pk)
+    return render(
+        request,
+        "manager/campaigns/step.html",
+        {
+            "campaign": campaign,
+            "step": step,
+            "form": form,
+            "context_keys": CONTEXT_KEYS,
+            "variants": list(step.variants.order_by("id")) if step else [],
+            "preview": _preview(request, step) if step and request.method == "GET" else None,
+        },
+        status=400 if form.errors else 200,
+    )
+
+
+def _preview(request: HttpRequest, step: Step) -> dict | None:
+    """The step's texts rendered for a real partner (``?partner=<code>``), in their language."""
+    code = request.GET.get("partner", "").strip()
+    if not code:
+        return None
+    partner = Partner.objects.filter(code__iexact=code).first()
+    if partner is None:
+        return {"error": _("No partner with the code %(code)s.") % {"code": code}, "code": code}
+    variant = None
+    if request.GET.get("variant", "").isdigit():
+        variant = step.variants.filter(pk=int(request.GET["variant"])).first()
+    language, context = contexts_for(tenant=request.tenant, partner_ids=[partner.pk])[partner.pk]
+    subject, body = texts_for(step, variant, language)
+    return {
+        "partner": partner,
+        "code": partner.code,
+        "variant": variant,
+        "language": language,
+        "subject": render_text(subject, context).strip(),
+        "body": render_text(body, context),
+    }
+
+
+@manager_page("view")
+def step_create(request: HttpRequest, campaign_id: int) -> HttpResponse:
+    return _step_editor(request, get_object_or_404(Campaign, pk=campaign_id), None)
+
+
+@manager_page("view")
+def step_edit(request: HttpRequest, step_id: int) -> HttpResponse:
+    step = get_object_or_404(Step.objects.select_related("campaign"), pk=step_id)
+    return _step_editor(request, step.campaign, step)
+
+
+@require_POST
+@manager_page(EDIT)
+def step_delete(request: HttpRequest, step_id: int) -> HttpResponse:
+    step = get_object_or_404(Step, pk=step_id)
+    try:
+        services.step_delete(step=step)
+    except ServiceError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, _("Step deleted."))
+    return _to_campaign(request, step.campaign_id)
+
+
+def _variant_editor(request: HttpRequest, step: Step, variant: Variant | None) -> HttpResponse:
+    initial = {"weight": 1}
+    if variant is not None:
+        initial = {name: getattr(variant, name) for name in VariantForm.base_fields}
+    form = VariantForm(request.POST or None, initial=initial)
+    if request.method == "POST":
+        if not request.membership.can(EDIT):
+            return render(request, "403.html", status=403)
+        if form.is_valid():
+            try:
+                services.variant_save(step=step, variant=variant, **form.cleaned_data)
+            except ServiceError as error:
+                form.add_service_error(error)
+            else:
+                messages.success(request, _("Variant saved."))
+                return redirect("campaign_step", tenant_slug=request.tenant.slug, step_id=step.pk)
+    return render(
+        request,
+        "manager/campaigns/variant.html",
+        {"campaign": step.campaign, "step": step, "variant": variant, "form": form},
+        status=400 if form.errors else 200,
+    )
+
+
+@manager_page("view")
+def variant_create(request: HttpRequest, step_id: int) -> HttpResponse:
+    return _variant_editor(request, get_object_or_404(Step, pk=step_id), None)
+
+
+@manager_page("view")
+def variant_edit(request: HttpRequest, variant_id: int) -> HttpResponse:
+    variant = get_object_or_404(Variant.objects.select_related("step__campaign"), pk=variant_id)
+    return _variant_editor(request, variant.step, variant)
+
+
+@require_POST
+@manager_page(EDIT)
+def variant_delete(request: HttpRequest, variant_id: int) -> HttpResponse:
+    variant = get_object_or_404(Variant, pk=variant_id)
+    try:
+        services.variant_delete(variant=variant)
+    except ServiceError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, _("Variant deleted."))
+    return redirect("campaign_step", tenant_slug=request.tenant.slug, step_id=variant.step_id)
+
+
+@manager_page("view")
+def campaign_results(request: HttpRequest, campaign_id: int) -> HttpResponse:
+    campaign = get_object_or_404(Campaign, pk=campaign_id)
+    return render(
+        request,
+        "manager/campaigns/results.html",
+        {
+            "campaign": campaign,
+            "counts": selectors.campaign_counts(campaign=campaign),
+            "funnel": selectors.step_funnel(campaign=campaign),
+            "tests": [
+                {"step": step, "rows": selectors.ab_table(step=step)}
+                for step in selectors.steps_with_variants(campaign=campaign)
+            ],
+        },
+    )
+
+
+def _log_page(request: HttpRequest, items, context: dict) -> HttpResponse:
+    page = Paginator(items, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "manager/campaigns/messages.html", {**context, "page": page})
+
+
+@manager_page("view")
+def campaign_messages(request: HttpRequest, campaign_id: int) -> HttpResponse:
+    campaign = get_object_or_404(Campaign, pk=campaign_id)
+    return _log_page(
+        request, selectors.message_log(campaign=campaign), {"campaign": campaign, "partner": None}
+    )
+
+
+@manager_page("view")
+def partner_messages(request: HttpRequest, partner_id: int) -> HttpResponse:
+    partner = get_object_or_404(Partner, pk=partner_id)
+    return _log_page(
+        request, selectors.message_log(partner=partner), {"campaign": None, "partner": partner}
+    )
+
+
+@manager_page("view")
+def message_detail(request: HttpRequest, message_id: int) -> HttpResponse:
+    message = get_object_or_404(
+        Message.objects.select_related("partner", "campaign", "step", "variant"), pk=message_id
+    )
+    return render(request, "manager/campaigns/message.html", {"message": message})

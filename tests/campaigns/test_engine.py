@@ -1,0 +1,317 @@
+"""The campaign engine against real PostgreSQL: triggers, delays and sending hours across a
+time zone, exits and goals, no double enrollment, variants."""
+
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+import time_machine
+from django.core import mail
+from django.db import IntegrityError, transaction
+
+from campaigns import services
+from campaigns.models import (
+    Action,
+    Enrollment,
+    EnrollmentState,
+    Goal,
+    Message,
+    Trigger,
+    Variant,
+)
+from campaigns.schedule import next_opening, step_due_at
+from partners.conversions import conversion_record
+from partners.events import partner_joined
+from partners.models import Partner, PartnerStatus
+from partners.services import partner_approve, partner_create
+from segmentation.models import SegmentMembership, SegmentRun
+from segmentation.signals import segment_changed
+from tests.campaigns.conftest import email_step, make_campaign, make_partners
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # 12:00 in Moscow, a Monday
+
+
+def _run(program, as_of=date(2026, 3, 2)):
+    return SegmentRun.objects.create(tenant=program, trigger="manual", as_of=as_of)
+
+
+@time_machine.travel(T0, tick=False)
+def test_segment_trigger_enrolls_entrants_once_and_exits_leavers(scope):
+    program = scope
+    a, b, c = make_partners(program, 3)
+    campaign = make_campaign(
+        program, trigger=Trigger.SEGMENT_ENTERED, segment="sleeping", steps=[email_step(60)]
+    )
+    run = _run(program)
+    transitions = [(a.pk, "stable", "sleeping"), (b.pk, "", "sleeping"), (c.pk, "", "top")]
+    segment_changed.send(sender=SegmentRun, tenant=program, run=run, transitions=transitions)
+    segment_changed.send(sender=SegmentRun, tenant=program, run=run, transitions=transitions)
+    rows = Enrollment.objects.filter(campaign=campaign).order_by("partner_id")
+    assert [(e.partner_id, e.state, e.occurrence) for e in rows] == [
+        (a.pk, "running", f"run:{run.pk}"),
+        (b.pk, "running", f"run:{run.pk}"),
+    ]
+    assert rows[0].due_at == T0 + timedelta(minutes=60)
+    # A later run re-entering while still running does not enroll a second time.
+    run2 = _run(program, date(2026, 3, 3))
+    segment_changed.send(
+        sender=SegmentRun, tenant=program, run=run2, transitions=[(a.pk, "top", "sleeping")]
+    )
+    assert Enrollment.objects.filter(campaign=campaign, partner=a).count() == 1
+    # Leaving the segment ends the enrollment.
+    segment_changed.send(
+        sender=SegmentRun, tenant=program, run=run2, transitions=[(b.pk, "sleeping", "stable")]
+    )
+    ended = Enrollment.objects.get(campaign=campaign, partner=b)
+    assert (ended.state, ended.ended_at, ended.due_at) == ("exited", T0, None)
+    # Once ended, the next occurrence enrolls again.
+    run3 = _run(program, date(2026, 3, 4))
+    segment_changed.send(
+        sender=SegmentRun, tenant=program, run=run3, transitions=[(b.pk, "stable", "sleeping")]
+    )
+    assert Enrollment.objects.filter(campaign=campaign, partner=b, state="running").count() == 1
+
+
+def test_one_running_enrollment_is_a_database_constraint(scope):
+    program = scope
+    (partner,) = make_partners(program, 1)
+    campaign = make_campaign(program, steps=[email_step()])
+    Enrollment.objects.create(tenant=program, campaign=campaign, partner=partner, occurrence="x")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Enrollment.objects.create(
+            tenant=program, campaign=campaign, partner=partner, occurrence="y"
+        )
+
+
+def test_joined_trigger_enrolls_new_and_approved_partners(
+    scope, django_capture_on_commit_callbacks
+):
+    program = scope
+    campaign = make_campaign(program, trigger=Trigger.JOINED, steps=[email_step(24 * 60)])
+    with django_capture_on_commit_callbacks(execute=True):
+        active = partner_create(
+            tenant=program, name="Auto", email="auto@example.test", status=PartnerStatus.ACTIVE
+        )
+        pending = partner_create(
+            tenant=program, name="Later", email="later@example.test", status=PartnerStatus.PENDING
+        )
+    assert list(Enrollment.objects.values_list("partner_id", "occurrence")) == [
+        (active.pk, "joined")
+    ]
+    with django_capture_on_commit_callbacks(execute=True):
+        partner_approve(partner=pending, by=None)
+    assert set(Enrollment.objects.values_list("partner_id", flat=True)) == {active.pk, pending.pk}
+    # A repeated signal (a retry) adds nothing: the occurrence is the join itself.
+    partner_joined.send(sender=Partner, tenant_id=program.pk, partner_ids=[active.pk, pending.pk])
+    assert Enrollment.objects.filter(campaign=campaign).count() == 2
+
+
+@time_machine.travel(T0, tick=False)
+def test_at_risk_trigger_enrolls_once_per_segment_stay(scope):
+    program = scope
+    a, b = make_partners(program, 2)
+    campaign = make_campaign(program, trigger=Trigger.AT_RISK, steps=[email_step()])
+    run = _run(program)
+    since = T0 - timedelta(days=40)
+    for partner, risk in ((a, True), (b, False)):
+        SegmentMembership.objects.create(
+            tenant=program,
+            partner=partner,
+            segment="stable",
+            since=since,
+            as_of=run.as_of,
+            at_risk=risk,
+            run=run,
+        )
+    services.dispatch_due(tenant=program)
+    services.dispatch_due(tenant=program)
+    enrollment = Enrollment.objects.get(campaign=campaign)
+    assert enrollment.partner_id == a.pk
+    assert enrollment.occurrence == f"at_risk:stable:{since:%Y%m%d%H%M%S}"
+    assert enrollment.state == "completed"  # its one step ran
+    assert Message.objects.filter(campaign=campaign).count() == 1
+
+
+def test_manual_enrollment_names_unknown_partners(scope):
+    program = scope
+    (partner,) = make_partners(program, 1)
+    campaign = make_campaign(program, steps=[email_step()])
+    with pytest.raises(services.ServiceError) as error:
+        services.enroll_manual(campaign=campaign, partner_ids=[partner.pk, 999999])
+    assert (error.value.field, error.value.message) == (
+        "partner_ids",
+        "No such partner in this program: 999999.",
+    )
+    assert Enrollment.objects.count() == 0
+    assert services.enroll_manual(campaign=campaign, partner_ids=[partner.pk]) == 1
+    assert services.enroll_manual(campaign=campaign, partner_ids=[partner.pk]) == 0
+
+
+def test_due_times_follow_sending_hours_in_the_program_time_zone():
+    # Vladivostok is UTC+10: 22:00 UTC is 08:00 there, before a 10–19 window.
+    start = datetime(2026, 3, 1, 22, 0, tzinfo=UTC)
+    due = step_due_at(start, delay_minutes=0, hours_from=10, hours_to=19, tz="Asia/Vladivostok")
+    assert due == datetime(2026, 3, 2, 0, 0, tzinfo=UTC)  # 10:00 local
+    # 09:30 UTC is 19:30 local: after the window, so the next day's opening.
+    late = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+    assert next_opening(late, hours_from=10, hours_to=19, tz="Asia/Vladivostok") == datetime(
+        2026, 3, 3, 0, 0, tzinfo=UTC
+    )
+    # A window across midnight (22 → 6): 23:00 local is inside.
+    night = datetime(2026, 3, 2, 13, 0, tzinfo=UTC)
+    assert next_opening(night, hours_from=22, hours_to=6, tz="Asia/Vladivostok") == night
+    # No window: the delay only.
+    assert step_due_at(start, delay_minutes=90, hours_from=None, hours_to=None, tz="UTC") == (
+        start + timedelta(minutes=90)
+    )
+
+
+def test_steps_run_after_their_delays_only_within_sending_hours(scope):
+    program = scope
+    program.timezone = "Asia/Vladivostok"
+    program.save()
+    (partner,) = make_partners(program, 1)
+    campaign = make_campaign(
+        program,
+        steps=[email_step(0), email_step(24 * 60, hours_from=10, hours_to=19)],
+    )
+    start = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # 11:00 local
+    with time_machine.travel(start, tick=False):
+        services.enroll(campaign=campaign, partner_ids=[partner.pk], occurrence="t")
+        assert services.dispatch_due(tenant=program) == 1
+    enrollment = Enrollment.objects.get()
+    assert (enrollment.position, enrollment.due_at) == (1, start + timedelta(days=1))
+    with time_machine.travel(start + timedelta(hours=23, minutes=59), tick=False):
+        assert services.dispatch_due(tenant=program) == 0
+    # Paused past the due time: the step waits for the window's next opening, not sent at night.
+    night = start + timedelta(days=1, hours=12)  # 23:00 local
+    with time_machine.travel(night, tick=False):
+        assert services.dispatch_due(tenant=program) == 0
+    enrollment.refresh_from_db()
+    assert enrollment.due_at == datetime(2026, 3, 4, 0, 0, tzinfo=UTC)  # 10:00 local next day
+    with time_machine.travel(enrollment.due_at, tick=False):
+        assert services.dispatch_due(tenant=program) == 1
+    enrollment.refresh_from_db()
+    assert (enrollment.state, enrollment.position) == ("completed", 2)
+    assert Message.objects.filter(enrollment=enrollment).count() == 2
+
+
+def test_first_result_goal_ends_the_enrollment(scope):
+    program = scope
+    (partner,) = make_partners(program, 1)
+    campaign = make_campaign(
+        program,
+        goal=Goal.FIRST_RESULT,
+        steps=[email_step(0), {"action": Action.WAIT_GOAL, "delay_minutes": 0}, email_step(10)],
+    )
+    services.enroll(campaign=campaign, partner_ids=[partner.pk], occurrence="t")
+    services.dispatch_due(tenant=program)
+    services.dispatch_due(tenant=program)
+    enrollment = Enrollment.objects.get()
+    assert (enrollment.state, enrollment.position, enrollment.due_at) == ("running", 1, None)
+    conversion_record(tenant=program, kind="lead", external_id="lead-1", partner=partner.code)
+    enrollment.refresh_from_db()
+    assert enrollment.state == EnrollmentState.GOAL_REACHED
+    assert enrollment.ended_at is not None
+
+
+def test_new_result_goal_ignores_results_before_enrollment(scope):
+    program = scope
+    (partner,) = make_partners(program, 1)
+    campaign = make_campaign(program, goal=Goal.NEW_RESULT, steps=[email_step(60)])
+    services.enroll(campaign=campaign, partner_ids=[partner.pk], occurrence="t")
+    enrollment = Enrollment.objects.get()
+    conversion_record(
+        tenant=program,
+        kind="sale",
+        external_id="old",
+        amount="100.00",
+        partner=partner.code,
+        occurred_at=enrollment.enrolled_at - timedelta(days=3),
+    )
+    enrollment.refresh_from_db()
+    assert enrollment.state == "running"
+    conversion_record(
+        tenant=program, kind="sale", external_id="new", amount="100.00", partner=partner.code
+    )
+    enrollment.refresh_from_db()
+    assert enrollment.state == "goal_reached"
+
+
+def test_variants_split_by_weight_and_control_gets_nothing(
+    scope, django_capture_on_commit_callbacks
+):
+    program = scope
+    partners = make_partners(program, 40)
+    campaign = make_campaign(program, steps=[email_step()])
+    step = campaign.steps.get()
+    Variant.objects.create(
+        tenant=program, step=step, name="B", weight=1, subject_en="B {{ partner_name }}"
+    )
+    Variant.objects.create(tenant=program, step=step, name="Control", weight=1, is_control=True)
+    services.enroll(campaign=campaign, partner_ids=[p.pk for p in partners], occurrence="t")
+    with django_capture_on_commit_callbacks(execute=True):
+        services.dispatch_due(tenant=program)
+    by_variant = {
+        name: list(Message.objects.filter(variant__name=name).values_list("status", flat=True))
+        for name in ("B", "Control")
+    }
+    assert len(by_variant["B"]) + len(by_variant["Control"]) == 40
+    assert 8 <= len(by_variant["Control"]) <= 32
+    assert set(by_variant["Control"]) == {"suppressed"}
+    # Eager send: every non-control email went out with the variant's subject.
+    assert sorted(m.subject for m in mail.outbox) == sorted(
+        f"B {m.partner.name}" for m in Message.objects.filter(variant__name="B")
+    )
+    assert Message.objects.filter(variant__name="B", status="sent").count() == len(by_variant["B"])
+
+
+def test_boost_applies_to_a_sale_inside_its_window_and_not_after(scope):
+    program = scope
+    (partner,) = make_partners(program, 1)
+    from payouts.models import Commission, CommissionRule
+
+    CommissionRule.objects.create(
+        tenant=program, name="Base 10%", kind="sale", model="percent", value=Decimal("10")
+    )
+    campaign = make_campaign(
+        program, steps=[{"action": Action.BOOST, "boost_points": Decimal("5"), "boost_days": 14}]
+    )
+    with time_machine.travel(T0, tick=False):
+        services.enroll(campaign=campaign, partner_ids=[partner.pk], occurrence="t")
+        services.dispatch_due(tenant=program)
+    message = Message.objects.get()
+    rule = CommissionRule.objects.get(is_bonus=True)
+    assert (rule.value, rule.valid_from, rule.valid_until) == (
+        Decimal("5.0000"),
+        T0,
+        T0 + timedelta(days=14),
+    )
+    assert message.status == "sent"
+    assert f"Bonus rule {rule.pk}" in message.detail
+    with time_machine.travel(T0 + timedelta(days=13), tick=False):
+        conversion_record(
+            tenant=program, kind="sale", external_id="in", amount="1000.00", partner=partner.code
+        )
+    with time_machine.travel(T0 + timedelta(days=15), tick=False):
+        conversion_record(
+            tenant=program, kind="sale", external_id="out", amount="1000.00", partner=partner.code
+        )
+    amounts = dict(Commission.objects.values_list("conversion__external_id", "amount"))
+    assert amounts == {"in": Decimal("150.00"), "out": Decimal("100.00")}
+
+
+def test_manager_round_robin_over_chosen_members(scope):
+    program = scope
+    from tests.factories import MembershipFactory
+
+    first, second = MembershipFactory(tenant=program), MembershipFactory(tenant=program)
+    partners = make_partners(program, 3)
+    campaign = make_campaign(
+        program, steps=[{"action": Action.ASSIGN_MANAGER, "manager_ids": [first.pk, second.pk]}]
+    )
+    services.enroll(campaign=campaign, partner_ids=[p.pk for p in partners], occurrence="t")
+    services.dispatch_due(tenant=program)
+    managers = list(Partner.objects.order_by("pk").values_list("manager_id", flat=True))
+    assert managers == [first.pk, second.pk, first.pk]
+    assert campaign.steps.get().manager_turn == 3
