@@ -120,6 +120,17 @@ class RunStatus(models.TextChoices):
     SKIPPED = "skipped", _("Skipped: another run was in progress")
 
 
+class RunStage(models.TextChoices):
+    """Where a running recompute is; written as it goes, outside its transaction, so the
+    segments page can show it (services.RunProgress)."""
+
+    READING = "reading", _("Reading features")
+    CLASSIFYING = "classifying", _("Classifying")
+    CHURN = "churn", _("Fitting the churn model")
+    WRITING = "writing", _("Writing")
+    TRANSITIONS = "transitions", _("Recording transitions")
+
+
 class RunTrigger(models.TextChoices):
     SCHEDULE = "schedule", _("Nightly schedule")
     MANUAL = "manual", _("Recompute now")
@@ -143,6 +154,11 @@ class SegmentRun(TenantOwned):
         default=dict, blank=True, help_text="BG/NBD parameters and fit, or why it was skipped."
     )
     error = models.TextField(blank=True)
+    stage = models.CharField(max_length=16, choices=RunStage.choices, blank=True)
+    progress = models.JSONField(
+        default=dict, blank=True, help_text="Counts of the current stage: partners, transitions."
+    )
+    progress_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -159,6 +175,25 @@ class SegmentRun(TenantOwned):
 
     def __str__(self) -> str:
         return f"{self.as_of} {self.status}"
+
+    def progress_text(self) -> str:
+        """The current stage in words, with its counts, in the reader's language."""
+        partners = self.progress.get("partners", 0)
+        texts = {
+            RunStage.READING: lambda: _("Reading features…"),
+            RunStage.CLASSIFYING: lambda: (
+                _("Classifying %(count)s partners…") % {"count": partners}
+            ),
+            RunStage.CHURN: lambda: (
+                _("Fitting the churn model on %(count)s partners…") % {"count": partners}
+            ),
+            RunStage.WRITING: lambda: _("Writing %(count)s partners…") % {"count": partners},
+            RunStage.TRANSITIONS: lambda: (
+                _("Recording %(count)s transitions…")
+                % {"count": self.progress.get("transitions", 0)}
+            ),
+        }
+        return str(texts[self.stage]()) if self.stage in texts else ""
 
 
 class SegmentMembership(TenantOwned):

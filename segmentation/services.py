@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
-from django.db import IntegrityError, connection, transaction
+from django.conf import settings
+from django.db import (
+    DEFAULT_DB_ALIAS,
+    DatabaseError,
+    IntegrityError,
+    connection,
+    connections,
+    transaction,
+)
 from django.db.models import ProtectedError, RestrictedError
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -23,6 +32,7 @@ from segmentation.features import features_read, local_day_start
 from segmentation.models import (
     CustomSegment,
     CustomSegmentMembership,
+    RunStage,
     RunStatus,
     RunTrigger,
     SegmentationPolicy,
@@ -70,6 +80,38 @@ def _noop(_message: str) -> None:
     return None
 
 
+class RunProgress:
+    """Records a running run's stage and counts on its row through a database connection of
+    its own — the run's transaction is still open, so its own writes would stay invisible to
+    the segments page until the end — and tells ``callback`` (the command prints it). Best
+    effort: a failure to record progress is logged and never fails the run."""
+
+    def __init__(self, run: SegmentRun, callback: Progress) -> None:
+        self.run = run
+        self.callback = callback
+        self._connection = None
+
+    def __call__(self, stage: str, **counts: int) -> None:
+        run = self.run
+        run.stage, run.progress, run.progress_at = stage, counts, timezone.now()
+        try:
+            if self._connection is None:
+                self._connection = connections.create_connection(DEFAULT_DB_ALIAS)
+            with self._connection.cursor() as cursor:
+                cursor.execute(
+                    "UPDATE segmentation_segmentrun SET stage = %s, progress = %s, "
+                    "progress_at = %s WHERE id = %s",
+                    [stage, json.dumps(counts), run.progress_at, run.pk],
+                )
+        except DatabaseError:
+            log.warning("could not record the progress of segment run %s", run.pk, exc_info=True)
+        self.callback(run.progress_text())
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+
+
 def segments_recompute(
     *,
     tenant: Tenant,
@@ -86,16 +128,18 @@ def segments_recompute(
     and leaves the previous state untouched. ``run_id`` names a queued run (from the nightly
     dispatcher) to carry out; if it was already taken, nothing happens."""
     progress = progress or _noop
+    segment_runs_fail_stale(tenant=tenant)
     run = _run_start(tenant=tenant, as_of=as_of, trigger=trigger, run_id=run_id)
     if run is None:
         return SegmentRun.objects.get(pk=run_id)
     clock = time.monotonic()
+    report = RunProgress(run, progress)
     try:
         with transaction.atomic():
             if not _try_lock(tenant_id=tenant.pk):
                 progress(_("Another run of this program is in progress; skipped."))
                 return _run_finish(run, clock, status=RunStatus.SKIPPED)
-            _recompute(tenant=tenant, run=run, progress=progress)
+            _recompute(tenant=tenant, run=run, report=report)
             # Custom segments read the new segments and churn flags: refreshed once this
             # commits. Robust: a failure there is logged and does not undo the run.
             transaction.on_commit(
@@ -107,6 +151,57 @@ def segments_recompute(
         run.refresh_from_db()  # drop whatever the failed attempt set in memory
         run.error = f"{type(error).__name__}: {error}"
         return _run_finish(run, clock, status=RunStatus.FAILED)
+    finally:
+        report.close()
+
+
+# A run still "running" this long after it started cannot be alive: the task's hard time limit
+# has killed it. A queued run nobody took for a day never will be.
+STALE_RUNNING_AFTER = timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 5 * 60)
+STALE_QUEUED_AFTER = timedelta(days=1)
+
+
+def segment_runs_fail_stale(*, tenant: Tenant | None = None, now: datetime | None = None) -> int:
+    """Mark failed, with the reason, the runs a killed worker left behind. Returns how many.
+
+    With ``tenant`` (called as a run of that program starts): every run of it still marked
+    running is dead when its lock is free — a live run holds the lock for as long as it works —
+    so they are failed at once. A run that only just started and has yet to reach the lock
+    would be marked too, but it then records its own outcome (skipped or succeeded) over this.
+    Without ``tenant`` (the dispatcher's quarter-hour tick), by age, across programs."""
+    now = now or timezone.now()
+    if tenant is not None:
+        with transaction.atomic():
+            if not _try_lock(tenant_id=tenant.pk):
+                return 0  # a live run is working; whatever else is running is checked by age
+            return SegmentRun.objects.filter(status=RunStatus.RUNNING, started_at__lt=now).update(
+                status=RunStatus.FAILED,
+                finished_at=now,
+                error=_(
+                    "Stopped: the worker running it ended before the run finished "
+                    "(found when the next run started)."
+                ),
+            )
+    with all_tenants():
+        running = SegmentRun.objects.filter(
+            status=RunStatus.RUNNING, started_at__lt=now - STALE_RUNNING_AFTER
+        ).update(
+            status=RunStatus.FAILED,
+            finished_at=now,
+            error=_(
+                "Stopped: still running %(minutes)s minutes after it started, longer than a "
+                "run may take; its worker was killed."
+            )
+            % {"minutes": int(STALE_RUNNING_AFTER.total_seconds() // 60)},
+        )
+        queued = SegmentRun.objects.filter(
+            status=RunStatus.QUEUED, created_at__lt=now - STALE_QUEUED_AFTER
+        ).update(
+            status=RunStatus.FAILED,
+            finished_at=now,
+            error=_("Never started: no worker took it within a day."),
+        )
+    return running + queued
 
 
 def _run_start(
@@ -142,21 +237,22 @@ def _try_lock(*, tenant_id: int) -> bool:
         return bool(cursor.fetchone()[0])
 
 
-def _recompute(*, tenant: Tenant, run: SegmentRun, progress: Progress) -> None:
+def _recompute(*, tenant: Tenant, run: SegmentRun, report: RunProgress) -> None:
     policy = policy_get(tenant=tenant)
-    progress(_("Reading features…"))
+    report(RunStage.READING)
     features = features_read(tenant=tenant, policy=policy, as_of=run.as_of)
-    progress(_("Classifying %(count)s partners…") % {"count": len(features)})
+    partners = len(features)
+    report(RunStage.CLASSIFYING, partners=partners)
     classified = engine.classify(features, policy)
-    progress(_("Fitting the churn model…"))
+    report(RunStage.CHURN, partners=partners)
     churn, run.churn_model = churn_predict(features, policy)
     classified["p_active"] = churn["p_active"]
     classified["expected_results"] = churn["expected_results"]
     classified["at_risk"] = engine.flag_at_risk(
         classified["segment"], classified["p_active"], policy.at_risk_threshold
     )
-    progress(_("Writing…"))
-    transitions = _write(tenant=tenant, run=run, classified=classified)
+    report(RunStage.WRITING, partners=partners)
+    transitions = _write(tenant=tenant, run=run, classified=classified, report=report)
     run.partners = len(classified)
     run.counts = {
         **engine.segment_counts(classified["segment"]),
@@ -206,7 +302,9 @@ def churn_predict(features: pd.DataFrame, policy: SegmentationPolicy) -> tuple[p
     }
 
 
-def _write(*, tenant: Tenant, run: SegmentRun, classified: pd.DataFrame) -> int:
+def _write(
+    *, tenant: Tenant, run: SegmentRun, classified: pd.DataFrame, report: RunProgress
+) -> int:
     """Everything in set-based statements: COPY into a temporary table, then one statement each
     for transitions, memberships and the partners' own segment fields. Returns the number of
     transitions. The caller's transaction makes it atomic."""
@@ -257,6 +355,7 @@ def _write(*, tenant: Tenant, run: SegmentRun, classified: pd.DataFrame) -> int:
             params,
         )
         changes = [tuple(row) for row in cursor.fetchall()]
+        report(RunStage.TRANSITIONS, partners=len(classified), transitions=len(changes))
 
         cursor.execute(
             """

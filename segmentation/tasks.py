@@ -10,8 +10,10 @@ from tenancy.scope import current_tenant, tenant_task
 
 @shared_task
 def segments_dispatch() -> int:
-    """Every 15 minutes (config/beat.py): queue the nightly recompute of each program whose
-    local time is at its policy's run hour, once per local date."""
+    """Every 15 minutes (config/beat.py): fail the runs killed workers left behind (by age),
+    then queue the nightly recompute of each program whose local time is at its policy's run
+    hour, once per local date."""
+    services.segment_runs_fail_stale()
     runs = services.segments_dispatch_due()
     for run in runs:
         transaction.on_commit(

@@ -41,14 +41,15 @@ def run_command(*args) -> str:
 def test_command_prints_progress_and_a_summary(tenant):
     output = run_command("--tenant", "cmd-shop", "--as-of", "2026-03-10")
     lines = output.splitlines()
-    assert lines[:4] == [
+    assert lines[:5] == [
         "… Reading features…",
         "… Classifying 3 partners…",
-        "… Fitting the churn model…",
-        "… Writing…",
+        "… Fitting the churn model on 3 partners…",
+        "… Writing 3 partners…",
+        "… Recording 3 transitions…",
     ]
-    assert lines[4] == "Segments of cmd-shop as of 2026-03-10: 3 partners."
-    assert lines[5:11] == [
+    assert lines[5] == "Segments of cmd-shop as of 2026-03-10: 3 partners."
+    assert lines[6:12] == [
         "  top       0",
         "  stable    0",
         "  periodic  1",
@@ -56,8 +57,8 @@ def test_command_prints_progress_and_a_summary(tenant):
         "  sleeping  1",
         "  at_risk   0",
     ]
-    assert lines[11].startswith("Transitions: 3. Duration: ")
-    assert lines[12] == (
+    assert lines[12].startswith("Transitions: 3. Duration: ")
+    assert lines[13] == (
         "Churn model: Too few partners with repeat results to fit the churn model "
         "(0, at least 30 needed)."
     )
