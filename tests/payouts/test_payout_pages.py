@@ -12,8 +12,8 @@ from django.test import Client
 from openpyxl import load_workbook
 
 from payouts import batches, selectors
-from payouts.services import commissions_approve_matured
 from payouts.models import PayoutBatch, PayoutDetails, PayoutLine, PayoutSettings
+from payouts.services import commissions_approve_matured
 from tenancy.scope import tenant_scope
 from tests.payouts.payout_world import (
     ACCOUNT,
