@@ -59,6 +59,8 @@ class CampaignSerializer(serializers.ModelSerializer):
             "name",
             "trigger",
             "trigger_segment",
+            "trigger_custom_segment",
+            "audience",
             "goal",
             "status",
             "playbook",

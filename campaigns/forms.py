@@ -6,6 +6,7 @@ from django.utils.translation import gettext_lazy as _
 
 from campaigns.models import Action, Goal, Trigger
 from partners.models import ActivitySegment
+from segmentation.selectors import custom_segment_list
 from tenancy.forms import ServiceFormMixin
 from tenancy.models import Membership, Role
 
@@ -19,11 +20,27 @@ class CampaignForm(ServiceFormMixin, forms.Form):
         required=False,
         help_text=_("For the trigger “entered an activity segment”."),
     )
+    trigger_custom_segment = forms.ChoiceField(
+        label=_("Custom segment"),
+        required=False,
+        help_text=_("For the trigger “entered a custom segment”."),
+    )
+    audience = forms.ChoiceField(
+        label=_("Audience"),
+        required=False,
+        help_text=_("Optional: only partners in this custom segment are enrolled."),
+    )
     goal = forms.ChoiceField(
         label=_("Exit goal"),
         choices=Goal.choices,
         help_text=_("Reaching it ends the partner's enrollment."),
     )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        segments = [("", "—"), *((str(s.pk), s.name) for s in custom_segment_list())]
+        self.fields["trigger_custom_segment"].choices = segments
+        self.fields["audience"].choices = segments
 
 
 class StepForm(ServiceFormMixin, forms.Form):

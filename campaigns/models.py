@@ -49,6 +49,23 @@ class Campaign(TenantOwned):
     trigger_segment = models.CharField(
         _("activity segment"), max_length=16, choices=ActivitySegment.choices, blank=True
     )
+    trigger_custom_segment = models.ForeignKey(
+        "segmentation.CustomSegment",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("custom segment"),
+    )
+    audience = models.ForeignKey(
+        "segmentation.CustomSegment",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("audience"),
+        help_text=_("Optional: only partners in this custom segment are enrolled."),
+    )
     goal = models.CharField(_("exit goal"), max_length=16, choices=Goal.choices, default=Goal.NONE)
     status = models.CharField(
         _("status"), max_length=16, choices=CampaignStatus.choices, default=CampaignStatus.DRAFT

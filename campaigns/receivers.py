@@ -5,7 +5,7 @@ from django.dispatch import receiver
 
 from campaigns import playbooks, services
 from partners.events import conversion_recorded, partner_joined
-from segmentation.signals import segment_changed
+from segmentation.signals import custom_segment_changed, segment_changed
 from tenancy.models import Tenant
 from tenancy.scope import tenant_scope
 from tenancy.signals import tenant_created
@@ -15,6 +15,12 @@ from tenancy.signals import tenant_created
 def on_segment_changed(sender, *, tenant, run, transitions, **kwargs) -> None:
     # Sent after the run commits, inside the run's tenant scope.
     services.enrollments_for_segment_run(tenant=tenant, run_id=run.pk, transitions=transitions)
+
+
+@receiver(custom_segment_changed, dispatch_uid="campaigns.custom_segment_changed")
+def on_custom_segment_changed(sender, *, tenant_id, segment_id, entered, left, **kwargs) -> None:
+    # Sent after commit, inside the program's tenant scope.
+    services.enrollments_for_custom_segment(segment_id=segment_id, entered=entered, left=left)
 
 
 @receiver(partner_joined, dispatch_uid="campaigns.partner_joined")

@@ -22,12 +22,16 @@ from partners.models import Partner
 def campaign_list_with_counts() -> QuerySet[Campaign]:
     """Every campaign with enrolled / active / completed / goal-reached counts, one query."""
     state = "enrollments__state"
-    return Campaign.objects.annotate(
-        enrolled=Count("enrollments"),
-        active=Count("enrollments", filter=Q(**{state: EnrollmentState.RUNNING})),
-        completed=Count("enrollments", filter=Q(**{state: EnrollmentState.COMPLETED})),
-        goal_reached=Count("enrollments", filter=Q(**{state: EnrollmentState.GOAL_REACHED})),
-    ).order_by("status", "name", "id")
+    return (
+        Campaign.objects.annotate(
+            enrolled=Count("enrollments"),
+            active=Count("enrollments", filter=Q(**{state: EnrollmentState.RUNNING})),
+            completed=Count("enrollments", filter=Q(**{state: EnrollmentState.COMPLETED})),
+            goal_reached=Count("enrollments", filter=Q(**{state: EnrollmentState.GOAL_REACHED})),
+        )
+        .select_related("trigger_custom_segment", "audience")
+        .order_by("status", "name", "id")
+    )
 
 
 def campaign_counts(*, campaign: Campaign) -> dict[str, int]:

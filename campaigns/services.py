@@ -47,8 +47,8 @@ from campaigns.templating import contexts_for, render, template_check, texts_for
 from partners.models import ActivitySegment, Conversion, ConversionKind, Partner
 from partners.services import partner_update
 from payouts.models import CommissionRule, RateModel
-from segmentation.models import SegmentMembership
-from segmentation.selectors import policy_get
+from segmentation.models import CustomSegment, SegmentMembership
+from segmentation.selectors import custom_segment_partners, policy_get
 from tenancy.errors import ConflictError, ServiceError
 from tenancy.models import Membership, Tenant
 from webhooks.services import events_publish
@@ -95,11 +95,27 @@ def _campaign_fields(data: dict) -> dict:
         _choice(clean["trigger_segment"], ActivitySegment, "trigger_segment")
     else:
         clean["trigger_segment"] = ""
-    if clean["trigger"] == Trigger.CUSTOM_SEGMENT_ENTERED:
-        raise ServiceError(
-            _("Custom segments are not available in this program yet."), field="trigger"
-        )
+    clean["trigger_custom_segment"] = _custom_segment(
+        data.get("trigger_custom_segment"),
+        field="trigger_custom_segment",
+        required=clean["trigger"] == Trigger.CUSTOM_SEGMENT_ENTERED,
+    )
+    if clean["trigger"] != Trigger.CUSTOM_SEGMENT_ENTERED:
+        clean["trigger_custom_segment"] = None
+    clean["audience"] = _custom_segment(data.get("audience"), field="audience", required=False)
     return clean
+
+
+def _custom_segment(value: Any, *, field: str, required: bool) -> CustomSegment | None:
+    if value in (None, ""):
+        if required:
+            raise ServiceError(_("Choose a custom segment."), field=field, code="required")
+        return None
+    pk = value.pk if isinstance(value, CustomSegment) else value
+    segment = CustomSegment.objects.filter(pk=pk).first() if str(pk).isdigit() else None
+    if segment is None:
+        raise ServiceError(_("No such custom segment in this program."), field=field)
+    return segment
 
 
 def campaign_create(*, tenant: Tenant, **data: Any) -> Campaign:
@@ -125,6 +141,8 @@ def _fields_of(campaign: Campaign) -> dict:
         "trigger": campaign.trigger,
         "goal": campaign.goal,
         "trigger_segment": campaign.trigger_segment,
+        "trigger_custom_segment": campaign.trigger_custom_segment_id,
+        "audience": campaign.audience_id,
     }
 
 
@@ -317,6 +335,12 @@ def enroll(
     """Enrolls the active partners among ``partner_ids`` who are not running through this
     campaign already: one INSERT … SELECT, whatever their number. Returns how many."""
     now = now or timezone.now()
+    if campaign.audience_id is not None:
+        partner_ids = list(
+            custom_segment_partners(segment=campaign.audience)
+            .filter(pk__in=partner_ids)
+            .values_list("pk", flat=True)
+        )
     first = campaign.steps.order_by("position").first()
     tenant = campaign.tenant
     due = (
@@ -417,6 +441,35 @@ def enrollments_for_segment_run(*, tenant: Tenant, run_id: int, transitions: lis
             if campaign.status == CampaignStatus.ACTIVE and entered.get(segment):
                 count += enroll(
                     campaign=campaign, partner_ids=entered[segment], occurrence=f"run:{run_id}"
+                )
+    return count
+
+
+def enrollments_for_custom_segment(
+    *, segment_id: int, entered: list[int], left: list[int], now: datetime | None = None
+) -> int:
+    """Partners entered or left a custom segment: those who left leave the campaigns it
+    triggers, those who entered are enrolled (one occurrence per change)."""
+    now = now or timezone.now()
+    campaigns = list(
+        Campaign.objects.filter(
+            trigger=Trigger.CUSTOM_SEGMENT_ENTERED, trigger_custom_segment_id=segment_id
+        ).exclude(status=CampaignStatus.ARCHIVED)
+    )
+    count = 0
+    with transaction.atomic():
+        for campaign in campaigns:
+            if left:
+                _end(
+                    Enrollment.objects.filter(campaign=campaign, partner_id__in=left),
+                    EnrollmentState.EXITED,
+                )
+            if entered and campaign.status == CampaignStatus.ACTIVE:
+                count += enroll(
+                    campaign=campaign,
+                    partner_ids=entered,
+                    occurrence=f"custom:{segment_id}:{now:%Y%m%d%H%M%S%f}",
+                    now=now,
                 )
     return count
 

@@ -67,6 +67,8 @@ def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
             "name": campaign.name,
             "trigger": campaign.trigger,
             "trigger_segment": campaign.trigger_segment,
+            "trigger_custom_segment": campaign.trigger_custom_segment_id or "",
+            "audience": campaign.audience_id or "",
             "goal": campaign.goal,
         },
     )

@@ -315,3 +315,77 @@ def test_manager_round_robin_over_chosen_members(scope):
     managers = list(Partner.objects.order_by("pk").values_list("manager_id", flat=True))
     assert managers == [first.pk, second.pk, first.pk]
     assert campaign.steps.get().manager_turn == 3
+
+
+def test_custom_segment_trigger_enrolls_entrants_and_exits_leavers(scope):
+    program = scope
+    from segmentation.models import CustomSegment
+    from segmentation.signals import custom_segment_changed
+
+    a, b = make_partners(program, 2)
+    segment = CustomSegment.objects.create(tenant=program, name="Moscow bloggers")
+    campaign = services.campaign_create(
+        tenant=program,
+        name="Bloggers",
+        trigger="custom_segment_entered",
+        trigger_custom_segment=segment.pk,
+        goal="none",
+    )
+    services.step_save(campaign=campaign, action="email", subject_en="Hi", body_en="x")
+    services.campaign_status_set(campaign=campaign, status="active")
+    custom_segment_changed.send(
+        sender=CustomSegment,
+        tenant_id=program.pk,
+        segment_id=segment.pk,
+        entered=[a.pk, b.pk],
+        left=[],
+    )
+    assert set(Enrollment.objects.values_list("partner_id", "state")) == {
+        (a.pk, "running"),
+        (b.pk, "running"),
+    }
+    custom_segment_changed.send(
+        sender=CustomSegment, tenant_id=program.pk, segment_id=segment.pk, entered=[], left=[a.pk]
+    )
+    assert Enrollment.objects.get(partner=a).state == "exited"
+
+
+def test_custom_segment_trigger_requires_a_segment_of_this_program(scope):
+    with pytest.raises(services.ServiceError) as error:
+        services.campaign_create(
+            tenant=scope, name="X", trigger="custom_segment_entered", goal="none"
+        )
+    assert (error.value.field, error.value.message) == (
+        "trigger_custom_segment",
+        "Choose a custom segment.",
+    )
+    with pytest.raises(services.ServiceError) as error:
+        services.campaign_create(
+            tenant=scope,
+            name="X",
+            trigger="custom_segment_entered",
+            trigger_custom_segment=987654,
+            goal="none",
+        )
+    assert error.value.message == "No such custom segment in this program."
+
+
+def test_audience_limits_enrollment_to_a_custom_segment(scope):
+    program = scope
+    from segmentation.models import CustomSegment
+
+    blogger, other = make_partners(program, 2)
+    Partner.objects.filter(pk=blogger.pk).update(channel_type="blogger")
+    audience = CustomSegment.objects.create(
+        tenant=program,
+        name="Bloggers",
+        definition={
+            "match": "all",
+            "conditions": [{"field": "channel_type", "op": "in", "value": ["blogger"]}],
+        },
+    )
+    campaign = make_campaign(program, steps=[email_step()])
+    campaign.audience = audience
+    campaign.save()
+    assert services.enroll_manual(campaign=campaign, partner_ids=[blogger.pk, other.pk]) == 1
+    assert list(Enrollment.objects.values_list("partner_id", flat=True)) == [blogger.pk]
