@@ -34,6 +34,7 @@ from tests.payouts.payout_world import (
     earn,
     settings_set,
 )
+from webhooks.models import WebhookEndpoint, WebhookEvent
 
 
 @pytest.fixture
@@ -514,3 +515,53 @@ def test_ledger_pairs_sum_to_zero(world):
         ("payout_paid", "in_payout", Decimal("-100.00")),
         ("payout_paid", "paid", Decimal("100.00")),
     ]
+
+
+def test_paid_and_failed_payouts_publish_webhooks(world):
+    WebhookEndpoint.objects.create(
+        url="https://receiver.invalid/hooks", events=["payout.paid", "payout.failed"]
+    )
+    paid_partner, failed_partner = world.partners
+    for partner in world.partners:
+        card_details(partner)
+    paid_commission = earn(world, paid_partner, "1000.00", external_id="wh-1")
+    earn(world, failed_partner, "2000.00", external_id="wh-2")
+    batch = batch_create(world)
+    batches.payout_batch_approve(batch=batch)
+    paid_line = batch.lines.get(partner=paid_partner)
+    failed_line = batch.lines.get(partner=failed_partner)
+    batches.payout_line_mark_paid(line=paid_line, reference="REF-1")
+    batches.payout_line_mark_paid(line=paid_line, reference="REF-1")  # no second event
+    batches.payout_line_mark_failed(line=failed_line, reason="Card blocked")
+    events = {e.name: e for e in WebhookEvent.objects.filter(name__startswith="payout.")}
+    assert WebhookEvent.objects.filter(name="payout.paid").count() == 1
+    paid = events["payout.paid"].payload
+    assert {
+        k: paid[k]
+        for k in (
+            "id",
+            "batch_id",
+            "partner_id",
+            "amount",
+            "currency",
+            "status",
+            "reference",
+            "commission_ids",
+        )
+    } == {
+        "id": paid_line.pk,
+        "batch_id": batch.pk,
+        "partner_id": paid_partner.pk,
+        "amount": "100.00",
+        "currency": "RUB",
+        "status": "paid",
+        "reference": "REF-1",
+        "commission_ids": [paid_commission.pk],
+    }
+    failed = events["payout.failed"].payload
+    assert (failed["id"], failed["status"], failed["reason"], failed["amount"]) == (
+        failed_line.pk,
+        "failed",
+        "Card blocked",
+        "200.00",
+    )
