@@ -5,7 +5,6 @@ import zoneinfo
 from django.db import transaction
 from django.db.models import Prefetch
 from django.utils import timezone
-from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
@@ -353,11 +352,9 @@ class PayoutViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantView
     def list(self, request, *args, **kwargs):
         return super().list(request, *args, **kwargs)
 
-    def _marked(self, marked, done: str, already: str) -> Response:
+    def _marked(self, marked: batches.Marked) -> Response:
         line = PayoutLine.objects.select_related("batch", "details").get(pk=marked.line.pk)
-        data = PayoutDetailSerializer(line).data
-        data["detail"] = done if marked.changed else already
-        return Response(data)
+        return Response({**PayoutDetailSerializer(line).data, "detail": marked.message})
 
     @extend_schema(request=MarkPaidSerializer, responses=PayoutMarkResultSerializer)
     @action(detail=True, methods=["post"], url_path="mark-paid")
@@ -365,12 +362,8 @@ class PayoutViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantView
         line = self.get_object()
         body = MarkPaidSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        marked = batches.payout_line_mark_paid(
-            line=line, reference=body.validated_data.get("reference", "")
-        )
-        return self._marked(
-            marked, _("Marked paid."), _("This payout was already marked paid: nothing changed.")
-        )
+        reference = body.validated_data.get("reference", "")
+        return self._marked(batches.payout_line_mark_paid(line=line, reference=reference))
 
     @extend_schema(request=MarkFailedSerializer, responses=PayoutMarkResultSerializer)
     @action(detail=True, methods=["post"], url_path="mark-failed")
@@ -378,12 +371,8 @@ class PayoutViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantView
         line = self.get_object()
         body = MarkFailedSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        marked = batches.payout_line_mark_failed(line=line, reason=body.validated_data["reason"])
-        return self._marked(
-            marked,
-            _("Marked failed: the money is back on the partner's balance."),
-            _("This payout was already marked failed: nothing changed."),
-        )
+        reason = body.validated_data["reason"]
+        return self._marked(batches.payout_line_mark_failed(line=line, reason=reason))
 
 
 class PayoutBatchSerializer(serializers.ModelSerializer):

@@ -505,6 +505,17 @@ class Marked:
     line: PayoutLine
     changed: bool  # False: it already was in that state, nothing happened
 
+    @property
+    def message(self) -> str:
+        """What the page and the API say about the mark."""
+        if self.line.status == PayoutLineStatus.PAID:
+            if self.changed:
+                return _("Marked paid.")
+            return _("This payout was already marked paid: nothing changed.")
+        if self.changed:
+            return _("Marked failed: the money is back on the partner's balance.")
+        return _("This payout was already marked failed: nothing changed.")
+
 
 @transaction.atomic
 def payout_line_mark_paid(

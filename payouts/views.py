@@ -380,28 +380,20 @@ def payout_line_confirm(request: HttpRequest, payoutline_id: int) -> HttpRespons
 @manager_page("operate")
 def payout_line_paid(request: HttpRequest, payoutline_id: int) -> HttpResponse:
     def act(line):
-        marked = batches.payout_line_mark_paid(
-            line=line, reference=request.POST.get("reference", ""), user=request.user
-        )
-        if not marked.changed:
-            return _("This payout was already marked paid: nothing changed.")
-        return _("Marked paid.")
+        reference = request.POST.get("reference", "")
+        return batches.payout_line_mark_paid(line=line, reference=reference, user=request.user)
 
-    return _line_action(request, payoutline_id, act)
+    return _line_action(request, payoutline_id, lambda line: act(line).message)
 
 
 @require_POST
 @manager_page("operate")
 def payout_line_failed(request: HttpRequest, payoutline_id: int) -> HttpResponse:
     def act(line):
-        marked = batches.payout_line_mark_failed(
-            line=line, reason=request.POST.get("reason", ""), user=request.user
-        )
-        if not marked.changed:
-            return _("This payout was already marked failed: nothing changed.")
-        return _("Marked failed: the money is back on the partner's balance.")
+        reason = request.POST.get("reason", "")
+        return batches.payout_line_mark_failed(line=line, reason=reason, user=request.user)
 
-    return _line_action(request, payoutline_id, act)
+    return _line_action(request, payoutline_id, lambda line: act(line).message)
 
 
 @require_GET
