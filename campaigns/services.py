@@ -791,6 +791,9 @@ def _send_on_commit(tenant_id: int, ids: list[int]) -> None:
 # Delivery ---------------------------------------------------------------------------------
 
 
+RESULT_FIELDS = ["language", "subject", "body", "status", "sent_at", "detail"]
+
+
 def _claim(message_ids: list[int], now: datetime) -> list[int]:
     with connection.cursor() as cursor:
         cursor.execute(
@@ -827,7 +830,7 @@ def messages_deliver(
         .order_by("id")
     )
     contexts = contexts_for(tenant=tenant, partner_ids={m.partner_id for m in messages})
-    emails = []
+    emails, done = [], []
     for message in messages:
         language, public = contexts[message.partner_id]
         subject, body = texts_for(message.step, message.variant, language)
@@ -842,8 +845,10 @@ def messages_deliver(
         else:
             emails.append((message, public["unsubscribe_url"]))
             continue
-        message.save(update_fields=["language", "subject", "body", "status", "sent_at", "detail"])
+        done.append(message)
         outcome[message.status] += 1
+    # Nothing left the system for these: one UPDATE records them all.
+    Message.objects.bulk_update(done, RESULT_FIELDS)
     if emails:
         _emails_send(tenant=tenant, emails=emails, outcome=outcome)
     return outcome
@@ -898,9 +903,8 @@ def _emails_send(*, tenant: Tenant, emails: list, outcome: dict) -> None:
             except (smtplib.SMTPException, OSError) as error:
                 message.status = MessageStatus.FAILED
                 message.detail = str(error)[:300]
-            message.save(
-                update_fields=["language", "subject", "body", "status", "sent_at", "detail"]
-            )
+            # Each email's result is written as soon as it is known.
+            message.save(update_fields=RESULT_FIELDS)
             outcome[message.status] += 1
     finally:
         with contextlib.suppress(smtplib.SMTPException, OSError):  # closing a broken link

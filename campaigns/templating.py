@@ -5,6 +5,7 @@ docs/campaigns.md; ``CONTEXT_KEYS`` is its single source."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -67,8 +68,13 @@ def template_check(text: str, *, field: str) -> str:
     return text
 
 
+@functools.lru_cache(maxsize=512)
+def _compiled(text: str):
+    return _engine.from_string(text)
+
+
 def render(text: str, context: dict) -> str:
-    return _engine.from_string(text).render(Context(context, autoescape=False))
+    return _compiled(text).render(Context(context, autoescape=False))
 
 
 def earnings_format(amount: Decimal, currency: str, language: str) -> str:
@@ -117,14 +123,21 @@ def contexts_for(*, tenant: Tenant, partner_ids: Iterable[int]) -> dict[int, tup
         .values_list("partner_id", "last")
     )
     links: dict[int, str] = {}
+    redirect = settings.SITE_URL + reverse("referral_redirect", args=["-"])
     for partner_id, code in (
         ReferralLink.objects.filter(partner_id__in=ids, is_active=True)
         .order_by("partner_id", "created_at", "id")
         .values_list("partner_id", "code")
     ):
-        links.setdefault(partner_id, settings.SITE_URL + reverse("referral_redirect", args=[code]))
+        links.setdefault(partner_id, redirect.replace("/-", "/" + code))
     base = settings.SITE_URL
-    slug = tenant.slug
+    # Resolved once per batch: reverse() is costly inside a per-partner language override.
+    urls = {
+        "cabinet_url": base + reverse("cabinet_home", args=[tenant.slug]),
+        "links_url": base + reverse("cabinet_links", args=[tenant.slug]),
+        "messages_url": base + reverse("cabinet_messages", args=[tenant.slug]),
+    }
+    unsubscribe = base + reverse("campaign_unsubscribe", args=["-"])
     result = {}
     for row in partners:
         language = row["language"] or tenant.language
@@ -147,11 +160,11 @@ def contexts_for(*, tenant: Tenant, partner_ids: Iterable[int]) -> dict[int, tup
                     if row["activity_segment"]
                     else "",
                     "manager_name": row["manager__user__full_name"] or "",
-                    "cabinet_url": base + reverse("cabinet_home", args=[slug]),
-                    "links_url": base + reverse("cabinet_links", args=[slug]),
+                    **urls,
                     "referral_url": links.get(row["pk"], ""),
-                    "messages_url": base + reverse("cabinet_messages", args=[slug]),
-                    "unsubscribe_url": unsubscribe_url(tenant_id=tenant.pk, partner_id=row["pk"]),
+                    "unsubscribe_url": unsubscribe.replace(
+                        "/-/", f"/{unsubscribe_token(tenant_id=tenant.pk, partner_id=row['pk'])}/"
+                    ),
                 },
             )
     return result
