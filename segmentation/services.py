@@ -422,7 +422,11 @@ def _write(
         )
         cursor.execute("DROP TABLE segmentation_raw CASCADE")
     if changes:
-        transaction.on_commit(lambda: _publish_in_scope(tenant=tenant, run=run, changes=changes))
+        # Robust: the run is committed by then; a subscriber's failure is logged and must not
+        # turn a succeeded run into a failed one.
+        transaction.on_commit(
+            lambda: _publish_in_scope(tenant=tenant, run=run, changes=changes), robust=True
+        )
     return len(changes)
 
 

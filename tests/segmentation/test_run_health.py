@@ -13,6 +13,7 @@ from django.utils import timezone, translation
 
 from segmentation import services, tasks
 from segmentation.models import RunStatus, RunTrigger, SegmentRun
+from segmentation.signals import segment_changed
 from tenancy.models import Role
 from tenancy.scope import all_tenants, tenant_scope
 from tests.factories import MembershipFactory, TenantFactory, UserFactory
@@ -178,3 +179,22 @@ def test_progress_is_visible_to_other_sessions_while_running():
     done = client.get(f"/app/{program.tenant.slug}/segments/runs/{run.pk}/").text
     assert 'data-status="succeeded"' in done
     assert "run-progress" not in done
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failing_subscriber_does_not_fail_a_committed_run():
+    """The run is committed before segment.changed is sent; a receiver that raises is logged
+    and the run stays succeeded."""
+    program = Program()
+
+    def broken(sender, **kwargs):
+        raise RuntimeError("a subscriber's bug")
+
+    segment_changed.connect(broken, weak=False)
+    try:
+        run = program.recompute()
+    finally:
+        segment_changed.disconnect(broken)
+    assert run.status == RunStatus.SUCCEEDED
+    run.refresh_from_db()
+    assert (run.status, run.error, run.transitions) == (RunStatus.SUCCEEDED, "", 15)
