@@ -12,12 +12,22 @@ from tqdm import tqdm
 from analytics.models import ProgramCost
 from analytics.rollups import rollup_rebuild
 from demo.generator import build_activity, build_partners, conversions_csv
+from demo.payouts import demo_open_batch, demo_paid_batch
 from demo.people import LATIN
 from partners.click_store import clicks_write
 from partners.conversions import conversion_refund
 from partners.models import Conversion, Coupon, Partner, ReferralLink, Refund, Tag
 from payouts.imports import conversions_import
-from payouts.models import Commission, CommissionRule, LedgerEntry, RateModel
+from payouts.models import (
+    Commission,
+    CommissionRule,
+    LedgerEntry,
+    PayoutBatch,
+    PayoutItem,
+    PayoutLine,
+    PayoutRequest,
+    RateModel,
+)
 from payouts.services import commissions_approve_matured
 from segmentation.models import RunTrigger
 from segmentation.selectors import local_today
@@ -113,12 +123,18 @@ class Command(BaseCommand):
                 steps.update()
                 refunds = self._refunds(rng, now)
                 steps.update()
+                owner = User.objects.get(email=TEAM[0][0])
+                demo_partner = Partner.objects.get(email=PARTNER_LOGIN)
+                paid_batch = demo_paid_batch(
+                    tenant=tenant, rng=rng, now=now, owner=owner, demo_partner=demo_partner
+                )
                 approved = commissions_approve_matured(now=now)
                 self._costs(tenant, now, options["months"])
                 steps.update()
                 rollup_rebuild(tenant=tenant)
                 steps.update()
                 today = local_today(tenant=tenant)
+                open_batch = demo_open_batch(tenant=tenant, rng=rng, owner=owner, today=today)
                 for weeks_back in range(12, -1, -1):  # segment history for the charts
                     segments_recompute(
                         tenant=tenant,
@@ -135,13 +151,23 @@ class Command(BaseCommand):
             "commissions": imported.commissions,
             "refunds": refunds,
             "approved": approved,
+            "payout batches": sum(1 for b in (paid_batch, open_batch) if b is not None),
         }
 
     @transaction.atomic
     def _delete(self, tenant) -> None:
         """Money rows protect what they refer to, so they go first, newest layer first."""
         with tenant_scope(tenant):
-            for model in (LedgerEntry, Commission, Refund, Conversion):
+            for model in (
+                PayoutRequest,
+                PayoutItem,
+                PayoutLine,
+                PayoutBatch,
+                LedgerEntry,
+                Commission,
+                Refund,
+                Conversion,
+            ):
                 model.objects.all().delete()
         tenant.delete()
 
