@@ -215,6 +215,8 @@ SPECTACULAR_SETTINGS = {
         "ConversionStatusEnum": "partners.models.ConversionStatus",
         "CommissionStatusEnum": "payouts.models.CommissionStatus",
         "DeliveryStatusEnum": "webhooks.models.DeliveryStatus",
+        "PayoutStatusEnum": "payouts.models.PayoutLineStatus",
+        "PayoutBatchStatusEnum": "payouts.models.PayoutBatchStatus",
     },
 }
 
