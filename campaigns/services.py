@@ -580,7 +580,8 @@ def dispatch_due(
     while True:
         created, taken = _dispatch_batch(tenant=tenant, now=now, batch=batch)
         total += created
-        if taken < batch:
+        # Until a batch finds nothing due: a step with no delay is due again at once.
+        if taken == 0:
             return total
 
 
