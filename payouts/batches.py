@@ -21,7 +21,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from partners.models import Partner
+from partners.models import Partner, PartnerStatus
 from payouts import requisites, selectors
 from payouts.models import (
     LINE_OPEN,
@@ -308,13 +308,8 @@ def _batch_create(
         created_by=user,
         created_at=now,
     )
-    changed_since = (
-        now - dt.timedelta(days=settings.details_review_days)
-        if settings.details_review_days
-        else None
-    )
-    recently_changed = selectors.partners_with_details_changed_since(
-        partner_ids=list(details), since=changed_since
+    reasons = _review_reasons(
+        partner_ids=list(details), review_days=settings.details_review_days, now=now
     )
     lines = PayoutLine.objects.bulk_create(
         PayoutLine(
@@ -325,16 +320,8 @@ def _batch_create(
             amount=p.balance,
             commissions_total=sum((amount for _id, amount in p.commissions), Decimal(0)),
             currency=tenant.currency,
-            status=PayoutLineStatus.REVIEW
-            if p.partner_id in recently_changed
-            else PayoutLineStatus.READY,
-            review_reason=_(
-                "The payout details were changed on %(date)s: check the change with the "
-                "partner before paying."
-            )
-            % {"date": recently_changed[p.partner_id].strftime("%Y-%m-%d")}
-            if p.partner_id in recently_changed
-            else "",
+            status=PayoutLineStatus.REVIEW if p.partner_id in reasons else PayoutLineStatus.READY,
+            review_reason=" ".join(reasons.get(p.partner_id, []))[:300],
             created_at=now,
         )
         for p in payables
@@ -359,6 +346,32 @@ def _batch_create(
                 status=PayoutRequestStatus.BATCHED, line=line
             )
     return batch
+
+
+def _review_reasons(
+    *, partner_ids: list[int], review_days: int, now: dt.datetime
+) -> dict[int, list[str]]:
+    """Why a line waits for a manager's check, by partner: a recent change of payout details
+    (the first move of whoever takes over an account), or a partner no longer active (a
+    suspended partner may be under a fraud review; an archived one left the program)."""
+    reasons: dict[int, list[str]] = {}
+    since = now - dt.timedelta(days=review_days) if review_days else None
+    changed = selectors.partners_with_details_changed_since(partner_ids=partner_ids, since=since)
+    for partner_id, when in changed.items():
+        reasons.setdefault(partner_id, []).append(
+            _(
+                "The payout details were changed on %(date)s: check the change with the "
+                "partner before paying."
+            )
+            % {"date": when.strftime("%Y-%m-%d")}
+        )
+    inactive = Partner.objects.filter(pk__in=partner_ids).exclude(status=PartnerStatus.ACTIVE)
+    for partner in inactive.only("pk", "status"):
+        reasons.setdefault(partner.pk, []).append(
+            _("The partner's status is “%(status)s”: check before paying.")
+            % {"status": partner.get_status_display()}
+        )
+    return reasons
 
 
 def payout_batch_create_scheduled(*, tenant: Tenant, today: dt.date) -> PayoutBatch | None:

@@ -565,3 +565,15 @@ def test_paid_and_failed_payouts_publish_webhooks(world):
         "Card blocked",
         "200.00",
     )
+
+
+def test_a_suspended_partner_is_paid_only_after_a_check(world):
+    partner = world.partners[0]
+    card_details(partner)
+    earn(world, partner, "1000.00", external_id="sp-1")
+    type(partner).objects.filter(pk=partner.pk).update(status="suspended")
+    line = batch_create(world).lines.get()
+    assert (line.status, line.review_reason) == (
+        "review",
+        "The partner's status is “Suspended”: check before paying.",
+    )
