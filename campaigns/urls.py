@@ -29,6 +29,11 @@ manager_urlpatterns = [
     ),
     path("campaigns/messages/<int:message_id>/", views.message_detail, name="campaign_message"),
     path("partners/<int:partner_id>/messages/", views.partner_messages, name="partner_messages"),
+    path(
+        "partners/<int:partner_id>/campaigns/",
+        views.partner_campaigns_card,
+        name="partner_campaigns_card",
+    ),
 ]
 
 # Mounted under /p/<slug:tenant_slug>/

@@ -325,6 +325,22 @@ def partner_messages(request: HttpRequest, partner_id: int) -> HttpResponse:
 
 
 @manager_page("view")
+def partner_campaigns_card(request: HttpRequest, partner_id: int) -> HttpResponse:
+    """The campaigns card of the partner page (loaded by htmx): the partner's enrollments and
+    latest messages."""
+    partner = get_object_or_404(Partner, pk=partner_id)
+    return render(
+        request,
+        "manager/campaigns/_partner_card.html",
+        {
+            "partner": partner,
+            "enrollments": selectors.enrollments_for_partner(partner=partner)[:10],
+            "recent": selectors.message_log(partner=partner)[:5],
+        },
+    )
+
+
+@manager_page("view")
 def message_detail(request: HttpRequest, message_id: int) -> HttpResponse:
     message = get_object_or_404(
         Message.objects.select_related("partner", "campaign", "step", "variant"), pk=message_id

@@ -63,4 +63,3 @@ def email_step(delay: int = 0, **extra) -> dict:
         "body_ru": "Вы заработали {{ earnings }}.",
         **extra,
     }
-
