@@ -5,8 +5,11 @@ Everyone on the team may look; changing needs ``operate``."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from typing import Any
 
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models.functions import Lower
 from django.http import HttpRequest, HttpResponse
@@ -29,6 +32,34 @@ PAGE_SIZE = 50
 
 def _to_campaign(request: HttpRequest, campaign_id: int) -> HttpResponse:
     return redirect("campaign_detail", tenant_slug=request.tenant.slug, campaign_id=campaign_id)
+
+
+def _submit(request: HttpRequest, form, save: Callable[[dict], Any], saved: str) -> Any:
+    """A builder form's POST: the role check, validation, the service's error shown beside its
+    field. Returns what ``save`` returned, or None when nothing was saved (a GET, an error)."""
+    if request.method != "POST":
+        return None
+    if not request.membership.can(EDIT):
+        raise PermissionDenied(_("Your role in this program does not allow this."))
+    if not form.is_valid():
+        return None
+    try:
+        result = save(form.cleaned_data)
+    except ServiceError as error:
+        form.add_service_error(error)
+        return None
+    messages.success(request, saved)
+    return result
+
+
+def _attempt(request: HttpRequest, action: Callable[[], Any], done: Callable[[Any], str]) -> None:
+    """A one-button action: its outcome, or the service's refusal, as a flash message."""
+    try:
+        result = action()
+    except ServiceError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, done(result))
 
 
 @manager_page("view")
@@ -72,17 +103,14 @@ def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
             "goal": campaign.goal,
         },
     )
-    if request.method == "POST":
-        if not request.membership.can(EDIT):
-            return render(request, "403.html", status=403)
-        if form.is_valid():
-            try:
-                services.campaign_update(campaign=campaign, **form.cleaned_data)
-            except ServiceError as error:
-                form.add_service_error(error)
-            else:
-                messages.success(request, _("Campaign saved."))
-                return _to_campaign(request, campaign.pk)
+    saved = _submit(
+        request,
+        form,
+        lambda data: services.campaign_update(campaign=campaign, **data),
+        _("Campaign saved."),
+    )
+    if saved is not None:
+        return _to_campaign(request, campaign.pk)
     steps = list(campaign.steps.order_by("position").prefetch_related("variants"))
     return render(
         request,
@@ -104,15 +132,13 @@ def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
 @manager_page(EDIT)
 def campaign_status(request: HttpRequest, campaign_id: int) -> HttpResponse:
     campaign = get_object_or_404(Campaign, pk=campaign_id)
-    try:
-        services.campaign_status_set(campaign=campaign, status=request.POST.get("status", ""))
-    except ServiceError as error:
-        messages.error(request, error.message)
-    else:
-        messages.success(
-            request,
-            _("The campaign is now “%(status)s”.") % {"status": campaign.get_status_display()},
-        )
+    _attempt(
+        request,
+        lambda: services.campaign_status_set(
+            campaign=campaign, status=request.POST.get("status", "")
+        ),
+        lambda c: _("The campaign is now “%(status)s”.") % {"status": c.get_status_display()},
+    )
     return _to_campaign(request, campaign.pk)
 
 
@@ -132,17 +158,16 @@ def campaign_enroll(request: HttpRequest, campaign_id: int) -> HttpResponse:
         .values_list("code", "pk")
     }
     unknown = [c for c in codes if c.lower() not in found]
-    try:
+
+    def enroll() -> int:
         if unknown:
             raise ServiceError(
                 _("No partner with the code %(codes)s.") % {"codes": ", ".join(unknown)},
                 field="partner_codes",
             )
-        count = services.enroll_manual(campaign=campaign, partner_ids=list(found.values()))
-    except ServiceError as error:
-        messages.error(request, error.message)
-    else:
-        messages.success(request, _("Partners enrolled: %(count)s.") % {"count": count})
+        return services.enroll_manual(campaign=campaign, partner_ids=list(found.values()))
+
+    _attempt(request, enroll, lambda n: _("Partners enrolled: %(count)s.") % {"count": n})
     return _to_campaign(request, campaign.pk)
 
 
@@ -164,17 +189,14 @@ def _step_editor(request: HttpRequest, campaign: Campaign, step: Step | None) ->
         initial["choices_en"] = "\n".join(step.choices_en)
         initial["choices_ru"] = "\n".join(step.choices_ru)
     form = StepForm(request.POST or None, initial=initial)
-    if request.method == "POST":
-        if not request.membership.can(EDIT):
-            return render(request, "403.html", status=403)
-        if form.is_valid():
-            try:
-                step = services.step_save(campaign=campaign, step=step, **_step_data(form))
-            except ServiceError as error:
-                form.add_service_error(error)
-            else:
-                messages.success(request, _("Step saved."))
-                return redirect("campaign_step", tenant_slug=request.tenant.slug, step_id=step.pk)
+    saved = _submit(
+        request,
+        form,
+        lambda _data: services.step_save(campaign=campaign, step=step, **_step_data(form)),
+        _("Step saved."),
+    )
+    if saved is not None:
+        return redirect("campaign_step", tenant_slug=request.tenant.slug, step_id=saved.pk)
     return render(
         request,
         "manager/campaigns/step.html",
@@ -228,12 +250,7 @@ def step_edit(request: HttpRequest, step_id: int) -> HttpResponse:
 @manager_page(EDIT)
 def step_delete(request: HttpRequest, step_id: int) -> HttpResponse:
     step = get_object_or_404(Step, pk=step_id)
-    try:
-        services.step_delete(step=step)
-    except ServiceError as error:
-        messages.error(request, error.message)
-    else:
-        messages.success(request, _("Step deleted."))
+    _attempt(request, lambda: services.step_delete(step=step), lambda _r: _("Step deleted."))
     return _to_campaign(request, step.campaign_id)
 
 
@@ -242,17 +259,14 @@ def _variant_editor(request: HttpRequest, step: Step, variant: Variant | None) -
     if variant is not None:
         initial = {name: getattr(variant, name) for name in VariantForm.base_fields}
     form = VariantForm(request.POST or None, initial=initial)
-    if request.method == "POST":
-        if not request.membership.can(EDIT):
-            return render(request, "403.html", status=403)
-        if form.is_valid():
-            try:
-                services.variant_save(step=step, variant=variant, **form.cleaned_data)
-            except ServiceError as error:
-                form.add_service_error(error)
-            else:
-                messages.success(request, _("Variant saved."))
-                return redirect("campaign_step", tenant_slug=request.tenant.slug, step_id=step.pk)
+    saved = _submit(
+        request,
+        form,
+        lambda data: services.variant_save(step=step, variant=variant, **data),
+        _("Variant saved."),
+    )
+    if saved is not None:
+        return redirect("campaign_step", tenant_slug=request.tenant.slug, step_id=step.pk)
     return render(
         request,
         "manager/campaigns/variant.html",
@@ -276,12 +290,9 @@ def variant_edit(request: HttpRequest, variant_id: int) -> HttpResponse:
 @manager_page(EDIT)
 def variant_delete(request: HttpRequest, variant_id: int) -> HttpResponse:
     variant = get_object_or_404(Variant, pk=variant_id)
-    try:
-        services.variant_delete(variant=variant)
-    except ServiceError as error:
-        messages.error(request, error.message)
-    else:
-        messages.success(request, _("Variant deleted."))
+    _attempt(
+        request, lambda: services.variant_delete(variant=variant), lambda _r: _("Variant deleted.")
+    )
     return redirect("campaign_step", tenant_slug=request.tenant.slug, step_id=variant.step_id)
 
 
