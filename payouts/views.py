@@ -237,35 +237,39 @@ def _batch_redirect(request: HttpRequest, batch_id: int) -> HttpResponse:
     return redirect("payout_batch_detail", tenant_slug=request.tenant.slug, payoutbatch_id=batch_id)
 
 
-@require_GET
-@manager_page("view")
-def payout_batch_list(request: HttpRequest) -> HttpResponse:
+def _batch_list(request: HttpRequest, form: PayoutBatchCreateForm, status: int = 200):
     page = Paginator(selectors.payout_batch_list(), 30).get_page(request.GET.get("page"))
     context = {
         "page": page,
-        "form": PayoutBatchCreateForm(initial={"pay_date": timezone.localdate()}),
+        "form": form,
         "settings": selectors.payout_settings_get(),
         "due": selectors.payouts_due_total(),
     }
-    return render(request, "manager/payouts/batch_list.html", context)
+    return render(request, "manager/payouts/batch_list.html", context, status=status)
+
+
+@require_GET
+@manager_page("view")
+def payout_batch_list(request: HttpRequest) -> HttpResponse:
+    return _batch_list(request, PayoutBatchCreateForm(initial={"pay_date": timezone.localdate()}))
 
 
 @require_POST
 @manager_page("operate")
 def payout_batch_create(request: HttpRequest) -> HttpResponse:
+    """Creates the batch; a refusal (a batch under review, nobody due) is shown beside the date."""
     form = PayoutBatchCreateForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, _("Enter the payout date."))
-        return redirect("payout_batch_list", tenant_slug=request.tenant.slug)
-    try:
-        batch = batches.payout_batch_create(
-            tenant=request.tenant, pay_date=form.cleaned_data["pay_date"], user=request.user
-        )
-    except ServiceError as error:
-        messages.error(request, error.message)
-        return redirect("payout_batch_list", tenant_slug=request.tenant.slug)
-    messages.success(request, _("Batch #%(id)s created: review it.") % {"id": batch.pk})
-    return _batch_redirect(request, batch.pk)
+    if form.is_valid():
+        try:
+            batch = batches.payout_batch_create(
+                tenant=request.tenant, pay_date=form.cleaned_data["pay_date"], user=request.user
+            )
+        except ServiceError as error:
+            form.add_service_error(error)
+        else:
+            messages.success(request, _("Batch #%(id)s created: review it.") % {"id": batch.pk})
+            return _batch_redirect(request, batch.pk)
+    return _batch_list(request, form, status=400)
 
 
 @require_GET

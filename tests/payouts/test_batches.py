@@ -577,3 +577,23 @@ def test_a_suspended_partner_is_paid_only_after_a_check(world):
         "review",
         "The partner's status is “Suspended”: check before paying.",
     )
+
+
+def test_an_excluded_line_reopens_the_partners_request(world):
+    settings_set(world, minimum="100.00", schedule="on_request")
+    partner = world.partners[0]
+    card_details(partner)
+    earn(world, partner, "1000.00", external_id="rq-1")
+    from payouts.services import commissions_approve_matured
+
+    commissions_approve_matured()
+    request = batches.payout_request_create(partner=partner)
+    batch = batch_create(world)
+    batches.payout_line_exclude(line=batch.lines.get(), reason="Documents missing")
+    request.refresh_from_db()
+    assert (request.status, request.line) == ("open", None)
+    batches.payout_batch_approve(batch=batch)
+    second = batch_create(world)
+    assert second.lines.get().amount == Decimal("100.00")
+    request.refresh_from_db()
+    assert (request.status, request.line) == ("batched", second.lines.get())

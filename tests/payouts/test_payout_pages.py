@@ -61,6 +61,9 @@ def test_manager_runs_a_batch_from_creation_to_paid(world):
     listing = client.get(url(world, "payouts/"))
     assert listing.status_code == 200
     assert "RUB\xa0323.45" in listing.content.decode()  # owed now: 123.45 + 200.00
+    bad = client.post(url(world, "payouts/batches/new/"), {"pay_date": "1st of December"})
+    assert bad.status_code == 400
+    assert bad.context["form"].errors["pay_date"] == ["Enter a valid date."]
     created = client.post(
         url(world, "payouts/batches/new/"), {"pay_date": "2026-12-01"}, follow=True
     )
@@ -73,6 +76,11 @@ def test_manager_runs_a_batch_from_creation_to_paid(world):
     assert f"Batch #{batch.pk} of " in text
     assert "pg-1" in text  # the commission inside the line
     assert "INN 500100732259" in text
+    second = client.post(url(world, "payouts/batches/new/"), {"pay_date": "2026-12-02"})
+    assert second.status_code == 400
+    assert second.context["form"].errors["pay_date"] == [
+        f"Batch #{batch.pk} is still under review: approve it before creating another."
+    ]
     # Nothing to export before approval.
     early = client.get(url(world, f"payouts/batches/{batch.pk}/register.csv"), follow=True)
     assert messages_of(early)[-1] == "Approve the batch before exporting it."
