@@ -15,6 +15,7 @@ from tenancy.signals import tenant_created
 def on_segment_changed(sender, *, tenant, run, transitions, **kwargs) -> None:
     # Sent after the run commits, inside the run's tenant scope.
     services.enrollments_for_segment_run(tenant=tenant, run_id=run.pk, transitions=transitions)
+    services.enrollments_for_at_risk()
 
 
 @receiver(custom_segment_changed, dispatch_uid="campaigns.custom_segment_changed")

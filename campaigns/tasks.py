@@ -1,32 +1,42 @@
 """Thin Celery tasks: load by id, call a service. Every task is safe to run twice: the claims
 in campaigns.services make a duplicate or a retry a no-op."""
 
+from datetime import timedelta
+
 from celery import shared_task
-from django.db.models import Q
 from django.utils import timezone
 
 from campaigns import services
 from campaigns.models import CampaignStatus, Enrollment, EnrollmentState, Trigger
+from segmentation.models import RunStatus, SegmentRun
 from tenancy.scope import all_tenants, current_tenant, tenant_task
+
+AT_RISK_SWEEP_AFTER_RUN = timedelta(minutes=30)
 
 
 @shared_task
 def campaigns_dispatch() -> int:
     """Every minute (config/beat.py): queue a dispatch for every program with a step due (or
     an at-risk campaign to sweep), and queue again the emails whose send task was lost."""
+    now = timezone.now()
     with all_tenants():
         due = set(
             Enrollment.objects.filter(
                 state=EnrollmentState.RUNNING,
-                due_at__lte=timezone.now(),
+                due_at__lte=now,
                 campaign__status=CampaignStatus.ACTIVE,
             )
             .values_list("tenant_id", flat=True)
             .distinct()
         )
+        # At-risk flags change only in a segment run (one that moves nobody sends no signal),
+        # so programs with an at-risk campaign are swept for a while after each run.
+        recent_runs = SegmentRun.objects.filter(
+            status=RunStatus.SUCCEEDED, finished_at__gte=now - AT_RISK_SWEEP_AFTER_RUN
+        ).values("tenant_id")
         due |= set(
             services.Campaign.objects.filter(
-                Q(trigger=Trigger.AT_RISK), status=CampaignStatus.ACTIVE
+                trigger=Trigger.AT_RISK, status=CampaignStatus.ACTIVE, tenant_id__in=recent_runs
             ).values_list("tenant_id", flat=True)
         )
         lost: dict[int, list[int]] = {}

@@ -389,3 +389,39 @@ def test_audience_limits_enrollment_to_a_custom_segment(scope):
     campaign.save()
     assert services.enroll_manual(campaign=campaign, partner_ids=[blogger.pk, other.pk]) == 1
     assert list(Enrollment.objects.values_list("partner_id", flat=True)) == [blogger.pk]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_beat_tick_dispatches_due_programs_and_sweeps_at_risk_after_a_run(program):
+    from django.utils import timezone
+
+    from campaigns import tasks
+    from tenancy.scope import tenant_scope
+
+    with tenant_scope(program):
+        a, b = make_partners(program, 2)
+        manual = make_campaign(program, steps=[email_step(60)])
+        services.enroll(campaign=manual, partner_ids=[a.pk], occurrence="t")
+        risky = make_campaign(program, trigger=Trigger.AT_RISK, steps=[email_step(60)])
+        run = SegmentRun.objects.create(
+            tenant=program, trigger="manual", as_of=date(2026, 3, 2), status="succeeded"
+        )
+        SegmentMembership.objects.create(
+            tenant=program,
+            partner=b,
+            segment="stable",
+            since=timezone.now(),
+            as_of=run.as_of,
+            at_risk=True,
+            run=run,
+        )
+    # Nothing is due yet and no run finished lately: the tick queues no program.
+    assert tasks.campaigns_dispatch() == 0
+    SegmentRun.unscoped.filter(pk=run.pk).update(finished_at=timezone.now())
+    assert tasks.campaigns_dispatch() == 1
+    with tenant_scope(program):
+        assert Enrollment.objects.get(campaign=risky).partner_id == b.pk
+        Enrollment.objects.filter(campaign=manual).update(due_at=timezone.now())
+    assert tasks.campaigns_dispatch() == 1
+    with tenant_scope(program):
+        assert Message.objects.get(campaign=manual).status == "sent"
