@@ -14,6 +14,8 @@ from payouts.models import (
     PayoutBatch,
     PayoutDetails,
     PayoutLine,
+    PayoutRequest,
+    PayoutRequestStatus,
     PayoutSettings,
 )
 
@@ -115,6 +117,10 @@ def payouts_due_total() -> Decimal:
 def payout_settings_get() -> PayoutSettings:
     """The program's payout settings; the defaults (unsaved) when none were saved."""
     return PayoutSettings.objects.first() or PayoutSettings()
+
+
+def payout_requests_open_count() -> int:
+    return PayoutRequest.objects.filter(status=PayoutRequestStatus.OPEN).count()
 
 
 def payout_details_current(*, partner_id: int) -> PayoutDetails | None:

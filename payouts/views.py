@@ -244,6 +244,7 @@ def _batch_list(request: HttpRequest, form: PayoutBatchCreateForm, status: int =
         "form": form,
         "settings": selectors.payout_settings_get(),
         "due": selectors.payouts_due_total(),
+        "open_requests": selectors.payout_requests_open_count(),
     }
     return render(request, "manager/payouts/batch_list.html", context, status=status)
 

@@ -252,6 +252,8 @@ def test_partner_details_request_payouts_and_statement(world):
         assert PayoutDetails.objects.filter(partner=partner).count() == 1
         settings_set(world, minimum="100.00", schedule="on_request")
     requested = client.post(cabinet(world, "payouts/request/"), follow=True)
+    manager_view = world.client_for(world.manager).get(url(world, "payouts/"))
+    assert 'data-testid="open-requests">1<' in manager_view.content.decode()
     assert messages_of(requested)[-1] == "Payout requested: it will be in the next batch."
     assert "You requested a payout of RUB\xa0200.00" in requested.content.decode()
     with tenant_scope(world.tenant):
