@@ -129,6 +129,14 @@ def campaign_update(*, campaign: Campaign, **data: Any) -> Campaign:
             _("The trigger cannot change once partners are enrolled; make a new campaign."),
             field="trigger",
         )
+    if (
+        clean["goal"] == Goal.NONE
+        and campaign.steps.filter(action=Action.WAIT_GOAL, delay_minutes=0).exists()
+    ):
+        raise ServiceError(
+            _("A step waits for the goal with no time limit: keep a goal, or change that step."),
+            field="goal",
+        )
     for name, value in clean.items():
         setattr(campaign, name, value)
     campaign.save(update_fields=list(clean))

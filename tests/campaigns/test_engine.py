@@ -425,3 +425,14 @@ def test_the_beat_tick_dispatches_due_programs_and_sweeps_at_risk_after_a_run(pr
     assert tasks.campaigns_dispatch() == 1
     with tenant_scope(program):
         assert Message.objects.get(campaign=manual).status == "sent"
+
+
+def test_a_campaign_that_waits_for_its_goal_keeps_a_goal(scope):
+    campaign = make_campaign(
+        scope, goal=Goal.FIRST_RESULT, steps=[{"action": Action.WAIT_GOAL, "delay_minutes": 0}]
+    )
+    with pytest.raises(services.ServiceError) as error:
+        services.campaign_update(campaign=campaign, goal="none")
+    assert error.value.field == "goal"
+    campaign.refresh_from_db()
+    assert campaign.goal == "first_result"
