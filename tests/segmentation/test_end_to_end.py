@@ -6,11 +6,18 @@ from decimal import Decimal
 import pytest
 from django.core.management import call_command
 
+from demo.segments import DEMO_CUSTOM_SEGMENTS
 from partners.conversions import conversion_record
 from partners.models import Partner
 from payouts.models import Commission, CommissionRule, RateModel
-from segmentation.models import RunStatus, SegmentMembership, SegmentRun
-from segmentation.selectors import local_today
+from segmentation.models import (
+    CustomSegment,
+    CustomSegmentMembership,
+    RunStatus,
+    SegmentMembership,
+    SegmentRun,
+)
+from segmentation.selectors import custom_segment_partners, local_today
 from segmentation.services import segments_recompute
 from tenancy.models import Tenant
 from tenancy.scope import tenant_scope
@@ -84,3 +91,22 @@ def test_top_partners_earn_the_top_rate_after_a_recompute(demo):
             )
             commission = Commission.objects.get(conversion=result.conversion, tier=1)
             assert (commission.amount, commission.trace["base"]["name"]) == (amount, rule_name)
+
+
+def test_demo_custom_segments_track_their_members(demo):
+    with tenant_scope(demo):
+        segments = list(CustomSegment.objects.order_by("pk"))
+        assert [s.name for s in segments] == [name for name, _d, _c in DEMO_CUSTOM_SEGMENTS]
+        for segment in segments:
+            live = set(custom_segment_partners(segment=segment).values_list("pk", flat=True))
+            tracked = set(
+                CustomSegmentMembership.objects.filter(segment=segment).values_list(
+                    "partner_id", flat=True
+                )
+            )
+            assert tracked == live, segment.name
+        newcomers = custom_segment_partners(segment=segments[0])
+        assert newcomers.exists()
+        assert set(newcomers.values_list("activity_segment", "geography_tier", "channel_type")) == {
+            ("newcomer", "million_plus", "blogger")
+        }

@@ -14,6 +14,7 @@ from analytics.rollups import rollup_rebuild
 from demo.generator import build_activity, build_partners, conversions_csv
 from demo.payouts import demo_open_batch, demo_paid_batch
 from demo.people import LATIN
+from demo.segments import demo_custom_segments
 from partners.click_store import clicks_write
 from partners.conversions import conversion_refund
 from partners.models import Conversion, Coupon, Partner, ReferralLink, Refund, Tag
@@ -141,6 +142,7 @@ class Command(BaseCommand):
                         as_of=today - timedelta(weeks=weeks_back),
                         trigger=RunTrigger.COMMAND,
                     )
+                custom_segments = demo_custom_segments(tenant=tenant, owner=owner)
                 steps.update()
         steps.update()
         steps.close()
@@ -152,6 +154,7 @@ class Command(BaseCommand):
             "refunds": refunds,
             "approved": approved,
             "payout batches": sum(1 for b in (paid_batch, open_batch) if b is not None),
+            "custom segments": custom_segments,
         }
 
     @transaction.atomic
