@@ -24,6 +24,7 @@ from segmentation.forms import PolicyForm
 from segmentation.history import at_risk_memberships, segment_migration, segment_sizes_over_time
 from segmentation.models import (
     CustomSegment,
+    CustomSegmentMembership,
     RunStatus,
     RunTrigger,
     SegmentMembership,
@@ -215,11 +216,17 @@ def partner_segment(request: HttpRequest, partner_id: int) -> HttpResponse:
         }
         for t in SegmentTransition.objects.filter(partner=partner).order_by("-at", "-id")[:50]
     ]
+    custom = (
+        CustomSegmentMembership.objects.filter(partner=partner)
+        .select_related("segment")
+        .order_by("segment__name")
+    )
     context = {
         "partner": partner,
         "membership": membership,
         "explanation": engine.explanation_text(membership.explanation) if membership else "",
         "transitions": transitions,
+        "custom_memberships": custom,
     }
     return render(request, "manager/segments/_partner.html", context)
 

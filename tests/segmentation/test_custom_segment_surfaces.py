@@ -1,10 +1,11 @@
 """Custom segments on the manager pages and in the API; the partner list's segment filters."""
 
 import json
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.test import Client
-from django.utils import translation
+from django.utils import timezone, translation
 
 from partners.models import Tag
 from segmentation.models import CustomSegment, CustomSegmentMembership, SegmentMembership
@@ -325,3 +326,21 @@ def test_api_partner_filters(world):
     schema = client.get("/api/schema/?format=json").json()
     parameters = {p["name"] for p in schema["paths"]["/api/v1/partners"]["get"]["parameters"]}
     assert {"segment", "at_risk", "custom_segment"} <= parameters
+
+
+def test_partner_segment_card_lists_custom_segments(world):
+    from segmentation import services
+
+    with tenant_scope(world.tenant):
+        segment = services.custom_segment_create(
+            tenant=world.tenant, name="Bloggers", definition=NEWCOMER_BLOGGERS
+        )
+        since = CustomSegmentMembership.objects.get().since
+    client = client_for(world.users["analyst"])
+    card = client.get(f"/app/{world.tenant.slug}/partners/{world.match.pk}/segment/").text
+    link = f'<a href="/app/{world.tenant.slug}/segments/custom/{segment.pk}/">Bloggers</a>'
+    assert link in card
+    local_since = timezone.localtime(since, ZoneInfo(world.tenant.timezone))
+    assert f"since {local_since:%m/%d/%Y}" in card
+    other = client.get(f"/app/{world.tenant.slug}/partners/{world.top.pk}/segment/").text
+    assert "In no custom segment." in other
