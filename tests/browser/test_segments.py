@@ -15,34 +15,22 @@ from tenancy.models import Role
 from tenancy.scope import tenant_scope
 from tests.browser.helpers import login
 from tests.factories import PASSWORD, MembershipFactory, TenantFactory, UserFactory
-from tests.segmentation.conftest import local, make_partners, sale, save_conversions
+from tests.segmentation.test_recompute import Program
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 class Shop:
-    """One top partner, four stable, five periodic, two sleeping, three newcomers — as of the
-    program's today, segmented once already. Two newcomers joined 45 days ago, one 10."""
+    """The segmentation tests' program (one top partner, four stable, five periodic, two
+    sleeping, three newcomers) dated to the program's today and segmented once already, with a
+    manager. Two newcomers joined 45 days ago, one 10; all three are bloggers."""
 
     def __init__(self) -> None:
         self.tenant = TenantFactory(slug="segshop", name="Seg Shop", language="en")
         self.manager = UserFactory(email="manager@segshop.test")
         MembershipFactory(tenant=self.tenant, user=self.manager, role=Role.MANAGER)
-        partners = make_partners(self.tenant, 15, prefix="shop")
-        top, stable, periodic = partners[0], partners[1:5], partners[5:10]
-        sleeping, self.newcomers = partners[10:12], partners[12:15]
-        today = local_today(tenant=self.tenant)
-        noon = local(self.tenant, today.year, today.month, today.day, 12)
-
-        def day(age):
-            return noon - timedelta(days=age)
-
-        conversions = [sale(top, day(age), "1000.00") for age in (1, 31, 61)]
-        for partner in stable:
-            conversions += [sale(partner, day(age), "10.00") for age in (2, 32, 62)]
-        conversions += [sale(partner, day(5), "10.00") for partner in periodic]
-        conversions += [sale(partner, day(70), "500.00") for partner in sleeping]
-        save_conversions(self.tenant, conversions)
+        program = Program(tenant=self.tenant, as_of=local_today(tenant=self.tenant))
+        self.newcomers = program.newcomers
         with tenant_scope(self.tenant):
             Partner.objects.filter(pk__in=[p.pk for p in self.newcomers[:2]]).update(
                 joined_at=timezone.now() - timedelta(days=45), channel_type="blogger"

@@ -8,12 +8,13 @@ from django.test import Client
 from django.utils import timezone, translation
 
 from partners.models import Tag
-from segmentation.models import CustomSegment, CustomSegmentMembership, SegmentMembership
+from segmentation.models import CustomSegment, CustomSegmentMembership
 from tenancy import services as tenancy_services
 from tenancy.models import Role
 from tenancy.scope import tenant_scope
 from tests.factories import MembershipFactory, UserFactory
 from tests.segmentation.test_custom_segments import NEWCOMER_BLOGGERS, World
+from tests.segmentation.test_pages import client_for
 
 pytestmark = pytest.mark.django_db
 
@@ -38,12 +39,6 @@ def world():
         )
     world.headers = {"HTTP_AUTHORIZATION": f"Bearer {secret}"}
     return world
-
-
-def client_for(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def base(world) -> str:
@@ -190,14 +185,7 @@ def test_partner_list_filters_by_custom_segment_and_risk(world):
         segment = services.custom_segment_create(
             tenant=world.tenant, name="Bloggers", definition=NEWCOMER_BLOGGERS
         )
-        SegmentMembership.objects.create(
-            tenant=world.tenant,
-            partner=world.site,
-            segment="newcomer",
-            since=world.site.joined_at,
-            as_of=world.today,
-            at_risk=True,
-        )
+    world.flag_at_risk(world.site)
     client = client_for(world.users["analyst"])
     partners = f"/app/{world.tenant.slug}/partners/"
     page = client.get(partners, {"custom_segment": segment.pk}).text
@@ -293,15 +281,8 @@ def test_api_validation_names_the_field_and_changes_nothing(world):
 def test_api_partner_filters(world):
     client = Client()
     with tenant_scope(world.tenant):
-        SegmentMembership.objects.create(
-            tenant=world.tenant,
-            partner=world.top,
-            segment="top",
-            since=world.top.joined_at,
-            as_of=world.today,
-            at_risk=True,
-        )
         Tag.objects.create(tenant=world.tenant, name="unused")
+    world.flag_at_risk(world.top)
 
     def names(**params):
         response = client.get("/api/v1/partners", params, **world.headers)

@@ -59,6 +59,18 @@ class World:
     def scope(self):
         return tenant_scope(self.tenant)
 
+    def flag_at_risk(self, partner) -> None:
+        """As a run does for an active partner the churn model thinks is leaving."""
+        with self.scope():
+            SegmentMembership.objects.create(
+                tenant=self.tenant,
+                partner=partner,
+                segment=partner.activity_segment,
+                since=timezone.now(),
+                as_of=self.today,
+                at_risk=True,
+            )
+
 
 @pytest.fixture
 def world(db) -> World:
@@ -162,14 +174,7 @@ def test_tags_risk_text_and_any(world):
     with world.scope():
         vip = Tag.objects.create(tenant=world.tenant, name="VIP")
         PartnerTag.objects.create(tenant=world.tenant, partner=world.site, tag=vip)
-        SegmentMembership.objects.create(
-            tenant=world.tenant,
-            partner=world.top,
-            segment="top",
-            since=timezone.now(),
-            as_of=world.today,
-            at_risk=True,
-        )
+    world.flag_at_risk(world.top)
     assert _ids(world, {"field": "tags", "op": "in", "value": [vip.pk]}) == {world.site.pk}
     assert len(_ids(world, {"field": "tags", "op": "not_in", "value": [vip.pk]})) == 4
     assert _ids(world, {"field": "at_risk", "op": "is", "value": True}) == {world.top.pk}

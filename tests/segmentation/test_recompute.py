@@ -1,6 +1,8 @@
 """The recompute in PostgreSQL: what it writes, reruns, history, the lock, failures, events."""
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -38,8 +40,10 @@ class Program:
     """One top, four stable, five periodic, two sleeping, three newcomers (one of them with only
     a refunded sale) and a pending partner with sales, who gets no segment."""
 
-    def __init__(self) -> None:
-        self.tenant = TenantFactory(timezone="Europe/Moscow")
+    def __init__(self, *, tenant=None, as_of: date = AS_OF) -> None:
+        """``tenant`` defaults to a new one in Moscow; the activity is dated relative to
+        ``as_of``."""
+        self.tenant = tenant or TenantFactory(timezone="Europe/Moscow")
         partners = make_partners(self.tenant, 15)
         self.top = partners[0]
         self.stable = partners[1:5]
@@ -47,7 +51,8 @@ class Program:
         self.sleeping = partners[10:12]
         self.newcomers = partners[12:15]
         self.pending = make_partners(self.tenant, 1, status=PartnerStatus.PENDING)[0]
-        day = lambda age: local(self.tenant, 2026, 3, 10, 12) - timedelta(days=age)  # noqa: E731
+        noon = local(self.tenant, as_of.year, as_of.month, as_of.day, 12)
+        day = lambda age: noon - timedelta(days=age)  # noqa: E731
         conversions = [sale(self.top, day(age), "1000.00") for age in (1, 31, 61)]
         for partner in self.stable:
             conversions += [sale(partner, day(age), "10.00") for age in (2, 32, 62)]
@@ -315,11 +320,12 @@ def test_a_run_while_another_holds_the_lock_is_skipped():
     assert other_program.recompute().status == RunStatus.SUCCEEDED
 
 
-@pytest.mark.django_db(transaction=True)
-def test_two_concurrent_runs_one_runs_one_is_skipped():
-    program = Program()
+@contextmanager
+def run_in_progress(program: Program) -> Iterator[dict]:
+    """A run of ``program`` in another thread, held inside its transaction (holding the
+    program's lock) while the block runs; ``outcome["run"]`` is its result afterwards."""
     inside, release = threading.Event(), threading.Event()
-    outcome = {}
+    outcome: dict = {}
 
     def first_run():
         def progress(message):
@@ -328,19 +334,28 @@ def test_two_concurrent_runs_one_runs_one_is_skipped():
                 release.wait(30)
 
         try:
-            outcome["first"] = program.recompute(progress=progress)
+            outcome["run"] = program.recompute(progress=progress)
         finally:
             connection.close()
 
     thread = threading.Thread(target=first_run)
     thread.start()
-    assert inside.wait(30)
-    second = program.recompute()
-    release.set()
-    thread.join(30)
+    try:
+        assert inside.wait(30)
+        yield outcome
+    finally:
+        release.set()
+        thread.join(30)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_concurrent_runs_one_runs_one_is_skipped():
+    program = Program()
+    with run_in_progress(program) as outcome:
+        second = program.recompute()
     assert second.status == RunStatus.SKIPPED
-    assert outcome["first"].status == RunStatus.SUCCEEDED
-    assert outcome["first"].transitions == 15
+    assert outcome["run"].status == RunStatus.SUCCEEDED
+    assert outcome["run"].transitions == 15
 
 
 def test_churn_model_fitted_with_enough_repeat_partners(db):

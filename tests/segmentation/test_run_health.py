@@ -18,7 +18,7 @@ from tenancy.models import Role
 from tenancy.scope import all_tenants, tenant_scope
 from tests.factories import MembershipFactory, TenantFactory, UserFactory
 from tests.segmentation.conftest import database_dsn
-from tests.segmentation.test_recompute import AS_OF, Program
+from tests.segmentation.test_recompute import AS_OF, Program, run_in_progress
 
 KILLED = (
     "Stopped: the worker running it ended before the run finished (found when the next run "
@@ -62,32 +62,12 @@ def test_the_next_run_fails_a_run_left_running():
 def test_a_live_run_is_not_taken_for_dead():
     """While a run holds the program's lock, a sweep for that program changes nothing."""
     program = Program()
-    inside, release = threading.Event(), threading.Event()
-    outcome = {}
-
-    def first_run():
-        def progress(message):
-            if message.startswith("Reading"):
-                inside.set()
-                release.wait(30)
-
-        try:
-            outcome["run"] = program.recompute(progress=progress)
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=first_run)
-    thread.start()
-    try:
-        assert inside.wait(30)
+    with run_in_progress(program) as outcome:
         with tenant_scope(program.tenant):
             assert services.segment_runs_fail_stale(tenant=program.tenant) == 0
             live = SegmentRun.objects.get()
         assert live.status == RunStatus.RUNNING
         assert live.error == ""
-    finally:
-        release.set()
-        thread.join(30)
     assert outcome["run"].status == RunStatus.SUCCEEDED
 
 
