@@ -238,7 +238,8 @@ def _value_clean(spec: ConditionField, value: Any, path: str, errors: dict, tag_
         return value
     if spec.kind == MONEY:
         try:
-            amount = Decimal(str(value)) if not isinstance(value, bool | float) else None
+            # A JSON number arrives as int or float; str() keeps what was written (5000.5).
+            amount = Decimal(str(value)) if not isinstance(value, bool) else None
         except InvalidOperation:
             amount = None
         if amount is None or not amount.is_finite() or amount < 0 or amount > Decimal("1e12"):
@@ -316,7 +317,8 @@ def _condition_q(condition: dict, context: Context) -> Q:
 
 def _age_q(column: str, op: str, days: int, context: Context) -> Q:
     """``column``'s age in local days compared with ``days``: age > d ⇔ before the start of the
-    day d days ago; age ≥ d ⇔ before the start of day d − 1; and the converse for < and ≤."""
+    local day d days ago; age ≥ d ⇔ before the start of the day d − 1 days ago; < and ≤ are
+    their complements."""
     if op == "gt":
         return Q(**{f"{column}__lt": context.day_start(days)})
     if op == "gte":

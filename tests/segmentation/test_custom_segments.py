@@ -236,7 +236,7 @@ def test_definition_is_stored_canonical(world):
             definition={
                 "conditions": [
                     {"field": "country", "op": "in", "value": ["ru", "kz", "RU"]},
-                    {"field": "revenue", "op": "gte", "value": 5000, "days": "90"},
+                    {"field": "revenue", "op": "gte", "value": 5000.5, "days": "90"},
                 ]
             },
         )
@@ -245,7 +245,7 @@ def test_definition_is_stored_canonical(world):
         "match": "all",
         "conditions": [
             {"field": "country", "op": "in", "value": ["KZ", "RU"]},
-            {"field": "revenue", "op": "gte", "value": "5000.00", "days": 90},
+            {"field": "revenue", "op": "gte", "value": "5000.50", "days": 90},
         ],
     }
     with world.scope(), pytest.raises(CustomSegmentInvalid) as error:
