@@ -129,6 +129,35 @@ def ab_table(*, step: Step) -> list[dict]:
     return rows
 
 
+def survey_answers(*, campaign: Campaign) -> list[dict]:
+    """Per survey step: how many answered, the count of each choice (the listed ones first,
+    then any others), and the latest free-text answers."""
+    surveys = []
+    for step in campaign.steps.filter(action="survey").order_by("position"):
+        answered = Message.objects.filter(step=step, answered_at__isnull=False)
+        counts = dict(
+            answered.exclude(answer_choice="")
+            .values_list("answer_choice")
+            .annotate(n=Count("pk"))
+            .values_list("answer_choice", "n")
+        )
+        listed = [*step.choices_en, *step.choices_ru]
+        order = [c for c in listed if c in counts] + sorted(set(counts) - set(listed))
+        surveys.append(
+            {
+                "step": step,
+                "answered": answered.count(),
+                "choices": [(choice, counts[choice]) for choice in order],
+                "texts": list(
+                    answered.exclude(answer_text="")
+                    .select_related("partner")
+                    .order_by("-answered_at")[:20]
+                ),
+            }
+        )
+    return surveys
+
+
 def steps_with_variants(*, campaign: Campaign) -> list[Step]:
     return list(
         Step.objects.filter(campaign=campaign, variants__isnull=False)

@@ -306,6 +306,7 @@ def campaign_results(request: HttpRequest, campaign_id: int) -> HttpResponse:
             "campaign": campaign,
             "counts": selectors.campaign_counts(campaign=campaign),
             "funnel": selectors.step_funnel(campaign=campaign),
+            "surveys": selectors.survey_answers(campaign=campaign),
             "tests": [
                 {"step": step, "rows": selectors.ab_table(step=step)}
                 for step in selectors.steps_with_variants(campaign=campaign)

@@ -157,6 +157,8 @@ def test_partner_answers_a_survey_and_the_manager_sees_it(
     assert "Why did you stop?" in card
     results = manager.get(f"/app/{program.slug}/campaigns/{campaign.pk}/results/").content.decode()
     assert 'data-cell="answered">1<' in results
+    assert '<tr data-choice="No time"><td>No time</td><td class="num">1</td></tr>' in results
+    assert "“Busy season”" in results
     assert mail.outbox == []
 
 
