@@ -97,6 +97,10 @@ class RunProgress:
         try:
             if self._connection is None:
                 self._connection = connections.create_connection(DEFAULT_DB_ALIAS)
+                with self._connection.cursor() as cursor:
+                    # Should the caller's own open transaction hold the run's row (a run inside
+                    # an outer transaction), waiting for it would wait for ourselves.
+                    cursor.execute("SET lock_timeout = '1s'")
             with self._connection.cursor() as cursor:
                 cursor.execute(
                     "UPDATE segmentation_segmentrun SET stage = %s, progress = %s, "

@@ -2,12 +2,13 @@
 and counts to other sessions while its transaction is still open."""
 
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
 import time_machine
-from django.db import connection
+from django.db import connection, transaction
 from django.test import Client
 from django.utils import timezone, translation
 
@@ -178,3 +179,22 @@ def test_a_failing_subscriber_does_not_fail_a_committed_run():
     assert run.status == RunStatus.SUCCEEDED
     run.refresh_from_db()
     assert (run.status, run.error, run.transitions) == (RunStatus.SUCCEEDED, "", 15)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_progress_never_waits_for_the_runs_own_transaction():
+    """A queued run claimed inside an outer transaction: its row is locked by the caller, so
+    recording progress from another connection gives up after a second instead of waiting
+    for ever; the run itself succeeds."""
+    program = Program()
+    with tenant_scope(program.tenant):
+        queued = SegmentRun.objects.create(
+            tenant=program.tenant, trigger=RunTrigger.MANUAL, as_of=AS_OF, status="queued"
+        )
+        started = time.monotonic()
+        with transaction.atomic():
+            run = services.segments_recompute(tenant=program.tenant, run_id=queued.pk)
+        assert run.status == RunStatus.SUCCEEDED
+        assert time.monotonic() - started < 30  # five stages, at most a second each
+        run.refresh_from_db()
+        assert (run.status, run.stage) == (RunStatus.SUCCEEDED, "transitions")
