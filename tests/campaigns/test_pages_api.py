@@ -152,6 +152,9 @@ def test_partner_answers_a_survey_and_the_manager_sees_it(
     manager = _manager(program)
     log = manager.get(f"/app/{program.slug}/campaigns/{campaign.pk}/messages/").content.decode()
     assert "No time — Busy season" in log
+    own_log = manager.get(f"/app/{program.slug}/partners/{partner.pk}/messages/").content.decode()
+    assert "Why did you stop?" in own_log
+    assert "No time — Busy season" in own_log
     card = manager.get(f"/app/{program.slug}/partners/{partner.pk}/campaigns/").content.decode()
     assert "Test campaign" in card
     assert "Why did you stop?" in card
