@@ -351,17 +351,7 @@ def enroll(
         )
     first = campaign.steps.order_by("position").first()
     tenant = campaign.tenant
-    due = (
-        step_due_at(
-            now,
-            delay_minutes=first.delay_minutes,
-            hours_from=first.hours_from,
-            hours_to=first.hours_to,
-            tz=tenant.timezone,
-        )
-        if first is not None
-        else now
-    )
+    due = _due_at(first, after=now, tz=tenant.timezone) if first is not None else now
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
             """
@@ -774,17 +764,21 @@ def _advance(ids: list[int], position: int, following: Step | None, *, tenant, n
             position=position + 1, state=EnrollmentState.COMPLETED, ended_at=now, due_at=None
         )
         return
-    if following.action == Action.WAIT_GOAL and following.delay_minutes == 0:
-        due = None  # waits for the goal (or leaving the segment) only
-    else:
-        due = step_due_at(
-            now,
-            delay_minutes=following.delay_minutes,
-            hours_from=following.hours_from,
-            hours_to=following.hours_to,
-            tz=tenant.timezone,
-        )
-    current.update(position=position + 1, due_at=due)
+    current.update(position=position + 1, due_at=_due_at(following, after=now, tz=tenant.timezone))
+
+
+def _due_at(step: Step, *, after: datetime, tz: str) -> datetime | None:
+    """When ``step`` runs, counted from ``after``; None for an unlimited wait for the goal
+    (only the goal or leaving the segment ends it)."""
+    if step.action == Action.WAIT_GOAL and step.delay_minutes == 0:
+        return None
+    return step_due_at(
+        after,
+        delay_minutes=step.delay_minutes,
+        hours_from=step.hours_from,
+        hours_to=step.hours_to,
+        tz=tz,
+    )
 
 
 def _send_on_commit(tenant_id: int, ids: list[int]) -> None:
