@@ -1,0 +1,79 @@
+"""The documented template context, built for a real partner, and the sandbox."""
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from campaigns.templating import contexts_for, render, template_check, unsubscribe_url
+from partners.conversions import conversion_record
+from partners.models import Partner, ReferralLink
+from payouts.models import CommissionRule
+from tenancy.errors import ServiceError
+from tests.campaigns.conftest import make_partners
+from tests.factories import MembershipFactory, UserFactory
+
+
+def test_context_of_a_russian_partner(scope, settings):
+    program = scope
+    settings.SITE_URL = "https://pf.example"
+    (partner,) = make_partners(program, 1)
+    manager = MembershipFactory(tenant=program, user=UserFactory(full_name="Ирина Петрова"))
+    Partner.objects.filter(pk=partner.pk).update(
+        language="ru", activity_segment="stable", manager=manager
+    )
+    ReferralLink.objects.create(
+        tenant=program, partner=partner, code="olga1", destination_url="https://shop.example/"
+    )
+    CommissionRule.objects.create(
+        tenant=program, name="10%", kind="sale", model="percent", value=Decimal("10")
+    )
+    conversion_record(
+        tenant=program,
+        kind="sale",
+        external_id="big",
+        amount="123400.00",
+        partner=partner.code,
+        occurred_at=datetime(2026, 2, 28, 22, 30, tzinfo=UTC),  # 1 March in Moscow
+    )
+    language, context = contexts_for(tenant=program, partner_ids=[partner.pk])[partner.pk]
+    assert language == "ru"
+    assert context == {
+        "partner_name": "Partner 0",
+        "program_name": "Camp Shop",
+        "earnings": "12\xa0340\xa0₽",
+        "last_result_date": "1 марта 2026 г.",
+        "level": "Стабильные",
+        "manager_name": "Ирина Петрова",
+        "cabinet_url": "https://pf.example/p/camp/",
+        "links_url": "https://pf.example/p/camp/links/",
+        "messages_url": "https://pf.example/p/camp/messages/",
+        "referral_url": "https://pf.example/r/olga1",
+        "unsubscribe_url": unsubscribe_url(tenant_id=program.pk, partner_id=partner.pk),
+    }
+    assert render("Вы заработали с нами {{ earnings }}", context) == (
+        "Вы заработали с нами 12\xa0340\xa0₽"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("{% load static %}", "The tag “load” is not allowed in campaign texts."),
+        ("{% include 'base.html' %}", "The tag “include” is not allowed in campaign texts."),
+        ("{% debug %}", "The tag “debug” is not allowed in campaign texts."),
+        (
+            "{% if partner_name %}",
+            "Template error: Unclosed tag on line 1: 'if'. Looking for one of: elif, else, endif.",
+        ),
+    ],
+)
+def test_the_sandbox_refuses_tags_outside_the_whitelist(text, message):
+    with pytest.raises(ServiceError) as error:
+        template_check(text, field="body_en")
+    assert (error.value.field, error.value.message) == ("body_en", message)
+
+
+def test_unknown_names_render_empty_and_nothing_of_ours_is_reachable():
+    assert render("[{{ settings.SECRET_KEY }}{{ partner.user.password }}]", {}) == "[]"
+    assert render("{{ partner_name|upper }}", {"partner_name": "olga"}) == "OLGA"
