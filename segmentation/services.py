@@ -647,7 +647,12 @@ def custom_segment_delete(*, segment: CustomSegment) -> None:
                     "partner_id", flat=True
                 )
             )
+            name = segment.name
             segment.delete()
+            if left:
+                _custom_changes_webhooks(
+                    tenant=tenant, changes={segment_id: ([], left)}, names={segment_id: name}
+                )
     except (ProtectedError, RestrictedError):
         raise ConflictError(
             _("This segment is in use (by a campaign, for example); stop using it first."),
@@ -679,8 +684,31 @@ def custom_segments_refresh(*, tenant: Tenant) -> dict[int, tuple[list[int], lis
             )
         changed = {pk: change for pk, change in changes.items() if change[0] or change[1]}
         if changed:
+            names = dict(CustomSegment.objects.filter(pk__in=changed).values_list("pk", "name"))
+            _custom_changes_webhooks(tenant=tenant, changes=changed, names=names)
             transaction.on_commit(lambda: _custom_changes_publish(tenant=tenant, changes=changed))
     return changes
+
+
+def _custom_changes_webhooks(
+    *, tenant: Tenant, changes: dict[int, tuple[list[int], list[int]]], names: dict[int, str]
+) -> None:
+    """``custom_segment.changed`` webhook events, written in the refresh's transaction: per
+    segment, its entries then its exits, WEBHOOK_CHUNK partner ids per event."""
+    payloads = []
+    for segment_id, (entered, left) in sorted(changes.items()):
+        for key, ids in (("entered", entered), ("left", left)):
+            for start in range(0, len(ids), WEBHOOK_CHUNK):
+                chunk = ids[start : start + WEBHOOK_CHUNK]
+                payloads.append(
+                    {
+                        "segment_id": segment_id,
+                        "name": names.get(segment_id, ""),
+                        "entered": chunk if key == "entered" else [],
+                        "left": chunk if key == "left" else [],
+                    }
+                )
+    events_publish(tenant=tenant, event="custom_segment.changed", payloads=payloads)
 
 
 def _membership_write(

@@ -13,6 +13,7 @@ EVENTS: dict[str, str] = {
     "payout.paid": _("A payout was paid."),
     "payout.failed": _("A payout failed."),
     "segment.changed": _("A partner moved to another activity segment."),
+    "custom_segment.changed": _("Partners entered or left a custom segment."),
     "campaign.step": _("A campaign reached a webhook step for a partner."),
 }
 

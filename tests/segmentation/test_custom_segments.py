@@ -18,6 +18,7 @@ from segmentation.signals import custom_segment_changed
 from tenancy.scope import tenant_scope
 from tests.factories import PartnerFactory, TenantFactory, UserFactory
 from tests.segmentation.conftest import local, sale, save_conversions
+from webhooks.models import WebhookEndpoint, WebhookEvent
 
 NEWCOMER_BLOGGERS = {
     "match": "all",
@@ -368,3 +369,37 @@ def test_a_segment_run_refreshes_memberships_after_commit(
         assert sorted(
             CustomSegmentMembership.objects.values_list("partner_id", flat=True)
         ) == sorted([world.match.pk, world.top.pk])
+
+
+def test_webhook_events_in_the_refresh_transaction(world, monkeypatch):
+    monkeypatch.setattr(services, "WEBHOOK_CHUNK", 1)
+    with world.scope():
+        WebhookEndpoint.objects.create(
+            tenant=world.tenant,
+            url="https://hooks.example.test/pf",
+            events=["custom_segment.changed"],
+        )
+        segment = services.custom_segment_create(
+            tenant=world.tenant,
+            name="Million-plus",
+            definition={
+                "conditions": [{"field": "geography_tier", "op": "in", "value": ["million_plus"]}]
+            },
+        )
+        Partner.objects.filter(pk=world.match.pk).update(geography_tier="regional")
+        services.custom_segments_refresh(tenant=world.tenant)
+        segment_id = segment.pk
+        services.custom_segment_delete(segment=segment)
+        events = list(WebhookEvent.objects.order_by("pk").values_list("name", "payload"))
+    member_ids = sorted([world.match.pk, world.recent.pk, world.site.pk, world.top.pk])
+    stayed = [pk for pk in member_ids if pk != world.match.pk]
+
+    def event(entered=(), left=()):
+        payload = {"segment_id": segment_id, "name": "Million-plus"}
+        return ("custom_segment.changed", {**payload, "entered": list(entered), "left": list(left)})
+
+    assert events == [
+        *(event(entered=[pk]) for pk in member_ids),  # created: one event per partner (chunk 1)
+        event(left=[world.match.pk]),  # moved to a regional city
+        *(event(left=[pk]) for pk in stayed),  # the segment deleted
+    ]
