@@ -436,3 +436,23 @@ def test_a_campaign_that_waits_for_its_goal_keeps_a_goal(scope):
     assert error.value.field == "goal"
     campaign.refresh_from_db()
     assert campaign.goal == "first_result"
+
+
+def test_a_paused_campaign_waits_and_archiving_cancels(scope):
+    program = scope
+    partners = make_partners(program, 2)
+    campaign = make_campaign(program, steps=[email_step(), email_step(60)])
+    services.enroll(campaign=campaign, partner_ids=[partners[0].pk], occurrence="t")
+    services.campaign_status_set(campaign=campaign, status="paused")
+    assert services.dispatch_due(tenant=program) == 0
+    with pytest.raises(services.ServiceError) as error:
+        services.enroll_manual(campaign=campaign, partner_ids=[partners[1].pk])
+    assert (error.value.status, error.value.message) == (409, "Activate the campaign first.")
+    services.campaign_status_set(campaign=campaign, status="active")
+    assert services.dispatch_due(tenant=program) == 1
+    services.campaign_status_set(campaign=campaign, status="archived")
+    enrollment = Enrollment.objects.get()
+    assert (enrollment.state, enrollment.due_at) == ("cancelled", None)
+    with pytest.raises(services.ServiceError) as error:
+        services.campaign_status_set(campaign=campaign, status="active")
+    assert error.value.message == "A campaign that is “Archived” cannot become “Active”."
