@@ -308,6 +308,34 @@ def step_delete(*, step: Step) -> None:
         Step.objects.filter(pk=later.pk).update(position=later.position - 1)
 
 
+@transaction.atomic
+def step_move(*, step: Step, direction: str) -> Step:
+    """Swaps the step with its neighbour. Running enrollments keep their place in the order:
+    each runs whatever step now stands at its next position."""
+    if direction not in ("up", "down"):
+        raise ServiceError(_("Choose one of the listed values."), field="direction")
+    Campaign.objects.select_for_update().filter(pk=step.campaign_id).first()
+    step.refresh_from_db(fields=["position"])
+    target = step.position - 1 if direction == "up" else step.position + 1
+    other = Step.objects.filter(campaign_id=step.campaign_id, position=target).first()
+    if other is None:
+        message = (
+            _("This step is already first.")
+            if direction == "up"
+            else _("This step is already last.")
+        )
+        raise ConflictError(message, field="direction")
+    # Through a free position, so that the unique (campaign, position) holds at every row.
+    Step.objects.filter(pk=step.pk).update(position=PARKED_POSITION)
+    Step.objects.filter(pk=other.pk).update(position=step.position)
+    Step.objects.filter(pk=step.pk).update(position=target)
+    step.position = target
+    return step
+
+
+PARKED_POSITION = 32767
+
+
 def variant_save(*, step: Step, variant: Variant | None = None, **data: Any) -> Variant:
     name = _name(data.get("name"), max_length=60)
     weight = _int(data.get("weight") or 1, field="weight", low=1, high=1000)

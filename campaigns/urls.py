@@ -16,6 +16,7 @@ manager_urlpatterns = [
     ),
     path("campaigns/steps/<int:step_id>/", views.step_edit, name="campaign_step"),
     path("campaigns/steps/<int:step_id>/delete/", views.step_delete, name="campaign_step_delete"),
+    path("campaigns/steps/<int:step_id>/move/", views.step_move, name="campaign_step_move"),
     path(
         "campaigns/steps/<int:step_id>/variants/new/",
         views.variant_create,

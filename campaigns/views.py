@@ -254,6 +254,18 @@ def step_delete(request: HttpRequest, step_id: int) -> HttpResponse:
     return _to_campaign(request, step.campaign_id)
 
 
+@require_POST
+@manager_page(EDIT)
+def step_move(request: HttpRequest, step_id: int) -> HttpResponse:
+    step = get_object_or_404(Step, pk=step_id)
+    _attempt(
+        request,
+        lambda: services.step_move(step=step, direction=request.POST.get("direction", "")),
+        lambda moved: _("Step moved to number %(n)s.") % {"n": moved.number},
+    )
+    return _to_campaign(request, step.campaign_id)
+
+
 def _variant_editor(request: HttpRequest, step: Step, variant: Variant | None) -> HttpResponse:
     initial = {"weight": 1}
     if variant is not None:

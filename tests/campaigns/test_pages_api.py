@@ -200,3 +200,24 @@ def test_api_lists_campaigns_enrolls_and_shows_a_partners_messages(world_a):
     messages = client.get(f"/api/v1/partners/{partner.pk}/messages", **headers).json()
     assert len(messages) == 1
     assert messages[0]["action"] == "email"
+
+
+def test_steps_move_up_and_down(scope):
+    program = scope
+    campaign = make_campaign(
+        program, steps=[email_step(), {"action": Action.WAIT_GOAL, "delay_minutes": 5}]
+    )
+    first, second = campaign.steps.order_by("position")
+    client = _manager(program)
+    url = f"/app/{program.slug}/campaigns/steps/{second.pk}/move/"
+    assert client.post(url, {"direction": "up"}).status_code == 302
+    assert list(campaign.steps.order_by("position").values_list("pk", flat=True)) == [
+        second.pk,
+        first.pk,
+    ]
+    response = client.post(url, {"direction": "up"}, follow=True)
+    assert "This step is already first." in response.content.decode()
+    assert list(campaign.steps.order_by("position").values_list("pk", flat=True)) == [
+        second.pk,
+        first.pk,
+    ]
