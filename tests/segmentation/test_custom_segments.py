@@ -17,7 +17,7 @@ from segmentation.services import CustomSegmentInvalid
 from segmentation.signals import custom_segment_changed
 from tenancy.scope import tenant_scope
 from tests.factories import PartnerFactory, TenantFactory, UserFactory
-from tests.segmentation.conftest import local, sale, save_conversions
+from tests.segmentation.conftest import local, make_partners, sale, save_conversions
 from webhooks.models import WebhookEndpoint, WebhookEvent
 
 NEWCOMER_BLOGGERS = {
@@ -403,3 +403,29 @@ def test_webhook_events_in_the_refresh_transaction(world, monkeypatch):
         event(left=[world.match.pk]),  # moved to a regional city
         *(event(left=[pk]) for pk in stayed),  # the segment deleted
     ]
+
+
+def test_refresh_is_set_based(world):
+    """The same number of statements whether one partner enters or fifty: one per segment plus
+    a fixed few (the lock, the segments, the policy for metrics, the webhook endpoints)."""
+    definitions = [
+        NEWCOMER_BLOGGERS,
+        {"conditions": [{"field": "revenue", "op": "gte", "value": "1", "days": 30}]},
+        {"conditions": [{"field": "status", "op": "in", "value": ["active"]}]},
+    ]
+    with world.scope():
+        for number, definition in enumerate(definitions):
+            services.custom_segment_create(
+                tenant=world.tenant, name=f"Segment {number}", definition=definition
+            )
+
+        def statements() -> int:
+            with CaptureQueriesContext(connection) as queries:
+                services.custom_segments_refresh(tenant=world.tenant)
+            return len(queries)
+
+        make_partners(world.tenant, 1, prefix="one")
+        few = statements()
+        make_partners(world.tenant, 50, prefix="many")
+        assert statements() == few
+        assert CustomSegmentMembership.objects.filter(segment__name="Segment 2").count() == 56
