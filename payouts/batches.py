@@ -252,19 +252,31 @@ def payout_batch_create(
     """A batch for ``pay_date``: per partner with payout details, their whole balance when it is
     at or above the program's minimum (a negative or small balance is carried forward). On the
     on-request schedule only partners who asked are taken. Commissions whose hold period is
-    over are approved first (in their own transactions), so the batch sees them."""
+    over are approved first, so the batch sees them; those approvals stay even when no batch
+    is made. The program's batch lock is taken before them: a second creation waits for the
+    first to finish and then finds its batch (a 409), never a half-approved ledger."""
     now = now or timezone.now()
     if pay_date is None:
         raise ServiceError(_("Enter the payout date."), field="pay_date")
-    commissions_approve_matured(now=now)
-    return _batch_create(tenant=tenant, pay_date=pay_date, user=user, scheduled=scheduled, now=now)
+    refused = None
+    with transaction.atomic():
+        _lock_batches(tenant.pk)
+        commissions_approve_matured(now=now)
+        try:
+            batch = _batch_create(
+                tenant=tenant, pay_date=pay_date, user=user, scheduled=scheduled, now=now
+            )
+        except ServiceError as error:  # its savepoint is rolled back; the approvals commit
+            refused = error
+    if refused is not None:
+        raise refused
+    return batch
 
 
 @transaction.atomic
 def _batch_create(
     *, tenant: Tenant, pay_date: dt.date, user: User | None, scheduled: bool, now: dt.datetime
 ) -> PayoutBatch:
-    _lock_batches(tenant.pk)
     open_batch = PayoutBatch.objects.filter(status=PayoutBatchStatus.OPEN).first()
     if open_batch is not None:
         raise ConflictError(
