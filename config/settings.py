@@ -217,6 +217,8 @@ SPECTACULAR_SETTINGS = {
         "DeliveryStatusEnum": "webhooks.models.DeliveryStatus",
         "PayoutStatusEnum": "payouts.models.PayoutLineStatus",
         "PayoutBatchStatusEnum": "payouts.models.PayoutBatchStatus",
+        "CampaignStatusEnum": "campaigns.models.CampaignStatus",
+        "MessageStatusEnum": "campaigns.models.MessageStatus",
     },
 }
 
