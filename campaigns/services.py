@@ -509,36 +509,29 @@ def enrollments_for_join(*, partner_ids: list[int]) -> int:
 
 def enrollments_for_at_risk(*, now: datetime | None = None) -> int:
     """Enrolls partners flagged at risk into the at-risk campaigns, once per stay in a
-    segment (the occurrence is the segment's start). Idempotent: run on every dispatch."""
-    campaigns = list(Campaign.objects.filter(trigger=Trigger.AT_RISK, status=CampaignStatus.ACTIVE))
+    segment (the occurrence is the segment's start; the occurrence constraint makes a repeat
+    a no-op), and ends the running enrollments of partners no longer flagged."""
+    campaigns = list(
+        Campaign.objects.filter(trigger=Trigger.AT_RISK).exclude(status=CampaignStatus.ARCHIVED)
+    )
     if not campaigns:
         return 0
-    flagged = list(
-        SegmentMembership.objects.filter(at_risk=True).values_list("partner_id", "segment", "since")
+    flagged = SegmentMembership.objects.filter(at_risk=True)
+    _end(
+        Enrollment.objects.filter(campaign__in=campaigns).exclude(
+            partner_id__in=flagged.values("partner_id")
+        ),
+        EnrollmentState.EXITED,
+        now,
     )
     by_occurrence: dict[str, list[int]] = defaultdict(list)
-    for partner_id, segment, since in flagged:
+    for partner_id, segment, since in flagged.values_list("partner_id", "segment", "since"):
         by_occurrence[f"at_risk:{segment}:{since:%Y%m%d%H%M%S}"].append(partner_id)
-    count = 0
-    for campaign in campaigns:
-        for occurrence, ids in by_occurrence.items():
-            count += _enroll_new_occurrence(
-                campaign=campaign, partner_ids=ids, occurrence=occurrence, now=now
-            )
-    return count
-
-
-def _enroll_new_occurrence(
-    *, campaign: Campaign, partner_ids: list[int], occurrence: str, now
-) -> int:
-    known = set(
-        Enrollment.objects.filter(
-            campaign=campaign, occurrence=occurrence, partner_id__in=partner_ids
-        ).values_list("partner_id", flat=True)
-    )
-    fresh = [pk for pk in partner_ids if pk not in known]
-    return (
-        enroll(campaign=campaign, partner_ids=fresh, occurrence=occurrence, now=now) if fresh else 0
+    return sum(
+        enroll(campaign=campaign, partner_ids=ids, occurrence=occurrence, now=now)
+        for campaign in campaigns
+        if campaign.status == CampaignStatus.ACTIVE
+        for occurrence, ids in by_occurrence.items()
     )
 
 
@@ -738,29 +731,32 @@ def _actions_perform(*, tenant, step: Step, new: list[tuple], now) -> list[int]:
 
 
 def _boosts_create(*, tenant, step: Step, rows, now) -> None:
-    """A time-limited bonus rule per partner: +N percentage points on sales until it ends."""
+    """One time-limited bonus rule for the batch's partners: +N percentage points on their
+    sales until it ends (every row of a batch shares `now`, so they share the window)."""
+    if not rows:
+        return
     until = now + timedelta(days=step.boost_days)
-    for message_id, _enrollment, partner_id, _variant, _status in rows:
-        rule = CommissionRule.objects.create(
-            tenant=tenant,
-            name=f"{step.campaign.name}: +{step.boost_points} pp"[:120],
-            kind=ConversionKind.SALE,
-            model=RateModel.PERCENT,
-            value=step.boost_points,
-            is_bonus=True,
-            valid_from=now,
-            valid_until=until,
-        )
-        rule.partners.add(partner_id)
-        Message.objects.filter(pk=message_id).update(
-            detail=_("Bonus rule %(id)s: +%(points)s pp on sales until %(until)s.")
-            % {"id": rule.pk, "points": step.boost_points, "until": until.date().isoformat()}
-        )
+    rule = CommissionRule.objects.create(
+        tenant=tenant,
+        name=f"{step.campaign.name}: +{step.boost_points} pp"[:120],
+        kind=ConversionKind.SALE,
+        model=RateModel.PERCENT,
+        value=step.boost_points,
+        is_bonus=True,
+        valid_from=now,
+        valid_until=until,
+    )
+    rule.partners.add(*[row[2] for row in rows])
+    Message.objects.filter(pk__in=[row[0] for row in rows]).update(
+        detail=_("Bonus rule %(id)s: +%(points)s pp on sales until %(until)s.")
+        % {"id": rule.pk, "points": step.boost_points, "until": until.date().isoformat()}
+    )
 
 
 def _managers_assign(*, step: Step, rows) -> None:
     """Round robin over the step's members: the turn counter moves by the number of partners
-    in one UPDATE, so concurrent dispatchers hand out distinct turns."""
+    in one UPDATE, so concurrent dispatchers hand out distinct turns; then two UPDATEs per
+    member."""
     members = {
         m.pk: m for m in Membership.objects.filter(pk__in=step.manager_ids).select_related("user")
     }
@@ -774,11 +770,13 @@ def _managers_assign(*, step: Step, rows) -> None:
             [len(rows), step.pk],
         )
         start = cursor.fetchone()[0] - len(rows)
-    partners = Partner.objects.in_bulk([row[2] for row in rows])
-    for offset, (message_id, _enrollment, partner_id, _variant, _status) in enumerate(rows):
-        member = members[order[(start + offset) % len(order)]]
-        partner_update(partner=partners[partner_id], manager=member)
-        Message.objects.filter(pk=message_id).update(
+    turns: dict[int, list[tuple]] = defaultdict(list)
+    for offset, row in enumerate(rows):
+        turns[order[(start + offset) % len(order)]].append(row)
+    for member_id, taken in turns.items():
+        member = members[member_id]
+        Partner.objects.filter(pk__in=[row[2] for row in taken]).update(manager=member)
+        Message.objects.filter(pk__in=[row[0] for row in taken]).update(
             detail=_("Personal manager: %(name)s.") % {"name": member.user}
         )
 

@@ -336,11 +336,13 @@ class PayoutViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantView
         params = self.request.query_params
         batch, partner = params.get("batch", ""), params.get("partner", "")
         status_ = params.get("status", "")
-        return selectors.payout_line_list(
+        lines = selectors.payout_line_list(
             batch_id=int(batch) if batch.isdigit() else None,
             partner_id=int(partner) if partner.isdigit() else None,
             status=status_ if status_ in PayoutLineStatus.values else "",
-        ).prefetch_related("items")
+        )
+        # Only a single payout shows the commissions inside it.
+        return lines if self.action == "list" else lines.prefetch_related("items")
 
     @extend_schema(
         parameters=[
@@ -424,7 +426,10 @@ class PayoutBatchViewSet(
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return super().get_queryset()
-        return selectors.payout_batch_list().prefetch_related(
+        batches = selectors.payout_batch_list()
+        if self.action == "list":  # the list shows totals, not the lines
+            return batches
+        return batches.prefetch_related(
             Prefetch("lines", queryset=PayoutLine.objects.select_related("batch", "details"))
         )
 

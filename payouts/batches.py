@@ -601,6 +601,8 @@ def payout_line_mark_failed(*, line: PayoutLine, reason: str, user: User | None 
             return Marked(line, changed=False)
         raise _line_error(line, PayoutLineStatus.FAILED)
     _release(line)
+    # On the request schedule the money goes out again only with an open request.
+    PayoutRequest.objects.filter(line=line).update(status=PayoutRequestStatus.OPEN, line=None)
     event_publish(
         tenant=Tenant(pk=line.tenant_id), event="payout.failed", payload=payout_event(line)
     )

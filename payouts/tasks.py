@@ -26,7 +26,7 @@ def commissions_approve_matured(tenant_id: int) -> int:
 
 @shared_task
 def payout_batches_create_scheduled() -> int:
-    """Daily: one task per program on the monthly schedule; each checks its own day in the
+    """Hourly: one task per program on the monthly schedule; each checks its own day in the
     program's time zone (a retried or repeated run finds the date's batch and does nothing)."""
     tenant_ids = list(
         PayoutSettings.unscoped.filter(schedule=PayoutSchedule.MONTHLY).values_list(

@@ -36,7 +36,7 @@ def definition_partners(
     """The partners matching a clean definition (conditions.definition_clean), as one lazy
     queryset: one SQL statement whatever the number of partners."""
     context = custom_segment_context(tenant=tenant, today=today)
-    return Partner.objects.filter(conditions.definition_q(definition, context))
+    return Partner.objects.filter(conditions.definition_q(definition, context), tenant=tenant)
 
 
 def custom_segment_partners(*, segment: CustomSegment) -> QuerySet[Partner]:

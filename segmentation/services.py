@@ -104,8 +104,8 @@ class RunProgress:
             with self._connection.cursor() as cursor:
                 cursor.execute(
                     "UPDATE segmentation_segmentrun SET stage = %s, progress = %s, "
-                    "progress_at = %s WHERE id = %s",
-                    [stage, json.dumps(counts), run.progress_at, run.pk],
+                    "progress_at = %s WHERE id = %s AND tenant_id = %s",
+                    [stage, json.dumps(counts), run.progress_at, run.pk, run.tenant_id],
                 )
         except DatabaseError:
             log.warning("could not record the progress of segment run %s", run.pk, exc_info=True)
@@ -178,7 +178,9 @@ def segment_runs_fail_stale(*, tenant: Tenant | None = None, now: datetime | Non
         with transaction.atomic():
             if not _try_lock(tenant_id=tenant.pk):
                 return 0  # a live run is working; whatever else is running is checked by age
-            return SegmentRun.objects.filter(status=RunStatus.RUNNING, started_at__lt=now).update(
+            return SegmentRun.objects.filter(
+                tenant=tenant, status=RunStatus.RUNNING, started_at__lt=now
+            ).update(
                 status=RunStatus.FAILED,
                 finished_at=now,
                 error=_(
@@ -619,7 +621,7 @@ def custom_segment_create(
     )
     with transaction.atomic():
         _save_unique(segment)
-        custom_segments_refresh(tenant=tenant)
+        custom_segments_refresh(tenant=tenant, segment_ids=[segment.pk])
     return segment
 
 
@@ -632,7 +634,7 @@ def custom_segment_update(
     segment.name, segment.description, segment.definition = name, description, definition
     with transaction.atomic():
         _save_unique(segment)
-        custom_segments_refresh(tenant=segment.tenant)
+        custom_segments_refresh(tenant=segment.tenant, segment_ids=[segment.pk])
     return segment
 
 
@@ -664,8 +666,11 @@ def custom_segment_delete(*, segment: CustomSegment) -> None:
         transaction.on_commit(lambda: _custom_changes_publish(tenant=tenant, changes=changes))
 
 
-def custom_segments_refresh(*, tenant: Tenant) -> dict[int, tuple[list[int], list[int]]]:
-    """Recompute who is in each custom segment of the program and store it: per segment one
+def custom_segments_refresh(
+    *, tenant: Tenant, segment_ids: list[int] | None = None
+) -> dict[int, tuple[list[int], list[int]]]:
+    """Recompute who is in each custom segment of the program (or only in ``segment_ids``: a
+    saved segment; the others wait for the next run) and store it: per segment one
     statement that deletes the members who no longer match and inserts the new ones, set-based.
     Returns ``{segment_id: (entered, left)}``; ``custom_segment_changed`` is sent after commit
     for every segment whose members changed."""
@@ -677,8 +682,13 @@ def custom_segments_refresh(*, tenant: Tenant) -> dict[int, tuple[list[int], lis
             cursor.execute(
                 "SELECT pg_advisory_xact_lock(%s, %s)", [CUSTOM_LOCK_NAMESPACE, tenant.pk]
             )
-        for segment in CustomSegment.objects.order_by("pk"):
-            matching = Partner.objects.filter(conditions.definition_q(segment.definition, context))
+        segments = CustomSegment.objects.filter(tenant=tenant).order_by("pk")
+        if segment_ids is not None:
+            segments = segments.filter(pk__in=segment_ids)
+        for segment in segments:
+            matching = Partner.objects.filter(
+                conditions.definition_q(segment.definition, context), tenant=tenant
+            )
             changes[segment.pk] = _membership_write(
                 tenant=tenant, segment=segment, matching=matching, now=now
             )

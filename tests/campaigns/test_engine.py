@@ -132,6 +132,32 @@ def test_at_risk_trigger_enrolls_once_per_segment_stay(scope):
     assert Message.objects.filter(campaign=campaign).count() == 1
 
 
+@time_machine.travel(T0, tick=False)
+def test_at_risk_enrollment_ends_when_the_flag_clears(scope):
+    program = scope
+    (partner,) = make_partners(program, 1)
+    campaign = make_campaign(
+        program, trigger=Trigger.AT_RISK, steps=[email_step(), email_step(delay=60 * 24)]
+    )
+    run = _run(program)
+    membership = SegmentMembership.objects.create(
+        tenant=program,
+        partner=partner,
+        segment="stable",
+        since=T0 - timedelta(days=40),
+        as_of=run.as_of,
+        at_risk=True,
+        run=run,
+    )
+    services.dispatch_due(tenant=program)
+    assert Enrollment.objects.get(campaign=campaign).state == "running"
+    SegmentMembership.objects.filter(pk=membership.pk).update(at_risk=False)
+    with time_machine.travel(T0 + timedelta(days=2), tick=False):
+        services.dispatch_due(tenant=program)
+    assert Enrollment.objects.get(campaign=campaign).state == "exited"
+    assert Message.objects.filter(campaign=campaign).count() == 1
+
+
 def test_manual_enrollment_names_unknown_partners(scope):
     program = scope
     (partner,) = make_partners(program, 1)
@@ -268,7 +294,7 @@ def test_variants_split_by_weight_and_control_gets_nothing(
 
 def test_boost_applies_to_a_sale_inside_its_window_and_not_after(scope):
     program = scope
-    (partner,) = make_partners(program, 1)
+    partner, other = make_partners(program, 2)
     from payouts.models import Commission, CommissionRule
 
     CommissionRule.objects.create(
@@ -293,12 +319,20 @@ def test_boost_applies_to_a_sale_inside_its_window_and_not_after(scope):
         conversion_record(
             tenant=program, kind="sale", external_id="in", amount="1000.00", partner=partner.code
         )
+        # The boost is this partner's only.
+        conversion_record(
+            tenant=program, kind="sale", external_id="other", amount="1000.00", partner=other.code
+        )
     with time_machine.travel(T0 + timedelta(days=15), tick=False):
         conversion_record(
             tenant=program, kind="sale", external_id="out", amount="1000.00", partner=partner.code
         )
     amounts = dict(Commission.objects.values_list("conversion__external_id", "amount"))
-    assert amounts == {"in": Decimal("150.00"), "out": Decimal("100.00")}
+    assert amounts == {
+        "in": Decimal("150.00"),
+        "other": Decimal("100.00"),
+        "out": Decimal("100.00"),
+    }
 
 
 def test_manager_round_robin_over_chosen_members(scope):

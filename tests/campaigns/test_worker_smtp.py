@@ -27,7 +27,7 @@ def _zone_at_noon() -> str:
     return "Etc/GMT" if offset == 0 else f"Etc/GMT{-offset:+d}"
 
 
-def _wait(condition, timeout: float = 30) -> bool:
+def _wait(condition, timeout: float = 90) -> bool:  # a loaded 2-core machine is slow
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():

@@ -20,6 +20,7 @@ from payouts.models import (
     PayoutLine,
     PayoutRequest,
 )
+from payouts.services import commissions_approve_matured
 from payouts.tasks import payout_batches_create_scheduled
 from tenancy.errors import ConflictError, ServiceError
 from tenancy.scope import tenant_scope
@@ -584,8 +585,6 @@ def test_an_excluded_line_reopens_the_partners_request(world):
     partner = world.partners[0]
     card_details(partner)
     earn(world, partner, "1000.00", external_id="rq-1")
-    from payouts.services import commissions_approve_matured
-
     commissions_approve_matured()
     request = batches.payout_request_create(partner=partner)
     batch = batch_create(world)
@@ -593,6 +592,23 @@ def test_an_excluded_line_reopens_the_partners_request(world):
     request.refresh_from_db()
     assert (request.status, request.line) == ("open", None)
     batches.payout_batch_approve(batch=batch)
+    second = batch_create(world)
+    assert second.lines.get().amount == Decimal("100.00")
+    request.refresh_from_db()
+    assert (request.status, request.line) == ("batched", second.lines.get())
+
+
+def test_a_failed_line_reopens_the_partners_request(world):
+    settings_set(world, minimum="100.00", schedule="on_request")
+    partner = world.partners[0]
+    card_details(partner)
+    earn(world, partner, "1000.00", external_id="rq-2")
+    commissions_approve_matured()
+    request = batches.payout_request_create(partner=partner)
+    batch = batches.payout_batch_approve(batch=batch_create(world))
+    batches.payout_line_mark_failed(line=batch.lines.get(), reason="Card closed")
+    request.refresh_from_db()
+    assert (request.status, request.line) == ("open", None)
     second = batch_create(world)
     assert second.lines.get().amount == Decimal("100.00")
     request.refresh_from_db()
