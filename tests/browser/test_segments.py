@@ -124,6 +124,8 @@ def test_custom_segment_editor_counts_live(live_server, page):
     expect(page.get_by_test_id("match-count")).to_have_text("3 partners match")
     expect(page.get_by_test_id("match-sample").locator("li")).to_have_count(3)
 
+    # Swapped-in rows are wired up at once (no settle delay), so the next change is never lost.
+    assert page.evaluate("htmx.config.defaultSettleDelay") == 0
     page.get_by_test_id("add-condition").click()
     third = form.locator("[data-condition='2']")
     third.get_by_label("Field").select_option("joined_days_ago")
