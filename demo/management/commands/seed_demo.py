@@ -17,7 +17,8 @@ from demo.people import LATIN
 from demo.segments import demo_custom_segments
 from partners.click_store import clicks_write
 from partners.conversions import conversion_refund
-from partners.models import Conversion, Coupon, Partner, ReferralLink, Refund, Tag
+from partners.events import partner_joined
+from partners.models import Conversion, Coupon, Partner, PartnerStatus, ReferralLink, Refund, Tag
 from payouts.imports import conversions_import
 from payouts.models import (
     Commission,
@@ -143,6 +144,7 @@ class Command(BaseCommand):
                         trigger=RunTrigger.COMMAND,
                     )
                 custom_segments = demo_custom_segments(tenant=tenant, owner=owner)
+                newcomers = self._newcomers(tenant, now)
                 steps.update()
         steps.update()
         steps.close()
@@ -155,7 +157,25 @@ class Command(BaseCommand):
             "approved": approved,
             "payout batches": sum(1 for b in (paid_batch, open_batch) if b is not None),
             "custom segments": custom_segments,
+            "newcomers onboarding": newcomers,
         }
+
+    def _newcomers(self, tenant, now) -> int:
+        """The partners were bulk-created, so nobody heard them join: announce the approved
+        partners of the last 30 days without a result yet, as an approval does, so that the
+        onboarding playbook has its newcomers (sent after the seed commits)."""
+        ids = list(
+            Partner.objects.filter(
+                status=PartnerStatus.ACTIVE, joined_at__gte=now - timedelta(days=30)
+            )
+            .filter(conversions__isnull=True)
+            .values_list("pk", flat=True)
+        )
+        if ids:
+            transaction.on_commit(
+                lambda: partner_joined.send(sender=Partner, tenant_id=tenant.pk, partner_ids=ids)
+            )
+        return len(ids)
 
     @transaction.atomic
     def _delete(self, tenant) -> None:
