@@ -4,6 +4,8 @@ DJANGO_ENV selects the profile: ``dev`` (default), ``test`` or ``production``.
 Production refuses to start without SECRET_KEY, DATABASE_URL and ALLOWED_HOSTS.
 """
 
+import base64
+import hashlib
 import os
 import sys
 from pathlib import Path
@@ -171,6 +173,13 @@ EMAIL_TIMEOUT = 10
 # Absolute links in emails are built from this.
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 INVITATION_TTL_DAYS = env.int("INVITATION_TTL_DAYS", default=7)
+# Card and account numbers are stored encrypted (payouts/crypto.py, docs/payouts.md): the first
+# key encrypts, all decrypt. Unset, one key is derived from SECRET_KEY; set it in production so
+# that rotating SECRET_KEY does not make the stored numbers unreadable.
+PAYOUT_DETAILS_KEYS = env.list("PAYOUT_DETAILS_KEYS", default=[])
+if not PAYOUT_DETAILS_KEYS:
+    _digest = hashlib.sha256(b"partnerflow payout details\0" + SECRET_KEY.encode()).digest()
+    PAYOUT_DETAILS_KEYS = [base64.urlsafe_b64encode(_digest).decode()]
 
 # Outbound webhooks (docs/webhooks.md). Production refuses endpoints on private, loopback and
 # link-local addresses (SSRF); dev and test allow them so a local receiver works.

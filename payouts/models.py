@@ -15,6 +15,7 @@ from partners.models import (
     PartnerType,
     Tag,
 )
+from payouts.crypto import EncryptedTextField
 from tenancy.models import TenantOwned
 
 MONEY = {"max_digits": 18, "decimal_places": 2}
@@ -253,8 +254,9 @@ class PayoutDetails(TenantOwned):
     partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="payout_details")
     method = models.CharField(_("method"), max_length=16, choices=PayoutMethod.choices)
     holder_name = models.CharField(_("recipient's full name"), max_length=150)
-    card_number = models.CharField(_("card number"), max_length=19, blank=True)
-    account_number = models.CharField(_("account number"), max_length=20, blank=True)
+    # Encrypted at rest (payouts/crypto.py); shown masked, in full only in the bank register.
+    card_number = EncryptedTextField(_("card number"), blank=True)
+    account_number = EncryptedTextField(_("account number"), blank=True)
     bik = models.CharField(_("bank BIK"), max_length=9, blank=True)
     bank_name = models.CharField(_("bank"), max_length=150, blank=True)
     inn = models.CharField(_("INN"), max_length=12, blank=True)
