@@ -136,6 +136,44 @@ def test_creating_a_row_for_tenant_b_inside_as_scope_raises(world_a, world_b):
     assert not Partner.unscoped.filter(email="s@example.test").exists()
 
 
+def test_bulk_create_takes_the_scopes_tenant_and_refuses_another(world_a, world_b):
+    with tenant_scope(world_a.tenant):
+        fresh = Partner.objects.bulk_create(
+            [Partner(name="Bulk", email="bulk@example.test", code="bulk1")]
+        )
+        assert fresh[0].tenant_id == world_a.tenant.pk
+        with pytest.raises(TenantScopeMissing, match="Refusing"):
+            Partner.objects.bulk_create(
+                [
+                    Partner(name="Fine", email="fine@example.test", code="fine1"),
+                    Partner(
+                        tenant=world_b.tenant, name="Smuggled", email="s@example.test", code="smug1"
+                    ),
+                ]
+            )
+    assert Partner.unscoped.get(email="bulk@example.test").tenant_id == world_a.tenant.pk
+    # Checked before anything is written: neither row of the refused call exists.
+    assert not Partner.unscoped.filter(email__in=["fine@example.test", "s@example.test"]).exists()
+
+
+def test_bulk_update_of_tenant_bs_row_inside_as_scope_raises(world_a, world_b):
+    partner = Partner.unscoped.get(pk=world_b.partners[0].pk)
+    partner.name = "Hijacked"
+    with tenant_scope(world_a.tenant), pytest.raises(TenantScopeMissing, match="Refusing"):
+        Partner.objects.bulk_update([partner], ["name"])
+    assert Partner.unscoped.get(pk=partner.pk).name == "Zebra Partner 1"
+
+
+def test_update_cannot_move_rows_to_another_tenant(world_a, world_b):
+    with tenant_scope(world_a.tenant):
+        for value in ({"tenant": world_b.tenant}, {"tenant_id": world_b.tenant.pk}):
+            with pytest.raises(TenantScopeMissing, match="Refusing"):
+                Partner.objects.filter(pk=world_a.partners[0].pk).update(**value)
+        # Naming the scope's own tenant is harmless.
+        assert Partner.objects.filter(pk=world_a.partners[0].pk).update(tenant=world_a.tenant) == 1
+    assert Partner.unscoped.get(pk=world_a.partners[0].pk).tenant_id == world_a.tenant.pk
+
+
 def test_nested_scopes_restore_the_outer_one(world_a, world_b):
     with tenant_scope(world_a.tenant):
         with tenant_scope(world_b.tenant):
