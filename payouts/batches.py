@@ -225,20 +225,25 @@ def _transfer(
     line: PayoutLine, *, kind: str, source: str, target: str, cause: str, memo: str
 ) -> None:
     """Moves the line's amount between two ledger accounts (two entries summing to zero)."""
-    common = {
-        "tenant_id": line.tenant_id,
-        "partner_id": line.partner_id,
-        "kind": kind,
-        "currency": line.currency,
-        "memo": memo,
-    }
-    LedgerEntry.objects.bulk_create(
-        [
+    _transfers([(line, cause, memo)], kind=kind, source=source, target=target)
+
+
+def _transfers(moves: list[tuple[PayoutLine, str, str]], *, kind: str, source: str, target: str):
+    """Many lines' transfers, (line, cause, memo) each, in one INSERT."""
+    entries = []
+    for line, cause, memo in moves:
+        common = {
+            "tenant_id": line.tenant_id,
+            "partner_id": line.partner_id,
+            "kind": kind,
+            "currency": line.currency,
+            "memo": memo,
+        }
+        entries += [
             LedgerEntry(**common, account=source, amount=-line.amount, cause=cause),
             LedgerEntry(**common, account=target, amount=line.amount, cause=f"{cause}:to"),
-        ],
-        ignore_conflicts=True,
-    )
+        ]
+    LedgerEntry.objects.bulk_create(entries, ignore_conflicts=True)
 
 
 def payout_batch_create(
@@ -344,19 +349,19 @@ def _batch_create(
         for p in payables
         for cid, amount in p.commissions
     )
+    memo = _("Payout batch #%(id)s") % {"id": batch.pk}
+    _transfers(
+        [(line, f"payout:line:{line.pk}", memo) for line in lines],
+        kind=EntryKind.PAYOUT,
+        source=LedgerAccount.BALANCE,
+        target=LedgerAccount.IN_PAYOUT,
+    )
+    batched = []
     for line in lines:
-        _transfer(
-            line,
-            kind=EntryKind.PAYOUT,
-            source=LedgerAccount.BALANCE,
-            target=LedgerAccount.IN_PAYOUT,
-            cause=f"payout:line:{line.pk}",
-            memo=_("Payout batch #%(id)s") % {"id": batch.pk},
-        )
         if request := requests.get(line.partner_id):
-            PayoutRequest.objects.filter(pk=request.pk).update(
-                status=PayoutRequestStatus.BATCHED, line=line
-            )
+            request.status, request.line = PayoutRequestStatus.BATCHED, line
+            batched.append(request)
+    PayoutRequest.objects.bulk_update(batched, ["status", "line"])
     return batch
 
 

@@ -6,8 +6,9 @@ from decimal import Decimal
 
 import pytest
 import time_machine
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Sum
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from partners.conversions import conversion_refund
@@ -66,6 +67,26 @@ def test_threshold_below_at_and_above(world):
     assert accounts(below)["balance"] == Decimal("99.99")
     assert accounts(at)["balance"] == Decimal("0.00")
     assert accounts(at)["in_payout"] == Decimal("100.00")
+
+
+def _batch_queries(world, partners, *, prefix: str) -> int:
+    for partner in partners:
+        earn(world, partner, "2000.00", external_id=f"{prefix}-{partner.pk}")
+        card_details(partner)
+    with CaptureQueriesContext(connection) as queries:
+        batch = batch_create(world)
+    assert batch.lines.count() == len(partners)
+    return len(queries)
+
+
+def test_batch_creation_issues_as_many_queries_for_two_partners_as_for_twelve(world):
+    small = _batch_queries(world, world.partners[:2], prefix="q2")
+    with tenant_scope(world.tenant):
+        PayoutBatch.objects.update(status="closed")  # out of the way of the next batch
+    more = [PartnerFactory(tenant=world.tenant) for _ in range(12)]
+    assert _batch_queries(world, more, prefix="q12") == small
+    for partner in more:  # each line moved its amount by a pair of ledger entries
+        assert accounts(partner)["in_payout"] == Decimal("200.00")
 
 
 def test_nothing_due_creates_no_batch(world):
