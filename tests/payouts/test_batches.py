@@ -319,7 +319,7 @@ def test_a_crash_inside_a_step_leaves_a_state_the_retry_completes(world, monkeyp
     def crash_transfer(*args, **kwargs):
         raise Crash
 
-    monkeypatch.setattr(batches, "_transfer", crash_transfer)
+    monkeypatch.setattr(batches, "_transfers", crash_transfer)
     with pytest.raises(Crash):
         batch_create(world)
     assert PayoutBatch.objects.count() == 1
