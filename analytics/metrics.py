@@ -10,11 +10,10 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.db import connection
 from django.utils.translation import gettext_lazy as _
 
-from analytics.models import ProgramCost
+from analytics.models import ACTIVE_WINDOW_DAYS, ProgramCost
 from analytics.periods import Filters, Period, month_days
 from tenancy.models import Tenant
 
-ACTIVE_WINDOW_DAYS = 30
 ACTIVATION_DAYS = 30
 ZERO = Decimal("0")
 
@@ -118,32 +117,44 @@ def program_costs(*, period: Period) -> tuple[Decimal, Decimal]:
     return _money(fixed), _money(acquisition)
 
 
+def _window_start(end: date) -> date:
+    return end - timedelta(days=ACTIVE_WINDOW_DAYS - 1)
+
+
+def _active_sql(end: str, window: str) -> str:
+    """Partners with a result in the active window [window, end], from the cube's ``fresh``."""
+    return (
+        f"coalesce(sum(c.fresh[c.day - %({window})s + 1]) "
+        f"FILTER (WHERE c.day BETWEEN %({window})s AND %({end})s), 0)"
+    )
+
+
 def _sums(tenant: Tenant, period: Period, filters: Filters) -> dict:
     previous = period.previous()
-    source, params = _stats_source(filters)
+    where, params = partner_filter_sql(filters, alias="c")
     params |= {
         "tenant": tenant.pk,
         "cs": period.start,
         "ce": period.end,
         "ps": previous.start,
         "pe": previous.end,
-        "ac": period.end - timedelta(days=ACTIVE_WINDOW_DAYS - 1),
-        "ap": previous.end - timedelta(days=ACTIVE_WINDOW_DAYS - 1),
-        "lo": min(previous.start, previous.end - timedelta(days=ACTIVE_WINDOW_DAYS - 1)),
+        "ac": _window_start(period.end),
+        "ap": _window_start(previous.end),
+        "lo": min(previous.start, _window_start(previous.end)),
     }
     sql = f"""
         SELECT
           {
         ", ".join(
-            f"coalesce(sum(s.{c}) FILTER (WHERE s.day BETWEEN %(cs)s AND %(ce)s), 0), "
-            f"coalesce(sum(s.{c}) FILTER (WHERE s.day BETWEEN %(ps)s AND %(pe)s), 0)"
-            for c in ("clicks", "leads", "sales", "revenue", "commissions")
+            f"coalesce(sum(c.{col}) FILTER (WHERE c.day BETWEEN %(cs)s AND %(ce)s), 0), "
+            f"coalesce(sum(c.{col}) FILTER (WHERE c.day BETWEEN %(ps)s AND %(pe)s), 0)"
+            for col in ("clicks", "leads", "sales", "revenue", "commissions")
         )
     },
-          count(DISTINCT s.partner_id) FILTER (WHERE s.day BETWEEN %(ac)s AND %(ce)s AND s.leads + s.sales > 0),
-          count(DISTINCT s.partner_id) FILTER (WHERE s.day BETWEEN %(ap)s AND %(pe)s AND s.leads + s.sales > 0)
-        FROM {source}
-        WHERE s.tenant_id = %(tenant)s AND s.day BETWEEN %(lo)s AND %(ce)s
+          {_active_sql("ce", "ac")}, {_active_sql("pe", "ap")}
+        FROM analytics_dailycube c
+        WHERE c.tenant_id = %(tenant)s AND c.dimension = '' AND c.day BETWEEN %(lo)s AND %(ce)s
+              {where}
     """
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -160,32 +171,24 @@ def _sums(tenant: Tenant, period: Period, filters: Filters) -> dict:
 
 def _cohort_counts(tenant: Tenant, period: Period, filters: Filters) -> dict:
     previous = period.previous()
-    where, params = partner_filter_sql(filters)
+    where, params = partner_filter_sql(filters, alias="c")
     params |= {
         "tenant": tenant.pk,
-        "tz": tenant.timezone,
         "cs": period.start,
         "ce": period.end,
         "ps": previous.start,
         "pe": previous.end,
-        "days": ACTIVATION_DAYS,
     }
     sql = f"""
-        WITH cohort AS (
-            SELECT p.id, (p.joined_at AT TIME ZONE %(tz)s)::date AS joined_day
-            FROM partners_partner p
-            WHERE p.tenant_id = %(tenant)s AND p.status IN ('active', 'suspended') {where}
-        )
         SELECT
-          count(*) FILTER (WHERE c.joined_day BETWEEN %(cs)s AND %(ce)s),
-          count(*) FILTER (WHERE c.joined_day BETWEEN %(ps)s AND %(pe)s),
-          count(*) FILTER (WHERE c.joined_day BETWEEN %(cs)s AND %(ce)s
-                           AND m.first_result_day <= c.joined_day + %(days)s),
-          count(*) FILTER (WHERE c.joined_day BETWEEN %(ps)s AND %(pe)s
-                           AND m.first_result_day <= c.joined_day + %(days)s),
-          count(*) FILTER (WHERE m.first_result_day BETWEEN %(cs)s AND %(ce)s),
-          count(*) FILTER (WHERE m.first_result_day BETWEEN %(ps)s AND %(pe)s)
-        FROM cohort c LEFT JOIN analytics_partnermilestones m ON m.partner_id = c.id
+          coalesce(sum(c.joined) FILTER (WHERE c.day BETWEEN %(cs)s AND %(ce)s), 0),
+          coalesce(sum(c.joined) FILTER (WHERE c.day BETWEEN %(ps)s AND %(pe)s), 0),
+          coalesce(sum(c.activated_30) FILTER (WHERE c.day BETWEEN %(cs)s AND %(ce)s), 0),
+          coalesce(sum(c.activated_30) FILTER (WHERE c.day BETWEEN %(ps)s AND %(pe)s), 0),
+          coalesce(sum(c.first_results) FILTER (WHERE c.day BETWEEN %(cs)s AND %(ce)s), 0),
+          coalesce(sum(c.first_results) FILTER (WHERE c.day BETWEEN %(ps)s AND %(pe)s), 0)
+        FROM analytics_cohortcube c
+        WHERE c.tenant_id = %(tenant)s AND c.day BETWEEN %(ps)s AND %(ce)s {where}
     """
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -282,15 +285,14 @@ def daily_series(
     *, tenant: Tenant, period: Period, filters: Filters
 ) -> list[tuple[date, Decimal, Decimal, int, int, int]]:
     """(day, revenue, commissions, clicks, leads, sales) for every day of the period."""
-    source, params = _stats_source(filters)
+    where, params = partner_filter_sql(filters, alias="c")
     params |= {"tenant": tenant.pk, "cs": period.start, "ce": period.end}
     sql = f"""
-        SELECT d::date, coalesce(sum(s.revenue), 0), coalesce(sum(s.commissions), 0),
-               coalesce(sum(s.clicks), 0), coalesce(sum(s.leads), 0), coalesce(sum(s.sales), 0)
+        SELECT d::date, coalesce(sum(c.revenue), 0), coalesce(sum(c.commissions), 0),
+               coalesce(sum(c.clicks), 0), coalesce(sum(c.leads), 0), coalesce(sum(c.sales), 0)
         FROM generate_series(%(cs)s::date, %(ce)s::date, interval '1 day') AS d
-        LEFT JOIN (SELECT s.* FROM {source}
-                   WHERE s.tenant_id = %(tenant)s AND s.day BETWEEN %(cs)s AND %(ce)s) AS s
-               ON s.day = d::date
+        LEFT JOIN analytics_dailycube c
+               ON c.day = d::date AND c.tenant_id = %(tenant)s AND c.dimension = '' {where}
         GROUP BY d ORDER BY d
     """
     with connection.cursor() as cursor:
@@ -303,14 +305,13 @@ def daily_series(
 
 def journey_funnel(*, tenant: Tenant, period: Period, filters: Filters) -> list[tuple[str, int]]:
     """Partners who joined in the period, by the furthest step each reached so far."""
-    where, params = partner_filter_sql(filters)
-    params |= {"tenant": tenant.pk, "tz": tenant.timezone, "cs": period.start, "ce": period.end}
+    where, params = partner_filter_sql(filters, alias="c")
+    params |= {"tenant": tenant.pk, "cs": period.start, "ce": period.end}
     sql = f"""
-        SELECT count(*), count(m.first_click_day), count(m.first_lead_day), count(m.first_sale_day),
-               count(m.repeat_sale_day)
-        FROM partners_partner p LEFT JOIN analytics_partnermilestones m ON m.partner_id = p.id
-        WHERE p.tenant_id = %(tenant)s AND p.status IN ('active', 'suspended')
-          AND (p.joined_at AT TIME ZONE %(tz)s)::date BETWEEN %(cs)s AND %(ce)s {where}
+        SELECT coalesce(sum(c.joined), 0), coalesce(sum(c.clicked), 0), coalesce(sum(c.led), 0),
+               coalesce(sum(c.sold), 0), coalesce(sum(c.repeated), 0)
+        FROM analytics_cohortcube c
+        WHERE c.tenant_id = %(tenant)s AND c.day BETWEEN %(cs)s AND %(ce)s {where}
     """
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -324,20 +325,15 @@ def activation_cohorts(
 ) -> list[dict]:
     """Per signup month: partners, and the share with a first result within 7, 30 and 90 days.
     A share whose window has not closed yet for the whole cohort is marked partial."""
-    where, params = partner_filter_sql(filters)
+    where, params = partner_filter_sql(filters, alias="c")
     first = (today.replace(day=1) - timedelta(days=31 * (months - 1))).replace(day=1)
-    params |= {"tenant": tenant.pk, "tz": tenant.timezone, "first": first}
+    params |= {"tenant": tenant.pk, "first": first}
     sql = f"""
-        SELECT date_trunc('month', c.joined_day)::date AS month, count(*),
-               count(*) FILTER (WHERE m.first_result_day <= c.joined_day + 7),
-               count(*) FILTER (WHERE m.first_result_day <= c.joined_day + 30),
-               count(*) FILTER (WHERE m.first_result_day <= c.joined_day + 90)
-        FROM (SELECT p.id, (p.joined_at AT TIME ZONE %(tz)s)::date AS joined_day
-              FROM partners_partner p
-              WHERE p.tenant_id = %(tenant)s AND p.status IN ('active', 'suspended') {where}) AS c
-        LEFT JOIN analytics_partnermilestones m ON m.partner_id = c.id
-        WHERE c.joined_day >= %(first)s
-        GROUP BY 1 ORDER BY 1
+        SELECT date_trunc('month', c.day)::date AS month, sum(c.joined),
+               sum(c.activated_7), sum(c.activated_30), sum(c.activated_90)
+        FROM analytics_cohortcube c
+        WHERE c.tenant_id = %(tenant)s AND c.day >= %(first)s {where}
+        GROUP BY 1 HAVING sum(c.joined) > 0 ORDER BY 1
     """
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -356,37 +352,71 @@ def activation_cohorts(
     return cohorts
 
 
-def revenue_concentration(
-    *, tenant: Tenant, period: Period, filters: Filters, points: int = 50
-) -> list[tuple[Decimal, Decimal]]:
-    """The Pareto curve: (share of partners, share of revenue) for the top k partners, at up to
-    ``points`` evenly spaced k, partners ranked by revenue in the period."""
+def partner_ranking(
+    *, tenant: Tenant, period: Period, filters: Filters, points: int = 50, limit: int = 10
+) -> tuple[list[tuple[Decimal, Decimal]], list[dict]]:
+    """The period's partners ranked by revenue, in one pass over their partner-days:
+
+    - the Pareto curve: (share of partners, share of revenue) for the top k partners with
+      revenue, at up to ``points`` evenly spaced k;
+    - the top ``limit`` partners with revenue or a lead.
+
+    Per-partner sums over an arbitrary period have no cube: this is the page's one read that
+    grows with the program (with the partners active in the period)."""
     source, params = _stats_source(filters)
-    params |= {"tenant": tenant.pk, "cs": period.start, "ce": period.end, "points": points}
+    params |= {
+        "tenant": tenant.pk,
+        "cs": period.start,
+        "ce": period.end,
+        "points": points,
+        "limit": limit,
+    }
     sql = f"""
         WITH per_partner AS (
-            SELECT s.partner_id, sum(s.revenue) AS revenue
+            SELECT s.partner_id, sum(s.revenue) AS revenue, sum(s.sales) AS sales,
+                   sum(s.commissions) AS commissions
             FROM {source}
-            WHERE s.tenant_id = %(tenant)s AND s.day BETWEEN %(cs)s AND %(ce)s AND s.revenue > 0
-            GROUP BY s.partner_id
-        ), ranked AS (
-            SELECT row_number() OVER (ORDER BY revenue DESC, partner_id) AS k,
-                   count(*) OVER () AS n,
-                   sum(revenue) OVER (ORDER BY revenue DESC, partner_id) AS cumulative,
-                   sum(revenue) OVER () AS total
+            WHERE s.tenant_id = %(tenant)s AND s.day BETWEEN %(cs)s AND %(ce)s
+            GROUP BY s.partner_id HAVING sum(s.revenue) > 0 OR sum(s.leads) > 0
+        ), totals AS (
+            SELECT count(*) FILTER (WHERE revenue > 0) AS n, sum(revenue) AS total
             FROM per_partner
+        ), ranked AS (
+            SELECT partner_id, revenue, sales, commissions,
+                   row_number() OVER w AS k, sum(revenue) OVER w AS cumulative
+            FROM per_partner WINDOW w AS (ORDER BY revenue DESC, partner_id)
         )
-        SELECT k, n, cumulative, total FROM ranked
-        WHERE k = n OR k %% greatest(1, n / %(points)s) = 0
-        ORDER BY k
+        SELECT r.k, t.n, r.cumulative, t.total, r.partner_id, r.revenue, r.sales, r.commissions
+        FROM ranked r CROSS JOIN totals t
+        WHERE r.k <= %(limit)s
+           OR (r.k <= t.n AND (r.k = t.n OR r.k %% greatest(1, t.n / %(points)s) = 0))
+        ORDER BY r.k
     """
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     curve = [(Decimal(0), Decimal(0))]
-    for k, n, cumulative, total in rows:
-        curve.append((_ratio(k, n), _ratio(cumulative, total)))
-    return curve
+    top = []
+    for k, n, cumulative, total, partner_id, revenue, sales, commissions in rows:
+        if k <= n and (k == n or k % max(1, n // points) == 0):
+            curve.append((_ratio(k, n), _ratio(cumulative, total)))
+        if k <= limit:
+            top.append(
+                {
+                    "partner_id": partner_id,
+                    "revenue": _money(revenue),
+                    "sales": sales,
+                    "commissions": _money(commissions),
+                }
+            )
+    return curve, top
+
+
+def revenue_concentration(
+    *, tenant: Tenant, period: Period, filters: Filters, points: int = 50
+) -> list[tuple[Decimal, Decimal]]:
+    """The Pareto curve of partner_ranking."""
+    return partner_ranking(tenant=tenant, period=period, filters=filters, points=points, limit=0)[0]
 
 
 BREAKDOWN_DIMENSIONS = {
@@ -400,33 +430,51 @@ BREAKDOWN_DIMENSIONS = {
 
 
 def breakdowns(*, tenant: Tenant, period: Period, filters: Filters) -> dict[str, list[dict]]:
-    """The period's figures by each partner attribute, in one GROUPING SETS query."""
-    where, params = partner_filter_sql(filters)
-    params |= {"tenant": tenant.pk, "cs": period.start, "ce": period.end}
-    dims = list(BREAKDOWN_DIMENSIONS)
-    grouping = ", ".join(f"(p.{d})" for d in dims)
+    """The period's figures by each partner attribute, from the cube in one query: the segment,
+    channel and geography rows split the cells, the other attributes have rows of their own.
+    Active partners as in the KPI tile: a result in the 30 days up to the period's last day."""
+    where, params = partner_filter_sql(filters, alias="c")
+    window = _window_start(period.end)
+    params |= {
+        "tenant": tenant.pk,
+        "cs": period.start,
+        "ce": period.end,
+        "ac": window,
+        "lo": min(period.start, window),
+    }
+    cell = ("activity_segment", "channel_type", "geography_tier")
+    in_period = "FILTER (WHERE c.day BETWEEN %(cs)s AND %(ce)s)"
+    figures = "c.day, c.clicks, c.leads, c.sales, c.revenue, c.commissions, c.fresh"
     sql = f"""
-        SELECT {", ".join(f"p.{d}" for d in dims)},
-               {", ".join(f"GROUPING(p.{d})" for d in dims)},
-               count(DISTINCT s.partner_id) FILTER (WHERE s.leads + s.sales > 0),
-               sum(s.clicks), sum(s.leads), sum(s.sales), sum(s.revenue), sum(s.commissions)
-        FROM analytics_dailypartnerstats s JOIN partners_partner p ON p.id = s.partner_id
-        WHERE s.tenant_id = %(tenant)s AND s.day BETWEEN %(cs)s AND %(ce)s {where}
-        GROUP BY GROUPING SETS ({grouping})
+        SELECT c.key, c.value, {_active_sql("ce", "ac")},
+               coalesce(sum(c.clicks) {in_period}, 0), coalesce(sum(c.leads) {in_period}, 0),
+               coalesce(sum(c.sales) {in_period}, 0), coalesce(sum(c.revenue) {in_period}, 0),
+               coalesce(sum(c.commissions) {in_period}, 0)
+        FROM (
+            SELECT unnest(ARRAY[{", ".join(f"'{d}'" for d in cell)}]) AS key,
+                   unnest(ARRAY[{", ".join(f"c.{d}" for d in cell)}])::text AS value, {figures}
+            FROM analytics_dailycube c
+            WHERE c.tenant_id = %(tenant)s AND c.dimension = ''
+                  AND c.day BETWEEN %(lo)s AND %(ce)s {where}
+          UNION ALL
+            SELECT c.dimension, c.value, {figures}
+            FROM analytics_dailycube c
+            WHERE c.tenant_id = %(tenant)s AND c.dimension <> ''
+                  AND c.day BETWEEN %(lo)s AND %(ce)s {where}
+        ) AS c
+        GROUP BY c.key, c.value
+        HAVING count(*) {in_period} > 0
     """
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
-    result: dict[str, list[dict]] = {d: [] for d in dims}
-    n = len(dims)
-    for row in rows:
-        values, flags, figures = row[:n], row[n : 2 * n], row[2 * n :]
-        dim_index = next(i for i, flag in enumerate(flags) if flag == 0)
+    result: dict[str, list[dict]] = {d: [] for d in BREAKDOWN_DIMENSIONS}
+    for dimension, value, *figures in rows:
         active, clicks, leads, sales, revenue, commissions = figures
         revenue, commissions = _money(revenue), _money(commissions)
-        result[dims[dim_index]].append(
+        result[dimension].append(
             {
-                "value": values[dim_index] or "",
+                "value": value or "",
                 "active_partners": active,
                 "clicks": clicks,
                 "leads": leads,
@@ -445,18 +493,5 @@ def breakdowns(*, tenant: Tenant, period: Period, filters: Filters) -> dict[str,
 def top_partners(
     *, tenant: Tenant, period: Period, filters: Filters, limit: int = 10
 ) -> list[dict]:
-    source, params = _stats_source(filters)
-    params |= {"tenant": tenant.pk, "cs": period.start, "ce": period.end, "limit": limit}
-    sql = f"""
-        SELECT s.partner_id, sum(s.revenue) AS revenue, sum(s.sales), sum(s.commissions)
-        FROM {source}
-        WHERE s.tenant_id = %(tenant)s AND s.day BETWEEN %(cs)s AND %(ce)s
-        GROUP BY s.partner_id HAVING sum(s.revenue) > 0 OR sum(s.leads) > 0
-        ORDER BY revenue DESC, s.partner_id LIMIT %(limit)s
-    """
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return [
-            {"partner_id": pid, "revenue": _money(rev), "sales": sales, "commissions": _money(com)}
-            for pid, rev, sales, com in cursor.fetchall()
-        ]
+    """The top partners of partner_ranking."""
+    return partner_ranking(tenant=tenant, period=period, filters=filters, limit=limit)[1]

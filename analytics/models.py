@@ -1,3 +1,4 @@
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -47,6 +48,99 @@ class PartnerMilestones(TenantOwned):
 
     class Meta:
         indexes = [models.Index(fields=["tenant", "first_result_day"])]
+
+
+ACTIVE_WINDOW_DAYS = 30
+
+
+class PartnerAttributes(TenantOwned):
+    """A partner's attributes as the cubes below count them. The refresh compares these with
+    the partners table (which other apps change, segmentation with one set-based UPDATE a day)
+    to find the partners whose figures moved between cube cells."""
+
+    partner = models.OneToOneField(
+        Partner, on_delete=models.DO_NOTHING, related_name="+", db_constraint=False
+    )
+    activity_segment = models.CharField(max_length=20)
+    channel_type = models.CharField(max_length=20)
+    geography_tier = models.CharField(max_length=20)
+    partner_type = models.CharField(max_length=20)
+    industry = models.CharField(max_length=80)
+    company_size = models.CharField(max_length=20)
+    joined_day = models.DateField()
+    counted = models.BooleanField(help_text="Approved (active or suspended): counted in cohorts.")
+
+    class Meta:
+        indexes = [models.Index(fields=["tenant", "joined_day"])]
+
+
+class DailyCube(TenantOwned):
+    """The program's figures per local day × activity segment × channel × geography tier
+    (``dimension`` empty), and the same split once more by partner type, industry and company
+    size (``dimension`` names the attribute, ``value`` holds it) for the breakdowns. A page
+    reads a few thousand of these instead of the period's partner-days.
+
+    ``fresh[k + 1]`` counts the partners with a lead or sale that day whose previous result day
+    was more than k days before (or who had none), k = 0…29: so the partners with a result in
+    the window of 30 days ending on E are ``sum(fresh[day − (E − 29) + 1])`` over the window's
+    days — each is counted on its first result day within the window, and only there."""
+
+    day = models.DateField()
+    activity_segment = models.CharField(max_length=20)
+    channel_type = models.CharField(max_length=20)
+    geography_tier = models.CharField(max_length=20)
+    dimension = models.CharField(max_length=20, blank=True)
+    value = models.CharField(max_length=80, blank=True)
+    clicks = models.BigIntegerField(default=0)
+    leads = models.BigIntegerField(default=0)
+    sales = models.BigIntegerField(default=0)
+    revenue = models.DecimalField(default=0, **MONEY)
+    commissions = models.DecimalField(default=0, **MONEY)
+    fresh = ArrayField(models.IntegerField(), size=ACTIVE_WINDOW_DAYS)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=[
+                    "tenant",
+                    "day",
+                    "activity_segment",
+                    "channel_type",
+                    "geography_tier",
+                    "dimension",
+                    "value",
+                ],
+                name="daily_cube_unique_cell",
+            )
+        ]
+
+
+class CohortCube(TenantOwned):
+    """Approved partners per local day × activity segment × channel × geography tier: those who
+    joined that day and how far each has got (first click, lead, sale, repeat sale; a first
+    result within 7, 30, 90 days of joining), and those whose first result fell on that day."""
+
+    day = models.DateField()
+    activity_segment = models.CharField(max_length=20)
+    channel_type = models.CharField(max_length=20)
+    geography_tier = models.CharField(max_length=20)
+    joined = models.IntegerField(default=0)
+    clicked = models.IntegerField(default=0)
+    led = models.IntegerField(default=0)
+    sold = models.IntegerField(default=0)
+    repeated = models.IntegerField(default=0)
+    activated_7 = models.IntegerField(default=0)
+    activated_30 = models.IntegerField(default=0)
+    activated_90 = models.IntegerField(default=0)
+    first_results = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "day", "activity_segment", "channel_type", "geography_tier"],
+                name="cohort_cube_unique_cell",
+            )
+        ]
 
 
 class ProgramCost(TenantOwned):

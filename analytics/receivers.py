@@ -1,12 +1,15 @@
-"""Mark rollup days dirty when the raw data behind them changes."""
+"""Mark rollup days dirty when the raw data behind them changes, and a program's partners
+changed when their attributes (which split the cubes) may have."""
 
 from django.db import transaction
+from django.db.models.signals import post_save
 from django.dispatch import receiver
 
-from analytics.rollups import local_day, rollup_mark_dirty
+from analytics.rollups import local_day, rollup_mark_dirty, rollup_mark_partners_changed
 from partners.events import clicks_recorded, conversion_recorded, conversion_refunded
-from partners.models import Conversion
+from partners.models import Conversion, Partner
 from payouts.events import commission_reviewed
+from segmentation.signals import segment_changed
 from tenancy.models import Tenant
 
 
@@ -40,3 +43,16 @@ def _commission_reviewed(sender, commission, **kwargs) -> None:
     tenant = Tenant.objects.filter(pk=commission.tenant_id).only("timezone").first()
     if occurred_at is not None and tenant is not None:
         rollup_mark_dirty(tenant_id=tenant.pk, days=[local_day(occurred_at, tenant.timezone)])
+
+
+@receiver(post_save, sender=Partner, dispatch_uid="analytics.partner_saved")
+def _partner_saved(sender, instance, **kwargs) -> None:
+    """A profile edit, an approval, a new partner: the cubes split figures by these attributes."""
+    tenant_id = instance.tenant_id
+    transaction.on_commit(lambda: rollup_mark_partners_changed(tenant_id=tenant_id))
+
+
+@receiver(segment_changed, dispatch_uid="analytics.segment_changed")
+def _segments_changed(sender, tenant, **kwargs) -> None:
+    """A segment run rewrote partners' activity segments with one UPDATE (no save signals)."""
+    transaction.on_commit(lambda: rollup_mark_partners_changed(tenant_id=tenant.pk))

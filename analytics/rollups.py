@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from django.db import connection, transaction
 
+from analytics.models import ACTIVE_WINDOW_DAYS
 from partners.tracking import namespace, redis_client
 from tenancy.models import Tenant
 
@@ -43,6 +44,12 @@ def rollup_mark_dirty(*, tenant_id: int, days: Iterable[date]) -> None:
     pipe.execute()
 
 
+def rollup_mark_partners_changed(*, tenant_id: int) -> None:
+    """Some partner's attributes changed (segment, channel, geography, …): the next refresh
+    compares them with what the cubes counted and moves the partners' figures."""
+    redis_client().sadd(_tenants_key(), tenant_id)
+
+
 def _take_dirty(tenant_id: int) -> list[date]:
     """Atomically take the tenant's dirty days (SPOP of everything). Taken days that fail to
     refresh are marked again by the caller."""
@@ -56,24 +63,26 @@ def _take_dirty(tenant_id: int) -> list[date]:
 
 
 def rollups_refresh_dirty() -> dict[int, int]:
-    """Refresh every tenant's dirty days. Returns {tenant_id: days refreshed}."""
+    """Refresh every marked tenant's dirty days and changed partners. Returns
+    {tenant_id: days refreshed} for the tenants that had dirty days."""
     client = redis_client()
     done: dict[int, int] = {}
     for raw in client.smembers(_tenants_key()):
         tenant_id = int(raw)
         client.srem(_tenants_key(), raw)
         days = _take_dirty(tenant_id)
-        if not days:
-            continue
         tenant = Tenant.objects.filter(pk=tenant_id).first()
         if tenant is None:
             continue
         try:
+            # Even with no dirty days: partners' attributes may have changed.
             rollup_refresh_days(tenant=tenant, days=days)
         except Exception:
             rollup_mark_dirty(tenant_id=tenant_id, days=days)
+            rollup_mark_partners_changed(tenant_id=tenant_id)
             raise
-        done[tenant_id] = len(days)
+        if days:
+            done[tenant_id] = len(days)
     return done
 
 
@@ -160,40 +169,264 @@ def _milestones_refresh(cursor, tenant: Tenant, partner_ids: list[int] | None) -
         )
 
 
+_ATTRIBUTES = (
+    "activity_segment",
+    "channel_type",
+    "geography_tier",
+    "partner_type",
+    "industry",
+    "company_size",
+)
+_CELL = ("activity_segment", "channel_type", "geography_tier")
+_BREAKDOWN_ONLY = ("partner_type", "industry", "company_size")
+
+_CURRENT_ATTRIBUTES_SQL = f"""
+    SELECT p.id AS partner_id, {", ".join(f"p.{a}" for a in _ATTRIBUTES)},
+           (p.joined_at AT TIME ZONE %(tz)s)::date AS joined_day,
+           p.status IN ('active', 'suspended') AS counted
+    FROM partners_partner p WHERE p.tenant_id = %(tenant)s
+"""  # noqa: S608 - fixed column names; every value is a parameter
+
+
+def _attributes_sync(cursor, tenant: Tenant) -> tuple[list[int], set[date]]:
+    """Bring PartnerAttributes in line with the partners table. Returns the partners whose row
+    changed (or appeared, or went) and the join days their cohort rows were counted under."""
+    columns = (*_ATTRIBUTES, "joined_day", "counted")
+    params = {"tenant": tenant.pk, "tz": tenant.timezone}
+    cursor.execute(
+        f"""
+        SELECT coalesce(c.partner_id, a.partner_id), a.joined_day, c.joined_day
+        FROM ({_CURRENT_ATTRIBUTES_SQL}) AS c
+        FULL JOIN (SELECT * FROM analytics_partnerattributes WHERE tenant_id = %(tenant)s) AS a
+               ON a.partner_id = c.partner_id
+        WHERE ({", ".join(f"c.{col}" for col in columns)})
+              IS DISTINCT FROM ({", ".join(f"a.{col}" for col in columns)})
+        """,  # noqa: S608 - fixed column names; every value is a parameter
+        params,
+    )
+    rows = cursor.fetchall()
+    if not rows:
+        return [], set()
+    changed = [row[0] for row in rows]
+    params["partners"] = changed
+    cursor.execute(
+        "DELETE FROM analytics_partnerattributes WHERE tenant_id = %(tenant)s AND partner_id = ANY(%(partners)s)",
+        params,
+    )
+    cursor.execute(
+        f"""
+        INSERT INTO analytics_partnerattributes (tenant_id, partner_id, {", ".join(columns)})
+        SELECT %(tenant)s, c.partner_id, {", ".join(f"c.{col}" for col in columns)}
+        FROM ({_CURRENT_ATTRIBUTES_SQL}) AS c WHERE c.partner_id = ANY(%(partners)s)
+        """,  # noqa: S608 - fixed column names; every value is a parameter
+        params,
+    )
+    return changed, {day for row in rows for day in row[1:] if day is not None}
+
+
+def _attributes_rebuild(cursor, tenant: Tenant) -> None:
+    columns = (*_ATTRIBUTES, "joined_day", "counted")
+    params = {"tenant": tenant.pk, "tz": tenant.timezone}
+    cursor.execute("DELETE FROM analytics_partnerattributes WHERE tenant_id = %(tenant)s", params)
+    cursor.execute(
+        f"""
+        INSERT INTO analytics_partnerattributes (tenant_id, partner_id, {", ".join(columns)})
+        SELECT %(tenant)s, c.partner_id, {", ".join(f"c.{col}" for col in columns)}
+        FROM ({_CURRENT_ATTRIBUTES_SQL}) AS c
+        """,  # noqa: S608 - fixed column names; every value is a parameter
+        params,
+    )
+
+
+# The previous result day matters only within the active window, so a recompute of some days
+# reads the partner-days from ACTIVE_WINDOW_DAYS − 1 days before the first of them.
+_FRESH = ", ".join(
+    f"count(*) FILTER (WHERE d.result AND d.gap > {k})" for k in range(ACTIVE_WINDOW_DAYS)
+)
+_CUBE_SQL = f"""
+INSERT INTO analytics_dailycube
+    (tenant_id, day, activity_segment, channel_type, geography_tier, dimension, value,
+     clicks, leads, sales, revenue, commissions, fresh)
+SELECT %(tenant)s, d.day, {", ".join(f"a.{c}" for c in _CELL)},
+       CASE {" ".join(f"WHEN GROUPING(a.{c}) = 0 THEN '{c}'" for c in _BREAKDOWN_ONLY)} ELSE '' END,
+       coalesce({", ".join(f"a.{c}" for c in _BREAKDOWN_ONLY)}, ''),
+       sum(d.clicks), sum(d.leads), sum(d.sales), sum(d.revenue), sum(d.commissions),
+       ARRAY[{_FRESH}]
+FROM (
+    SELECT s.partner_id, s.day, s.clicks, s.leads, s.sales, s.revenue, s.commissions,
+           s.leads + s.sales > 0 AS result,
+           coalesce(s.day - max(s.day) FILTER (WHERE s.leads + s.sales > 0) OVER (
+               PARTITION BY s.partner_id ORDER BY s.day
+               ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), {ACTIVE_WINDOW_DAYS}) AS gap
+    FROM analytics_dailypartnerstats s
+    WHERE s.tenant_id = %(tenant)s {{range_filter}}
+) AS d
+JOIN analytics_partnerattributes a ON a.partner_id = d.partner_id
+WHERE a.tenant_id = %(tenant)s {{day_filter}}
+GROUP BY d.day, {", ".join(f"a.{c}" for c in _CELL)},
+         GROUPING SETS ((), {", ".join(f"(a.{c})" for c in _BREAKDOWN_ONLY)})
+"""  # noqa: S608 - fixed column names; every value is a parameter
+
+_COHORT_SQL = """
+INSERT INTO analytics_cohortcube
+    (tenant_id, day, activity_segment, channel_type, geography_tier, joined, clicked, led, sold,
+     repeated, activated_7, activated_30, activated_90, first_results)
+SELECT %(tenant)s, day, activity_segment, channel_type, geography_tier,
+       sum(joined), sum(clicked), sum(led), sum(sold), sum(repeated),
+       sum(activated_7), sum(activated_30), sum(activated_90), sum(first_results)
+FROM (
+    SELECT a.joined_day AS day, a.activity_segment, a.channel_type, a.geography_tier,
+           1 AS joined,
+           (m.first_click_day IS NOT NULL)::int AS clicked,
+           (m.first_lead_day IS NOT NULL)::int AS led,
+           (m.first_sale_day IS NOT NULL)::int AS sold,
+           (m.repeat_sale_day IS NOT NULL)::int AS repeated,
+           coalesce((m.first_result_day <= a.joined_day + 7)::int, 0) AS activated_7,
+           coalesce((m.first_result_day <= a.joined_day + 30)::int, 0) AS activated_30,
+           coalesce((m.first_result_day <= a.joined_day + 90)::int, 0) AS activated_90,
+           0 AS first_results
+    FROM analytics_partnerattributes a
+    LEFT JOIN analytics_partnermilestones m ON m.partner_id = a.partner_id
+    WHERE a.tenant_id = %(tenant)s AND a.counted {joined_filter}
+  UNION ALL
+    SELECT m.first_result_day, a.activity_segment, a.channel_type, a.geography_tier,
+           0, 0, 0, 0, 0, 0, 0, 0, 1
+    FROM analytics_partnermilestones m
+    JOIN analytics_partnerattributes a ON a.partner_id = m.partner_id
+    WHERE m.tenant_id = %(tenant)s AND a.counted AND m.first_result_day IS NOT NULL
+          {first_result_filter}
+) AS partners
+GROUP BY day, activity_segment, channel_type, geography_tier
+"""
+
+
+def _cubes_refresh(cursor, tenant: Tenant, cube_days, cohort_days) -> None:
+    """Recompute the cube rows of these days (all days when None) from the partner rollups
+    and attributes, and the cohort rows of those days from the milestones and attributes."""
+    params = {"tenant": tenant.pk}
+    if cube_days is None:
+        cursor.execute("DELETE FROM analytics_dailycube WHERE tenant_id = %(tenant)s", params)
+        cursor.execute(_CUBE_SQL.format(range_filter="", day_filter=""), params)
+    elif cube_days:
+        days = sorted(cube_days)
+        params |= {
+            "days": days,
+            "from": days[0] - timedelta(days=ACTIVE_WINDOW_DAYS - 1),
+            "to": days[-1],
+        }
+        cursor.execute(
+            "DELETE FROM analytics_dailycube WHERE tenant_id = %(tenant)s AND day = ANY(%(days)s)",
+            params,
+        )
+        cursor.execute(
+            _CUBE_SQL.format(
+                range_filter="AND s.day BETWEEN %(from)s AND %(to)s",
+                day_filter="AND d.day = ANY(%(days)s)",
+            ),
+            params,
+        )
+    if cohort_days is None:
+        cursor.execute("DELETE FROM analytics_cohortcube WHERE tenant_id = %(tenant)s", params)
+        cursor.execute(_COHORT_SQL.format(joined_filter="", first_result_filter=""), params)
+    elif cohort_days:
+        params["cohort_days"] = sorted(cohort_days)
+        cursor.execute(
+            "DELETE FROM analytics_cohortcube WHERE tenant_id = %(tenant)s AND day = ANY(%(cohort_days)s)",
+            params,
+        )
+        cursor.execute(
+            _COHORT_SQL.format(
+                joined_filter="AND a.joined_day = ANY(%(cohort_days)s)",
+                first_result_filter="AND m.first_result_day = ANY(%(cohort_days)s)",
+            ),
+            params,
+        )
+
+
+def _milestones_of(cursor, tenant: Tenant, partner_ids: list[int]) -> dict[int, tuple]:
+    cursor.execute(
+        """
+        SELECT partner_id, first_click_day, first_lead_day, first_sale_day, repeat_sale_day,
+               first_result_day
+        FROM analytics_partnermilestones WHERE tenant_id = %s AND partner_id = ANY(%s)
+        """,
+        [tenant.pk, partner_ids],
+    )
+    return {row[0]: row[1:] for row in cursor.fetchall()}
+
+
 @transaction.atomic
 def rollup_refresh_days(*, tenant: Tenant, days: Iterable[date]) -> None:
-    """Recompute the rollups of these local days and the milestones of the partners in them."""
+    """Recompute the rollups of these local days and the milestones of the partners in them,
+    then the cube rows those figures feed. Partners whose attributes changed since the last
+    refresh (a segment run, an edited profile) have their days recomputed too, so this runs
+    usefully with no days at all."""
     days = sorted(set(days))
-    if not days:
-        return
-    start, end = _bounds(days, tenant.timezone)
-    params = {"tenant": tenant.pk, "tz": tenant.timezone, "start": start, "end": end, "days": days}
+    params = {"tenant": tenant.pk, "tz": tenant.timezone, "days": days}
     with connection.cursor() as cursor:
         # Serialise refreshes of one tenant: two at once would both delete, then both insert.
         cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [7301, tenant.pk])
-        cursor.execute(
-            "SELECT DISTINCT partner_id FROM analytics_dailypartnerstats WHERE tenant_id = %s AND day = ANY(%s)",
-            [tenant.pk, days],
-        )
-        touched = {row[0] for row in cursor.fetchall()}
-        cursor.execute(
-            "DELETE FROM analytics_dailypartnerstats WHERE tenant_id = %s AND day = ANY(%s)",
-            [tenant.pk, days],
-        )
-        cursor.execute(_ROLLUP_SQL + " RETURNING partner_id", params)
-        touched |= {row[0] for row in cursor.fetchall()}
-        if touched:
-            _milestones_refresh(cursor, tenant, sorted(touched))
+        moved, cohort_days = _attributes_sync(cursor, tenant)
+        cube_days: set[date] = set()
+        if moved:
+            cursor.execute(
+                "SELECT DISTINCT day FROM analytics_dailypartnerstats WHERE tenant_id = %s AND partner_id = ANY(%s)",
+                [tenant.pk, moved],
+            )
+            cube_days |= {row[0] for row in cursor.fetchall()}
+            cursor.execute(
+                "SELECT first_result_day FROM analytics_partnermilestones WHERE tenant_id = %s AND partner_id = ANY(%s) AND first_result_day IS NOT NULL",
+                [tenant.pk, moved],
+            )
+            cohort_days |= {row[0] for row in cursor.fetchall()}
+        if days:
+            start, end = _bounds(days, tenant.timezone)
+            params |= {"start": start, "end": end}
+            cursor.execute(
+                "SELECT DISTINCT partner_id FROM analytics_dailypartnerstats WHERE tenant_id = %s AND day = ANY(%s)",
+                [tenant.pk, days],
+            )
+            touched = {row[0] for row in cursor.fetchall()}
+            cursor.execute(
+                "DELETE FROM analytics_dailypartnerstats WHERE tenant_id = %s AND day = ANY(%s)",
+                [tenant.pk, days],
+            )
+            cursor.execute(_ROLLUP_SQL + " RETURNING partner_id", params)
+            touched |= {row[0] for row in cursor.fetchall()}
+            if touched:
+                touched_ids = sorted(touched)
+                before = _milestones_of(cursor, tenant, touched_ids)
+                _milestones_refresh(cursor, tenant, touched_ids)
+                after = _milestones_of(cursor, tenant, touched_ids)
+                journeys = [p for p in touched_ids if before.get(p) != after.get(p)]
+                if journeys:
+                    cursor.execute(
+                        "SELECT joined_day FROM analytics_partnerattributes WHERE tenant_id = %s AND partner_id = ANY(%s)",
+                        [tenant.pk, journeys],
+                    )
+                    cohort_days |= {row[0] for row in cursor.fetchall()}
+                    for partner in journeys:
+                        cohort_days |= {
+                            m[-1] for m in (before.get(partner), after.get(partner)) if m and m[-1]
+                        }
+            # A day's results change the "previous result day" of the following 29 days.
+            cube_days |= {
+                day + timedelta(days=n) for day in days for n in range(ACTIVE_WINDOW_DAYS)
+            }
+        _cubes_refresh(cursor, tenant, cube_days, cohort_days)
 
 
 @transaction.atomic
 def rollup_rebuild(*, tenant: Tenant) -> int:
-    """Recompute every rollup row and milestone of the tenant from the raw data."""
+    """Recompute every rollup row, milestone and cube row of the tenant from the raw data."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [7301, tenant.pk])
         # A rebuild usually follows a bulk load (an import, the demo); without fresh statistics
         # the planner takes those tables for empty and joins them row by row.
-        cursor.execute("ANALYZE partners_click, partners_conversion, payouts_commission")
+        cursor.execute(
+            "ANALYZE partners_partner, partners_click, partners_conversion, payouts_commission"
+        )
+        _attributes_rebuild(cursor, tenant)
         cursor.execute(
             """
             SELECT min(t), max(t) FROM (
@@ -225,4 +458,8 @@ def rollup_rebuild(*, tenant: Tenant) -> int:
             cursor.execute(_ROLLUP_SQL, params)
             rows = cursor.rowcount
         _milestones_refresh(cursor, tenant, None)
+        cursor.execute(
+            "ANALYZE analytics_dailypartnerstats, analytics_partnermilestones, analytics_partnerattributes"
+        )
+        _cubes_refresh(cursor, tenant, None, None)
     return rows

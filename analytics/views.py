@@ -91,9 +91,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     cohorts = metrics.activation_cohorts(
         tenant=tenant, filters=filters, today=local_today(tenant=tenant)
     )
-    curve = metrics.revenue_concentration(tenant=tenant, period=period, filters=filters)
+    curve, top = metrics.partner_ranking(tenant=tenant, period=period, filters=filters)
     breakdowns = _breakdowns(tenant, query)
-    top = metrics.top_partners(tenant=tenant, period=period, filters=filters)
     names = _partner_names(row["partner_id"] for row in top)
     for row in top:
         row["name"] = names.get(row["partner_id"], "")

@@ -10,6 +10,8 @@ default period (last 30 days), for the last 90 days, and with a filter.
 Usage:
     .venv/bin/python bench/dashboard.py --partners 1000000
     .venv/bin/python bench/dashboard.py --partners 1000000 --reuse   # measure again only
+    .venv/bin/python bench/dashboard.py --partners 1000000 --build-only  # build, measure later
+    .venv/bin/python bench/dashboard.py --reuse --rebuild   # migrate, rebuild rollups, measure
 
 The database (partnerflow_bench_dashboard unless DATABASE_URL names another containing
 "bench") is dropped and rebuilt unless --reuse is given.
@@ -89,6 +91,19 @@ def program(slug: str, partners: int, reuse: bool):
     return tenant
 
 
+def rebuild(tenant) -> None:
+    from django.db import connection
+
+    from analytics.rollups import rollup_rebuild
+    from tenancy.scope import tenant_scope
+
+    with tenant_scope(tenant):
+        rows = timed(f"[{tenant.slug}] rollup_rebuild", lambda: rollup_rebuild(tenant=tenant))
+    print(f"    {rows:,} partner-day rows")
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE")
+
+
 def measure(tenant, query: str) -> tuple[float, float]:
     from django.test import Client
 
@@ -114,6 +129,14 @@ def main() -> None:
     )
     parser.add_argument("--partners", type=int, default=1_000_000)
     parser.add_argument("--reuse", action="store_true", help="measure the programs built last time")
+    parser.add_argument(
+        "--build-only", action="store_true", help="build the programs and stop (measure later)"
+    )
+    parser.add_argument(
+        "--rebuild",
+        action="store_true",
+        help="with --reuse: migrate and run rollup_rebuild again (after a change to the rollups)",
+    )
     args = parser.parse_args()
     if not args.reuse:
         recreate_database()
@@ -122,10 +145,15 @@ def main() -> None:
     django.setup()
     from django.core.management import call_command
 
-    if not args.reuse:
+    if not args.reuse or args.rebuild:
         call_command("migrate", verbosity=0)
     small = program("bench-small", 1_000, args.reuse)
     large = program("bench-large", args.partners, args.reuse)
+    if args.reuse and args.rebuild:
+        for tenant in (small, large):
+            rebuild(tenant)
+    if args.build_only:
+        return
     print(
         f"\n{'dashboard, server time over ' + str(LOADS) + ' loads':<44} {'p50 ms':>9} {'p95 ms':>9}"
     )

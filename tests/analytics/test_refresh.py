@@ -1,13 +1,17 @@
 from datetime import date
 from decimal import Decimal
 
+from analytics import metrics
 from analytics.models import DailyPartnerStats
-from analytics.rollups import rollup_refresh_days, rollups_refresh_dirty
+from analytics.periods import Filters, Period
+from analytics.rollups import rollup_rebuild, rollup_refresh_days, rollups_refresh_dirty
 from partners.conversions import conversion_record
 from payouts.models import Commission, CommissionStatus
 from payouts.services import commission_review
 from tenancy.scope import tenant_scope
 from tests.analytics.conftest import _commission, _conversion, msk
+
+JUNE = Period(date(2026, 6, 1), date(2026, 6, 30))
 
 
 def test_a_new_conversion_reaches_the_rollups_through_the_dirty_set(
@@ -98,3 +102,85 @@ def test_a_rejected_commission_leaves_the_rollups(program, django_capture_on_com
         assert DailyPartnerStats.objects.get(
             partner=p1, day=date(2026, 6, 10)
         ).commissions == Decimal("100.00")
+
+
+def _derived_tables(tenant) -> dict[str, list[tuple]]:
+    """Every table the refresh maintains, as sorted tuples without surrogate ids."""
+    from django.db import connection
+
+    tables = {
+        "analytics_dailypartnerstats": "partner_id, day, clicks, leads, sales, actions, revenue, commissions",
+        "analytics_partnermilestones": "partner_id, first_click_day, first_lead_day, first_sale_day, repeat_sale_day, first_result_day, last_result_day",
+        "analytics_partnerattributes": "partner_id, activity_segment, channel_type, geography_tier, partner_type, industry, company_size, joined_day, counted",
+        "analytics_dailycube": "day, activity_segment, channel_type, geography_tier, dimension, value, clicks, leads, sales, revenue, commissions, fresh",
+        "analytics_cohortcube": "day, activity_segment, channel_type, geography_tier, joined, clicked, led, sold, repeated, activated_7, activated_30, activated_90, first_results",
+    }
+    result = {}
+    with connection.cursor() as cursor:
+        for table, columns in tables.items():
+            cursor.execute(
+                f"SELECT {columns} FROM {table} WHERE tenant_id = %s ORDER BY {columns}",  # noqa: S608
+                [tenant.pk],
+            )
+            result[table] = cursor.fetchall()
+    return result
+
+
+def test_incremental_maintenance_equals_a_rebuild(program, django_capture_on_commit_callbacks):
+    """Results, refunds, clicks, a segment run's UPDATE, profile edits and a newcomer, each
+    through the path production uses; then the refreshed tables must equal a rebuild."""
+    from partners.conversions import conversion_refund
+    from partners.models import Conversion, Partner
+    from segmentation.models import RunTrigger, SegmentRun
+    from segmentation.signals import segment_changed
+    from tests.factories import PartnerFactory
+
+    tenant, p = program.tenant, program.partners
+    with tenant_scope(tenant), django_capture_on_commit_callbacks(execute=True):
+        # P3's first results: a lead, then a sale 12 days later (its first result day and the
+        # "previous result" of the later day both change).
+        for external_id, kind, amount, day in [
+            ("inc-lead", "lead", None, "2026-06-12"),
+            ("inc-sale", "sale", "800.00", "2026-06-24"),
+        ]:
+            conversion_record(
+                tenant=tenant,
+                kind=kind,
+                external_id=external_id,
+                amount=amount,
+                currency="RUB" if amount else "",
+                partner=p["p3"].code,
+                occurred_at=msk(day, 11),
+            )
+        # P1's 20 June sale refunded in full: P1's repeat sale goes away.
+        sale = Conversion.objects.get(partner=p["p1"], occurred_at=msk("2026-06-20"))
+        conversion_refund(conversion=sale, amount=Decimal("3000.00"))
+        # A segment run rewrites segments with one UPDATE (no save signals), then signals.
+        Partner.objects.filter(pk__in=[p["p1"].pk, p["p2"].pk]).update(activity_segment="top")
+        Partner.objects.filter(pk=p["p4"].pk).update(activity_segment="sleeping")
+        run = SegmentRun.objects.create(
+            tenant=tenant, trigger=RunTrigger.COMMAND, as_of=date(2026, 6, 30), status="succeeded"
+        )
+        segment_changed.send(sender=SegmentRun, tenant=tenant, run=run, transitions=[])
+        # A profile edit and a newcomer, through save().
+        p2 = Partner.objects.get(pk=p["p2"].pk)
+        p2.channel_type, p2.industry, p2.partner_type = "expert", "retail", "agent"
+        p2.save()
+        PartnerFactory(tenant=tenant, name="P6", joined_at=msk("2026-06-29"), channel_type="expert")
+    rollups_refresh_dirty()
+    with tenant_scope(tenant):
+        incremental = _derived_tables(tenant)
+        rollup_rebuild(tenant=tenant)
+        rebuilt = _derived_tables(tenant)
+    assert incremental == rebuilt
+    assert len(incremental["analytics_dailycube"]) > 0
+    # The changes did reach the figures: P2 moved to "expert" and its 25 June sale with it.
+    with tenant_scope(tenant):
+        tables = metrics.breakdowns(tenant=tenant, period=JUNE, filters=Filters())
+    by_channel = {r["value"]: (r["revenue"], r["sales"]) for r in tables["channel_type"]}
+    assert by_channel == {
+        "blogger": (Decimal("1800.00"), 2),  # P1's 1,000 and P3's 800; P1's 3,000 refunded
+        "expert": (Decimal("1500.00"), 1),  # P2's sale, now under its new channel
+    }
+    by_segment = {r["value"]: r["active_partners"] for r in tables["activity_segment"]}
+    assert by_segment == {"top": 2, "": 1}  # P1, P2 top; P3 has no segment
