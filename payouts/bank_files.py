@@ -173,24 +173,24 @@ def result_file_apply(*, batch: PayoutBatch, content: bytes, user: User | None) 
     rows, errors = _parse_result(content, batch)
     if errors:
         return ResultImport(errors=errors)
-    result = ResultImport()
-    try:
-        with transaction.atomic():
-            for line, status, reason, reference in rows:
-                if status == "paid":
-                    marked = batches.payout_line_mark_paid(
-                        line=line, reference=reference, user=user
-                    )
-                else:
-                    marked = batches.payout_line_mark_failed(line=line, reason=reason, user=user)
-                if not marked.changed:
-                    result.unchanged += 1
-                elif status == "paid":
-                    result.paid += 1
-                else:
-                    result.failed += 1
-    except ServiceError as error:
-        return ResultImport(
-            errors=[_("Payout %(id)s: %(message)s") % {"id": line.pk, "message": error.message}]
-        )
-    return result
+    paid = {line.pk: reference for line, status, _reason, reference in rows if status == "paid"}
+    failed = {line.pk: reason for line, status, reason, _ref in rows if status == "failed"}
+    with transaction.atomic():
+        marks = [
+            batches.payout_lines_mark_paid(batch=batch, references=paid, user=user),
+            batches.payout_lines_mark_failed(batch=batch, reasons=failed, user=user),
+        ]
+        refused = [(line, error) for m in marks for line, error in m.refused]
+        if refused:  # all or nothing: undo the other kind's marks too
+            transaction.set_rollback(True)
+            return ResultImport(
+                errors=[
+                    _("Payout %(id)s: %(message)s") % {"id": line.pk, "message": error.message}
+                    for line, error in refused
+                ]
+            )
+    return ResultImport(
+        paid=len(marks[0].moved),
+        failed=len(marks[1].moved),
+        unchanged=len(marks[0].unchanged) + len(marks[1].unchanged),
+    )

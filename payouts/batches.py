@@ -45,7 +45,7 @@ from payouts.models import (
 from payouts.services import commissions_approve_matured
 from tenancy.errors import ConflictError, ServiceError
 from tenancy.models import Tenant, User
-from webhooks.services import event_publish
+from webhooks.services import events_publish
 
 # Settings
 
@@ -432,16 +432,15 @@ def _claim(line: PayoutLine, *, source, batch_status: str, **values) -> bool:
     return changed == 1
 
 
-def _release(line: PayoutLine) -> None:
-    """The line's commissions are free for the next batch; its money goes back to the balance."""
-    PayoutItem.objects.filter(line=line, released=False).update(released=True)
-    _transfer(
-        line,
+def _release(lines: list[PayoutLine]) -> None:
+    """The lines' commissions are free for the next batch; their money goes back to the
+    balance."""
+    PayoutItem.objects.filter(line__in=lines, released=False).update(released=True)
+    _transfers(
+        [(line, f"payout-return:line:{line.pk}", line.reason) for line in lines],
         kind=EntryKind.PAYOUT_RETURN,
         source=LedgerAccount.IN_PAYOUT,
         target=LedgerAccount.BALANCE,
-        cause=f"payout-return:line:{line.pk}",
-        memo=line.reason,
     )
 
 
@@ -466,7 +465,7 @@ def payout_line_exclude(*, line: PayoutLine, reason: str, user: User | None = No
         resolved_by=user,
     ):
         raise _line_error(line, PayoutLineStatus.EXCLUDED)
-    _release(line)
+    _release([line])
     PayoutRequest.objects.filter(line=line).update(status=PayoutRequestStatus.OPEN, line=None)
     return line
 
@@ -514,20 +513,30 @@ def _close_if_done(batch: PayoutBatch) -> None:
 
 def payout_event(line: PayoutLine) -> dict:
     """The webhook payload of a payout (money as strings)."""
-    return {
-        "id": line.pk,
-        "batch_id": line.batch_id,
-        "partner_id": line.partner_id,
-        "amount": str(line.amount),
-        "currency": line.currency,
-        "status": line.status,
-        "reason": line.reason,
-        "reference": line.reference,
-        "commission_ids": list(
-            PayoutItem.objects.filter(line=line).values_list("commission_id", flat=True)
-        ),
-        "resolved_at": line.resolved_at.isoformat() if line.resolved_at else None,
-    }
+    return payout_events([line])[0]
+
+
+def payout_events(lines: list[PayoutLine]) -> list[dict]:
+    """``payout_event`` for many lines, in one query."""
+    commissions: dict[int, list[int]] = {line.pk: [] for line in lines}
+    items = PayoutItem.objects.filter(line__in=lines).order_by("commission_id")
+    for line_id, commission_id in items.values_list("line_id", "commission_id"):
+        commissions[line_id].append(commission_id)
+    return [
+        {
+            "id": line.pk,
+            "batch_id": line.batch_id,
+            "partner_id": line.partner_id,
+            "amount": str(line.amount),
+            "currency": line.currency,
+            "status": line.status,
+            "reason": line.reason,
+            "reference": line.reference,
+            "commission_ids": commissions[line.pk],
+            "resolved_at": line.resolved_at.isoformat() if line.resolved_at else None,
+        }
+        for line in lines
+    ]
 
 
 @dataclass(frozen=True)
@@ -547,72 +556,132 @@ class Marked:
         return _("This payout was already marked failed: nothing changed.")
 
 
-@transaction.atomic
-def payout_line_mark_paid(
-    *, line: PayoutLine, reference: str = "", user: User | None = None
-) -> Marked:
-    """The bank paid this line. Marking a paid line again changes nothing."""
+@dataclass
+class Marks:
+    """What a set-based mark did: the lines it moved, those already in the wanted state, and
+    those it refused with why (when any is refused, nothing was changed)."""
+
+    moved: list[PayoutLine]
+    unchanged: list[PayoutLine]
+    refused: list[tuple[PayoutLine, ConflictError]]
+
+
+def _claim_many(*, batch_id: int, values: dict[int, dict], target: str, user: User | None) -> Marks:
+    """Moves the batch's ready lines named in ``values`` (line id → fields to set) to
+    ``target``, in one UPDATE. The batch row and then the lines are locked first, so a
+    concurrent mark waits and then sees this one's result. All or nothing: if any line is
+    neither ready nor already at ``target`` nothing is written."""
+    batch = PayoutBatch.objects.select_for_update().get(pk=batch_id)
+    lines = PayoutLine.objects.select_for_update().filter(batch_id=batch_id, pk__in=list(values))
+    marks = Marks(moved=[], unchanged=[], refused=[])
     now = timezone.now()
-    if not _claim(
-        line,
-        source=[PayoutLineStatus.READY],
-        batch_status=PayoutBatchStatus.APPROVED,
-        status=PayoutLineStatus.PAID,
-        reference=(reference or "").strip()[:100],
-        resolved_at=now,
-        resolved_by=user,
-    ):
-        if line.status == PayoutLineStatus.PAID:
-            return Marked(line, changed=False)
-        raise _line_error(line, PayoutLineStatus.PAID)
-    _transfer(
-        line,
+    for line in lines.order_by("pk"):
+        if batch.status == PayoutBatchStatus.APPROVED and line.status == PayoutLineStatus.READY:
+            for name, value in values[line.pk].items():
+                setattr(line, name, value)
+            line.status, line.resolved_at, line.resolved_by = target, now, user
+            marks.moved.append(line)
+        elif line.status == target:
+            marks.unchanged.append(line)
+        else:
+            marks.refused.append((line, _line_error(line, target)))
+    if marks.refused:
+        marks.moved = []
+        return marks
+    PayoutLine.objects.bulk_update(
+        marks.moved, ["status", "reference", "reason", "resolved_at", "resolved_by"]
+    )
+    return marks
+
+
+@transaction.atomic
+def payout_lines_mark_paid(
+    *, batch: PayoutBatch, references: dict[int, str], user: User | None = None
+) -> Marks:
+    """The bank paid these lines (line id → the bank's reference), in a fixed number of
+    queries: the ledger moves the money from in-payout to paid, the commissions become paid,
+    ``payout.paid`` goes to the subscribers, and the batch closes when nothing is left."""
+    marks = _claim_many(
+        batch_id=batch.pk,
+        values={pk: {"reference": (ref or "").strip()[:100]} for pk, ref in references.items()},
+        target=PayoutLineStatus.PAID,
+        user=user,
+    )
+    if not marks.moved:
+        return marks
+    _transfers(
+        [(line, f"payout-paid:line:{line.pk}", line.reference) for line in marks.moved],
         kind=EntryKind.PAYOUT_PAID,
         source=LedgerAccount.IN_PAYOUT,
         target=LedgerAccount.PAID,
-        cause=f"payout-paid:line:{line.pk}",
-        memo=line.reference,
     )
     # Commissions refunded in full while the line was on its way stay reversed: their refund was
     # booked on the balance and the next batch deducts it.
     # The ids as a list, so that the status condition is re-checked on each row after a
     # concurrent refund's lock.
     ids = list(
-        PayoutItem.objects.filter(line=line, released=False).values_list("commission_id", flat=True)
+        PayoutItem.objects.filter(line__in=marks.moved, released=False).values_list(
+            "commission_id", flat=True
+        )
     )
     Commission.objects.filter(pk__in=ids, status=CommissionStatus.APPROVED).update(
-        status=CommissionStatus.PAID, paid_at=now
+        status=CommissionStatus.PAID, paid_at=marks.moved[0].resolved_at
     )
-    event_publish(tenant=Tenant(pk=line.tenant_id), event="payout.paid", payload=payout_event(line))
-    _close_if_done(line.batch)
-    return Marked(line, changed=True)
+    events_publish(
+        tenant=Tenant(pk=batch.tenant_id), event="payout.paid", payloads=payout_events(marks.moved)
+    )
+    _close_if_done(batch)
+    return marks
 
 
 @transaction.atomic
+def payout_lines_mark_failed(
+    *, batch: PayoutBatch, reasons: dict[int, str], user: User | None = None
+) -> Marks:
+    """The bank could not pay these lines (line id → why): their money returns to the
+    partners' balances and their commissions to the next batch, in a fixed number of queries."""
+    marks = _claim_many(
+        batch_id=batch.pk,
+        values={pk: {"reason": _reason(reason)} for pk, reason in reasons.items()},
+        target=PayoutLineStatus.FAILED,
+        user=user,
+    )
+    if not marks.moved:
+        return marks
+    _release(marks.moved)
+    # On the request schedule the money goes out again only with an open request.
+    PayoutRequest.objects.filter(line__in=marks.moved).update(
+        status=PayoutRequestStatus.OPEN, line=None
+    )
+    events_publish(
+        tenant=Tenant(pk=batch.tenant_id),
+        event="payout.failed",
+        payloads=payout_events(marks.moved),
+    )
+    _close_if_done(batch)
+    return marks
+
+
+def _marked(line: PayoutLine, marks: Marks) -> Marked:
+    if marks.refused:
+        raise marks.refused[0][1]
+    line.refresh_from_db()
+    return Marked(line, changed=bool(marks.moved))
+
+
+def payout_line_mark_paid(
+    *, line: PayoutLine, reference: str = "", user: User | None = None
+) -> Marked:
+    """The bank paid this line. Marking a paid line again changes nothing."""
+    marks = payout_lines_mark_paid(batch=line.batch, references={line.pk: reference}, user=user)
+    return _marked(line, marks)
+
+
 def payout_line_mark_failed(*, line: PayoutLine, reason: str, user: User | None = None) -> Marked:
     """The bank could not pay this line: its money returns to the partner's balance and its
     commissions to the next batch. Marking a failed line again changes nothing."""
-    reason = _reason(reason)
-    if not _claim(
-        line,
-        source=[PayoutLineStatus.READY],
-        batch_status=PayoutBatchStatus.APPROVED,
-        status=PayoutLineStatus.FAILED,
-        reason=reason,
-        resolved_at=timezone.now(),
-        resolved_by=user,
-    ):
-        if line.status == PayoutLineStatus.FAILED:
-            return Marked(line, changed=False)
-        raise _line_error(line, PayoutLineStatus.FAILED)
-    _release(line)
-    # On the request schedule the money goes out again only with an open request.
-    PayoutRequest.objects.filter(line=line).update(status=PayoutRequestStatus.OPEN, line=None)
-    event_publish(
-        tenant=Tenant(pk=line.tenant_id), event="payout.failed", payload=payout_event(line)
-    )
-    _close_if_done(line.batch)
-    return Marked(line, changed=True)
+    marks = payout_lines_mark_failed(batch=line.batch, reasons={line.pk: reason}, user=user)
+    return _marked(line, marks)
 
 
 def payout_receipt_save(*, line: PayoutLine, receipt: str) -> PayoutLine:

@@ -300,7 +300,7 @@ def test_a_crash_inside_a_step_leaves_a_state_the_retry_completes(world, monkeyp
     def crash(**kwargs):
         raise RuntimeError("worker killed")
 
-    monkeypatch.setattr(batches, "event_publish", crash)
+    monkeypatch.setattr(batches, "events_publish", crash)
     with pytest.raises(RuntimeError):
         batches.payout_line_mark_paid(line=line)
     line.refresh_from_db()
