@@ -82,12 +82,14 @@ def partner_filter_sql(filters: Filters, alias: str = "p") -> tuple[str, dict]:
 
 
 def _stats_source(filters: Filters) -> tuple[str, dict]:
-    """The rollups, joined with partners only when a partner filter is on."""
+    """The partner rollups, joined only when a filter is on with the attributes the cubes
+    count (so per-partner figures and cube figures split partners alike)."""
     where, params = partner_filter_sql(filters)
     if not where:
         return "analytics_dailypartnerstats s", params
     return (
-        f"analytics_dailypartnerstats s JOIN partners_partner p ON p.id = s.partner_id {where}",
+        "analytics_dailypartnerstats s JOIN analytics_partnerattributes p"
+        f" ON p.partner_id = s.partner_id {where}",
         params,
     )
 

@@ -123,6 +123,49 @@ def measure(tenant, query: str) -> tuple[float, float]:
     return statistics.median(times), times[int(0.95 * LOADS) - 1]
 
 
+PROFILE_LOADS = 5
+
+
+def per_query(tenant, query: str) -> list[tuple[str, float]]:
+    """Median ms of each of the page's SQL statements over PROFILE_LOADS more loads, named by
+    the project function that ran it (the timed loads above run without this wrapper)."""
+    import inspect
+
+    from django.db import connection
+    from django.test import Client
+
+    from tenancy.models import User
+
+    root = str(Path(__file__).resolve().parent.parent)
+    samples: dict[str, list[float]] = {}
+
+    def wrapper(execute, sql, params, many, context):
+        caller = "?"
+        for frame in inspect.stack()[1:]:
+            if frame.filename.startswith(root) and "/.venv/" not in frame.filename:
+                module = Path(frame.filename).relative_to(root).with_suffix("")
+                caller = f"{'.'.join(module.parts)}.{frame.function}"
+                break
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            samples.setdefault(caller, []).append((time.perf_counter() - started) * 1000)
+
+    client = Client()
+    client.force_login(User.objects.get(email=f"owner@{tenant.slug}.test"))
+    with connection.execute_wrapper(wrapper):
+        for _ in range(PROFILE_LOADS):
+            assert client.get(f"/app/{tenant.slug}/{query}").status_code == 200
+    per_load = {}
+    for caller, times in samples.items():
+        size = len(times) // PROFILE_LOADS  # statements of this caller per load
+        if size:
+            loads = [sum(times[n * size : (n + 1) * size]) for n in range(PROFILE_LOADS)]
+            per_load[caller] = statistics.median(loads)
+    return sorted(per_load.items(), key=lambda item: -item[1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -136,6 +179,9 @@ def main() -> None:
         "--rebuild",
         action="store_true",
         help="with --reuse: migrate and run rollup_rebuild again (after a change to the rollups)",
+    )
+    parser.add_argument(
+        "--per-query", action="store_true", help="also time each SQL statement of the page"
     )
     args = parser.parse_args()
     if not args.reuse:
@@ -165,6 +211,12 @@ def main() -> None:
         for tenant in (small, large):
             p50, p95 = measure(tenant, query)
             print(f"{tenant.name + ', ' + label:<44} {p50:9.0f} {p95:9.0f}", flush=True)
+        if args.per_query:
+            queries = per_query(large, query)
+            print(f"    per query, {large.name}, ms per load (median of {PROFILE_LOADS}):")
+            for caller, ms in queries:
+                if ms >= 1:
+                    print(f"      {caller:<60} {ms:7.1f}")
 
 
 if __name__ == "__main__":
