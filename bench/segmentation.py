@@ -276,7 +276,7 @@ def main() -> None:
 
     from segmentation import services
     from segmentation.features import PLANNER_SETTINGS, copy_query, features_query
-    from segmentation.models import SegmentationPolicy
+    from segmentation.models import SegmentationPolicy, SegmentMembership
     from segmentation.selectors import local_today
     from tenancy.models import Tenant
     from tenancy.scope import tenant_scope
@@ -328,9 +328,12 @@ def main() -> None:
         )
 
     for label, run in [("first", first), ("rerun", rerun), ("next day", next_day)]:
+        with tenant_scope(tenant):
+            rewritten = SegmentMembership.objects.filter(run=run).count()
         print(
             f"run {label}: {run.status}, {run.duration_seconds:.2f} s in the service, "
-            f"transitions {run.transitions:,}, counts {run.counts}, churn {run.churn_model}"
+            f"transitions {run.transitions:,}, memberships written {rewritten:,}, "
+            f"counts {run.counts}, churn {run.churn_model}"
         )
     print(f"one more day: {added:,} conversions")
     print(

@@ -97,12 +97,12 @@ class PartnerSegmentHistoryView(TenantAPIView):
     )
     def get(self, request, id: int):
         partner = get_object_or_404(Partner, pk=id)
-        membership = SegmentMembership.objects.filter(partner=partner).first()
+        membership = selectors.membership_for_partner(partner=partner)
         payload = {
             "partner": partner.pk,
             "segment": membership.segment if membership else "",
             "since": membership.since if membership else None,
-            "explanation": engine.explanation_text(membership.explanation) if membership else "",
+            "explanation": selectors.membership_explanation(membership),
             "p_active": membership.p_active if membership else None,
             "at_risk": membership.at_risk if membership else False,
             "transitions": SegmentTransition.objects.filter(partner=partner).order_by("-at", "-id"),

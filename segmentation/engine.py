@@ -59,6 +59,25 @@ EXPLANATION_COLUMNS = [
 ]
 
 
+# The figures every partner of a run shares: stored once, on the run (SegmentRun.explanation).
+RUN_EXPLANATION_COLUMNS = [
+    "of",
+    "head",
+    "head_share",
+    "n_periods",
+    "period_days",
+    "window_days",
+    "sleeping_after",
+    "basis",
+]
+
+# P(active) and expected results are kept to what is shown (P(active) with two decimals), so a
+# day that moves them only in the fourth decimal rewrites nothing. The at-risk flag compares
+# the kept figure with the threshold, so what is shown and the flag always agree.
+P_ACTIVE_DECIMALS = 2
+EXPECTED_RESULTS_DECIMALS = 1
+
+
 def period_columns(stable_periods: int) -> list[str]:
     return [f"period_{k}" for k in range(stable_periods)]
 
@@ -181,6 +200,47 @@ def explanations_json(classified: pd.DataFrame) -> pd.Series:
         return pd.Series([], dtype=object, index=classified.index)
     lines = classified[EXPLANATION_COLUMNS].to_json(orient="records", lines=True)
     return pd.Series(lines.rstrip("\n").split("\n"), index=classified.index)
+
+
+def run_explanation(classified: pd.DataFrame, policy: Any) -> dict:
+    """The run-wide explanation figures (RUN_EXPLANATION_COLUMNS) as plain Python values."""
+    if len(classified):
+        first = classified.iloc[0]
+        return {
+            key: first[key].item() if hasattr(first[key], "item") else first[key]
+            for key in RUN_EXPLANATION_COLUMNS
+        }
+    return {
+        "of": 0,
+        "head": 0,
+        "head_share": 0.0,
+        "n_periods": policy.stable_periods,
+        "period_days": policy.period_days,
+        "window_days": policy.window_days,
+        "sleeping_after": policy.sleeping_after_days,
+        "basis": str(policy.value_basis),
+    }
+
+
+def explanation_assemble(
+    *,
+    segment: str,
+    rank: int | None,
+    value: int | None,
+    last_age: int | None,
+    periods: int,
+    run_figures: dict,
+) -> dict:
+    """A partner's explanation (EXPLANATION_COLUMNS but the cumulative share, which is not
+    shown) from the partner's own figures and the run's, as explanation_text reads it."""
+    return {
+        "rule": segment,
+        "rank": rank if segment in ACTIVE_SEGMENTS else None,
+        "value": value,
+        "last_age": last_age,
+        "periods": periods,
+        **{key: run_figures[key] for key in RUN_EXPLANATION_COLUMNS},
+    }
 
 
 def segment_counts(segments: pd.Series) -> dict[str, int]:

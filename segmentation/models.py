@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from partners.models import ActivitySegment, ConversionKind, Partner
-from tenancy.models import TenantOwned
+from tenancy.models import Tenant, TenantOwned
 
 
 def default_counted_kinds() -> list[str]:
@@ -153,6 +153,12 @@ class SegmentRun(TenantOwned):
     churn_model = models.JSONField(
         default=dict, blank=True, help_text="BG/NBD parameters and fit, or why it was skipped."
     )
+    explanation = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="The explanation figures shared by every partner of the run (number of active "
+        "partners, the top's size and share, the policy's days): kept once here, not per row.",
+    )
     error = models.TextField(blank=True)
     stage = models.CharField(max_length=16, choices=RunStage.choices, blank=True)
     progress = models.JSONField(
@@ -197,21 +203,43 @@ class SegmentRun(TenantOwned):
 
 
 class SegmentMembership(TenantOwned):
-    """A partner's current segment with its explanation and churn-risk figures. Mirrors
-    ``Partner.activity_segment`` / ``segment_since`` (which commission rules read).
+    """A partner's current segment with the partner's own explanation figures and churn-risk
+    figures. Mirrors ``Partner.activity_segment`` / ``segment_since`` (which commission rules
+    read).
+
+    Only what belongs to the partner and stays put from one day to the next is stored, so that
+    a nightly run rewrites only the rows that really changed: the window value (not the rank,
+    which moves whenever anyone else's value does — it is counted when shown), the date of the
+    latest result (not its age), P(active) and expected results rounded to what is shown. The
+    figures shared by the whole run are on ``SegmentRun.explanation``; selectors.py puts the
+    explanation back together.
 
     ``as_of`` and ``run`` name the run that last changed the row; a run that finds a row
     unchanged leaves it alone. The state's own date is that of the latest succeeded run."""
 
+    # The (tenant, partner) unique index serves every lookup by tenant: no index of its own.
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", db_index=False)
     partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="+")
     segment = models.CharField(max_length=16, choices=ActivitySegment.choices)
     since = models.DateTimeField()
     as_of = models.DateField()
-    explanation = models.JSONField(default=dict)
+    value = models.BigIntegerField(
+        null=True,
+        blank=True,
+        help_text="Window value (minor units or results); null unless active.",
+    )
+    last_result_on = models.DateField(null=True, blank=True)
+    periods = models.PositiveSmallIntegerField(
+        default=0, help_text="Stability periods (of the last n_periods) with a result."
+    )
     p_active = models.FloatField(null=True, blank=True)
     expected_results = models.FloatField(null=True, blank=True)
     at_risk = models.BooleanField(default=False)
-    run = models.ForeignKey(SegmentRun, on_delete=models.SET_NULL, null=True, related_name="+")
+    # Not indexed: it changes on every rewritten row, and an index on it would make every such
+    # update a non-HOT one. Runs are deleted only with their program.
+    run = models.ForeignKey(
+        SegmentRun, on_delete=models.SET_NULL, null=True, related_name="+", db_index=False
+    )
 
     class Meta:
         constraints = [
@@ -226,6 +254,12 @@ class SegmentMembership(TenantOwned):
                 condition=Q(at_risk=True),
                 name="segment_membership_at_risk",
             ),
+            # A partner's rank among active partners, counted when shown (selectors.py).
+            models.Index(
+                fields=["tenant", "value", "partner"],
+                condition=Q(value__isnull=False),
+                name="segment_membership_rank",
+            ),
         ]
 
 
@@ -233,6 +267,8 @@ class SegmentTransition(TenantOwned):
     """A partner's move from one segment to another; "" stands for no segment (a partner newly
     approved, or no longer approved)."""
 
+    # Its (tenant, partner, at) and (tenant, as_of) indexes serve every lookup by tenant.
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", db_index=False)
     run = models.ForeignKey(SegmentRun, on_delete=models.CASCADE, related_name="+")
     partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="+")
     from_segment = models.CharField(max_length=16, choices=ActivitySegment.choices, blank=True)

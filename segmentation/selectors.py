@@ -1,13 +1,20 @@
 from datetime import date
 from zoneinfo import ZoneInfo
 
-from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.db.models import Count, JSONField, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from partners.models import Partner
-from segmentation import conditions
-from segmentation.models import CustomSegment, CustomSegmentMembership, SegmentationPolicy
+from segmentation import conditions, engine
+from segmentation.models import (
+    CustomSegment,
+    CustomSegmentMembership,
+    RunStatus,
+    SegmentationPolicy,
+    SegmentMembership,
+    SegmentRun,
+)
 from tenancy.models import Tenant
 
 
@@ -55,4 +62,54 @@ def custom_segment_list() -> QuerySet[CustomSegment]:
     )
     return CustomSegment.objects.annotate(members=Coalesce(Subquery(members), 0)).order_by(
         "name", "pk"
+    )
+
+
+def membership_for_partner(*, partner: Partner) -> SegmentMembership | None:
+    """The partner's current segment row, with what its explanation needs from elsewhere read
+    in the same statement (one snapshot, so never a mix of two runs): the date and run-wide
+    figures of the run whose state this is (the latest succeeded one) and, for an active
+    partner, how many active partners rank ahead (value descending, partner id ascending)."""
+    state = SegmentRun.objects.filter(status=RunStatus.SUCCEEDED).order_by("-finished_at", "-id")
+    ahead = (
+        SegmentMembership.objects.filter(value__isnull=False)
+        .filter(
+            Q(value__gt=OuterRef("value"))
+            | Q(value=OuterRef("value"), partner_id__lt=OuterRef("partner_id"))
+        )
+        .order_by()
+        .values("tenant")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return (
+        SegmentMembership.objects.filter(partner=partner)
+        .annotate(
+            state_as_of=Subquery(state.values("as_of")[:1]),
+            state_figures=Subquery(state.values("explanation")[:1], output_field=JSONField()),
+            ahead=Coalesce(Subquery(ahead), 0),
+        )
+        .first()
+    )
+
+
+def membership_explanation(membership: SegmentMembership | None) -> str:
+    """Why the partner is in its segment, in plain words in the reader's language; ``membership``
+    as membership_for_partner returns it. Empty when there is nothing to explain yet."""
+    if membership is None or not membership.state_figures:
+        return ""
+    last_age = (
+        (membership.state_as_of - membership.last_result_on).days
+        if membership.last_result_on is not None
+        else None
+    )
+    return engine.explanation_text(
+        engine.explanation_assemble(
+            segment=membership.segment,
+            rank=membership.ahead + 1,
+            value=membership.value,
+            last_age=last_age,
+            periods=membership.periods,
+            run_figures=membership.state_figures,
+        )
     )

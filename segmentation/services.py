@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -59,20 +59,28 @@ Progress = Callable[[str], None]
 CHURN_FIT_SAMPLE = 10_000
 
 # What the engine hands to PostgreSQL, as binary COPY (pgcopy.py): fixed-width fields only,
-# NULLs as sentinels (rank 0, value −1, last_age −1, NaN), segments as their index in
-# engine.SEGMENTS. The view segmentation_new turns them back into segments, NULLs and the
-# explanation JSON — built by PostgreSQL, which is far faster than serialising it in Python.
+# NULLs as sentinels (value −1, last_age −1, NaN), segments as their index in engine.SEGMENTS.
+# The view segmentation_new turns them back into segments, NULLs and dates.
 RAW_COLUMNS = [
     ("partner_id", "bigint"),
     ("segment_code", "smallint"),
-    ("rank", "integer"),
     ("value", "bigint"),
-    ("share", "double precision"),
     ("last_age", "integer"),
     ("periods", "smallint"),
     ("p_active", "double precision"),
     ("expected_results", "double precision"),
     ("at_risk", "boolean"),
+]
+# The membership columns a run writes, as segmentation_new names them; a row whose values all
+# equal these is left alone.
+STATE_COLUMNS = [
+    "segment",
+    "value",
+    "last_result_on",
+    "periods",
+    "p_active",
+    "expected_results",
+    "at_risk",
 ]
 
 
@@ -252,11 +260,14 @@ def _recompute(*, tenant: Tenant, run: SegmentRun, report: RunProgress) -> None:
     classified = engine.classify(features, policy)
     report(RunStage.CHURN, partners=partners)
     churn, run.churn_model = churn_predict(features, policy)
-    classified["p_active"] = churn["p_active"]
-    classified["expected_results"] = churn["expected_results"]
+    classified["p_active"] = churn["p_active"].round(engine.P_ACTIVE_DECIMALS)
+    classified["expected_results"] = churn["expected_results"].round(
+        engine.EXPECTED_RESULTS_DECIMALS
+    )
     classified["at_risk"] = engine.flag_at_risk(
         classified["segment"], classified["p_active"], policy.at_risk_threshold
     )
+    run.explanation = engine.run_explanation(classified, policy)
     report(RunStage.WRITING, partners=partners)
     transitions = _write(tenant=tenant, run=run, classified=classified, report=report)
     run.partners = len(classified)
@@ -311,15 +322,18 @@ def churn_predict(features: pd.DataFrame, policy: SegmentationPolicy) -> tuple[p
 def _write(
     *, tenant: Tenant, run: SegmentRun, classified: pd.DataFrame, report: RunProgress
 ) -> int:
-    """Everything in set-based statements: COPY into a temporary table, then one statement each
-    for transitions, memberships and the partners' own segment fields. Returns the number of
-    transitions. The caller's transaction makes it atomic."""
+    """Everything in set-based statements: COPY into a temporary table; the run's transitions
+    into another, once; then one statement each for the transitions, the memberships that
+    changed, the new ones and the partners' own segment fields. Only rows whose stored values
+    differ are written. Returns the number of transitions. The caller's transaction makes it
+    atomic."""
     at = local_day_start(run.as_of, tenant.timezone)
     params = {"tenant": tenant.pk, "run": run.pk, "at": at, "as_of": run.as_of}
     payload = binary_copy_payload(_raw_columns(classified))
     with connection.cursor() as cursor:
         # ON COMMIT DROP alone is not enough: inside an outer transaction (a request, a test)
-        # the commit comes later, so the table is also dropped explicitly below.
+        # the commit comes later, so the tables are also dropped explicitly below.
+        cursor.execute("DROP TABLE IF EXISTS segmentation_changes")
         cursor.execute("DROP TABLE IF EXISTS segmentation_raw CASCADE")
         cursor.execute(
             sql.SQL("CREATE TEMPORARY TABLE segmentation_raw ({}) ON COMMIT DROP").format(
@@ -336,96 +350,116 @@ def _write(
         # state?" below is then an index probe, whatever plan PostgreSQL picks.
         cursor.execute("ALTER TABLE segmentation_raw ADD PRIMARY KEY (partner_id)")
         cursor.execute("ANALYZE segmentation_raw")
-        cursor.execute(_new_view(classified))
+        cursor.execute(_new_view(as_of=run.as_of))
+        cursor.execute(
+            "SELECT EXISTS (SELECT FROM segmentation_segmentmembership WHERE tenant_id = %s)",
+            [tenant.pk],
+        )
+        had_memberships = cursor.fetchone()[0]
 
+        # Who moved, computed once: it feeds the transitions, the new memberships, the
+        # partners' mirror fields and what is published after commit.
         cursor.execute(
             """
-            WITH changes AS (
-                SELECT n.partner_id, coalesce(m.segment, '') AS from_segment, n.segment AS to_segment
-                FROM segmentation_new n
-                LEFT JOIN segmentation_segmentmembership m
-                       ON m.tenant_id = %(tenant)s AND m.partner_id = n.partner_id
-                WHERE m.segment IS DISTINCT FROM n.segment
-                UNION ALL
-                SELECT m.partner_id, m.segment, ''
-                FROM segmentation_segmentmembership m
-                WHERE m.tenant_id = %(tenant)s
-                  AND NOT EXISTS (SELECT FROM segmentation_new n WHERE n.partner_id = m.partner_id)
-            )
+            CREATE TEMPORARY TABLE segmentation_changes ON COMMIT DROP AS
+            SELECT n.partner_id, coalesce(m.segment, '') AS from_segment, n.segment AS to_segment
+            FROM segmentation_new n
+            LEFT JOIN segmentation_segmentmembership m
+                   ON m.tenant_id = %(tenant)s AND m.partner_id = n.partner_id
+            WHERE m.segment IS DISTINCT FROM n.segment
+            UNION ALL
+            SELECT m.partner_id, m.segment, ''
+            FROM segmentation_segmentmembership m
+            WHERE m.tenant_id = %(tenant)s
+              AND NOT EXISTS (SELECT FROM segmentation_raw r WHERE r.partner_id = m.partner_id)
+            """,
+            params,
+        )
+        cursor.execute(
+            """
             INSERT INTO segmentation_segmenttransition
                    (tenant_id, run_id, partner_id, from_segment, to_segment, at, as_of)
             SELECT %(tenant)s, %(run)s, partner_id, from_segment, to_segment, %(at)s, %(as_of)s
-            FROM changes
-            RETURNING partner_id, from_segment, to_segment
+            FROM segmentation_changes
             """,
             params,
         )
-        changes = [tuple(row) for row in cursor.fetchall()]
-        report(RunStage.TRANSITIONS, partners=len(classified), transitions=len(changes))
+        transitions = cursor.rowcount
+        report(RunStage.TRANSITIONS, partners=len(classified), transitions=transitions)
 
+        if had_memberships:  # a first run has nothing to delete or compare
+            cursor.execute(
+                """
+                DELETE FROM segmentation_segmentmembership m
+                WHERE m.tenant_id = %(tenant)s
+                  AND NOT EXISTS (SELECT FROM segmentation_raw r WHERE r.partner_id = m.partner_id)
+                """,
+                params,
+            )
+            cursor.execute(
+                sql.SQL(
+                    """
+                    UPDATE segmentation_segmentmembership m
+                    SET since = CASE WHEN m.segment = n.segment THEN m.since ELSE %(at)s END,
+                        as_of = %(as_of)s, run_id = %(run)s, {assignments}
+                    FROM segmentation_new n
+                    WHERE m.tenant_id = %(tenant)s AND m.partner_id = n.partner_id
+                      -- an unchanged row is left alone: its as_of and run say when it last
+                      -- changed
+                      AND ({old}) IS DISTINCT FROM ({new})
+                    """
+                ).format(
+                    assignments=sql.SQL(", ").join(
+                        sql.SQL("{0} = n.{0}").format(sql.Identifier(c)) for c in STATE_COLUMNS
+                    ),
+                    old=sql.SQL(", ").join(
+                        sql.SQL("m.{}").format(sql.Identifier(c)) for c in STATE_COLUMNS
+                    ),
+                    new=sql.SQL(", ").join(
+                        sql.SQL("n.{}").format(sql.Identifier(c)) for c in STATE_COLUMNS
+                    ),
+                ),
+                params,
+            )
+        # New memberships: exactly the partners who had none (a plain INSERT, no conflict
+        # check per row — on a first run, every partner).
         cursor.execute(
-            """
-            DELETE FROM segmentation_segmentmembership m
-            WHERE m.tenant_id = %(tenant)s
-              AND NOT EXISTS (SELECT FROM segmentation_new n WHERE n.partner_id = m.partner_id)
-            """,
+            sql.SQL(
+                """
+                INSERT INTO segmentation_segmentmembership
+                       (tenant_id, partner_id, since, as_of, run_id, {columns})
+                SELECT %(tenant)s, n.partner_id, %(at)s, %(as_of)s, %(run)s, {values}
+                FROM segmentation_changes c
+                JOIN segmentation_new n ON n.partner_id = c.partner_id
+                WHERE c.from_segment = ''
+                """
+            ).format(
+                columns=sql.SQL(", ").join(sql.Identifier(c) for c in STATE_COLUMNS),
+                values=sql.SQL(", ").join(
+                    sql.SQL("n.{}").format(sql.Identifier(c)) for c in STATE_COLUMNS
+                ),
+            ),
             params,
         )
-        cursor.execute(
-            """
-            UPDATE segmentation_segmentmembership m
-            SET since = CASE WHEN m.segment = n.segment THEN m.since ELSE %(at)s END,
-                segment = n.segment,
-                as_of = %(as_of)s,
-                explanation = n.explanation,
-                p_active = n.p_active,
-                expected_results = n.expected_results,
-                at_risk = n.at_risk,
-                run_id = %(run)s
-            FROM segmentation_new n
-            WHERE m.tenant_id = %(tenant)s AND m.partner_id = n.partner_id
-              -- an unchanged row is left alone: its as_of and run say when it last changed
-              AND (m.segment, m.explanation, m.p_active, m.expected_results, m.at_risk)
-                  IS DISTINCT FROM
-                  (n.segment, n.explanation, n.p_active, n.expected_results, n.at_risk)
-            """,
-            params,
-        )
-        cursor.execute(
-            """
-            INSERT INTO segmentation_segmentmembership
-                   (tenant_id, partner_id, segment, since, as_of, explanation, p_active,
-                    expected_results, at_risk, run_id)
-            SELECT %(tenant)s, n.partner_id, n.segment, %(at)s, %(as_of)s, n.explanation,
-                   n.p_active, n.expected_results, n.at_risk, %(run)s
-            FROM segmentation_new n
-            -- Newly approved partners only. ON CONFLICT rather than an anti-join: one index
-            -- probe per row, whatever the planner believes about a freshly emptied table.
-            ON CONFLICT (tenant_id, partner_id) DO NOTHING
-            """,
-            params,
-        )
-        # The partner's own fields mirror the membership (commission rules read them).
+        # The partner's own fields mirror the membership (commission rules read them): they
+        # change exactly when the segment does.
         cursor.execute(
             """
             UPDATE partners_partner p
-            SET activity_segment = m.segment, segment_since = m.since
-            FROM segmentation_segmentmembership m
-            WHERE m.tenant_id = %(tenant)s AND p.tenant_id = %(tenant)s AND p.id = m.partner_id
-              AND (p.activity_segment, p.segment_since) IS DISTINCT FROM (m.segment, m.since)
+            SET activity_segment = c.to_segment,
+                segment_since = CASE WHEN c.to_segment = '' THEN NULL ELSE %(at)s END
+            FROM segmentation_changes c
+            WHERE p.tenant_id = %(tenant)s AND p.id = c.partner_id
+              AND (p.activity_segment, p.segment_since) IS DISTINCT FROM
+                  (c.to_segment, CASE WHEN c.to_segment = '' THEN NULL ELSE %(at)s END)
             """,
             params,
         )
-        cursor.execute(
-            """
-            UPDATE partners_partner p
-            SET activity_segment = '', segment_since = NULL
-            WHERE p.tenant_id = %(tenant)s
-              AND (p.activity_segment <> '' OR p.segment_since IS NOT NULL)
-              AND NOT EXISTS (SELECT FROM segmentation_raw r WHERE r.partner_id = p.id)
-            """,
-            params,
-        )
+        changes: list[tuple] = []
+        if transitions:
+            cursor.execute("SELECT partner_id, from_segment, to_segment FROM segmentation_changes")
+            changes = [tuple(row) for row in cursor.fetchall()]
+        cursor.execute("DROP TABLE segmentation_changes")
         cursor.execute("DROP TABLE segmentation_raw CASCADE")
     if changes:
         # Robust: the run is committed by then; a subscriber's failure is logged and must not
@@ -433,7 +467,7 @@ def _write(
         transaction.on_commit(
             lambda: _publish_in_scope(tenant=tenant, run=run, changes=changes), robust=True
         )
-    return len(changes)
+    return transitions
 
 
 def _raw_columns(classified: pd.DataFrame) -> list[tuple[np.ndarray, str]]:
@@ -441,9 +475,7 @@ def _raw_columns(classified: pd.DataFrame) -> list[tuple[np.ndarray, str]]:
     arrays = {
         "partner_id": classified["partner_id"].to_numpy(dtype=np.int64),
         "segment_code": codes.astype(np.int16),
-        "rank": classified["rank"].fillna(0).to_numpy(dtype=np.int64),
         "value": classified["value"].fillna(-1).to_numpy(dtype=np.int64),
-        "share": classified["share"].to_numpy(dtype=np.float64),
         "last_age": classified["last_age"].fillna(-1).to_numpy(dtype=np.int64),
         "periods": classified["periods"].to_numpy(dtype=np.int64),
         "p_active": classified["p_active"].to_numpy(dtype=np.float64),
@@ -453,43 +485,26 @@ def _raw_columns(classified: pd.DataFrame) -> list[tuple[np.ndarray, str]]:
     return [(arrays[name], pg_type) for name, pg_type in RAW_COLUMNS]
 
 
-def _new_view(classified: pd.DataFrame) -> sql.Composed:
-    """The new state as rows of (partner_id, segment, explanation, p_active, expected_results,
-    at_risk); the explanation has exactly engine.explanations_json's keys and values."""
-    segments = sql.SQL("{}::text[]").format(sql.Literal(list(engine.SEGMENTS)))
-    per_row = {
-        "rule": sql.SQL("({})[r.segment_code + 1]").format(segments),
-        "rank": sql.SQL("NULLIF(r.rank, 0)"),
-        "value": sql.SQL("NULLIF(r.value, -1)"),
-        "share": sql.SQL("NULLIF(r.share, 'NaN')"),
-        "last_age": sql.SQL("NULLIF(r.last_age, -1)"),
-        "periods": sql.SQL("r.periods"),
-    }
-    first = classified.iloc[0] if len(classified) else None
-    pairs = []
-    for key in engine.EXPLANATION_COLUMNS:
-        if key in per_row:
-            value = per_row[key]
-        else:  # the same for every partner of the run
-            constant = first[key] if first is not None else None
-            constant = constant.item() if hasattr(constant, "item") else constant
-            cast = {str: "text", int: "bigint", float: "double precision"}.get(
-                type(constant), "text"
-            )
-            value = sql.SQL("{}::{}").format(sql.Literal(constant), sql.SQL(cast))
-        pairs.append(sql.SQL("{}, {}").format(sql.Literal(key), value))
+def _new_view(*, as_of: date) -> sql.Composed:
+    """The new state as rows of (partner_id, *STATE_COLUMNS): NULLs back from their sentinels,
+    the latest result's date from its age."""
     return sql.SQL(
         """
         CREATE TEMPORARY VIEW segmentation_new AS
         SELECT r.partner_id,
                ({segments})[r.segment_code + 1]::varchar(16) AS segment,
-               jsonb_build_object({pairs}) AS explanation,
+               NULLIF(r.value, -1) AS value,
+               CASE WHEN r.last_age >= 0 THEN {as_of} - r.last_age END AS last_result_on,
+               r.periods,
                NULLIF(r.p_active, 'NaN') AS p_active,
                NULLIF(r.expected_results, 'NaN') AS expected_results,
                r.at_risk
         FROM segmentation_raw r
         """
-    ).format(segments=segments, pairs=sql.SQL(", ").join(pairs))
+    ).format(
+        segments=sql.SQL("{}::text[]").format(sql.Literal(list(engine.SEGMENTS))),
+        as_of=sql.SQL("{}::date").format(sql.Literal(as_of)),
+    )
 
 
 WEBHOOK_CHUNK = 500
@@ -502,26 +517,39 @@ def _publish_in_scope(*, tenant: Tenant, run: SegmentRun, changes: list[tuple]) 
         transitions_publish(tenant=tenant, run=run, changes=changes)
 
 
+class _TransitionEvents(Sequence):
+    """The webhook payloads of a run's transitions, WEBHOOK_CHUNK per event, each built only
+    when read: a program without a subscribed endpoint (events_publish then reads none) costs
+    nothing, even for a million transitions."""
+
+    def __init__(self, run: SegmentRun, changes: list[tuple]) -> None:
+        self.run, self.changes = run, changes
+
+    def __len__(self) -> int:
+        return -(-len(self.changes) // WEBHOOK_CHUNK)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if not -len(self) <= index < len(self):
+            raise IndexError(index)
+        start = (index % len(self)) * WEBHOOK_CHUNK
+        return {
+            "run_id": self.run.pk,
+            "as_of": self.run.as_of.isoformat(),
+            "transitions": [
+                {"partner_id": partner_id, "from": before or None, "to": after or None}
+                for partner_id, before, after in self.changes[start : start + WEBHOOK_CHUNK]
+            ],
+        }
+
+
 def transitions_publish(*, tenant: Tenant, run: SegmentRun, changes: list[tuple]) -> None:
     """``segment.changed``: the Django signal with every transition of the run, and webhook
     events of up to WEBHOOK_CHUNK transitions each (one event per partner would flood the
     receivers on a first run or a policy change)."""
     segment_changed.send(sender=SegmentRun, tenant=tenant, run=run, transitions=changes)
-    events_publish(
-        tenant=tenant,
-        event="segment.changed",
-        payloads=[
-            {
-                "run_id": run.pk,
-                "as_of": run.as_of.isoformat(),
-                "transitions": [
-                    {"partner_id": partner_id, "from": before or None, "to": after or None}
-                    for partner_id, before, after in changes[start : start + WEBHOOK_CHUNK]
-                ],
-            }
-            for start in range(0, len(changes), WEBHOOK_CHUNK)
-        ],
-    )
+    events_publish(tenant=tenant, event="segment.changed", payloads=_TransitionEvents(run, changes))
 
 
 def segments_dispatch_due(*, now: datetime | None = None) -> list[SegmentRun]:

@@ -35,6 +35,8 @@ from segmentation.selectors import (
     custom_segment_list,
     definition_partners,
     local_today,
+    membership_explanation,
+    membership_for_partner,
     policy_get,
 )
 from tenancy.errors import ServiceError
@@ -206,7 +208,7 @@ def partner_segment(request: HttpRequest, partner_id: int) -> HttpResponse:
     """The partner page's segment card (loaded with htmx): the segment, since when, why in plain
     words (in the reader's language), P(active) / at risk and the history of moves."""
     partner = get_object_or_404(Partner, pk=partner_id)
-    membership = SegmentMembership.objects.filter(partner=partner).first()
+    membership = membership_for_partner(partner=partner)
     labels = dict(ActivitySegment.choices)
     transitions = [
         {
@@ -224,7 +226,7 @@ def partner_segment(request: HttpRequest, partner_id: int) -> HttpResponse:
     context = {
         "partner": partner,
         "membership": membership,
-        "explanation": engine.explanation_text(membership.explanation) if membership else "",
+        "explanation": membership_explanation(membership),
         "transitions": transitions,
         "custom_memberships": custom,
     }

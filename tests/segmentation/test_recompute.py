@@ -91,14 +91,7 @@ class Program:
                 "memberships": {
                     m["partner_id"]: m
                     for m in SegmentMembership.objects.values(
-                        "partner_id",
-                        "segment",
-                        "since",
-                        "as_of",
-                        "explanation",
-                        "p_active",
-                        "expected_results",
-                        "at_risk",
+                        "partner_id", "since", "as_of", *services.STATE_COLUMNS
                     )
                 },
                 "transitions": SegmentTransition.objects.count(),
@@ -144,16 +137,12 @@ def test_first_run_assigns_every_approved_partner(program):
     assert all(m["since"] == midnight for m in state["memberships"].values())
     assert state["since"][program.top.pk] == midnight
     assert state["since"][program.pending.pk] is None
-    assert state["memberships"][program.top.pk]["explanation"] == {
-        "rule": "top",
-        "rank": 1,
+    top = state["memberships"][program.top.pk]
+    assert (top["value"], top["last_result_on"], top["periods"]) == (300000, date(2026, 3, 9), 3)
+    assert run.explanation == {
         "of": 10,
-        "value": 300000,
-        "share": 0.9464,
         "head": 1,
         "head_share": 0.9464,
-        "last_age": 1,
-        "periods": 3,
         "n_periods": 3,
         "period_days": 30,
         "window_days": 90,
@@ -411,14 +400,15 @@ def test_churn_model_fitted_with_enough_repeat_partners(db):
     assert all(m.p_active < 0.5 for m in memberships.values() if m.at_risk)
 
 
-def test_stored_explanations_equal_the_engines_json(program):
-    """PostgreSQL builds the stored JSON from the binary COPY; it must say exactly what the
-    pure engine says for every partner, NULLs included."""
+def test_shown_explanations_equal_the_engines(program):
+    """The explanation is put back together when shown — the partner's stored figures, the
+    run's, the rank counted then — and must say exactly what the pure engine says for every
+    partner (but the cumulative share, which is not shown), NULLs included."""
     import json
 
     from segmentation import engine
     from segmentation.features import features_read
-    from segmentation.selectors import policy_get
+    from segmentation.selectors import membership_for_partner, policy_get
 
     program.recompute()
     with tenant_scope(program.tenant):
@@ -426,17 +416,55 @@ def test_stored_explanations_equal_the_engines_json(program):
         classified = engine.classify(
             features_read(tenant=program.tenant, policy=policy, as_of=AS_OF), policy
         )
-    expected = {
-        int(pid): json.loads(text)
-        for pid, text in zip(
-            classified["partner_id"], engine.explanations_json(classified), strict=True
+        expected = {
+            int(pid): {k: v for k, v in json.loads(text).items() if k != "share"}
+            for pid, text in zip(
+                classified["partner_id"], engine.explanations_json(classified), strict=True
+            )
+        }
+        shown = {}
+        for partner in Partner.objects.filter(pk__in=expected):
+            m = membership_for_partner(partner=partner)
+            shown[partner.pk] = engine.explanation_assemble(
+                segment=m.segment,
+                rank=m.ahead + 1,
+                value=m.value,
+                last_age=(m.state_as_of - m.last_result_on).days if m.last_result_on else None,
+                periods=m.periods,
+                run_figures=m.state_figures,
+            )
+    assert shown == expected
+    assert shown[program.newcomers[0].pk]["rank"] is None
+    assert shown[program.sleeping[0].pk]["value"] is None
+    assert shown[program.sleeping[0].pk]["last_age"] == 70
+    assert [shown[p.pk]["rank"] for p in [program.top, *program.stable]] == [1, 2, 3, 4, 5]
+
+
+def test_next_day_without_new_results_rewrites_only_what_changed(program):
+    """A day later with no new data, ages and ranks move but what is stored does not, but for
+    the partners whose stored figures really changed: the explanation still reads a day older."""
+    from segmentation.selectors import membership_explanation, membership_for_partner
+
+    first = program.recompute()
+    before = program.state()["memberships"]
+    run = program.recompute(as_of=AS_OF + timedelta(days=1))
+    after = program.state()["memberships"]
+    changed = {pid for pid in after if after[pid] != before[pid]}
+    assert run.transitions == 0
+    with tenant_scope(program.tenant):
+        written = set(
+            SegmentMembership.objects.filter(run=run).values_list("partner_id", flat=True)
         )
-    }
-    stored = {pid: m["explanation"] for pid, m in program.state()["memberships"].items()}
-    assert stored == expected
-    assert stored[program.newcomers[0].pk]["rank"] is None
-    assert stored[program.sleeping[0].pk]["value"] is None
-    assert stored[program.sleeping[0].pk]["last_age"] == 70
+        assert written == changed
+        assert (
+            set(SegmentMembership.objects.filter(run=first).values_list("partner_id", flat=True))
+            == set(after) - changed
+        )
+        sleeper = membership_for_partner(partner=program.sleeping[0])
+        assert membership_explanation(sleeper) == (
+            "sleeping: last result 71 days ago (sleeping after 60)"
+        )
+    assert program.sleeping[0].pk not in changed
 
 
 def test_webhook_events_carry_the_transitions_in_chunks(
