@@ -238,8 +238,15 @@ def _attributes_rebuild(cursor, tenant: Tenant) -> None:
     )
 
 
-# The previous result day matters only within the active window, so a recompute of some days
-# reads the partner-days from ACTIVE_WINDOW_DAYS − 1 days before the first of them.
+# Each partner-day's previous result day (only its distance up to ACTIVE_WINDOW_DAYS matters):
+# for all days, one window over each partner's days; for a few days, one probe of the
+# (tenant, partner, day) index per partner-day of those days.
+_PREVIOUS_RESULT_WINDOW = """max(s.day) FILTER (WHERE s.leads + s.sales > 0) OVER (
+    PARTITION BY s.partner_id ORDER BY s.day ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)"""
+_PREVIOUS_RESULT_PROBE = f"""(
+    SELECT max(q.day) FROM analytics_dailypartnerstats q
+    WHERE q.tenant_id = s.tenant_id AND q.partner_id = s.partner_id AND q.day < s.day
+      AND q.day >= s.day - {ACTIVE_WINDOW_DAYS} AND q.leads + q.sales > 0)"""  # noqa: S608 - constants only
 _FRESH = ", ".join(
     f"count(*) FILTER (WHERE d.result AND d.gap > {k})" for k in range(ACTIVE_WINDOW_DAYS)
 )
@@ -255,14 +262,12 @@ SELECT %(tenant)s, d.day, {", ".join(f"a.{c}" for c in _CELL)},
 FROM (
     SELECT s.partner_id, s.day, s.clicks, s.leads, s.sales, s.revenue, s.commissions,
            s.leads + s.sales > 0 AS result,
-           coalesce(s.day - max(s.day) FILTER (WHERE s.leads + s.sales > 0) OVER (
-               PARTITION BY s.partner_id ORDER BY s.day
-               ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), {ACTIVE_WINDOW_DAYS}) AS gap
+           coalesce(s.day - {{previous_result_day}}, {ACTIVE_WINDOW_DAYS}) AS gap
     FROM analytics_dailypartnerstats s
-    WHERE s.tenant_id = %(tenant)s {{range_filter}}
+    WHERE s.tenant_id = %(tenant)s {{day_filter}}
 ) AS d
 JOIN analytics_partnerattributes a ON a.partner_id = d.partner_id
-WHERE a.tenant_id = %(tenant)s {{day_filter}}
+WHERE a.tenant_id = %(tenant)s
 GROUP BY d.day, {", ".join(f"a.{c}" for c in _CELL)},
          GROUPING SETS ((), {", ".join(f"(a.{c})" for c in _BREAKDOWN_ONLY)})
 """  # noqa: S608 - fixed column names; every value is a parameter
@@ -306,22 +311,18 @@ def _cubes_refresh(cursor, tenant: Tenant, cube_days, cohort_days) -> None:
     params = {"tenant": tenant.pk}
     if cube_days is None:
         cursor.execute("DELETE FROM analytics_dailycube WHERE tenant_id = %(tenant)s", params)
-        cursor.execute(_CUBE_SQL.format(range_filter="", day_filter=""), params)
+        cursor.execute(
+            _CUBE_SQL.format(previous_result_day=_PREVIOUS_RESULT_WINDOW, day_filter=""), params
+        )
     elif cube_days:
-        days = sorted(cube_days)
-        params |= {
-            "days": days,
-            "from": days[0] - timedelta(days=ACTIVE_WINDOW_DAYS - 1),
-            "to": days[-1],
-        }
+        params["days"] = sorted(cube_days)
         cursor.execute(
             "DELETE FROM analytics_dailycube WHERE tenant_id = %(tenant)s AND day = ANY(%(days)s)",
             params,
         )
         cursor.execute(
             _CUBE_SQL.format(
-                range_filter="AND s.day BETWEEN %(from)s AND %(to)s",
-                day_filter="AND d.day = ANY(%(days)s)",
+                previous_result_day=_PREVIOUS_RESULT_PROBE, day_filter="AND s.day = ANY(%(days)s)"
             ),
             params,
         )
@@ -409,9 +410,18 @@ def rollup_refresh_days(*, tenant: Tenant, days: Iterable[date]) -> None:
                         cohort_days |= {
                             m[-1] for m in (before.get(partner), after.get(partner)) if m and m[-1]
                         }
-            # A day's results change the "previous result day" of the following 29 days.
+            # A day's results change the "previous result day" of the following 29 days (up to
+            # the last day with figures: no cube rows after it).
+            cursor.execute(
+                "SELECT max(day) FROM analytics_dailypartnerstats WHERE tenant_id = %s",
+                [tenant.pk],
+            )
+            last = cursor.fetchone()[0] or days[-1]
             cube_days |= {
-                day + timedelta(days=n) for day in days for n in range(ACTIVE_WINDOW_DAYS)
+                day + timedelta(days=n)
+                for day in days
+                for n in range(ACTIVE_WINDOW_DAYS)
+                if day + timedelta(days=n) <= last
             }
         _cubes_refresh(cursor, tenant, cube_days, cohort_days)
 

@@ -81,6 +81,8 @@ def program(slug: str, partners: int, reuse: bool):
         with tenant_scope(tenant):
             rows = timed(f"[{slug}] rollup_rebuild", lambda: rollup_rebuild(tenant=tenant))
         print(f"    {rows:,} partner-day rows")
+    # On reuse too: a build stopped after the data (to rebuild the rollups later) has no login.
+    if not User.objects.filter(email=f"owner@{slug}.test").exists():
         user = User.objects.create_user(email=f"owner@{slug}.test", password="bench-password-1")  # noqa: S106 - a throwaway bench login
         with tenant_scope(tenant):
             Membership.objects.create(tenant=tenant, user=user, role=Role.OWNER)
