@@ -310,8 +310,11 @@ def step_delete(*, step: Step) -> None:
 
 @transaction.atomic
 def step_move(*, step: Step, direction: str) -> Step:
-    """Swaps the step with its neighbour. Running enrollments keep their place in the order:
-    each runs whatever step now stands at its next position."""
+    """Swaps the step with its neighbour. Running enrollments keep their place in the order,
+    except those between the two: they ran the earlier step and wait for the later one, so
+    they follow the step they are waiting for to its new, earlier place; the step they already
+    ran then comes up again and is skipped (a message is unique per enrollment and step), so
+    no one misses a step or gets one twice."""
     if direction not in ("up", "down"):
         raise ServiceError(_("Choose one of the listed values."), field="direction")
     Campaign.objects.select_for_update().filter(pk=step.campaign_id).first()
@@ -329,6 +332,10 @@ def step_move(*, step: Step, direction: str) -> Step:
     Step.objects.filter(pk=step.pk).update(position=PARKED_POSITION)
     Step.objects.filter(pk=other.pk).update(position=step.position)
     Step.objects.filter(pk=step.pk).update(position=target)
+    earlier, later = sorted((step.position, target))
+    Enrollment.objects.filter(
+        campaign_id=step.campaign_id, state=EnrollmentState.RUNNING, position=later
+    ).update(position=earlier)
     step.position = target
     return step
 

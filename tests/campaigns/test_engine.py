@@ -222,6 +222,40 @@ def test_steps_run_after_their_delays_only_within_sending_hours(scope):
     assert Message.objects.filter(enrollment=enrollment).count() == 2
 
 
+@time_machine.travel(T0, tick=False)
+def test_moving_a_step_neither_skips_nor_repeats_a_step_for_running_partners(scope):
+    program = scope
+    early, waiting = make_partners(program, 2)
+    day = 24 * 60
+    campaign = make_campaign(
+        program,
+        steps=[
+            email_step(0, subject_en="A"),
+            email_step(day, subject_en="B"),
+            email_step(day, subject_en="C"),
+        ],
+    )
+    a, b, c = campaign.steps.order_by("position")
+    services.enroll(campaign=campaign, partner_ids=[waiting.pk], occurrence="t")
+    assert services.dispatch_due(tenant=program) == 1  # A ran; waiting for B
+    services.enroll(campaign=campaign, partner_ids=[early.pk], occurrence="t")  # waits for A
+    Enrollment.objects.filter(partner=early).update(due_at=T0 + timedelta(days=1))
+
+    services.step_move(step=b, direction="up")  # the order is now B, A, C
+    assert list(campaign.steps.order_by("position")) == [b, a, c]
+    # The partner who ran A now waits for B at its new place; the other still waits at the top.
+    assert Enrollment.objects.get(partner=waiting).position == 0
+    assert Enrollment.objects.get(partner=early).position == 0
+
+    for days in range(1, 5):
+        with time_machine.travel(T0 + timedelta(days=days), tick=False):
+            services.dispatch_due(tenant=program)
+    for partner, order in ((waiting, [a, b, c]), (early, [b, a, c])):
+        sent = Message.objects.filter(enrollment__partner=partner).order_by("id")
+        assert [m.step_id for m in sent] == [s.pk for s in order], partner
+        assert Enrollment.objects.get(partner=partner).state == EnrollmentState.COMPLETED
+
+
 def test_first_result_goal_ends_the_enrollment(scope):
     program = scope
     (partner,) = make_partners(program, 1)
