@@ -24,6 +24,7 @@ import os
 import statistics
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -168,6 +169,41 @@ def per_query(tenant, query: str) -> list[tuple[str, float]]:
     return sorted(per_load.items(), key=lambda item: -item[1])
 
 
+def maintenance(tenant) -> None:
+    """What keeping the cubes costs: the every-minute refresh of today, and the refresh after a
+    segment run has moved 3% of the partners to another segment (changes the bench data)."""
+    from django.db import connection
+
+    from analytics.rollups import rollup_refresh_days
+    from segmentation.selectors import local_today
+    from tenancy.scope import tenant_scope
+
+    with tenant_scope(tenant):
+        today = local_today(tenant=tenant)
+        timed(
+            f"[{tenant.slug}] refresh of today (the minute's task)",
+            lambda: rollup_refresh_days(tenant=tenant, days=[today]),
+        )
+        timed(
+            f"[{tenant.slug}] refresh of a day 20 days ago (a late refund)",
+            lambda: rollup_refresh_days(tenant=tenant, days=[today - timedelta(days=20)]),
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(
+                """
+                UPDATE partners_partner SET activity_segment = CASE activity_segment
+                    WHEN 'sleeping' THEN 'periodic' ELSE 'sleeping' END
+                WHERE tenant_id = %s AND id %% 33 = 0
+                """,
+                [tenant.pk],
+            )
+            moved = cursor.rowcount
+        timed(
+            f"[{tenant.slug}] refresh after {moved:,} partners changed segment",
+            lambda: rollup_refresh_days(tenant=tenant, days=[]),
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -184,6 +220,11 @@ def main() -> None:
     )
     parser.add_argument(
         "--per-query", action="store_true", help="also time each SQL statement of the page"
+    )
+    parser.add_argument(
+        "--maintenance",
+        action="store_true",
+        help="after measuring, time the cube refreshes (moves 3%% of partners' segments)",
     )
     args = parser.parse_args()
     if not args.reuse:
@@ -219,6 +260,8 @@ def main() -> None:
             for caller, ms in queries:
                 if ms >= 1:
                     print(f"      {caller:<60} {ms:7.1f}")
+    if args.maintenance:
+        maintenance(large)
 
 
 if __name__ == "__main__":
