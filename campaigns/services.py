@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import smtplib
 from collections import defaultdict
 from datetime import datetime, timedelta
@@ -52,6 +53,8 @@ from segmentation.selectors import custom_segment_partners, policy_get
 from tenancy.errors import ConflictError, ServiceError
 from tenancy.models import Membership, Tenant
 from webhooks.services import events_publish
+
+log = logging.getLogger(__name__)
 
 DISPATCH_BATCH = 5000
 SEND_CHUNK = 200
@@ -871,8 +874,18 @@ def messages_deliver(
         language, public = contexts[message.partner_id]
         subject, body = texts_for(message.step, message.variant, language)
         message.language = language
-        message.subject = render(subject, public).strip()[:300]
-        message.body = render(body, public)
+        try:
+            message.subject = render(subject, public).strip()[:300]
+            message.body = render(body, public)
+        except Exception as error:  # a text that passed the save check but fails for this one
+            log.exception("campaign message %s could not be rendered", message.pk)
+            message.status = MessageStatus.FAILED
+            message.detail = (_("The text could not be rendered: %(error)s") % {"error": error})[
+                :300
+            ]
+            done.append(message)
+            outcome[message.status] += 1
+            continue
         if message.action != Action.EMAIL:
             message.status, message.sent_at = MessageStatus.SENT, now
         elif not message.partner.marketing_consent:

@@ -6,6 +6,7 @@ docs/campaigns.md; ``CONTEXT_KEYS`` is its single source."""
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Iterable
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -44,21 +45,52 @@ ALLOWED_TAGS = frozenset(
     {"if", "elif", "else", "endif", "for", "empty", "endfor", "with", "endwith", "firstof"}
     | {"comment", "endcomment", "spaceless", "endspaceless", "now"}
 )
+# Filters that only shorten, case or pick: the padding and formatting filters (center, ljust,
+# rjust, stringformat, floatformat…) can turn a short text into gigabytes in a shared worker.
+ALLOWED_FILTERS = frozenset(
+    {"default", "default_if_none", "upper", "lower", "title", "capfirst", "truncatewords"}
+    | {"truncatechars", "length", "pluralize", "yesno", "first", "last", "join", "cut"}
+    | {"striptags", "wordcount", "urlencode", "date", "time"}
+)
+# Loops inside loops multiply: two levels over the context's short strings stay small.
+MAX_LOOP_DEPTH = 2
 UNSUBSCRIBE_SALT = "campaigns.unsubscribe"
+_STRING_LITERAL = re.compile(r"\"[^\"]*\"|'[^']*'")
+_FILTER_NAME = re.compile(r"\|\s*([A-Za-z_]\w*)")
 
 _engine = Engine(dirs=[], app_dirs=False, loaders=[], libraries={}, autoescape=False)
 
 
 def template_check(text: str, *, field: str) -> str:
-    """Refuses a template that does not parse or uses a tag outside the whitelist."""
+    """Refuses a template that does not parse, uses a tag or a filter outside the whitelists,
+    or nests loops deeper than ``MAX_LOOP_DEPTH``."""
+    depth = 0
     for token in Lexer(text).tokenize():
-        if token.token_type == TokenType.BLOCK:
-            name = token.contents.split()[0] if token.contents.split() else ""
-            if name not in ALLOWED_TAGS:
+        if token.token_type not in (TokenType.BLOCK, TokenType.VAR):
+            continue
+        # String literals are dropped first, so "a|b" in quotes is not read as a filter.
+        for name in _FILTER_NAME.findall(_STRING_LITERAL.sub("", token.contents)):
+            if name not in ALLOWED_FILTERS:
                 raise ServiceError(
-                    _("The tag “%(tag)s” is not allowed in campaign texts.") % {"tag": name},
+                    _("The filter “%(filter)s” is not allowed in campaign texts.")
+                    % {"filter": name},
                     field=field,
                 )
+        if token.token_type != TokenType.BLOCK:
+            continue
+        name = token.contents.split()[0] if token.contents.split() else ""
+        if name not in ALLOWED_TAGS:
+            raise ServiceError(
+                _("The tag “%(tag)s” is not allowed in campaign texts.") % {"tag": name},
+                field=field,
+            )
+        depth += {"for": 1, "endfor": -1}.get(name, 0)
+        if depth > MAX_LOOP_DEPTH:
+            raise ServiceError(
+                _("Loops can be nested at most %(depth)s deep in campaign texts.")
+                % {"depth": MAX_LOOP_DEPTH},
+                field=field,
+            )
     try:
         _engine.from_string(text)
     except TemplateSyntaxError as error:

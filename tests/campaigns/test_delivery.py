@@ -13,7 +13,7 @@ from django.test import Client
 from django.utils import timezone
 
 from campaigns import services, tasks
-from campaigns.models import Enrollment, Message, MessageStatus
+from campaigns.models import Enrollment, Message, MessageStatus, Step
 from campaigns.templating import unsubscribe_url
 from partners.models import Partner
 from tenancy.scope import all_tenants, tenant_scope
@@ -124,6 +124,27 @@ def test_a_lost_send_task_is_queued_again_by_the_sweep(scope):
         assert services.messages_sweep(now=timezone.now() + timedelta(minutes=3)) == [
             (program.pk, message.pk)
         ]
+
+
+def test_a_text_that_fails_to_render_fails_its_message_only(
+    scope, django_capture_on_commit_callbacks
+):
+    program = scope
+    partners = make_partners(program, 3)
+    campaign = make_campaign(program, steps=[email_step()])
+    # A text stored before today's checks, which breaks for one partner only.
+    Step.objects.filter(campaign=campaign).update(
+        body_en='{% if partner_name == "Partner 1" %}{{ partner_name|ljust:"wide" }}{% endif %}ok'
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        services.enroll(campaign=campaign, partner_ids=[p.pk for p in partners], occurrence="t")
+        services.dispatch_due(tenant=program)
+    statuses = dict(Message.objects.values_list("partner__name", "status"))
+    assert statuses == {"Partner 0": "sent", "Partner 1": "failed", "Partner 2": "sent"}
+    failed = Message.objects.get(status="failed")
+    assert failed.detail.startswith("The text could not be rendered: invalid literal for int()")
+    assert failed.claimed_at is not None  # recorded, not left for the sweep
+    assert len(mail.outbox) == 2
 
 
 def test_email_carries_one_click_unsubscribe_headers(scope, django_capture_on_commit_callbacks):

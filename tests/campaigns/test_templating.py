@@ -74,6 +74,39 @@ def test_the_sandbox_refuses_tags_outside_the_whitelist(text, message):
     assert (error.value.field, error.value.message) == ("body_en", message)
 
 
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            '{{ partner_name|ljust:"2000000000" }}',
+            "The filter “ljust” is not allowed in campaign texts.",
+        ),
+        (
+            '{% if partner_name|stringformat:"0999999d" %}x{% endif %}',
+            "The filter “stringformat” is not allowed in campaign texts.",
+        ),
+        (
+            "{% for a in partner_name %}{% for b in partner_name %}{% for c in partner_name %}"
+            "{% endfor %}{% endfor %}{% endfor %}",
+            "Loops can be nested at most 2 deep in campaign texts.",
+        ),
+    ],
+)
+def test_the_sandbox_refuses_runaway_filters_and_deep_loops(text, message):
+    with pytest.raises(ServiceError) as error:
+        template_check(text, field="body_ru")
+    assert (error.value.field, error.value.message) == ("body_ru", message)
+
+
+def test_the_sandbox_allows_short_filters_and_two_loops():
+    text = (
+        '{{ partner_name|default:"a|center"|upper }} {% for a in level %}{% for b in level %}'
+        "{% endfor %}{% endfor %}{% for a in level %}{% endfor %}"
+    )
+    assert template_check(text, field="body_en") == text
+    assert render(text, {"partner_name": "", "level": "ab"}) == "A|CENTER "
+
+
 def test_unknown_names_render_empty_and_nothing_of_ours_is_reachable():
     assert render("[{{ settings.SECRET_KEY }}{{ partner.user.password }}]", {}) == "[]"
     assert render("{{ partner_name|upper }}", {"partner_name": "olga"}) == "OLGA"
