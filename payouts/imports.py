@@ -19,7 +19,7 @@ import csv
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
@@ -55,6 +55,8 @@ class ImportSummary:
     commissions: int = 0
     errors: list[tuple[int, str]] = field(default_factory=list)
     error_count: int = 0
+    # The program's local days of the imported conversions: the rollup days to refresh.
+    days: list[date] = field(default_factory=list)
 
     def error(self, line: int, message: str) -> None:
         self.error_count += 1
@@ -228,6 +230,11 @@ def _insert(cursor, tenant: Tenant, summary: ImportSummary) -> None:
     )
     summary.imported = cursor.rowcount
     summary.already_present = summary.rows - summary.error_count - summary.imported
+    cursor.execute(
+        "SELECT DISTINCT (occurred_at AT TIME ZONE %s)::date FROM import_new ORDER BY 1",
+        [tenant.timezone],
+    )
+    summary.days = [row[0] for row in cursor.fetchall()]
     cursor.execute("CREATE INDEX ON import_new (id)")
     cursor.execute("ANALYZE import_new")
 

@@ -1,0 +1,216 @@
+"""Bulk import of partners from another platform's CSV export: the service behind
+``manage.py import_partners`` and the dashboard's Imports page.
+
+Every row is checked in Python first; valid new partners, their tags and taggings are then
+written in a few bulk statements in one transaction. A row whose email is already a partner
+of the program is skipped, so re-running a file imports nothing twice.
+"""
+
+from __future__ import annotations
+
+import csv
+import secrets
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+
+from partners.geography import geography_tier_for
+from partners.models import (
+    ChannelType,
+    CompanySize,
+    Partner,
+    PartnerStatus,
+    PartnerTag,
+    PartnerType,
+    Tag,
+)
+from partners.services import (
+    CODE_ALPHABET,
+    COUNTRIES,
+    PARTNER_CODE_RE,
+    PHONE_RE,
+)
+from tenancy.models import Tenant
+
+COLUMNS = (
+    "email",
+    "name",
+    "code",
+    "phone",
+    "country",
+    "city",
+    "channel_type",
+    "partner_type",
+    "industry",
+    "company_size",
+    "tags",
+    "status",
+    "joined_at",
+)
+REQUIRED_COLUMNS = ("email", "name")
+MAX_ERRORS_KEPT = 1000
+
+
+@dataclass
+class PartnersImportSummary:
+    rows: int = 0
+    imported: int = 0
+    skipped: int = 0
+    # (line, "column: message"), the first MAX_ERRORS_KEPT of error_count.
+    errors: list[tuple[int, str]] = field(default_factory=list)
+    error_count: int = 0
+
+    def error(self, line: int, message: str) -> None:
+        self.error_count += 1
+        if len(self.errors) < MAX_ERRORS_KEPT:
+            self.errors.append((line, message))
+
+
+class RowError(ValueError):
+    def __init__(self, column: str, message: str) -> None:
+        super().__init__(f"{column}: {message}")
+
+
+def _choice(row: dict, column: str, choices: type) -> str:
+    value = row.get(column, "").strip()
+    if value and value not in choices.values:
+        raise RowError(column, f"unknown value {value!r}; use one of {', '.join(choices.values)}")
+    return value
+
+
+def _joined_at(value: str) -> datetime:
+    value = value.strip()
+    if not value:
+        return timezone.now()
+    moment = parse_datetime(value)
+    if moment is None and (day := parse_date(value)) is not None:
+        moment = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    if moment is None:
+        raise RowError("joined_at", f"not an ISO date {value!r}")
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _parse_row(row: dict) -> dict:
+    email = (row.get("email") or "").strip().lower()
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise RowError("email", f"not a valid email {email!r}") from None
+    name = (row.get("name") or "").strip()
+    if not name or len(name) > 150:
+        raise RowError("name", "required, up to 150 characters")
+    code = (row.get("code") or "").strip()
+    if code and not PARTNER_CODE_RE.match(code):
+        raise RowError("code", "use 3–32 Latin letters, digits, hyphens and underscores")
+    phone = (row.get("phone") or "").strip()
+    if phone and not PHONE_RE.match(phone):
+        raise RowError("phone", f"not a phone number {phone!r}")
+    country = (row.get("country") or "").strip().upper()
+    if country and country not in COUNTRIES:
+        raise RowError("country", f"not an ISO 3166 code {country!r}")
+    city = (row.get("city") or "").strip()[:100]
+    industry = (row.get("industry") or "").strip()
+    if len(industry) > 80:
+        raise RowError("industry", "up to 80 characters")
+    tags = [t.strip()[:60] for t in (row.get("tags") or "").replace("|", ";").split(";")]
+    return {
+        "email": email,
+        "name": name,
+        "code": code,
+        "phone": phone,
+        "country": country,
+        "city": city,
+        "geography_tier": geography_tier_for(country=country, city=city),
+        "channel_type": _choice(row, "channel_type", ChannelType),
+        "partner_type": _choice(row, "partner_type", PartnerType),
+        "industry": industry,
+        "company_size": _choice(row, "company_size", CompanySize),
+        "status": _choice(row, "status", PartnerStatus) or PartnerStatus.ACTIVE,
+        "joined_at": _joined_at(row.get("joined_at") or ""),
+        "tags": [t for t in tags if t],
+    }
+
+
+def partners_import(
+    *, tenant: Tenant, lines: Iterable[str], progress: Callable[[int], None] = lambda n: None
+) -> PartnersImportSummary:
+    """Validate every row, then insert the new partners, tags and taggings in bulk into the
+    tenant in scope. Raises ValueError when the header lacks a required column."""
+    summary = PartnersImportSummary()
+    reader = csv.DictReader(lines)
+    missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
+    if missing:
+        raise ValueError(f"The header lacks the column(s): {', '.join(missing)}")
+
+    existing_emails = {e.lower() for e in Partner.objects.values_list("email", flat=True)}
+    taken_codes = {c.lower() for c in Partner.objects.values_list("code", flat=True)}
+    parsed: list[dict] = []
+    seen_emails: set[str] = set()
+    for row in reader:
+        line = reader.line_num
+        summary.rows += 1
+        progress(1)
+        try:
+            data = _parse_row(row)
+        except RowError as error:
+            summary.error(line, str(error))
+            continue
+        if data["email"] in existing_emails:
+            summary.skipped += 1
+            continue
+        if data["email"] in seen_emails:
+            summary.error(line, f"email: {data['email']} appears earlier in the file")
+            continue
+        if data["code"] and data["code"].lower() in taken_codes:
+            summary.error(line, f"code: {data['code']!r} is taken in the program")
+            continue
+        if not data["code"]:
+            data["code"] = _fresh_code(taken_codes)
+        taken_codes.add(data["code"].lower())
+        seen_emails.add(data["email"])
+        parsed.append(data)
+
+    with transaction.atomic():
+        tag_names = {name.lower(): name for data in parsed for name in data["tags"]}
+        tags = {t.name.lower(): t for t in Tag.objects.all()}
+        Tag.objects.bulk_create(
+            [Tag(tenant=tenant, name=n) for k, n in tag_names.items() if k not in tags],
+            ignore_conflicts=True,
+        )
+        tags = {t.name.lower(): t for t in Tag.objects.all()}
+        now = timezone.now()
+        partners = [
+            Partner(
+                tenant=tenant,
+                status_changed_at=now,
+                **{k: v for k, v in data.items() if k != "tags"},
+            )
+            for data in parsed
+        ]
+        # ON CONFLICT DO NOTHING: a concurrent run or a partner added meanwhile is not an error.
+        Partner.objects.bulk_create(partners, batch_size=2000, ignore_conflicts=True)
+        ids = dict(
+            Partner.objects.filter(email__in=[p.email for p in partners]).values_list("email", "pk")
+        )
+        links = [
+            PartnerTag(tenant=tenant, partner_id=ids[data["email"]], tag=tags[name.lower()])
+            for data in parsed
+            if data["email"] in ids
+            for name in data["tags"]
+        ]
+        PartnerTag.objects.bulk_create(links, batch_size=5000, ignore_conflicts=True)
+    summary.imported = len(parsed)
+    return summary
+
+
+def _fresh_code(taken: set[str]) -> str:
+    while True:
+        code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(8))
+        if code not in taken:
+            return code
