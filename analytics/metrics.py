@@ -10,7 +10,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.db import connection
 from django.utils.translation import gettext_lazy as _
 
-from analytics.models import ACTIVE_WINDOW_DAYS, ProgramCost
+from analytics.models import ACTIVE_WINDOW_DAYS, RANKING_WINDOWS, ProgramCost
 from analytics.periods import Filters, Period, month_days
 from tenancy.models import Tenant
 
@@ -354,17 +354,11 @@ def activation_cohorts(
     return cohorts
 
 
-def partner_ranking(
+def _partner_ranking_exact(
     *, tenant: Tenant, period: Period, filters: Filters, points: int = 50, limit: int = 10
 ) -> tuple[list[tuple[Decimal, Decimal]], list[dict]]:
-    """The period's partners ranked by revenue, in one pass over their partner-days:
-
-    - the Pareto curve: (share of partners, share of revenue) for the top k partners with
-      revenue, at up to ``points`` evenly spaced k;
-    - the top ``limit`` partners with revenue or a lead.
-
-    Per-partner sums over an arbitrary period have no cube: this is the page's one read that
-    grows with the program (with the partners active in the period)."""
+    """partner_ranking for any period, in one pass over the period's partner-days: it grows
+    with the partners active in the period."""
     source, params = _stats_source(filters)
     params |= {
         "tenant": tenant.pk,
@@ -411,6 +405,63 @@ def partner_ranking(
                     "commissions": _money(commissions),
                 }
             )
+    return curve, top
+
+
+def partner_ranking(
+    *, tenant: Tenant, period: Period, filters: Filters, points: int = 50, limit: int = 10
+) -> tuple[list[tuple[Decimal, Decimal]], list[dict]]:
+    """The period's partners ranked by revenue:
+
+    - the Pareto curve: (share of partners, share of revenue) for the top k partners with
+      revenue — at up to ``points`` evenly spaced k, or, for the last 7, 30 or 90 days, at the
+      edges of the revenue histogram's buckets (exact points of the same curve);
+    - the top ``limit`` partners with revenue or a lead.
+
+    The last 7, 30 and 90 days up to today read the window totals that the refresh keeps;
+    other periods sum their partner-days."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT as_of FROM analytics_rankingsnapshot WHERE tenant_id = %s", [tenant.pk]
+        )
+        row = cursor.fetchone()
+    if row is None or row[0] != period.end or period.days not in RANKING_WINDOWS:
+        return _partner_ranking_exact(
+            tenant=tenant, period=period, filters=filters, points=points, limit=limit
+        )
+    where, params = partner_filter_sql(filters, alias="t")
+    params |= {"tenant": tenant.pk, "window": period.days, "limit": limit}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT t.bucket, sum(t.partners), sum(t.revenue)
+            FROM analytics_revenuehistogram t
+            WHERE t.tenant_id = %(tenant)s AND t.window_days = %(window)s {where}
+            GROUP BY t.bucket ORDER BY t.bucket DESC
+            """,
+            params,
+        )
+        buckets = cursor.fetchall()
+        cursor.execute(
+            f"""
+            SELECT t.partner_id, t.revenue, t.sales, t.commissions
+            FROM analytics_partnerwindowtotals t
+            WHERE t.tenant_id = %(tenant)s AND t.window_days = %(window)s {where}
+            ORDER BY t.revenue DESC, t.partner_id LIMIT %(limit)s
+            """,
+            params,
+        )
+        top = [
+            {"partner_id": pid, "revenue": _money(rev), "sales": sales, "commissions": _money(com)}
+            for pid, rev, sales, com in cursor.fetchall()
+        ]
+    n = sum(count for _bucket, count, _revenue in buckets)
+    total = sum((revenue for _bucket, _count, revenue in buckets), ZERO)
+    curve = [(Decimal(0), Decimal(0))]
+    partners, revenue = 0, ZERO
+    for _bucket, count, bucket_revenue in buckets:
+        partners, revenue = partners + count, revenue + bucket_revenue
+        curve.append((_ratio(partners, n), _ratio(revenue, total)))
     return curve, top
 
 

@@ -151,6 +151,84 @@ class CohortCube(TenantOwned):
         ]
 
 
+RANKING_WINDOWS = (7, 30, 90)
+
+
+class RankingSnapshot(TenantOwned):
+    """The local day the program's window totals below were computed for: they are used only
+    while it is today (the refresh recomputes them all when the day turns)."""
+
+    as_of = models.DateField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant"], name="ranking_snapshot_one_per_tenant")
+        ]
+
+
+class PartnerWindowTotals(TenantOwned):
+    """A partner's figures over the last 7, 30 or 90 days up to the snapshot's day (partners
+    with revenue or a lead in the window only), with the attributes that filter them: the top
+    partners of those periods are an index scan."""
+
+    partner = models.ForeignKey(
+        Partner, on_delete=models.DO_NOTHING, related_name="+", db_constraint=False
+    )
+    window_days = models.PositiveSmallIntegerField()
+    activity_segment = models.CharField(max_length=20)
+    channel_type = models.CharField(max_length=20)
+    geography_tier = models.CharField(max_length=20)
+    revenue = models.DecimalField(**MONEY)
+    sales = models.BigIntegerField()
+    commissions = models.DecimalField(**MONEY)
+    leads = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "window_days", "partner"], name="window_totals_unique_partner"
+            )
+        ]
+        indexes = [
+            models.Index(
+                "tenant",
+                "window_days",
+                models.F("revenue").desc(),
+                "partner",
+                name="window_totals_ranking",
+            )
+        ]
+
+
+class RevenueHistogram(TenantOwned):
+    """Partners with revenue in a window per cell and revenue bucket (bucket b holds revenue in
+    [1.25^b, 1.25^(b+1))): the Pareto curve of a window, with any filter, is the cumulative
+    sums over the buckets from the top — exact points of the curve at the bucket edges."""
+
+    window_days = models.PositiveSmallIntegerField()
+    activity_segment = models.CharField(max_length=20)
+    channel_type = models.CharField(max_length=20)
+    geography_tier = models.CharField(max_length=20)
+    bucket = models.IntegerField()
+    partners = models.IntegerField()
+    revenue = models.DecimalField(**MONEY)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=[
+                    "tenant",
+                    "window_days",
+                    "activity_segment",
+                    "channel_type",
+                    "geography_tier",
+                    "bucket",
+                ],
+                name="revenue_histogram_unique_cell",
+            )
+        ]
+
+
 class ProgramCost(TenantOwned):
     """What the program costs per month besides commissions, entered by the manager: fixed
     costs (team, tools) and acquisition spend (ads, events to recruit partners)."""

@@ -14,8 +14,9 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.db import connection, transaction
+from django.utils import timezone
 
-from analytics.models import ACTIVE_WINDOW_DAYS
+from analytics.models import ACTIVE_WINDOW_DAYS, RANKING_WINDOWS
 from partners.tracking import namespace, redis_client
 from tenancy.models import Tenant
 
@@ -344,6 +345,73 @@ def _cubes_refresh(cursor, tenant: Tenant, cube_days, cohort_days) -> None:
         )
 
 
+_WINDOW_TOTALS_SQL = """
+INSERT INTO analytics_partnerwindowtotals
+    (tenant_id, partner_id, window_days, activity_segment, channel_type, geography_tier,
+     revenue, sales, commissions, leads)
+SELECT %(tenant)s, s.partner_id, w.days, a.activity_segment, a.channel_type, a.geography_tier,
+       sum(s.revenue), sum(s.sales), sum(s.commissions), sum(s.leads)
+FROM analytics_dailypartnerstats s
+JOIN analytics_partnerattributes a ON a.partner_id = s.partner_id
+JOIN unnest(%(windows)s::int[]) AS w(days) ON s.day > %(as_of)s - w.days
+WHERE s.tenant_id = %(tenant)s AND a.tenant_id = %(tenant)s
+  AND s.day BETWEEN %(from)s AND %(as_of)s {partner_filter}
+GROUP BY s.partner_id, w.days, a.activity_segment, a.channel_type, a.geography_tier
+HAVING sum(s.revenue) > 0 OR sum(s.leads) > 0
+"""
+
+_HISTOGRAM_SQL = """
+INSERT INTO analytics_revenuehistogram
+    (tenant_id, window_days, activity_segment, channel_type, geography_tier, bucket, partners,
+     revenue)
+SELECT %(tenant)s, window_days, activity_segment, channel_type, geography_tier,
+       floor(ln(revenue) / ln(1.25))::int, count(*), sum(revenue)
+FROM analytics_partnerwindowtotals
+WHERE tenant_id = %(tenant)s AND revenue > 0
+GROUP BY 2, 3, 4, 5, 6
+"""
+
+
+def _rankings_refresh(cursor, tenant: Tenant, partner_ids) -> None:
+    """The 7/30/90-day window totals up to today: all of them when the day has turned since
+    they were computed (or partner_ids is None), else those of these partners; then the
+    revenue histogram, whole."""
+    today = local_day(timezone.now(), tenant.timezone)
+    cursor.execute("SELECT as_of FROM analytics_rankingsnapshot WHERE tenant_id = %s", [tenant.pk])
+    row = cursor.fetchone()
+    if row is None or row[0] != today:
+        partner_ids = None
+    elif not partner_ids:
+        return
+    params = {
+        "tenant": tenant.pk,
+        "as_of": today,
+        "windows": list(RANKING_WINDOWS),
+        "from": today - timedelta(days=max(RANKING_WINDOWS) - 1),
+        "partners": partner_ids,
+    }
+    only = "" if partner_ids is None else "AND partner_id = ANY(%(partners)s)"
+    cursor.execute(
+        f"DELETE FROM analytics_partnerwindowtotals WHERE tenant_id = %(tenant)s {only}",  # noqa: S608 - a fixed fragment
+        params,
+    )
+    cursor.execute(
+        _WINDOW_TOTALS_SQL.format(
+            partner_filter="" if partner_ids is None else "AND s.partner_id = ANY(%(partners)s)"
+        ),
+        params,
+    )
+    cursor.execute("DELETE FROM analytics_revenuehistogram WHERE tenant_id = %(tenant)s", params)
+    cursor.execute(_HISTOGRAM_SQL, params)
+    cursor.execute(
+        """
+        INSERT INTO analytics_rankingsnapshot (tenant_id, as_of) VALUES (%(tenant)s, %(as_of)s)
+        ON CONFLICT (tenant_id) DO UPDATE SET as_of = EXCLUDED.as_of
+        """,
+        params,
+    )
+
+
 def _milestones_of(cursor, tenant: Tenant, partner_ids: list[int]) -> dict[int, tuple]:
     cursor.execute(
         """
@@ -368,6 +436,7 @@ def rollup_refresh_days(*, tenant: Tenant, days: Iterable[date]) -> None:
         # Serialise refreshes of one tenant: two at once would both delete, then both insert.
         cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [7301, tenant.pk])
         moved, cohort_days = _attributes_sync(cursor, tenant)
+        ranked = set(moved)
         cube_days: set[date] = set()
         if moved:
             cursor.execute(
@@ -394,6 +463,7 @@ def rollup_refresh_days(*, tenant: Tenant, days: Iterable[date]) -> None:
             )
             cursor.execute(_ROLLUP_SQL + " RETURNING partner_id", params)
             touched |= {row[0] for row in cursor.fetchall()}
+            ranked |= touched
             if touched:
                 touched_ids = sorted(touched)
                 before = _milestones_of(cursor, tenant, touched_ids)
@@ -424,6 +494,7 @@ def rollup_refresh_days(*, tenant: Tenant, days: Iterable[date]) -> None:
                 if day + timedelta(days=n) <= last
             }
         _cubes_refresh(cursor, tenant, cube_days, cohort_days)
+        _rankings_refresh(cursor, tenant, sorted(ranked))
 
 
 @transaction.atomic
@@ -472,4 +543,5 @@ def rollup_rebuild(*, tenant: Tenant) -> int:
             "ANALYZE analytics_dailypartnerstats, analytics_partnermilestones, analytics_partnerattributes"
         )
         _cubes_refresh(cursor, tenant, None, None)
+        _rankings_refresh(cursor, tenant, None)
     return rows

@@ -114,6 +114,9 @@ def _derived_tables(tenant) -> dict[str, list[tuple]]:
         "analytics_partnerattributes": "partner_id, activity_segment, channel_type, geography_tier, partner_type, industry, company_size, joined_day, counted",
         "analytics_dailycube": "day, activity_segment, channel_type, geography_tier, dimension, value, clicks, leads, sales, revenue, commissions, fresh",
         "analytics_cohortcube": "day, activity_segment, channel_type, geography_tier, joined, clicked, led, sold, repeated, activated_7, activated_30, activated_90, first_results",
+        "analytics_rankingsnapshot": "as_of",
+        "analytics_partnerwindowtotals": "partner_id, window_days, activity_segment, channel_type, geography_tier, revenue, sales, commissions, leads",
+        "analytics_revenuehistogram": "window_days, activity_segment, channel_type, geography_tier, bucket, partners, revenue",
     }
     result = {}
     with connection.cursor() as cursor:
@@ -184,3 +187,29 @@ def test_incremental_maintenance_equals_a_rebuild(program, django_capture_on_com
     }
     by_segment = {r["value"]: r["active_partners"] for r in tables["activity_segment"]}
     assert by_segment == {"top": 2, "": 1}  # P1, P2 top; P3 has no segment
+
+
+def test_window_rankings_equal_the_exact_ranking(program):
+    """The last 30 days up to 30 June are June: the window totals kept by the refresh give the
+    same top partners and points of the same Pareto curve as summing the partner-days."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from analytics.metrics import _partner_ranking_exact, partner_ranking
+    from analytics.models import PartnerWindowTotals
+
+    tenant = program.tenant
+    with tenant_scope(tenant):
+        rollup_refresh_days(tenant=tenant, days=[])  # the day has turned: all windows recomputed
+        assert PartnerWindowTotals.objects.filter(window_days=30).count() == 2
+        for filters in (Filters(), Filters(channel="blogger"), Filters(channel="expert")):
+            with CaptureQueriesContext(connection) as queries:
+                curve, top = partner_ranking(tenant=tenant, period=JUNE, filters=filters)
+            assert any("analytics_revenuehistogram" in q["sql"] for q in queries)
+            exact_curve, exact_top = _partner_ranking_exact(
+                tenant=tenant, period=JUNE, filters=filters, points=50, limit=10
+            )
+            assert top == exact_top
+            assert curve == exact_curve
+    assert [(r["revenue"], r["sales"]) for r in top] == []  # no expert has June revenue
+    assert exact_top == []
