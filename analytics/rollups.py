@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from django.db import connection, transaction
 from django.utils import timezone
 
-from analytics.models import ACTIVE_WINDOW_DAYS, RANKING_WINDOWS
+from analytics.models import ACTIVE_WINDOW_DAYS, RANKING_WINDOWS, RankingSnapshot
 from partners.tracking import namespace, redis_client
 from tenancy.models import Tenant
 
@@ -63,14 +63,27 @@ def _take_dirty(tenant_id: int) -> list[date]:
     return sorted(date.fromisoformat(m.decode()) for m in members)
 
 
+def _stale_rankings() -> set[int]:
+    """Programs whose window totals are of an earlier local day than today."""
+    now = timezone.now()
+    return {
+        tenant_id
+        for tenant_id, tz_name, as_of in RankingSnapshot.unscoped.values_list(
+            "tenant_id", "tenant__timezone", "as_of"
+        )
+        if as_of != local_day(now, tz_name)
+    }
+
+
 def rollups_refresh_dirty() -> dict[int, int]:
-    """Refresh every marked tenant's dirty days and changed partners. Returns
-    {tenant_id: days refreshed} for the tenants that had dirty days."""
+    """Refresh every marked tenant's dirty days and changed partners, and the window totals of
+    every tenant whose local day has turned. Returns {tenant_id: days refreshed} for the
+    tenants that had dirty days."""
     client = redis_client()
     done: dict[int, int] = {}
-    for raw in client.smembers(_tenants_key()):
-        tenant_id = int(raw)
-        client.srem(_tenants_key(), raw)
+    marked = {int(raw) for raw in client.smembers(_tenants_key())}
+    for tenant_id in sorted(marked | _stale_rankings()):
+        client.srem(_tenants_key(), tenant_id)
         days = _take_dirty(tenant_id)
         tenant = Tenant.objects.filter(pk=tenant_id).first()
         if tenant is None:

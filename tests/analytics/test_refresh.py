@@ -213,3 +213,13 @@ def test_window_rankings_equal_the_exact_ranking(program):
             assert curve == exact_curve
     assert [(r["revenue"], r["sales"]) for r in top] == []  # no expert has June revenue
     assert exact_top == []
+
+
+def test_a_turned_day_recomputes_the_window_totals_with_nothing_dirty(program):
+    from analytics.models import RankingSnapshot
+
+    with tenant_scope(program.tenant):
+        RankingSnapshot.objects.update(as_of=date(2026, 6, 29))
+    assert rollups_refresh_dirty() == {}
+    with tenant_scope(program.tenant):
+        assert RankingSnapshot.objects.get().as_of == date(2026, 6, 30)
