@@ -47,6 +47,13 @@ BEAT_SCHEDULE: dict = {
         "schedule": 60.0,
         "options": {"expires": 55},
     },
+    "imports-sweep": {
+        # Re-enqueues imports whose task was lost (the claim makes a duplicate harmless) and
+        # fails imports still "running" after any task could have lived (their worker died).
+        "task": "imports.tasks.import_jobs_sweep",
+        "schedule": crontab(minute="*/5"),
+        "options": {"expires": 60 * 4},
+    },
     "analytics-refresh-rollups": {
         # Recomputes only the (program, day) pairs that changed since the last tick.
         "task": "analytics.tasks.rollups_refresh",

@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "segmentation",
     "campaigns",
     "analytics",
+    "imports",
     "demo",
 ]
 

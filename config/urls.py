@@ -8,6 +8,7 @@ from analytics.urls import manager_urlpatterns as analytics_manager_urlpatterns
 from campaigns.urls import cabinet_urlpatterns as campaign_cabinet_urlpatterns
 from campaigns.urls import manager_urlpatterns as campaign_manager_urlpatterns
 from campaigns.urls import public_urlpatterns as campaign_public_urlpatterns
+from imports.urls import manager_urlpatterns as import_manager_urlpatterns
 from partners.urls import cabinet_urlpatterns
 from partners.urls import manager_urlpatterns as partner_manager_urlpatterns
 from partners.urls import public_urlpatterns as partner_public_urlpatterns
@@ -18,19 +19,21 @@ from tenancy.urls import manager_urlpatterns, public_urlpatterns
 from webhooks.urls import manager_urlpatterns as webhook_manager_urlpatterns
 
 urlpatterns = [
-    *public_urlpatterns,
+    # The two hot paths first: Django tries the patterns in order (none below overlaps them).
     *partner_public_urlpatterns,
+    path("api/v1/", include("config.api")),
+    *public_urlpatterns,
     path("app/<slug:tenant_slug>/", include(manager_urlpatterns + partner_manager_urlpatterns)),
     path("app/<slug:tenant_slug>/", include(webhook_manager_urlpatterns)),
     path("app/<slug:tenant_slug>/", include(payout_manager_urlpatterns)),
     path("app/<slug:tenant_slug>/", include(analytics_manager_urlpatterns)),
     path("app/<slug:tenant_slug>/", include(segmentation_manager_urlpatterns)),
+    path("app/<slug:tenant_slug>/", include(import_manager_urlpatterns)),
     path("p/<slug:tenant_slug>/", include(cabinet_urlpatterns)),
     path("p/<slug:tenant_slug>/", include(payout_cabinet_urlpatterns)),
     path("app/<slug:tenant_slug>/", include(campaign_manager_urlpatterns)),
     path("p/<slug:tenant_slug>/", include(campaign_cabinet_urlpatterns)),
     *campaign_public_urlpatterns,
-    path("api/v1/", include("config.api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),

@@ -21,6 +21,7 @@ from tenancy.models import Invitation, Role
 from tenancy.scope import tenant_scope
 from tests.campaigns.world import build_campaign_world
 from tests.factories import PASSWORD, MembershipFactory, PartnerFactory, TenantFactory, UserFactory
+from tests.imports.world import build_import_world
 from tests.money_world import build_money_world
 from tests.partners_world import build_partners_world
 from tests.webhooks.world import build_webhook_world
@@ -88,6 +89,7 @@ def build_world(prefix: str, marker: str) -> TenantWorld:
     build_money_world(tenant=tenant, partners=partners, marker=marker)
     build_webhook_world(tenant=tenant, marker=marker)
     build_campaign_world(tenant=tenant, partners=partners, marker=marker)
+    build_import_world(tenant=tenant, user=users["manager"], marker=marker)
     with tenant_scope(tenant):
         SegmentRun.objects.create(tenant=tenant, trigger="manual", as_of=date(2026, 1, 1))
         CustomSegment.objects.create(

@@ -1,0 +1,196 @@
+"""Imports started from the dashboard: checked and queued by the page, run by a worker.
+
+A job is queued with the uploaded file in its row; the worker claims it with a conditional
+UPDATE (queued → running), so a retried or duplicated task runs it once, and the import
+itself skips rows already present (by email, by kind and external id), so even a second run
+would add nothing. The file is dropped when the job finishes; the summary stays.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
+
+from analytics.rollups import rollup_mark_dirty, rollup_mark_partners_changed, rollup_refresh_days
+from imports.columns import COLUMNS
+from imports.models import ImportJob, ImportKind, ImportStatus
+from imports.progress import ProgressWriter
+from partners.imports import partners_import
+from payouts.imports import conversions_import
+from tenancy.errors import ServiceError
+from tenancy.models import Tenant
+
+log = logging.getLogger(__name__)
+
+WORKER_LOST = gettext_noop(
+    "The worker stopped before the import finished. Importing the file again adds only what "
+    "is missing."
+)
+
+MAX_FILE_BYTES = 50 * 1024 * 1024
+# A queued job whose task has not started in this time is queued again (the task was lost).
+REQUEUE_AFTER = timedelta(minutes=10)
+# A running job older than the task's hard time limit (plus a margin) has lost its worker.
+STALE_AFTER = timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT) + timedelta(minutes=5)
+
+
+def too_large_message() -> str:
+    return _("The file is larger than %(size)s MB.") % {"size": MAX_FILE_BYTES // (1024 * 1024)}
+
+
+def _decode(content: bytes) -> str:
+    try:
+        return content.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ServiceError(_("The file is not UTF-8 text."), field="file") from None
+
+
+def import_file_check(*, kind: str, content: bytes) -> None:
+    """Raises ServiceError (on the ``file`` field) unless ``content`` is a UTF-8 CSV whose
+    header has every required column of ``kind``."""
+    if len(content) > MAX_FILE_BYTES:
+        raise ServiceError(too_large_message(), field="file")
+    text = _decode(content)
+    header = next(csv.reader(io.StringIO(text, newline="")), None)
+    if not header:
+        raise ServiceError(_("The file is empty."), field="file")
+    header = [column.strip() for column in header]
+    missing = [column for column in COLUMNS[kind].required if column not in header]
+    if missing:
+        raise ServiceError(
+            _("The header lacks the column(s): %(columns)s") % {"columns": ", ".join(missing)},
+            field="file",
+        )
+
+
+def import_job_create(
+    *, tenant: Tenant, user, kind: str, file_name: str, content: bytes
+) -> ImportJob:
+    """Checks the file's header and queues the job; the worker starts after commit."""
+    import_file_check(kind=kind, content=content)
+    job = ImportJob.objects.create(
+        tenant=tenant,
+        kind=kind,
+        file_name=file_name[:255],
+        file_size=len(content),
+        content=content,
+        created_by=user,
+    )
+    transaction.on_commit(lambda: import_job_enqueue(tenant_id=tenant.pk, job_id=job.pk))
+    return job
+
+
+def import_job_enqueue(*, tenant_id: int, job_id: int) -> None:
+    from imports.tasks import import_job_run_task
+
+    import_job_run_task.delay(tenant_id, job_id)
+
+
+def import_job_claim(*, job_id: int) -> bool:
+    """queued → running; True for exactly one caller."""
+    now = timezone.now()
+    claimed = ImportJob.objects.filter(pk=job_id, status=ImportStatus.QUEUED).update(
+        status=ImportStatus.RUNNING, started_at=now
+    )
+    return claimed == 1
+
+
+def _count_rows(text: str) -> int:
+    return max(0, sum(1 for _row in csv.reader(io.StringIO(text, newline=""))) - 1)
+
+
+def _split(message: str) -> tuple[str, str]:
+    """ "column: message" → (column, message); the import code words every row error so."""
+    column, sep, rest = message.partition(": ")
+    return (column, rest) if sep and " " not in column else ("", message)
+
+
+def _finish(job_id: int, status: str, **fields) -> None:
+    ImportJob.objects.filter(pk=job_id, status=ImportStatus.RUNNING).update(
+        status=status, content=b"", finished_at=timezone.now(), **fields
+    )
+
+
+def _run(job: ImportJob, text: str, progress: ProgressWriter) -> dict:
+    lines = io.StringIO(text, newline="")
+    if job.kind == ImportKind.PARTNERS:
+        summary = partners_import(tenant=job.tenant, lines=lines, progress=progress)
+        rollup_mark_partners_changed(tenant_id=job.tenant_id)
+        outcome = {"imported": summary.imported, "already_present": summary.skipped}
+    else:
+        summary = conversions_import(tenant=job.tenant, lines=lines, progress=progress)
+        _rollups_refresh(job.tenant, summary.days)
+        outcome = {
+            "imported": summary.imported,
+            "already_present": summary.already_present,
+            "commissions": summary.commissions,
+        }
+    return outcome | {
+        "rows_done": summary.rows,
+        "error_count": summary.error_count,
+        "errors": [[line, *_split(message)] for line, message in summary.errors],
+    }
+
+
+def _rollups_refresh(tenant: Tenant, days: list) -> None:
+    """The dashboard's figures for the imported days, now; if that fails, the minute refresh
+    picks the days up (the import itself has committed and stands)."""
+    if not days:
+        return
+    try:
+        rollup_refresh_days(tenant=tenant, days=days)
+    except Exception:
+        log.exception("rollup refresh after import failed; marking %s days dirty", len(days))
+        rollup_mark_dirty(tenant_id=tenant.pk, days=days)
+
+
+def import_job_run(*, job_id: int) -> None:
+    """Runs a queued job once. Errors end the job as failed with their text; nothing raises."""
+    if not import_job_claim(job_id=job_id):
+        log.info("import job %s is not queued (already run or running); nothing to do", job_id)
+        return
+    job = ImportJob.objects.select_related("tenant").get(pk=job_id)
+    progress = ProgressWriter(job_id=job.pk, tenant_id=job.tenant_id)
+    try:
+        text = bytes(job.content).decode("utf-8-sig")
+        ImportJob.objects.filter(pk=job.pk).update(rows_total=_count_rows(text))
+        outcome = _run(job, text, progress)
+    except ValueError as error:  # the import code's own refusal (a header without a column)
+        _finish(job.pk, ImportStatus.FAILED, failure=str(error))
+    except Exception as error:
+        log.exception("import job %s failed", job_id)
+        _finish(job.pk, ImportStatus.FAILED, failure=f"{type(error).__name__}: {error}"[:2000])
+    else:
+        _finish(job.pk, ImportStatus.SUCCEEDED, **outcome)
+    finally:
+        progress.close()
+
+
+def import_jobs_sweep() -> tuple[list[tuple[int, int]], int]:
+    """Beat, over every tenant: returns the (tenant_id, job_id) of queued jobs whose task
+    seems lost, to enqueue again (the claim makes a duplicate harmless), and marks running jobs
+    older than any task may live as failed. Returns (to requeue, failed count)."""
+    now = timezone.now()
+    lost = list(
+        ImportJob.unscoped.filter(
+            status=ImportStatus.QUEUED, created_at__lt=now - REQUEUE_AFTER
+        ).values_list("tenant_id", "pk")
+    )
+    failed = ImportJob.unscoped.filter(
+        status=ImportStatus.RUNNING, started_at__lt=now - STALE_AFTER
+    ).update(
+        status=ImportStatus.FAILED,
+        content=b"",
+        finished_at=now,
+        # English in the row; the page shows it translated (gettext_noop marks it for the catalogue).
+        failure=WORKER_LOST,
+    )
+    return lost, failed

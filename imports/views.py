@@ -1,0 +1,79 @@
+"""Manager pages for imports. Everyone on the team may look at the jobs; owners and managers
+(``operate``) start them."""
+
+import csv
+
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET
+
+from imports import selectors, services
+from imports.columns import COLUMNS
+from imports.forms import ImportForm
+from imports.models import ImportKind
+from tenancy.errors import ServiceError
+from tenancy.views import manager_page
+
+
+def _job_or_404(job_id: int):
+    job = selectors.import_job_get(job_id=job_id)
+    if job is None:
+        raise Http404
+    return job
+
+
+@manager_page("view")
+@require_GET
+def import_job_list(request: HttpRequest) -> HttpResponse:
+    page = Paginator(selectors.import_job_list(), 50).get_page(request.GET.get("page"))
+    return render(request, "manager/imports/list.html", {"page": page})
+
+
+@manager_page("operate")
+def import_job_create(request: HttpRequest) -> HttpResponse:
+    initial = {"kind": request.GET.get("kind") or ImportKind.PARTNERS}
+    form = ImportForm(request.POST or None, request.FILES or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        try:
+            job = services.import_job_create(
+                tenant=request.tenant,
+                user=request.user,
+                kind=form.cleaned_data["kind"],
+                file_name=upload.name,
+                content=upload.read(),
+            )
+        except ServiceError as error:
+            form.add_service_error(error)
+        else:
+            return redirect(
+                "import_job_detail", tenant_slug=request.tenant.slug, importjob_id=job.pk
+            )
+    columns = [(ImportKind(kind).label, spec) for kind, spec in COLUMNS.items()]
+    return render(
+        request,
+        "manager/imports/form.html",
+        {"form": form, "columns": columns},
+        status=400 if form.errors else 200,
+    )
+
+
+@manager_page("view")
+@require_GET
+def import_job_detail(request: HttpRequest, importjob_id: int) -> HttpResponse:
+    job = _job_or_404(importjob_id)
+    template = "manager/imports/_job.html" if request.htmx else "manager/imports/detail.html"
+    return render(request, template, {"job": job})
+
+
+@manager_page("view")
+@require_GET
+def import_job_errors(request: HttpRequest, importjob_id: int) -> HttpResponse:
+    job = _job_or_404(importjob_id)
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="import-{job.pk}-errors.csv"'
+    writer = csv.writer(response)
+    writer.writerow(["line", "column", "message"])
+    writer.writerows(job.errors)
+    return response
