@@ -61,7 +61,18 @@ class PartnerMilestones(TenantOwned):
 ACTIVE_WINDOW_DAYS = 30
 
 
-class PartnerAttributes(TenantOwned):
+class Cell(models.Model):
+    """The partner attributes that the dashboard's filters apply to: one cube cell."""
+
+    activity_segment = models.CharField(max_length=20)
+    channel_type = models.CharField(max_length=20)
+    geography_tier = models.CharField(max_length=20)
+
+    class Meta:
+        abstract = True
+
+
+class PartnerAttributes(TenantOwned, Cell):
     """A partner's attributes as the cubes below count them. The refresh compares these with
     the partners table (which other apps change, segmentation with one set-based UPDATE a day)
     to find the partners whose figures moved between cube cells."""
@@ -69,9 +80,6 @@ class PartnerAttributes(TenantOwned):
     partner = models.OneToOneField(
         Partner, on_delete=models.DO_NOTHING, related_name="+", db_constraint=False
     )
-    activity_segment = models.CharField(max_length=20)
-    channel_type = models.CharField(max_length=20)
-    geography_tier = models.CharField(max_length=20)
     partner_type = models.CharField(max_length=20)
     industry = models.CharField(max_length=80)
     company_size = models.CharField(max_length=20)
@@ -82,7 +90,7 @@ class PartnerAttributes(TenantOwned):
         indexes = [models.Index(fields=["tenant", "joined_day"])]
 
 
-class DailyCube(TenantOwned):
+class DailyCube(TenantOwned, Cell):
     """The program's figures per local day × activity segment × channel × geography tier
     (``dimension`` empty), and the same split once more by partner type, industry and company
     size (``dimension`` names the attribute, ``value`` holds it) for the breakdowns. A page
@@ -94,9 +102,6 @@ class DailyCube(TenantOwned):
     days — each is counted on its first result day within the window, and only there."""
 
     day = models.DateField()
-    activity_segment = models.CharField(max_length=20)
-    channel_type = models.CharField(max_length=20)
-    geography_tier = models.CharField(max_length=20)
     dimension = models.CharField(max_length=20, blank=True)
     value = models.CharField(max_length=80, blank=True)
     clicks = models.BigIntegerField(default=0)
@@ -123,15 +128,12 @@ class DailyCube(TenantOwned):
         ]
 
 
-class CohortCube(TenantOwned):
+class CohortCube(TenantOwned, Cell):
     """Approved partners per local day × activity segment × channel × geography tier: those who
     joined that day and how far each has got (first click, lead, sale, repeat sale; a first
     result within 7, 30, 90 days of joining), and those whose first result fell on that day."""
 
     day = models.DateField()
-    activity_segment = models.CharField(max_length=20)
-    channel_type = models.CharField(max_length=20)
-    geography_tier = models.CharField(max_length=20)
     joined = models.IntegerField(default=0)
     clicked = models.IntegerField(default=0)
     led = models.IntegerField(default=0)
@@ -166,7 +168,7 @@ class RankingSnapshot(TenantOwned):
         ]
 
 
-class PartnerWindowTotals(TenantOwned):
+class PartnerWindowTotals(TenantOwned, Cell):
     """A partner's figures over the last 7, 30 or 90 days up to the snapshot's day (partners
     with revenue or a lead in the window only), with the attributes that filter them: the top
     partners of those periods are an index scan."""
@@ -175,9 +177,6 @@ class PartnerWindowTotals(TenantOwned):
         Partner, on_delete=models.DO_NOTHING, related_name="+", db_constraint=False
     )
     window_days = models.PositiveSmallIntegerField()
-    activity_segment = models.CharField(max_length=20)
-    channel_type = models.CharField(max_length=20)
-    geography_tier = models.CharField(max_length=20)
     revenue = models.DecimalField(**MONEY)
     sales = models.BigIntegerField()
     commissions = models.DecimalField(**MONEY)
@@ -200,15 +199,12 @@ class PartnerWindowTotals(TenantOwned):
         ]
 
 
-class RevenueHistogram(TenantOwned):
+class RevenueHistogram(TenantOwned, Cell):
     """Partners with revenue in a window per cell and revenue bucket (bucket b holds revenue in
     [1.25^b, 1.25^(b+1))): the Pareto curve of a window, with any filter, is the cumulative
     sums over the buckets from the top — exact points of the curve at the bucket edges."""
 
     window_days = models.PositiveSmallIntegerField()
-    activity_segment = models.CharField(max_length=20)
-    channel_type = models.CharField(max_length=20)
-    geography_tier = models.CharField(max_length=20)
     bucket = models.IntegerField()
     partners = models.IntegerField()
     revenue = models.DecimalField(**MONEY)
