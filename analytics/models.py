@@ -61,18 +61,19 @@ class PartnerMilestones(TenantOwned):
 ACTIVE_WINDOW_DAYS = 30
 
 
-class Cell(models.Model):
-    """The partner attributes that the dashboard's filters apply to: one cube cell."""
+class TenantCell(TenantOwned):
+    """A tenant's row keyed by the partner attributes that the dashboard's filters apply to
+    (one cube cell)."""
 
     activity_segment = models.CharField(max_length=20)
     channel_type = models.CharField(max_length=20)
     geography_tier = models.CharField(max_length=20)
 
-    class Meta:
+    class Meta(TenantOwned.Meta):
         abstract = True
 
 
-class PartnerAttributes(TenantOwned, Cell):
+class PartnerAttributes(TenantCell):
     """A partner's attributes as the cubes below count them. The refresh compares these with
     the partners table (which other apps change, segmentation with one set-based UPDATE a day)
     to find the partners whose figures moved between cube cells."""
@@ -90,7 +91,7 @@ class PartnerAttributes(TenantOwned, Cell):
         indexes = [models.Index(fields=["tenant", "joined_day"])]
 
 
-class DailyCube(TenantOwned, Cell):
+class DailyCube(TenantCell):
     """The program's figures per local day × activity segment × channel × geography tier
     (``dimension`` empty), and the same split once more by partner type, industry and company
     size (``dimension`` names the attribute, ``value`` holds it) for the breakdowns. A page
@@ -128,7 +129,7 @@ class DailyCube(TenantOwned, Cell):
         ]
 
 
-class CohortCube(TenantOwned, Cell):
+class CohortCube(TenantCell):
     """Approved partners per local day × activity segment × channel × geography tier: those who
     joined that day and how far each has got (first click, lead, sale, repeat sale; a first
     result within 7, 30, 90 days of joining), and those whose first result fell on that day."""
@@ -168,7 +169,7 @@ class RankingSnapshot(TenantOwned):
         ]
 
 
-class PartnerWindowTotals(TenantOwned, Cell):
+class PartnerWindowTotals(TenantCell):
     """A partner's figures over the last 7, 30 or 90 days up to the snapshot's day (partners
     with revenue or a lead in the window only), with the attributes that filter them: the top
     partners of those periods are an index scan."""
@@ -199,7 +200,7 @@ class PartnerWindowTotals(TenantOwned, Cell):
         ]
 
 
-class RevenueHistogram(TenantOwned, Cell):
+class RevenueHistogram(TenantCell):
     """Partners with revenue in a window per cell and revenue bucket (bucket b holds revenue in
     [1.25^b, 1.25^(b+1))): the Pareto curve of a window, with any filter, is the cumulative
     sums over the buckets from the top — exact points of the curve at the bucket edges."""
