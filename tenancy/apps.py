@@ -5,4 +5,19 @@ class TenancyConfig(AppConfig):
     name = "tenancy"
 
     def ready(self) -> None:
+        from django.db.models.signals import post_delete, post_save
+
         from tenancy import schema  # noqa: F401 - registers the OpenAPI auth extension
+        from tenancy.models import APIKey, Tenant
+        from tenancy.services import api_key_cache_clear
+
+        # A key's cached copy carries its program: a change to either is seen at once here.
+        for model in (APIKey, Tenant):
+            post_save.connect(
+                api_key_cache_clear, sender=model, dispatch_uid=f"api_key_cache_{model.__name__}"
+            )
+            post_delete.connect(
+                api_key_cache_clear,
+                sender=model,
+                dispatch_uid=f"api_key_cache_del_{model.__name__}",
+            )

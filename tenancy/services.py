@@ -1,4 +1,6 @@
+import copy
 import secrets
+import time
 from datetime import timedelta
 
 from django.conf import settings
@@ -6,6 +8,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -296,22 +299,53 @@ def api_key_create(*, tenant: Tenant, name: str, created_by: User | None) -> tup
 
 def api_key_revoke(*, key: APIKey) -> None:
     APIKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    api_key_cache_clear()
+
+
+# Keys that authenticated lately, by hash, in this process: the lookup sits on every API
+# request. A revocation (or any change to a key or its program) made in another process takes
+# effect here within API_KEY_CACHE_SECONDS; in this process at once (api_key_cache_clear).
+API_KEY_CACHE_SECONDS = 5.0
+_recent_keys: dict[str, tuple[float, APIKey]] = {}
+
+
+def api_key_cache_clear(**_signal_kwargs) -> None:
+    _recent_keys.clear()
+
+
+def _api_key_load(key_hash: str) -> APIKey | None:
+    cached = _recent_keys.get(key_hash)
+    if cached is not None and time.monotonic() - cached[0] < API_KEY_CACHE_SECONDS:
+        return cached[1]
+    key = (
+        APIKey.unscoped.select_related("tenant")
+        .filter(key_hash=key_hash, revoked_at__isnull=True)
+        .first()
+    )
+    if key is None:
+        _recent_keys.pop(key_hash, None)
+    else:
+        _recent_keys[key_hash] = (time.monotonic(), key)
+    return key
 
 
 def api_key_authenticate(*, raw: str) -> APIKey | None:
-    """Entry point of the API: the key decides the tenant, so the lookup spans all tenants."""
+    """Entry point of the API: the key decides the tenant, so the lookup spans all tenants.
+    Returns a copy the request may change freely."""
     if not raw.startswith("pf_live_"):
         return None
-    key = (
-        APIKey.unscoped.select_related("tenant")
-        .filter(key_hash=hash_token(raw), revoked_at__isnull=True)
-        .first()
-    )
+    key = _api_key_load(hash_token(raw))
     if key is None:
         return None
     now = timezone.now()
     if key.last_used_at is None or now - key.last_used_at >= API_KEY_TOUCH_INTERVAL:
-        # At most one write a minute per key, not one per request.
-        APIKey.unscoped.filter(pk=key.pk).update(last_used_at=now)
+        # At most one write a minute per key, not one per request, however many processes
+        # serve it: the row changes only when its last use is a minute old.
+        APIKey.unscoped.filter(
+            Q(last_used_at__isnull=True) | Q(last_used_at__lte=now - API_KEY_TOUCH_INTERVAL),
+            pk=key.pk,
+        ).update(last_used_at=now)
         key.last_used_at = now
-    return key
+    request_key = copy.copy(key)
+    request_key.tenant = copy.copy(key.tenant)
+    return request_key

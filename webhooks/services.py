@@ -10,8 +10,10 @@ so a short outage during a burst of events never disables an endpoint; any succe
 
 from __future__ import annotations
 
+import json
 import logging
 import time
+import uuid
 from datetime import timedelta
 from functools import partial
 
@@ -24,6 +26,7 @@ from django.utils.translation import ngettext
 
 from tenancy.errors import ConflictError, ServiceError
 from tenancy.models import Tenant
+from tenancy.redis_store import redis_client, redis_key
 from webhooks import events as event_registry
 from webhooks import signing, transport
 from webhooks.models import (
@@ -148,6 +151,53 @@ def endpoint_disabled_notify(*, endpoint: WebhookEndpoint) -> int:
 # Publishing
 
 
+# Subscriptions: which active endpoints of a program take which events, cached in Redis (one
+# round trip per event published instead of a query). The entry names the generation it was
+# read under; every change to a program's endpoints moves the generation on, at once and again
+# after the change commits, so an entry read before the commit is never served after it.
+SUBSCRIPTIONS_CACHE_SECONDS = 300
+GENERATION_SECONDS = 24 * 3600
+
+
+def _subscription_keys(tenant_id: int) -> tuple[str, str]:
+    return redis_key(f"webhook-subs-gen:{tenant_id}"), redis_key(f"webhook-subs:{tenant_id}")
+
+
+def subscriptions_changed(*, tenant_id: int) -> None:
+    """Forget the program's cached subscriptions, now and when the transaction commits."""
+
+    def bump() -> None:
+        generation_key, _ = _subscription_keys(tenant_id)
+        redis_client().set(generation_key, uuid.uuid4().hex, ex=GENERATION_SECONDS)
+
+    bump()
+    transaction.on_commit(bump, robust=True)
+
+
+def subscribed_endpoint_ids(*, tenant_id: int, event: str) -> list[int]:
+    """Ids of the program's active endpoints subscribed to ``event``."""
+    client = redis_client()
+    generation_key, entry_key = _subscription_keys(tenant_id)
+    generation, raw = client.mget(generation_key, entry_key)
+    if generation is None:
+        generation = uuid.uuid4().hex.encode()
+        if not client.set(generation_key, generation, ex=GENERATION_SECONDS, nx=True):
+            generation = client.get(generation_key) or b""
+    generation = generation.decode()
+    if raw is not None:
+        entry = json.loads(raw)
+        if entry["generation"] == generation:
+            return entry["events"].get(event, [])
+    subscriptions: dict[str, list[int]] = {}
+    endpoints = WebhookEndpoint.unscoped.filter(tenant_id=tenant_id, is_active=True)
+    for endpoint_id, names in endpoints.order_by("pk").values_list("pk", "events"):
+        for name in names:
+            subscriptions.setdefault(name, []).append(endpoint_id)
+    entry = {"generation": generation, "events": subscriptions}
+    client.set(entry_key, json.dumps(entry), ex=SUBSCRIPTIONS_CACHE_SECONDS)
+    return subscriptions.get(event, [])
+
+
 def event_publish(*, tenant: Tenant, event: str, payload: dict) -> WebhookEvent:
     """Records ``event`` and a delivery to every active endpoint subscribed to it; sending
     starts after the surrounding transaction commits (nothing is sent if it rolls back).
@@ -155,11 +205,7 @@ def event_publish(*, tenant: Tenant, event: str, payload: dict) -> WebhookEvent:
     is returned unsaved."""
     if not event_registry.is_known(event):
         raise ValueError(f"Unknown webhook event {event!r}: register it in webhooks.events.EVENTS")
-    endpoint_ids = list(
-        WebhookEndpoint.objects.filter(
-            tenant=tenant, is_active=True, events__contains=[event]
-        ).values_list("pk", flat=True)
-    )
+    endpoint_ids = subscribed_endpoint_ids(tenant_id=tenant.pk, event=event)
     if not endpoint_ids:
         return WebhookEvent(tenant=tenant, name=event, payload=payload)
     now = timezone.now()
@@ -182,11 +228,7 @@ def events_publish(*, tenant: Tenant, event: str, payloads: list[dict]) -> int:
     Returns the number of deliveries created."""
     if not event_registry.is_known(event):
         raise ValueError(f"Unknown webhook event {event!r}: register it in webhooks.events.EVENTS")
-    endpoint_ids = list(
-        WebhookEndpoint.objects.filter(
-            tenant=tenant, is_active=True, events__contains=[event]
-        ).values_list("pk", flat=True)
-    )
+    endpoint_ids = subscribed_endpoint_ids(tenant_id=tenant.pk, event=event)
     if not endpoint_ids or not payloads:
         return 0
     now = timezone.now()
@@ -328,6 +370,7 @@ def _endpoint_count_giving_up(*, endpoint_id: int) -> None:
         from webhooks import tasks
 
         endpoint = WebhookEndpoint.objects.get(pk=endpoint_id)
+        subscriptions_changed(tenant_id=endpoint.tenant_id)
         transaction.on_commit(
             partial(tasks.endpoint_disabled_notify.delay, endpoint.tenant_id, endpoint_id),
             robust=True,
