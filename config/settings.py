@@ -89,6 +89,23 @@ MIDDLEWARE = [
     "tenancy.middleware.UserLanguageMiddleware",
 ]
 
+# Shorter stacks for the two server-facing hot paths (config/wsgi.py, docs/benchmarks.md): no
+# session, CSRF, logged-in user, messages, htmx or dashboard scope. The API authenticates by key
+# and sets its own scope, and answers in the language the caller asks for; the redirect answers
+# a 302 (its 404 page picks the visitor's language itself). Security, common and clickjacking
+# headers stay as on every page.
+API_MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+REDIRECT_MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
 if PRODUCTION:
     # runserver and the test live server serve static files themselves.
     MIDDLEWARE.insert(1, "whitenoise.middleware.WhiteNoiseMiddleware")

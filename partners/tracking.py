@@ -24,12 +24,14 @@ import time
 import uuid
 from dataclasses import asdict, dataclass
 from functools import lru_cache
+from typing import NoReturn
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import redis
 from django.conf import settings
 from django.db import connection, transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.utils import translation
 
 from partners.models import PartnerStatus, ReferralLink
 
@@ -194,12 +196,19 @@ def buffered_click(click_id: str) -> dict | None:
     return json.loads(raw) if raw else None
 
 
+def _not_found(request: HttpRequest) -> NoReturn:
+    # The redirect's middleware stack has no LocaleMiddleware (config/wsgi.py): the 404 page
+    # picks the visitor's language here, off the hot path.
+    translation.activate(translation.get_language_from_request(request))
+    raise Http404("Unknown link.")
+
+
 @transaction.non_atomic_requests
 def referral_redirect(request: HttpRequest, code: str) -> HttpResponse:
     """``GET /r/<code>``: buffer the click, set the cookie, 302 to the destination with
     ``pf_click``. One Redis round trip; the database only on a link-cache miss."""
     if len(code) > 32:
-        raise Http404("Unknown link.")
+        _not_found(request)
     target, click_id = click_track(
         code=code,
         ip=request.META.get("REMOTE_ADDR", ""),
@@ -207,7 +216,7 @@ def referral_redirect(request: HttpRequest, code: str) -> HttpResponse:
         referrer=request.META.get("HTTP_REFERER", ""),
     )
     if target is None:
-        raise Http404("Unknown link.")
+        _not_found(request)
     if click_id is None:
         # A suspended partner's link keeps working for the visitor but earns nothing; so does
         # a flood over the rate limit.

@@ -1,0 +1,106 @@
+"""config.wsgi: the referral redirect and the API go through their short middleware stacks and
+still answer as the full stack does (cookies, security headers, the caller's language)."""
+
+import io
+import json
+import sys
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from config.wsgi import application
+from partners import services
+from partners.models import Click
+from tenancy.scope import tenant_scope
+
+
+def call(method: str, path: str, body: bytes = b"", **headers) -> tuple[int, dict, bytes]:
+    environ = {
+        "REQUEST_METHOD": method,
+        "PATH_INFO": path,
+        "SCRIPT_NAME": "",
+        "QUERY_STRING": "",
+        "SERVER_NAME": "testserver",
+        "SERVER_PORT": "80",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "127.0.0.9",
+        "HTTP_HOST": "testserver",
+        "CONTENT_LENGTH": str(len(body)),
+        "CONTENT_TYPE": "application/json",
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.errors": sys.stderr,
+        "wsgi.url_scheme": "http",
+        **headers,
+    }
+    answer = {}
+
+    def start_response(status, response_headers, exc_info=None):
+        answer["status"] = int(status.split()[0])
+        answer["headers"] = dict(response_headers)
+
+    content = b"".join(application(environ, start_response))
+    return answer["status"], answer["headers"], content
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_redirect_through_its_short_stack(world_a):
+    world_a.tenant.website_url = "https://shop.example"
+    world_a.tenant.save()
+    with tenant_scope(world_a.tenant):
+        link = services.link_create(
+            partner=world_a.partners[0], destination_url="https://shop.example/tv", sub_id=""
+        )
+    status, headers, _ = call("GET", f"/r/{link.code}")
+    assert status == 302
+    click_id = parse_qs(urlsplit(headers["Location"]).query)["pf_click"][0]
+    assert headers["Location"] == f"https://shop.example/tv?pf_click={click_id}"
+    assert f"pf_click={click_id}" in headers["Set-Cookie"]
+    assert "HttpOnly" in headers["Set-Cookie"]
+    assert headers["X-Frame-Options"] == "DENY"
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert "sessionid" not in headers.get("Set-Cookie", "")
+    assert "csrftoken" not in headers.get("Set-Cookie", "")
+    assert not Click.unscoped.filter(pk=click_id).exists()  # buffered, not written
+
+    status, _, content = call("GET", "/r/no-such-code", HTTP_ACCEPT_LANGUAGE="ru")
+    assert status == 404
+    assert "Не найдено" in content.decode()
+    status, _, content = call("GET", "/r/no-such-code")
+    assert status == 404
+    assert "Not found" in content.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_api_through_its_short_stack(world_a):
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {world_a.api_secret}"}
+    sale = {
+        "kind": "sale",
+        "external_id": "wsgi-1",
+        "amount": "100.00",
+        "partner": world_a.partners[0].code,
+    }
+    status, headers, content = call(
+        "POST", "/api/v1/conversions", json.dumps(sale).encode(), **auth
+    )
+    assert status == 201, content
+    body = json.loads(content)
+    assert (body["external_id"], body["amount"], body["partner"]) == (
+        "wsgi-1",
+        "100.00",
+        world_a.partners[0].pk,
+    )
+    assert headers["X-Frame-Options"] == "DENY"
+    assert "Set-Cookie" not in headers
+
+    status, _, again = call("POST", "/api/v1/conversions", json.dumps(sale).encode(), **auth)
+    assert (status, json.loads(again)) == (200, body)
+
+    status, headers, content = call(
+        "GET",
+        "/api/v1/program",
+        HTTP_AUTHORIZATION="Bearer pf_live_nonsense",
+        HTTP_ACCEPT_LANGUAGE="ru",
+    )
+    assert status == 401
+    assert json.loads(content)["detail"] == "Неизвестный или отозванный API-ключ."
+    assert headers["Content-Language"] == "ru"
