@@ -289,6 +289,7 @@ def conversion_record(
     customer = None
     if customer_external_id:
         customer = _customer_bind(
+            tenant=tenant,
             external_id=customer_external_id,
             partner=attribution.partner,
             email=customer_email,
@@ -400,25 +401,54 @@ def _repeat(existing: Conversion, payload_hash: str) -> RecordResult:
     return RecordResult(existing, False)
 
 
+_CUSTOMER_BIND_SQL = """
+WITH new AS (
+    INSERT INTO partners_customer (tenant_id, external_id, partner_id, email, first_seen_at)
+    VALUES (%(tenant)s, %(external_id)s, %(partner)s, %(email)s, %(first_seen_at)s)
+    ON CONFLICT (tenant_id, external_id) DO NOTHING
+    RETURNING id, partner_id, email, first_seen_at
+)
+SELECT id, partner_id, email, first_seen_at FROM new
+UNION ALL
+SELECT id, partner_id, email, first_seen_at FROM partners_customer
+WHERE tenant_id = %(tenant)s AND external_id = %(external_id)s
+"""
+
+
 def _customer_bind(
-    *, external_id: str, partner: Partner | None, email: str, occurred_at
+    *, tenant: Tenant, external_id: str, partner: Partner | None, email: str, occurred_at
 ) -> Customer | None:
     """The customer, bound to the first partner who referred them (later referrers don't move
-    them). INSERT … ON CONFLICT DO NOTHING, so two first sales at once bind one partner."""
-    customer = Customer.objects.filter(external_id=external_id).first()
-    if customer is not None or partner is None:
-        return customer
-    new = Customer(
-        tenant_id=partner.tenant_id,
+    them). One statement: INSERT … ON CONFLICT DO NOTHING, or else the stored row; two first
+    sales at once bind one partner."""
+    if partner is None:
+        return Customer.objects.filter(external_id=external_id).first()
+    params = {
+        "tenant": tenant.pk,
+        "external_id": external_id,
+        "partner": partner.pk,
+        "email": email,
+        "first_seen_at": occurred_at,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_CUSTOMER_BIND_SQL, params)
+        row = cursor.fetchone()
+    if row is None:
+        # Inserted by a concurrent request that committed after this statement began: its
+        # snapshot could not see the row, a new one does.
+        return Customer.objects.get(external_id=external_id)
+    customer_id, partner_id, stored_email, first_seen_at = row
+    customer = Customer(
+        id=customer_id,
+        tenant=tenant,
         external_id=external_id,
-        partner=partner,
-        email=email,
-        first_seen_at=occurred_at,
+        partner_id=partner_id,
+        email=stored_email,
+        first_seen_at=first_seen_at,
     )
-    columns = ("tenant", "external_id", "partner", "email", "first_seen_at")
-    if _insert_unless_present(new, columns, "tenant_id, external_id"):
-        return new
-    return Customer.objects.get(external_id=external_id)
+    customer._state.adding = False
+    customer._state.db = connection.alias
+    return customer
 
 
 def conversion_refund(*, conversion: Conversion, amount=None, external_id: str = "") -> Refund:
