@@ -294,7 +294,8 @@ def daily_series(
                coalesce(sum(c.clicks), 0), coalesce(sum(c.leads), 0), coalesce(sum(c.sales), 0)
         FROM generate_series(%(cs)s::date, %(ce)s::date, interval '1 day') AS d
         LEFT JOIN analytics_dailycube c
-               ON c.day = d::date AND c.tenant_id = %(tenant)s AND c.dimension = '' {where}
+               ON c.day = d::date AND c.tenant_id = %(tenant)s AND c.dimension = ''
+              AND c.day BETWEEN %(cs)s AND %(ce)s {where}
         GROUP BY d ORDER BY d
     """
     with connection.cursor() as cursor:
@@ -548,3 +549,29 @@ def top_partners(
 ) -> list[dict]:
     """The top partners of partner_ranking."""
     return partner_ranking(tenant=tenant, period=period, filters=filters, limit=limit)[1]
+
+
+def newest_partner_ids(*, tenant: Tenant, limit: int = 10) -> list[int]:
+    """The partners who joined last (by join time, then id). The partners table has no index
+    on the join time; the candidates are those of the latest join days in PartnerAttributes
+    (indexed), and any partner created since its last sync."""
+    sql = """
+        WITH candidates AS (
+            SELECT partner_id FROM analytics_partnerattributes
+            WHERE tenant_id = %(tenant)s AND joined_day >= coalesce((
+                SELECT joined_day FROM analytics_partnerattributes WHERE tenant_id = %(tenant)s
+                ORDER BY joined_day DESC OFFSET %(offset)s LIMIT 1), '-infinity'::date)
+          UNION
+            SELECT id FROM partners_partner
+            WHERE tenant_id = %(tenant)s AND id > (
+                SELECT coalesce(max(partner_id), 0) FROM analytics_partnerattributes
+                WHERE tenant_id = %(tenant)s)
+        )
+        SELECT p.id FROM partners_partner p JOIN candidates c ON c.partner_id = p.id
+        WHERE p.tenant_id = %(tenant)s
+        ORDER BY p.joined_at DESC, p.id DESC LIMIT %(limit)s
+    """
+    params = {"tenant": tenant.pk, "offset": limit - 1, "limit": limit}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [row[0] for row in cursor.fetchall()]

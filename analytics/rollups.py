@@ -416,6 +416,10 @@ def _rankings_refresh(cursor, tenant: Tenant, partner_ids) -> None:
     )
     cursor.execute("DELETE FROM analytics_revenuehistogram WHERE tenant_id = %(tenant)s", params)
     cursor.execute(_HISTOGRAM_SQL, params)
+    if partner_ids is None:
+        # All rows replaced: without fresh statistics the planner would not walk the ranking
+        # index for the top partners.
+        cursor.execute("ANALYZE analytics_partnerwindowtotals, analytics_revenuehistogram")
     cursor.execute(
         """
         INSERT INTO analytics_rankingsnapshot (tenant_id, as_of) VALUES (%(tenant)s, %(as_of)s)
@@ -556,5 +560,6 @@ def rollup_rebuild(*, tenant: Tenant) -> int:
             "ANALYZE analytics_dailypartnerstats, analytics_partnermilestones, analytics_partnerattributes"
         )
         _cubes_refresh(cursor, tenant, None, None)
+        cursor.execute("ANALYZE analytics_dailycube, analytics_cohortcube")
         _rankings_refresh(cursor, tenant, None)
     return rows

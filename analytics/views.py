@@ -119,7 +119,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "breakdowns": breakdowns,
         "top_partners": top,
         "at_risk": at_risk_memberships(limit=10),
-        "newest": Partner.objects.order_by("-joined_at", "-id")[:10],
+        "newest": Partner.objects.filter(pk__in=metrics.newest_partner_ids(tenant=tenant)).order_by(
+            "-joined_at", "-id"
+        ),
         "migration_rows": [
             {"from": segment_labels.get(s, _("No segment")), "to": segment_labels[t], "count": n}
             for (s, t), n in sorted(migration.items(), key=lambda item: -item[1])

@@ -127,3 +127,34 @@ def test_segment_migration_between_two_dates(program):
             tenant_id=program.tenant.pk, start=date(2026, 6, 1), end=date(2026, 6, 30)
         )
     assert matrix == {("newcomer", "stable"): 1, ("", "periodic"): 1, ("periodic", "sleeping"): 1}
+
+
+def test_newest_partners_include_those_not_yet_synced(program):
+    from partners.models import Partner
+    from tests.analytics.conftest import msk
+
+    p = program.partners
+    with tenant_scope(program.tenant):
+        assert metrics.newest_partner_ids(tenant=program.tenant, limit=3) == [
+            p["p5"].pk,  # joined 15 June
+            p["p3"].pk,  # 10 June
+            p["p2"].pk,  # 2 June
+        ]
+        # Created in bulk (no save signal) after the last refresh: not in PartnerAttributes.
+        [late] = Partner.objects.bulk_create(
+            [
+                Partner(
+                    tenant=program.tenant,
+                    name="P6",
+                    code="p6",
+                    email="p6@x.test",
+                    status="active",
+                    joined_at=msk("2026-06-20"),
+                )
+            ]
+        )
+        assert metrics.newest_partner_ids(tenant=program.tenant, limit=3) == [
+            late.pk,
+            p["p5"].pk,
+            p["p3"].pk,
+        ]
