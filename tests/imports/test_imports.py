@@ -321,3 +321,28 @@ def test_the_partner_and_conversion_lists_link_to_the_import(world_a):
         f"/app/{slug}/imports/new/?kind=conversions"
         in client.get(f"/app/{slug}/conversions/").content.decode()
     )
+
+
+def test_a_running_job_polls_and_shows_its_progress(world_a):
+    with tenant_scope(world_a.tenant):
+        job = ImportJob.objects.create(
+            kind="conversions",
+            file_name="big.csv",
+            status="running",
+            rows_done=500,
+            rows_total=2000,
+        )
+    client = world_a.client_for(world_a.analyst)
+    url = f"/app/{world_a.tenant.slug}/imports/{job.pk}/"
+    fragment = client.get(url, headers={"HX-Request": "true"})
+    body = fragment.content.decode()
+    assert fragment.status_code == 200
+    assert body.startswith('<div id="import-job"')  # the fragment alone, for hx-swap
+    assert f'hx-get="{url}" hx-trigger="every 1s"' in body
+    assert 'value="25" data-testid="import-progress"' in body
+    assert "500 of 2,000 rows read" in body
+    ImportJob.unscoped.filter(pk=job.pk).update(rows_done=2000)
+    type(world_a.analyst).objects.filter(pk=world_a.analyst.pk).update(language="ru")
+    body = client.get(url, headers={"HX-Request": "true"}).content.decode()
+    assert "Прочитано строк: 2" in body
+    assert "все строки прочитаны, сохраняем" in body
