@@ -110,6 +110,7 @@ def build(tenant, partners: int) -> None:
 
     conversions = partners * 10
     with connection.cursor() as cursor:
+        cursor.execute("SELECT setseed(0.5)")  # the same data on every build of a given size
         cursor.execute("SELECT coalesce(max(id), 0) FROM partners_partner")
         base = cursor.fetchone()[0]
         insert_select(
@@ -195,6 +196,7 @@ def add_one_day(tenant, partners: int, as_of) -> int:
     count = max(1, partners * 10 // 365)
     start = local_day_start(as_of + timedelta(days=1), tenant.timezone)
     with connection.cursor() as cursor:
+        cursor.execute("SELECT setseed(0.25)")
         cursor.execute("SELECT min(id) FROM partners_partner WHERE tenant_id = %s", [tenant.pk])
         first = cursor.fetchone()[0]
         insert_select(

@@ -235,10 +235,18 @@ class SegmentMembership(TenantOwned):
     p_active = models.FloatField(null=True, blank=True)
     expected_results = models.FloatField(null=True, blank=True)
     at_risk = models.BooleanField(default=False)
-    # Not indexed: it changes on every rewritten row, and an index on it would make every such
-    # update a non-HOT one. Runs are deleted only with their program.
+    # Neither indexed nor a database constraint: it changes on every rewritten row, and an
+    # index would make each such update a non-HOT one, a constraint would check the same run
+    # row once per written row at commit (a million times on a first run). It is written only
+    # by the run itself, in its own transaction; runs are deleted only with their program
+    # (Django's SET_NULL still applies).
     run = models.ForeignKey(
-        SegmentRun, on_delete=models.SET_NULL, null=True, related_name="+", db_index=False
+        SegmentRun,
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
 
     class Meta:

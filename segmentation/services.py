@@ -375,6 +375,7 @@ def _write(
             """,
             params,
         )
+        cursor.execute("ANALYZE segmentation_changes")  # a few thousand rows or a million
         cursor.execute(
             """
             INSERT INTO segmentation_segmenttransition
@@ -391,8 +392,9 @@ def _write(
             cursor.execute(
                 """
                 DELETE FROM segmentation_segmentmembership m
-                WHERE m.tenant_id = %(tenant)s
-                  AND NOT EXISTS (SELECT FROM segmentation_raw r WHERE r.partner_id = m.partner_id)
+                USING segmentation_changes c
+                WHERE m.tenant_id = %(tenant)s AND m.partner_id = c.partner_id
+                  AND c.to_segment = ''
                 """,
                 params,
             )
