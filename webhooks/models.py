@@ -110,3 +110,29 @@ class WebhookDelivery(TenantOwned):
     @property
     def cycle_attempts(self) -> int:
         return self.attempts - self.cycle_start
+
+
+class WebhookAttempt(TenantOwned):
+    """One HTTP attempt of a delivery, as it went: the delivery row shows the latest, this is the
+    history (retries and replays). Unique per (delivery, number): an attempt number is sent
+    once (the claim), so it is recorded once."""
+
+    delivery = models.ForeignKey(
+        WebhookDelivery, on_delete=models.CASCADE, related_name="attempt_log"
+    )
+    number = models.PositiveIntegerField()
+    at = models.DateTimeField(default=now)
+    ok = models.BooleanField()
+    response_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    latency_ms = models.PositiveIntegerField(null=True, blank=True)
+    response_excerpt = models.TextField(blank=True)
+    error = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["delivery", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["delivery", "number"], name="webhook_attempt_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.delivery_id} #{self.number}"

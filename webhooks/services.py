@@ -31,6 +31,7 @@ from webhooks import events as event_registry
 from webhooks import signing, transport
 from webhooks.models import (
     DeliveryStatus,
+    WebhookAttempt,
     WebhookDelivery,
     WebhookEndpoint,
     WebhookEvent,
@@ -328,6 +329,20 @@ def delivery_record_result(
         pk=delivery.pk, attempts=attempt, status=DeliveryStatus.PENDING
     )
     with transaction.atomic():
+        # The history keeps every attempt that was sent, whatever happens to the row below.
+        WebhookAttempt.objects.bulk_create(
+            [
+                WebhookAttempt(
+                    tenant_id=delivery.tenant_id,
+                    delivery_id=delivery.pk,
+                    number=attempt,
+                    at=now,
+                    ok=result.ok,
+                    **answer,
+                )
+            ],
+            ignore_conflicts=True,
+        )
         if result.ok:
             if mine.update(
                 status=DeliveryStatus.SUCCEEDED, delivered_at=now, next_attempt_at=None, **answer

@@ -140,7 +140,12 @@ def delivery_detail(request: HttpRequest, webhookdelivery_id: int) -> HttpRespon
     delivery = get_object_or_404(
         WebhookDelivery.objects.select_related("endpoint", "event"), pk=webhookdelivery_id
     )
-    context = {"delivery": delivery, "max_attempts": MAX_ATTEMPTS}
+    context = {
+        "delivery": delivery,
+        "max_attempts": MAX_ATTEMPTS,
+        # Newest first; a delivery has at most a few cycles of MAX_ATTEMPTS.
+        "attempts": delivery.attempt_log.order_by("-number")[:100],
+    }
     return render(request, "manager/webhooks/delivery.html", context)
 
 

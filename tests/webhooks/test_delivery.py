@@ -17,7 +17,13 @@ from tenancy.errors import ConflictError, ServiceError
 from tenancy.scope import tenant_scope
 from tests.webhooks.conftest import delivery_of, make_endpoint
 from webhooks import services, tasks, transport
-from webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint, WebhookEvent
+from webhooks.models import (
+    DeliveryStatus,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+)
 
 PAYLOAD = {"partner_id": 17, "name": "Ирина", "amount": Decimal("12.50")}
 
@@ -125,6 +131,17 @@ def test_failures_back_off_then_succeed(
     assert [r.headers["Partnerflow-Attempt"] for r in receiver.requests] == ["1", "2", "3"]
     assert len({r.headers["Partnerflow-Delivery"] for r in receiver.requests}) == 1
     assert len({r.body for r in receiver.requests}) == 1  # the same bytes every time
+    # Every attempt stays in the history, not only the last one.
+    attempts = WebhookAttempt.unscoped.filter(delivery=delivery)
+    history = list(attempts.values_list("number", "ok", "response_code", "response_excerpt"))
+    assert history == [
+        (1, False, 500, "упало" * 200),
+        (2, False, 503, "упало" * 200),
+        (3, True, 200, history[2][3]),
+    ]
+    send(delivery, 3)  # a duplicated task finds the attempt taken: nothing sent or recorded
+    assert attempts.count() == 3
+    assert len(receiver.requests) == 3
 
 
 def test_gives_up_after_the_last_attempt(world_a, receiver, scheduled):

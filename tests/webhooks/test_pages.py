@@ -1,11 +1,13 @@
 """Manager pages: owners manage endpoints; managers and analysts see them and the log only."""
 
+import re
+
 import pytest
 
 from tenancy.scope import tenant_scope
 from tests.webhooks.conftest import make_endpoint
 from webhooks import services
-from webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
+from webhooks.models import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 
 def url(world, path=""):
@@ -177,6 +179,27 @@ def test_owner_replays_a_delivery_from_the_log(world_a):
     assert response["Location"] == url(world_a, f"deliveries/{delivery.pk}/")
     delivery.refresh_from_db()
     assert (delivery.status, delivery.replays, delivery.cycle_start) == ("pending", 1, 1)
+
+
+def test_the_delivery_page_lists_every_attempt(world_a):
+    endpoint = make_endpoint(world_a, "https://shop.test/hooks")
+    with tenant_scope(world_a.tenant):
+        delivery = services.endpoint_ping(endpoint=endpoint)
+        for number, ok, code, error in (
+            (1, False, None, "Connection refused."),
+            (2, True, 204, ""),
+        ):
+            WebhookAttempt.objects.create(
+                delivery=delivery, number=number, ok=ok, response_code=code, error=error
+            )
+    page = world_a.client_for(world_a.analyst).get(url(world_a, f"deliveries/{delivery.pk}/"))
+    html = page.content.decode()
+    rows = re.findall(r'<tr data-attempt="(\d+)">(.*?)</tr>', html, flags=re.S)
+    assert [number for number, _row in rows] == ["2", "1"]  # newest first
+    assert "204" in rows[0][1]
+    assert "Delivered" in rows[0][1]
+    assert "Connection refused." in rows[1][1]
+    assert "Failed" in rows[1][1]
 
 
 def test_replaying_a_pending_delivery_is_refused_with_a_message(world_a):
