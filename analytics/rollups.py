@@ -45,10 +45,17 @@ def rollup_mark_dirty(*, tenant_id: int, days: Iterable[date]) -> None:
     pipe.execute()
 
 
+def _partners_key() -> str:
+    return f"pf:{namespace()}:rollup:partners-changed"
+
+
 def rollup_mark_partners_changed(*, tenant_id: int) -> None:
     """Some partner's attributes changed (segment, channel, geography, …): the next refresh
     compares them with what the cubes counted and moves the partners' figures."""
-    redis_client().sadd(_tenants_key(), tenant_id)
+    pipe = redis_client().pipeline()
+    pipe.sadd(_partners_key(), tenant_id)
+    pipe.sadd(_tenants_key(), tenant_id)
+    pipe.execute()
 
 
 def _take_dirty(tenant_id: int) -> list[date]:
@@ -82,18 +89,24 @@ def rollups_refresh_dirty() -> dict[int, int]:
     client = redis_client()
     done: dict[int, int] = {}
     marked = {int(raw) for raw in client.smembers(_tenants_key())}
-    for tenant_id in sorted(marked | _stale_rankings()):
+    changed = {int(raw) for raw in client.smembers(_partners_key())}
+    stale = _stale_rankings()
+    for tenant_id in sorted(marked | stale):
         client.srem(_tenants_key(), tenant_id)
+        client.srem(_partners_key(), tenant_id)
         days = _take_dirty(tenant_id)
         tenant = Tenant.objects.filter(pk=tenant_id).first()
         if tenant is None:
             continue
+        # The attribute comparison reads every partner of the program: only when something
+        # said partners changed, and once a day (a bulk change that sent no signal).
+        sync = tenant_id in changed or tenant_id in stale
         try:
-            # Even with no dirty days: partners' attributes may have changed.
-            rollup_refresh_days(tenant=tenant, days=days)
+            rollup_refresh_days(tenant=tenant, days=days, sync_attributes=sync)
         except Exception:
             rollup_mark_dirty(tenant_id=tenant_id, days=days)
-            rollup_mark_partners_changed(tenant_id=tenant_id)
+            if sync:
+                rollup_mark_partners_changed(tenant_id=tenant_id)
             raise
         if days:
             done[tenant_id] = len(days)
@@ -175,11 +188,14 @@ def _milestones_refresh(cursor, tenant: Tenant, partner_ids: list[int] | None) -
         cursor.execute(_MILESTONES_SQL.format(partner_filter=""), params)
     else:
         cursor.execute(
-            "DELETE FROM analytics_partnermilestones WHERE tenant_id = %(tenant)s AND partner_id = ANY(%(partners)s)",
+            "DELETE FROM analytics_partnermilestones WHERE tenant_id = %(tenant)s AND partner_id IN (SELECT unnest(%(partners)s::bigint[]))",
             params,
         )
         cursor.execute(
-            _MILESTONES_SQL.format(partner_filter="AND partner_id = ANY(%(partners)s)"), params
+            _MILESTONES_SQL.format(
+                partner_filter="AND partner_id IN (SELECT unnest(%(partners)s::bigint[]))"
+            ),
+            params,
         )
 
 
@@ -224,14 +240,14 @@ def _attributes_sync(cursor, tenant: Tenant) -> tuple[list[int], set[date]]:
     changed = [row[0] for row in rows]
     params["partners"] = changed
     cursor.execute(
-        "DELETE FROM analytics_partnerattributes WHERE tenant_id = %(tenant)s AND partner_id = ANY(%(partners)s)",
+        "DELETE FROM analytics_partnerattributes WHERE tenant_id = %(tenant)s AND partner_id IN (SELECT unnest(%(partners)s::bigint[]))",
         params,
     )
     cursor.execute(
         f"""
         INSERT INTO analytics_partnerattributes (tenant_id, partner_id, {", ".join(columns)})
         SELECT %(tenant)s, c.partner_id, {", ".join(f"c.{col}" for col in columns)}
-        FROM ({_CURRENT_ATTRIBUTES_SQL}) AS c WHERE c.partner_id = ANY(%(partners)s)
+        FROM ({_CURRENT_ATTRIBUTES_SQL}) AS c WHERE c.partner_id IN (SELECT unnest(%(partners)s::bigint[]))
         """,  # noqa: S608 - fixed column names; every value is a parameter
         params,
     )
@@ -403,14 +419,18 @@ def _rankings_refresh(cursor, tenant: Tenant, partner_ids) -> None:
         "from": today - timedelta(days=max(RANKING_WINDOWS) - 1),
         "partners": partner_ids,
     }
-    only = "" if partner_ids is None else "AND partner_id = ANY(%(partners)s)"
+    only = (
+        "" if partner_ids is None else "AND partner_id IN (SELECT unnest(%(partners)s::bigint[]))"
+    )
     cursor.execute(
         f"DELETE FROM analytics_partnerwindowtotals WHERE tenant_id = %(tenant)s {only}",  # noqa: S608 - a fixed fragment
         params,
     )
     cursor.execute(
         _WINDOW_TOTALS_SQL.format(
-            partner_filter="" if partner_ids is None else "AND s.partner_id = ANY(%(partners)s)"
+            partner_filter=""
+            if partner_ids is None
+            else "AND s.partner_id IN (SELECT unnest(%(partners)s::bigint[]))"
         ),
         params,
     )
@@ -434,7 +454,7 @@ def _milestones_of(cursor, tenant: Tenant, partner_ids: list[int]) -> dict[int, 
         """
         SELECT partner_id, first_click_day, first_lead_day, first_sale_day, repeat_sale_day,
                first_result_day
-        FROM analytics_partnermilestones WHERE tenant_id = %s AND partner_id = ANY(%s)
+        FROM analytics_partnermilestones WHERE tenant_id = %s AND partner_id IN (SELECT unnest(%s::bigint[]))
         """,
         [tenant.pk, partner_ids],
     )
@@ -442,30 +462,23 @@ def _milestones_of(cursor, tenant: Tenant, partner_ids: list[int]) -> dict[int, 
 
 
 @transaction.atomic
-def rollup_refresh_days(*, tenant: Tenant, days: Iterable[date]) -> None:
+def rollup_refresh_days(
+    *, tenant: Tenant, days: Iterable[date], sync_attributes: bool = True
+) -> None:
     """Recompute the rollups of these local days and the milestones of the partners in them,
-    then the cube rows those figures feed. Partners whose attributes changed since the last
-    refresh (a segment run, an edited profile) have their days recomputed too, so this runs
-    usefully with no days at all."""
+    then the cube rows those figures feed. With ``sync_attributes`` (or when these days bring a
+    partner the cubes have not seen), partners whose attributes changed since the last refresh
+    (a segment run, an edited profile) have their days recomputed too — so this runs usefully
+    with no days at all."""
     days = sorted(set(days))
     params = {"tenant": tenant.pk, "tz": tenant.timezone, "days": days}
+    cube_days: set[date] = set()
+    cohort_days: set[date] = set()
+    journeys: list[int] = []
+    ranked: set[int] = set()
     with connection.cursor() as cursor:
         # Serialise refreshes of one tenant: two at once would both delete, then both insert.
         cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [7301, tenant.pk])
-        moved, cohort_days = _attributes_sync(cursor, tenant)
-        ranked = set(moved)
-        cube_days: set[date] = set()
-        if moved:
-            cursor.execute(
-                "SELECT DISTINCT day FROM analytics_dailypartnerstats WHERE tenant_id = %s AND partner_id = ANY(%s)",
-                [tenant.pk, moved],
-            )
-            cube_days |= {row[0] for row in cursor.fetchall()}
-            cursor.execute(
-                "SELECT first_result_day FROM analytics_partnermilestones WHERE tenant_id = %s AND partner_id = ANY(%s) AND first_result_day IS NOT NULL",
-                [tenant.pk, moved],
-            )
-            cohort_days |= {row[0] for row in cursor.fetchall()}
         if days:
             start, end = _bounds(days, tenant.timezone)
             params |= {"start": start, "end": end}
@@ -487,16 +500,21 @@ def rollup_refresh_days(*, tenant: Tenant, days: Iterable[date]) -> None:
                 _milestones_refresh(cursor, tenant, touched_ids)
                 after = _milestones_of(cursor, tenant, touched_ids)
                 journeys = [p for p in touched_ids if before.get(p) != after.get(p)]
-                if journeys:
+                for partner in journeys:
+                    cohort_days |= {
+                        m[-1] for m in (before.get(partner), after.get(partner)) if m and m[-1]
+                    }
+                if not sync_attributes:
                     cursor.execute(
-                        "SELECT joined_day FROM analytics_partnerattributes WHERE tenant_id = %s AND partner_id = ANY(%s)",
-                        [tenant.pk, journeys],
+                        """
+                        SELECT EXISTS (
+                            SELECT 1 FROM unnest(%s::bigint[]) AS t(id)
+                            WHERE NOT EXISTS (SELECT 1 FROM analytics_partnerattributes a
+                                              WHERE a.partner_id = t.id))
+                        """,
+                        [touched_ids],
                     )
-                    cohort_days |= {row[0] for row in cursor.fetchall()}
-                    for partner in journeys:
-                        cohort_days |= {
-                            m[-1] for m in (before.get(partner), after.get(partner)) if m and m[-1]
-                        }
+                    sync_attributes = cursor.fetchone()[0]
             # A day's results change the "previous result day" of the following 29 days (up to
             # the last day with figures: no cube rows after it).
             cursor.execute(
@@ -510,6 +528,27 @@ def rollup_refresh_days(*, tenant: Tenant, days: Iterable[date]) -> None:
                 for n in range(ACTIVE_WINDOW_DAYS)
                 if day + timedelta(days=n) <= last
             }
+        if sync_attributes:
+            moved, joined_days = _attributes_sync(cursor, tenant)
+            cohort_days |= joined_days
+            ranked |= set(moved)
+            if moved:
+                cursor.execute(
+                    "SELECT DISTINCT day FROM analytics_dailypartnerstats WHERE tenant_id = %s AND partner_id IN (SELECT unnest(%s::bigint[]))",
+                    [tenant.pk, moved],
+                )
+                cube_days |= {row[0] for row in cursor.fetchall()}
+                cursor.execute(
+                    "SELECT first_result_day FROM analytics_partnermilestones WHERE tenant_id = %s AND partner_id IN (SELECT unnest(%s::bigint[])) AND first_result_day IS NOT NULL",
+                    [tenant.pk, moved],
+                )
+                cohort_days |= {row[0] for row in cursor.fetchall()}
+        if journeys:
+            cursor.execute(
+                "SELECT joined_day FROM analytics_partnerattributes WHERE tenant_id = %s AND partner_id IN (SELECT unnest(%s::bigint[]))",
+                [tenant.pk, journeys],
+            )
+            cohort_days |= {row[0] for row in cursor.fetchall()}
         _cubes_refresh(cursor, tenant, cube_days, cohort_days)
         _rankings_refresh(cursor, tenant, sorted(ranked))
 
