@@ -190,8 +190,9 @@ def per_query(tenant, query: str) -> list[tuple[str, float]]:
 
 
 def maintenance(tenant) -> None:
-    """What keeping the cubes costs: the every-minute refresh of today, and the refresh after a
-    segment run has moved 3% of the partners to another segment (changes the bench data)."""
+    """What keeping the cubes costs: the every-minute refresh of today (no attribute sync, as
+    when no partner changed), of an older day, and the refresh after a segment run has moved
+    3% of the partners to another segment (changes the bench data)."""
     from django.db import connection
 
     from analytics.rollups import rollup_refresh_days
@@ -202,11 +203,13 @@ def maintenance(tenant) -> None:
         today = local_today(tenant=tenant)
         timed(
             f"[{tenant.slug}] refresh of today (the minute's task)",
-            lambda: rollup_refresh_days(tenant=tenant, days=[today]),
+            lambda: rollup_refresh_days(tenant=tenant, days=[today], sync_attributes=False),
         )
         timed(
             f"[{tenant.slug}] refresh of a day 20 days ago (a late refund)",
-            lambda: rollup_refresh_days(tenant=tenant, days=[today - timedelta(days=20)]),
+            lambda: rollup_refresh_days(
+                tenant=tenant, days=[today - timedelta(days=20)], sync_attributes=False
+            ),
         )
         with connection.cursor() as cursor:
             cursor.execute(
@@ -220,7 +223,7 @@ def maintenance(tenant) -> None:
             moved = cursor.rowcount
         timed(
             f"[{tenant.slug}] refresh after {moved:,} partners changed segment",
-            lambda: rollup_refresh_days(tenant=tenant, days=[]),
+            lambda: rollup_refresh_days(tenant=tenant, days=[], sync_attributes=True),
         )
 
 
