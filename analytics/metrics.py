@@ -554,24 +554,35 @@ def top_partners(
 def newest_partner_ids(*, tenant: Tenant, limit: int = 10) -> list[int]:
     """The partners who joined last (by join time, then id). The partners table has no index
     on the join time; the candidates are those of the latest join days in PartnerAttributes
-    (indexed), and any partner created since its last sync."""
-    sql = """
-        WITH candidates AS (
-            SELECT partner_id FROM analytics_partnerattributes
-            WHERE tenant_id = %(tenant)s AND joined_day >= coalesce((
-                SELECT joined_day FROM analytics_partnerattributes WHERE tenant_id = %(tenant)s
-                ORDER BY joined_day DESC OFFSET %(offset)s LIMIT 1), '-infinity'::date)
-          UNION
-            SELECT id FROM partners_partner
-            WHERE tenant_id = %(tenant)s AND id > (
-                SELECT coalesce(max(partner_id), 0) FROM analytics_partnerattributes
-                WHERE tenant_id = %(tenant)s)
-        )
-        SELECT p.id FROM partners_partner p JOIN candidates c ON c.partner_id = p.id
-        WHERE p.tenant_id = %(tenant)s
-        ORDER BY p.joined_at DESC, p.id DESC LIMIT %(limit)s
-    """
+    (indexed), and any partner created since its last sync. The two thresholds are read
+    first so that the planner sees them as values (as subqueries it guessed a third of the
+    partners and scanned them all)."""
     params = {"tenant": tenant.pk, "offset": limit - 1, "limit": limit}
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(
+            """
+            SELECT (SELECT joined_day FROM analytics_partnerattributes
+                    WHERE tenant_id = %(tenant)s
+                    ORDER BY joined_day DESC OFFSET %(offset)s LIMIT 1),
+                   (SELECT coalesce(max(partner_id), 0) FROM analytics_partnerattributes
+                    WHERE tenant_id = %(tenant)s)
+            """,
+            params,
+        )
+        since, synced = cursor.fetchone()
+        params |= {"since": since or date.min, "synced": synced}
+        cursor.execute(
+            """
+            WITH candidates AS (
+                SELECT partner_id FROM analytics_partnerattributes
+                WHERE tenant_id = %(tenant)s AND joined_day >= %(since)s
+              UNION
+                SELECT id FROM partners_partner WHERE tenant_id = %(tenant)s AND id > %(synced)s
+            )
+            SELECT p.id FROM partners_partner p JOIN candidates c ON c.partner_id = p.id
+            WHERE p.tenant_id = %(tenant)s
+            ORDER BY p.joined_at DESC, p.id DESC LIMIT %(limit)s
+            """,
+            params,
+        )
         return [row[0] for row in cursor.fetchall()]
