@@ -22,6 +22,10 @@ class ProgressWriter:
 
     def __call__(self, rows: int) -> None:
         self.done += rows
+        self.tick()
+
+    def tick(self, _units: int = 0) -> None:
+        """A later phase's callback (pricing): rows read stay, the write shows the job alive."""
         if time.monotonic() - self._written_at >= self.interval:
             self.write()
 

@@ -20,7 +20,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
-from analytics.rollups import rollup_mark_dirty, rollup_mark_partners_changed, rollup_refresh_days
+from analytics.rollups import (
+    rollup_mark_dirty,
+    rollup_mark_partners_changed,
+    rollup_rebuild,
+    rollup_refresh_days,
+)
 from imports.columns import COLUMNS
 from imports.models import ImportJob, ImportKind, ImportStatus
 from imports.progress import ProgressWriter
@@ -41,6 +46,9 @@ MAX_FILE_BYTES = 50 * 1024 * 1024
 REQUEUE_AFTER = timedelta(minutes=10)
 # A running job older than the task's hard time limit (plus a margin) has lost its worker.
 STALE_AFTER = timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT) + timedelta(minutes=5)
+# Above this many imported days one full rebuild is cheaper than refreshing day by day
+# (measured: bench/imports.py, docs/benchmarks.md).
+REBUILD_ABOVE_DAYS = 31
 
 
 def too_large_message() -> str:
@@ -138,7 +146,9 @@ def _run(job: ImportJob, content: bytes, progress: ProgressWriter) -> dict:
         rollup_mark_partners_changed(tenant_id=job.tenant_id)
         outcome = {"imported": summary.imported, "already_present": summary.skipped}
     else:
-        summary = conversions_import(tenant=job.tenant, lines=lines, progress=progress)
+        summary = conversions_import(
+            tenant=job.tenant, lines=lines, progress=progress, price_progress=progress.tick
+        )
         _rollups_refresh(job.tenant, summary.days)
         outcome = {
             "imported": summary.imported,
@@ -158,7 +168,10 @@ def _rollups_refresh(tenant: Tenant, days: list) -> None:
     if not days:
         return
     try:
-        rollup_refresh_days(tenant=tenant, days=days)
+        if len(days) > REBUILD_ABOVE_DAYS:
+            rollup_rebuild(tenant=tenant)
+        else:
+            rollup_refresh_days(tenant=tenant, days=days)
     except Exception:
         log.exception("rollup refresh after import failed; marking %s days dirty", len(days))
         rollup_mark_dirty(tenant_id=tenant.pk, days=days)

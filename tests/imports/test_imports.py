@@ -346,3 +346,30 @@ def test_a_running_job_polls_and_shows_its_progress(world_a):
     body = client.get(url, headers={"HX-Request": "true"}).content.decode()
     assert "Прочитано строк: 2" in body
     assert "все строки прочитаны, сохраняем" in body
+
+
+def test_an_import_over_many_days_rebuilds_the_rollups_once(
+    world_a, django_capture_on_commit_callbacks, monkeypatch
+):
+    calls = []
+    real = services.rollup_rebuild
+
+    def recording(*, tenant):
+        calls.append(tenant.pk)
+        return real(tenant=tenant)
+
+    monkeypatch.setattr(services, "rollup_rebuild", recording)
+    monkeypatch.setattr(services, "REBUILD_ABOVE_DAYS", 1)
+    text = (
+        CONVERSIONS_HEADER
+        + "m-1,lead,,,,,2025-03-01T10:00:00Z\n"
+        + "m-2,lead,,,,,2025-04-01T10:00:00Z\n"
+    )
+    upload_and_run(
+        world_a.client_for(world_a.owner),
+        world_a,
+        "conversions",
+        text,
+        django_capture_on_commit_callbacks,
+    )
+    assert calls == [world_a.tenant.pk]
