@@ -510,9 +510,9 @@ def rollup_refresh_days(
                         SELECT EXISTS (
                             SELECT 1 FROM unnest(%s::bigint[]) AS t(id)
                             WHERE NOT EXISTS (SELECT 1 FROM analytics_partnerattributes a
-                                              WHERE a.partner_id = t.id))
+                                              WHERE a.tenant_id = %s AND a.partner_id = t.id))
                         """,
-                        [touched_ids],
+                        [touched_ids, tenant.pk],
                     )
                     sync_attributes = cursor.fetchone()[0]
             # A day's results change the "previous result day" of the following 29 days (up to
