@@ -545,19 +545,33 @@ def enrollments_for_at_risk(*, now: datetime | None = None) -> int:
     )
 
 
+def _running_result_goals(*, tenant_id: int, partner_id: int) -> set[str]:
+    """The result goals of the partner's running enrollments. Plain SQL: it runs on every
+    recorded conversion, where building the ORM query cost several times the query."""
+    enrollments, campaigns = Enrollment._meta.db_table, Campaign._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT DISTINCT c.goal FROM {enrollments} e "  # noqa: S608 - names from the models
+            f"JOIN {campaigns} c ON c.id = e.campaign_id "
+            "WHERE e.tenant_id = %s AND e.partner_id = %s AND e.state = %s AND c.goal IN (%s, %s)",
+            [tenant_id, partner_id, EnrollmentState.RUNNING, Goal.FIRST_RESULT, Goal.NEW_RESULT],
+        )
+        return {goal for (goal,) in cursor.fetchall()}
+
+
 def enrollments_goal_for_conversion(*, conversion: Conversion) -> int:
     """A counted result ends the partner's running enrollments whose goal it meets. Runs inside
     the conversion's transaction; one indexed query when the partner runs through none."""
     if conversion.partner_id is None:
+        return 0
+    goals = _running_result_goals(tenant_id=conversion.tenant_id, partner_id=conversion.partner_id)
+    if not goals:
         return 0
     running = Enrollment.objects.filter(
         partner_id=conversion.partner_id,
         state=EnrollmentState.RUNNING,
         campaign__goal__in=[Goal.FIRST_RESULT, Goal.NEW_RESULT],
     )
-    goals = set(running.values_list("campaign__goal", flat=True))
-    if not goals:
-        return 0
     kinds = policy_get(tenant=conversion.tenant).counted_kinds
     if conversion.kind not in kinds:
         return 0
