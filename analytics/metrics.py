@@ -10,7 +10,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.db import connection
 from django.utils.translation import gettext_lazy as _
 
-from analytics.models import ACTIVE_WINDOW_DAYS, RANKING_WINDOWS, ProgramCost
+from analytics.models import ACTIVE_WINDOW_DAYS, ProgramCost, ranking_windows
 from analytics.periods import Filters, Period, month_days
 from tenancy.models import Tenant
 
@@ -415,29 +415,30 @@ def partner_ranking(
     """The period's partners ranked by revenue:
 
     - the Pareto curve: (share of partners, share of revenue) for the top k partners with
-      revenue — at up to ``points`` evenly spaced k, or, for the last 7, 30 or 90 days, at the
-      edges of the revenue histogram's buckets (exact points of the same curve);
+      revenue — at up to ``points`` evenly spaced k, or, for the ranking windows (the presets:
+      last 7/30/90 days, this and last month), at the edges of the revenue histogram's buckets
+      (exact points of the same curve);
     - the top ``limit`` partners with revenue or a lead.
 
-    The last 7, 30 and 90 days up to today read the window totals that the refresh keeps;
-    other periods sum their partner-days."""
+    The ranking windows read the totals that the refresh keeps; other (custom) periods sum
+    their partner-days."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT as_of FROM analytics_rankingsnapshot WHERE tenant_id = %s", [tenant.pk]
         )
         row = cursor.fetchone()
-    if row is None or row[0] != period.end or period.days not in RANKING_WINDOWS:
+    if row is None or (period.start, period.end) not in ranking_windows(row[0]):
         return _partner_ranking_exact(
             tenant=tenant, period=period, filters=filters, points=points, limit=limit
         )
     where, params = partner_filter_sql(filters, alias="t")
-    params |= {"tenant": tenant.pk, "window": period.days, "limit": limit}
+    params |= {"tenant": tenant.pk, "cs": period.start, "ce": period.end, "limit": limit}
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
             SELECT t.bucket, sum(t.partners), sum(t.revenue)
             FROM analytics_revenuehistogram t
-            WHERE t.tenant_id = %(tenant)s AND t.window_days = %(window)s {where}
+            WHERE t.tenant_id = %(tenant)s AND t.starts = %(cs)s AND t.ends = %(ce)s {where}
             GROUP BY t.bucket ORDER BY t.bucket DESC
             """,
             params,
@@ -447,7 +448,7 @@ def partner_ranking(
             f"""
             SELECT t.partner_id, t.revenue, t.sales, t.commissions
             FROM analytics_partnerwindowtotals t
-            WHERE t.tenant_id = %(tenant)s AND t.window_days = %(window)s {where}
+            WHERE t.tenant_id = %(tenant)s AND t.starts = %(cs)s AND t.ends = %(ce)s {where}
             ORDER BY t.revenue DESC, t.partner_id LIMIT %(limit)s
             """,
             params,

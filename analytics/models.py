@@ -1,3 +1,5 @@
+from datetime import date, timedelta
+
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -154,7 +156,14 @@ class CohortCube(TenantCell):
         ]
 
 
-RANKING_WINDOWS = (7, 30, 90)
+def ranking_windows(today: date) -> list[tuple[date, date]]:
+    """The periods whose rankings the refresh keeps: the presets — the last 7, 30 and 90 days,
+    this month and last month — as (first day, last day), without repeats."""
+    month = today.replace(day=1)
+    last_month_end = month - timedelta(days=1)
+    windows = [(today - timedelta(days=n - 1), today) for n in (7, 30, 90)]
+    windows += [(month, today), (last_month_end.replace(day=1), last_month_end)]
+    return sorted(set(windows))
 
 
 class RankingSnapshot(TenantOwned):
@@ -170,14 +179,15 @@ class RankingSnapshot(TenantOwned):
 
 
 class PartnerWindowTotals(TenantCell):
-    """A partner's figures over the last 7, 30 or 90 days up to the snapshot's day (partners
+    """A partner's figures over one of the ranking windows of the snapshot's day (partners
     with revenue or a lead in the window only), with the attributes that filter them: the top
     partners of those periods are an index scan."""
 
     partner = models.ForeignKey(
         Partner, on_delete=models.DO_NOTHING, related_name="+", db_constraint=False
     )
-    window_days = models.PositiveSmallIntegerField()
+    starts = models.DateField()
+    ends = models.DateField()
     revenue = models.DecimalField(**MONEY)
     sales = models.BigIntegerField()
     commissions = models.DecimalField(**MONEY)
@@ -186,13 +196,14 @@ class PartnerWindowTotals(TenantCell):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["tenant", "window_days", "partner"], name="window_totals_unique_partner"
+                fields=["tenant", "starts", "ends", "partner"], name="window_totals_unique_partner"
             )
         ]
         indexes = [
             models.Index(
                 "tenant",
-                "window_days",
+                "starts",
+                "ends",
                 models.F("revenue").desc(),
                 "partner",
                 name="window_totals_ranking",
@@ -205,7 +216,8 @@ class RevenueHistogram(TenantCell):
     [1.25^b, 1.25^(b+1))): the Pareto curve of a window, with any filter, is the cumulative
     sums over the buckets from the top — exact points of the curve at the bucket edges."""
 
-    window_days = models.PositiveSmallIntegerField()
+    starts = models.DateField()
+    ends = models.DateField()
     bucket = models.IntegerField()
     partners = models.IntegerField()
     revenue = models.DecimalField(**MONEY)
@@ -215,7 +227,8 @@ class RevenueHistogram(TenantCell):
             models.UniqueConstraint(
                 fields=[
                     "tenant",
-                    "window_days",
+                    "starts",
+                    "ends",
                     "activity_segment",
                     "channel_type",
                     "geography_tier",

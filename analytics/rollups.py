@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from django.db import connection, transaction
 from django.utils import timezone
 
-from analytics.models import ACTIVE_WINDOW_DAYS, RANKING_WINDOWS, RankingSnapshot
+from analytics.models import ACTIVE_WINDOW_DAYS, RankingSnapshot, ranking_windows
 from partners.tracking import namespace, redis_client
 from tenancy.models import Tenant
 
@@ -376,36 +376,39 @@ def _cubes_refresh(cursor, tenant: Tenant, cube_days, cohort_days) -> None:
 
 _WINDOW_TOTALS_SQL = """
 INSERT INTO analytics_partnerwindowtotals
-    (tenant_id, partner_id, window_days, activity_segment, channel_type, geography_tier,
+    (tenant_id, partner_id, starts, ends, activity_segment, channel_type, geography_tier,
      revenue, sales, commissions, leads)
-SELECT %(tenant)s, s.partner_id, w.days, a.activity_segment, a.channel_type, a.geography_tier,
+SELECT %(tenant)s, s.partner_id, w.starts, w.ends,
+       a.activity_segment, a.channel_type, a.geography_tier,
        sum(s.revenue), sum(s.sales), sum(s.commissions), sum(s.leads)
 FROM analytics_dailypartnerstats s
 JOIN analytics_partnerattributes a ON a.partner_id = s.partner_id
-JOIN unnest(%(windows)s::int[]) AS w(days) ON s.day > %(as_of)s - w.days
+JOIN unnest(%(starts)s::date[], %(ends)s::date[]) AS w(starts, ends)
+  ON s.day BETWEEN w.starts AND w.ends
 WHERE s.tenant_id = %(tenant)s AND a.tenant_id = %(tenant)s
   AND s.day BETWEEN %(from)s AND %(as_of)s {partner_filter}
-GROUP BY s.partner_id, w.days, a.activity_segment, a.channel_type, a.geography_tier
+GROUP BY s.partner_id, w.starts, w.ends, a.activity_segment, a.channel_type, a.geography_tier
 HAVING sum(s.revenue) > 0 OR sum(s.leads) > 0
 """
 
 _HISTOGRAM_SQL = """
 INSERT INTO analytics_revenuehistogram
-    (tenant_id, window_days, activity_segment, channel_type, geography_tier, bucket, partners,
+    (tenant_id, starts, ends, activity_segment, channel_type, geography_tier, bucket, partners,
      revenue)
-SELECT %(tenant)s, window_days, activity_segment, channel_type, geography_tier,
+SELECT %(tenant)s, starts, ends, activity_segment, channel_type, geography_tier,
        floor(ln(revenue) / ln(1.25))::int, count(*), sum(revenue)
 FROM analytics_partnerwindowtotals
 WHERE tenant_id = %(tenant)s AND revenue > 0
-GROUP BY 2, 3, 4, 5, 6
+GROUP BY 2, 3, 4, 5, 6, 7
 """
 
 
 def _rankings_refresh(cursor, tenant: Tenant, partner_ids) -> None:
-    """The 7/30/90-day window totals up to today: all of them when the day has turned since
+    """The ranking windows' totals (analytics.models.ranking_windows): all of them when the day has turned since
     they were computed (or partner_ids is None), else those of these partners; then the
     revenue histogram, whole."""
     today = local_day(timezone.now(), tenant.timezone)
+    windows = ranking_windows(today)
     cursor.execute("SELECT as_of FROM analytics_rankingsnapshot WHERE tenant_id = %s", [tenant.pk])
     row = cursor.fetchone()
     if row is None or row[0] != today:
@@ -415,8 +418,9 @@ def _rankings_refresh(cursor, tenant: Tenant, partner_ids) -> None:
     params = {
         "tenant": tenant.pk,
         "as_of": today,
-        "windows": list(RANKING_WINDOWS),
-        "from": today - timedelta(days=max(RANKING_WINDOWS) - 1),
+        "starts": [start for start, _end in windows],
+        "ends": [end for _start, end in windows],
+        "from": min(start for start, _end in windows),
         "partners": partner_ids,
     }
     only = (

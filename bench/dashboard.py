@@ -278,6 +278,7 @@ def main() -> None:
         ("last 30 days", ""),
         ("last 90 days", "?period=90d"),
         ("last 30 days, channel = blogger", "?channel=blogger"),
+        ("last month", "?period=last_month"),
         # Not a rolling window: the rankings sum the period's partner-days.
         ("30 days to yesterday (custom)", custom),
     ]:

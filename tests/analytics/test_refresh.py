@@ -115,8 +115,8 @@ def _derived_tables(tenant) -> dict[str, list[tuple]]:
         "analytics_dailycube": "day, activity_segment, channel_type, geography_tier, dimension, value, clicks, leads, sales, revenue, commissions, fresh",
         "analytics_cohortcube": "day, activity_segment, channel_type, geography_tier, joined, clicked, led, sold, repeated, activated_7, activated_30, activated_90, first_results",
         "analytics_rankingsnapshot": "as_of",
-        "analytics_partnerwindowtotals": "partner_id, window_days, activity_segment, channel_type, geography_tier, revenue, sales, commissions, leads",
-        "analytics_revenuehistogram": "window_days, activity_segment, channel_type, geography_tier, bucket, partners, revenue",
+        "analytics_partnerwindowtotals": "partner_id, starts, ends, activity_segment, channel_type, geography_tier, revenue, sales, commissions, leads",
+        "analytics_revenuehistogram": "starts, ends, activity_segment, channel_type, geography_tier, bucket, partners, revenue",
     }
     result = {}
     with connection.cursor() as cursor:
@@ -190,8 +190,9 @@ def test_incremental_maintenance_equals_a_rebuild(program, django_capture_on_com
 
 
 def test_window_rankings_equal_the_exact_ranking(program):
-    """The last 30 days up to 30 June are June: the window totals kept by the refresh give the
-    same top partners and points of the same Pareto curve as summing the partner-days."""
+    """The last 30 days up to 30 June are June (and this month), May is last month: the window
+    totals kept by the refresh give the same top partners and points of the same Pareto curve
+    as summing the partner-days."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -201,18 +202,33 @@ def test_window_rankings_equal_the_exact_ranking(program):
     tenant = program.tenant
     with tenant_scope(tenant):
         rollup_refresh_days(tenant=tenant, days=[])  # the day has turned: all windows recomputed
-        assert PartnerWindowTotals.objects.filter(window_days=30).count() == 2
-        for filters in (Filters(), Filters(channel="blogger"), Filters(channel="expert")):
-            with CaptureQueriesContext(connection) as queries:
-                curve, top = partner_ranking(tenant=tenant, period=JUNE, filters=filters)
-            assert any("analytics_revenuehistogram" in q["sql"] for q in queries)
-            exact_curve, exact_top = _partner_ranking_exact(
-                tenant=tenant, period=JUNE, filters=filters, points=50, limit=10
-            )
-            assert top == exact_top
-            assert curve == exact_curve
-    assert [(r["revenue"], r["sales"]) for r in top] == []  # no expert has June revenue
-    assert exact_top == []
+        assert PartnerWindowTotals.objects.filter(starts=JUNE.start, ends=JUNE.end).count() == 2
+        may = Period(date(2026, 5, 1), date(2026, 5, 31), "last_month")
+        for period in (JUNE, may):
+            for filters in (Filters(), Filters(channel="blogger"), Filters(channel="expert")):
+                with CaptureQueriesContext(connection) as queries:
+                    curve, top = partner_ranking(tenant=tenant, period=period, filters=filters)
+                assert any("analytics_revenuehistogram" in q["sql"] for q in queries)
+                exact_curve, exact_top = _partner_ranking_exact(
+                    tenant=tenant, period=period, filters=filters, points=50, limit=10
+                )
+                assert top == exact_top
+                assert curve == exact_curve
+        # Last month: P4's 500 sale on 25 May.
+        assert partner_ranking(tenant=tenant, period=may, filters=Filters())[1] == [
+            {
+                "partner_id": program.partners["p4"].pk,
+                "revenue": Decimal("500.00"),
+                "sales": 1,
+                "commissions": Decimal("50.00"),
+            }
+        ]
+        # No expert has June revenue; P4 (an expert) had May's.
+        expert = Filters(channel="expert")
+        assert partner_ranking(tenant=tenant, period=JUNE, filters=expert)[1] == []
+        assert [
+            r["partner_id"] for r in partner_ranking(tenant=tenant, period=may, filters=expert)[1]
+        ] == [program.partners["p4"].pk]
 
 
 def test_a_turned_day_recomputes_the_window_totals_with_nothing_dirty(program):
