@@ -16,7 +16,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
@@ -182,12 +182,15 @@ def import_job_run(*, job_id: int) -> None:
     if not import_job_claim(job_id=job_id):
         log.info("import job %s is not queued (already run or running); nothing to do", job_id)
         return
-    job = ImportJob.objects.select_related("tenant").get(pk=job_id)
+    job = ImportJob.objects.select_related("tenant", "created_by").get(pk=job_id)
     progress = ProgressWriter(job_id=job.pk, tenant_id=job.tenant_id)
+    # The row errors are stored as text: in the language of whoever started the import.
+    language = (job.created_by.language if job.created_by else "") or job.tenant.language
     try:
         content = bytes(job.content)
         ImportJob.objects.filter(pk=job.pk).update(rows_total=_count_rows(content))
-        outcome = _run(job, content, progress)
+        with translation.override(language):
+            outcome = _run(job, content, progress)
     except ValueError as error:  # the import code's refusal (a header without a column), bad UTF-8
         _finish(job.pk, ImportStatus.FAILED, failure=str(error))
     except Exception as error:

@@ -19,6 +19,7 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.translation import gettext as _
 
 from partners.geography import geography_tier_for
 from partners.models import (
@@ -80,7 +81,11 @@ class RowError(ValueError):
 def _choice(row: dict, column: str, choices: type) -> str:
     value = row.get(column, "").strip()
     if value and value not in choices.values:
-        raise RowError(column, f"unknown value {value!r}; use one of {', '.join(choices.values)}")
+        raise RowError(
+            column,
+            _("unknown value %(value)r; use one of %(choices)s")
+            % {"value": value, "choices": ", ".join(choices.values)},
+        )
     return value
 
 
@@ -92,7 +97,7 @@ def _joined_at(value: str) -> datetime:
     if moment is None and (day := parse_date(value)) is not None:
         moment = datetime(day.year, day.month, day.day, tzinfo=UTC)
     if moment is None:
-        raise RowError("joined_at", f"not an ISO date {value!r}")
+        raise RowError("joined_at", _("not an ISO date %(value)r") % {"value": value})
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
@@ -101,23 +106,23 @@ def _parse_row(row: dict) -> dict:
     try:
         validate_email(email)
     except ValidationError:
-        raise RowError("email", f"not a valid email {email!r}") from None
+        raise RowError("email", _("not a valid email %(value)r") % {"value": email}) from None
     name = (row.get("name") or "").strip()
     if not name or len(name) > 150:
-        raise RowError("name", "required, up to 150 characters")
+        raise RowError("name", _("required, up to 150 characters"))
     code = (row.get("code") or "").strip()
     if code and not PARTNER_CODE_RE.match(code):
-        raise RowError("code", "use 3–32 Latin letters, digits, hyphens and underscores")
+        raise RowError("code", _("use 3–32 Latin letters, digits, hyphens and underscores"))
     phone = (row.get("phone") or "").strip()
     if phone and not PHONE_RE.match(phone):
-        raise RowError("phone", f"not a phone number {phone!r}")
+        raise RowError("phone", _("not a phone number %(value)r") % {"value": phone})
     country = (row.get("country") or "").strip().upper()
     if country and country not in COUNTRIES:
-        raise RowError("country", f"not an ISO 3166 code {country!r}")
+        raise RowError("country", _("not an ISO 3166 code %(value)r") % {"value": country})
     city = (row.get("city") or "").strip()[:100]
     industry = (row.get("industry") or "").strip()
     if len(industry) > 80:
-        raise RowError("industry", "up to 80 characters")
+        raise RowError("industry", _("up to 80 characters"))
     tags = [t.strip()[:60] for t in (row.get("tags") or "").replace("|", ";").split(";")]
     return {
         "email": email,
@@ -146,7 +151,9 @@ def partners_import(
     reader = csv.DictReader(lines)
     missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
     if missing:
-        raise ValueError(f"The header lacks the column(s): {', '.join(missing)}")
+        raise ValueError(
+            _("The header lacks the column(s): %(columns)s") % {"columns": ", ".join(missing)}
+        )
 
     existing_emails = {e.lower() for e in Partner.objects.values_list("email", flat=True)}
     taken_codes = {c.lower() for c in Partner.objects.values_list("code", flat=True)}
@@ -165,10 +172,15 @@ def partners_import(
             summary.skipped += 1
             continue
         if data["email"] in seen_emails:
-            summary.error(line, f"email: {data['email']} appears earlier in the file")
+            summary.error(
+                line,
+                "email: " + _("%(value)s appears earlier in the file") % {"value": data["email"]},
+            )
             continue
         if data["code"] and data["code"].lower() in taken_codes:
-            summary.error(line, f"code: {data['code']!r} is taken in the program")
+            summary.error(
+                line, "code: " + _("%(value)r is taken in the program") % {"value": data["code"]}
+            )
             continue
         if not data["code"]:
             data["code"] = _fresh_code(taken_codes)

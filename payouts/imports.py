@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from partners.models import ConversionKind, Partner, PartnerStatus, PartnerTag
 from partners.money import minor_digits
@@ -70,46 +71,55 @@ def _parse_row(
     """A valid row as a tuple for COPY, or the error message."""
     external_id = (row.get("external_id") or "").strip()
     if not external_id or len(external_id) > 128:
-        return "external_id: required, at most 128 characters"
+        return "external_id: " + _("required, at most 128 characters")
     kind = (row.get("kind") or "").strip().lower()
     if kind not in ConversionKind.values:
-        return f"kind: {kind!r} is not one of {', '.join(ConversionKind.values)}"
+        return "kind: " + _("%(value)r is not one of %(choices)s") % {
+            "value": kind,
+            "choices": ", ".join(ConversionKind.values),
+        }
     raw_amount = (row.get("amount") or "").strip()
     amount = None
     if raw_amount:
         try:
             amount = Decimal(raw_amount)
         except InvalidOperation:
-            return f"amount: {raw_amount!r} is not a number"
+            return "amount: " + _("%(value)r is not a number") % {"value": raw_amount}
         if not amount.is_finite() or amount <= 0:
-            return "amount: must be greater than zero"
+            return "amount: " + _("must be greater than zero")
         if amount != amount.quantize(Decimal(1).scaleb(-digits)):
-            return f"amount: {tenant.currency} has {digits} digits after the point"
+            return "amount: " + _("%(currency)s has %(digits)s digits after the point") % {
+                "currency": tenant.currency,
+                "digits": digits,
+            }
         if amount >= Decimal("1e15"):
-            return "amount: too large"
+            return "amount: " + _("too large")
     elif kind == ConversionKind.SALE:
-        return "amount: a sale needs an amount"
+        return "amount: " + _("a sale needs an amount")
     currency = (row.get("currency") or "").strip().upper() or tenant.currency
     if currency != tenant.currency:
-        return f"currency: this program counts money in {tenant.currency}, not {currency}"
+        return "currency: " + _("this program counts money in %(program)s, not %(value)s") % {
+            "program": tenant.currency,
+            "value": currency,
+        }
     raw_time = (row.get("occurred_at") or "").strip()
     try:
         occurred_at = datetime.fromisoformat(raw_time.replace("Z", "+00:00"))
     except ValueError:
-        return f"occurred_at: {raw_time!r} is not an ISO 8601 time"
+        return "occurred_at: " + _("%(value)r is not an ISO 8601 time") % {"value": raw_time}
     if timezone.is_naive(occurred_at):
         occurred_at = occurred_at.replace(tzinfo=tz)
     if occurred_at > now + timedelta(minutes=5):
-        return "occurred_at: in the future"
+        return "occurred_at: " + _("in the future")
     raw_count = (row.get("count") or "").strip()
     count = 1
     if kind == ConversionKind.IMPRESSION:
         if not raw_count.isdigit() or int(raw_count) < 1:
-            return "count: impressions need a whole count of at least 1"
+            return "count: " + _("impressions need a whole count of at least 1")
         count = int(raw_count)
     action_name = (row.get("action_name") or "").strip()[:64]
     if kind == ConversionKind.ACTION and not action_name:
-        return "action_name: an action needs its name"
+        return "action_name: " + _("an action needs its name")
     return (
         external_id,
         kind,
@@ -176,7 +186,10 @@ def _resolve_partners(cursor, tenant: Tenant, summary: ImportSummary) -> None:
            WHERE r.partner_id IS NULL ORDER BY i.line"""
     )
     for line, reference in cursor.fetchall():
-        summary.error(line, f"partner: no partner with the code or email {reference!r}")
+        summary.error(
+            line,
+            "partner: " + _("no partner with the code or email %(value)r") % {"value": reference},
+        )
 
 
 def _bind_customers(cursor, tenant: Tenant) -> None:
@@ -364,7 +377,9 @@ def conversions_import(
     reader = csv.DictReader(lines)
     missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
     if missing:
-        raise ValueError(f"The header lacks the column(s): {', '.join(missing)}")
+        raise ValueError(
+            _("The header lacks the column(s): %(columns)s") % {"columns": ", ".join(missing)}
+        )
     summary = ImportSummary()
 
     def numbered():

@@ -94,6 +94,25 @@ def test_upload_imports_the_rows_into_the_program_and_shows_the_summary(
     assert "zebra-partners.csv" not in listing
 
 
+def test_row_errors_are_in_the_language_of_who_started_the_import(
+    world_a, django_capture_on_commit_callbacks
+):
+    world_a.manager.language = "ru"
+    world_a.manager.save(update_fields=["language"])
+    job = upload_and_run(
+        world_a.client_for(world_a.manager),
+        world_a,
+        "partners",
+        PARTNERS_CSV,
+        django_capture_on_commit_callbacks,
+    )
+    job.refresh_from_db()
+    assert job.errors == [
+        [3, "email", "не похоже на email: 'not-an-email'"],
+        [4, "country", "не код страны ISO 3166: 'XX'"],
+    ]
+
+
 def test_errors_download_as_csv(world_a, django_capture_on_commit_callbacks):
     client = world_a.client_for(world_a.analyst)  # analysts may look
     job = upload_and_run(
