@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
+from webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 
 @admin.register(WebhookEndpoint)
@@ -19,8 +19,17 @@ class WebhookEventAdmin(admin.ModelAdmin):
     raw_id_fields = ["tenant"]
 
 
+class WebhookAttemptInline(admin.TabularInline):
+    model = WebhookAttempt
+    fields = ["number", "at", "ok", "response_code", "latency_ms", "error"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+
 @admin.register(WebhookDelivery)
 class WebhookDeliveryAdmin(admin.ModelAdmin):
     list_display = ["tenant", "event", "endpoint", "status", "attempts", "response_code"]
     list_filter = ["status"]
     raw_id_fields = ["tenant", "endpoint", "event"]
+    inlines = [WebhookAttemptInline]
