@@ -259,7 +259,9 @@ def _recompute(*, tenant: Tenant, run: SegmentRun, report: RunProgress) -> None:
     report(RunStage.CLASSIFYING, partners=partners)
     classified = engine.classify(features, policy)
     report(RunStage.CHURN, partners=partners)
-    churn, run.churn_model = churn_predict(features, policy)
+    churn, run.churn_model = churn_predict(
+        features, policy, fallback=lambda: _churn_fallback(as_of=run.as_of)
+    )
     classified["p_active"] = churn["p_active"].round(engine.P_ACTIVE_DECIMALS)
     classified["expected_results"] = churn["expected_results"].round(
         engine.EXPECTED_RESULTS_DECIMALS
@@ -278,11 +280,33 @@ def _recompute(*, tenant: Tenant, run: SegmentRun, report: RunProgress) -> None:
     run.transitions = transitions
 
 
-def churn_predict(features: pd.DataFrame, policy: SegmentationPolicy) -> tuple[pd.DataFrame, dict]:
+def _churn_fallback(*, as_of: date) -> tuple[bgnbd.BgNbdParams, SegmentRun] | None:
+    """The parameters of the program's latest earlier run whose fit converged."""
+    run = (
+        SegmentRun.objects.filter(
+            status=RunStatus.SUCCEEDED, as_of__lte=as_of, churn_model__has_keys=["r", "b"]
+        )
+        .order_by("-as_of", "-finished_at")
+        .first()
+    )
+    if run is None:
+        return None
+    model = run.churn_model
+    return bgnbd.BgNbdParams(r=model["r"], alpha=model["alpha"], a=model["a"], b=model["b"]), run
+
+
+def churn_predict(
+    features: pd.DataFrame,
+    policy: SegmentationPolicy,
+    *,
+    fallback: Callable[[], tuple[bgnbd.BgNbdParams, SegmentRun] | None] = lambda: None,
+) -> tuple[pd.DataFrame, dict]:
     """BG/NBD per program, in days: x = days with a result after the first, t_x = days from the
     first to the last result, T = days from the first result to as_of. Returns per partner
     P(active) and expected results in the next ``prediction_days`` (NaN for partners without
-    results, or for everyone when the fit is skipped) and a summary for the run."""
+    results, or for everyone when the fit is skipped) and a summary for the run. When the fit
+    does not converge, ``fallback`` may supply the parameters of an earlier run: a numerical
+    hiccup must not clear every at-risk flag (and end every at-risk campaign) for a day."""
     out = pd.DataFrame(
         {"p_active": np.nan, "expected_results": np.nan}, index=features.index, dtype="float64"
     )
@@ -301,19 +325,31 @@ def churn_predict(features: pd.DataFrame, policy: SegmentationPolicy) -> tuple[p
         }
     fit = bgnbd.fit(x, t_x, first, max_customers=CHURN_FIT_SAMPLE)
     values = np.array(list(fit.params.as_dict().values()))
-    if not fit.converged or not np.all(np.isfinite(values)):
-        return out, {
-            "skipped": _("The churn model did not converge: %(message)s") % {"message": fit.message}
+    if fit.converged and np.all(np.isfinite(values)):
+        params = fit.params
+        summary = {
+            "log_likelihood": round(fit.log_likelihood, 3),
+            "fitted_on": fit.customers,
         }
-    p_alive = bgnbd.p_alive(fit.params, x, t_x, first)
-    expected = bgnbd.expected_transactions(fit.params, float(policy.prediction_days), x, t_x, first)
+    else:
+        failure = _("The churn model did not converge: %(message)s") % {"message": fit.message}
+        earlier = fallback()
+        if earlier is None:
+            return out, {"skipped": failure}
+        params, run = earlier
+        summary = {
+            "not_converged": failure,
+            "fallback_run": run.pk,
+            "fallback_as_of": run.as_of.isoformat(),
+        }
+    p_alive = bgnbd.p_alive(params, x, t_x, first)
+    expected = bgnbd.expected_transactions(params, float(policy.prediction_days), x, t_x, first)
     out.loc[has, "p_active"] = p_alive
     out.loc[has, "expected_results"] = np.where(np.isfinite(expected), expected, np.nan)
     return out, {
-        **{k: round(v, 6) for k, v in fit.params.as_dict().items()},
-        "log_likelihood": round(fit.log_likelihood, 3),
+        **{k: round(v, 6) for k, v in params.as_dict().items()},
+        **summary,
         "partners": int(has.sum()),
-        "fitted_on": fit.customers,
         "repeaters": repeaters,
         "unit": "day",
     }

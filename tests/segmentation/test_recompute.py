@@ -1,5 +1,6 @@
 """The recompute in PostgreSQL: what it writes, reruns, history, the lock, failures, events."""
 
+import dataclasses
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -347,7 +348,7 @@ def test_two_concurrent_runs_one_runs_one_is_skipped():
     assert outcome["run"].transitions == 15
 
 
-def test_churn_model_fitted_with_enough_repeat_partners(db):
+def _churn_world():
     tenant = TenantFactory(timezone="Europe/Moscow")
     partners = make_partners(tenant, 60)
     end = local(tenant, 2026, 3, 10, 12)
@@ -363,6 +364,11 @@ def test_churn_model_fitted_with_enough_repeat_partners(db):
             days = list(range(45, 140, 2))  # every other day for three months, then silence
         conversions += [sale(partner, end - timedelta(days=age), "10.00") for age in days]
     save_conversions(tenant, conversions)
+    return tenant, partners
+
+
+def test_churn_model_fitted_with_enough_repeat_partners(db):
+    tenant, partners = _churn_world()
     with tenant_scope(tenant):
         run = services.segments_recompute(tenant=tenant, as_of=AS_OF)
         memberships = {m.partner_id: m for m in SegmentMembership.objects.all()}
@@ -398,6 +404,52 @@ def test_churn_model_fitted_with_enough_repeat_partners(db):
         m.segment in ("top", "stable", "periodic") for m in memberships.values() if m.at_risk
     )
     assert all(m.p_active < 0.5 for m in memberships.values() if m.at_risk)
+
+
+def test_a_fit_that_does_not_converge_falls_back_to_the_last_fitted_parameters(db, monkeypatch):
+    from segmentation import bgnbd
+
+    tenant, _partners = _churn_world()
+    with tenant_scope(tenant):
+        fitted = services.segments_recompute(tenant=tenant, as_of=AS_OF)
+        flagged = fitted.counts["at_risk"]
+        assert flagged > 0
+        real_fit = bgnbd.fit
+
+        def not_converged(*args, **kwargs):
+            return dataclasses.replace(
+                real_fit(*args, **kwargs), converged=False, message="precision loss"
+            )
+
+        monkeypatch.setattr(bgnbd, "fit", not_converged)
+        later = services.segments_recompute(tenant=tenant, as_of=AS_OF + timedelta(days=1))
+        kept = SegmentMembership.objects.filter(at_risk=True).count()
+    model = later.churn_model
+    assert model["fallback_run"] == fitted.pk
+    assert model["fallback_as_of"] == AS_OF.isoformat()
+    assert model["not_converged"] == "The churn model did not converge: precision loss"
+    assert {k: model[k] for k in ("r", "alpha", "a", "b")} == {
+        k: fitted.churn_model[k] for k in ("r", "alpha", "a", "b")
+    }
+    # The flags survive the hiccup: one more day without results only adds to them.
+    assert later.counts["at_risk"] == kept >= flagged
+
+
+def test_a_first_fit_that_does_not_converge_skips_the_churn_model(db, monkeypatch):
+    from segmentation import bgnbd
+
+    tenant, _partners = _churn_world()
+    real_fit = bgnbd.fit
+    monkeypatch.setattr(
+        bgnbd,
+        "fit",
+        lambda *a, **k: dataclasses.replace(real_fit(*a, **k), converged=False, message="nan"),
+    )
+    with tenant_scope(tenant):
+        run = services.segments_recompute(tenant=tenant, as_of=AS_OF)
+        assert not SegmentMembership.objects.filter(p_active__isnull=False).exists()
+    assert run.churn_model == {"skipped": "The churn model did not converge: nan"}
+    assert run.counts["at_risk"] == 0
 
 
 def test_shown_explanations_equal_the_engines(program):
