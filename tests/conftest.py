@@ -12,8 +12,10 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.test import Client
+from django.utils import translation
 
 from segmentation.models import CustomSegment, SegmentRun
 from tenancy import services
@@ -27,6 +29,15 @@ from tests.partners_world import build_partners_world
 from tests.webhooks.world import build_webhook_world
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def _language_reset():
+    """Each test starts in the default language: a request served in Russian (the language
+    stays active in the thread after the response, as it does in a server's worker thread until
+    its next request) must not turn a later test's messages Russian."""
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
 
 
 @dataclass
