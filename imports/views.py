@@ -15,6 +15,14 @@ from imports.models import ImportKind
 from tenancy.errors import ServiceError
 from tenancy.views import manager_page
 
+# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection); the
+# error messages quote the file's own values, so such a cell is written after an apostrophe.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value):
+    return f"'{value}" if isinstance(value, str) and value.startswith(FORMULA_START) else value
+
 
 def _job_or_404(job_id: int):
     job = selectors.import_job_get(job_id=job_id)
@@ -75,5 +83,5 @@ def import_job_errors(request: HttpRequest, importjob_id: int) -> HttpResponse:
     response["Content-Disposition"] = f'attachment; filename="import-{job.pk}-errors.csv"'
     writer = csv.writer(response)
     writer.writerow(["line", "column", "message"])
-    writer.writerows(job.errors)
+    writer.writerows([_cell(value) for value in row] for row in job.errors)
     return response

@@ -1,6 +1,8 @@
 """Imports from the dashboard: the page checks and queues, the task imports once into the
 right program, the summary and per-line errors show, roles and tenants are respected."""
 
+import csv
+import io
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -131,6 +133,29 @@ def test_errors_download_as_csv(world_a, django_capture_on_commit_callbacks):
         "3,email,not a valid email 'not-an-email'",
         "4,country,not an ISO 3166 code 'XX'",
     ]
+
+
+def test_errors_download_does_not_hand_a_spreadsheet_a_formula(
+    world_a, django_capture_on_commit_callbacks
+):
+    """An email may start with "=" and hold "|" and "!": the duplicate's message quotes it, and
+    the download must not open in a spreadsheet as a formula (CSV injection)."""
+    evil = "=cmd|'/ccalc'!a0@imp.test"
+    text = f'email,name\n"{evil}",One\n"{evil}",Two\n'
+    job = upload_and_run(
+        world_a.client_for(world_a.owner),
+        world_a,
+        "partners",
+        text,
+        django_capture_on_commit_callbacks,
+    )
+    assert job.errors == [[3, "email", f"{evil} appears earlier in the file"]]
+    client = world_a.client_for(world_a.analyst)
+    response = client.get(f"/app/{world_a.tenant.slug}/imports/{job.pk}/errors.csv")
+    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    assert rows[1] == ["3", "email", f"'{evil} appears earlier in the file"]
+    for row in rows:
+        assert not any(cell.startswith(("=", "+", "-", "@")) for cell in row), row
 
 
 def test_a_header_without_required_columns_is_a_field_error_and_queues_nothing(world_a):
