@@ -55,7 +55,9 @@ ALLOWED_FILTERS = frozenset(
 # Loops inside loops multiply: two levels over the context's short strings stay small.
 MAX_LOOP_DEPTH = 2
 UNSUBSCRIBE_SALT = "campaigns.unsubscribe"
-_STRING_LITERAL = re.compile(r"\"[^\"]*\"|'[^']*'")
+# As the template engine reads them: a backslash escapes the next character, so "a\"|b" is one
+# literal and a filter after \" is still seen.
+_STRING_LITERAL = re.compile(r"\"[^\"\\]*(?:\\.[^\"\\]*)*\"|'[^'\\]*(?:\\.[^'\\]*)*'")
 _FILTER_NAME = re.compile(r"\|\s*([A-Za-z_]\w*)")
 
 _engine = Engine(dirs=[], app_dirs=False, loaders=[], libraries={}, autoescape=False)

@@ -85,6 +85,14 @@ def test_the_sandbox_refuses_tags_outside_the_whitelist(text, message):
             '{% if partner_name|stringformat:"0999999d" %}x{% endif %}',
             "The filter “stringformat” is not allowed in campaign texts.",
         ),
+        (  # an escaped quote does not end the literal: the filter after it is still seen
+            '{{ "\\""|center:"2000000000" }}',
+            "The filter “center” is not allowed in campaign texts.",
+        ),
+        (
+            "{% if x|default:'\\''|rjust:'2000000000' %}x{% endif %}",
+            "The filter “rjust” is not allowed in campaign texts.",
+        ),
         (
             "{% for a in partner_name %}{% for b in partner_name %}{% for c in partner_name %}"
             "{% endfor %}{% endfor %}{% endfor %}",
