@@ -70,8 +70,16 @@ def membership_for_partner(*, partner: Partner) -> SegmentMembership | None:
     in the same statement (one snapshot, so never a mix of two runs): the date and run-wide
     figures of the run whose state this is (the latest succeeded one) and, for an active
     partner, how many active partners rank ahead (value descending, partner id ascending)."""
-    state = SegmentRun.objects.filter(status=RunStatus.SUCCEEDED).order_by("-finished_at", "-id")
-    active = SegmentMembership.objects.filter(value__isnull=False).order_by().values("tenant")
+    # Correlated on the row's own tenant, not left to the caller's scope: under all_tenants()
+    # another program's run and partners would otherwise date and rank this one.
+    state = SegmentRun.objects.filter(
+        tenant=OuterRef("tenant_id"), status=RunStatus.SUCCEEDED
+    ).order_by("-finished_at", "-id")
+    active = (
+        SegmentMembership.objects.filter(tenant=OuterRef("tenant_id"), value__isnull=False)
+        .order_by()
+        .values("tenant")
+    )
     # Two counts, each one range of the partial rank index (an index-only scan), rather than
     # one OR of both (a bitmap scan of every row ahead).
     higher = active.filter(value__gt=OuterRef("value"))

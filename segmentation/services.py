@@ -260,7 +260,7 @@ def _recompute(*, tenant: Tenant, run: SegmentRun, report: RunProgress) -> None:
     classified = engine.classify(features, policy)
     report(RunStage.CHURN, partners=partners)
     churn, run.churn_model = churn_predict(
-        features, policy, fallback=lambda: _churn_fallback(as_of=run.as_of)
+        features, policy, fallback=lambda: _churn_fallback(tenant=tenant, as_of=run.as_of)
     )
     classified["p_active"] = churn["p_active"].round(engine.P_ACTIVE_DECIMALS)
     classified["expected_results"] = churn["expected_results"].round(
@@ -280,12 +280,19 @@ def _recompute(*, tenant: Tenant, run: SegmentRun, report: RunProgress) -> None:
     run.transitions = transitions
 
 
-def _churn_fallback(*, as_of: date) -> tuple[bgnbd.BgNbdParams, SegmentRun] | None:
-    """The parameters of the program's latest earlier run whose fit converged."""
+def _churn_fallback(*, tenant: Tenant, as_of: date) -> tuple[bgnbd.BgNbdParams, SegmentRun] | None:
+    """The parameters of the program's latest earlier run whose fit converged. A run that fell
+    back itself carries parameters too, but names the wrong source: its date would hide how
+    old the parameters are. Filtered by tenant explicitly, like the raw SQL of a run: the
+    service is handed its program and must not depend on the caller's scope."""
     run = (
         SegmentRun.objects.filter(
-            status=RunStatus.SUCCEEDED, as_of__lte=as_of, churn_model__has_keys=["r", "b"]
+            tenant=tenant,
+            status=RunStatus.SUCCEEDED,
+            as_of__lte=as_of,
+            churn_model__has_keys=["r", "b"],
         )
+        .exclude(churn_model__has_key="not_converged")
         .order_by("-as_of", "-finished_at")
         .first()
     )

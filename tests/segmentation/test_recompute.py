@@ -435,16 +435,50 @@ def test_a_fit_that_does_not_converge_falls_back_to_the_last_fitted_parameters(d
     assert later.counts["at_risk"] == kept >= flagged
 
 
-def test_a_first_fit_that_does_not_converge_skips_the_churn_model(db, monkeypatch):
+def _fit_never_converges(monkeypatch, message: str) -> None:
     from segmentation import bgnbd
 
-    tenant, _partners = _churn_world()
     real_fit = bgnbd.fit
     monkeypatch.setattr(
         bgnbd,
         "fit",
-        lambda *a, **k: dataclasses.replace(real_fit(*a, **k), converged=False, message="nan"),
+        lambda *a, **k: dataclasses.replace(real_fit(*a, **k), converged=False, message=message),
     )
+
+
+def test_a_fallback_names_the_run_whose_fit_converged_not_an_earlier_fallback(db, monkeypatch):
+    """Two days in a row without convergence: the second day's parameters still come from the
+    last fit that converged, and the run says so (its date is how old the parameters are)."""
+    tenant, _partners = _churn_world()
+    with tenant_scope(tenant):
+        fitted = services.segments_recompute(tenant=tenant, as_of=AS_OF)
+        _fit_never_converges(monkeypatch, "x")
+        first_fallback = services.segments_recompute(tenant=tenant, as_of=AS_OF + timedelta(days=1))
+        second_fallback = services.segments_recompute(
+            tenant=tenant, as_of=AS_OF + timedelta(days=2)
+        )
+    assert first_fallback.churn_model["fallback_run"] == fitted.pk
+    assert second_fallback.churn_model["fallback_run"] == fitted.pk
+    assert second_fallback.churn_model["fallback_as_of"] == AS_OF.isoformat()
+
+
+def test_a_fallback_reads_only_the_program_s_own_runs(db, monkeypatch):
+    """Another program's fitted run is never a fallback, whatever scope the caller is in."""
+    from tenancy.scope import all_tenants
+
+    other, _ = _churn_world()
+    with tenant_scope(other):
+        services.segments_recompute(tenant=other, as_of=AS_OF)
+    tenant, _partners = _churn_world()
+    _fit_never_converges(monkeypatch, "nan")
+    with all_tenants():
+        run = services.segments_recompute(tenant=tenant, as_of=AS_OF + timedelta(days=1))
+    assert run.churn_model == {"skipped": "The churn model did not converge: nan"}
+
+
+def test_a_first_fit_that_does_not_converge_skips_the_churn_model(db, monkeypatch):
+    tenant, _partners = _churn_world()
+    _fit_never_converges(monkeypatch, "nan")
     with tenant_scope(tenant):
         run = services.segments_recompute(tenant=tenant, as_of=AS_OF)
         assert not SegmentMembership.objects.filter(p_active__isnull=False).exists()
@@ -537,3 +571,27 @@ def test_webhook_events_carry_the_transitions_in_chunks(
     assert {p["run_id"] for p in payloads} == {run.pk}
     moved = sorted(t["partner_id"] for p in payloads for t in p["transitions"])
     assert moved == sorted(program.expected())
+
+
+def test_an_explanation_reads_only_its_own_program_whatever_the_scope(program):
+    """The run's figures and the rank come from the partner's own program even where the caller
+    reads across programs (all_tenants(): operators' tools): another program's later run and
+    its equal values must not shift the date or the rank."""
+    from segmentation.selectors import membership_explanation, membership_for_partner
+    from tenancy.scope import all_tenants
+
+    other = Program()
+    program.recompute()
+    other.recompute(as_of=AS_OF + timedelta(days=5))
+    partners = [other.top, other.sleeping[0], program.top, program.sleeping[0]]
+    scoped = {}
+    for p, owner in zip(partners, [other, other, program, program], strict=True):
+        with tenant_scope(owner.tenant):
+            scoped[p.pk] = membership_explanation(membership_for_partner(partner=p))
+    with all_tenants():
+        unscoped = {
+            p.pk: membership_explanation(membership_for_partner(partner=p)) for p in partners
+        }
+    assert scoped[program.sleeping[0].pk] == "sleeping: last result 70 days ago (sleeping after 60)"
+    assert scoped[other.sleeping[0].pk] == "sleeping: last result 75 days ago (sleeping after 60)"
+    assert unscoped == scoped
