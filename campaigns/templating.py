@@ -16,7 +16,8 @@ from django.conf import settings
 from django.core import signing
 from django.db.models import Max
 from django.template import Context, Engine, TemplateSyntaxError
-from django.template.base import Lexer, TokenType
+from django.template.base import Lexer, Node, NodeList, TokenType
+from django.template.defaulttags import ForNode
 from django.urls import reverse
 from django.utils import formats, translation
 from django.utils.translation import gettext as _
@@ -61,11 +62,41 @@ _STRING_LITERAL = re.compile(r"\"[^\"\\]*(?:\\.[^\"\\]*)*\"|'[^'\\]*(?:\\.[^'\\]
 _FILTER_NAME = re.compile(r"\|\s*([A-Za-z_]\w*)")
 
 _engine = Engine(dirs=[], app_dirs=False, loaders=[], libraries={}, autoescape=False)
+# Two loops over the context's strings repeat a body hundreds of thousands of times, and
+# ``join`` repeats its separator per character: a text is at most MAX_TEXT_CHARS long, and what
+# loops render counts against MAX_RENDERED_CHARS per message, past which the render stops.
+MAX_TEXT_CHARS = 20_000
+MAX_RENDERED_CHARS = 200_000
+
+
+class RenderTooLarge(ValueError):
+    """The text renders to more than MAX_RENDERED_CHARS for this partner."""
+
+
+class _Counted(Node):
+    """A node in a loop's body: what it renders counts against the message's budget."""
+
+    child_nodelists = ()
+
+    def __init__(self, node: Node) -> None:
+        self.node, self.token, self.origin = node, node.token, node.origin
+
+    def render(self, context) -> str:
+        text = self.node.render_annotated(context)
+        spent = context.render_context.get("campaign_rendered", 0) + len(text)
+        if spent > MAX_RENDERED_CHARS:
+            raise RenderTooLarge(
+                _("The text renders to more than %(n)s characters.") % {"n": MAX_RENDERED_CHARS}
+            )
+        context.render_context["campaign_rendered"] = spent
+        return text
 
 
 def template_check(text: str, *, field: str) -> str:
     """Refuses a template that does not parse, uses a tag or a filter outside the whitelists,
     or nests loops deeper than ``MAX_LOOP_DEPTH``."""
+    if len(text) > MAX_TEXT_CHARS:
+        raise ServiceError(_("At most %(n)s characters.") % {"n": MAX_TEXT_CHARS}, field=field)
     depth = 0
     for token in Lexer(text).tokenize():
         if token.token_type not in (TokenType.BLOCK, TokenType.VAR):
@@ -104,7 +135,10 @@ def template_check(text: str, *, field: str) -> str:
 
 @functools.lru_cache(maxsize=512)
 def _compiled(text: str):
-    return _engine.from_string(text)
+    template = _engine.from_string(text)
+    for loop in template.nodelist.get_nodes_by_type(ForNode):
+        loop.nodelist_loop = NodeList(_Counted(node) for node in loop.nodelist_loop)
+    return template
 
 
 def render(text: str, context: dict) -> str:

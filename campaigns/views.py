@@ -20,7 +20,7 @@ from django.views.decorators.http import require_POST
 from campaigns import selectors, services
 from campaigns.forms import CampaignForm, EnrollForm, StepForm, VariantForm
 from campaigns.models import Campaign, CampaignStatus, Message, Step, Variant
-from campaigns.templating import CONTEXT_KEYS, contexts_for, texts_for
+from campaigns.templating import CONTEXT_KEYS, RenderTooLarge, contexts_for, texts_for
 from campaigns.templating import render as render_text
 from partners.models import Partner
 from tenancy.errors import ServiceError
@@ -225,13 +225,17 @@ def _preview(request: HttpRequest, step: Step) -> dict | None:
         variant = step.variants.filter(pk=int(request.GET["variant"])).first()
     language, context = contexts_for(tenant=request.tenant, partner_ids=[partner.pk])[partner.pk]
     subject, body = texts_for(step, variant, language)
+    try:
+        subject, body = render_text(subject, context).strip(), render_text(body, context)
+    except RenderTooLarge as error:
+        return {"error": str(error), "code": partner.code}
     return {
         "partner": partner,
         "code": partner.code,
         "variant": variant,
         "language": language,
-        "subject": render_text(subject, context).strip(),
-        "body": render_text(body, context),
+        "subject": subject,
+        "body": body,
     }
 
 

@@ -16,9 +16,11 @@ from campaigns import services, tasks
 from campaigns.models import Enrollment, Message, MessageStatus, Step
 from campaigns.templating import unsubscribe_url
 from partners.models import Partner
+from tenancy.models import Role
 from tenancy.scope import all_tenants, tenant_scope
 from tests.campaigns.conftest import email_step, make_campaign, make_partners
 from tests.conftest import free_port
+from tests.factories import MembershipFactory, UserFactory
 
 
 def _in_threads(program, target, count: int = 2) -> list:
@@ -145,6 +147,40 @@ def test_a_text_that_fails_to_render_fails_its_message_only(
     assert failed.detail.startswith("The text could not be rendered: invalid literal for int()")
     assert failed.claimed_at is not None  # recorded, not left for the sweep
     assert len(mail.outbox) == 2
+
+
+def test_a_text_that_repeats_past_the_budget_fails_its_message_and_previews_an_error(
+    scope, django_capture_on_commit_callbacks
+):
+    """Two loops over the unsubscribe URL repeat a 10,000-character body ~10,000 times (100 MB
+    per message in a shared worker): the render stops at the budget, the message fails."""
+    program = scope
+    (partner,) = make_partners(program, 1)
+    body = (
+        "{% for a in unsubscribe_url %}{% for b in unsubscribe_url %}"
+        + "x" * 10_000
+        + "{% endfor %}{% endfor %}"
+    )
+    campaign = make_campaign(program, steps=[email_step(body_en=body)])
+    step = Step.objects.get(campaign=campaign)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.enroll(campaign=campaign, partner_ids=[partner.pk], occurrence="t")
+        services.dispatch_due(tenant=program)
+    failed = Message.objects.get()
+    assert failed.status == "failed"
+    assert failed.detail == (
+        "The text could not be rendered: The text renders to more than 200000 characters."
+    )
+    assert mail.outbox == []
+    client = Client()
+    owner = UserFactory(language="en")
+    MembershipFactory(user=owner, tenant=program, role=Role.OWNER)
+    client.force_login(owner)
+    preview = client.get(
+        f"/app/{program.slug}/campaigns/steps/{step.pk}/", {"partner": partner.code}
+    )
+    assert preview.status_code == 200
+    assert "The text renders to more than 200000 characters." in preview.content.decode()
 
 
 def test_email_carries_one_click_unsubscribe_headers(scope, django_capture_on_commit_callbacks):

@@ -115,6 +115,13 @@ def test_the_sandbox_allows_short_filters_and_two_loops():
     assert render(text, {"partner_name": "", "level": "ab"}) == "A|CENTER "
 
 
+def test_a_text_is_at_most_20000_characters():
+    template_check("x" * 20_000, field="body_en")
+    with pytest.raises(ServiceError) as error:
+        template_check("{{ partner_name|join:'" + "x" * 20_000 + "' }}", field="body_en")
+    assert (error.value.field, error.value.message) == ("body_en", "At most 20000 characters.")
+
+
 def test_unknown_names_render_empty_and_nothing_of_ours_is_reachable():
     assert render("[{{ settings.SECRET_KEY }}{{ partner.user.password }}]", {}) == "[]"
     assert render("{{ partner_name|upper }}", {"partner_name": "olga"}) == "OLGA"
