@@ -41,11 +41,28 @@ class Migration(migrations.Migration):
             SET value = (explanation ->> 'value')::bigint,
                 last_result_on = as_of - (explanation ->> 'last_age')::integer,
                 periods = coalesce((explanation ->> 'periods')::integer, 0);
+            -- One UPDATE per run row: a second one would queue deferred foreign-key checks
+            -- (the rows are then this transaction's own) and the ALTER TABLEs below would fail.
+            -- The program's latest succeeded run (the one the explanations are now read with)
+            -- may have rewritten no row at all (a rerun that changed nothing); every row of the
+            -- state still carries its figures, since a row with other figures would have been
+            -- rewritten by it.
             UPDATE segmentation_segmentrun r
             SET explanation = coalesce((
                 SELECT m.explanation - ARRAY['rule', 'rank', 'value', 'share', 'last_age', 'periods']
                 FROM segmentation_segmentmembership m
                 WHERE m.run_id = r.id AND m.explanation ? 'of'
+                LIMIT 1
+            ), (
+                SELECT m.explanation - ARRAY['rule', 'rank', 'value', 'share', 'last_age', 'periods']
+                FROM segmentation_segmentmembership m
+                WHERE m.tenant_id = r.tenant_id AND m.explanation ? 'of'
+                  AND r.id = (
+                      SELECT l.id FROM segmentation_segmentrun l
+                      WHERE l.tenant_id = r.tenant_id AND l.status = 'succeeded'
+                      ORDER BY l.finished_at DESC, l.id DESC
+                      LIMIT 1
+                  )
                 LIMIT 1
             ), '{}'::jsonb);
             """,
