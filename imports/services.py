@@ -79,7 +79,11 @@ def import_file_check(*, kind: str, content: bytes) -> None:
         raise ServiceError(too_large_message(), field="file")
     if not _is_utf8(content):
         raise ServiceError(_("The file is not UTF-8 text."), field="file")
-    header = next(csv.reader(_lines(content)), None)
+    reader = csv.reader(_lines(content))
+    try:
+        header = next(reader, None)
+    except csv.Error as error:  # a header field over the csv module's field limit
+        raise ServiceError(_csv_error(reader, error), field="file") from None
     if not header:
         raise ServiceError(_("The file is empty."), field="file")
     header = [column.strip() for column in header]
@@ -123,8 +127,20 @@ def import_job_claim(*, job_id: int) -> bool:
     return claimed == 1
 
 
+def _csv_error(reader, error: csv.Error) -> str:
+    return _("Line %(line)s is not valid CSV: %(error)s") % {
+        "line": reader.line_num,
+        "error": error,
+    }
+
+
 def _count_rows(content: bytes) -> int:
-    return max(0, sum(1 for _row in csv.reader(_lines(content))) - 1)
+    """The data rows; ValueError naming the line that the csv module cannot read."""
+    reader = csv.reader(_lines(content))
+    try:
+        return max(0, sum(1 for _row in reader) - 1)
+    except csv.Error as error:
+        raise ValueError(_csv_error(reader, error)) from None
 
 
 def _split(message: str) -> tuple[str, str]:
@@ -188,8 +204,8 @@ def import_job_run(*, job_id: int) -> None:
     language = (job.created_by.language if job.created_by else "") or job.tenant.language
     try:
         content = bytes(job.content)
-        ImportJob.objects.filter(pk=job.pk).update(rows_total=_count_rows(content))
         with translation.override(language):
+            ImportJob.objects.filter(pk=job.pk).update(rows_total=_count_rows(content))
             outcome = _run(job, content, progress)
     except ValueError as error:  # the import code's refusal (a header without a column), bad UTF-8
         _finish(job.pk, ImportStatus.FAILED, failure=str(error))

@@ -173,6 +173,32 @@ def test_a_header_without_required_columns_is_a_field_error_and_queues_nothing(w
     assert ImportJob.unscoped.count() == before
 
 
+def test_a_field_the_csv_reader_refuses_is_a_file_error_naming_its_line(
+    world_a, django_capture_on_commit_callbacks
+):
+    """A field over the csv module's limit (128 KiB): in the header a field error on upload
+    (not a server error), further down a failed job that names the line."""
+    client = world_a.client_for(world_a.owner)
+    before = ImportJob.unscoped.count()
+    huge = "x" * 200_000
+    response = upload(client, world_a, "partners", f'email,name,"{huge}"\na@imp.test,A,\n')
+    assert response.status_code == 400
+    assert response.context["form"].errors == {
+        "file": ["Line 1 is not valid CSV: field larger than field limit (131072)"]
+    }
+    assert ImportJob.unscoped.count() == before
+
+    text = f'email,name\nanna@imp.test,Anna\nboris@imp.test,"{huge}"\n'
+    job = upload_and_run(client, world_a, "partners", text, django_capture_on_commit_callbacks)
+    job.refresh_from_db()
+    assert (job.status, job.failure) == (
+        ImportStatus.FAILED,
+        "Line 3 is not valid CSV: field larger than field limit (131072)",
+    )
+    with tenant_scope(world_a.tenant):
+        assert not Partner.objects.filter(email="anna@imp.test").exists()  # nothing changed
+
+
 def test_a_file_that_is_not_utf8_or_too_large_is_refused(world_a, monkeypatch):
     client = world_a.client_for(world_a.owner)
     before = ImportJob.unscoped.count()
