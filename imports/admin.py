@@ -14,3 +14,7 @@ class ImportJobAdmin(admin.ModelAdmin):
     raw_id_fields = ["tenant", "created_by"]
     exclude = ["content"]
     readonly_fields = ["errors", "failure", "started_at", "finished_at"]
+
+    def get_queryset(self, request):
+        # A queued or running job holds its file (up to 50 MB): a list page must not read it.
+        return super().get_queryset(request).defer("content")

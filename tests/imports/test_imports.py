@@ -8,6 +8,9 @@ from decimal import Decimal
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 import imports.services
@@ -17,6 +20,7 @@ from partners.models import Conversion, Partner
 from payouts.models import Commission
 from tenancy.scope import tenant_scope
 from tests.cross_tenant import tenant_pages
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -443,3 +447,22 @@ def test_an_import_over_many_days_rebuilds_the_rollups_once(
         django_capture_on_commit_callbacks,
     )
     assert calls == [world_a.tenant.pk]
+
+
+def test_the_admin_does_not_read_the_stored_files(world_a):
+    """Queued and running jobs hold their file (up to 50 MB each): the operators' list and
+    change pages leave the column unread."""
+    with tenant_scope(world_a.tenant):
+        job = ImportJob.objects.create(
+            tenant=world_a.tenant, kind="partners", file_name="big.csv", content=b"x" * 1000
+        )
+    staff = UserFactory(email="ops-imports@partnerflow.test", is_staff=True, is_superuser=True)
+    client = Client()
+    client.force_login(staff)
+    for url in ("/admin/imports/importjob/", f"/admin/imports/importjob/{job.pk}/change/"):
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(url)
+        assert response.status_code == 200
+        jobs = [q["sql"] for q in queries if 'FROM "imports_importjob"' in q["sql"]]
+        assert jobs
+        assert not any('"imports_importjob"."content"' in sql for sql in jobs), jobs
