@@ -595,3 +595,22 @@ def test_an_explanation_reads_only_its_own_program_whatever_the_scope(program):
     assert scoped[program.sleeping[0].pk] == "sleeping: last result 70 days ago (sleeping after 60)"
     assert scoped[other.sleeping[0].pk] == "sleeping: last result 75 days ago (sleeping after 60)"
     assert unscoped == scoped
+
+
+def test_a_rerun_repairs_partners_whose_own_segment_fields_drifted(program):
+    """The partner's activity_segment / segment_since mirror the membership even where the
+    segment did not change: a partner saved whole from a form opened before a run (the admin,
+    an update with nothing to change) writes the old values back, and commission rules read
+    them. The next run puts them right."""
+    program.recompute()
+    expected = program.state()
+    with tenant_scope(program.tenant):
+        Partner.objects.filter(pk=program.top.pk).update(
+            activity_segment="periodic", segment_since=None
+        )
+        Partner.objects.filter(pk=program.pending.pk).update(
+            activity_segment="top", segment_since=expected["since"][program.top.pk]
+        )
+    run = program.recompute()
+    assert run.transitions == 0
+    assert program.state() == expected
