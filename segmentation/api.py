@@ -13,9 +13,7 @@ from partners.models import ActivitySegment, Partner
 from segmentation import engine, selectors, services
 from segmentation.models import (
     CustomSegment,
-    RunStatus,
     SegmentMembership,
-    SegmentRun,
     SegmentTransition,
 )
 from tenancy.rest import TenantAPIView, TenantViewSet
@@ -50,7 +48,7 @@ class SegmentsView(TenantAPIView):
                 partners=Count("pk"), at_risk=Count("pk", filter=Q(at_risk=True))
             )
         }
-        last = SegmentRun.objects.filter(status=RunStatus.SUCCEEDED).order_by("-as_of").first()
+        last = selectors.state_run()
         payload = {
             "as_of": last.as_of if last else None,
             "segments": [

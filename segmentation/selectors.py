@@ -65,6 +65,16 @@ def custom_segment_list() -> QuerySet[CustomSegment]:
     )
 
 
+# The run whose state the memberships hold: the latest succeeded run to finish — not the one of
+# the latest date, since a run for a past date after today's puts that date's state in place.
+STATE_RUN_ORDER = ("-finished_at", "-id")
+
+
+def state_run() -> SegmentRun | None:
+    """The run whose state the memberships hold (STATE_RUN_ORDER), or None before any."""
+    return SegmentRun.objects.filter(status=RunStatus.SUCCEEDED).order_by(*STATE_RUN_ORDER).first()
+
+
 def membership_for_partner(*, partner: Partner) -> SegmentMembership | None:
     """The partner's current segment row, with what its explanation needs from elsewhere read
     in the same statement (one snapshot, so never a mix of two runs): the date and run-wide
@@ -74,7 +84,7 @@ def membership_for_partner(*, partner: Partner) -> SegmentMembership | None:
     # another program's run and partners would otherwise date and rank this one.
     state = SegmentRun.objects.filter(
         tenant=OuterRef("tenant_id"), status=RunStatus.SUCCEEDED
-    ).order_by("-finished_at", "-id")
+    ).order_by(*STATE_RUN_ORDER)
     active = (
         SegmentMembership.objects.filter(tenant=OuterRef("tenant_id"), value__isnull=False)
         .order_by()

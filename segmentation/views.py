@@ -38,6 +38,7 @@ from segmentation.selectors import (
     membership_explanation,
     membership_for_partner,
     policy_get,
+    state_run,
 )
 from tenancy.errors import ServiceError
 from tenancy.views import manager_page
@@ -103,7 +104,7 @@ def segments_overview(request: HttpRequest) -> HttpResponse:
     if start > end:
         start, end = end, start
     labels = dict(ActivitySegment.choices)
-    last = SegmentRun.objects.filter(status=RunStatus.SUCCEEDED).order_by("-as_of").first()
+    last = state_run()
     state_date = last.as_of if last else today
     history = segment_sizes_over_time(start=start, end=end)
     migration = segment_migration(tenant_id=tenant.pk, start=start, end=end)
@@ -154,7 +155,7 @@ def segment_run_status(request: HttpRequest, segmentrun_id: int) -> HttpResponse
 
 def _state_date(tenant) -> date:
     """The date of the current state: the latest succeeded run's, or the local today."""
-    last = SegmentRun.objects.filter(status=RunStatus.SUCCEEDED).order_by("-as_of").first()
+    last = state_run()
     return last.as_of if last else local_today(tenant=tenant)
 
 

@@ -75,3 +75,26 @@ def test_partner_segment_history_of_an_unsegmented_partner(program):
     assert response.json()["transitions"] == []
     missing = Client().get("/api/v1/partners/999999999/segment-history", **program.headers)
     assert missing.status_code == 404
+
+
+def test_after_a_run_for_a_past_date_the_sizes_are_dated_as_that_run(program):
+    """An operator reproducing a past date (``--as-of``) after today's run puts that date's
+    state in place; the sizes must be dated as the state they count, as the partner's
+    explanation is, not by the latest date ever run."""
+    program.recompute()
+    past = program.recompute(as_of=AS_OF - timedelta(days=40))
+    body = Client().get("/api/v1/segments", **program.headers).json()
+    assert body["as_of"] == past.as_of.isoformat()
+    assert {s["segment"]: s["partners"] for s in body["segments"]} == {
+        k: v for k, v in past.counts.items() if k != "at_risk"
+    }
+    history = (
+        Client()
+        .get(f"/api/v1/partners/{program.sleeping[0].pk}/segment-history", **program.headers)
+        .json()
+    )
+    # 40 days earlier: 7 active partners (the periodic ones had no result yet), and the
+    # sleeping partner's 500.00 came 30 days before, second to the top's 1,000.00.
+    assert history["explanation"] == (
+        "periodic: results in 1 of the last 3 30-day periods; 2nd of 7 by 90-day revenue"
+    )
