@@ -97,8 +97,13 @@ def template_check(text: str, *, field: str) -> str:
     or nests loops deeper than ``MAX_LOOP_DEPTH``."""
     if len(text) > MAX_TEXT_CHARS:
         raise ServiceError(_("At most %(n)s characters.") % {"n": MAX_TEXT_CHARS}, field=field)
-    depth = 0
+    depth, in_comment = 0, False
     for token in Lexer(text).tokenize():
+        if in_comment:  # skipped by the engine up to its end tag, so no loop counts in it
+            in_comment = not (
+                token.token_type == TokenType.BLOCK and token.contents == "endcomment"
+            )
+            continue
         if token.token_type not in (TokenType.BLOCK, TokenType.VAR):
             continue
         # String literals are dropped first, so "a|b" in quotes is not read as a filter.
@@ -117,6 +122,7 @@ def template_check(text: str, *, field: str) -> str:
                 _("The tag “%(tag)s” is not allowed in campaign texts.") % {"tag": name},
                 field=field,
             )
+        in_comment = name == "comment"
         depth += {"for": 1, "endfor": -1}.get(name, 0)
         if depth > MAX_LOOP_DEPTH:
             raise ServiceError(

@@ -98,6 +98,12 @@ def test_the_sandbox_refuses_tags_outside_the_whitelist(text, message):
             "{% endfor %}{% endfor %}{% endfor %}",
             "Loops can be nested at most 2 deep in campaign texts.",
         ),
+        (  # end tags inside a comment are not rendered, so they close no loop
+            "{% comment %}{% endfor %}{% endfor %}{% endcomment %}"
+            "{% for a in partner_name %}{% for b in partner_name %}{% for c in partner_name %}"
+            "{% endfor %}{% endfor %}{% endfor %}",
+            "Loops can be nested at most 2 deep in campaign texts.",
+        ),
     ],
 )
 def test_the_sandbox_refuses_runaway_filters_and_deep_loops(text, message):
