@@ -41,9 +41,15 @@ WORKER_LOST = gettext_noop(
     "is missing."
 )
 
+NO_WORKER = gettext_noop(
+    "No worker started the import within two hours. Upload the file again when the workers run."
+)
+
 MAX_FILE_BYTES = 50 * 1024 * 1024
 # A queued job whose task has not started in this time is queued again (the task was lost).
 REQUEUE_AFTER = timedelta(minutes=10)
+# ...and one still queued after this is failed: its page stops polling and says why.
+GIVE_UP_AFTER = timedelta(hours=2)
 # A running job older than the task's hard time limit (plus a margin) has lost its worker.
 STALE_AFTER = timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT) + timedelta(minutes=5)
 # Above this many imported days one full rebuild is cheaper than refreshing day by day
@@ -220,9 +226,13 @@ def import_job_run(*, job_id: int) -> None:
 
 def import_jobs_sweep() -> tuple[list[tuple[int, int]], int]:
     """Beat, over every tenant: returns the (tenant_id, job_id) of queued jobs whose task
-    seems lost, to enqueue again (the claim makes a duplicate harmless), and marks running jobs
-    older than any task may live as failed. Returns (to requeue, failed count)."""
+    seems lost, to enqueue again (the claim makes a duplicate harmless), and marks as failed
+    running jobs older than any task may live and queued jobs no worker took for
+    GIVE_UP_AFTER (their pages would poll forever). Returns (to requeue, failed count)."""
     now = timezone.now()
+    never_started = ImportJob.unscoped.filter(
+        status=ImportStatus.QUEUED, created_at__lt=now - GIVE_UP_AFTER
+    ).update(status=ImportStatus.FAILED, content=b"", finished_at=now, failure=NO_WORKER)
     lost = list(
         ImportJob.unscoped.filter(
             status=ImportStatus.QUEUED, created_at__lt=now - REQUEUE_AFTER
@@ -237,4 +247,4 @@ def import_jobs_sweep() -> tuple[list[tuple[int, int]], int]:
         # English in the row; the page shows it translated (gettext_noop marks it for the catalogue).
         failure=WORKER_LOST,
     )
-    return lost, failed
+    return lost, failed + never_started

@@ -344,6 +344,30 @@ def test_the_sweep_fails_lost_runs_and_requeues_lost_tasks(world_a, world_b):
     assert "The worker stopped before the import finished." in page.content.decode()
 
 
+def test_a_job_no_worker_takes_fails_and_its_page_stops_polling(world_a):
+    """Without a worker the sweep would queue the task again every 5 minutes forever, and the
+    page would poll every second forever: after two hours the job fails and says why."""
+    with tenant_scope(world_a.tenant):
+        job = ImportJob.objects.create(kind="partners", file_name="q.csv", content=b"x")
+        ImportJob.objects.filter(pk=job.pk).update(
+            created_at=timezone.now() - services.GIVE_UP_AFTER - timedelta(minutes=1)
+        )
+    assert services.import_jobs_sweep() == ([], 1)
+    job.refresh_from_db()
+    assert (job.status, job.failure, bytes(job.content)) == (
+        ImportStatus.FAILED,
+        services.NO_WORKER,
+        b"",
+    )
+    client = world_a.client_for(world_a.owner)
+    page = client.get(
+        f"/app/{world_a.tenant.slug}/imports/{job.pk}/", headers={"HX-Request": "true"}
+    )
+    text = page.content.decode()
+    assert "hx-trigger" not in text
+    assert "No worker started the import within two hours." in text
+
+
 def test_analysts_look_but_do_not_start_imports(world_a, django_capture_on_commit_callbacks):
     analyst = world_a.client_for(world_a.analyst)
     slug = world_a.tenant.slug
