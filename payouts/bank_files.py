@@ -124,6 +124,17 @@ def _parse_result(content: bytes, batch: PayoutBatch) -> tuple[list[tuple], list
     sample = text[:2000]
     delimiter = ";" if sample.count(";") > sample.count(",") else ","
     reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
+    try:
+        return _parse_rows(reader, batch)
+    except csv.Error as error:  # a field over the csv module's 128 KiB limit
+        # The DictReader's own line_num is only updated after a row is read whole.
+        return [], [
+            _("Line %(line)s is not valid CSV: %(error)s")
+            % {"line": reader.reader.line_num, "error": error}
+        ]
+
+
+def _parse_rows(reader: csv.DictReader, batch: PayoutBatch) -> tuple[list[tuple], list[str]]:
     header = {(name or "").strip().lower() for name in reader.fieldnames or []}
     missing = {"payout_id", "status"} - header
     if missing:

@@ -86,3 +86,14 @@ def test_a_line_that_cannot_take_its_result_refuses_the_whole_file(world):
     assert first.status == "ready"  # the good row was not applied either
     assert not LedgerEntry.objects.filter(cause__startswith="payout-paid:").exists()
     assert PayoutLine.objects.filter(status="paid").count() == 0
+
+
+def test_a_field_the_csv_reader_refuses_is_a_file_error_and_changes_nothing(world):
+    batch = approved_batch(world, world.partners[:1], prefix="big")
+    (line,) = batch.lines.all()
+    huge = "x" * 200_000
+    content = f'payout_id,status,reason,reference\n{line.pk},paid,,R1\n1,failed,"{huge}",\n'
+    result = bank_files.result_file_apply(batch=batch, content=content.encode(), user=None)
+    assert result.errors == ["Line 3 is not valid CSV: field larger than field limit (131072)"]
+    line.refresh_from_db()
+    assert line.status == "ready"
