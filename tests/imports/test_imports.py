@@ -119,6 +119,25 @@ def test_row_errors_are_in_the_language_of_who_started_the_import(
     ]
 
 
+def test_an_unexpected_error_fails_the_job_without_showing_internals(
+    world_a, django_capture_on_commit_callbacks, monkeypatch
+):
+    def broken(**kwargs):
+        raise RuntimeError("connection to 10.0.0.7:5432 lost")
+
+    monkeypatch.setattr(imports.services, "partners_import", broken)
+    client = world_a.client_for(world_a.manager)
+    job = upload_and_run(
+        client, world_a, "partners", PARTNERS_CSV, django_capture_on_commit_callbacks
+    )
+    job.refresh_from_db()
+    assert job.status == ImportStatus.FAILED
+    assert job.failure == services.UNEXPECTED
+    page = client.get(f"/app/{world_a.tenant.slug}/imports/{job.pk}/").content.decode()
+    assert "unexpected error, which has been logged for the operators" in page
+    assert "10.0.0.7" not in page
+
+
 def test_errors_download_as_csv(world_a, django_capture_on_commit_callbacks):
     client = world_a.client_for(world_a.analyst)  # analysts may look
     job = upload_and_run(

@@ -16,6 +16,7 @@ PRODUCTION_ENV = {
     "SECRET_KEY": "x" * 50,
     "DATABASE_URL": "postgres://app:secret@db.internal:5432/partnerflow",
     "ALLOWED_HOSTS": "partnerflow.example,www.partnerflow.example",
+    "PAYOUT_DETAILS_KEYS": "Nf6Jp0lzPZ4bS1u0u3Yb0w9QvQ8aGx2h1cQmWq4bB2M=",
 }
 
 PROBE = """
@@ -57,7 +58,9 @@ def last_line(text: str) -> str:
     return text.strip().splitlines()[-1]
 
 
-@pytest.mark.parametrize("missing", ["SECRET_KEY", "DATABASE_URL", "ALLOWED_HOSTS"])
+@pytest.mark.parametrize(
+    "missing", ["SECRET_KEY", "DATABASE_URL", "ALLOWED_HOSTS", "PAYOUT_DETAILS_KEYS"]
+)
 def test_production_refuses_to_start_without_a_secret(missing):
     env = {key: value for key, value in PRODUCTION_ENV.items() if key != missing}
     result = import_settings(env)
