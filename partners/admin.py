@@ -9,3 +9,6 @@ class PartnerAdmin(admin.ModelAdmin):
     list_filter = ["status"]
     search_fields = ["name", "email", "tenant__slug"]
     raw_id_fields = ["tenant", "user"]
+    # Written by the segment runs: a form posting back the values it was opened with would
+    # undo a run that finished in between.
+    readonly_fields = ["activity_segment", "segment_since"]

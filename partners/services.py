@@ -319,9 +319,11 @@ def partner_update(*, partner: Partner, by: User | None = None, **changes: Any) 
     clean = _clean_partner_fields(tenant=partner.tenant, data=changes, partner=partner)
     for name, value in clean.items():
         setattr(partner, name, value)
+    if not clean:  # nothing to write: a full save would put back whatever the object held
+        return partner
     try:
         with transaction.atomic():
-            partner.save(update_fields=list(clean) or None)
+            partner.save(update_fields=list(clean))
     except IntegrityError:
         raise ServiceError(
             _("A partner with this email is already in the program."),

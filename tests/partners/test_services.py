@@ -154,6 +154,18 @@ def test_update_recomputes_geography_and_consent_time(world_a):
         assert caught.value.field == "email"
 
 
+def test_an_update_writes_only_its_fields_never_a_stale_segment(world_a):
+    partner = create(world_a, country="RU", city="Tver")
+    with scoped(world_a):
+        # A segment run moves the partner after the object was loaded.
+        since = timezone.now()
+        Partner.objects.filter(pk=partner.pk).update(activity_segment="top", segment_since=since)
+        services.partner_update(partner=partner)  # nothing to change
+        services.partner_update(partner=partner, city="Moscow")
+        fresh = Partner.objects.get(pk=partner.pk)
+    assert (fresh.activity_segment, fresh.segment_since, fresh.city) == ("top", since, "Moscow")
+
+
 def test_bulk_approve_and_tag_touch_only_this_program(world_a, world_b):
     first, second = create(world_a, email="1@x.test"), create(world_a, email="2@x.test")
     foreign = PartnerFactory(tenant=world_b.tenant, status=PartnerStatus.PENDING)
