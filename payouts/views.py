@@ -330,10 +330,11 @@ def payout_batch_results(request: HttpRequest, payoutbatch_id: int) -> HttpRespo
     if not form.is_valid():
         messages.error(request, _("Choose the result file."))
         return _batch_redirect(request, batch.pk)
+    upload = form.cleaned_data["file"]
+    # Read at most one byte past the limit: an oversized upload is refused without holding it.
+    content = upload.read(bank_files.RESULT_MAX_BYTES + 1)
     try:
-        result = bank_files.result_file_apply(
-            batch=batch, content=form.cleaned_data["file"].read(), user=request.user
-        )
+        result = bank_files.result_file_apply(batch=batch, content=content, user=request.user)
     except ServiceError as error:
         messages.error(request, error.message)
         return _batch_redirect(request, batch.pk)

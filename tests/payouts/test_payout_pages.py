@@ -172,6 +172,21 @@ def test_result_file_import_is_all_or_nothing(world):
         )
 
 
+def test_an_oversized_result_file_is_refused(world):
+    with tenant_scope(world.tenant):
+        batch = batches.payout_batch_approve(batch=batch_create(world))
+    client = world.client_for(world.manager)
+    big = b"payout_id,status,reason,reference\n" + b"x" * (5 * 1024 * 1024)
+    response = client.post(
+        url(world, f"payouts/batches/{batch.pk}/results/"),
+        {"file": SimpleUploadedFile("result.csv", big, content_type="text/csv")},
+        follow=True,
+    )
+    assert messages_of(response)[-1] == "The file is larger than 5 MB."
+    with tenant_scope(world.tenant):
+        assert set(PayoutLine.objects.values_list("status", flat=True)) == {"ready"}
+
+
 def test_settings_page(world):
     owner = world.client_for(world.owner)
     page = owner.get(url(world, "payouts/settings/"))
