@@ -225,8 +225,11 @@ def contexts_for(*, tenant: Tenant, partner_ids: Iterable[int]) -> dict[int, tup
                     "partner_name": row["name"],
                     "program_name": tenant.name,
                     "earnings": earnings_format(total, tenant.currency, language),
+                    # Russian without the trailing "г.": texts put the date mid-sentence or
+                    # before a full stop ("— 19 июня 2026 г.." read wrong).
                     "last_result_date": formats.date_format(
-                        last_at.astimezone(ZoneInfo(tenant.timezone)).date(), "DATE_FORMAT"
+                        last_at.astimezone(ZoneInfo(tenant.timezone)).date(),
+                        "j E Y" if language.startswith("ru") else "DATE_FORMAT",
                     )
                     if last_at
                     else "",

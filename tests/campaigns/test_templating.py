@@ -42,7 +42,7 @@ def test_context_of_a_russian_partner(scope, settings):
         "partner_name": "Partner 0",
         "program_name": "Camp Shop",
         "earnings": "12\xa0340\xa0₽",
-        "last_result_date": "1 марта 2026 г.",
+        "last_result_date": "1 марта 2026",
         "level": "Стабильные",
         "manager_name": "Ирина Петрова",
         "cabinet_url": "https://pf.example/p/camp/",
