@@ -218,8 +218,15 @@ class SegmentMembership(TenantOwned):
     unchanged leaves it alone. The state's own date is that of the latest succeeded run."""
 
     # The (tenant, partner) unique index serves every lookup by tenant: no index of its own.
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", db_index=False)
-    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="+")
+    # Written only by the segment runs (set-based, from the partners they read), so the keys
+    # are not database constraints: a first run's commit checked a million rows per key.
+    # Deleting a program or a partner still cascades (Django's collector).
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
+    partner = models.ForeignKey(
+        Partner, on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
     segment = models.CharField(max_length=16, choices=ActivitySegment.choices)
     since = models.DateTimeField()
     as_of = models.DateField()
@@ -276,9 +283,17 @@ class SegmentTransition(TenantOwned):
     approved, or no longer approved)."""
 
     # Its (tenant, partner, at) and (tenant, as_of) indexes serve every lookup by tenant.
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", db_index=False)
-    run = models.ForeignKey(SegmentRun, on_delete=models.CASCADE, related_name="+")
-    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="+")
+    # An append-only log written only by the runs, set-based: no database constraints on its
+    # keys (as for memberships); deletes still cascade through Django's collector.
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
+    run = models.ForeignKey(
+        SegmentRun, on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
+    partner = models.ForeignKey(
+        Partner, on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
     from_segment = models.CharField(max_length=16, choices=ActivitySegment.choices, blank=True)
     to_segment = models.CharField(max_length=16, choices=ActivitySegment.choices, blank=True)
     at = models.DateTimeField()
