@@ -221,15 +221,9 @@ def _payables(*, tenant_id: int, minimum: Decimal) -> list[_Payable]:
     ]
 
 
-def _transfer(
-    line: PayoutLine, *, kind: str, source: str, target: str, cause: str, memo: str
-) -> None:
-    """Moves the line's amount between two ledger accounts (two entries summing to zero)."""
-    _transfers([(line, cause, memo)], kind=kind, source=source, target=target)
-
-
 def _transfers(moves: list[tuple[PayoutLine, str, str]], *, kind: str, source: str, target: str):
-    """Many lines' transfers, (line, cause, memo) each, in one INSERT."""
+    """Moves each line's amount between two ledger accounts — two entries summing to zero per
+    (line, cause, memo) — in one INSERT."""
     entries = []
     for line, cause, memo in moves:
         common = {
@@ -511,13 +505,8 @@ def _close_if_done(batch: PayoutBatch) -> None:
         batch.refresh_from_db()
 
 
-def payout_event(line: PayoutLine) -> dict:
-    """The webhook payload of a payout (money as strings)."""
-    return payout_events([line])[0]
-
-
 def payout_events(lines: list[PayoutLine]) -> list[dict]:
-    """``payout_event`` for many lines, in one query."""
+    """The webhook payloads of payouts (money as strings), in one query."""
     commissions: dict[int, list[int]] = {line.pk: [] for line in lines}
     items = PayoutItem.objects.filter(line__in=lines).order_by("commission_id")
     for line_id, commission_id in items.values_list("line_id", "commission_id"):
