@@ -14,7 +14,6 @@ from analytics.models import ACTIVE_WINDOW_DAYS, ProgramCost, ranking_windows
 from analytics.periods import Filters, Period, month_days
 from tenancy.models import Tenant
 
-ACTIVATION_DAYS = 30
 ZERO = Decimal("0")
 
 METRIC_DEFINITIONS = {
@@ -465,13 +464,6 @@ def partner_ranking(
         partners, revenue = partners + count, revenue + bucket_revenue
         curve.append((_ratio(partners, n), _ratio(revenue, total)))
     return curve, top
-
-
-def revenue_concentration(
-    *, tenant: Tenant, period: Period, filters: Filters, points: int = 50
-) -> list[tuple[Decimal, Decimal]]:
-    """The Pareto curve of partner_ranking."""
-    return partner_ranking(tenant=tenant, period=period, filters=filters, points=points, limit=0)[0]
 
 
 BREAKDOWN_DIMENSIONS = {

@@ -207,6 +207,7 @@ _ATTRIBUTES = (
     "industry",
     "company_size",
 )
+_ATTRIBUTE_COLUMNS = (*_ATTRIBUTES, "joined_day", "counted")
 _CELL = ("activity_segment", "channel_type", "geography_tier")
 _BREAKDOWN_ONLY = ("partner_type", "industry", "company_size")
 
@@ -221,7 +222,6 @@ _CURRENT_ATTRIBUTES_SQL = f"""
 def _attributes_sync(cursor, tenant: Tenant) -> tuple[list[int], set[date]]:
     """Bring PartnerAttributes in line with the partners table. Returns the partners whose row
     changed (or appeared, or went) and the join days their cohort rows were counted under."""
-    columns = (*_ATTRIBUTES, "joined_day", "counted")
     params = {"tenant": tenant.pk, "tz": tenant.timezone}
     cursor.execute(
         f"""
@@ -229,8 +229,8 @@ def _attributes_sync(cursor, tenant: Tenant) -> tuple[list[int], set[date]]:
         FROM ({_CURRENT_ATTRIBUTES_SQL}) AS c
         FULL JOIN (SELECT * FROM analytics_partnerattributes WHERE tenant_id = %(tenant)s) AS a
                ON a.partner_id = c.partner_id
-        WHERE ({", ".join(f"c.{col}" for col in columns)})
-              IS DISTINCT FROM ({", ".join(f"a.{col}" for col in columns)})
+        WHERE ({", ".join(f"c.{col}" for col in _ATTRIBUTE_COLUMNS)})
+              IS DISTINCT FROM ({", ".join(f"a.{col}" for col in _ATTRIBUTE_COLUMNS)})
         """,  # noqa: S608 - fixed column names; every value is a parameter
         params,
     )
@@ -238,31 +238,26 @@ def _attributes_sync(cursor, tenant: Tenant) -> tuple[list[int], set[date]]:
     if not rows:
         return [], set()
     changed = [row[0] for row in rows]
-    params["partners"] = changed
-    cursor.execute(
-        "DELETE FROM analytics_partnerattributes WHERE tenant_id = %(tenant)s AND partner_id IN (SELECT unnest(%(partners)s::bigint[]))",
-        params,
-    )
-    cursor.execute(
-        f"""
-        INSERT INTO analytics_partnerattributes (tenant_id, partner_id, {", ".join(columns)})
-        SELECT %(tenant)s, c.partner_id, {", ".join(f"c.{col}" for col in columns)}
-        FROM ({_CURRENT_ATTRIBUTES_SQL}) AS c WHERE c.partner_id IN (SELECT unnest(%(partners)s::bigint[]))
-        """,  # noqa: S608 - fixed column names; every value is a parameter
-        params,
-    )
+    _attributes_replace(cursor, tenant, changed)
     return changed, {day for row in rows for day in row[1:] if day is not None}
 
 
-def _attributes_rebuild(cursor, tenant: Tenant) -> None:
-    columns = (*_ATTRIBUTES, "joined_day", "counted")
-    params = {"tenant": tenant.pk, "tz": tenant.timezone}
-    cursor.execute("DELETE FROM analytics_partnerattributes WHERE tenant_id = %(tenant)s", params)
+def _attributes_replace(cursor, tenant: Tenant, partner_ids: list[int] | None) -> None:
+    """Rewrite the PartnerAttributes rows of these partners (all of the tenant's when None)
+    from the partners table."""
+    params = {"tenant": tenant.pk, "tz": tenant.timezone, "partners": partner_ids}
+    only = (
+        "" if partner_ids is None else "AND partner_id IN (SELECT unnest(%(partners)s::bigint[]))"
+    )
+    cursor.execute(
+        f"DELETE FROM analytics_partnerattributes WHERE tenant_id = %(tenant)s {only}",  # noqa: S608 - a fixed fragment
+        params,
+    )
     cursor.execute(
         f"""
-        INSERT INTO analytics_partnerattributes (tenant_id, partner_id, {", ".join(columns)})
-        SELECT %(tenant)s, c.partner_id, {", ".join(f"c.{col}" for col in columns)}
-        FROM ({_CURRENT_ATTRIBUTES_SQL}) AS c
+        INSERT INTO analytics_partnerattributes (tenant_id, partner_id, {", ".join(_ATTRIBUTE_COLUMNS)})
+        SELECT %(tenant)s, c.partner_id, {", ".join(f"c.{col}" for col in _ATTRIBUTE_COLUMNS)}
+        FROM ({_CURRENT_ATTRIBUTES_SQL}) AS c WHERE TRUE {only}
         """,  # noqa: S608 - fixed column names; every value is a parameter
         params,
     )
@@ -567,7 +562,7 @@ def rollup_rebuild(*, tenant: Tenant) -> int:
         cursor.execute(
             "ANALYZE partners_partner, partners_click, partners_conversion, payouts_commission"
         )
-        _attributes_rebuild(cursor, tenant)
+        _attributes_replace(cursor, tenant, None)
         cursor.execute(
             """
             SELECT min(t), max(t) FROM (
