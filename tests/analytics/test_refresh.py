@@ -232,10 +232,18 @@ def test_window_rankings_equal_the_exact_ranking(program):
 
 
 def test_a_turned_day_recomputes_the_window_totals_with_nothing_dirty(program):
-    from analytics.models import RankingSnapshot
+    from analytics.models import PartnerWindowTotals, RankingSnapshot, RevenueHistogram
 
     with tenant_scope(program.tenant):
+        rollup_refresh_days(tenant=program.tenant, days=[])  # the fixture's rebuild ran before
+        kept = _derived_tables(program.tenant)
+        assert kept["analytics_partnerwindowtotals"]
+        assert kept["analytics_revenuehistogram"]
+        # Yesterday's totals (emptied here): the turned day must bring today's back.
         RankingSnapshot.objects.update(as_of=date(2026, 6, 29))
+        PartnerWindowTotals.objects.all().delete()
+        RevenueHistogram.objects.all().delete()
     assert rollups_refresh_dirty() == {}
     with tenant_scope(program.tenant):
         assert RankingSnapshot.objects.get().as_of == date(2026, 6, 30)
+        assert _derived_tables(program.tenant) == kept
