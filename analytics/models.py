@@ -191,7 +191,6 @@ class PartnerWindowTotals(TenantCell):
     revenue = models.DecimalField(**MONEY)
     sales = models.BigIntegerField()
     commissions = models.DecimalField(**MONEY)
-    leads = models.BigIntegerField()
 
     class Meta:
         constraints = [

@@ -372,10 +372,10 @@ def _cubes_refresh(cursor, tenant: Tenant, cube_days, cohort_days) -> None:
 _WINDOW_TOTALS_SQL = """
 INSERT INTO analytics_partnerwindowtotals
     (tenant_id, partner_id, starts, ends, activity_segment, channel_type, geography_tier,
-     revenue, sales, commissions, leads)
+     revenue, sales, commissions)
 SELECT %(tenant)s, s.partner_id, w.starts, w.ends,
        a.activity_segment, a.channel_type, a.geography_tier,
-       sum(s.revenue), sum(s.sales), sum(s.commissions), sum(s.leads)
+       sum(s.revenue), sum(s.sales), sum(s.commissions)
 FROM analytics_dailypartnerstats s
 JOIN analytics_partnerattributes a ON a.partner_id = s.partner_id
 JOIN unnest(%(starts)s::date[], %(ends)s::date[]) AS w(starts, ends)

@@ -115,7 +115,7 @@ def _derived_tables(tenant) -> dict[str, list[tuple]]:
         "analytics_dailycube": "day, activity_segment, channel_type, geography_tier, dimension, value, clicks, leads, sales, revenue, commissions, fresh",
         "analytics_cohortcube": "day, activity_segment, channel_type, geography_tier, joined, clicked, led, sold, repeated, activated_7, activated_30, activated_90, first_results",
         "analytics_rankingsnapshot": "as_of",
-        "analytics_partnerwindowtotals": "partner_id, starts, ends, activity_segment, channel_type, geography_tier, revenue, sales, commissions, leads",
+        "analytics_partnerwindowtotals": "partner_id, starts, ends, activity_segment, channel_type, geography_tier, revenue, sales, commissions",
         "analytics_revenuehistogram": "starts, ends, activity_segment, channel_type, geography_tier, bucket, partners, revenue",
     }
     result = {}
