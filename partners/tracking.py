@@ -27,13 +27,13 @@ from functools import lru_cache
 from typing import NoReturn
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-import redis
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.utils import translation
 
 from partners.models import PartnerStatus, ReferralLink
+from tenancy.redis_store import namespace, redis_client
 
 LINK_CACHE_SECONDS = 600
 MISSING_LINK_CACHE_SECONDS = 60
@@ -80,10 +80,6 @@ class LinkTarget:
     cookie_days: int
 
 
-def namespace() -> str:
-    return str(connection.settings_dict["NAME"])
-
-
 def stream_key() -> str:
     return f"pf:{namespace()}:clicks"
 
@@ -99,11 +95,6 @@ def click_key(click_id: str) -> str:
 def rate_key(code: str, ip_hash: str) -> str:
     window = int(time.time()) // RATE_WINDOW_SECONDS
     return f"pf:{namespace()}:clickrate:{code.lower()}:{ip_hash}:{window}"
-
-
-@lru_cache(maxsize=1)
-def redis_client() -> redis.Redis:
-    return redis.Redis.from_url(settings.REDIS_URL)
 
 
 @lru_cache(maxsize=1)

@@ -1,9 +1,9 @@
-"""A plain Redis client for the hot paths, beside Django's cache.
+"""The project's one plain Redis client for the hot paths, beside Django's cache.
 
-Django's cache pickles its values and sets up its client on each call; the API's throttle and
-the caches read on every conversion use this client directly (docs/benchmarks.md). Every key
-carries the database name, so two databases sharing one Redis (parallel test runs, the
-benchmark) never see each other's keys.
+Django's cache pickles its values and sets up its client on each call; the click buffer, the
+API's throttle and the caches read on every conversion use this client directly
+(docs/benchmarks.md). Every key carries the database name, so two databases sharing one Redis
+(parallel test runs, the benchmark) never see each other's keys.
 """
 
 from functools import lru_cache
@@ -18,5 +18,9 @@ def redis_client() -> redis.Redis:
     return redis.Redis.from_url(settings.REDIS_URL)
 
 
+def namespace() -> str:
+    return str(connection.settings_dict["NAME"])
+
+
 def redis_key(name: str) -> str:
-    return f"pf:{connection.settings_dict['NAME']}:{name}"
+    return f"pf:{namespace()}:{name}"
