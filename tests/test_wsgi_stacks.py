@@ -104,3 +104,34 @@ def test_the_api_through_its_short_stack(world_a):
     assert status == 401
     assert json.loads(content)["detail"] == "Неизвестный или отозванный API-ключ."
     assert headers["Content-Language"] == "ru"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_only_pages_go_through_the_session_and_csrf_middleware(world_a, monkeypatch):
+    # Without this the two tests above would pass through the full stack too: it sets no
+    # cookie and picks the language just the same.
+    from django.contrib.sessions.middleware import SessionMiddleware
+    from django.middleware.csrf import CsrfViewMiddleware
+
+    seen = []
+    for middleware in (SessionMiddleware, CsrfViewMiddleware):
+        original = middleware.process_request
+
+        def spy(self, request, original=original):
+            seen.append((type(self).__name__, request.path))
+            return original(self, request)
+
+        monkeypatch.setattr(middleware, "process_request", spy)
+
+    world_a.tenant.website_url = "https://shop.example"
+    world_a.tenant.save()
+    with tenant_scope(world_a.tenant):
+        link = services.link_create(
+            partner=world_a.partners[0], destination_url="https://shop.example/tv", sub_id=""
+        )
+    assert call("GET", f"/r/{link.code}")[0] == 302
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {world_a.api_secret}"}
+    assert call("GET", "/api/v1/program", **auth)[0] == 200
+    assert seen == []
+    call("GET", "/accounts/login/")
+    assert {name for name, _path in seen} == {"SessionMiddleware", "CsrfViewMiddleware"}
