@@ -1,0 +1,41 @@
+"""tenancy.services caches authenticated API keys per process for API_KEY_CACHE_SECONDS: a
+revocation or any change to the key or its program is seen at once in this process, and a
+change made elsewhere (no signal here) within the cache's lifetime."""
+
+import time
+
+import pytest
+
+from tenancy import services
+from tenancy.models import APIKey
+from tenancy.scope import tenant_scope
+
+pytestmark = pytest.mark.django_db
+
+
+def status(client, world) -> int:
+    return client.get("/api/v1/program", **world.api_headers()).status_code
+
+
+def test_a_revoked_key_is_refused_at_once_though_cached(world_a, client):
+    assert status(client, world_a) == 200
+    with tenant_scope(world_a.tenant):
+        services.api_key_revoke(key=world_a.api_key)
+    assert status(client, world_a) == 401
+
+
+def test_a_renamed_program_is_seen_at_once(world_a, client):
+    assert client.get("/api/v1/program", **world_a.api_headers()).json()["name"] != "Renamed"
+    world_a.tenant.name = "Renamed"
+    world_a.tenant.save()
+    assert client.get("/api/v1/program", **world_a.api_headers()).json()["name"] == "Renamed"
+
+
+def test_a_revocation_made_elsewhere_is_seen_once_the_cache_expires(world_a, client, monkeypatch):
+    monkeypatch.setattr(services, "API_KEY_CACHE_SECONDS", 0.2)
+    assert status(client, world_a) == 200
+    # Another process revokes: no signal reaches this one.
+    APIKey.unscoped.filter(pk=world_a.api_key.pk).update(revoked_at="2026-01-01T00:00:00Z")
+    assert status(client, world_a) == 200  # still cached, as documented
+    time.sleep(0.25)
+    assert status(client, world_a) == 401
