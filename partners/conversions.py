@@ -331,7 +331,11 @@ def conversion_record(
     if not _conversion_insert(conversion):
         # Recorded before, or by a concurrent request: the INSERT waited on the unique index
         # until that one committed, so the row is visible now.
-        return _repeat(Conversion.objects.get(kind=kind, external_id=external_id), payload_hash)
+        # The answer names the partner's code and the customer: read them in the same query.
+        existing = Conversion.objects.select_related("partner", "customer").get(
+            kind=kind, external_id=external_id
+        )
+        return _repeat(existing, payload_hash)
     conversion_recorded.send(
         sender=Conversion, tenant=tenant, conversion=conversion, click=attribution.click
     )

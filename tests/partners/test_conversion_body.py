@@ -55,3 +55,21 @@ def test_the_built_answer_equals_the_serializers_for_every_shape_of_conversion(w
         assert conversion_body(results[0].conversion)["partner_code"] == partner.code
         assert conversion_body(results[1].conversion)["partner"] is None
         assert conversion_body(results[1].conversion)["customer_external_id"] is None
+
+
+def test_the_answer_to_a_repeat_needs_no_query_of_its_own(world_a, django_assert_num_queries):
+    sale = {
+        "kind": "sale",
+        "external_id": "body-repeat",
+        "amount": "10.00",
+        "partner": world_a.partners[0].code,
+        "customer_external_id": "body-repeat-customer",
+    }
+    with tenant_scope(world_a.tenant):
+        first = conversion_record(tenant=world_a.tenant, **sale)
+        repeat = conversion_record(tenant=world_a.tenant, **sale)
+        assert not repeat.created
+        with django_assert_num_queries(0):
+            body = conversion_body(repeat.conversion)
+    assert body == conversion_body(first.conversion)
+    assert body["customer_external_id"] == "body-repeat-customer"
