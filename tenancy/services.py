@@ -310,7 +310,10 @@ _recent_keys: dict[str, tuple[float, APIKey]] = {}
 
 
 def api_key_cache_clear(**_signal_kwargs) -> None:
+    """Forget the cached keys now and again when the transaction commits: a request served in
+    between by another thread of this process may have cached the row as it was before."""
     _recent_keys.clear()
+    transaction.on_commit(_recent_keys.clear, robust=True)
 
 
 def _api_key_load(key_hash: str) -> APIKey | None:

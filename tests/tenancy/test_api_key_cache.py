@@ -39,3 +39,18 @@ def test_a_revocation_made_elsewhere_is_seen_once_the_cache_expires(world_a, cli
     assert status(client, world_a) == 200  # still cached, as documented
     time.sleep(0.25)
     assert status(client, world_a) == 401
+
+
+def test_a_revocation_clears_the_cache_again_when_it_commits(
+    world_a, django_capture_on_commit_callbacks
+):
+    secret = world_a.api_secret
+    with django_capture_on_commit_callbacks(execute=True):
+        with tenant_scope(world_a.tenant):
+            services.api_key_revoke(key=world_a.api_key)
+        # Another thread of this process read the row before the revocation committed.
+        stale = APIKey.unscoped.select_related("tenant").get(pk=world_a.api_key.pk)
+        stale.revoked_at = None
+        services._recent_keys[services.hash_token(secret)] = (time.monotonic(), stale)
+        assert services.api_key_authenticate(raw=secret) is not None
+    assert services.api_key_authenticate(raw=secret) is None
