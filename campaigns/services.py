@@ -52,6 +52,7 @@ from segmentation.models import CustomSegment, SegmentMembership
 from segmentation.selectors import custom_segment_partners, policy_get
 from tenancy.errors import ConflictError, ServiceError
 from tenancy.models import Membership, Tenant
+from tenancy.sql import prepared_cursor
 from webhooks.services import events_publish
 
 log = logging.getLogger(__name__)
@@ -549,7 +550,7 @@ def _running_result_goals(*, tenant_id: int, partner_id: int) -> set[str]:
     """The result goals of the partner's running enrollments. Plain SQL: it runs on every
     recorded conversion, where building the ORM query cost several times the query."""
     enrollments, campaigns = Enrollment._meta.db_table, Campaign._meta.db_table
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(
             f"SELECT DISTINCT c.goal FROM {enrollments} e "  # noqa: S608 - names from the models
             f"JOIN {campaigns} c ON c.id = e.campaign_id "

@@ -48,6 +48,13 @@ if TESTING:
 # Persistent connections: a new PostgreSQL connection per request costs far more than the request.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0 if TESTING else 60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# The conversion hot path's statements are prepared once per connection (tenancy/sql.py); turn
+# off behind a connection pooler that cannot keep prepared statements. Django turns psycopg's
+# preparing off (prepare_threshold None); a threshold no statement reaches lets the hot path
+# ask for it explicitly while nothing else is ever prepared.
+DATABASE_PREPARED_STATEMENTS = env.bool("DATABASE_PREPARED_STATEMENTS", default=True)
+if DATABASE_PREPARED_STATEMENTS:
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 2**31 - 1
 
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])

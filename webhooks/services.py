@@ -14,6 +14,9 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import timedelta
 from functools import partial
 
@@ -164,6 +167,24 @@ def _subscription_keys(tenant_id: int) -> tuple[str, str]:
     return redis_key(f"webhook-subs-gen:{tenant_id}"), redis_key(f"webhook-subs:{tenant_id}")
 
 
+# Inside ``subscriptions_read_once()`` a program's subscriptions are read once: a recorded
+# conversion publishes conversion.created and commission.created, one Redis read for both.
+_read_once: ContextVar[dict[int, dict[str, list[int]]] | None] = ContextVar(
+    "webhook_subscriptions_read_once", default=None
+)
+
+
+@contextmanager
+def subscriptions_read_once() -> Iterator[None]:
+    """Within the block, each program's subscriptions are read from Redis at most once (a
+    change to its endpoints inside the block reads them again)."""
+    token = _read_once.set({})
+    try:
+        yield
+    finally:
+        _read_once.reset(token)
+
+
 def subscriptions_changed(*, tenant_id: int) -> None:
     """Forget the program's cached subscriptions, now and when the transaction commits."""
 
@@ -171,12 +192,26 @@ def subscriptions_changed(*, tenant_id: int) -> None:
         generation_key, _ = _subscription_keys(tenant_id)
         redis_client().set(generation_key, uuid.uuid4().hex, ex=GENERATION_SECONDS)
 
+    if (memo := _read_once.get()) is not None:
+        memo.pop(tenant_id, None)
     bump()
     transaction.on_commit(bump, robust=True)
 
 
 def subscribed_endpoint_ids(*, tenant_id: int, event: str) -> list[int]:
     """Ids of the program's active endpoints subscribed to ``event``."""
+    memo = _read_once.get()
+    if memo is not None and tenant_id in memo:
+        return memo[tenant_id].get(event, [])
+    subscriptions = _subscriptions_read(tenant_id)
+    if memo is not None:
+        memo[tenant_id] = subscriptions
+    return subscriptions.get(event, [])
+
+
+def _subscriptions_read(tenant_id: int) -> dict[str, list[int]]:
+    """Event name → ids of the program's active endpoints taking it: from Redis when the entry
+    there is of the current generation, else from the database (and stored)."""
     client = redis_client()
     generation_key, entry_key = _subscription_keys(tenant_id)
     generation, raw = client.mget(generation_key, entry_key)
@@ -188,7 +223,7 @@ def subscribed_endpoint_ids(*, tenant_id: int, event: str) -> list[int]:
     if raw is not None:
         entry = json.loads(raw)
         if entry["generation"] == generation:
-            return entry["events"].get(event, [])
+            return entry["events"]
     subscriptions: dict[str, list[int]] = {}
     endpoints = WebhookEndpoint.unscoped.filter(tenant_id=tenant_id, is_active=True)
     for endpoint_id, names in endpoints.order_by("pk").values_list("pk", "events"):
@@ -196,7 +231,7 @@ def subscribed_endpoint_ids(*, tenant_id: int, event: str) -> list[int]:
             subscriptions.setdefault(name, []).append(endpoint_id)
     entry = {"generation": generation, "events": subscriptions}
     client.set(entry_key, json.dumps(entry), ex=SUBSCRIPTIONS_CACHE_SECONDS)
-    return subscriptions.get(event, [])
+    return subscriptions
 
 
 def event_publish(*, tenant: Tenant, event: str, payload: dict) -> WebhookEvent:

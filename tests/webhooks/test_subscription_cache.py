@@ -35,3 +35,66 @@ def test_cached_subscriptions_follow_every_endpoint_change(world_a, world_b):
         services.endpoint_delete(endpoint=second)
         assert subscribed(world_a) == []
     assert subscribed(world_b) == [foreign.pk]
+
+
+def count_reads(monkeypatch) -> list[int]:
+    reads: list[int] = []
+    read = services._subscriptions_read
+
+    def counted(tenant_id):
+        reads.append(tenant_id)
+        return read(tenant_id)
+
+    monkeypatch.setattr(services, "_subscriptions_read", counted)
+    return reads
+
+
+def test_read_once_reads_each_program_once_and_again_after_a_change(world_a, world_b, monkeypatch):
+    first = make_endpoint(world_a, "https://shop.test/one", events=["partner.created"])
+    foreign = make_endpoint(world_b, "https://other.test/hooks", events=["payout.paid"])
+    reads = count_reads(monkeypatch)
+    with services.subscriptions_read_once():
+        assert subscribed(world_a) == [first.pk]
+        assert subscribed(world_a, "payout.paid") == []
+        assert subscribed(world_b, "payout.paid") == [foreign.pk]
+        assert subscribed(world_b) == []
+        assert reads == [world_a.tenant.pk, world_b.tenant.pk]
+        # A change inside the block is seen by the next read, which goes to Redis again.
+        second = make_endpoint(world_a, "https://shop.test/two", events=["partner.created"])
+        assert subscribed(world_a) == [first.pk, second.pk]
+        assert reads == [world_a.tenant.pk, world_b.tenant.pk, world_a.tenant.pk]
+    # Outside the block every call reads.
+    subscribed(world_a)
+    subscribed(world_a)
+    assert len(reads) == 5
+
+
+def test_a_recorded_conversion_reads_subscriptions_once_for_both_events(world_a, monkeypatch):
+    from partners.conversions import conversion_record
+    from webhooks.models import WebhookDelivery
+
+    endpoint = make_endpoint(
+        world_a, "https://shop.test/hooks", events=["conversion.created", "commission.created"]
+    )
+    reads = count_reads(monkeypatch)
+    with tenant_scope(world_a.tenant):
+        conversion = conversion_record(
+            tenant=world_a.tenant,
+            kind="sale",
+            external_id="read-once-1",
+            amount="1000.00",
+            partner=world_a.partners[0].code,
+        ).conversion
+        events = sorted(
+            WebhookDelivery.objects.filter(
+                endpoint=endpoint, event__payload__id__in=[conversion.pk]
+            ).values_list("event__name", flat=True)
+        )
+        commission_events = WebhookDelivery.objects.filter(
+            endpoint=endpoint,
+            event__name="commission.created",
+            event__payload__conversion_id=conversion.pk,
+        ).count()
+    assert reads == [world_a.tenant.pk]
+    assert "conversion.created" in events
+    assert commission_events == 1

@@ -1,0 +1,99 @@
+"""Plain SQL for the conversion hot path (``POST /api/v1/conversions``), where building the ORM's
+statements cost more CPU than PostgreSQL spent running them, and planning them again on every
+request cost PostgreSQL more than running them.
+
+``prepared_cursor()``: a cursor whose statements psycopg prepares on the connection (parsed and
+planned once per connection, then only bound and run). Django keeps psycopg from preparing
+anything, for connection poolers; PgBouncer in transaction mode needs
+``max_prepared_statements`` (1.21+) for these, or ``DATABASE_PREPARED_STATEMENTS=false``, which
+turns them off. The cursor binds parameters server-side: write ``%s`` placeholders for values
+only (no ``IN %s`` with a tuple, no placeholders in identifiers).
+
+``rows_insert()``: model instances INSERTed in one plain statement. The rows get what ``bulk_create`` gives them — every concrete column but the id, each field's
+``pre_save`` and database preparation, the tenant scope's check (a row of another tenant is
+refused, a row without a tenant takes the scope's), the id from ``RETURNING`` — and nothing
+``bulk_create`` does not (no signals, no ``save()``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import TypeVar
+
+from django.conf import settings
+from django.db import connection
+from django.db.backends.postgresql.base import ServerBindingCursor
+from django.db.backends.utils import CursorWrapper
+from django.db.models import Field, Model
+
+from tenancy.scope import tenant_for_new_row
+
+M = TypeVar("M", bound=Model)
+
+
+class _PreparingCursor(ServerBindingCursor):
+    def execute(self, query, params=None, *, prepare=None, binary=None):
+        prepare = settings.DATABASE_PREPARED_STATEMENTS if prepare is None else prepare
+        return super().execute(query, params, prepare=prepare, binary=binary)
+
+
+def prepared_cursor() -> CursorWrapper:
+    """Django's cursor (query logging, execute wrappers, error translation, the connection's
+    health check and thread check) over a psycopg cursor that prepares its statements."""
+    connection.close_if_health_check_failed()
+    connection.ensure_connection()
+    with connection.wrap_database_errors:
+        # Django's own wrapping of a new cursor (it has no public hook for the cursor class).
+        return connection._prepare_cursor(_PreparingCursor(connection.connection))
+
+
+@lru_cache(maxsize=64)
+def _insert_sql(
+    model: type[Model], rows: int, unless_present: str
+) -> tuple[str, tuple[Field, ...]]:
+    fields = tuple(f for f in model._meta.concrete_fields if not f.primary_key)
+    quote = connection.ops.quote_name
+    row = f"({', '.join(['%s'] * len(fields))})"
+    conflict = f" ON CONFLICT ({unless_present}) DO NOTHING" if unless_present else ""
+    sql = (
+        f"INSERT INTO {quote(model._meta.db_table)} "  # noqa: S608 - names from the model
+        f"({', '.join(quote(f.column) for f in fields)}) VALUES {', '.join([row] * rows)}"
+        f"{conflict} RETURNING {quote(model._meta.pk.column)}"
+    )
+    return sql, fields
+
+
+def rows_insert(objs: Sequence[M], *, unless_present: str = "") -> list[M]:
+    """INSERTs ``objs`` (all of one model) in one statement and sets their ids; returns them.
+
+    ``unless_present`` names the columns of a unique constraint: the row is written only when
+    no row has those values (``ON CONFLICT … DO NOTHING``), and ``[]`` is returned when one has.
+    It takes one object: PostgreSQL returns no row for a skipped one, so several could not be
+    matched to their ids."""
+    if not objs:
+        return []
+    if unless_present and len(objs) > 1:
+        raise ValueError("rows_insert(unless_present=…) writes one row at a time")
+    model = type(objs[0])
+    sql, fields = _insert_sql(model, len(objs), unless_present)
+    values = []
+    for obj in objs:
+        if type(obj) is not model:
+            raise TypeError(f"rows_insert: a {type(obj).__name__} among {model.__name__} rows")
+        if hasattr(obj, "tenant_id"):
+            tenant = tenant_for_new_row(obj.tenant_id, model.__name__)
+            if tenant is not None:
+                obj.tenant = tenant
+        values.extend(
+            f.get_db_prep_save(f.pre_save(obj, add=True), connection=connection) for f in fields
+        )
+    with prepared_cursor() as cursor:
+        cursor.execute(sql, values)
+        ids = [row[0] for row in cursor.fetchall()]
+    if not ids:
+        return []
+    for obj, pk in zip(objs, ids, strict=True):
+        obj.pk = pk
+        obj._state.adding = False
+        obj._state.db = connection.alias
+    return list(objs)
