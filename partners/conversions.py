@@ -46,7 +46,7 @@ from partners.money import minor_digits, money_round
 from partners.tracking import buffered_click
 from tenancy.errors import ConflictError, ServiceError
 from tenancy.models import Tenant
-from tenancy.sql import prepared_cursor, rows_insert
+from tenancy.sql import insert_fields, insert_values, mark_saved, prepared_cursor, rows_insert
 from webhooks.services import event_publish, subscriptions_read_once
 
 # Merchants' clocks drift; a conversion "from the future" beyond this is a bug on their side.
@@ -302,21 +302,11 @@ def conversion_record(
         partner=str(partner or ""),
         customer_external_id=customer_external_id,
     )
-    customer = None
-    if customer_external_id:
-        customer = _customer_bind(
-            tenant=tenant,
-            external_id=customer_external_id,
-            partner=attribution.partner,
-            email=customer_email,
-            occurred_at=occurred_at,
-        )
     conversion = Conversion(
         tenant=tenant,
         kind=kind,
         external_id=external_id,
         partner=attribution.partner,
-        customer=customer,
         click_id=click_id,
         coupon_code=coupon[:40] if attribution.method == AttributionMethod.COUPON else "",
         attribution=attribution.method,
@@ -329,7 +319,15 @@ def conversion_record(
         payload_hash=payload_hash,
         occurred_at=occurred_at,
     )
-    if not _conversion_insert(conversion):
+    if customer_external_id and attribution.partner is not None:
+        created = _conversion_insert_binding_customer(
+            conversion, customer_external_id=customer_external_id
+        )
+    else:
+        if customer_external_id:
+            conversion.customer = Customer.objects.filter(external_id=customer_external_id).first()
+        created = _conversion_insert(conversion)
+    if not created:
         # Recorded before, or by a concurrent request: the INSERT waited on the unique index
         # until that one committed, so the row is visible now.
         # The answer names the partner's code and the customer: read them in the same query.
@@ -382,54 +380,84 @@ def _repeat(existing: Conversion, payload_hash: str) -> RecordResult:
     return RecordResult(existing, False)
 
 
-_CUSTOMER_BIND_SQL = """
+@lru_cache(maxsize=1)
+def _conversion_with_customer_sql() -> str:
+    """Binds the customer to the conversion's partner unless bound before (the first referrer
+    keeps them) and INSERTs the conversion naming the customer, in one statement; answers
+    (conversion id or NULL when recorded before, the customer's row or NULLs)."""
+    fields = insert_fields(Conversion)
+    quote = connection.ops.quote_name
+    values = ", ".join(
+        "(SELECT id FROM customer)" if f.name == "customer" else "%s" for f in fields
+    )
+    # Identifiers come from the models.
+    return f"""
 WITH new AS (
-    INSERT INTO partners_customer (tenant_id, external_id, partner_id, email, first_seen_at)
-    VALUES (%(tenant)s, %(external_id)s, %(partner)s, %(email)s, %(first_seen_at)s)
+    INSERT INTO {Customer._meta.db_table} (tenant_id, external_id, partner_id, email, first_seen_at)
+    VALUES (%s, %s, %s, %s, %s)
     ON CONFLICT (tenant_id, external_id) DO NOTHING
     RETURNING id, partner_id, email, first_seen_at
+), customer AS (
+    SELECT id, partner_id, email, first_seen_at FROM new
+    UNION ALL
+    SELECT id, partner_id, email, first_seen_at FROM {Customer._meta.db_table}
+    WHERE tenant_id = %s AND external_id = %s
+), conversion AS (
+    INSERT INTO {Conversion._meta.db_table} ({", ".join(quote(f.column) for f in fields)})
+    VALUES ({values})
+    ON CONFLICT (tenant_id, kind, external_id) DO NOTHING
+    RETURNING id
 )
-SELECT id, partner_id, email, first_seen_at FROM new
-UNION ALL
-SELECT id, partner_id, email, first_seen_at FROM partners_customer
-WHERE tenant_id = %(tenant)s AND external_id = %(external_id)s
-"""
+SELECT (SELECT id FROM conversion), c.id, c.partner_id, c.email, c.first_seen_at
+FROM (SELECT 1) AS one LEFT JOIN customer c ON true
+"""  # noqa: S608
 
 
-def _customer_bind(
-    *, tenant: Tenant, external_id: str, partner: Partner | None, email: str, occurred_at
-) -> Customer | None:
-    """The customer, bound to the first partner who referred them (later referrers don't move
-    them). One statement: INSERT … ON CONFLICT DO NOTHING, or else the stored row; two first
-    sales at once bind one partner."""
-    if partner is None:
-        return Customer.objects.filter(external_id=external_id).first()
-    params = {
-        "tenant": tenant.pk,
-        "external_id": external_id,
-        "partner": partner.pk,
-        "email": email,
-        "first_seen_at": occurred_at,
-    }
+def _conversion_insert_binding_customer(
+    conversion: Conversion, *, customer_external_id: str
+) -> bool:
+    """``_conversion_insert`` for a conversion with a partner and a customer id: the customer is
+    bound to that partner if new (later referrers don't move them) and named on the conversion,
+    in one round trip. Two first sales at once bind one partner."""
+    tenant = conversion.tenant
+    customer_values = [
+        tenant.pk,
+        customer_external_id,
+        conversion.partner_id,
+        conversion.customer_email,
+        conversion.occurred_at,
+        tenant.pk,
+        customer_external_id,
+    ]
+    conversion_values = [
+        value
+        for field, value in zip(insert_fields(Conversion), insert_values(conversion), strict=True)
+        if field.name != "customer"
+    ]
     with prepared_cursor() as cursor:
-        cursor.execute(_CUSTOMER_BIND_SQL, params)
-        row = cursor.fetchone()
-    if row is None:
-        # Inserted by a concurrent request that committed after this statement began: its
-        # snapshot could not see the row, a new one does.
-        return Customer.objects.get(external_id=external_id)
-    customer_id, partner_id, stored_email, first_seen_at = row
-    customer = Customer(
-        id=customer_id,
-        tenant=tenant,
-        external_id=external_id,
-        partner_id=partner_id,
-        email=stored_email,
-        first_seen_at=first_seen_at,
-    )
-    customer._state.adding = False
-    customer._state.db = connection.alias
-    return customer
+        cursor.execute(_conversion_with_customer_sql(), customer_values + conversion_values)
+        conversion_id, customer_id, partner_id, email, first_seen_at = cursor.fetchone()
+    if customer_id is None:
+        # The customer was inserted by a concurrent request that committed after this
+        # statement began: its snapshot could not see the row, a new statement does.
+        conversion.customer = Customer.objects.get(external_id=customer_external_id)
+        if conversion_id is not None:
+            Conversion.objects.filter(pk=conversion_id).update(customer=conversion.customer)
+    else:
+        customer = Customer(
+            id=customer_id,
+            tenant=tenant,
+            external_id=customer_external_id,
+            partner_id=partner_id,
+            email=email,
+            first_seen_at=first_seen_at,
+        )
+        mark_saved(customer, customer_id)
+        conversion.customer = customer
+    if conversion_id is None:
+        return False
+    mark_saved(conversion, conversion_id)
+    return True
 
 
 def conversion_refund(*, conversion: Conversion, amount=None, external_id: str = "") -> Refund:

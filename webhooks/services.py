@@ -234,16 +234,16 @@ def _subscriptions_read(tenant_id: int) -> dict[str, list[int]]:
     return subscriptions
 
 
-def event_publish(*, tenant: Tenant, event: str, payload: dict) -> WebhookEvent:
+def event_publish(*, tenant: Tenant, event: str, payload: dict) -> WebhookEvent | None:
     """Records ``event`` and a delivery to every active endpoint subscribed to it; sending
     starts after the surrounding transaction commits (nothing is sent if it rolls back).
-    With no subscriber nothing is written (this sits on the conversion hot path): the event
-    is returned unsaved."""
+    With no subscriber nothing is written (this sits on the conversion hot path) and None is
+    returned."""
     if not event_registry.is_known(event):
         raise ValueError(f"Unknown webhook event {event!r}: register it in webhooks.events.EVENTS")
     endpoint_ids = subscribed_endpoint_ids(tenant_id=tenant.pk, event=event)
     if not endpoint_ids:
-        return WebhookEvent(tenant=tenant, name=event, payload=payload)
+        return None
     now = timezone.now()
     with transaction.atomic():
         webhook_event = WebhookEvent.objects.create(tenant=tenant, name=event, payload=payload)

@@ -70,3 +70,80 @@ def test_fifty_concurrent_identical_posts(transactional_db, world_a, headers):
         assert LedgerEntry.objects.filter(commission=commission).count() == 1
         if headers:
             assert IdempotencyRecord.objects.filter(key="storm-key").count() == 1
+
+
+def test_a_customer_bound_by_a_transaction_committing_meanwhile_is_named_on_the_conversion(
+    transactional_db, world_a
+):
+    """The customer insert waits on another transaction's uncommitted row for the same customer;
+    when that one commits, this statement's snapshot cannot see the row: the conversion must
+    still name that customer, bound to the other (first) partner."""
+    import psycopg
+
+    from partners.conversions import conversion_record
+    from partners.models import Customer
+
+    first, second = world_a.partners[0], world_a.partners[1]
+    settings = connection.settings_dict
+    params = {
+        "dbname": settings["NAME"],
+        "user": settings["USER"] or "postgres",
+        "host": settings["HOST"] or "127.0.0.1",
+        "port": settings["PORT"] or 5432,
+        "password": settings["PASSWORD"] or None,
+    }
+    other = psycopg.connect(**params)
+    other.execute(
+        "INSERT INTO partners_customer (tenant_id, external_id, partner_id, email, first_seen_at)"
+        " VALUES (%s, 'race-customer', %s, '', now())",
+        [world_a.tenant.pk, second.pk],
+    )
+    results = []
+
+    def record():
+        try:
+            with tenant_scope(world_a.tenant):
+                from django.db import transaction
+
+                with transaction.atomic():
+                    results.append(
+                        conversion_record(
+                            tenant=world_a.tenant,
+                            kind="sale",
+                            external_id="race-sale",
+                            amount="500.00",
+                            partner=first.code,
+                            customer_external_id="race-customer",
+                        ).conversion
+                    )
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=record)
+    try:
+        thread.start()
+        # Wait until the statement waits on the other transaction's row (asked on a connection
+        # of its own: pg_stat_activity is a snapshot per transaction), then commit that one.
+        with psycopg.connect(**params, autocommit=True) as observer:
+            for _ in range(200):
+                waiting = observer.execute(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE datname = %s AND wait_event_type = 'Lock'",
+                    [settings["NAME"]],
+                ).fetchone()[0]
+                if waiting:
+                    break
+                threading.Event().wait(0.05)
+        assert waiting, "the conversion's statement never waited on the other transaction"
+        other.commit()
+    finally:
+        other.close()  # rolls back if not committed, so the thread cannot hang
+        thread.join(timeout=30)
+    (conversion,) = results
+    with tenant_scope(world_a.tenant):
+        customer = Customer.objects.get(external_id="race-customer")
+        stored = Conversion.objects.get(external_id="race-sale")
+    assert customer.partner_id == second.pk  # the first referrer keeps the customer
+    assert stored.customer_id == customer.pk
+    assert conversion.customer.pk == customer.pk
+    assert stored.partner_id == first.pk  # attributed by its partner code all the same

@@ -216,9 +216,10 @@ def test_a_run_of_deliveries_giving_up_disables_the_endpoint_and_emails_the_owne
 
     # A disabled endpoint gets no new deliveries; with no subscriber left, nothing is stored.
     deliveries = WebhookDelivery.unscoped.count()
-    event = publish(world_a)
-    assert event.pk is None
+    events = WebhookEvent.unscoped.count()
+    assert publish(world_a) is None
     assert WebhookDelivery.unscoped.count() == deliveries
+    assert WebhookEvent.unscoped.count() == events
 
 
 def test_a_success_resets_the_failure_run(world_a, receiver, scheduled):
