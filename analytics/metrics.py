@@ -10,7 +10,13 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.db import connection
 from django.utils.translation import gettext_lazy as _
 
-from analytics.models import ACTIVE_WINDOW_DAYS, ProgramCost, ranking_windows
+from analytics.models import (
+    ACTIVE_WINDOW_DAYS,
+    REVENUE_BUCKET_EDGES,
+    ProgramCost,
+    ranking_windows,
+    revenue_bucket_sql,
+)
 from analytics.periods import Filters, Period, month_days
 from tenancy.models import Tenant
 
@@ -80,17 +86,42 @@ def partner_filter_sql(filters: Filters, alias: str = "p") -> tuple[str, dict]:
     return "".join(f" AND {clause}" for clause in clauses), params
 
 
-def _stats_source(filters: Filters) -> tuple[str, dict]:
-    """The partner rollups, joined only when a filter is on with the attributes the cubes
-    count (so per-partner figures and cube figures split partners alike)."""
-    where, params = partner_filter_sql(filters)
-    if not where:
-        return "analytics_dailypartnerstats s", params
-    return (
-        "analytics_dailypartnerstats s JOIN analytics_partnerattributes p"
-        f" ON p.partner_id = s.partner_id {where}",
-        params,
-    )
+# A month's totals cost about as much to read as this many of its partner-days (one row per
+# partner active in the month against one per partner-day: 8.6 days' worth in the benchmark's
+# data, fewer where partners are active on more days).
+MONTH_READ_DAYS = 9
+
+
+def _ranking_sources(period: Period) -> list[tuple[str, date, date, int]]:
+    """The period as (table, first day, last day, sign) ranges whose revenue and leads add up
+    to each partner's over the period: whole months from the month totals, a partly covered
+    month either as its days in the period or — when that reads fewer rows — as its total
+    less its days outside the period."""
+    sources = []
+    month = period.start.replace(day=1)
+    while month <= period.end:
+        last = month.replace(day=month_days(month))
+        first_in, last_in = max(month, period.start), min(last, period.end)
+        outside = [(month, first_in - timedelta(days=1)), (last_in + timedelta(days=1), last)]
+        outside = [(a, b) for a, b in outside if a <= b]
+        inside_days = (last_in - first_in).days + 1
+        outside_days = sum((b - a).days + 1 for a, b in outside)
+        if not outside:
+            sources.append(("month", month, month, 1))
+        elif MONTH_READ_DAYS + outside_days < inside_days:
+            sources.append(("month", month, month, 1))
+            sources += [("day", a, b, -1) for a, b in outside]
+        else:
+            sources.append(("day", first_in, last_in, 1))
+        month = last + timedelta(days=1)
+    # Adjacent day ranges read as one.
+    merged: list[tuple[str, date, date, int]] = []
+    for source in sources:
+        if merged and source[0] == merged[-1][0] == "day" and source[3] == merged[-1][3] == 1:
+            merged[-1] = ("day", merged[-1][1], source[2], 1)
+        else:
+            merged.append(source)
+    return merged
 
 
 def _ratio(numerator, denominator) -> Decimal | None:
@@ -354,81 +385,186 @@ def activation_cohorts(
     return cohorts
 
 
+def _curve(buckets) -> list[tuple[Decimal, Decimal]]:
+    """The Pareto curve from (bucket, partners, revenue) rows, highest bucket first: the
+    cumulative shares at each bucket's lower edge."""
+    n = sum(count for _bucket, count, _revenue in buckets)
+    total = sum((revenue for _bucket, _count, revenue in buckets), ZERO)
+    curve = [(Decimal(0), Decimal(0))]
+    partners, revenue = 0, ZERO
+    for _bucket, count, bucket_revenue in buckets:
+        partners, revenue = partners + count, revenue + bucket_revenue
+        curve.append((_ratio(partners, n), _ratio(revenue, total)))
+    return curve
+
+
+def _top_row(partner_id, revenue, sales, commissions) -> dict:
+    return {
+        "partner_id": partner_id,
+        "revenue": _money(revenue),
+        "sales": sales,
+        "commissions": _money(commissions),
+    }
+
+
+def _per_partner_sql(period: Period, filters: Filters, params: dict) -> str:
+    """A query of (partner_id, kopecks, leads) over the period for every partner with a
+    partner-day in it (filtered), from _ranking_sources, summed per partner exactly
+    (analytics_sum_exact: bigint kopecks with a by-value state, an error on overflow,
+    analytics.0008). With a single month total, that month's rows are taken as they are and
+    joined with the partner-days' sums (half the rows to group); otherwise all are grouped."""
+    months, days = [], []
+    for n, (kind, first, last, sign) in enumerate(_ranking_sources(period)):
+        params |= {f"first_{n}": first, f"last_{n}": last}
+        minus = "-" if sign < 0 else ""
+        if kind == "month":
+            months.append(
+                "SELECT partner_id, kopecks, leads FROM analytics_partnermonthtotals"
+                f" WHERE tenant_id = %(tenant)s AND month = %(first_{n})s"
+            )
+        else:
+            days.append(
+                f"SELECT s.partner_id, {minus}(s.revenue * 100)::bigint AS kopecks,"
+                f" {minus}s.leads::bigint AS leads FROM analytics_dailypartnerstats s"
+                f" WHERE s.tenant_id = %(tenant)s AND s.day BETWEEN %(first_{n})s AND %(last_{n})s"
+            )
+
+    def summed(rows: list[str]) -> str:
+        return (
+            "SELECT partner_id, analytics_sum_exact(kopecks) AS kopecks,"
+            " analytics_sum_exact(leads) AS leads"
+            f" FROM ({' UNION ALL '.join(rows)}) AS r GROUP BY partner_id"
+        )
+
+    if len(months) == 1 and days:
+        per_partner = f"""
+            SELECT coalesce(m.partner_id, d.partner_id) AS partner_id,
+                   coalesce(m.kopecks, 0) + coalesce(d.kopecks, 0) AS kopecks,
+                   coalesce(m.leads, 0) + coalesce(d.leads, 0) AS leads
+            FROM ({months[0]}) AS m FULL JOIN ({summed(days)}) AS d
+              ON d.partner_id = m.partner_id
+        """
+    elif len(months) == 1:
+        per_partner = months[0]
+    else:
+        per_partner = summed(months + days)
+    where, filter_params = partner_filter_sql(filters)
+    if not where:
+        return per_partner
+    params |= filter_params
+    return f"""
+        SELECT x.* FROM ({per_partner}) AS x
+        JOIN analytics_partnerattributes p
+          ON p.partner_id = x.partner_id AND p.tenant_id = %(tenant)s {where}
+    """
+
+
 def _partner_ranking_exact(
-    *, tenant: Tenant, period: Period, filters: Filters, points: int = 50, limit: int = 10
+    *,
+    tenant: Tenant,
+    period: Period,
+    filters: Filters,
+    limit: int = 10,
+    probe: tuple[date, date] | None = None,
 ) -> tuple[list[tuple[Decimal, Decimal]], list[dict]]:
-    """partner_ranking for any period, in one pass over the period's partner-days: it grows
-    with the partners active in the period."""
-    source, params = _stats_source(filters)
+    """partner_ranking for any period, in one statement and one pass over each partner's sums
+    for the period (_per_partner_sql: whole months from the month totals, the remaining
+    partner-days; it grows with the partners active in the period): they are grouped by the
+    windows' revenue buckets, except the candidates for the top, kept one by one. The
+    candidates are the partners with at least the ``limit``-th largest period revenue among
+    3 × ``limit`` partners — the leaders of the ranking window ``probe`` (the preset closest
+    to the period), their period revenue summed first — so the top cannot lie outside them;
+    without a probe (or fewer such partners with revenue in the period) every partner is a
+    candidate. No sort of all partners; the top's sales and commissions are summed from their
+    own partner-days."""
+    where, params = partner_filter_sql(filters, alias="w")
     params |= {
         "tenant": tenant.pk,
         "cs": period.start,
         "ce": period.end,
-        "points": points,
         "limit": limit,
+        "bucket_edges": REVENUE_BUCKET_EDGES,
+        "ws": probe[0] if probe else None,
+        "we": probe[1] if probe else None,
+        "probe": 3 * limit,
     }
+    per_partner = _per_partner_sql(period, filters, params)
+    bucket = revenue_bucket_sql("x.kopecks", kopecks=True)
     sql = f"""
-        WITH per_partner AS (
-            SELECT s.partner_id, sum(s.revenue) AS revenue, sum(s.sales) AS sales,
-                   sum(s.commissions) AS commissions
-            FROM {source}
-            WHERE s.tenant_id = %(tenant)s AND s.day BETWEEN %(cs)s AND %(ce)s
-            GROUP BY s.partner_id HAVING sum(s.revenue) > 0 OR sum(s.leads) > 0
-        ), totals AS (
-            SELECT count(*) FILTER (WHERE revenue > 0) AS n, sum(revenue) AS total
-            FROM per_partner
-        ), ranked AS (
-            SELECT partner_id, revenue, sales, commissions,
-                   row_number() OVER w AS k, sum(revenue) OVER w AS cumulative
-            FROM per_partner WINDOW w AS (ORDER BY revenue DESC, partner_id)
+        WITH probe AS (
+            SELECT (SELECT analytics_sum_exact((d.revenue * 100)::bigint)
+                    FROM analytics_dailypartnerstats d
+                    WHERE d.tenant_id = %(tenant)s AND d.partner_id = w.partner_id
+                          AND d.day BETWEEN %(cs)s AND %(ce)s) AS k
+            FROM analytics_partnerwindowtotals w
+            WHERE w.tenant_id = %(tenant)s AND w.starts = %(ws)s AND w.ends = %(we)s {where}
+            ORDER BY w.revenue DESC, w.partner_id LIMIT %(probe)s
+        ), bound AS (
+            SELECT (SELECT k FROM probe WHERE k > 0 ORDER BY k DESC
+                    OFFSET %(limit)s - 1 LIMIT 1) AS kopecks
+        ), groups AS (
+            SELECT CASE WHEN x.kopecks > 0 THEN {bucket} END AS bucket,
+                   CASE WHEN b.kopecks IS NULL OR x.kopecks >= b.kopecks THEN x.partner_id END
+                       AS partner_id,
+                   count(*) AS partners, sum(x.kopecks) AS kopecks
+            FROM ({per_partner}) AS x CROSS JOIN bound b
+            WHERE x.kopecks > 0 OR x.leads > 0
+            GROUP BY 1, 2
+        ), top AS (
+            SELECT partner_id, kopecks FROM groups WHERE partner_id IS NOT NULL
+            ORDER BY kopecks DESC, partner_id LIMIT %(limit)s
         )
-        SELECT r.k, t.n, r.cumulative, t.total, r.partner_id, r.revenue, r.sales, r.commissions
-        FROM ranked r CROSS JOIN totals t
-        WHERE r.k <= %(limit)s
-           OR (r.k <= t.n AND (r.k = t.n OR r.k %% greatest(1, t.n / %(points)s) = 0))
-        ORDER BY r.k
+        SELECT bucket, sum(partners), sum(kopecks) * 0.01, NULL::bigint, NULL::numeric
+        FROM groups WHERE bucket IS NOT NULL GROUP BY bucket
+        UNION ALL
+        SELECT NULL, t.partner_id, t.kopecks * 0.01, d.sales, d.commissions
+        FROM top t CROSS JOIN LATERAL (
+            SELECT sum(d.sales) AS sales, sum(d.commissions) AS commissions
+            FROM analytics_dailypartnerstats d
+            WHERE d.tenant_id = %(tenant)s AND d.partner_id = t.partner_id
+                  AND d.day BETWEEN %(cs)s AND %(ce)s
+        ) AS d
+        ORDER BY 1 DESC NULLS LAST, 3 DESC, 2
     """
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
-    curve = [(Decimal(0), Decimal(0))]
-    top = []
-    for k, n, cumulative, total, partner_id, revenue, sales, commissions in rows:
-        if k <= n and (k == n or k % max(1, n // points) == 0):
-            curve.append((_ratio(k, n), _ratio(cumulative, total)))
-        if k <= limit:
-            top.append(
-                {
-                    "partner_id": partner_id,
-                    "revenue": _money(revenue),
-                    "sales": sales,
-                    "commissions": _money(commissions),
-                }
-            )
-    return curve, top
+    buckets = [row[:3] for row in rows if row[0] is not None]
+    top = [_top_row(*row[1:]) for row in rows if row[0] is None]
+    return _curve(buckets), top
 
 
 def partner_ranking(
-    *, tenant: Tenant, period: Period, filters: Filters, points: int = 50, limit: int = 10
+    *, tenant: Tenant, period: Period, filters: Filters, limit: int = 10
 ) -> tuple[list[tuple[Decimal, Decimal]], list[dict]]:
     """The period's partners ranked by revenue:
 
     - the Pareto curve: (share of partners, share of revenue) for the top k partners with
-      revenue — at up to ``points`` evenly spaced k, or, for the ranking windows (the presets:
-      last 7/30/90 days, this and last month), at the edges of the revenue histogram's buckets
-      (exact points of the same curve);
+      revenue, at the lower edges of the revenue buckets (analytics.models.REVENUE_BUCKET_EDGES:
+      exact points of the curve, about 3 per doubling of revenue);
     - the top ``limit`` partners with revenue or a lead.
 
-    The ranking windows read the totals that the refresh keeps; other (custom) periods sum
-    their partner-days."""
+    The ranking windows (the presets: last 7/30/90 days, this and last month) read the totals
+    and histogram that the refresh keeps; other (custom) periods sum their partner-days."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT as_of FROM analytics_rankingsnapshot WHERE tenant_id = %s", [tenant.pk]
         )
         row = cursor.fetchone()
-    if row is None or (period.start, period.end) not in ranking_windows(row[0]):
+    windows = ranking_windows(row[0]) if row else []
+    if (period.start, period.end) not in windows:
+        # The window most overlapping the period (then the closest in length; or the nearest)
+        # gives the candidates for its top; any would do for correctness.
+        overlap = {
+            (start, end): (
+                (min(end, period.end) - max(start, period.start)).days,
+                -abs((end - start) - (period.end - period.start)).days,
+            )
+            for start, end in windows
+        }
+        probe = max(overlap, key=overlap.get) if overlap else None
         return _partner_ranking_exact(
-            tenant=tenant, period=period, filters=filters, points=points, limit=limit
+            tenant=tenant, period=period, filters=filters, limit=limit, probe=probe
         )
     where, params = partner_filter_sql(filters, alias="t")
     params |= {"tenant": tenant.pk, "cs": period.start, "ce": period.end, "limit": limit}
@@ -452,18 +588,8 @@ def partner_ranking(
             """,
             params,
         )
-        top = [
-            {"partner_id": pid, "revenue": _money(rev), "sales": sales, "commissions": _money(com)}
-            for pid, rev, sales, com in cursor.fetchall()
-        ]
-    n = sum(count for _bucket, count, _revenue in buckets)
-    total = sum((revenue for _bucket, _count, revenue in buckets), ZERO)
-    curve = [(Decimal(0), Decimal(0))]
-    partners, revenue = 0, ZERO
-    for _bucket, count, bucket_revenue in buckets:
-        partners, revenue = partners + count, revenue + bucket_revenue
-        curve.append((_ratio(partners, n), _ratio(revenue, total)))
-    return curve, top
+        top = [_top_row(*row) for row in cursor.fetchall()]
+    return _curve(buckets), top
 
 
 BREAKDOWN_DIMENSIONS = {

@@ -16,7 +16,13 @@ from zoneinfo import ZoneInfo
 from django.db import connection, transaction
 from django.utils import timezone
 
-from analytics.models import ACTIVE_WINDOW_DAYS, RankingSnapshot, ranking_windows
+from analytics.models import (
+    ACTIVE_WINDOW_DAYS,
+    REVENUE_BUCKET_EDGES,
+    RankingSnapshot,
+    ranking_windows,
+    revenue_bucket_sql,
+)
 from partners.tracking import namespace, redis_client
 from tenancy.models import Tenant
 
@@ -39,7 +45,9 @@ def rollup_mark_dirty(*, tenant_id: int, days: Iterable[date]) -> None:
     days = {d.isoformat() for d in days}
     if not days:
         return
-    pipe = redis_client().pipeline()
+    # One round trip, no MULTI/EXEC: the refresh reads the tenants' set first, so the days
+    # are added before their tenant.
+    pipe = redis_client().pipeline(transaction=False)
     pipe.sadd(_dirty_key(tenant_id), *days)
     pipe.sadd(_tenants_key(), tenant_id)
     pipe.execute()
@@ -386,16 +394,16 @@ GROUP BY s.partner_id, w.starts, w.ends, a.activity_segment, a.channel_type, a.g
 HAVING sum(s.revenue) > 0 OR sum(s.leads) > 0
 """
 
-_HISTOGRAM_SQL = """
+_HISTOGRAM_SQL = f"""
 INSERT INTO analytics_revenuehistogram
     (tenant_id, starts, ends, activity_segment, channel_type, geography_tier, bucket, partners,
      revenue)
 SELECT %(tenant)s, starts, ends, activity_segment, channel_type, geography_tier,
-       floor(ln(revenue) / ln(1.25))::int, count(*), sum(revenue)
+       {revenue_bucket_sql("revenue")}, count(*), sum(revenue)
 FROM analytics_partnerwindowtotals
 WHERE tenant_id = %(tenant)s AND revenue > 0
 GROUP BY 2, 3, 4, 5, 6, 7
-"""
+"""  # noqa: S608 - a fixed fragment; every value is a parameter
 
 
 def _rankings_refresh(cursor, tenant: Tenant, partner_ids) -> None:
@@ -417,6 +425,7 @@ def _rankings_refresh(cursor, tenant: Tenant, partner_ids) -> None:
         "ends": [end for _start, end in windows],
         "from": min(start for start, _end in windows),
         "partners": partner_ids,
+        "bucket_edges": REVENUE_BUCKET_EDGES,
     }
     only = (
         "" if partner_ids is None else "AND partner_id IN (SELECT unnest(%(partners)s::bigint[]))"
@@ -444,6 +453,53 @@ def _rankings_refresh(cursor, tenant: Tenant, partner_ids) -> None:
         INSERT INTO analytics_rankingsnapshot (tenant_id, as_of) VALUES (%(tenant)s, %(as_of)s)
         ON CONFLICT (tenant_id) DO UPDATE SET as_of = EXCLUDED.as_of
         """,
+        params,
+    )
+
+
+_MONTH_TOTALS_SQL = """
+INSERT INTO analytics_partnermonthtotals (tenant_id, partner_id, month, kopecks, leads)
+SELECT %(tenant)s, partner_id, date_trunc('month', day)::date, sum(revenue) * 100, sum(leads)
+FROM analytics_dailypartnerstats
+WHERE tenant_id = %(tenant)s {filter}
+GROUP BY partner_id, date_trunc('month', day)
+"""
+
+
+def _month_totals_refresh(cursor, tenant: Tenant, days, partner_ids) -> None:
+    """Recompute the month totals of the months of these days for these partners (those with
+    partner-days there before or after the days' refresh), or all of them (None)."""
+    params = {"tenant": tenant.pk}
+    if days is None:
+        cursor.execute(
+            "DELETE FROM analytics_partnermonthtotals WHERE tenant_id = %(tenant)s", params
+        )
+        cursor.execute(_MONTH_TOTALS_SQL.format(filter=""), params)
+        return
+    if not partner_ids:
+        return
+    months = sorted({day.replace(day=1) for day in days})
+    params |= {
+        "months": months,
+        "partners": partner_ids,
+        # The partner-days of those months, by (partner, day) ranges of the unique index.
+        "from": months[0],
+        "to": (months[-1] + timedelta(days=31)).replace(day=1),
+    }
+    cursor.execute(
+        """
+        DELETE FROM analytics_partnermonthtotals WHERE tenant_id = %(tenant)s
+        AND month = ANY(%(months)s::date[])
+        AND partner_id IN (SELECT unnest(%(partners)s::bigint[]))
+        """,
+        params,
+    )
+    cursor.execute(
+        _MONTH_TOTALS_SQL.format(
+            filter="AND partner_id IN (SELECT unnest(%(partners)s::bigint[]))"
+            " AND day >= %(from)s AND day < %(to)s"
+            " AND date_trunc('month', day)::date = ANY(%(months)s::date[])"
+        ),
         params,
     )
 
@@ -493,6 +549,7 @@ def rollup_refresh_days(
             cursor.execute(_ROLLUP_SQL + " RETURNING partner_id", params)
             touched |= {row[0] for row in cursor.fetchall()}
             ranked |= touched
+            _month_totals_refresh(cursor, tenant, days, sorted(touched))
             if touched:
                 touched_ids = sorted(touched)
                 before = _milestones_of(cursor, tenant, touched_ids)
@@ -594,8 +651,10 @@ def rollup_rebuild(*, tenant: Tenant) -> int:
             cursor.execute(_ROLLUP_SQL, params)
             rows = cursor.rowcount
         _milestones_refresh(cursor, tenant, None)
+        _month_totals_refresh(cursor, tenant, None, None)
         cursor.execute(
-            "ANALYZE analytics_dailypartnerstats, analytics_partnermilestones, analytics_partnerattributes"
+            "ANALYZE analytics_dailypartnerstats, analytics_partnermilestones,"
+            " analytics_partnerattributes, analytics_partnermonthtotals"
         )
         _cubes_refresh(cursor, tenant, None, None)
         cursor.execute("ANALYZE analytics_dailycube, analytics_cohortcube")

@@ -5,7 +5,8 @@ same data as bench/segmentation.py) and a small one (1,000 partners, 10,000 conv
 gives partners channel / geography / segment attributes, rebuilds both programs' rollups,
 then measures the dashboard page's server time (Django's test client in this process: the
 whole view, its queries and the template, without the network) over 20 loads each, for the
-default period (last 30 days), for the last 90 days, and with a filter.
+default period (last 30 days), for the last 90 days, with a filter, last month, and custom
+periods of 30, 90 and 180 days ending yesterday (``--custom-days``), the 30 days with a filter.
 
 Usage:
     .venv/bin/python bench/dashboard.py --partners 1000000
@@ -91,6 +92,7 @@ def program(slug: str, partners: int, reuse: bool):
     with connection.cursor() as cursor:
         for table in (
             "analytics_dailypartnerstats",
+            "analytics_partnermonthtotals",
             "analytics_dailycube",
             "analytics_cohortcube",
             "analytics_partnerattributes",
@@ -249,6 +251,13 @@ def main() -> None:
         action="store_true",
         help="after measuring, time the cube refreshes (moves 3%% of partners' segments)",
     )
+    parser.add_argument(
+        "--custom-days",
+        type=int,
+        nargs="+",
+        default=[30, 90, 180],
+        help="lengths of the custom periods (ending yesterday) to measure",
+    )
     args = parser.parse_args()
     if not args.reuse:
         recreate_database()
@@ -268,23 +277,27 @@ def main() -> None:
     if args.build_only:
         return
     print(
-        f"\n{'dashboard, server time over ' + str(LOADS) + ' loads':<44} {'p50 ms':>9} {'p95 ms':>9}"
+        f"\n{'dashboard, server time over ' + str(LOADS) + ' loads':<64} {'p50 ms':>9} {'p95 ms':>9}"
     )
     from segmentation.selectors import local_today
 
     yesterday = local_today(tenant=large) - timedelta(days=1)
-    custom = f"?period=custom&start={yesterday - timedelta(days=29)}&end={yesterday}"
+
+    def custom(days: int, extra: str = "") -> str:
+        return f"?period=custom&start={yesterday - timedelta(days=days - 1)}&end={yesterday}{extra}"
+
     for label, query in [
         ("last 30 days", ""),
         ("last 90 days", "?period=90d"),
         ("last 30 days, channel = blogger", "?channel=blogger"),
         ("last month", "?period=last_month"),
-        # Not a rolling window: the rankings sum the period's partner-days.
-        ("30 days to yesterday (custom)", custom),
+        # Not rolling windows: the rankings sum the period's partner-days.
+        *[(f"{days} days to yesterday (custom)", custom(days)) for days in args.custom_days],
+        ("30 days to yesterday, channel = blogger", custom(30, "&channel=blogger")),
     ]:
         for tenant in (small, large):
             p50, p95 = measure(tenant, query)
-            print(f"{tenant.name + ', ' + label:<44} {p50:9.0f} {p95:9.0f}", flush=True)
+            print(f"{tenant.name + ', ' + label:<64} {p50:9.0f} {p95:9.0f}", flush=True)
         if args.per_query:
             queries = per_query(large, query)
             print(f"    per query, {large.name}, ms per load (median of {PROFILE_LOADS}):")

@@ -9,6 +9,8 @@ sales of 1,000 and 3,000 (commissions 100, 300); P2 5 clicks, a lead, a 2,000 sa
 from datetime import date
 from decimal import Decimal
 
+import pytest
+
 from analytics import metrics
 from analytics.models import DailyPartnerStats, PartnerMilestones
 from analytics.periods import Filters, Period
@@ -158,3 +160,121 @@ def test_newest_partners_include_those_not_yet_synced(program):
             p["p5"].pk,
             p["p3"].pk,
         ]
+
+
+@pytest.mark.parametrize(
+    "period",
+    [
+        Period(date(2026, 6, 2), date(2026, 6, 29)),  # June's total less 1 and 30 June
+        Period(date(2026, 6, 2), date(2026, 6, 20)),  # the partner-days of 2–20 June
+        Period(date(2026, 5, 2), date(2026, 6, 29)),  # two months' totals less 1 May and 30 June
+    ],
+)
+def test_custom_period_ranking_samples_the_curve_at_the_revenue_bucket_edges(db, period):
+    """A custom period's Pareto curve has a point at the lower edge of every revenue bucket
+    (bucket b: revenue in [1.25^b, 1.25^(b+1)), computed here with exact fractions), as the
+    presets' histogram does, and its top partners are ranked by revenue, then id, with
+    partners that only had leads after those with revenue; days outside the period count for
+    nothing."""
+    from fractions import Fraction
+
+    from django.db import connection
+
+    from analytics.rollups import _month_totals_refresh
+    from tests.factories import TenantFactory
+
+    tenant = TenantFactory(slug="ranked", timezone="Europe/Moscow")
+    # Revenues on the bucket edges (0.64, 0.80, 1.00, 1.25 are 1.25^-2…1.25^1) and a kopeck
+    # either side, a tie, a wide spread, a refund larger than the sales (negative), leads only.
+    revenues = ["0.01", "0.63", "0.64", "0.79", "0.80", "0.99", "1.00", "1.24", "1.25", "1.26"]
+    revenues += ["5000.00", "5000.00", "-10.00", "0.00"]
+    revenues += [str(Decimal(3) ** k) + ".50" for k in range(1, 17)]
+    rows = []
+    for pid, revenue in enumerate(revenues, start=1):
+        half = (Decimal(revenue) / 2).quantize(Decimal("0.01"))
+        for day, part in ((date(2026, 6, 2), half), (date(2026, 6, 20), Decimal(revenue) - half)):
+            rows.append(
+                DailyPartnerStats(
+                    tenant=tenant,
+                    partner_id=pid,
+                    day=day,
+                    leads=1,
+                    sales=2,
+                    revenue=part,
+                    commissions=Decimal("1.50"),
+                )
+            )
+        # Outside the period on both sides: must not count.
+        for day in (date(2026, 5, 1), date(2026, 6, 30)):
+            rows.append(
+                DailyPartnerStats(
+                    tenant=tenant,
+                    partner_id=pid,
+                    day=day,
+                    sales=1,
+                    revenue=Decimal("900000"),
+                )
+            )
+    # A partner active only outside the period.
+    rows.append(
+        DailyPartnerStats(
+            tenant=tenant, partner_id=999, day=date(2026, 6, 30), leads=3, revenue=Decimal("7")
+        )
+    )
+    with tenant_scope(tenant):
+        DailyPartnerStats.objects.bulk_create(rows)
+        with connection.cursor() as cursor:
+            _month_totals_refresh(cursor, tenant, None, None)  # as the rebuild does
+        curve, top = metrics.partner_ranking(tenant=tenant, period=period, filters=Filters())
+
+    positive = [Decimal(r) for r in revenues if Decimal(r) > 0]
+
+    def bucket(revenue: Decimal) -> int:
+        b = 0
+        while Fraction(5, 4) ** b > Fraction(revenue):
+            b -= 1
+        while Fraction(5, 4) ** (b + 1) <= Fraction(revenue):
+            b += 1
+        return b
+
+    expected = [(Decimal(0), Decimal(0))]
+    total, n = sum(positive), len(positive)
+    for b in sorted({bucket(r) for r in positive}, reverse=True):
+        above = [r for r in positive if bucket(r) >= b]
+        expected.append((metrics._ratio(len(above), n), metrics._ratio(sum(above), total)))
+    assert curve == expected
+    # 0.63 | 0.64, 0.79 | 0.80, 0.99 | 1.00 and 1.24 | 1.25 are in different buckets, 1.25 and
+    # 1.26 (and the two 5,000s) in one: fewer points than partners.
+    assert len(expected) - 1 < n
+    ranked = sorted(
+        ((Decimal(r), pid) for pid, r in enumerate(revenues, start=1)),
+        key=lambda item: (-item[0], item[1]),
+    )
+    assert [(r["partner_id"], r["revenue"]) for r in top] == [(pid, r) for r, pid in ranked[:10]]
+    assert {(r["sales"], r["commissions"]) for r in top} == {(4, Decimal("3.00"))}
+    with tenant_scope(tenant):
+        _curve, everyone = metrics.partner_ranking(
+            tenant=tenant, period=period, filters=Filters(), limit=100
+        )
+    # Leads only (0.00) and a net refund (-10.00) still rank, last.
+    assert [r["revenue"] for r in everyone[-2:]] == [Decimal("0.00"), Decimal("-10.00")]
+    assert len(everyone) == len(revenues)
+
+
+def test_ranking_sources_read_whole_months_from_the_month_totals():
+    assert metrics._ranking_sources(Period(date(2026, 11, 4), date(2026, 12, 3))) == [
+        ("month", date(2026, 11, 1), date(2026, 11, 1), 1),
+        ("day", date(2026, 11, 1), date(2026, 11, 3), -1),
+        ("day", date(2026, 12, 1), date(2026, 12, 3), 1),
+    ]
+    assert metrics._ranking_sources(Period(date(2026, 6, 5), date(2026, 9, 14))) == [
+        ("month", date(2026, 6, 1), date(2026, 6, 1), 1),
+        ("day", date(2026, 6, 1), date(2026, 6, 4), -1),
+        ("month", date(2026, 7, 1), date(2026, 7, 1), 1),
+        ("month", date(2026, 8, 1), date(2026, 8, 1), 1),
+        ("day", date(2026, 9, 1), date(2026, 9, 14), 1),
+    ]
+    # Short periods, and halves of months, read their partner-days (one range).
+    assert metrics._ranking_sources(Period(date(2026, 6, 20), date(2026, 7, 10))) == [
+        ("day", date(2026, 6, 20), date(2026, 7, 10), 1)
+    ]

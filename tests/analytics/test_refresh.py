@@ -110,6 +110,7 @@ def _derived_tables(tenant) -> dict[str, list[tuple]]:
 
     tables = {
         "analytics_dailypartnerstats": "partner_id, day, clicks, leads, sales, actions, revenue, commissions",
+        "analytics_partnermonthtotals": "partner_id, month, kopecks, leads",
         "analytics_partnermilestones": "partner_id, first_click_day, first_lead_day, first_sale_day, repeat_sale_day, first_result_day, last_result_day",
         "analytics_partnerattributes": "partner_id, activity_segment, channel_type, geography_tier, partner_type, industry, company_size, joined_day, counted",
         "analytics_dailycube": "day, activity_segment, channel_type, geography_tier, dimension, value, clicks, leads, sales, revenue, commissions, fresh",
@@ -158,6 +159,9 @@ def test_incremental_maintenance_equals_a_rebuild(program, django_capture_on_com
         # P1's 20 June sale refunded in full: P1's repeat sale goes away.
         sale = Conversion.objects.get(partner=p["p1"], occurred_at=msk("2026-06-20"))
         conversion_refund(conversion=sale, amount=Decimal("3000.00"))
+        # A late partial refund of P4's 25 May sale: last month's total changes.
+        may_sale = Conversion.objects.get(partner=p["p4"], occurred_at=msk("2026-05-25"))
+        conversion_refund(conversion=may_sale, amount=Decimal("100.00"))
         # A segment run rewrites segments with one UPDATE (no save signals), then signals.
         Partner.objects.filter(pk__in=[p["p1"].pk, p["p2"].pk]).update(activity_segment="top")
         Partner.objects.filter(pk=p["p4"].pk).update(activity_segment="sleeping")
@@ -210,7 +214,7 @@ def test_window_rankings_equal_the_exact_ranking(program):
                     curve, top = partner_ranking(tenant=tenant, period=period, filters=filters)
                 assert any("analytics_revenuehistogram" in q["sql"] for q in queries)
                 exact_curve, exact_top = _partner_ranking_exact(
-                    tenant=tenant, period=period, filters=filters, points=50, limit=10
+                    tenant=tenant, period=period, filters=filters, limit=10
                 )
                 assert top == exact_top
                 assert curve == exact_curve
@@ -229,6 +233,39 @@ def test_window_rankings_equal_the_exact_ranking(program):
         assert [
             r["partner_id"] for r in partner_ranking(tenant=tenant, period=may, filters=expert)[1]
         ] == [program.partners["p4"].pk]
+
+
+def test_custom_period_top_from_window_candidates_equals_every_partner_ranked(program):
+    """A custom period's top is looked for among the partners with at least the revenue of the
+    leaders of the most overlapping window: the same ranking as with every partner a
+    candidate, for any size of top, filter and period (also one that no window overlaps)."""
+    from analytics.metrics import _partner_ranking_exact, partner_ranking
+
+    tenant = program.tenant
+    with tenant_scope(tenant):
+        rollup_refresh_days(tenant=tenant, days=[])
+        for start, end in [
+            (date(2026, 6, 2), date(2026, 6, 29)),
+            (date(2026, 5, 20), date(2026, 6, 24)),
+            (date(2026, 6, 21), date(2026, 6, 25)),
+            (date(2025, 1, 1), date(2025, 1, 31)),
+        ]:
+            period = Period(start, end)
+            for filters in (Filters(), Filters(channel="blogger"), Filters(channel="expert")):
+                for limit in (1, 2, 3, 10):
+                    every = _partner_ranking_exact(
+                        tenant=tenant, period=period, filters=filters, limit=limit
+                    )
+                    assert (
+                        partner_ranking(tenant=tenant, period=period, filters=filters, limit=limit)
+                        == every
+                    )
+        # 21–25 June: P2's 25 June sale alone (2,000 less a 500 refund).
+        june_21_25 = Period(date(2026, 6, 21), date(2026, 6, 25))
+        top = partner_ranking(tenant=tenant, period=june_21_25, filters=Filters(), limit=1)[1]
+        assert [(r["partner_id"], r["revenue"]) for r in top] == [
+            (program.partners["p2"].pk, Decimal("1500.00"))
+        ]
 
 
 def test_a_turned_day_recomputes_the_window_totals_with_nothing_dirty(program):
