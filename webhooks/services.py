@@ -198,6 +198,29 @@ def subscriptions_changed(*, tenant_id: int) -> None:
     transaction.on_commit(bump, robust=True)
 
 
+def subscription_keys_to_read(tenant_id: int) -> list[str]:
+    """The Redis keys a caller about to read other keys may read along (one MGET) and pass to
+    ``subscriptions_remember``: none outside ``subscriptions_read_once`` or when the program's
+    subscriptions were read already in it."""
+    memo = _read_once.get()
+    if memo is None or tenant_id in memo:
+        return []
+    return list(_subscription_keys(tenant_id))
+
+
+def subscriptions_remember(tenant_id: int, values: list) -> None:
+    """Takes the values of ``subscription_keys_to_read``'s keys, read by the caller, for this
+    ``subscriptions_read_once`` block (a stale or missing entry is read as usual)."""
+    memo = _read_once.get()
+    if memo is None or not values:
+        return
+    generation, raw = values
+    if generation is not None and raw is not None:
+        entry = json.loads(raw)
+        if entry["generation"] == generation.decode():
+            memo[tenant_id] = entry["events"]
+
+
 def subscribed_endpoint_ids(*, tenant_id: int, event: str) -> list[int]:
     """Ids of the program's active endpoints subscribed to ``event``."""
     memo = _read_once.get()

@@ -98,3 +98,49 @@ def test_a_recorded_conversion_reads_subscriptions_once_for_both_events(world_a,
     assert reads == [world_a.tenant.pk]
     assert "conversion.created" in events
     assert commission_events == 1
+
+
+def test_a_conversion_reads_its_rules_and_subscriptions_in_one_redis_round_trip(
+    world_a, monkeypatch
+):
+    import redis
+
+    from partners.conversions import conversion_record
+    from webhooks.models import WebhookDelivery
+
+    endpoint = make_endpoint(
+        world_a, "https://shop.test/hooks", events=["conversion.created", "commission.created"]
+    )
+
+    def record(external_id):
+        return conversion_record(
+            tenant=world_a.tenant,
+            kind="sale",
+            external_id=external_id,
+            amount="1000.00",
+            partner=world_a.partners[0].code,
+        ).conversion
+
+    with tenant_scope(world_a.tenant):
+        record("warm-1")  # fills the rules' and the subscriptions' cache entries
+        commands = []
+        execute = redis.Redis.execute_command
+
+        def counted(self, *args, **options):
+            commands.append(args[0])
+            return execute(self, *args, **options)
+
+        monkeypatch.setattr(redis.Redis, "execute_command", counted)
+        conversion = record("one-trip-1")
+        monkeypatch.undo()
+        names = set(
+            WebhookDelivery.objects.filter(endpoint=endpoint)
+            .filter(event__payload__id=conversion.pk, event__name="conversion.created")
+            .values_list("event__name", flat=True)
+        ) | set(
+            WebhookDelivery.objects.filter(endpoint=endpoint)
+            .filter(event__payload__conversion_id=conversion.pk)
+            .values_list("event__name", flat=True)
+        )
+    assert commands == ["MGET"]
+    assert names == {"conversion.created", "commission.created"}
