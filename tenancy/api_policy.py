@@ -15,7 +15,7 @@ from rest_framework.response import Response
 
 from tenancy.errors import ServiceError
 from tenancy.models import APIKey
-from tenancy.redis_store import redis_client, redis_key
+from tenancy.redis_store import prefetch_keys, prefetched_store, redis_client, redis_key
 from tenancy.services import api_key_authenticate
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
@@ -58,10 +58,12 @@ class APIKeyAuthentication(BaseAuthentication):
 # A sliding log per key, as DRF's SimpleRateThrottle keeps it, but in a Redis sorted set changed
 # by one script: one round trip, no pickled history (DRF's list grows to the whole rate, 6,000
 # timestamps, read and written back on every request). A refused request is not logged.
-# KEYS: the log. ARGV: now, window s, limit, member. Returns {allowed, count, oldest}.
+# KEYS: the log, then keys to read along (tenancy.redis_store's prefetch). ARGV: now, window s,
+# limit, member. Returns {allowed, count, oldest, value of each key read along (false: none)}.
 _THROTTLE_SCRIPT = """
 local now = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
+local answer
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
 local n = redis.call('ZCARD', KEYS[1])
 if n >= tonumber(ARGV[3]) then
@@ -70,7 +72,11 @@ if n >= tonumber(ARGV[3]) then
 end
 redis.call('ZADD', KEYS[1], now, ARGV[4])
 redis.call('EXPIRE', KEYS[1], math.ceil(window) + 1)
-return {1, n + 1, ARGV[1]}
+answer = {1, n + 1, ARGV[1]}
+for i = 2, #KEYS do
+  answer[#answer + 1] = redis.call('GET', KEYS[i])
+end
+return answer
 """
 
 
@@ -96,11 +102,15 @@ class APIKeyRateThrottle(throttling.SimpleRateThrottle):
         if self.key is None:
             return True
         self.now = self.timer()
-        allowed, self.count, oldest = _throttle_script()(
-            keys=[redis_key(self.key)],
+        along = prefetch_keys(request.auth.tenant_id) if isinstance(request.auth, APIKey) else []
+        allowed, self.count, oldest, *values = _throttle_script()(
+            keys=[redis_key(self.key), *along],
             args=[repr(self.now), self.duration, self.num_requests, f"{self.now!r}:{uuid4().hex}"],
         )
         self.oldest = float(oldest)
+        if allowed:
+            # A missing key comes back as None (Lua's false).
+            prefetched_store(dict(zip(along, values, strict=True)))
         return bool(allowed)
 
     def wait(self) -> float | None:

@@ -14,6 +14,7 @@ from rest_framework.views import APIView, set_rollback
 from tenancy import scope
 from tenancy.errors import ConflictError, ServiceError
 from tenancy.models import APIKey, IdempotencyRecord
+from tenancy.redis_store import prefetch_scope
 
 IDEMPOTENCY_HEADER = "HTTP_IDEMPOTENCY_KEY"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -32,7 +33,8 @@ class TenantScopedAPIMixin:
     def dispatch(self, request, *args, **kwargs):
         self._scope_token = None
         try:
-            return super().dispatch(request, *args, **kwargs)
+            with prefetch_scope():
+                return super().dispatch(request, *args, **kwargs)
         finally:
             if self._scope_token is not None:
                 scope.deactivate(self._scope_token)

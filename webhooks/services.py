@@ -29,7 +29,7 @@ from django.utils.translation import ngettext
 
 from tenancy.errors import ConflictError, ServiceError
 from tenancy.models import Tenant
-from tenancy.redis_store import redis_client, redis_key
+from tenancy.redis_store import prefetch_register, redis_client, redis_key
 from webhooks import events as event_registry
 from webhooks import signing, transport
 from webhooks.models import (
@@ -196,6 +196,9 @@ def subscriptions_changed(*, tenant_id: int) -> None:
         memo.pop(tenant_id, None)
     bump()
     transaction.on_commit(bump, robust=True)
+
+
+prefetch_register(lambda tenant_id: list(_subscription_keys(tenant_id)))
 
 
 def subscription_keys_to_read(tenant_id: int) -> list[str]:

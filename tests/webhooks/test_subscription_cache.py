@@ -49,6 +49,21 @@ def count_reads(monkeypatch) -> list[int]:
     return reads
 
 
+def count_redis_commands(monkeypatch) -> list[str]:
+    """The names of the Redis commands sent from here on (until monkeypatch.undo())."""
+    import redis
+
+    commands: list[str] = []
+    execute = redis.Redis.execute_command
+
+    def counted(self, *args, **options):
+        commands.append(args[0])
+        return execute(self, *args, **options)
+
+    monkeypatch.setattr(redis.Redis, "execute_command", counted)
+    return commands
+
+
 def test_read_once_reads_each_program_once_and_again_after_a_change(world_a, world_b, monkeypatch):
     first = make_endpoint(world_a, "https://shop.test/one", events=["partner.created"])
     foreign = make_endpoint(world_b, "https://other.test/hooks", events=["payout.paid"])
@@ -103,8 +118,6 @@ def test_a_recorded_conversion_reads_subscriptions_once_for_both_events(world_a,
 def test_a_conversion_reads_its_rules_and_subscriptions_in_one_redis_round_trip(
     world_a, monkeypatch
 ):
-    import redis
-
     from partners.conversions import conversion_record
     from webhooks.models import WebhookDelivery
 
@@ -123,14 +136,7 @@ def test_a_conversion_reads_its_rules_and_subscriptions_in_one_redis_round_trip(
 
     with tenant_scope(world_a.tenant):
         record("warm-1")  # fills the rules' and the subscriptions' cache entries
-        commands = []
-        execute = redis.Redis.execute_command
-
-        def counted(self, *args, **options):
-            commands.append(args[0])
-            return execute(self, *args, **options)
-
-        monkeypatch.setattr(redis.Redis, "execute_command", counted)
+        commands = count_redis_commands(monkeypatch)
         conversion = record("one-trip-1")
         monkeypatch.undo()
         names = set(
@@ -144,3 +150,54 @@ def test_a_conversion_reads_its_rules_and_subscriptions_in_one_redis_round_trip(
         )
     assert commands == ["MGET"]
     assert names == {"conversion.created", "commission.created"}
+
+
+def test_an_api_conversion_reads_rules_and_subscriptions_with_the_throttle(world_a, monkeypatch):
+    """Through the API the rules and subscriptions come back with the throttle's script: the
+    request sends Redis that one command, and the commission and both events are as usual."""
+    import json
+
+    from django.test import Client
+
+    from payouts.models import Commission
+    from webhooks.models import WebhookDelivery
+
+    endpoint = make_endpoint(
+        world_a, "https://shop.test/hooks", events=["conversion.created", "commission.created"]
+    )
+
+    def post(external_id):
+        response = Client().post(
+            "/api/v1/conversions",
+            json.dumps(
+                {
+                    "kind": "sale",
+                    "external_id": external_id,
+                    "amount": "1000.00",
+                    "partner": world_a.partners[0].code,
+                }
+            ),
+            content_type="application/json",
+            **world_a.api_headers(),
+        )
+        assert response.status_code == 201, response.content
+        return response.json()["id"]
+
+    post("api-warm-1")  # fills the cache entries
+    commands = count_redis_commands(monkeypatch)
+    conversion_id = post("api-one-trip-1")
+    monkeypatch.undo()
+    assert commands == ["EVALSHA"]
+    with tenant_scope(world_a.tenant):
+        expected = Commission.objects.get(conversion__external_id="api-warm-1").amount
+        assert Commission.objects.get(conversion_id=conversion_id).amount == expected
+        events = set(
+            WebhookDelivery.objects.filter(endpoint=endpoint)
+            .filter(event__payload__conversion_id=conversion_id)
+            .values_list("event__name", flat=True)
+        ) | set(
+            WebhookDelivery.objects.filter(endpoint=endpoint, event__name="conversion.created")
+            .filter(event__payload__id=conversion_id)
+            .values_list("event__name", flat=True)
+        )
+    assert events == {"conversion.created", "commission.created"}
