@@ -45,7 +45,13 @@ from payouts.models import (
 from payouts.rules import ConversionContext, RuleSpec, commission_compute
 from tenancy.errors import ConflictError, ServiceError
 from tenancy.models import Tenant, User
-from tenancy.redis_store import prefetch_register, prefetched_take, redis_client, redis_key
+from tenancy.redis_store import (
+    prefetch_register,
+    prefetched_forget,
+    prefetched_take,
+    redis_client,
+    redis_key,
+)
 from tenancy.scope import current_tenant
 from tenancy.sql import rows_insert
 from webhooks.services import (
@@ -110,6 +116,7 @@ def rules_cache_clear(*, tenant_id: int) -> None:
     """Forget the cached rules now and again after commit (a reader between the two may have
     cached the old ones)."""
     key = _rules_cache_key(tenant_id)
+    prefetched_forget([key])
     redis_client().delete(key)
     transaction.on_commit(lambda: redis_client().delete(key))
 

@@ -64,6 +64,14 @@ def prefetched_store(values: dict[str, bytes | None]) -> None:
         store.update(values)
 
 
+def prefetched_forget(keys: list[str]) -> None:
+    """A change to these keys' values: later reads in this request go to Redis."""
+    store = _prefetched.get()
+    if store:
+        for key in keys:
+            store.pop(key, None)
+
+
 def prefetched_take(keys: list[str]) -> list | None:
     """The prefetched values of all ``keys`` (each given out once), or None when any is
     missing: the caller reads Redis itself."""

@@ -9,8 +9,9 @@ anything, for connection poolers; PgBouncer in transaction mode needs
 turns them off. The cursor binds parameters server-side: write ``%s`` placeholders for values
 only (no ``IN %s`` with a tuple, no placeholders in identifiers).
 
-``rows_insert()``: model instances INSERTed in one plain statement. The rows get what ``bulk_create`` gives them — every concrete column but the id, each field's
-``pre_save`` and database preparation, the tenant scope's check (a row of another tenant is
+``rows_insert()``: model instances INSERTed in one plain statement. The rows get what
+``bulk_create`` gives them — every concrete column but the id, each field's ``pre_save`` and
+database preparation, the tenant scope's check (a row of another tenant is
 refused, a row without a tenant takes the scope's), the id from ``RETURNING`` — and nothing
 ``bulk_create`` does not (no signals, no ``save()``)."""
 

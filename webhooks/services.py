@@ -29,7 +29,7 @@ from django.utils.translation import ngettext
 
 from tenancy.errors import ConflictError, ServiceError
 from tenancy.models import Tenant
-from tenancy.redis_store import prefetch_register, redis_client, redis_key
+from tenancy.redis_store import prefetch_register, prefetched_forget, redis_client, redis_key
 from webhooks import events as event_registry
 from webhooks import signing, transport
 from webhooks.models import (
@@ -194,6 +194,7 @@ def subscriptions_changed(*, tenant_id: int) -> None:
 
     if (memo := _read_once.get()) is not None:
         memo.pop(tenant_id, None)
+    prefetched_forget(list(_subscription_keys(tenant_id)))
     bump()
     transaction.on_commit(bump, robust=True)
 

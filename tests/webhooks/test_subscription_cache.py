@@ -201,3 +201,25 @@ def test_an_api_conversion_reads_rules_and_subscriptions_with_the_throttle(world
             .values_list("event__name", flat=True)
         )
     assert events == {"conversion.created", "commission.created"}
+
+
+def test_a_change_inside_the_request_drops_what_the_throttle_read_along(world_a):
+    """A request that changes rules or endpoints reads them again afterwards, not the values
+    its throttle fetched before the change."""
+    from payouts.services import _rules_cache_key, rules_cache_clear
+    from tenancy.redis_store import prefetch_scope, prefetched_store, prefetched_take
+
+    tenant_id = world_a.tenant.pk
+    rules_key = _rules_cache_key(tenant_id)
+    subscription_keys = list(services._subscription_keys(tenant_id))
+    with prefetch_scope():
+        prefetched_store(dict.fromkeys([rules_key, *subscription_keys], b"stale"))
+        with tenant_scope(world_a.tenant):
+            rules_cache_clear(tenant_id=tenant_id)
+            services.subscriptions_changed(tenant_id=tenant_id)
+        assert prefetched_take([rules_key]) is None
+        assert prefetched_take(subscription_keys) is None
+    with prefetch_scope():
+        prefetched_store({rules_key: b"fresh"})
+        assert prefetched_take([rules_key]) == [b"fresh"]
+        assert prefetched_take([rules_key]) is None  # each value is given out once
