@@ -45,6 +45,7 @@ from campaigns.models import (
 )
 from campaigns.schedule import next_opening, step_due_at, within_hours
 from campaigns.templating import contexts_for, render, template_check, texts_for
+from partners.conversions import partner_lookup_extra
 from partners.models import ActivitySegment, Conversion, ConversionKind, Partner
 from partners.services import partner_update
 from payouts.models import CommissionRule, RateModel
@@ -546,18 +547,39 @@ def enrollments_for_at_risk(*, now: datetime | None = None) -> int:
     )
 
 
-def _running_result_goals(*, tenant_id: int, partner_id: int) -> set[str]:
-    """The result goals of the partner's running enrollments. Plain SQL: it runs on every
-    recorded conversion, where building the ORM query cost several times the query."""
+def _running_result_goals_sql(tenant: str, partner: str) -> str:
+    """The result goals of the partner's running enrollments, as an SQL array expression."""
     enrollments, campaigns = Enrollment._meta.db_table, Campaign._meta.db_table
+    goals = ", ".join(f"'{goal}'" for goal in (Goal.FIRST_RESULT, Goal.NEW_RESULT))
+    # Names from the models, values from the enums.
+    return (
+        f"ARRAY(SELECT DISTINCT c.goal FROM {enrollments} e "  # noqa: S608
+        f"JOIN {campaigns} c ON c.id = e.campaign_id "
+        f"WHERE e.tenant_id = {tenant} AND e.partner_id = {partner} "
+        f"AND e.state = '{EnrollmentState.RUNNING}' AND c.goal IN ({goals}))"
+    )
+
+
+# Read along with the conversion's partner lookup (partners.conversions): no query of its own
+# when the partner was found by code.
+partner_lookup_extra(
+    "campaigns.running_result_goals", _running_result_goals_sql("p.tenant_id", "p.id")
+)
+
+
+def _running_result_goals(*, conversion: Conversion) -> set[str]:
+    """The result goals of the partner's running enrollments: from the partner lookup when it
+    read them, else one plain-SQL query (it runs on every recorded conversion, where building
+    the ORM query cost several times the query)."""
+    extras = getattr(conversion.partner, "lookup_extras", {})
+    if "campaigns.running_result_goals" in extras:
+        return set(extras["campaigns.running_result_goals"])
     with prepared_cursor() as cursor:
         cursor.execute(
-            f"SELECT DISTINCT c.goal FROM {enrollments} e "  # noqa: S608 - names from the models
-            f"JOIN {campaigns} c ON c.id = e.campaign_id "
-            "WHERE e.tenant_id = %s AND e.partner_id = %s AND e.state = %s AND c.goal IN (%s, %s)",
-            [tenant_id, partner_id, EnrollmentState.RUNNING, Goal.FIRST_RESULT, Goal.NEW_RESULT],
+            f"SELECT {_running_result_goals_sql('%s', '%s')}",
+            [conversion.tenant_id, conversion.partner_id],
         )
-        return {goal for (goal,) in cursor.fetchall()}
+        return set(cursor.fetchone()[0])
 
 
 def enrollments_goal_for_conversion(*, conversion: Conversion) -> int:
@@ -565,7 +587,7 @@ def enrollments_goal_for_conversion(*, conversion: Conversion) -> int:
     the conversion's transaction; one indexed query when the partner runs through none."""
     if conversion.partner_id is None:
         return 0
-    goals = _running_result_goals(tenant_id=conversion.tenant_id, partner_id=conversion.partner_id)
+    goals = _running_result_goals(conversion=conversion)
     if not goals:
         return 0
     running = Enrollment.objects.filter(

@@ -126,29 +126,45 @@ def click_find(*, tenant: Tenant, click_id: uuid.UUID) -> Click | None:
     )
 
 
+# What a higher app needs to know about the partner of every recorded conversion, read by the
+# partner lookup's own statement instead of a query of its own (one round trip fewer on the
+# hot path): name -> an SQL expression over the partner row ``p``. The values land in
+# ``partner.lookup_extras`` (absent when the partner was found another way).
+_LOOKUP_EXTRAS: dict[str, str] = {}
+
+
+def partner_lookup_extra(name: str, sql: str) -> None:
+    _LOOKUP_EXTRAS[name] = sql
+    _partner_by_code_sql.cache_clear()
+
+
 @lru_cache(maxsize=1)
-def _partner_by_code_sql() -> tuple[str, tuple[str, ...]]:
+def _partner_by_code_sql() -> tuple[str, tuple[str, ...], tuple[str, ...]]:
     fields = Partner._meta.concrete_fields
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    # Identifiers come from the model. lower(code) = …, so that the unique index on
-    # (lower(code), tenant) serves it.
+    columns = [f"p.{connection.ops.quote_name(f.column)}" for f in fields]
+    extras = tuple(_LOOKUP_EXTRAS)
+    columns += [f"({_LOOKUP_EXTRAS[name]})" for name in extras]
+    # Identifiers come from the model and the registered expressions from code. lower(code) = …,
+    # so that the unique index on (lower(code), tenant) serves it.
     sql = (
-        f"SELECT {columns} FROM {Partner._meta.db_table} "  # noqa: S608
-        "WHERE tenant_id = %s AND lower(code) = %s"
+        f"SELECT {', '.join(columns)} FROM {Partner._meta.db_table} p "  # noqa: S608
+        "WHERE p.tenant_id = %s AND lower(p.code) = %s"
     )
-    return sql, tuple(f.attname for f in fields)
+    return sql, tuple(f.attname for f in fields), extras
 
 
 def partner_find(*, tenant: Tenant, reference: str) -> Partner | None:
     """The program's partner named by code (case-insensitive) or, failing that, by numeric id.
     The code lookup is plain SQL: on the conversion hot path the ORM cost 8× the query."""
     reference = reference.strip()
-    sql, attnames = _partner_by_code_sql()
+    sql, attnames, extras = _partner_by_code_sql()
     with prepared_cursor() as cursor:
         cursor.execute(sql, [tenant.pk, reference.lower()])
         row = cursor.fetchone()
     if row is not None:
-        return Partner.from_db(connection.alias, attnames, row)
+        partner = Partner.from_db(connection.alias, attnames, row[: len(attnames)])
+        partner.lookup_extras = dict(zip(extras, row[len(attnames) :], strict=True))
+        return partner
     if reference.isdigit():
         return Partner.objects.filter(pk=int(reference)).first()
     return None

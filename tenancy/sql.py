@@ -35,7 +35,12 @@ M = TypeVar("M", bound=Model)
 class _PreparingCursor(ServerBindingCursor):
     def execute(self, query, params=None, *, prepare=None, binary=None):
         prepare = settings.DATABASE_PREPARED_STATEMENTS if prepare is None else prepare
-        return super().execute(query, params, prepare=prepare, binary=binary)
+        result = super().execute(query, params, prepare=prepare, binary=binary)
+        if _default().queries_logged:
+            # Django's query log (DEBUG, tests' query captures) reads the statement from a
+            # client-binding cursor's attribute; give it this one's, placeholders as $n.
+            self._query = self._convert_query(query, params)
+        return result
 
 
 def _default():

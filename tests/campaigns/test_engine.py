@@ -256,7 +256,13 @@ def test_moving_a_step_neither_skips_nor_repeats_a_step_for_running_partners(sco
         assert Enrollment.objects.get(partner=partner).state == EnrollmentState.COMPLETED
 
 
-def test_first_result_goal_ends_the_enrollment(scope):
+@pytest.mark.parametrize("reference", ["code", "id"])
+def test_first_result_goal_ends_the_enrollment(scope, reference):
+    """By code the partner lookup reads the running goals along (no query of its own); by id
+    the partner is found another way and the goals are queried."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
     program = scope
     (partner,) = make_partners(program, 1)
     campaign = make_campaign(
@@ -269,7 +275,15 @@ def test_first_result_goal_ends_the_enrollment(scope):
     services.dispatch_due(tenant=program)
     enrollment = Enrollment.objects.get()
     assert (enrollment.state, enrollment.position, enrollment.due_at) == ("running", 1, None)
-    conversion_record(tenant=program, kind="lead", external_id="lead-1", partner=partner.code)
+    with CaptureQueriesContext(connection) as queries:
+        conversion_record(
+            tenant=program,
+            kind="lead",
+            external_id="lead-1",
+            partner=partner.code if reference == "code" else str(partner.pk),
+        )
+    goal_queries = [q for q in queries if q["sql"].startswith("SELECT ARRAY(SELECT DISTINCT")]
+    assert len(goal_queries) == (0 if reference == "code" else 1)
     enrollment.refresh_from_db()
     assert enrollment.state == EnrollmentState.GOAL_REACHED
     assert enrollment.ended_at is not None

@@ -84,6 +84,7 @@ def test_prepared_cursor_prepares_only_when_turned_on(db, settings, enabled):
             cursor.execute(f"SELECT %s::int + 1 AS {marker}", [value])
             assert cursor.fetchone() == (value + 1,)
         assert len(queries) == 1  # seen by Django's query log like any cursor's
+        assert queries[0]["sql"] == f"SELECT $1::int + 1 AS {marker}"
     assert statements_prepared(marker) == (1 if enabled else 0)
     # Nothing else is prepared: Django's own cursors stay unprepared whatever the threshold.
     with connection.cursor() as cursor:
