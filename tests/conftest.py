@@ -31,6 +31,20 @@ from tests.webhooks.world import build_webhook_world
 REPO = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _redis_namespace_fresh(django_db_setup, django_db_blocker):
+    """The test database is new but its name (test_partnerflow_<pid>) can come back in a later
+    run on the same Redis: drop whatever an earlier process left under that namespace (cached
+    rules and subscriptions, link cache, click buffer), so ids starting again at 1 cannot meet
+    another run's cached rows."""
+    from tenancy.redis_store import redis_client, redis_key
+
+    client = redis_client()
+    stale = list(client.scan_iter(match=redis_key("*"), count=1000))
+    if stale:
+        client.delete(*stale)
+
+
 @pytest.fixture(autouse=True)
 def _language_reset():
     """Each test starts in the default language: a request served in Russian (the language
