@@ -570,7 +570,9 @@ partner_lookup_extra(
 def _running_result_goals(*, conversion: Conversion) -> set[str]:
     """The result goals of the partner's running enrollments: from the partner lookup when it
     read them, else one plain-SQL query (it runs on every recorded conversion, where building
-    the ORM query cost several times the query)."""
+    the ORM query cost several times the query). The lookup reads them a moment earlier than
+    the conversion's insert; the enrollments ended are chosen again inside its transaction, so
+    an enrollment that ends meanwhile is left alone."""
     extras = getattr(conversion.partner, "lookup_extras", {})
     if "campaigns.running_result_goals" in extras:
         return set(extras["campaigns.running_result_goals"])
@@ -584,7 +586,8 @@ def _running_result_goals(*, conversion: Conversion) -> set[str]:
 
 def enrollments_goal_for_conversion(*, conversion: Conversion) -> int:
     """A counted result ends the partner's running enrollments whose goal it meets. Runs inside
-    the conversion's transaction; one indexed query when the partner runs through none."""
+    the conversion's transaction; no query when the partner runs through none (read along with
+    the partner lookup) or one indexed query (the partner found another way)."""
     if conversion.partner_id is None:
         return 0
     goals = _running_result_goals(conversion=conversion)
