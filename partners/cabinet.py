@@ -2,7 +2,6 @@
 
 import functools
 
-import plotly.graph_objects as go
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
@@ -140,28 +139,40 @@ def cabinet_coupons(request: HttpRequest) -> HttpResponse:
     return render(request, "cabinet/coupons.html", context)
 
 
-def _stats_figure(days: list) -> str:
+def _stats_figure(days: list) -> dict:
+    """Plotly's JSON form as a plain dict, without the template (see segmentation.charts)."""
     x = [d.day.isoformat() for d in days]
-    figure = go.Figure(
-        [
-            go.Bar(name=_("Clicks"), x=x, y=[d.clicks for d in days]),
-            go.Scatter(name=_("Leads"), x=x, y=[d.leads for d in days], yaxis="y2"),
-            go.Scatter(name=_("Sales"), x=x, y=[d.sales for d in days], yaxis="y2"),
-        ]
-    )
-    figure.update_layout(
-        margin={"l": 40, "r": 40, "t": 10, "b": 40},
-        height=320,
-        yaxis={"title": _("Clicks"), "rangemode": "tozero"},
-        yaxis2={
-            "title": _("Leads and sales"),
-            "overlaying": "y",
-            "side": "right",
-            "rangemode": "tozero",
+    return {
+        "data": [
+            {"type": "bar", "name": _("Clicks"), "x": x, "y": [d.clicks for d in days]},
+            {
+                "type": "scatter",
+                "name": _("Leads"),
+                "x": x,
+                "y": [d.leads for d in days],
+                "yaxis": "y2",
+            },
+            {
+                "type": "scatter",
+                "name": _("Sales"),
+                "x": x,
+                "y": [d.sales for d in days],
+                "yaxis": "y2",
+            },
+        ],
+        "layout": {
+            "margin": {"l": 40, "r": 40, "t": 10, "b": 40},
+            "height": 320,
+            "yaxis": {"title": {"text": _("Clicks")}, "rangemode": "tozero"},
+            "yaxis2": {
+                "title": {"text": _("Leads and sales")},
+                "overlaying": "y",
+                "side": "right",
+                "rangemode": "tozero",
+            },
+            "legend": {"orientation": "h"},
         },
-        legend={"orientation": "h"},
-    )
-    return figure.to_json()
+    }
 
 
 @partner_page
@@ -172,7 +183,7 @@ def cabinet_stats(request: HttpRequest) -> HttpResponse:
     context = {
         "partner": request.partner,
         "days": list(reversed(days)),
-        "figure_json": _stats_figure(days),
+        "figure": _stats_figure(days),
         "totals": {
             "clicks": sum(d.clicks for d in days),
             "leads": sum(d.leads for d in days),

@@ -1,11 +1,17 @@
-"""The chart library's locale for the active language, so axis dates and numbers read natively.
+"""The chart library's locale for the active language, so axis dates and numbers read natively;
+plotly.py's default template, written once per page for every figure on it.
 
 plotly.js ships no locales in the Python package; month and day names and number separators
 come from Babel's CLDR data, the mode-bar labels from our own catalogue.
 """
 
+from functools import cache
+
+import plotly.io
 from babel import Locale
 from django import template
+from django.utils.html import json_script
+from django.utils.safestring import SafeString
 from django.utils.translation import get_language, gettext
 
 register = template.Library()
@@ -66,3 +72,12 @@ def chart_locale() -> dict | None:
     """None for English: plotly's built-in locale, which a registration would replace."""
     language = get_language() or "en"
     return None if language.startswith("en") else chart_locale_build(language)
+
+
+@register.simple_tag
+@cache
+def chart_template() -> SafeString:
+    """The "chart-template" JSON script: the "plotly" template that `go.Figure(...).to_json()`
+    put in every figure; the figures leave it out and static/js/charts.js applies this one.
+    The same for every page and language, so serialized once per process."""
+    return json_script(plotly.io.templates["plotly"].to_plotly_json(), "chart-template")

@@ -21,6 +21,21 @@ def login(page: Page, live_server, email: str, password: str, *, path: str = "/a
     page.wait_for_load_state()
 
 
+# What plotly.py's "plotly" template sets in a chart (plotly.js alone draws #444 text and a
+# #1f77b4 first trace).
+PLOTLY_TEMPLATE_LOOK = {"font": "#2a3f5f", "colorway": ["#636efa", "#EF553B"]}
+
+
+def chart_template_look(page: Page, selector: str) -> dict:
+    """The drawn chart's text colour and first trace colours: the figures carry no template,
+    charts.js gives each the one charts/head.html writes once per page."""
+    return page.evaluate(
+        "(s) => { const l = document.querySelector(s)._fullLayout;"
+        " return {font: l.font.color, colorway: l.colorway.slice(0, 2)}; }",
+        selector,
+    )
+
+
 def field_error(page: Page, name: str) -> Locator:
     """The error shown beside form field ``name`` (inside that field's own block)."""
     return page.locator(f".field:has([name='{name}']) .field-error")

@@ -5,7 +5,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.helpers import login
+from tests.browser.helpers import PLOTLY_TEMPLATE_LOOK, chart_template_look, login
 from tests.factories import PASSWORD, PartnerFactory, TenantFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -43,3 +43,14 @@ def test_partner_logs_in_to_the_cabinet(live_server, page):
     assert response.status == 404
     response = page.goto(f"{live_server.url}/app/cabco/")
     assert response.status == 404
+
+
+def test_partner_sees_the_stats_chart(live_server, page):
+    tenant = TenantFactory(slug="cabco", name="Cab Co", language="en")
+    PartnerFactory(tenant=tenant, name="Maria Blogger", email="maria@blog.test")
+    login(page, live_server, "maria@blog.test", PASSWORD, path="/p/cabco/login/")
+    page.goto(f"{live_server.url}/p/cabco/stats/")
+    page.locator("#stats-chart .main-svg").first.wait_for()
+    names = page.evaluate("document.getElementById('stats-chart').data.map((t) => t.name)")
+    assert names == ["Clicks", "Leads", "Sales"]
+    assert chart_template_look(page, "#stats-chart") == PLOTLY_TEMPLATE_LOOK

@@ -21,7 +21,13 @@ from segmentation.selectors import local_today
 from tenancy.models import Tenant
 from tenancy.scope import tenant_scope
 from tenancy.templatetags.charts import chart_locale_build
-from tests.browser.helpers import REPO, login, switch_language
+from tests.browser.helpers import (
+    PLOTLY_TEMPLATE_LOOK,
+    REPO,
+    chart_template_look,
+    login,
+    switch_language,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -61,6 +67,8 @@ def test_period_and_filter_change_the_figures(live_server, page, tmp_path):
     page.goto(f"{live_server.url}/app/demo/")
     switch_language(page, "en")
     page.locator("[data-figure=revenue] .main-svg").first.wait_for()
+    for figure in ("revenue", "segments", "migration", "funnel", "pareto"):
+        assert chart_template_look(page, f"[data-figure={figure}]") == PLOTLY_TEMPLATE_LOOK
     tile = page.get_by_test_id("kpi-revenue")
 
     def shown(value: Decimal) -> str:

@@ -81,8 +81,12 @@ def test_stats_page_counts_by_day_with_a_local_chart(world_a, partner_client):
     body = response.content.decode()
     assert "/static/vendor/plotly.min.js" in body
     assert "cdn" not in body.lower()
-    figure = json.loads(response.context["figure_json"])
+    figure = response.context["figure"]
     assert [trace["name"] for trace in figure["data"]] == ["Clicks", "Leads", "Sales"]
+    # The page's script parses once to the figure; the chart template comes once per page.
+    written = body.split('<script id="stats-figure" type="application/json">')[1]
+    assert json.loads(written.split("</script>")[0]) == figure
+    assert body.count('id="chart-template"') == 1
     days = response.context["days"]
     assert len(days) == 30
     assert days[0].clicks == 3
