@@ -10,15 +10,17 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.db import connection
 from django.utils.translation import gettext_lazy as _
 
+from analytics import columns
 from analytics.models import (
     ACTIVE_WINDOW_DAYS,
+    FIRST_REVENUE_BUCKET,
     REVENUE_BUCKET_EDGES,
     ProgramCost,
     ranking_windows,
-    revenue_bucket_sql,
 )
 from analytics.periods import Filters, Period, month_days
 from tenancy.models import Tenant
+from tenancy.sql import binary_cursor
 
 ZERO = Decimal("0")
 
@@ -154,11 +156,91 @@ def _window_start(end: date) -> date:
 
 
 def _active_sql(end: str, window: str) -> str:
-    """Partners with a result in the active window [window, end], from the cube's ``fresh``."""
+    """Partners with a result in the active window [window, end], from the cube's ``fresh``
+    (_cube_rows_sql: each of the window's days once; month rows have none)."""
     return (
         f"coalesce(sum(c.fresh[c.day - %({window})s + 1]) "
         f"FILTER (WHERE c.day BETWEEN %({window})s AND %({end})s), 0)"
     )
+
+
+def _cube_parts(start: date, end: date) -> list[tuple[str, date, date]]:
+    """[start, end] as runs of whole calendar months (MonthCube) and of the remaining days
+    (DailyCube)."""
+    parts: list[tuple[str, date, date]] = []
+    day = start
+    while day <= end:
+        last_of_month = day.replace(day=month_days(day))
+        if day.day == 1 and last_of_month <= end:
+            kind, last = "month", last_of_month
+        else:
+            kind, last = "day", min(last_of_month, end)
+        if parts and parts[-1][0] == kind:
+            parts[-1] = (kind, parts[-1][1], last)
+        else:
+            parts.append((kind, day, last))
+        day = last + timedelta(days=1)
+    return parts
+
+
+def _days_outside(first: date, last: date, ranges: list[tuple[date, date]]):
+    """The runs of days of [first, last] outside every range."""
+    runs: list[tuple[date, date]] = []
+    day = first
+    while day <= last:
+        if not any(a <= day <= b for a, b in ranges):
+            if runs and runs[-1][1] == day - timedelta(days=1):
+                runs[-1] = (runs[-1][0], day)
+            else:
+                runs.append((day, day))
+        day += timedelta(days=1)
+    return runs
+
+
+def _cube_rows_sql(
+    *,
+    periods: list[Period],
+    windows: list[tuple[date, date]],
+    select: str,
+    condition: str,
+    params: dict,
+) -> str:
+    """Cube rows (alias c) for sums over ``periods`` and active partners over ``windows``:
+    a period's whole months from MonthCube (``c.day`` is the month's first day, no
+    ``fresh``), its other days from DailyCube, and the windows' days that no period has
+    brought from DailyCube too, with zero figures. ``select`` lists the columns after
+    ``c.day, c.counted, c.fresh`` (counted: the row's figures belong to a period)."""
+    statements = []
+    figures = ("clicks", "leads", "sales", "revenue", "commissions")
+    read_days: list[tuple[date, date]] = []
+    for n, period in enumerate(periods):
+        for k, (kind, first, last) in enumerate(_cube_parts(period.start, period.end)):
+            a, b = f"r{n}_{k}a", f"r{n}_{k}b"
+            params |= {a: first, b: last}
+            if kind == "month":
+                table, day, fresh = "analytics_monthcube", "month", "NULL::integer[]"
+            else:
+                table, day, fresh = "analytics_dailycube", "day", "c.fresh"
+                read_days.append((first, last))
+            statements.append(
+                f"SELECT c.{day} AS day, true AS counted, {fresh} AS fresh, {select}"
+                f" FROM {table} c WHERE c.tenant_id = %(tenant)s"
+                f" AND c.{day} BETWEEN %({a})s AND %({b})s {condition}"
+            )
+    zeros = select
+    for figure in figures:
+        zeros = zeros.replace(f"c.{figure}", "0")
+    for n, (first, last) in enumerate(windows):
+        for k, (a_day, b_day) in enumerate(_days_outside(first, last, read_days)):
+            a, b = f"w{n}_{k}a", f"w{n}_{k}b"
+            params |= {a: a_day, b: b_day}
+            statements.append(
+                f"SELECT c.day, false, c.fresh, {zeros} FROM analytics_dailycube c"
+                f" WHERE c.tenant_id = %(tenant)s AND c.day BETWEEN %({a})s AND %({b})s"
+                f" {condition}"
+            )
+        read_days.append((first, last))
+    return " UNION ALL ".join(statements)
 
 
 def _sums(tenant: Tenant, period: Period, filters: Filters) -> dict:
@@ -172,30 +254,32 @@ def _sums(tenant: Tenant, period: Period, filters: Filters) -> dict:
         "pe": previous.end,
         "ac": _window_start(period.end),
         "ap": _window_start(previous.end),
-        "lo": min(previous.start, _window_start(previous.end)),
     }
+    figures = ("clicks", "leads", "sales", "revenue", "commissions")
+    rows = _cube_rows_sql(
+        periods=[previous, period],
+        windows=[(params["ap"], previous.end), (params["ac"], period.end)],
+        select=", ".join(f"c.{col}" for col in figures),
+        condition=f"AND c.dimension = '' {where}",
+        params=params,
+    )
+    counted = "c.counted AND c.day BETWEEN"
     sql = f"""
         SELECT
           {
         ", ".join(
-            f"coalesce(sum(c.{col}) FILTER (WHERE c.day BETWEEN %(cs)s AND %(ce)s), 0), "
-            f"coalesce(sum(c.{col}) FILTER (WHERE c.day BETWEEN %(ps)s AND %(pe)s), 0)"
-            for col in ("clicks", "leads", "sales", "revenue", "commissions")
+            f"coalesce(sum(c.{col}) FILTER (WHERE {counted} %(cs)s AND %(ce)s), 0), "
+            f"coalesce(sum(c.{col}) FILTER (WHERE {counted} %(ps)s AND %(pe)s), 0)"
+            for col in figures
         )
     },
           {_active_sql("ce", "ac")}, {_active_sql("pe", "ap")}
-        FROM analytics_dailycube c
-        WHERE c.tenant_id = %(tenant)s AND c.dimension = '' AND c.day BETWEEN %(lo)s AND %(ce)s
-              {where}
+        FROM ({rows}) AS c
     """
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
-    names = [
-        f"{c}_{w}"
-        for c in ("clicks", "leads", "sales", "revenue", "commissions")
-        for w in ("cur", "prev")
-    ]
+    names = [f"{c}_{w}" for c in figures for w in ("cur", "prev")]
     result = dict(zip(names, row[:10], strict=True))
     result["active_cur"], result["active_prev"] = row[10], row[11]
     return result
@@ -407,130 +491,77 @@ def _top_row(partner_id, revenue, sales, commissions) -> dict:
     }
 
 
-def _per_partner_sql(period: Period, filters: Filters, params: dict) -> str:
-    """A query of (partner_id, kopecks, leads) over the period for every partner with a
-    partner-day in it (filtered), from _ranking_sources, summed per partner exactly
-    (analytics_sum_exact: bigint kopecks with a by-value state, an error on overflow,
-    analytics.0008). With a single month total, that month's rows are taken as they are and
-    joined with the partner-days' sums (half the rows to group); otherwise all are grouped."""
-    months, days = [], []
-    for n, (kind, first, last, sign) in enumerate(_ranking_sources(period)):
-        params |= {f"first_{n}": first, f"last_{n}": last}
-        minus = "-" if sign < 0 else ""
+def _columns_wanted(period: Period) -> list[tuple[str, date, int]]:
+    """The packed columns (span, first day, sign) that add up to the period (_ranking_sources,
+    day ranges as their days)."""
+    wanted = []
+    for kind, first, last, sign in _ranking_sources(period):
         if kind == "month":
-            months.append(
-                "SELECT partner_id, kopecks, leads FROM analytics_partnermonthtotals"
-                f" WHERE tenant_id = %(tenant)s AND month = %(first_{n})s"
-            )
+            wanted.append(("month", first, sign))
         else:
-            days.append(
-                f"SELECT s.partner_id, {minus}(s.revenue * 100)::bigint AS kopecks,"
-                f" {minus}s.leads::bigint AS leads FROM analytics_dailypartnerstats s"
-                f" WHERE s.tenant_id = %(tenant)s AND s.day BETWEEN %(first_{n})s AND %(last_{n})s"
-            )
-
-    def summed(rows: list[str]) -> str:
-        return (
-            "SELECT partner_id, analytics_sum_exact(kopecks) AS kopecks,"
-            " analytics_sum_exact(leads) AS leads"
-            f" FROM ({' UNION ALL '.join(rows)}) AS r GROUP BY partner_id"
-        )
-
-    if len(months) == 1 and days:
-        per_partner = f"""
-            SELECT coalesce(m.partner_id, d.partner_id) AS partner_id,
-                   coalesce(m.kopecks, 0) + coalesce(d.kopecks, 0) AS kopecks,
-                   coalesce(m.leads, 0) + coalesce(d.leads, 0) AS leads
-            FROM ({months[0]}) AS m FULL JOIN ({summed(days)}) AS d
-              ON d.partner_id = m.partner_id
-        """
-    elif len(months) == 1:
-        per_partner = months[0]
-    else:
-        per_partner = summed(months + days)
-    where, filter_params = partner_filter_sql(filters)
-    if not where:
-        return per_partner
-    params |= filter_params
-    return f"""
-        SELECT x.* FROM ({per_partner}) AS x
-        JOIN analytics_partnerattributes p
-          ON p.partner_id = x.partner_id AND p.tenant_id = %(tenant)s {where}
-    """
+            wanted += [
+                ("day", first + timedelta(days=n), sign) for n in range((last - first).days + 1)
+            ]
+    return wanted
 
 
-def _partner_ranking_exact(
-    *,
-    tenant: Tenant,
-    period: Period,
-    filters: Filters,
-    limit: int = 10,
-    probe: tuple[date, date] | None = None,
+def _money_of(kopecks: int) -> Decimal:
+    return Decimal(kopecks).scaleb(-2)
+
+
+def _partner_ranking_packed(
+    *, tenant: Tenant, period: Period, filters: Filters, limit: int = 10
 ) -> tuple[list[tuple[Decimal, Decimal]], list[dict]]:
-    """partner_ranking for any period, in one statement and one pass over each partner's sums
-    for the period (_per_partner_sql: whole months from the month totals, the remaining
-    partner-days; it grows with the partners active in the period): they are grouped by the
-    windows' revenue buckets, except the candidates for the top, kept one by one. The
-    candidates are the partners with at least the ``limit``-th largest period revenue among
-    3 × ``limit`` partners — the leaders of the ranking window ``probe`` (the preset closest
-    to the period), their period revenue summed first — so the top cannot lie outside them;
-    without a probe (or fewer such partners with revenue in the period) every partner is a
-    candidate. No sort of all partners; the top's sales and commissions are summed from their
-    own partner-days."""
-    where, params = partner_filter_sql(filters, alias="w")
-    params |= {
-        "tenant": tenant.pk,
-        "cs": period.start,
-        "ce": period.end,
-        "limit": limit,
-        "bucket_edges": REVENUE_BUCKET_EDGES,
-        "ws": probe[0] if probe else None,
-        "we": probe[1] if probe else None,
-        "probe": 3 * limit,
-    }
-    per_partner = _per_partner_sql(period, filters, params)
-    bucket = revenue_bucket_sql("x.kopecks", kopecks=True)
-    sql = f"""
-        WITH probe AS (
-            SELECT (SELECT analytics_sum_exact((d.revenue * 100)::bigint)
-                    FROM analytics_dailypartnerstats d
-                    WHERE d.tenant_id = %(tenant)s AND d.partner_id = w.partner_id
-                          AND d.day BETWEEN %(cs)s AND %(ce)s) AS k
-            FROM analytics_partnerwindowtotals w
-            WHERE w.tenant_id = %(tenant)s AND w.starts = %(ws)s AND w.ends = %(we)s {where}
-            ORDER BY w.revenue DESC, w.partner_id LIMIT %(probe)s
-        ), bound AS (
-            SELECT (SELECT k FROM probe WHERE k > 0 ORDER BY k DESC
-                    OFFSET %(limit)s - 1 LIMIT 1) AS kopecks
-        ), groups AS (
-            SELECT CASE WHEN x.kopecks > 0 THEN {bucket} END AS bucket,
-                   CASE WHEN b.kopecks IS NULL OR x.kopecks >= b.kopecks THEN x.partner_id END
-                       AS partner_id,
-                   count(*) AS partners, sum(x.kopecks) AS kopecks
-            FROM ({per_partner}) AS x CROSS JOIN bound b
-            WHERE x.kopecks > 0 OR x.leads > 0
-            GROUP BY 1, 2
-        ), top AS (
-            SELECT partner_id, kopecks FROM groups WHERE partner_id IS NOT NULL
-            ORDER BY kopecks DESC, partner_id LIMIT %(limit)s
+    """partner_ranking for any period: each partner's revenue and leads summed in memory from
+    the packed columns (analytics.columns) of the period's whole months and remaining days —
+    one value per month or day, read in binary — then grouped into the windows'
+    revenue buckets, and the top's sales and commissions summed from their own partner-days.
+    With a filter, the ids of the matching partners are read packed too."""
+    wanted = _columns_wanted(period)
+    signs = {(span, first): sign for span, first, sign in wanted}
+    allowed = None
+    with binary_cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT span, starts, packed FROM analytics_rankingcolumns
+            WHERE tenant_id = %s
+              AND (span, starts) IN (SELECT * FROM unnest(%s::varchar[], %s::date[]))
+            """,
+            [tenant.pk, [w[0] for w in wanted], [w[1] for w in wanted]],
         )
-        SELECT bucket, sum(partners), sum(kopecks) * 0.01, NULL::bigint, NULL::numeric
-        FROM groups WHERE bucket IS NOT NULL GROUP BY bucket
-        UNION ALL
-        SELECT NULL, t.partner_id, t.kopecks * 0.01, d.sales, d.commissions
-        FROM top t CROSS JOIN LATERAL (
-            SELECT sum(d.sales) AS sales, sum(d.commissions) AS commissions
-            FROM analytics_dailypartnerstats d
-            WHERE d.tenant_id = %(tenant)s AND d.partner_id = t.partner_id
-                  AND d.day BETWEEN %(cs)s AND %(ce)s
-        ) AS d
-        ORDER BY 1 DESC NULLS LAST, 3 DESC, 2
-    """
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
-    buckets = [row[:3] for row in rows if row[0] is not None]
-    top = [_top_row(*row[1:]) for row in rows if row[0] is None]
+        packed = [(signs[(span, starts)], bytes(data)) for span, starts, data in cursor.fetchall()]
+        if filters.active():
+            where, params = partner_filter_sql(filters)
+            cursor.execute(
+                f"SELECT {columns.ids_sql('p.partner_id')} FROM analytics_partnerattributes p"
+                f" WHERE p.tenant_id = %(tenant)s {where}",
+                params | {"tenant": tenant.pk},
+            )
+            allowed = columns.unpack_ids(cursor.fetchone()[0])
+    sums = columns.period_sums(packed, allowed=allowed)
+    buckets = [
+        (bucket, partners, _money_of(kopecks))
+        for bucket, partners, kopecks in columns.bucket_totals(
+            sums.kopecks, REVENUE_BUCKET_EDGES, FIRST_REVENUE_BUCKET
+        )
+    ]
+    leaders = columns.top(sums, limit)
+    details = {}
+    if leaders:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                """
+                SELECT partner_id, sum(sales), sum(commissions) FROM analytics_dailypartnerstats
+                WHERE tenant_id = %s AND partner_id = ANY(%s::bigint[]) AND day BETWEEN %s AND %s
+                GROUP BY partner_id
+                """,
+                [tenant.pk, [p for p, _k in leaders], period.start, period.end],
+            )
+            details = {row[0]: row[1:] for row in cursor.fetchall()}
+    top = [
+        _top_row(partner, _money_of(kopecks), *details.get(partner, (0, ZERO)))
+        for partner, kopecks in leaders
+    ]
     return _curve(buckets), top
 
 
@@ -545,7 +576,8 @@ def partner_ranking(
     - the top ``limit`` partners with revenue or a lead.
 
     The ranking windows (the presets: last 7/30/90 days, this and last month) read the totals
-    and histogram that the refresh keeps; other (custom) periods sum their partner-days."""
+    and histogram that the refresh keeps; other (custom) periods add up the packed columns of
+    their months and days (_partner_ranking_packed)."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT as_of FROM analytics_rankingsnapshot WHERE tenant_id = %s", [tenant.pk]
@@ -553,19 +585,7 @@ def partner_ranking(
         row = cursor.fetchone()
     windows = ranking_windows(row[0]) if row else []
     if (period.start, period.end) not in windows:
-        # The window most overlapping the period (then the closest in length; or the nearest)
-        # gives the candidates for its top; any would do for correctness.
-        overlap = {
-            (start, end): (
-                (min(end, period.end) - max(start, period.start)).days,
-                -abs((end - start) - (period.end - period.start)).days,
-            )
-            for start, end in windows
-        }
-        probe = max(overlap, key=overlap.get) if overlap else None
-        return _partner_ranking_exact(
-            tenant=tenant, period=period, filters=filters, limit=limit, probe=probe
-        )
+        return _partner_ranking_packed(tenant=tenant, period=period, filters=filters, limit=limit)
     where, params = partner_filter_sql(filters, alias="t")
     params |= {"tenant": tenant.pk, "cs": period.start, "ce": period.end, "limit": limit}
     with connection.cursor() as cursor:
@@ -607,34 +627,33 @@ def breakdowns(*, tenant: Tenant, period: Period, filters: Filters) -> dict[str,
     channel and geography rows split the cells, the other attributes have rows of their own.
     Active partners as in the KPI tile: a result in the 30 days up to the period's last day."""
     where, params = partner_filter_sql(filters, alias="c")
-    window = _window_start(period.end)
-    params |= {
-        "tenant": tenant.pk,
-        "cs": period.start,
-        "ce": period.end,
-        "ac": window,
-        "lo": min(period.start, window),
-    }
+    params |= {"tenant": tenant.pk, "ce": period.end, "ac": _window_start(period.end)}
     cell = ("activity_segment", "channel_type", "geography_tier")
-    in_period = "FILTER (WHERE c.day BETWEEN %(cs)s AND %(ce)s)"
-    figures = "c.day, c.clicks, c.leads, c.sales, c.revenue, c.commissions, c.fresh"
+    in_period = "FILTER (WHERE c.counted)"
+    figures = "c.clicks, c.leads, c.sales, c.revenue, c.commissions"
+    # The cells' rows once per cell attribute, the other attributes' rows as they are.
+    keys = ", ".join(f"'{d}'" for d in cell)
+    values = ", ".join(f"c.{d}" for d in cell)
+    by_cell = _cube_rows_sql(
+        periods=[period],
+        windows=[(params["ac"], period.end)],
+        select=(f"unnest(ARRAY[{keys}]) AS key, unnest(ARRAY[{values}])::text AS value, {figures}"),
+        condition=f"AND c.dimension = '' {where}",
+        params=params,
+    )
+    by_dimension = _cube_rows_sql(
+        periods=[period],
+        windows=[(params["ac"], period.end)],
+        select=f"c.dimension AS key, c.value, {figures}",
+        condition=f"AND c.dimension <> '' {where}",
+        params=params,
+    )
     sql = f"""
         SELECT c.key, c.value, {_active_sql("ce", "ac")},
                coalesce(sum(c.clicks) {in_period}, 0), coalesce(sum(c.leads) {in_period}, 0),
                coalesce(sum(c.sales) {in_period}, 0), coalesce(sum(c.revenue) {in_period}, 0),
                coalesce(sum(c.commissions) {in_period}, 0)
-        FROM (
-            SELECT unnest(ARRAY[{", ".join(f"'{d}'" for d in cell)}]) AS key,
-                   unnest(ARRAY[{", ".join(f"c.{d}" for d in cell)}])::text AS value, {figures}
-            FROM analytics_dailycube c
-            WHERE c.tenant_id = %(tenant)s AND c.dimension = ''
-                  AND c.day BETWEEN %(lo)s AND %(ce)s {where}
-          UNION ALL
-            SELECT c.dimension, c.value, {figures}
-            FROM analytics_dailycube c
-            WHERE c.tenant_id = %(tenant)s AND c.dimension <> ''
-                  AND c.day BETWEEN %(lo)s AND %(ce)s {where}
-        ) AS c
+        FROM ({by_cell} UNION ALL {by_dimension}) AS c
         GROUP BY c.key, c.value
         HAVING count(*) {in_period} > 0
     """

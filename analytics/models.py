@@ -48,7 +48,7 @@ class PartnerMonthTotals(TenantOwned):
     """A partner's revenue (in kopecks: summed exactly by value, analytics.0008) and leads per
     calendar month (local days), for every partner with a
     partner-day in the month: a long custom period's rankings read whole months here instead
-    of their partner-days (analytics.metrics._partner_ranking_exact), and a partly covered
+    of their partner-days (packed: RankingColumns), and a partly covered
     month as its total less the days outside the period when that reads fewer rows. Kept by
     the refresh with the partner-days (the months of the dirty days, for the partners in them)
     and by the rebuild."""
@@ -67,6 +67,32 @@ class PartnerMonthTotals(TenantOwned):
                 fields=["tenant", "month", "partner"],
                 include=["kopecks", "leads"],
                 name="month_totals_unique_partner",
+            )
+        ]
+
+
+class RankingColumns(TenantOwned):
+    """Every partner's revenue (kopecks) and leads in one local day or one calendar month,
+    packed into one value (analytics.columns: partner id, kopecks and leads as big-endian
+    8-byte integers per partner, in partner order, for the partners with revenue or leads
+    there). A custom period's rankings read a few of these — whole months and the remaining
+    days — and sum them per partner in memory, instead of a row per partner and month or day
+    in SQL (analytics.metrics.partner_ranking). Kept by the refresh with the partner-days and
+    month totals they are made of (the dirty days and their months), and by the rebuild."""
+
+    class Span(models.TextChoices):
+        DAY = "day"
+        MONTH = "month"
+
+    span = models.CharField(max_length=5, choices=Span.choices)
+    starts = models.DateField(help_text="The day, or the first day of the month.")
+    partners = models.IntegerField(help_text="Partners packed (24 bytes each).")
+    packed = models.BinaryField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "span", "starts"], name="ranking_columns_unique_span"
             )
         ]
 
@@ -134,7 +160,24 @@ class PartnerAttributes(TenantCell):
         ]
 
 
-class DailyCube(TenantCell):
+class CubeFigures(TenantCell):
+    """A cube row's figures: a cell (the TenantCell attributes, ``dimension`` empty) or a cell
+    split once more by partner type, industry or company size (``dimension`` names the
+    attribute, ``value`` holds it)."""
+
+    dimension = models.CharField(max_length=20, blank=True)
+    value = models.CharField(max_length=80, blank=True)
+    clicks = models.BigIntegerField(default=0)
+    leads = models.BigIntegerField(default=0)
+    sales = models.BigIntegerField(default=0)
+    revenue = models.DecimalField(default=0, **MONEY)
+    commissions = models.DecimalField(default=0, **MONEY)
+
+    class Meta(TenantCell.Meta):
+        abstract = True
+
+
+class DailyCube(CubeFigures):
     """The program's figures per local day × activity segment × channel × geography tier
     (``dimension`` empty), and the same split once more by partner type, industry and company
     size (``dimension`` names the attribute, ``value`` holds it) for the breakdowns. A page
@@ -146,13 +189,6 @@ class DailyCube(TenantCell):
     days — each is counted on its first result day within the window, and only there."""
 
     day = models.DateField()
-    dimension = models.CharField(max_length=20, blank=True)
-    value = models.CharField(max_length=80, blank=True)
-    clicks = models.BigIntegerField(default=0)
-    leads = models.BigIntegerField(default=0)
-    sales = models.BigIntegerField(default=0)
-    revenue = models.DecimalField(default=0, **MONEY)
-    commissions = models.DecimalField(default=0, **MONEY)
     fresh = ArrayField(models.IntegerField(), size=ACTIVE_WINDOW_DAYS)
 
     class Meta:
@@ -168,6 +204,31 @@ class DailyCube(TenantCell):
                     "value",
                 ],
                 name="daily_cube_unique_cell",
+            )
+        ]
+
+
+class MonthCube(CubeFigures):
+    """DailyCube summed per calendar month (local days), without ``fresh``: a long period's
+    sums and breakdowns read its whole months here — about 600 rows a month at a million
+    partners instead of 600 a day — and only the remaining days from DailyCube. Kept by the
+    refresh from the daily rows of the months of the days it recomputed, and by the rebuild."""
+
+    month = models.DateField(help_text="The first day of the month.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=[
+                    "tenant",
+                    "month",
+                    "activity_segment",
+                    "channel_type",
+                    "geography_tier",
+                    "dimension",
+                    "value",
+                ],
+                name="month_cube_unique_cell",
             )
         ]
 

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from django.db import connection, transaction
 from django.utils import timezone
 
+from analytics.columns import entry_sql
 from analytics.models import (
     ACTIVE_WINDOW_DAYS,
     REVENUE_BUCKET_EDGES,
@@ -338,15 +339,58 @@ GROUP BY day, activity_segment, channel_type, geography_tier
 """
 
 
+_MONTH_CUBE_SQL = """
+INSERT INTO analytics_monthcube
+    (tenant_id, month, activity_segment, channel_type, geography_tier, dimension, value,
+     clicks, leads, sales, revenue, commissions)
+SELECT %(tenant)s, date_trunc('month', day)::date, activity_segment, channel_type,
+       geography_tier, dimension, value, sum(clicks), sum(leads), sum(sales), sum(revenue),
+       sum(commissions)
+FROM analytics_dailycube
+WHERE tenant_id = %(tenant)s {month_filter}
+GROUP BY date_trunc('month', day)::date, activity_segment, channel_type, geography_tier,
+         dimension, value
+"""
+
+
+def _month_cube_refresh(cursor, tenant: Tenant, days) -> None:
+    """Recompute the month cube rows of the months of these days from the daily cube (all
+    months when None)."""
+    params = {"tenant": tenant.pk}
+    if days is None:
+        cursor.execute("DELETE FROM analytics_monthcube WHERE tenant_id = %(tenant)s", params)
+        cursor.execute(_MONTH_CUBE_SQL.format(month_filter=""), params)
+        return
+    months = sorted({day.replace(day=1) for day in days})
+    params |= {
+        "months": months,
+        "from": months[0],
+        "to": (months[-1] + timedelta(days=31)).replace(day=1),
+    }
+    cursor.execute(
+        "DELETE FROM analytics_monthcube WHERE tenant_id = %(tenant)s AND month = ANY(%(months)s::date[])",
+        params,
+    )
+    cursor.execute(
+        _MONTH_CUBE_SQL.format(
+            month_filter="AND day >= %(from)s AND day < %(to)s"
+            " AND date_trunc('month', day)::date = ANY(%(months)s::date[])"
+        ),
+        params,
+    )
+
+
 def _cubes_refresh(cursor, tenant: Tenant, cube_days, cohort_days) -> None:
     """Recompute the cube rows of these days (all days when None) from the partner rollups
-    and attributes, and the cohort rows of those days from the milestones and attributes."""
+    and attributes, then the month cube rows of their months, and the cohort rows of those
+    days from the milestones and attributes."""
     params = {"tenant": tenant.pk}
     if cube_days is None:
         cursor.execute("DELETE FROM analytics_dailycube WHERE tenant_id = %(tenant)s", params)
         cursor.execute(
             _CUBE_SQL.format(previous_result_day=_PREVIOUS_RESULT_WINDOW, day_filter=""), params
         )
+        _month_cube_refresh(cursor, tenant, None)
     elif cube_days:
         params["days"] = sorted(cube_days)
         cursor.execute(
@@ -359,6 +403,7 @@ def _cubes_refresh(cursor, tenant: Tenant, cube_days, cohort_days) -> None:
             ),
             params,
         )
+        _month_cube_refresh(cursor, tenant, cube_days)
     if cohort_days is None:
         cursor.execute("DELETE FROM analytics_cohortcube WHERE tenant_id = %(tenant)s", params)
         cursor.execute(_COHORT_SQL.format(joined_filter="", first_result_filter=""), params)
@@ -504,6 +549,50 @@ def _month_totals_refresh(cursor, tenant: Tenant, days, partner_ids) -> None:
     )
 
 
+# Identifiers and expressions from code only.
+_COLUMNS_SQL = {
+    "day": f"""
+        INSERT INTO analytics_rankingcolumns (tenant_id, span, starts, partners, packed)
+        SELECT %(tenant)s, 'day', day, count(*),
+               {entry_sql("partner_id", "(revenue * 100)::bigint", "leads::bigint")}
+        FROM analytics_dailypartnerstats
+        WHERE tenant_id = %(tenant)s AND (revenue <> 0 OR leads <> 0) {{filter}}
+        GROUP BY day
+    """,  # noqa: S608
+    "month": f"""
+        INSERT INTO analytics_rankingcolumns (tenant_id, span, starts, partners, packed)
+        SELECT %(tenant)s, 'month', month, count(*), {entry_sql("partner_id", "kopecks", "leads")}
+        FROM analytics_partnermonthtotals
+        WHERE tenant_id = %(tenant)s AND (kopecks <> 0 OR leads <> 0) {{filter}}
+        GROUP BY month
+    """,  # noqa: S608
+}
+
+
+def _ranking_columns_refresh(cursor, tenant: Tenant, days) -> None:
+    """Repack the columns of these days and of their months (after the partner-days and the
+    month totals), or all of them (None)."""
+    params = {"tenant": tenant.pk}
+    if days is None:
+        cursor.execute("DELETE FROM analytics_rankingcolumns WHERE tenant_id = %(tenant)s", params)
+        for sql in _COLUMNS_SQL.values():
+            cursor.execute(sql.format(filter=""), params)
+        return
+    params |= {"days": list(days), "months": sorted({day.replace(day=1) for day in days})}
+    cursor.execute(
+        """
+        DELETE FROM analytics_rankingcolumns WHERE tenant_id = %(tenant)s
+        AND ((span = 'day' AND starts = ANY(%(days)s::date[]))
+             OR (span = 'month' AND starts = ANY(%(months)s::date[])))
+        """,
+        params,
+    )
+    cursor.execute(_COLUMNS_SQL["day"].format(filter="AND day = ANY(%(days)s::date[])"), params)
+    cursor.execute(
+        _COLUMNS_SQL["month"].format(filter="AND month = ANY(%(months)s::date[])"), params
+    )
+
+
 def _milestones_of(cursor, tenant: Tenant, partner_ids: list[int]) -> dict[int, tuple]:
     cursor.execute(
         """
@@ -550,6 +639,7 @@ def rollup_refresh_days(
             touched |= {row[0] for row in cursor.fetchall()}
             ranked |= touched
             _month_totals_refresh(cursor, tenant, days, sorted(touched))
+            _ranking_columns_refresh(cursor, tenant, days)
             if touched:
                 touched_ids = sorted(touched)
                 before = _milestones_of(cursor, tenant, touched_ids)
@@ -652,11 +742,12 @@ def rollup_rebuild(*, tenant: Tenant) -> int:
             rows = cursor.rowcount
         _milestones_refresh(cursor, tenant, None)
         _month_totals_refresh(cursor, tenant, None, None)
+        _ranking_columns_refresh(cursor, tenant, None)
         cursor.execute(
             "ANALYZE analytics_dailypartnerstats, analytics_partnermilestones,"
             " analytics_partnerattributes, analytics_partnermonthtotals"
         )
         _cubes_refresh(cursor, tenant, None, None)
-        cursor.execute("ANALYZE analytics_dailycube, analytics_cohortcube")
+        cursor.execute("ANALYZE analytics_dailycube, analytics_monthcube, analytics_cohortcube")
         _rankings_refresh(cursor, tenant, None)
     return rows

@@ -14,6 +14,54 @@ from tests.analytics.conftest import _commission, _conversion, msk
 JUNE = Period(date(2026, 6, 1), date(2026, 6, 30))
 
 
+def _ranking_by_hand(period: Period, filters: Filters, limit: int = 10):
+    """partner_ranking computed the plain way: every partner-day of the period summed per
+    partner in Python, bucketed with bisect over the same edges, sorted (in tenant scope)."""
+    from bisect import bisect_right
+
+    from analytics.models import FIRST_REVENUE_BUCKET, REVENUE_BUCKET_EDGES, PartnerAttributes
+
+    allowed = None
+    if filters.active():
+        attributes = PartnerAttributes.objects.all()
+        for field, value in (
+            ("activity_segment", filters.segment),
+            ("channel_type", filters.channel),
+            ("geography_tier", filters.geography),
+        ):
+            if value:
+                attributes = attributes.filter(**{field: value})
+        allowed = set(attributes.values_list("partner_id", flat=True))
+    sums: dict[int, list] = {}
+    for row in DailyPartnerStats.objects.filter(day__range=(period.start, period.end)):
+        if allowed is None or row.partner_id in allowed:
+            total = sums.setdefault(row.partner_id, [Decimal(0), 0, 0, Decimal(0)])
+            total[0] += row.revenue
+            total[1] += row.leads
+            total[2] += row.sales
+            total[3] += row.commissions
+    ranked = {p: t for p, t in sums.items() if t[0] > 0 or t[1] > 0}
+    buckets: dict[int, list] = {}
+    for revenue, *_rest in ranked.values():
+        if revenue > 0:
+            b = bisect_right(REVENUE_BUCKET_EDGES, int(revenue * 100)) + FIRST_REVENUE_BUCKET - 1
+            bucket = buckets.setdefault(b, [0, Decimal(0)])
+            bucket[0] += 1
+            bucket[1] += revenue
+    curve = metrics._curve([(b, n, r) for b, (n, r) in sorted(buckets.items(), reverse=True)])
+    order = sorted(ranked, key=lambda p: (-ranked[p][0], p))[:limit]
+    top = [
+        {
+            "partner_id": p,
+            "revenue": ranked[p][0],
+            "sales": ranked[p][2],
+            "commissions": ranked[p][3],
+        }
+        for p in order
+    ]
+    return curve, top
+
+
 def test_a_new_conversion_reaches_the_rollups_through_the_dirty_set(
     program, django_capture_on_commit_callbacks
 ):
@@ -111,9 +159,11 @@ def _derived_tables(tenant) -> dict[str, list[tuple]]:
     tables = {
         "analytics_dailypartnerstats": "partner_id, day, clicks, leads, sales, actions, revenue, commissions",
         "analytics_partnermonthtotals": "partner_id, month, kopecks, leads",
+        "analytics_rankingcolumns": "span, starts, partners, packed",
         "analytics_partnermilestones": "partner_id, first_click_day, first_lead_day, first_sale_day, repeat_sale_day, first_result_day, last_result_day",
         "analytics_partnerattributes": "partner_id, activity_segment, channel_type, geography_tier, partner_type, industry, company_size, joined_day, counted",
         "analytics_dailycube": "day, activity_segment, channel_type, geography_tier, dimension, value, clicks, leads, sales, revenue, commissions, fresh",
+        "analytics_monthcube": "month, activity_segment, channel_type, geography_tier, dimension, value, clicks, leads, sales, revenue, commissions",
         "analytics_cohortcube": "day, activity_segment, channel_type, geography_tier, joined, clicked, led, sold, repeated, activated_7, activated_30, activated_90, first_results",
         "analytics_rankingsnapshot": "as_of",
         "analytics_partnerwindowtotals": "partner_id, starts, ends, activity_segment, channel_type, geography_tier, revenue, sales, commissions",
@@ -200,7 +250,7 @@ def test_window_rankings_equal_the_exact_ranking(program):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from analytics.metrics import _partner_ranking_exact, partner_ranking
+    from analytics.metrics import partner_ranking
     from analytics.models import PartnerWindowTotals
 
     tenant = program.tenant
@@ -213,9 +263,7 @@ def test_window_rankings_equal_the_exact_ranking(program):
                 with CaptureQueriesContext(connection) as queries:
                     curve, top = partner_ranking(tenant=tenant, period=period, filters=filters)
                 assert any("analytics_revenuehistogram" in q["sql"] for q in queries)
-                exact_curve, exact_top = _partner_ranking_exact(
-                    tenant=tenant, period=period, filters=filters, limit=10
-                )
+                exact_curve, exact_top = _ranking_by_hand(period, filters)
                 assert top == exact_top
                 assert curve == exact_curve
         # Last month: P4's 500 sale on 25 May.
@@ -235,11 +283,11 @@ def test_window_rankings_equal_the_exact_ranking(program):
         ] == [program.partners["p4"].pk]
 
 
-def test_custom_period_top_from_window_candidates_equals_every_partner_ranked(program):
-    """A custom period's top is looked for among the partners with at least the revenue of the
-    leaders of the most overlapping window: the same ranking as with every partner a
-    candidate, for any size of top, filter and period (also one that no window overlaps)."""
-    from analytics.metrics import _partner_ranking_exact, partner_ranking
+def test_custom_period_ranking_equals_the_partner_days_summed_by_hand(program):
+    """A custom period's ranking from the packed month and day columns (a month whole, less
+    its days outside; days alone) is the partner-days' own, for any size of top, filter and
+    period (also one before any data)."""
+    from analytics.metrics import partner_ranking
 
     tenant = program.tenant
     with tenant_scope(tenant):
@@ -253,9 +301,7 @@ def test_custom_period_top_from_window_candidates_equals_every_partner_ranked(pr
             period = Period(start, end)
             for filters in (Filters(), Filters(channel="blogger"), Filters(channel="expert")):
                 for limit in (1, 2, 3, 10):
-                    every = _partner_ranking_exact(
-                        tenant=tenant, period=period, filters=filters, limit=limit
-                    )
+                    every = _ranking_by_hand(period, filters, limit)
                     assert (
                         partner_ranking(tenant=tenant, period=period, filters=filters, limit=limit)
                         == every
@@ -284,3 +330,43 @@ def test_a_turned_day_recomputes_the_window_totals_with_nothing_dirty(program):
     with tenant_scope(program.tenant):
         assert RankingSnapshot.objects.get().as_of == date(2026, 6, 30)
         assert _derived_tables(program.tenant) == kept
+
+
+def test_long_periods_read_whole_months_from_the_month_cube_with_the_same_figures(
+    program, monkeypatch
+):
+    """Sums and breakdowns of periods with whole months (read from MonthCube) equal the same
+    figures read day by day from DailyCube, with and without a filter; and the month cube is
+    what the rebuild makes after a refresh."""
+    tenant = program.tenant
+    periods = [
+        Period(date(2026, 5, 1), date(2026, 6, 30)),  # two whole months
+        Period(date(2026, 5, 10), date(2026, 6, 30)),  # days, then a month
+        Period(date(2026, 4, 1), date(2026, 6, 29)),  # months, then days
+        Period(date(2026, 6, 5), date(2026, 6, 25)),  # days only
+    ]
+    assert metrics._cube_parts(date(2026, 4, 1), date(2026, 6, 29)) == [
+        ("month", date(2026, 4, 1), date(2026, 5, 31)),
+        ("day", date(2026, 6, 1), date(2026, 6, 29)),
+    ]
+    with tenant_scope(tenant):
+        rollup_refresh_days(tenant=tenant, days=[date(2026, 6, 10), date(2026, 5, 25)])
+        results = {}
+        for days_only in (False, True):
+            if days_only:
+                monkeypatch.setattr(
+                    metrics, "_cube_parts", lambda start, end: [("day", start, end)]
+                )
+            for period in periods:
+                for filters in (Filters(), Filters(channel="blogger")):
+                    results.setdefault((period, filters), []).append(
+                        (
+                            metrics._sums(tenant, period, filters),
+                            metrics.breakdowns(tenant=tenant, period=period, filters=filters),
+                        )
+                    )
+    for (period, _filters), (by_month, by_day) in results.items():
+        assert by_month == by_day, period
+    may_june = results[(periods[0], Filters())][0][0]
+    assert may_june["revenue_cur"] > 0
+    assert may_june["sales_cur"] > 0

@@ -1,0 +1,137 @@
+"""Per-partner figures of a day or a month packed into one value (RankingColumns), and their
+sums over a period computed in memory.
+
+A long custom period at a million partners has hundreds of thousands of partners with revenue:
+summing their month and day rows in SQL costs a row each (1.26 M rows for 180 days, over a
+second here). Packed, the same figures are a few values of 24 bytes per partner that numpy
+adds by partner id in milliseconds. Everything is integer arithmetic on kopecks (int64,
+checked against overflow before adding): no amount goes through float.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+# One packed entry: partner id, kopecks (revenue × 100) and leads, big-endian as PostgreSQL's
+# int8send writes them.
+ENTRY = np.dtype([("partner", ">i8"), ("kopecks", ">i8"), ("leads", ">i8")])
+
+
+def entry_sql(partner: str, kopecks: str, leads: str) -> str:
+    """The SQL aggregate packing rows into entries, in partner order."""
+    return (
+        f"string_agg(int8send({partner}) || int8send({kopecks}) || int8send({leads}),"
+        f" ''::bytea ORDER BY {partner})"
+    )
+
+
+def ids_sql(partner: str) -> str:
+    """The SQL aggregate packing partner ids (any order)."""
+    return f"string_agg(int8send({partner}), ''::bytea)"
+
+
+def unpack_ids(packed: bytes | None) -> np.ndarray:
+    return np.frombuffer(packed or b"", dtype=">i8").astype(np.int64)
+
+
+@dataclass(frozen=True)
+class PeriodSums:
+    """The partners with revenue or a lead over the period (ascending ids), with their sums."""
+
+    partners: np.ndarray
+    kopecks: np.ndarray
+    leads: np.ndarray
+
+
+_EMPTY = np.zeros(0, np.int64)
+# Partner ids are global: a program's ids span more than its partners when other programs'
+# were created between them. Up to this many slots per entry, sums go to arrays indexed by
+# id (each column's ids are distinct: a fancy-indexed += adds each once); sparser, by the
+# sorted distinct ids.
+DENSE_SLOTS_PER_ENTRY = 4
+
+
+def _check_bound(columns: list[tuple[int, np.ndarray]], field: str) -> None:
+    # The largest possible |sum| of one partner: the largest |value| of each column, added.
+    bound = sum(max(abs(int(e[field].min())), abs(int(e[field].max()))) for _s, e in columns)
+    if bound >= 2**63:
+        raise OverflowError(f"{field} of a period exceed a 64-bit integer")
+
+
+def period_sums(
+    columns: list[tuple[int, bytes]], *, allowed: np.ndarray | None = None
+) -> PeriodSums:
+    """Each partner's kopecks and leads over the period from signed packed columns (+1 for a
+    month or day in the period, -1 for a day of a month taken whole that lies outside it),
+    keeping the partners with a positive revenue or leads, and only ``allowed`` ids if given."""
+    unpacked = [(sign, np.frombuffer(packed, dtype=ENTRY)) for sign, packed in columns if packed]
+    if not unpacked:
+        return PeriodSums(_EMPTY, _EMPTY, _EMPTY)
+    for field in ("kopecks", "leads"):
+        _check_bound(unpacked, field)
+    ids = [e["partner"].astype(np.int64) for _s, e in unpacked]
+    low = min(int(i[0]) for i in ids)
+    high = max(int(i[-1]) for i in ids)
+    entries = sum(len(i) for i in ids)
+    if high - low < DENSE_SLOTS_PER_ENTRY * entries + 4096:
+        slots = None
+        size = high - low + 1
+        at = [i - low for i in ids]
+    else:
+        slots = np.unique(np.concatenate(ids))
+        size = len(slots)
+        at = [np.searchsorted(slots, i) for i in ids]
+    kopecks = np.zeros(size, np.int64)
+    leads = np.zeros(size, np.int64)
+    for (sign, entry), where in zip(unpacked, at, strict=True):
+        kopecks[where] += sign * entry["kopecks"].astype(np.int64)
+        leads[where] += sign * entry["leads"].astype(np.int64)
+    keep = (kopecks > 0) | (leads > 0)
+    if allowed is not None:
+        if slots is None:
+            allowed = allowed[(allowed >= low) & (allowed <= high)]
+            mask = np.zeros(size, bool)
+            mask[allowed - low] = True
+        else:
+            mask = np.isin(slots, allowed)
+        keep &= mask
+    kept = np.flatnonzero(keep)
+    partners = kept + low if slots is None else slots[kept]
+    return PeriodSums(partners, kopecks[kept], leads[kept])
+
+
+def bucket_totals(
+    kopecks: np.ndarray, edges: list[int], first_bucket: int
+) -> list[tuple[int, int, int]]:
+    """(bucket, partners, kopecks) of the positive amounts, highest bucket first; bucket b holds
+    amounts from edges[b - first_bucket] (as width_bucket over the same edges, shifted)."""
+    positive = kopecks[kopecks > 0]
+    if not len(positive):
+        return []
+    buckets = np.searchsorted(np.asarray(edges, np.int64), positive, side="right")
+    present, inverse = np.unique(buckets, return_inverse=True)
+    counts = np.bincount(inverse, minlength=len(present))
+    # Exact sums without overflow: the high and low 32 bits summed apart (each under 2**31
+    # per partner), joined as Python integers.
+    high = np.zeros(len(present), np.int64)
+    low = np.zeros(len(present), np.int64)
+    np.add.at(high, inverse, positive >> 32)
+    np.add.at(low, inverse, positive & 0xFFFFFFFF)
+    totals = [
+        (int(b) + first_bucket - 1, int(n), (int(h) << 32) + int(lo))
+        for b, n, h, lo in zip(present, counts, high, low, strict=True)
+    ]
+    return totals[::-1]
+
+
+def top(sums: PeriodSums, limit: int) -> list[tuple[int, int]]:
+    """(partner id, kopecks) of the ``limit`` partners with the most revenue (then lowest id)."""
+    kopecks = sums.kopecks
+    candidates = np.arange(len(kopecks))
+    if len(kopecks) > limit:
+        threshold = np.partition(kopecks, len(kopecks) - limit)[len(kopecks) - limit]
+        candidates = np.flatnonzero(kopecks >= threshold)
+    order = np.lexsort((sums.partners[candidates], -kopecks[candidates]))[:limit]
+    return [(int(sums.partners[i]), int(kopecks[i])) for i in candidates[order]]

@@ -1,0 +1,116 @@
+"""analytics.columns: packed per-partner figures summed in memory, against plain Python."""
+
+from bisect import bisect_right
+from random import Random
+
+import numpy as np
+import pytest
+from django.db import connection
+
+from analytics import columns
+from analytics.models import FIRST_REVENUE_BUCKET, REVENUE_BUCKET_EDGES
+
+
+def _pack(entries: dict[int, tuple[int, int]]) -> bytes:
+    rows = sorted(entries.items())
+    array = np.array([(p, k, n) for p, (k, n) in rows], dtype=columns.ENTRY)
+    return array.tobytes()
+
+
+def _by_hand(signed: list[tuple[int, dict]], allowed=None) -> dict[int, tuple[int, int]]:
+    sums: dict[int, list[int]] = {}
+    for sign, entries in signed:
+        for partner, (kopecks, leads) in entries.items():
+            total = sums.setdefault(partner, [0, 0])
+            total[0] += sign * kopecks
+            total[1] += sign * leads
+    return {
+        p: (k, n)
+        for p, (k, n) in sorted(sums.items())
+        if (k > 0 or n > 0) and (allowed is None or p in allowed)
+    }
+
+
+def _random_columns(rng: Random, base: int, spread: int) -> list[tuple[int, dict]]:
+    signed = []
+    for sign in (1, 1, 1, -1):
+        entries = {}
+        for _ in range(rng.randint(0, 40)):
+            entries[base + rng.randrange(spread)] = (
+                rng.choice([0, 1, 63, 64, 99, 100, 10**12, rng.randint(-5000, 900_000)]),
+                rng.randint(0, 3),
+            )
+        signed.append((sign, entries))
+    return signed
+
+
+@pytest.mark.parametrize("spread", [50, 10**9])  # ids close together (by id), far apart (sorted)
+def test_period_sums_equal_plain_sums(spread):
+    rng = Random(spread)
+    for _ in range(200):
+        signed = _random_columns(rng, base=rng.randint(1, 10**6), spread=spread)
+        packed = [(sign, _pack(entries)) for sign, entries in signed]
+        allowed_ids = {p for _s, e in signed for p in e if rng.random() < 0.5}
+        for allowed in (None, allowed_ids):
+            sums = columns.period_sums(
+                packed,
+                allowed=None if allowed is None else np.array(sorted(allowed), np.int64),
+            )
+            got = {
+                int(p): (int(k), int(n))
+                for p, k, n in zip(sums.partners, sums.kopecks, sums.leads, strict=True)
+            }
+            assert got == _by_hand(signed, allowed)
+            assert list(sums.partners) == sorted(got)
+
+
+def test_period_sums_refuse_what_a_64_bit_integer_cannot_hold():
+    big = {1: (2**62, 0)}
+    with pytest.raises(OverflowError):
+        columns.period_sums([(1, _pack(big)), (1, _pack(big))])
+    # Up to the limit the sum is exact.
+    near = {1: (2**62 - 1, 0)}
+    sums = columns.period_sums([(1, _pack(near)), (1, _pack(near))])
+    assert int(sums.kopecks[0]) == 2**63 - 2
+
+
+def test_bucket_totals_match_bisect_and_sum_exactly():
+    rng = Random(7)
+    amounts = [rng.choice([1, 63, 64, 79, 80, 99, 100, 124, 125, 126]) for _ in range(300)]
+    amounts += [rng.randint(1, 10**15) for _ in range(300)] + [2**62, 2**62, 0, -10]
+    expected: dict[int, list[int]] = {}
+    for amount in amounts:
+        if amount > 0:
+            bucket = bisect_right(REVENUE_BUCKET_EDGES, amount) + FIRST_REVENUE_BUCKET - 1
+            expected.setdefault(bucket, [0, 0])
+            expected[bucket][0] += 1
+            expected[bucket][1] += amount
+    got = columns.bucket_totals(
+        np.array(amounts, np.int64), REVENUE_BUCKET_EDGES, FIRST_REVENUE_BUCKET
+    )
+    assert got == [(b, n, k) for b, (n, k) in sorted(expected.items(), reverse=True)]
+    assert got[0][2] == 2**63  # two partners of 2**62 kopecks: beyond int64, still exact
+
+
+def test_top_orders_by_revenue_then_id_with_ties_at_the_cut():
+    partners = np.array([5, 3, 9, 1, 7, 2], np.int64)
+    kopecks = np.array([100, 300, 300, 0, 300, -5], np.int64)
+    sums = columns.PeriodSums(partners, kopecks, np.ones(6, np.int64))
+    assert columns.top(sums, 2) == [(3, 300), (7, 300)]
+    assert columns.top(sums, 10) == [(3, 300), (7, 300), (9, 300), (5, 100), (1, 0), (2, -5)]
+    assert columns.top(columns.PeriodSums(*(np.zeros(0, np.int64),) * 3), 10) == []
+
+
+def test_the_sql_packing_reads_back(db):
+    """entry_sql and ids_sql as PostgreSQL writes them, read by ENTRY and unpack_ids."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {columns.entry_sql('p', 'k', 'n')}, {columns.ids_sql('p')}"  # noqa: S608
+            " FROM (VALUES (7::bigint, -250::bigint, 1::bigint),"
+            " (3, 9223372036854775807, 0)) AS t(p, k, n)"
+        )
+        packed, ids = cursor.fetchone()
+    entries = np.frombuffer(bytes(packed), dtype=columns.ENTRY)
+    assert [tuple(int(v) for v in e) for e in entries] == [(3, 2**63 - 1, 0), (7, -250, 1)]
+    assert sorted(columns.unpack_ids(bytes(ids)).tolist()) == [3, 7]
+    assert columns.unpack_ids(None).tolist() == []
