@@ -13,27 +13,22 @@ Needs wrk (Debian: apt-get install wrk) and Redis (the API's throttle).
 import argparse
 import os
 import re
-import socket
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import psycopg
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.server import free_port, gunicorn
+
 REPO = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 DATABASE_URL = os.environ.get(
     "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/partnerflow_bench_conversions"
 )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def environment(settings: str) -> dict:
@@ -84,36 +79,6 @@ def database_create() -> None:
     return result.stdout.strip().splitlines()[-1]
 
 
-def gunicorn(settings: str, port: int) -> subprocess.Popen:
-    process = subprocess.Popen(
-        [
-            PYTHON,
-            "-m",
-            "gunicorn",
-            "config.wsgi",
-            "--workers",
-            "2",
-            "--worker-class",
-            "sync",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--log-level",
-            "warning",
-        ],
-        cwd=REPO,
-        env=environment(settings),
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return process
-        except OSError:
-            time.sleep(0.1)
-    process.kill()
-    raise RuntimeError("gunicorn did not start")
-
-
 def to_ms(text: str) -> float:
     value, unit = re.match(r"([\d.]+)(us|ms|s|m)", text).groups()
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
@@ -161,7 +126,7 @@ def wrk(port: int, key: str, seconds: int, connections: int) -> dict:
 
 def measure(settings: str, key: str, seconds: int, connections: int) -> dict:
     port = free_port()
-    process = gunicorn(settings, port)
+    process = gunicorn(environment(settings), port)
     try:
         return wrk(port, key, seconds, connections)
     finally:

@@ -18,12 +18,13 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.server import free_port, gunicorn
 
 REPO = Path(__file__).resolve().parent.parent
 DB_NAME = "partnerflow_bench"
@@ -87,41 +88,6 @@ def create_fixture() -> str:
     return link.code
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_gunicorn(port: int) -> subprocess.Popen:
-    process = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "gunicorn"),
-            "config.wsgi",
-            "--workers",
-            "2",
-            "--worker-class",
-            "sync",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--log-level",
-            "warning",
-        ],
-        cwd=REPO,
-        env=bench_env(),
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            # Both workers import the whole URLconf on their first request: be patient.
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10)
-            return process
-        except OSError:  # refused while booting, or a timeout
-            time.sleep(0.2)
-    process.kill()
-    raise RuntimeError("gunicorn did not start")
-
-
 def to_ms(value: str) -> float:
     number, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", value).groups()
     return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
@@ -178,7 +144,7 @@ def main() -> None:
 
     clear_bench_keys()
     port = free_port()
-    server = start_gunicorn(port)
+    server = gunicorn(bench_env(), port)
     base = f"http://127.0.0.1:{port}"
     try:
         results = {}

@@ -135,3 +135,20 @@ def test_only_pages_go_through_the_session_and_csrf_middleware(world_a, monkeypa
     assert seen == []
     call("GET", "/accounts/login/")
     assert {name for name, _path in seen} == {"SessionMiddleware", "CsrfViewMiddleware"}
+
+
+def test_the_application_imports_every_view_before_its_first_request():
+    """A worker that loads config.wsgi has imported the URLconf and the views behind it, so
+    its first request does not wait for them (seconds with plotly, pandas and scipy)."""
+    import subprocess
+
+    code = (
+        "import sys, config.wsgi\n"
+        "from django.urls import get_resolver\n"
+        "assert 'url_patterns' in vars(get_resolver()), 'URLconf not loaded'\n"
+        "assert 'campaigns.views' in sys.modules and 'analytics.views' in sys.modules\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stderr
