@@ -206,6 +206,27 @@ class DailyCube(CubeFigures):
                 name="daily_cube_unique_cell",
             )
         ]
+        indexes = [
+            # The cells of a run of days (daily series, KPI sums, active windows, the cell
+            # breakdowns) as an index-only scan, without the dimension rows (5 in 6 of them)
+            # or the rest of the table.
+            models.Index(
+                fields=["tenant", "day"],
+                include=[
+                    "activity_segment",
+                    "channel_type",
+                    "geography_tier",
+                    "clicks",
+                    "leads",
+                    "sales",
+                    "revenue",
+                    "commissions",
+                    "fresh",
+                ],
+                condition=models.Q(dimension=""),
+                name="daily_cube_cells",
+            )
+        ]
 
 
 class MonthCube(CubeFigures):
