@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from partners.models import Conversion
 from tenancy.scope import TenantScopeMissing, tenant_scope
-from tenancy.sql import prepared_cursor, rows_insert
+from tenancy.sql import binary_cursor, prepared_cursor, rows_insert
 
 
 def conversion(world, external_id: str, **extra) -> Conversion:
@@ -91,3 +91,25 @@ def test_prepared_cursor_prepares_only_when_turned_on(db, settings, enabled):
         for _ in range(10):
             cursor.execute("SELECT 41 + 1 AS plain_probe")
     assert statements_prepared("plain_probe") == 0
+
+
+def test_binary_cursor_gives_bytea_as_bytes_and_prepares_nothing(db, settings):
+    """Results in binary: a bytea is its bytes, other types load as usual; logged like any
+    cursor's; and not prepared, whatever DATABASE_PREPARED_STATEMENTS says."""
+    import datetime
+
+    settings.DATABASE_PREPARED_STATEMENTS = True
+    with CaptureQueriesContext(connection) as queries, binary_cursor() as cursor:
+        for _ in range(3):
+            cursor.execute(
+                "SELECT int8send(%s::bigint) AS binary_probe, %s::date, %s::text",
+                [258, datetime.date(2026, 6, 1), "текст"],
+            )
+            assert cursor.fetchone() == (
+                b"\x00\x00\x00\x00\x00\x00\x01\x02",
+                datetime.date(2026, 6, 1),
+                "текст",
+            )
+    assert len(queries) == 3
+    assert queries[0]["sql"] == "SELECT int8send($1::bigint) AS binary_probe, $2::date, $3::text"
+    assert statements_prepared("binary_probe") == 0
