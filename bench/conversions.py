@@ -1,18 +1,22 @@
 """Throughput and latency of POST /api/v1/conversions beside a one-INSERT Django view.
 
-    .venv/bin/python bench/conversions.py [--seconds 10] [--connections 4]
+    .venv/bin/python bench/conversions.py [--seconds 10] [--connections 4] [--rounds 3]
 
 Creates a fresh database ``partnerflow_bench_conversions`` on the configured PostgreSQL (BENCH_DATABASE_URL,
 default postgres://postgres@127.0.0.1:5432/partnerflow_bench_conversions), migrates it, adds a program, an
-API key, a partner and a 10 % sale rule, then runs gunicorn (2 sync workers, persistent
-connections) on loopback twice — the product, and the bench-only URLconf's one-INSERT view —
-each under wrk with bench/conversions.lua (every request a new external_id) for the same time.
+API key, a partner and a 10 % sale rule, then runs two gunicorns (2 sync workers each, persistent
+connections) on loopback — the product, and the bench-only URLconf's one-INSERT view — and
+loads them alternately, one at a time, ``--rounds`` times, each under wrk with
+bench/conversions.lua (every request a new external_id) for the same time; the ratio is the
+median of the rounds' ratios (each round's baseline and product measured within 20 s of each
+other, as the machine's speed drifts).
 Needs wrk (Debian: apt-get install wrk) and Redis (the API's throttle).
 """
 
 import argparse
 import os
 import re
+import statistics
 import subprocess
 import sys
 import uuid
@@ -84,34 +88,33 @@ def to_ms(text: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
 
 
-def wrk(port: int, key: str, seconds: int, connections: int) -> dict:
-    env = {**os.environ, "BENCH_KEY": key, "BENCH_RUN": uuid.uuid4().hex[:8]}
-    url = f"http://127.0.0.1:{port}/api/v1/conversions"
-    # Warm up both workers (imports, connections), then measure.
-    subprocess.run(
-        ["wrk", "-t1", "-c2", "-d2s", "-s", "bench/conversions.lua", url],
-        cwd=REPO,
-        env={**env, "BENCH_RUN": "warm" + env["BENCH_RUN"]},
-        check=True,
-        capture_output=True,
-    )
-    output = subprocess.run(
-        [
-            "wrk",
-            "-t2",
-            f"-c{connections}",
-            f"-d{seconds}s",
-            "--latency",
-            "-s",
-            "bench/conversions.lua",
-            url,
-        ],
+def _wrk(url: str, env: dict, *args: str) -> str:
+    return subprocess.run(
+        ["wrk", *args, "-s", "bench/conversions.lua", url],
         cwd=REPO,
         env=env,
         check=True,
         capture_output=True,
         text=True,
     ).stdout
+
+
+def warm_up(port: int, key: str) -> None:
+    """Both workers' first requests (connections, caches, prepared statements)."""
+    env = {**os.environ, "BENCH_KEY": key, "BENCH_RUN": "warm" + uuid.uuid4().hex[:8]}
+    _wrk(f"http://127.0.0.1:{port}/api/v1/conversions", env, "-t1", "-c2", "-d2s")
+
+
+def wrk(port: int, key: str, seconds: int, connections: int) -> dict:
+    env = {**os.environ, "BENCH_KEY": key, "BENCH_RUN": uuid.uuid4().hex[:8]}
+    output = _wrk(
+        f"http://127.0.0.1:{port}/api/v1/conversions",
+        env,
+        "-t2",
+        f"-c{connections}",
+        f"-d{seconds}s",
+        "--latency",
+    )
     if "--debug" in sys.argv:
         print(output)
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
@@ -124,32 +127,54 @@ def wrk(port: int, key: str, seconds: int, connections: int) -> dict:
     }
 
 
-def measure(settings: str, key: str, seconds: int, connections: int) -> dict:
-    port = free_port()
-    process = gunicorn(environment(settings), port)
-    try:
-        return wrk(port, key, seconds, connections)
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--seconds", type=int, default=10, help="per endpoint and round")
     parser.add_argument("--connections", type=int, default=4)
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="baseline and product measured alternately this many times (the machine's speed "
+        "drifts within a minute; the ratio is the median of the rounds')",
+    )
     parser.add_argument("--debug", action="store_true", help="print wrk's output")
     args = parser.parse_args()
     key = database_create()
-    baseline = measure("bench.conversions_settings", key, args.seconds, args.connections)
-    product = measure("config.settings", key, args.seconds, args.connections)
-    rows = [("one INSERT (baseline)", baseline), ("POST /api/v1/conversions", product)]
-    print(f"{'':28} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8}")
-    for name, r in rows:
-        print(f"{name:28} {r['rps']:8.0f} {r['p50']:8.2f} {r['p99']:8.2f} {r['errors']:8d}")
-    ratio = product["rps"] / baseline["rps"]
+    servers = {}
+    try:
+        for name, settings in (
+            ("baseline", "bench.conversions_settings"),
+            ("product", "config.settings"),
+        ):
+            port = free_port()
+            servers[name] = (port, gunicorn(environment(settings), port))
+            warm_up(port, key)
+        print(
+            f"{'round':>5} {'one INSERT req/s':>17} {'conversions req/s':>18} {'ratio':>6}"
+            f" {'p50 ms':>7} {'p99 ms':>7} {'non-2xx':>8}"
+        )
+        ratios, p99s = [], []
+        for n in range(1, args.rounds + 1):
+            baseline = wrk(servers["baseline"][0], key, args.seconds, args.connections)
+            product = wrk(servers["product"][0], key, args.seconds, args.connections)
+            ratio = product["rps"] / baseline["rps"]
+            ratios.append(ratio)
+            p99s.append(product["p99"])
+            print(
+                f"{n:>5} {baseline['rps']:17.0f} {product['rps']:18.0f} {ratio:6.2f}"
+                f" {product['p50']:7.2f} {product['p99']:7.2f}"
+                f" {baseline['errors'] + product['errors']:8d}",
+                flush=True,
+            )
+    finally:
+        for _port, process in servers.values():
+            process.terminate()
+            process.wait(timeout=15)
     print(
-        f"ratio: {ratio:.2f}x the one-INSERT view (target >= 0.30x); p99 {product['p99']:.1f} ms (target < 50 ms)"
+        f"ratio: {statistics.median(ratios):.2f}x the one-INSERT view, median of {len(ratios)}"
+        f" rounds (each {min(ratios):.2f}-{max(ratios):.2f}; target >= 0.30x);"
+        f" p99 at most {max(p99s):.1f} ms (target < 50 ms)"
     )
 
 
