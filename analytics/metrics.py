@@ -546,18 +546,17 @@ def _partner_ranking_packed(
         )
     ]
     leaders = columns.top(sums, limit)
-    details = {}
-    if leaders:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                """
-                SELECT partner_id, sum(sales), sum(commissions) FROM analytics_dailypartnerstats
-                WHERE tenant_id = %s AND partner_id = ANY(%s::bigint[]) AND day BETWEEN %s AND %s
-                GROUP BY partner_id
-                """,
-                [tenant.pk, [p for p, _k in leaders], period.start, period.end],
-            )
-            details = {row[0]: row[1:] for row in cursor.fetchall()}
+    # Run with no leaders too: the page's query count does not depend on the data.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT partner_id, sum(sales), sum(commissions) FROM analytics_dailypartnerstats
+            WHERE tenant_id = %s AND partner_id = ANY(%s::bigint[]) AND day BETWEEN %s AND %s
+            GROUP BY partner_id
+            """,
+            [tenant.pk, [p for p, _k in leaders], period.start, period.end],
+        )
+        details = {row[0]: row[1:] for row in cursor.fetchall()}
     top = [
         _top_row(partner, _money_of(kopecks), *details.get(partner, (0, ZERO)))
         for partner, kopecks in leaders

@@ -131,11 +131,11 @@ def test_analyst_cannot_change_costs(program):
         assert ProgramCost.objects.count() == 1
 
 
-def _dashboard_queries(program) -> int:
+def _dashboard_queries(program, period: str = JUNE) -> int:
     client = client_for(program.owner)
-    client.get(f"/app/shop/?{JUNE}")  # warm the session and caches
+    client.get(f"/app/shop/?{period}")  # warm the session and caches
     with CaptureQueriesContext(connection) as queries:
-        assert client.get(f"/app/shop/?{JUNE}&channel=blogger").status_code == 200
+        assert client.get(f"/app/shop/?{period}&channel=blogger").status_code == 200
     return len(queries)
 
 
@@ -163,6 +163,12 @@ def test_query_count_does_not_grow_with_the_program(program):
     ten = _dashboard_queries(program)
     _add_partners(program, 990, 5)  # 1,000 partners
     assert _dashboard_queries(program) == ten
+
+
+def test_query_count_is_the_same_for_an_empty_period(program):
+    # No partner has a click, lead or sale in June 2025: no ranking leaders, an empty funnel.
+    empty = "period=custom&start=2025-06-01&end=2025-06-30"
+    assert _dashboard_queries(program, empty) == _dashboard_queries(program)
 
 
 @pytest.fixture
