@@ -36,6 +36,22 @@ def unpack_ids(packed: bytes | None) -> np.ndarray:
     return np.frombuffer(packed or b"", dtype=">i8").astype(np.int64)
 
 
+def merge(packed: bytes | None, replaced: np.ndarray, new: bytes | None) -> bytes:
+    """``packed`` with the entries of the ``replaced`` partner ids swapped for ``new`` (the
+    current entries of those partners, each id among ``replaced``; a replaced partner without
+    one drops out), in partner order — what packing the whole day or month again would give,
+    at the cost of a pass over the bytes rather than an aggregate over every partner's row."""
+    old = np.frombuffer(packed or b"", dtype=ENTRY)
+    fresh = np.frombuffer(new or b"", dtype=ENTRY)
+    replaced = np.asarray(replaced, np.int64)
+    if not np.isin(fresh["partner"].astype(np.int64), replaced).all():
+        raise ValueError("a new entry's partner is not among the replaced ones")
+    kept = old[~np.isin(old["partner"].astype(np.int64), replaced)]
+    # Concatenating converts to the machine's byte order: back to the packed one.
+    merged = np.concatenate([kept, fresh]).astype(ENTRY)
+    return merged[np.argsort(merged["partner"].astype(np.int64), kind="stable")].tobytes()
+
+
 @dataclass(frozen=True)
 class PeriodSums:
     """The partners with revenue or a lead over the period (ascending ids), with their sums."""

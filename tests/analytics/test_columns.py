@@ -101,6 +101,39 @@ def test_top_orders_by_revenue_then_id_with_ties_at_the_cut():
     assert columns.top(columns.PeriodSums(*(np.zeros(0, np.int64),) * 3), 10) == []
 
 
+def _unpack(packed: bytes) -> dict[int, tuple[int, int]]:
+    entries = np.frombuffer(packed, dtype=columns.ENTRY)
+    ids = entries["partner"].astype(np.int64)
+    assert (np.diff(ids) > 0).all()  # in partner order, each partner once
+    return {int(e["partner"]): (int(e["kopecks"]), int(e["leads"])) for e in entries}
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_merge_equals_packing_again(seed):
+    """Swapping some partners' entries gives the column packing the changed figures would."""
+    rng = Random(seed)
+    before = {
+        rng.randrange(500): (rng.randint(-(10**12), 10**12), rng.randint(0, 5))
+        for _ in range(rng.randint(0, 60))
+    }
+    replaced = set(rng.sample(range(500), rng.randint(0, 30))) | set(
+        rng.sample(sorted(before), min(len(before), rng.randint(0, 10)))
+    )
+    fresh = {p: (rng.randint(1, 10**9), rng.randint(0, 2)) for p in replaced if rng.random() < 0.6}
+    after = {p: v for p, v in before.items() if p not in replaced} | fresh
+    merged = columns.merge(
+        _pack(before) if before else None,
+        np.array(sorted(replaced), np.int64),
+        _pack(fresh) if fresh else None,
+    )
+    assert _unpack(merged) == dict(sorted(after.items()))
+
+
+def test_merge_refuses_an_entry_of_a_partner_not_replaced():
+    with pytest.raises(ValueError, match="not among the replaced"):
+        columns.merge(_pack({1: (5, 0)}), np.array([2], np.int64), _pack({3: (7, 0)}))
+
+
 def test_the_sql_packing_reads_back(db):
     """entry_sql and ids_sql as PostgreSQL writes them, read by ENTRY and unpack_ids."""
     with connection.cursor() as cursor:

@@ -225,7 +225,7 @@ def test_custom_period_ranking_samples_the_curve_at_the_revenue_bucket_edges(db,
         DailyPartnerStats.objects.bulk_create(rows)
         with connection.cursor() as cursor:
             _month_totals_refresh(cursor, tenant, None, None)  # as the rebuild does
-            _ranking_columns_refresh(cursor, tenant, None)
+            _ranking_columns_refresh(cursor, tenant, None, None)
         curve, top = metrics.partner_ranking(tenant=tenant, period=period, filters=Filters())
 
     positive = [Decimal(r) for r in revenues if Decimal(r) > 0]
