@@ -147,6 +147,10 @@ class PartnerAttributes(TenantCell):
     class Meta:
         indexes = [
             models.Index(fields=["tenant", "joined_day"]),
+            # The newest partners' "last synced" id: without it max(partner_id) of a program
+            # walks the global partner index backwards past every later program's partners
+            # (0.3 s for a 1,000-partner program created before a million-partner one).
+            models.Index(fields=["tenant", "partner"], name="attributes_tenant_partner"),
             # A custom period's rankings with a filter: the filtered partners as an index-only
             # scan instead of reading every partner's attributes.
             *[
