@@ -575,8 +575,9 @@ _COLUMNS_SQL = {
 def _ranking_columns_refresh(cursor, tenant: Tenant, days, partner_ids) -> None:
     """Repack the columns of these days (after the partner-days), and in the columns of their
     months swap the entries of these partners for their month totals (after those): a month's
-    column holds every partner with revenue in it, and packing it again whole cost seconds at
-    a million partners on every minute's refresh. All of them when days is None."""
+    column holds every partner with revenue in it, and packing it again whole aggregated all
+    of them (0.5-0.75 s at a million partners) on every minute's refresh. All of them when
+    days is None."""
     params = {"tenant": tenant.pk}
     if days is None:
         cursor.execute("DELETE FROM analytics_rankingcolumns WHERE tenant_id = %(tenant)s", params)
