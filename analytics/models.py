@@ -7,7 +7,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from partners.models import Partner
-from tenancy.models import TenantOwned
+from tenancy.models import TenantOwned, tenant_key
 
 MONEY = {"max_digits": 18, "decimal_places": 2}
 
@@ -15,6 +15,8 @@ MONEY = {"max_digits": 18, "decimal_places": 2}
 class DailyPartnerStats(TenantOwned):
     """One row per partner per local day with any activity. Pages read these, never raw clicks
     or conversions, so they cost the same for a program of any size."""
+
+    tenant = tenant_key(indexed=False)
 
     partner = models.ForeignKey(
         Partner, on_delete=models.CASCADE, related_name="+", db_constraint=False
@@ -53,6 +55,8 @@ class PartnerMonthTotals(TenantOwned):
     the refresh with the partner-days (the months of the dirty days, for the partners in them)
     and by the rebuild."""
 
+    tenant = tenant_key(indexed=False)
+
     partner = models.ForeignKey(
         Partner, on_delete=models.DO_NOTHING, related_name="+", db_constraint=False
     )
@@ -80,6 +84,8 @@ class RankingColumns(TenantOwned):
     in SQL (analytics.metrics.partner_ranking). Kept by the refresh with the partner-days and
     month totals they are made of (the dirty days and their months), and by the rebuild."""
 
+    tenant = tenant_key(indexed=False)
+
     class Span(models.TextChoices):
         DAY = "day"
         MONTH = "month"
@@ -100,6 +106,8 @@ class RankingColumns(TenantOwned):
 class PartnerMilestones(TenantOwned):
     """Each partner's journey: the local day of each first step. Feeds the funnel, activation
     and CAC without scanning history."""
+
+    tenant = tenant_key(indexed=False)
 
     partner = models.OneToOneField(
         Partner, on_delete=models.CASCADE, related_name="+", db_constraint=False
@@ -134,6 +142,8 @@ class PartnerAttributes(TenantCell):
     """A partner's attributes as the cubes below count them. The refresh compares these with
     the partners table (which other apps change, segmentation with one set-based UPDATE a day)
     to find the partners whose figures moved between cube cells."""
+
+    tenant = tenant_key(indexed=False)
 
     partner = models.OneToOneField(
         Partner, on_delete=models.DO_NOTHING, related_name="+", db_constraint=False
@@ -192,6 +202,8 @@ class DailyCube(CubeFigures):
     the window of 30 days ending on E are ``sum(fresh[day − (E − 29) + 1])`` over the window's
     days — each is counted on its first result day within the window, and only there."""
 
+    tenant = tenant_key(indexed=False)
+
     day = models.DateField()
     fresh = ArrayField(models.IntegerField(), size=ACTIVE_WINDOW_DAYS)
 
@@ -239,6 +251,8 @@ class MonthCube(CubeFigures):
     partners instead of 600 a day — and only the remaining days from DailyCube. Kept by the
     refresh from the daily rows of the months of the days it recomputed, and by the rebuild."""
 
+    tenant = tenant_key(indexed=False)
+
     month = models.DateField(help_text="The first day of the month.")
 
     class Meta:
@@ -262,6 +276,8 @@ class CohortCube(TenantCell):
     """Approved partners per local day × activity segment × channel × geography tier: those who
     joined that day and how far each has got (first click, lead, sale, repeat sale; a first
     result within 7, 30, 90 days of joining), and those whose first result fell on that day."""
+
+    tenant = tenant_key(indexed=False)
 
     day = models.DateField()
     joined = models.IntegerField(default=0)
@@ -297,6 +313,8 @@ class RankingSnapshot(TenantOwned):
     """The local day the program's window totals below were computed for: they are used only
     while it is today (the refresh recomputes them all when the day turns)."""
 
+    tenant = tenant_key(indexed=False)
+
     as_of = models.DateField()
 
     class Meta:
@@ -309,6 +327,8 @@ class PartnerWindowTotals(TenantCell):
     """A partner's figures over one of the ranking windows of the snapshot's day (partners
     with revenue or a lead in the window only), with the attributes that filter them: the top
     partners of those periods are an index scan."""
+
+    tenant = tenant_key(indexed=False)
 
     partner = models.ForeignKey(
         Partner, on_delete=models.DO_NOTHING, related_name="+", db_constraint=False
@@ -360,6 +380,8 @@ class RevenueHistogram(TenantCell):
     [1.25^b, 1.25^(b+1))): the Pareto curve of a window, with any filter, is the cumulative
     sums over the buckets from the top — exact points of the curve at the bucket edges."""
 
+    tenant = tenant_key(indexed=False)
+
     starts = models.DateField()
     ends = models.DateField()
     bucket = models.IntegerField()
@@ -386,6 +408,8 @@ class RevenueHistogram(TenantCell):
 class ProgramCost(TenantOwned):
     """What the program costs per month besides commissions, entered by the manager: fixed
     costs (team, tools) and acquisition spend (ads, events to recruit partners)."""
+
+    tenant = tenant_key(indexed=False)
 
     month = models.DateField(_("month"), help_text=_("The first day of the month."))
     fixed_costs = models.DecimalField(_("fixed costs"), default=0, **MONEY)

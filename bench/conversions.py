@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.server import free_port, gunicorn
+from bench.server import cpu_seconds, free_port, gunicorn
 
 REPO = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -105,8 +105,10 @@ def warm_up(port: int, key: str) -> None:
     _wrk(f"http://127.0.0.1:{port}/api/v1/conversions", env, "-t1", "-c2", "-d2s")
 
 
-def wrk(port: int, key: str, seconds: int, connections: int) -> dict:
+def wrk(server: tuple, key: str, seconds: int, connections: int) -> dict:
+    port, process = server
     env = {**os.environ, "BENCH_KEY": key, "BENCH_RUN": uuid.uuid4().hex[:8]}
+    cpu_before = cpu_seconds(process)
     output = _wrk(
         f"http://127.0.0.1:{port}/api/v1/conversions",
         env,
@@ -117,14 +119,25 @@ def wrk(port: int, key: str, seconds: int, connections: int) -> dict:
     )
     if "--debug" in sys.argv:
         print(output)
+    cpu_after = cpu_seconds(process)
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    requests = int(re.search(r"(\d+) requests in", output).group(1))
     return {
         "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
         "p50": to_ms(re.search(r"^\s+50%\s+(\S+)", output, re.M).group(1)),
         "p99": to_ms(re.search(r"^\s+99%\s+(\S+)", output, re.M).group(1)),
         "errors": int(non_2xx.group(1)) if non_2xx else 0,
-        "requests": int(re.search(r"(\d+) requests in", output).group(1)),
+        "requests": requests,
+        # CPU milliseconds per request: the gunicorn, PostgreSQL, Redis.
+        "cpu": {
+            part: (cpu_after[part] - cpu_before[part]) * 1000 / max(requests, 1)
+            for part in cpu_before
+        },
     }
+
+
+def _cpu_text(cpu: dict) -> str:
+    return "+".join(f"{cpu[part]:.2f}" for part in ("app", "postgres", "redis"))
 
 
 def main() -> None:
@@ -153,18 +166,20 @@ def main() -> None:
         print(
             f"{'round':>5} {'one INSERT req/s':>17} {'conversions req/s':>18} {'ratio':>6}"
             f" {'p50 ms':>7} {'p99 ms':>7} {'non-2xx':>8}"
+            "   CPU ms per request, app+postgres+redis: one INSERT | conversion"
         )
         ratios, p99s = [], []
         for n in range(1, args.rounds + 1):
-            baseline = wrk(servers["baseline"][0], key, args.seconds, args.connections)
-            product = wrk(servers["product"][0], key, args.seconds, args.connections)
+            baseline = wrk(servers["baseline"], key, args.seconds, args.connections)
+            product = wrk(servers["product"], key, args.seconds, args.connections)
             ratio = product["rps"] / baseline["rps"]
             ratios.append(ratio)
             p99s.append(product["p99"])
             print(
                 f"{n:>5} {baseline['rps']:17.0f} {product['rps']:18.0f} {ratio:6.2f}"
                 f" {product['p50']:7.2f} {product['p99']:7.2f}"
-                f" {baseline['errors'] + product['errors']:8d}",
+                f" {baseline['errors'] + product['errors']:8d}"
+                f"   {_cpu_text(baseline['cpu'])} | {_cpu_text(product['cpu'])}",
                 flush=True,
             )
     finally:

@@ -7,6 +7,8 @@ from django.http import HttpRequest, JsonResponse
 from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
 
+from tenancy.views import healthz
+
 
 @csrf_exempt
 def one_insert(request: HttpRequest) -> JsonResponse:
@@ -20,4 +22,5 @@ def one_insert(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"id": row_id}, status=201)
 
 
-urlpatterns = [path("api/v1/conversions", one_insert)]
+# /healthz: the bench waits for both workers to answer it before loading them.
+urlpatterns = [path("api/v1/conversions", one_insert), path("healthz", healthz)]

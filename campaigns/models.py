@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from partners.models import ActivitySegment, Partner
-from tenancy.models import TenantOwned
+from tenancy.models import TenantOwned, tenant_key
 
 
 class Trigger(models.TextChoices):
@@ -190,6 +190,8 @@ class Enrollment(TenantOwned):
     """A partner's pass through a campaign, for one occurrence of its trigger (a segment run,
     the join, a manual enrollment). ``position`` is the next step to run, ``due_at`` when."""
 
+    tenant = tenant_key(indexed=False)
+
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="enrollments")
     partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="+")
     occurrence = models.CharField(max_length=64)
@@ -236,6 +238,8 @@ class MessageStatus(models.TextChoices):
 class Message(TenantOwned):
     """What one step did for one enrollment: an email, a cabinet message or survey, or the
     record of a webhook, boost, manager assignment or wait."""
+
+    tenant = tenant_key(indexed=False)
 
     enrollment = models.ForeignKey(Enrollment, on_delete=models.CASCADE, related_name="messages")
     step = models.ForeignKey(Step, on_delete=models.CASCADE, related_name="messages")

@@ -5,7 +5,7 @@ from django.db import models
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from tenancy.models import TenantOwned
+from tenancy.models import TenantOwned, tenant_key
 
 
 class ImportKind(models.TextChoices):
@@ -21,6 +21,8 @@ class ImportStatus(models.TextChoices):
 
 
 class ImportJob(TenantOwned):
+    tenant = tenant_key(indexed=False)
+
     kind = models.CharField(max_length=16, choices=ImportKind.choices)
     file_name = models.CharField(max_length=255)
     file_size = models.PositiveBigIntegerField(default=0)

@@ -7,7 +7,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from partners.geography import GeographyTier
-from tenancy.models import TenantOwned
+from tenancy.models import TenantOwned, tenant_key
 
 
 class PartnerStatus(models.TextChoices):
@@ -64,6 +64,8 @@ class Tag(TenantOwned):
 
 class Partner(TenantOwned):
     """A person or company promoting the program. May log in to the cabinet through ``user``."""
+
+    tenant = tenant_key(indexed=False)
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -203,6 +205,8 @@ class Click(TenantOwned):
     """A recorded visit through a referral link. Written in bulk from the Redis buffer, so the id
     is made at redirect time (it travels to the merchant as ``pf_click``)."""
 
+    tenant = tenant_key(indexed=False)
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     partner = models.ForeignKey(
         Partner, on_delete=models.CASCADE, related_name="clicks", db_constraint=False
@@ -224,6 +228,8 @@ class Click(TenantOwned):
 
 class Customer(TenantOwned):
     """A referred customer, bound to the partner who referred them first (recurring sales)."""
+
+    tenant = tenant_key(indexed=False)
 
     external_id = models.CharField(max_length=128)
     partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="customers")
@@ -260,6 +266,8 @@ class ConversionStatus(models.TextChoices):
 
 
 class Conversion(TenantOwned):
+    tenant = tenant_key(indexed=False)
+
     kind = models.CharField(max_length=16, choices=ConversionKind.choices)
     external_id = models.CharField(max_length=128)
     partner = models.ForeignKey(

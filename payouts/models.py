@@ -16,7 +16,7 @@ from partners.models import (
     Tag,
 )
 from payouts.crypto import EncryptedTextField
-from tenancy.models import TenantOwned
+from tenancy.models import TenantOwned, tenant_key
 
 MONEY = {"max_digits": 18, "decimal_places": 2}
 
@@ -101,6 +101,8 @@ class CommissionStatus(models.TextChoices):
 
 
 class Commission(TenantOwned):
+    tenant = tenant_key(indexed=False)
+
     # No index of its own: the unique (conversion, tier) index leads with it and serves every
     # lookup by conversion (one index fewer to write per commission, on the conversion path).
     conversion = models.ForeignKey(
@@ -176,6 +178,8 @@ class LedgerEntry(TenantOwned):
     """Append-only. A partner's balance is the sum of their entries on the ``balance`` account;
     ``cause`` is unique per tenant, so no retry can add the same entry twice."""
 
+    tenant = tenant_key(indexed=False)
+
     partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="ledger_entries")
     kind = models.CharField(max_length=16, choices=EntryKind.choices)
     account = models.CharField(
@@ -207,6 +211,8 @@ class PayoutSchedule(models.TextChoices):
 class PayoutSettings(TenantOwned):
     """A program's payout rules. The currency is the program's; the hold period is the
     program's ``hold_days``. A program without a row has the defaults."""
+
+    tenant = tenant_key(indexed=False)
 
     minimum_amount = models.DecimalField(
         _("minimum payout"),
@@ -254,6 +260,8 @@ class PayoutMethod(models.TextChoices):
 class PayoutDetails(TenantOwned):
     """Where a partner wants to be paid. Append-only: a change is a new row, so the history
     stays; the newest row is the current one."""
+
+    tenant = tenant_key(indexed=False)
 
     partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="payout_details")
     method = models.CharField(_("method"), max_length=16, choices=PayoutMethod.choices)
@@ -356,6 +364,8 @@ LINE_OPEN = (PayoutLineStatus.REVIEW, PayoutLineStatus.READY)
 class PayoutLine(TenantOwned):
     """What one partner is paid in one batch: their balance when the batch was created (the
     commissions inside, less refunds after earlier payouts)."""
+
+    tenant = tenant_key(indexed=False)
 
     batch = models.ForeignKey(PayoutBatch, on_delete=models.PROTECT, related_name="lines")
     partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="payout_lines")

@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from partners.models import ActivitySegment, ConversionKind, Partner
-from tenancy.models import Tenant, TenantOwned
+from tenancy.models import Tenant, TenantOwned, tenant_key
 
 
 def default_counted_kinds() -> list[str]:
@@ -32,6 +32,8 @@ SHARE_VALIDATORS = [MinValueValidator(Decimal("0.0001")), MaxValueValidator(Deci
 class SegmentationPolicy(TenantOwned):
     """A program's segment rules. Every default is design.md §6's; a program without a saved
     policy is segmented with an unsaved ``SegmentationPolicy(tenant=…)``, i.e. these defaults."""
+
+    tenant = tenant_key(indexed=False)
 
     window_days = models.PositiveIntegerField(
         _("value window, days"), default=90, validators=[MinValueValidator(1)]
@@ -139,6 +141,8 @@ class RunTrigger(models.TextChoices):
 
 class SegmentRun(TenantOwned):
     """One recompute of a program's segments."""
+
+    tenant = tenant_key(indexed=False)
 
     status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.QUEUED)
     trigger = models.CharField(max_length=16, choices=RunTrigger.choices)
@@ -349,6 +353,8 @@ class CustomSegment(TenantOwned):
 class CustomSegmentMembership(TenantOwned):
     """A partner inside a custom segment since ``since``: the state as of the last refresh
     (after each segment run and each save of a custom segment of the program)."""
+
+    tenant = tenant_key(indexed=False)
 
     segment = models.ForeignKey(CustomSegment, on_delete=models.CASCADE, related_name="+")
     partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="+")

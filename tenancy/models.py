@@ -159,10 +159,20 @@ class Tenant(models.Model):
         return self.name
 
 
+def tenant_key(*, indexed: bool = True) -> models.ForeignKey:
+    """The ``tenant`` column of a tenant-owned table. ``indexed=False`` where another index of
+    the table (a unique constraint, a composite index) leads with tenant_id and serves every
+    lookup by tenant: a column index of its own would only cost a write per row, and tempt
+    the planner — a conversion's statement prepared while the customers table was empty kept a
+    plan reading every customer of the program through it, per conversion
+    (docs/benchmarks.md, Conversions, 2026-12-06). tests/test_schema.py holds every table to it."""
+    return models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", db_index=indexed)
+
+
 class TenantOwned(models.Model):
     """Base of every tenant-owned table: a non-null tenant, a fail-closed default manager."""
 
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    tenant = tenant_key()
 
     objects = TenantScopedManager()
     unscoped = UnscopedManager()
@@ -194,6 +204,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
 
 
 class Membership(TenantOwned):
+    tenant = tenant_key(indexed=False)
+
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
     )
@@ -285,6 +297,8 @@ class APIKey(TenantOwned):
 
 class IdempotencyRecord(TenantOwned):
     """The stored answer to a write sent with an ``Idempotency-Key`` header."""
+
+    tenant = tenant_key(indexed=False)
 
     key = models.CharField(max_length=200)
     request_hash = models.CharField(max_length=64)

@@ -6,7 +6,7 @@ from django.db import models
 from django.utils.timezone import now
 from django.utils.translation import gettext_lazy as _
 
-from tenancy.models import TenantOwned
+from tenancy.models import TenantOwned, tenant_key
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 - a prefix, not a secret
 
@@ -39,6 +39,8 @@ class WebhookEndpoint(TenantOwned):
 
 
 class WebhookEvent(TenantOwned):
+    tenant = tenant_key(indexed=False)
+
     event_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     name = models.CharField(max_length=64)
     payload = models.JSONField(encoder=DjangoJSONEncoder)
