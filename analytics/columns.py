@@ -10,6 +10,9 @@ checked against overflow before adding): no amount goes through float.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,6 +56,73 @@ def merge(packed: bytes | None, replaced: np.ndarray, new: bytes | None) -> byte
 
 
 @dataclass(frozen=True)
+class Column:
+    """A packed column decoded: partner ids (ascending), kopecks and leads, as native int64."""
+
+    partners: np.ndarray
+    kopecks: np.ndarray
+    leads: np.ndarray
+
+    @classmethod
+    def unpack(cls, packed: bytes | None) -> Column:
+        entries = np.frombuffer(packed or b"", dtype=ENTRY)
+        return cls(*(entries[field].astype(np.int64) for field in ("partner", "kopecks", "leads")))
+
+    @property
+    def nbytes(self) -> int:
+        return self.partners.nbytes + self.kopecks.nbytes + self.leads.nbytes
+
+
+class ColumnCache:
+    """Decoded columns of this process, each under its key with the version of the row it was
+    decoded from; at most ``max_bytes`` of them, the least recently used dropped first.
+
+    A month's column at a million partners is ~5 MB packed, and a long custom period reads
+    several that rarely change (only the current month is rewritten every minute): the reader
+    asks for the rows whose version differs from what is held, and reads only those."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._held: OrderedDict[Hashable, tuple[str, Column]] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def versions(self, keys) -> dict[Hashable, str]:
+        """The version held for each of ``keys`` that is held."""
+        with self._lock:
+            return {key: self._held[key][0] for key in keys if key in self._held}
+
+    def get(self, key: Hashable, version: str) -> Column | None:
+        with self._lock:
+            held = self._held.get(key)
+            if held is None or held[0] != version:
+                return None
+            self._held.move_to_end(key)
+            return held[1]
+
+    def put(self, key: Hashable, version: str, column: Column) -> None:
+        with self._lock:
+            if (old := self._held.pop(key, None)) is not None:
+                self._bytes -= old[1].nbytes
+            if column.nbytes > self.max_bytes:
+                return
+            self._held[key] = (version, column)
+            self._bytes += column.nbytes
+            while self._bytes > self.max_bytes:
+                _key, (_version, dropped) = self._held.popitem(last=False)
+                self._bytes -= dropped.nbytes
+
+    def clear(self) -> None:
+        with self._lock:
+            self._held.clear()
+            self._bytes = 0
+
+    @property
+    def bytes_held(self) -> int:
+        return self._bytes
+
+
+@dataclass(frozen=True)
 class PeriodSums:
     """The partners with revenue or a lead over the period (ascending ids), with their sums."""
 
@@ -69,25 +139,28 @@ _EMPTY = np.zeros(0, np.int64)
 DENSE_SLOTS_PER_ENTRY = 4
 
 
-def _check_bound(columns: list[tuple[int, np.ndarray]], field: str) -> None:
+def _check_bound(columns: list[tuple[int, Column]], field: str) -> None:
     # The largest possible |sum| of one partner: the largest |value| of each column, added.
-    bound = sum(max(abs(int(e[field].min())), abs(int(e[field].max()))) for _s, e in columns)
+    bound = 0
+    for _sign, column in columns:
+        values = getattr(column, field)
+        bound += max(abs(int(values.min())), abs(int(values.max())))
     if bound >= 2**63:
         raise OverflowError(f"{field} of a period exceed a 64-bit integer")
 
 
 def period_sums(
-    columns: list[tuple[int, bytes]], *, allowed: np.ndarray | None = None
+    columns: list[tuple[int, Column]], *, allowed: np.ndarray | None = None
 ) -> PeriodSums:
-    """Each partner's kopecks and leads over the period from signed packed columns (+1 for a
-    month or day in the period, -1 for a day of a month taken whole that lies outside it),
-    keeping the partners with a positive revenue or leads, and only ``allowed`` ids if given."""
-    unpacked = [(sign, np.frombuffer(packed, dtype=ENTRY)) for sign, packed in columns if packed]
+    """Each partner's kopecks and leads over the period from signed columns (+1 for a month or
+    day in the period, -1 for a day of a month taken whole that lies outside it), keeping the
+    partners with a positive revenue or leads, and only ``allowed`` ids if given."""
+    unpacked = [(sign, column) for sign, column in columns if len(column.partners)]
     if not unpacked:
         return PeriodSums(_EMPTY, _EMPTY, _EMPTY)
     for field in ("kopecks", "leads"):
         _check_bound(unpacked, field)
-    ids = [e["partner"].astype(np.int64) for _s, e in unpacked]
+    ids = [column.partners for _s, column in unpacked]
     low = min(int(i[0]) for i in ids)
     high = max(int(i[-1]) for i in ids)
     entries = sum(len(i) for i in ids)
@@ -101,9 +174,9 @@ def period_sums(
         at = [np.searchsorted(slots, i) for i in ids]
     kopecks = np.zeros(size, np.int64)
     leads = np.zeros(size, np.int64)
-    for (sign, entry), where in zip(unpacked, at, strict=True):
-        kopecks[where] += sign * entry["kopecks"].astype(np.int64)
-        leads[where] += sign * entry["leads"].astype(np.int64)
+    for (sign, column), where in zip(unpacked, at, strict=True):
+        kopecks[where] += sign * column.kopecks
+        leads[where] += sign * column.leads
     keep = (kopecks > 0) | (leads > 0)
     if allowed is not None:
         if slots is None:

@@ -509,6 +509,52 @@ def _money_of(kopecks: int) -> Decimal:
     return Decimal(kopecks).scaleb(-2)
 
 
+# Decoded ranking columns of this process (analytics.columns.ColumnCache): a 180-day period at
+# a million partners reads ~55 MB of them, six months' and thirty days'.
+_COLUMN_CACHE = columns.ColumnCache(max_bytes=128 * 2**20)
+
+# A row version's identity: the transaction that wrote it and where. An UPDATE in the same
+# transaction writes a new version elsewhere (the old one cannot be reclaimed before that
+# transaction ends), and transaction ids are not reused short of a wraparound, 2**32 later.
+_ROW_VERSION = "c.xmin::text || '/' || c.ctid::text"
+
+
+def _ranking_columns(cursor, *, tenant: Tenant, wanted) -> list[tuple[int, columns.Column]]:
+    """The signed columns of ``wanted`` (_columns_wanted), decoded: the packed value is read
+    only for a row whose version this process does not hold; one query either way."""
+    keys = [(tenant.pk, span, first) for span, first, _sign in wanted]
+    held = _COLUMN_CACHE.versions(keys)
+    cursor.execute(
+        f"""
+        SELECT c.span, c.starts, {_ROW_VERSION},
+               CASE WHEN k.version IS NULL THEN c.packed END
+        FROM analytics_rankingcolumns c
+        LEFT JOIN unnest(%s::varchar[], %s::date[], %s::text[]) AS k(span, starts, version)
+            ON k.span = c.span AND k.starts = c.starts AND k.version = {_ROW_VERSION}
+        WHERE c.tenant_id = %s
+          AND (c.span, c.starts) IN (SELECT * FROM unnest(%s::varchar[], %s::date[]))
+        """,
+        [
+            [key[1] for key in held],
+            [key[2] for key in held],
+            list(held.values()),
+            tenant.pk,
+            [span for span, _first, _sign in wanted],
+            [first for _span, first, _sign in wanted],
+        ],
+    )
+    signs = {(span, first): sign for span, first, sign in wanted}
+    result = []
+    for span, starts, version, packed in cursor.fetchall():
+        key = (tenant.pk, span, starts)
+        column = _COLUMN_CACHE.get(key, version) if packed is None else None
+        if column is None:
+            column = columns.Column.unpack(packed)
+            _COLUMN_CACHE.put(key, version, column)
+        result.append((signs[(span, starts)], column))
+    return result
+
+
 def _partner_ranking_packed(
     *, tenant: Tenant, period: Period, filters: Filters, limit: int = 10
 ) -> tuple[list[tuple[Decimal, Decimal]], list[dict]]:
@@ -517,19 +563,9 @@ def _partner_ranking_packed(
     one value per month or day, read in binary — then grouped into the windows'
     revenue buckets, and the top's sales and commissions summed from their own partner-days.
     With a filter, the ids of the matching partners are read packed too."""
-    wanted = _columns_wanted(period)
-    signs = {(span, first): sign for span, first, sign in wanted}
     allowed = None
     with binary_cursor() as cursor:
-        cursor.execute(
-            """
-            SELECT span, starts, packed FROM analytics_rankingcolumns
-            WHERE tenant_id = %s
-              AND (span, starts) IN (SELECT * FROM unnest(%s::varchar[], %s::date[]))
-            """,
-            [tenant.pk, [w[0] for w in wanted], [w[1] for w in wanted]],
-        )
-        packed = [(signs[(span, starts)], bytes(data)) for span, starts, data in cursor.fetchall()]
+        packed = _ranking_columns(cursor, tenant=tenant, wanted=_columns_wanted(period))
         if filters.active():
             where, params = partner_filter_sql(filters)
             cursor.execute(

@@ -1,14 +1,18 @@
 """analytics.columns: packed per-partner figures summed in memory, against plain Python."""
 
 from bisect import bisect_right
+from datetime import date
 from random import Random
 
 import numpy as np
 import pytest
 from django.db import connection
 
-from analytics import columns
-from analytics.models import FIRST_REVENUE_BUCKET, REVENUE_BUCKET_EDGES
+from analytics import columns, metrics
+from analytics.models import FIRST_REVENUE_BUCKET, REVENUE_BUCKET_EDGES, RankingColumns
+from tenancy.scope import tenant_scope
+from tenancy.sql import binary_cursor
+from tests.factories import TenantFactory
 
 
 def _pack(entries: dict[int, tuple[int, int]]) -> bytes:
@@ -49,7 +53,7 @@ def test_period_sums_equal_plain_sums(spread):
     rng = Random(spread)
     for _ in range(200):
         signed = _random_columns(rng, base=rng.randint(1, 10**6), spread=spread)
-        packed = [(sign, _pack(entries)) for sign, entries in signed]
+        packed = [(sign, columns.Column.unpack(_pack(entries))) for sign, entries in signed]
         allowed_ids = {p for _s, e in signed for p in e if rng.random() < 0.5}
         for allowed in (None, allowed_ids):
             sums = columns.period_sums(
@@ -65,12 +69,12 @@ def test_period_sums_equal_plain_sums(spread):
 
 
 def test_period_sums_refuse_what_a_64_bit_integer_cannot_hold():
-    big = {1: (2**62, 0)}
+    big = columns.Column.unpack(_pack({1: (2**62, 0)}))
     with pytest.raises(OverflowError):
-        columns.period_sums([(1, _pack(big)), (1, _pack(big))])
+        columns.period_sums([(1, big), (1, big)])
     # Up to the limit the sum is exact.
-    near = {1: (2**62 - 1, 0)}
-    sums = columns.period_sums([(1, _pack(near)), (1, _pack(near))])
+    near = columns.Column.unpack(_pack({1: (2**62 - 1, 0)}))
+    sums = columns.period_sums([(1, near), (1, near)])
     assert int(sums.kopecks[0]) == 2**63 - 2
 
 
@@ -147,3 +151,68 @@ def test_the_sql_packing_reads_back(db):
     assert [tuple(int(v) for v in e) for e in entries] == [(3, 2**63 - 1, 0), (7, -250, 1)]
     assert sorted(columns.unpack_ids(bytes(ids)).tolist()) == [3, 7]
     assert columns.unpack_ids(None).tolist() == []
+
+
+def _column(entries: dict[int, tuple[int, int]]) -> columns.Column:
+    return columns.Column.unpack(_pack(entries))
+
+
+def test_column_cache_holds_at_most_its_bytes_dropping_the_least_recently_used():
+    one = _column({1: (5, 0), 2: (7, 1)})  # 2 entries × 3 × 8 bytes
+    cache = columns.ColumnCache(max_bytes=3 * one.nbytes)
+    for key in "abc":
+        cache.put(key, "v1", one)
+    assert cache.get("a", "v1") is one  # now the most recently used
+    assert cache.get("a", "v2") is None  # another version of the row: not this column
+    cache.put("d", "v1", one)
+    assert cache.versions("abcd") == {"a": "v1", "c": "v1", "d": "v1"}  # b went first
+    assert cache.bytes_held == 3 * one.nbytes
+    cache.put("a", "v2", _column({1: (6, 0)}))  # a new version replaces the old
+    assert cache.versions("a") == {"a": "v2"}
+    assert cache.bytes_held == 2 * one.nbytes + one.nbytes // 2
+    cache.put("huge", "v1", _column(dict.fromkeys(range(1, 8), (1, 0))))  # larger than the cache
+    assert "huge" not in cache.versions(["huge"])
+
+
+@pytest.mark.django_db
+def test_ranking_columns_read_only_the_rows_whose_version_is_not_held(monkeypatch):
+    monkeypatch.setattr(metrics, "_COLUMN_CACHE", columns.ColumnCache(max_bytes=2**20))
+    unpacked = []
+    unpack = columns.Column.unpack
+    monkeypatch.setattr(
+        columns.Column,
+        "unpack",
+        classmethod(lambda cls, packed: unpacked.append(1) or unpack(packed)),
+    )
+    tenant = TenantFactory()
+    may, june = date(2026, 5, 1), date(2026, 6, 1)
+    with tenant_scope(tenant):
+        for starts, entries in ((may, {3: (100, 0)}), (june, {3: (50, 1), 4: (20, 0)})):
+            RankingColumns.objects.create(
+                span="month", starts=starts, partners=len(entries), packed=_pack(entries)
+            )
+    wanted = [("month", may, 1), ("month", june, -1), ("day", may, 1)]  # no row for the day
+
+    def read() -> dict:
+        with binary_cursor() as cursor:
+            signed = metrics._ranking_columns(cursor, tenant=tenant, wanted=wanted)
+        sums = columns.period_sums(signed)
+        return {int(p): (int(k), int(n)) for p, k, n in zip(*vars(sums).values(), strict=True)}
+
+    assert read() == {3: (50, -1)}
+    assert len(unpacked) == 2
+    assert read() == {3: (50, -1)}
+    assert len(unpacked) == 2  # both held: neither packed value read again
+    # Rewritten in the same transaction (the same xmin): still seen as a new version.
+    RankingColumns.unscoped.filter(tenant=tenant, starts=june).update(packed=_pack({3: (10, 0)}))
+    assert read() == {3: (90, 0)}
+    assert len(unpacked) == 3
+    # Another program's columns of the same month are its own.
+    other = TenantFactory()
+    with tenant_scope(other):
+        RankingColumns.objects.create(
+            span="month", starts=may, partners=1, packed=_pack({9: (1, 0)})
+        )
+    with binary_cursor() as cursor:
+        signed = metrics._ranking_columns(cursor, tenant=other, wanted=wanted)
+    assert [(sign, column.partners.tolist()) for sign, column in signed] == [(1, [9])]
