@@ -71,11 +71,18 @@ def switch_language(page: Page, code: str) -> None:
         page.get_by_test_id("language-select").select_option(code)
 
 
-def api_get(live_server, path: str, secret: str) -> tuple[int, dict]:
-    """A real HTTP request to the live server's API with an API key, outside the browser."""
+def api_request(
+    live_server, path: str, secret: str, *, post: dict | None = None
+) -> tuple[int, dict]:
+    """A real HTTP request to the live server's API with an API key, outside the browser: a GET,
+    or a POST of the JSON body ``post``."""
+    headers = {"Authorization": f"Bearer {secret}", "Accept": "application/json"}
+    if post is not None:
+        headers["Content-Type"] = "application/json"
     request = urllib.request.Request(  # noqa: S310 - a fixed http:// URL of the live server
         f"{live_server.url}{path}",
-        headers={"Authorization": f"Bearer {secret}", "Accept": "application/json"},
+        data=None if post is None else json.dumps(post).encode(),
+        headers=headers,
     )
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     try:

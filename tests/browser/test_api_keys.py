@@ -7,7 +7,7 @@ from playwright.sync_api import expect
 
 from tenancy.models import APIKey, Role
 from tenancy.scope import tenant_scope
-from tests.browser.helpers import api_get, login
+from tests.browser.helpers import api_request, login
 from tests.factories import PASSWORD, MembershipFactory, TenantFactory, UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -48,7 +48,7 @@ def test_api_key_is_shown_once_authenticates_and_is_revoked(live_server, page):
     with tenant_scope(tenant):
         assert APIKey.objects.count() == 1  # reloading did not make another key
 
-    status, body = api_get(live_server, "/api/v1/program", secret)
+    status, body = api_request(live_server, "/api/v1/program", secret)
     assert status == 200, body
     assert body["slug"] == "keyshop"
     assert body["name"] == "Key Shop"
@@ -66,6 +66,6 @@ def test_api_key_is_shown_once_authenticates_and_is_revoked(live_server, page):
     key.refresh_from_db()
     assert key.revoked_at is not None
 
-    status, body = api_get(live_server, "/api/v1/program", secret)
+    status, body = api_request(live_server, "/api/v1/program", secret)
     assert status == 401, body
     assert "Key Shop" not in str(body)
