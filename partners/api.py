@@ -8,6 +8,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from partners import list_filters, selectors, services
+from partners.api_params import PARTNER_PARAM, partner_param
 from partners.geography import GeographyTier
 from partners.models import (
     ActivitySegment,
@@ -21,6 +22,7 @@ from partners.models import (
     ReferralLink,
     Tag,
 )
+from tenancy.api_filters import ListFilters
 from tenancy.api_policy import CursorPagination
 from tenancy.rest import TenantViewSet
 
@@ -205,26 +207,20 @@ class PartnerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantVie
     def filter_queryset(self, queryset):
         if self.action != "list":
             return queryset
-        params = self.request.query_params
-        errors = {}
+        filters = ListFilters(self.request)
         for name, choices in PARTNER_FILTER_CHOICES.items():
-            value = params.get(name)
-            if value is None:
-                continue
-            if value not in choices.values:
-                errors[name] = [f"Unknown value; choose one of: {', '.join(choices.values)}."]
-            else:
+            if (value := filters.choice(name, choices.values)) is not None:
                 queryset = queryset.filter(**{PARTNER_FILTER_FIELDS.get(name, name): value})
         for extra in list_filters.registered():
-            value = params.get(extra.name)
+            value = self.request.query_params.get(extra.name)
             if value is None:
                 continue
             if value not in {choice for choice, _label in extra.choices()}:
-                errors[extra.name] = [extra.invalid_message]
+                filters.errors[extra.name] = [extra.invalid_message]
             else:
                 queryset = extra.apply(queryset, value)
-        if errors:
-            raise serializers.ValidationError(errors)
+        filters.check()
+        params = self.request.query_params
         if tag := params.get("tag"):
             queryset = queryset.filter(partnertag__tag__name__iexact=tag)
         if search := params.get("search", "").strip():
@@ -295,13 +291,19 @@ class PartnerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantVie
         return Response(self._read(partner.pk))
 
 
-PARTNER_PARAM = OpenApiParameter("partner", OpenApiTypes.STR, description="A partner's code.")
-
-
 class _ByPartnerMixin:
+    """Lists filtered by ``?partner=`` (code or id) and what ``filter_list`` reads."""
+
     def filter_queryset(self, queryset):
-        if code := self.request.query_params.get("partner"):
-            queryset = queryset.filter(partner=_partner_by_code(code))
+        if self.action != "list":
+            return queryset
+        filters = ListFilters(self.request)
+        partner = partner_param(filters)
+        queryset = self.filter_list(queryset, filters)
+        filters.check()
+        return queryset if partner is None else queryset.filter(partner_id=partner)
+
+    def filter_list(self, queryset, filters: ListFilters):
         return queryset
 
 
@@ -368,11 +370,6 @@ class ClickViewSet(_ByPartnerMixin, mixins.ListModelMixin, TenantViewSet):
     serializer_class = ClickSerializer
     pagination_class = ClickPagination
 
-    def filter_queryset(self, queryset):
-        queryset = super().filter_queryset(queryset)
-        link = self.request.query_params.get("link")
-        if link is not None:
-            if not link.isdigit():
-                raise serializers.ValidationError({"link": ["A link id."]})
-            queryset = queryset.filter(link_id=int(link))
-        return queryset
+    def filter_list(self, queryset, filters: ListFilters):
+        link = filters.integer("link")
+        return queryset if link is None else queryset.filter(link_id=link)

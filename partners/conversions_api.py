@@ -10,8 +10,10 @@ from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from partners.api_params import PARTNER_PARAM, partner_param
 from partners.conversions import conversion_record, conversion_refund
 from partners.models import AttributionMethod, Conversion, ConversionKind, ConversionStatus
+from tenancy.api_filters import ListFilters
 from tenancy.rest import TenantViewSet
 
 CENTS = Decimal("0.01")
@@ -143,9 +145,14 @@ class RefundResultSerializer(serializers.Serializer):
     conversion = ConversionSerializer()
 
 
+FILTER_CHOICES = {
+    "kind": ConversionKind,
+    "attribution": AttributionMethod,
+    "status": ConversionStatus,
+}
 FILTERS = [
     OpenApiParameter("kind", enum=ConversionKind.values),
-    OpenApiParameter("partner", int),
+    PARTNER_PARAM,
     OpenApiParameter("attribution", enum=AttributionMethod.values),
     OpenApiParameter("status", enum=ConversionStatus.values),
     OpenApiParameter("occurred_after", str, description="ISO date or time, inclusive"),
@@ -164,20 +171,17 @@ class ConversionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Tenant
         conversions = super().get_queryset().select_related("partner", "customer")
         if self.action != "list":
             return conversions
-        params = self.request.query_params
-        for name in ("kind", "attribution", "status"):
-            if value := params.get(name):
+        filters = ListFilters(self.request)
+        for name, choices in FILTER_CHOICES.items():
+            if (value := filters.choice(name, choices.values)) is not None:
                 conversions = conversions.filter(**{name: value})
-        if (partner := params.get("partner", "")).isdigit():
-            conversions = conversions.filter(partner_id=int(partner))
-        date_filters = (
-            ("occurred_after", "occurred_at__gte"),
-            ("occurred_before", "occurred_at__lt"),
-        )
-        for name, lookup in date_filters:
-            if value := params.get(name):
-                parsed = serializers.DateTimeField().to_internal_value(value)
-                conversions = conversions.filter(**{lookup: parsed})
+        if (partner := partner_param(filters)) is not None:
+            conversions = conversions.filter(partner_id=partner)
+        if (after := filters.moment("occurred_after")) is not None:
+            conversions = conversions.filter(occurred_at__gte=after)
+        if (before := filters.moment("occurred_before")) is not None:
+            conversions = conversions.filter(occurred_at__lt=before)
+        filters.check()
         return conversions
 
     @extend_schema(parameters=FILTERS)

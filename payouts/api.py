@@ -10,6 +10,7 @@ from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from partners.api_params import PARTNER_PARAM, partner_param
 from partners.conversions_api import MoneyField
 from partners.geography import GeographyTier
 from partners.models import ActivitySegment, ChannelType, Partner, PartnerType, Tag
@@ -24,6 +25,8 @@ from payouts.models import (
     PayoutLineStatus,
     RateModel,
 )
+from tenancy.api_filters import ListFilters
+from tenancy.api_policy import CursorPagination
 from tenancy.errors import ServiceError
 from tenancy.rest import TenantAPIView, TenantViewSet
 
@@ -74,28 +77,22 @@ class CommissionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Tenant
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return super().get_queryset()
-        params = self.request.query_params
         if self.action != "list":
             return super().get_queryset().select_related("conversion")
-        partner = params.get("partner", "")
-        tier = params.get("tier", "")
-        dates = {}
-        for name in ("created_after", "created_before"):
-            if value := params.get(name):
-                dates[name] = serializers.DateTimeField().to_internal_value(value)
-        return selectors.commission_list(
-            partner_id=int(partner) if partner.isdigit() else None,
-            status=params.get("status", "")
-            if params.get("status") in CommissionStatus.values
-            else "",
-            tier=int(tier) if tier in ("1", "2") else None,
-            created_from=dates.get("created_after"),
-            created_to=dates.get("created_before"),
+        filters = ListFilters(self.request)
+        commissions = selectors.commission_list(
+            partner_id=partner_param(filters),
+            status=filters.choice("status", CommissionStatus.values) or "",
+            tier=int(tier) if (tier := filters.choice("tier", ["1", "2"])) else None,
+            created_from=filters.moment("created_after"),
+            created_to=filters.moment("created_before"),
         )
+        filters.check()
+        return commissions
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("partner", int),
+            PARTNER_PARAM,
             OpenApiParameter("tier", int, enum=[1, 2]),
             OpenApiParameter("status", enum=CommissionStatus.values),
             OpenApiParameter("created_after", str),
@@ -125,21 +122,23 @@ class BalanceView(TenantAPIView):
     model = Partner
 
     @extend_schema(
-        parameters=[OpenApiParameter("partner", int)],
+        parameters=[PARTNER_PARAM],
         responses=BalanceSerializer(many=True),
         operation_id="balances_list",
     )
     def get(self, request):
-        partner = request.query_params.get("partner", "")
-        ids = [int(partner)] if partner.isdigit() else None
-        if ids is not None and not Partner.objects.filter(pk=ids[0]).exists():
-            ids = []
-        balances = selectors.partner_balances(partner_ids=ids)
-        rows = [
-            {"partner": partner_id, "currency": self.tenant.currency, **values}
-            for partner_id, values in sorted(balances.items())
-        ]
-        return Response({"results": BalanceSerializer(rows, many=True).data})
+        filters = ListFilters(request)
+        partner = partner_param(filters)
+        filters.check()
+        partners = Partner.objects.all()
+        if partner is not None:
+            partners = partners.filter(pk=partner)
+        # Paged like every list (by partner, newest first), one balance query per page.
+        paginator = CursorPagination()
+        page = paginator.paginate_queryset(partners.only("pk"), request, view=self)
+        balances = selectors.partner_balances(partner_ids=[p.pk for p in page])
+        rows = [{"partner": p.pk, "currency": self.tenant.currency, **balances[p.pk]} for p in page]
+        return paginator.get_paginated_response(BalanceSerializer(rows, many=True).data)
 
 
 class ScopedPrimaryKeyField(serializers.PrimaryKeyRelatedField):
@@ -333,21 +332,20 @@ class PayoutViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantView
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return super().get_queryset()
-        params = self.request.query_params
-        batch, partner = params.get("batch", ""), params.get("partner", "")
-        status_ = params.get("status", "")
+        filters = ListFilters(self.request)
         lines = selectors.payout_line_list(
-            batch_id=int(batch) if batch.isdigit() else None,
-            partner_id=int(partner) if partner.isdigit() else None,
-            status=status_ if status_ in PayoutLineStatus.values else "",
+            batch_id=filters.integer("batch"),
+            partner_id=partner_param(filters),
+            status=filters.choice("status", PayoutLineStatus.values) or "",
         )
+        filters.check()
         # Only a single payout shows the commissions inside it.
         return lines if self.action == "list" else lines.prefetch_related("items")
 
     @extend_schema(
         parameters=[
             OpenApiParameter("batch", int),
-            OpenApiParameter("partner", int),
+            PARTNER_PARAM,
             OpenApiParameter("status", enum=PayoutLineStatus.values),
         ]
     )

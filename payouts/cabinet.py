@@ -5,13 +5,11 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from partners.cabinet import partner_page
 from payouts import batches, selectors
-from payouts.explanations import trace_explain
 from payouts.forms import PayoutDetailsForm, ReceiptForm
 from payouts.models import PayoutLine, PayoutLineStatus, PayoutRequestStatus, PayoutSchedule
 from payouts.views import statement_context
@@ -26,15 +24,37 @@ def cabinet_earnings(request: HttpRequest) -> HttpResponse:
     page = Paginator(selectors.commission_list(partner_id=partner.pk), 50).get_page(
         request.GET.get("page")
     )
-    language = get_language() or "en"
-    rows = [(c, trace_explain(c.trace, language)) for c in page]
+    days = selectors.partner_daily_earnings(
+        partner_id=partner.pk, days=30, tz_name=request.tenant.timezone
+    )
     context = {
         "partner": partner,
         "page": page,
-        "rows": rows,
         "balance": selectors.partner_balance(partner_id=partner.pk),
+        "days_total": sum((amount for _day, amount in days), selectors.ZERO),
+        "days_figure": _earnings_figure(days, request.tenant.currency),
     }
     return render(request, "cabinet/payouts/earnings.html", context)
+
+
+def _earnings_figure(days: list, currency: str) -> dict:
+    """Earnings per day as plotly's JSON (the amounts as decimal strings, which plotly.js reads
+    as numbers: no float on the way), without the template (charts/head.html gives it)."""
+    return {
+        "data": [
+            {
+                "type": "bar",
+                "name": _("Earnings"),
+                "x": [day.isoformat() for day, _amount in days],
+                "y": [str(amount) for _day, amount in days],
+            }
+        ],
+        "layout": {
+            "margin": {"l": 60, "r": 20, "t": 10, "b": 40},
+            "height": 260,
+            "yaxis": {"title": {"text": currency}, "rangemode": "tozero"},
+        },
+    }
 
 
 @require_GET

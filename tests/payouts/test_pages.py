@@ -1,10 +1,15 @@
 """Manager pages and the cabinet page of the money path."""
 
+import json
+import re
+from datetime import date, datetime
 from decimal import Decimal
 
 from django.test import Client
 
-from partners.conversions import conversion_record
+from partners.conversions import conversion_record, conversion_refund
+from partners.models import Conversion
+from payouts import selectors
 from payouts.models import Commission, CommissionRule
 from tenancy.scope import tenant_scope
 
@@ -106,6 +111,7 @@ def test_review_queue_approve_reject_and_analysts_are_refused(world_a):
     queue = manager.get(url(world_a, "commissions/review/")).content.decode()
     assert "self-1" in queue
     assert "Self-referral" in queue
+    assert "Base: 10% of RUB\xa0100.00 = RUB\xa010.00 (rule “Aardvark sales 10%”)" in queue
     manager.post(url(world_a, f"commissions/{first.pk}/review/"), {"decision": "approve"})
     refused = manager.post(
         url(world_a, f"commissions/{second.pk}/review/"), {"decision": "reject"}, follow=True
@@ -128,6 +134,7 @@ def test_partner_money_fragment(world_a):
     assert page.status_code == 200
     assert "Aardvark-order-1" in text
     assert "RUB\xa0100.00" in text
+    assert "Base: 10% of RUB\xa01,000.00 = RUB\xa0100.00 (rule “Aardvark sales 10%”)" in text
 
 
 def test_cabinet_earnings_with_why(world_a):
@@ -139,3 +146,45 @@ def test_cabinet_earnings_with_why(world_a):
     other = world_a.client_for(world_a.partners[1].user).get(f"/p/{world_a.tenant.slug}/earnings/")
     assert "Aardvark-order-1" not in other.content.decode()
     assert Client().get(f"/p/{world_a.tenant.slug}/earnings/").status_code == 302
+
+
+def test_cabinet_earnings_by_day(world_a, time_machine):
+    """Per local day of the conversion: less what refunds reversed, without rejected ones."""
+    time_machine.move_to("2026-06-15 12:00:00+03:00", tick=False)
+    partner = world_a.partners[0]
+    tenant = world_a.tenant
+    with tenant_scope(tenant):
+        for external_id, amount, occurred in (
+            ("d-1", "2000.00", "2026-06-14T23:30:00+03:00"),  # the 14th in Moscow
+            ("d-2", "500.00", "2026-06-14T21:30:00+00:00"),  # 00:30 on the 15th in Moscow
+            ("d-3", "300.00", "2026-06-15T09:00:00+03:00"),
+            ("d-4", "700.00", "2026-06-15T10:00:00+03:00"),
+            ("d-old", "900.00", "2026-05-16T21:00:00+03:00"),  # 31 local days ago
+        ):
+            conversion_record(
+                tenant=tenant,
+                kind="sale",
+                external_id=external_id,
+                amount=amount,
+                partner=partner.code,
+                occurred_at=datetime.fromisoformat(occurred),
+            )
+        conversion_refund(conversion=Conversion.objects.get(external_id="d-3"), amount="100.00")
+        Commission.objects.filter(conversion__external_id="d-4").update(status="rejected")
+        days = selectors.partner_daily_earnings(
+            partner_id=partner.pk, days=30, tz_name=tenant.timezone
+        )
+    assert len(days) == 30
+    assert (days[0][0], days[-1][0]) == (date(2026, 5, 17), date(2026, 6, 15))
+    by_day = {day: amount for day, amount in days if amount}
+    # 10% of each sale; the refund of 100 reverses 10 of d-3's 30.
+    assert by_day == {date(2026, 6, 14): Decimal("200.00"), date(2026, 6, 15): Decimal("70.00")}
+    page = world_a.client_for(partner.user).get(f"/p/{tenant.slug}/earnings/")
+    text = page.content.decode()
+    assert "RUB\xa0270.00 earned in the last 30 days" in text
+    figure = json.loads(
+        re.search(r'<script id="earnings-figure" type="application/json">(.*?)</script>', text)[1]
+    )
+    bars = figure["data"][0]
+    assert dict(zip(bars["x"], bars["y"], strict=True))["2026-06-14"] == "200.00"
+    assert bars["y"][-2:] == ["200.00", "70.00"]  # money as decimal strings, never floats
