@@ -19,7 +19,7 @@ import redis
 from django.db import connection, transaction
 
 from partners.events import clicks_recorded
-from partners.models import Click
+from partners.models import Click, Partner
 from partners.tracking import redis_client, stream_key
 
 log = logging.getLogger(__name__)
@@ -86,10 +86,24 @@ def clicks_write(rows: list[tuple]) -> int:
         with cursor.cursor.copy(f"COPY click_load ({columns}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
-        # Identifiers come from the model, never from input.
-        insert = f"INSERT INTO {table} ({columns}) SELECT {columns} FROM click_load"  # noqa: S608
+        # Identifiers come from the model, never from input. Only clicks whose partner still
+        # exists in its program: a program or partner deleted while its clicks waited in the
+        # buffer would otherwise fail the tenant key at commit, and the whole batch with it —
+        # again on every run, holding up every program's clicks behind it.
+        insert = (
+            f"INSERT INTO {table} ({columns}) SELECT {columns} FROM click_load l"  # noqa: S608
+            f" WHERE EXISTS (SELECT 1 FROM {Partner._meta.db_table} p"
+            " WHERE p.id = l.partner_id AND p.tenant_id = l.tenant_id)"
+        )
         cursor.execute(insert + " ON CONFLICT (id) DO NOTHING RETURNING tenant_id, created_at")
         written = cursor.fetchall()
+        cursor.execute(
+            f"SELECT count(*) FROM click_load l WHERE NOT EXISTS (SELECT 1 FROM"  # noqa: S608
+            f" {Partner._meta.db_table} p WHERE p.id = l.partner_id AND p.tenant_id = l.tenant_id)"
+        )
+        (orphans,) = cursor.fetchone()
+    if orphans:
+        log.warning("dropped %d buffered clicks of deleted partners or programs", orphans)
     if written:
         # Apps above (analytics' rollups) learn which program days got new clicks.
         transaction.on_commit(lambda: clicks_recorded.send(sender=Click, clicks=written))

@@ -456,8 +456,9 @@ def commissions_apply_refund(*, conversion: Conversion, refund: Refund) -> list[
             commission.reversed_at = now
             fields += ["status", "reversed_at"]
         commission.save(update_fields=fields)
-        if commission.status == CommissionStatus.REVERSED:
-            _publish(commission, "commission.reversed")
+        # In part too: an integrator keeping the amount owed must hear of every reduction
+        # (the payload's reversed_amount and status tell part from whole).
+        _publish(commission, "commission.reversed")
         touched.append(commission)
     return touched
 

@@ -3,7 +3,7 @@ import re
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse
-from django.utils import translation
+from django.utils import timezone, translation
 
 from tenancy import scope
 from tenancy.models import Tenant
@@ -16,7 +16,9 @@ CABINET_PATH = re.compile(r"^/p/(?P<slug>[^/]+)/")
 class TenantScopeMiddleware:
     """Sets the tenant scope for the dashboard (``/app/<slug>/``: the caller must be on the team,
     otherwise 404), the partner cabinet (``/p/<slug>/``: partner checks are per view) and the
-    operators' admin (every tenant, staff only). The API sets its own scope from the API key."""
+    operators' admin (every tenant, staff only). The API sets its own scope from the API key.
+    A program's pages run in its time zone: times are shown, and dates typed in filters read,
+    as the program's local time (the API answers in UTC with offsets)."""
 
     def __init__(self, get_response) -> None:
         self.get_response = get_response
@@ -54,7 +56,7 @@ class TenantScopeMiddleware:
         return self._scoped(request, tenant)
 
     def _scoped(self, request: HttpRequest, tenant: Tenant) -> HttpResponse:
-        with scope.tenant_scope(tenant):
+        with scope.tenant_scope(tenant), timezone.override(tenant.timezone):
             return self.get_response(request)
 
 

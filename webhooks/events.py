@@ -9,7 +9,7 @@ EVENTS: dict[str, str] = {
     "conversion.created": _("A lead, sale, action or impression batch was recorded."),
     "commission.created": _("A commission was calculated."),
     "commission.approved": _("A commission became payable."),
-    "commission.reversed": _("A commission was reversed (refund)."),
+    "commission.reversed": _("A refund took back a commission, in part or in whole."),
     "payout.paid": _("A payout was paid."),
     "payout.failed": _("A payout failed."),
     "segment.changed": _("A partner moved to another activity segment."),

@@ -156,6 +156,28 @@ def test_a_redelivered_batch_inserts_nothing_twice(world_a, anon):
     assert stream_length() == 0
 
 
+@pytest.mark.django_db(transaction=True)
+def test_clicks_of_a_deleted_partner_do_not_hold_up_the_others(world_a, anon, caplog):
+    """A partner (or a whole program) deleted while their clicks wait in the buffer: those
+    clicks are dropped, with a warning, and everyone else's are written and acknowledged — the
+    tenant key, checked at commit, would otherwise fail the batch on every run."""
+    kept = make_link(world_a)
+    gone_partner = world_a.partners[1]
+    with scoped(world_a):
+        gone = services.link_create(
+            partner=gone_partner, destination_url="https://shop.example/", sub_id=""
+        )
+    for n in range(3):
+        anon.get(f"/r/{kept.code}", REMOTE_ADDR=f"10.5.0.{n}")
+        anon.get(f"/r/{gone.code}", REMOTE_ADDR=f"10.5.1.{n}")
+    Partner.unscoped.filter(pk=gone_partner.pk).delete()
+    assert click_store.clicks_flush(claim_idle_ms=0) == {"read": 6, "inserted": 3}
+    assert Click.unscoped.filter(link=kept).count() == 3
+    assert not Click.unscoped.filter(partner_id=gone_partner.pk).exists()
+    assert stream_length() == 0
+    assert "dropped 3 buffered clicks of deleted partners or programs" in caplog.text
+
+
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
 def test_clicks_recorded_while_no_worker_runs_are_written_exactly_once(world_a, anon, request):

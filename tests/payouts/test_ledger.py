@@ -13,7 +13,7 @@ from django.utils import timezone
 from partners.conversions import conversion_record, conversion_refund
 from partners.models import Conversion
 from payouts import selectors, services
-from payouts.models import Commission, CommissionStatus, EntryKind, LedgerEntry
+from payouts.models import Commission, CommissionRule, CommissionStatus, EntryKind, LedgerEntry
 from payouts.tasks import commissions_approve_matured, commissions_approve_matured_all
 from tenancy.scope import tenant_scope
 
@@ -334,3 +334,37 @@ def test_approval_runs_in_batches_until_nothing_is_left(scope_a):
     assert Commission.objects.filter(status="approved").count() == 5
     assert LedgerEntry.objects.filter(kind="accrual").count() == 5
     assert services.commissions_approve_matured(batch=2) == 0
+
+
+def test_first_result_bonus_reads_the_partners_earlier_conversions(scope_a):
+    """A first-result-only rule, against the database: the partner's first counted conversion
+    earns it; one refunded in full no longer counts as the first; a later one does not."""
+    partner = scope_a.partners[1]  # no conversions yet in the world
+    CommissionRule.objects.create(
+        name="First sale +500",
+        kind="sale",
+        model="fixed",
+        value=Decimal("500"),
+        is_bonus=True,
+        first_conversion_only=True,
+    )
+    now = timezone.now()
+
+    def earned(external_id: str, minutes_ago: int) -> Decimal:
+        conversion = record_sale(
+            scope_a,
+            external_id,
+            amount="1000.00",
+            partner=partner.code,
+            occurred_at=now - timedelta(minutes=minutes_ago),
+        )
+        return Commission.objects.get(conversion=conversion, tier=1).amount
+
+    assert earned("first", 30) == Decimal("600.00")  # 10% of 1,000 + the bonus
+    assert earned("second", 20) == Decimal("100.00")
+    conversion_refund(conversion=Conversion.objects.get(external_id="first"))
+    # "second" was recorded already; a conversion recorded now, dated before "second" but
+    # after the refunded "first", is the earliest that still counts: the bonus again.
+    assert earned("between", 25) == Decimal("600.00")
+    # Dated before everything, it is the first whatever came after.
+    assert earned("earliest", 40) == Decimal("600.00")

@@ -84,6 +84,40 @@ def test_conversion_list_shows_unattributed(world_a):
     assert "Aardvark-order-1" not in text
 
 
+def test_conversion_list_filters(world_a):
+    first, second = world_a.partners[0], world_a.partners[1]
+    with tenant_scope(world_a.tenant):
+        for external_id, kind, partner, occurred in (
+            ("f-lead", "lead", second, "2026-03-10T12:00:00+03:00"),
+            ("f-sale-march", "sale", second, "2026-03-20T12:00:00+03:00"),
+            ("f-sale-april", "sale", first, "2026-04-02T00:30:00+03:00"),
+        ):
+            conversion_record(
+                tenant=world_a.tenant,
+                kind=kind,
+                external_id=external_id,
+                amount="100.00" if kind == "sale" else None,
+                partner=partner.code,
+                occurred_at=datetime.fromisoformat(occurred),
+            )
+        conversion_refund(conversion=Conversion.objects.get(external_id="f-sale-march"))
+    client = world_a.client_for(world_a.analyst)
+
+    def listed(query: str) -> set[str]:
+        page = client.get(url(world_a, f"conversions/?{query}"))
+        assert page.status_code == 200
+        text = page.content.decode()
+        return {name for name in ("f-lead", "f-sale-march", "f-sale-april") if name in text}
+
+    assert listed("kind=lead") == {"f-lead"}
+    assert listed("status=refunded") == {"f-sale-march"}
+    assert listed(f"partner={second.pk}") == {"f-lead", "f-sale-march"}
+    assert listed("kind=sale&from=2026-03-15&to=2026-03-31") == {"f-sale-march"}
+    # Days are the program's (Moscow): 00:30 on 2 April there is still 1 April in UTC.
+    assert listed("from=2026-04-02&to=2026-04-02") == {"f-sale-april"}
+    assert listed("attribution=partner&kind=action") == set()
+
+
 def test_review_queue_approve_reject_and_analysts_are_refused(world_a):
     partner = world_a.partners[0]
     with tenant_scope(world_a.tenant):
