@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
@@ -11,6 +12,7 @@ from analytics import metrics
 from analytics.models import DailyPartnerStats
 from analytics.periods import PRESETS, DashboardQuery, parse_query
 from payouts.selectors import payouts_due_total
+from segmentation.history import segment_sizes_over_time
 from segmentation.selectors import local_today
 from tenancy.errors import ServiceError
 from tenancy.rest import TenantAPIView
@@ -84,7 +86,9 @@ class SummaryView(AnalyticsView):
             tenant=self.tenant,
             period=query.period,
             filters=query.filters,
-            payouts_due=payouts_due_total(),
+            payouts_due=payouts_due_total(
+                partner_fields=metrics.partner_field_filters(query.filters)
+            ),
         )
         return Response({**self.period_payload(query), "kpis": KpiSerializer(kpis, many=True).data})
 
@@ -140,8 +144,8 @@ class BreakdownsView(AnalyticsView):
 
 
 class FunnelView(AnalyticsView):
-    """Partners who joined in the period by the furthest journey step reached, and activation
-    by signup month."""
+    """Partners who joined in the period at each journey step (reached it or a later one) with
+    the share of the step before, and activation by signup month."""
 
     @extend_schema(
         parameters=QUERY_PARAMETERS,
@@ -159,13 +163,127 @@ class FunnelView(AnalyticsView):
         return Response(
             {
                 **self.period_payload(query),
-                "funnel": [{"stage": label, "partners": count} for label, count in stages],
+                "funnel": [
+                    {
+                        "stage": label,
+                        "partners": count,
+                        "of_previous_stage": None if rate is None else str(rate),
+                    }
+                    for label, count, rate in stages
+                ],
                 "cohorts": [
                     {
                         k: (str(v) if k in {"d7", "d30", "d90"} and v is not None else v)
                         for k, v in c.items()
                     }
                     for c in cohorts
+                ],
+            }
+        )
+
+
+class RankingsView(AnalyticsView):
+    """Revenue concentration (the Pareto curve: share of revenue by share of partners with
+    revenue) and the top partners of the period by revenue."""
+
+    @extend_schema(
+        parameters=[
+            *QUERY_PARAMETERS,
+            OpenApiParameter("limit", int, description="Top partners, 1 to 1,000 (default 10)."),
+        ],
+        operation_id="analytics_rankings",
+        responses={200: OpenApiTypes.OBJECT},
+    )
+    def get(self, request):
+        query = self.analytics_query()
+        limit = request.query_params.get("limit", "10")
+        if not limit.isdigit() or not 1 <= int(limit) <= 1000:
+            raise ServiceError(_("A whole number from 1 to 1,000."), field="limit")
+        curve, top = metrics.partner_ranking(
+            tenant=self.tenant, period=query.period, filters=query.filters, limit=int(limit)
+        )
+        return Response(
+            {
+                **self.period_payload(query),
+                "pareto": [
+                    {"partners_share": str(partners), "revenue_share": str(revenue)}
+                    for partners, revenue in curve
+                ],
+                "top": [
+                    {
+                        "partner": row["partner_id"],
+                        "revenue": str(row["revenue"]),
+                        "sales": row["sales"],
+                        "commissions": str(row["commissions"]),
+                    }
+                    for row in top
+                ],
+            }
+        )
+
+
+class SegmentHistoryView(AnalyticsView):
+    """Segment sizes after each segmentation run in the period (the whole program: runs count
+    partners per segment only), and the migration matrix of the filtered partners between the
+    period's first and last days."""
+
+    @extend_schema(
+        parameters=QUERY_PARAMETERS,
+        operation_id="analytics_segment_history",
+        responses={200: OpenApiTypes.OBJECT},
+    )
+    def get(self, request):
+        query = self.analytics_query()
+        sizes = segment_sizes_over_time(start=query.period.start, end=query.period.end)
+        migration = metrics.segment_migration_for(
+            tenant=self.tenant, period=query.period, filters=query.filters
+        )
+        return Response(
+            {
+                **self.period_payload(query),
+                "sizes": [{"as_of": as_of, "counts": counts} for as_of, counts in sizes],
+                "migration": [
+                    {"from": source or None, "to": target, "partners": count}
+                    for (source, target), count in sorted(migration.items())
+                ],
+            }
+        )
+
+
+class PartnerListsView(AnalyticsView):
+    """The partners flagged at risk (least likely still active first) and the newest partners,
+    of the filtered ones (the period does not apply)."""
+
+    @extend_schema(
+        parameters=QUERY_PARAMETERS,
+        operation_id="analytics_partner_lists",
+        responses={200: OpenApiTypes.OBJECT},
+    )
+    def get(self, request):
+        query = self.analytics_query()
+        at_risk = metrics.at_risk_partners(filters=query.filters, limit=100)
+        newest = metrics.newest_partners(tenant=self.tenant, filters=query.filters, limit=100)
+        return Response(
+            {
+                **self.period_payload(query),
+                "at_risk": [
+                    {
+                        "partner": m.partner_id,
+                        "name": m.partner.name,
+                        "segment": m.segment,
+                        "p_active": m.p_active,
+                    }
+                    for m in at_risk
+                ],
+                "newest": [
+                    {
+                        "partner": p.pk,
+                        "name": p.name,
+                        "joined_at": p.joined_at,
+                        "channel_type": p.channel_type,
+                        "activity_segment": p.activity_segment,
+                    }
+                    for p in newest
                 ],
             }
         )

@@ -8,6 +8,7 @@ from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import connection
+from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from analytics import columns
@@ -19,6 +20,9 @@ from analytics.models import (
     ranking_windows,
 )
 from analytics.periods import Filters, Period, month_days
+from partners.models import Partner
+from segmentation.history import at_risk_memberships, segment_migration
+from segmentation.models import SegmentMembership
 from tenancy.models import Tenant
 from tenancy.sql import binary_cursor
 
@@ -45,6 +49,10 @@ METRIC_DEFINITIONS = {
         "(Revenue − commissions − program costs) / (commissions + program costs). Program costs are "
         "the monthly fixed costs and acquisition spend, prorated to the period's days."
     ),
+    "time_to_first_result": _(
+        "For the partners whose first lead or sale fell in the period: the average number of "
+        "days from joining to that first result."
+    ),
     "cac": _(
         "Acquisition spend in the period divided by the partners whose first result fell in it."
     ),
@@ -59,7 +67,7 @@ class Kpi:
     key: str
     value: Decimal | int | None
     previous: Decimal | int | None
-    kind: str  # "count", "money", "percent", "ratio"
+    kind: str  # "count", "money", "percent", "ratio", "days"
 
     @property
     def definition(self) -> str:
@@ -302,7 +310,9 @@ def _cohort_counts(tenant: Tenant, period: Period, filters: Filters) -> dict:
           coalesce(sum(c.activated_30) FILTER (WHERE c.day BETWEEN %(cs)s AND %(ce)s), 0),
           coalesce(sum(c.activated_30) FILTER (WHERE c.day BETWEEN %(ps)s AND %(pe)s), 0),
           coalesce(sum(c.first_results) FILTER (WHERE c.day BETWEEN %(cs)s AND %(ce)s), 0),
-          coalesce(sum(c.first_results) FILTER (WHERE c.day BETWEEN %(ps)s AND %(pe)s), 0)
+          coalesce(sum(c.first_results) FILTER (WHERE c.day BETWEEN %(ps)s AND %(pe)s), 0),
+          coalesce(sum(c.first_result_days) FILTER (WHERE c.day BETWEEN %(cs)s AND %(ce)s), 0),
+          coalesce(sum(c.first_result_days) FILTER (WHERE c.day BETWEEN %(ps)s AND %(pe)s), 0)
         FROM analytics_cohortcube c
         WHERE c.tenant_id = %(tenant)s AND c.day BETWEEN %(ps)s AND %(ce)s {where}
     """
@@ -316,6 +326,8 @@ def _cohort_counts(tenant: Tenant, period: Period, filters: Filters) -> dict:
         "activated_prev",
         "first_result_cur",
         "first_result_prev",
+        "first_result_days_cur",
+        "first_result_days_prev",
     ]
     return dict(zip(keys, row, strict=True))
 
@@ -345,6 +357,11 @@ def kpis(
 
     def avg(revenue: Decimal, sales: int) -> Decimal | None:
         return _money(revenue / sales) if sales else None
+
+    def days_to_first(days: int, partners: int) -> Decimal | None:
+        if not partners:
+            return None
+        return (Decimal(days) / partners).quantize(Decimal("0.1"), ROUND_HALF_UP)
 
     return [
         Kpi("active_partners", sums["active_cur"], sums["active_prev"], "count"),
@@ -388,6 +405,12 @@ def kpis(
             "ratio",
         ),
         Kpi(
+            "time_to_first_result",
+            days_to_first(cohorts["first_result_days_cur"], cohorts["first_result_cur"]),
+            days_to_first(cohorts["first_result_days_prev"], cohorts["first_result_prev"]),
+            "days",
+        ),
+        Kpi(
             "cac",
             cac(acq_cur, cohorts["first_result_cur"]),
             cac(acq_prev, cohorts["first_result_prev"]),
@@ -420,8 +443,12 @@ def daily_series(
         ]
 
 
-def journey_funnel(*, tenant: Tenant, period: Period, filters: Filters) -> list[tuple[str, int]]:
-    """Partners who joined in the period, by the furthest step each reached so far."""
+def journey_funnel(
+    *, tenant: Tenant, period: Period, filters: Filters
+) -> list[tuple[str, int, Decimal | None]]:
+    """Partners who joined in the period at each step of the journey — those whose furthest
+    step so far is that one or a later one (a sale through a coupon, with no click or lead,
+    has passed the click and lead steps) — with the share of the step before who got there."""
     where, params = partner_filter_sql(filters, alias="c")
     params |= {"tenant": tenant.pk, "cs": period.start, "ce": period.end}
     sql = f"""
@@ -434,7 +461,11 @@ def journey_funnel(*, tenant: Tenant, period: Period, filters: Filters) -> list[
         cursor.execute(sql, params)
         row = cursor.fetchone()
     labels = [_("Joined"), _("First click"), _("First lead"), _("First sale"), _("Repeat sale")]
-    return [(str(label), count) for label, count in zip(labels, row, strict=True)]
+    previous = [None, *row[:-1]]
+    return [
+        (str(label), count, None if before is None else _ratio(count, before))
+        for label, count, before in zip(labels, row, previous, strict=True)
+    ]
 
 
 def activation_cohorts(
@@ -724,19 +755,34 @@ def top_partners(
     return partner_ranking(tenant=tenant, period=period, filters=filters, limit=limit)[1]
 
 
-def newest_partner_ids(*, tenant: Tenant, limit: int = 10) -> list[int]:
-    """The partners who joined last (by join time, then id). The partners table has no index
-    on the join time; the candidates are those of the latest join days in PartnerAttributes
-    (indexed), and any partner created since its last sync. The two thresholds are read
-    first so that the planner sees them as values (as subqueries it guessed a third of the
-    partners and scanned them all)."""
-    params = {"tenant": tenant.pk, "offset": limit - 1, "limit": limit}
+def partner_field_filters(filters: Filters) -> dict[str, str]:
+    """The filters as Partner field lookups (for the ORM reads of lists)."""
+    fields = {
+        "activity_segment": filters.segment,
+        "channel_type": filters.channel,
+        "geography_tier": filters.geography,
+    }
+    return {field: value for field, value in fields.items() if value}
+
+
+def newest_partner_ids(
+    *, tenant: Tenant, limit: int = 10, filters: Filters | None = None
+) -> list[int]:
+    """The partners who joined last (by join time, then id), of the filtered ones. The
+    partners table has no index on the join time; the candidates are those of the latest join
+    days in PartnerAttributes (indexed), and any partner created since its last sync. The two
+    thresholds are read first so that the planner sees them as values (as subqueries it
+    guessed a third of the partners and scanned them all)."""
+    filters = filters or Filters()
+    attributes_where, params = partner_filter_sql(filters, alias="a")
+    partners_where, _same = partner_filter_sql(filters, alias="p")
+    params |= {"tenant": tenant.pk, "offset": limit - 1, "limit": limit}
     with connection.cursor() as cursor:
         cursor.execute(
-            """
-            SELECT (SELECT joined_day FROM analytics_partnerattributes
-                    WHERE tenant_id = %(tenant)s
-                    ORDER BY joined_day DESC OFFSET %(offset)s LIMIT 1),
+            f"""
+            SELECT (SELECT a.joined_day FROM analytics_partnerattributes a
+                    WHERE a.tenant_id = %(tenant)s {attributes_where}
+                    ORDER BY a.joined_day DESC OFFSET %(offset)s LIMIT 1),
                    (SELECT coalesce(max(partner_id), 0) FROM analytics_partnerattributes
                     WHERE tenant_id = %(tenant)s)
             """,
@@ -745,17 +791,46 @@ def newest_partner_ids(*, tenant: Tenant, limit: int = 10) -> list[int]:
         since, synced = cursor.fetchone()
         params |= {"since": since or date.min, "synced": synced}
         cursor.execute(
-            """
+            f"""
             WITH candidates AS (
-                SELECT partner_id FROM analytics_partnerattributes
-                WHERE tenant_id = %(tenant)s AND joined_day >= %(since)s
+                SELECT a.partner_id FROM analytics_partnerattributes a
+                WHERE a.tenant_id = %(tenant)s AND a.joined_day >= %(since)s {attributes_where}
               UNION
                 SELECT id FROM partners_partner WHERE tenant_id = %(tenant)s AND id > %(synced)s
             )
             SELECT p.id FROM partners_partner p JOIN candidates c ON c.partner_id = p.id
-            WHERE p.tenant_id = %(tenant)s
+            WHERE p.tenant_id = %(tenant)s {partners_where}
             ORDER BY p.joined_at DESC, p.id DESC LIMIT %(limit)s
             """,
             params,
         )
         return [row[0] for row in cursor.fetchall()]
+
+
+def newest_partners(*, tenant: Tenant, filters: Filters, limit: int = 10) -> QuerySet[Partner]:
+    ids = newest_partner_ids(tenant=tenant, filters=filters, limit=limit)
+    return Partner.objects.filter(pk__in=ids).order_by("-joined_at", "-id")
+
+
+def at_risk_partners(*, filters: Filters, limit: int = 10) -> QuerySet[SegmentMembership]:
+    return at_risk_memberships(limit=limit, partner_fields=partner_field_filters(filters))
+
+
+def segment_migration_for(
+    *, tenant: Tenant, period: Period, filters: Filters
+) -> dict[tuple[str, str], int]:
+    """The migration matrix between the period's first and last days, of the filtered
+    partners (segmentation.history.segment_migration)."""
+    where, params = partner_filter_sql(filters)
+    narrow = (
+        f"AND partner_id IN (SELECT p.id FROM partners_partner p WHERE p.tenant_id = %(tenant)s {where})"
+        if where
+        else ""
+    )
+    return segment_migration(
+        tenant_id=tenant.pk,
+        start=period.start,
+        end=period.end,
+        partner_ids_sql=narrow,
+        params=params,
+    )

@@ -275,7 +275,8 @@ class MonthCube(CubeFigures):
 class CohortCube(TenantCell):
     """Approved partners per local day × activity segment × channel × geography tier: those who
     joined that day and how far each has got (first click, lead, sale, repeat sale; a first
-    result within 7, 30, 90 days of joining), and those whose first result fell on that day."""
+    result within 7, 30, 90 days of joining), and those whose first result fell on that day
+    with the days each took from joining."""
 
     tenant = tenant_key(indexed=False)
 
@@ -289,6 +290,11 @@ class CohortCube(TenantCell):
     activated_30 = models.IntegerField(default=0)
     activated_90 = models.IntegerField(default=0)
     first_results = models.IntegerField(default=0)
+    first_result_days = models.IntegerField(
+        default=0,
+        help_text="Days from joining to the first result, summed over first_results (a first "
+        "result before the joining day counts 0).",
+    )
 
     class Meta:
         constraints = [

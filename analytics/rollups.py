@@ -312,27 +312,31 @@ GROUP BY d.day, {", ".join(f"a.{c}" for c in _CELL)},
 _COHORT_SQL = """
 INSERT INTO analytics_cohortcube
     (tenant_id, day, activity_segment, channel_type, geography_tier, joined, clicked, led, sold,
-     repeated, activated_7, activated_30, activated_90, first_results)
+     repeated, activated_7, activated_30, activated_90, first_results, first_result_days)
 SELECT %(tenant)s, day, activity_segment, channel_type, geography_tier,
        sum(joined), sum(clicked), sum(led), sum(sold), sum(repeated),
-       sum(activated_7), sum(activated_30), sum(activated_90), sum(first_results)
+       sum(activated_7), sum(activated_30), sum(activated_90), sum(first_results),
+       sum(first_result_days)
 FROM (
     SELECT a.joined_day AS day, a.activity_segment, a.channel_type, a.geography_tier,
            1 AS joined,
-           (m.first_click_day IS NOT NULL)::int AS clicked,
-           (m.first_lead_day IS NOT NULL)::int AS led,
+           -- A step counts those who reached it or a later one (the funnel narrows).
+           (coalesce(m.first_click_day, m.first_lead_day, m.first_sale_day) IS NOT NULL)::int
+               AS clicked,
+           (coalesce(m.first_lead_day, m.first_sale_day) IS NOT NULL)::int AS led,
            (m.first_sale_day IS NOT NULL)::int AS sold,
            (m.repeat_sale_day IS NOT NULL)::int AS repeated,
            coalesce((m.first_result_day <= a.joined_day + 7)::int, 0) AS activated_7,
            coalesce((m.first_result_day <= a.joined_day + 30)::int, 0) AS activated_30,
            coalesce((m.first_result_day <= a.joined_day + 90)::int, 0) AS activated_90,
-           0 AS first_results
+           0 AS first_results,
+           0 AS first_result_days
     FROM analytics_partnerattributes a
     LEFT JOIN analytics_partnermilestones m ON m.partner_id = a.partner_id
     WHERE a.tenant_id = %(tenant)s AND a.counted {joined_filter}
   UNION ALL
     SELECT m.first_result_day, a.activity_segment, a.channel_type, a.geography_tier,
-           0, 0, 0, 0, 0, 0, 0, 0, 1
+           0, 0, 0, 0, 0, 0, 0, 0, 1, greatest(m.first_result_day - a.joined_day, 0)
     FROM analytics_partnermilestones m
     JOIN analytics_partnerattributes a ON a.partner_id = m.partner_id
     WHERE m.tenant_id = %(tenant)s AND a.counted AND m.first_result_day IS NOT NULL

@@ -11,6 +11,8 @@ from django.contrib import messages
 from django.db.models.expressions import RawSQL
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 
 from analytics import charts, metrics
@@ -19,7 +21,7 @@ from analytics.periods import PRESETS, DashboardQuery, parse_query
 from partners.geography import GeographyTier
 from partners.models import ActivitySegment, ChannelType, CompanySize, Partner, PartnerType
 from payouts.selectors import payouts_due_total
-from segmentation.history import at_risk_memberships, segment_migration, segment_sizes_over_time
+from segmentation.history import segment_sizes_over_time
 from segmentation.selectors import local_today
 from tenancy.views import manager_page
 
@@ -66,20 +68,11 @@ def _partner_names(ids) -> dict[int, str]:
     return dict(Partner.objects.filter(pk__in=wanted).values_list("pk", "name"))
 
 
-def _migration(tenant, query) -> dict:
-    where, params = metrics.partner_filter_sql(query.filters)
-    narrow = (
-        f"AND partner_id IN (SELECT p.id FROM partners_partner p WHERE p.tenant_id = %(tenant)s {where})"  # noqa: S608
-        if where
-        else ""
-    )
-    return segment_migration(
-        tenant_id=tenant.pk,
-        start=query.period.start,
-        end=query.period.end,
-        partner_ids_sql=narrow,
-        params=params,
-    )
+def _migration_rows(migration: dict, segment_labels: dict) -> list[dict]:
+    return [
+        {"from": segment_labels.get(s, _("No segment")), "to": segment_labels[t], "count": n}
+        for (s, t), n in sorted(migration.items(), key=lambda item: -item[1])
+    ]
 
 
 @manager_page("view")
@@ -87,8 +80,12 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     tenant = request.tenant
     query = dashboard_query(request)
     period, filters = query.period, query.filters
+    partner_fields = metrics.partner_field_filters(filters)
     kpis = metrics.kpis(
-        tenant=tenant, period=period, filters=filters, payouts_due=payouts_due_total()
+        tenant=tenant,
+        period=period,
+        filters=filters,
+        payouts_due=payouts_due_total(partner_fields=partner_fields),
     )
     series = metrics.daily_series(tenant=tenant, period=period, filters=filters)
     funnel = metrics.journey_funnel(tenant=tenant, period=period, filters=filters)
@@ -102,12 +99,23 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         row["name"] = names.get(row["partner_id"], "")
     segment_labels = dict(ActivitySegment.choices)
     history = segment_sizes_over_time(start=period.start, end=period.end)
-    migration = _migration(tenant, query)
+    migration = metrics.segment_migration_for(
+        tenant=tenant, period=query.period, filters=query.filters
+    )
     figures = {
         "revenue": charts.revenue_chart(series, tenant.currency),
         "funnel": charts.funnel_chart(funnel),
         "pareto": charts.pareto_chart(curve),
-        "segments": charts.segments_over_time_chart(history, segment_labels),
+        "segments": charts.segments_over_time_chart(
+            history,
+            {s: label for s, label in segment_labels.items() if filters.segment in ("", s)},
+            # The runs count partners per segment only, not per channel or geography.
+            title=_(
+                "Partners by activity segment (whole program: channel and geography do not apply)"
+            )
+            if filters.channel or filters.geography
+            else None,
+        ),
         "migration": charts.migration_chart(migration, segment_labels),
         **{
             f"breakdown_{b['key']}": charts.breakdown_chart(b["rows"], b["title"])
@@ -122,14 +130,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "cohorts": cohorts,
         "breakdowns": breakdowns,
         "top_partners": top,
-        "at_risk": at_risk_memberships(limit=10),
-        "newest": Partner.objects.filter(pk__in=metrics.newest_partner_ids(tenant=tenant)).order_by(
-            "-joined_at", "-id"
-        ),
-        "migration_rows": [
-            {"from": segment_labels.get(s, _("No segment")), "to": segment_labels[t], "count": n}
-            for (s, t), n in sorted(migration.items(), key=lambda item: -item[1])
-        ],
+        "at_risk": metrics.at_risk_partners(filters=filters),
+        "newest": metrics.newest_partners(tenant=tenant, filters=filters),
+        "migration_rows": _migration_rows(migration, segment_labels),
         "figures": figures,
         "segment_choices": ActivitySegment.choices,
         "channel_choices": ChannelType.choices,
@@ -158,6 +161,35 @@ def _export_rows(request: HttpRequest, table: str) -> tuple[list[str], list[list
             tenant=tenant, filters=filters, today=local_today(tenant=tenant)
         )
         return header, [[r["month"], r["partners"], r["d7"], r["d30"], r["d90"]] for r in rows]
+    if table == "funnel":
+        stages = metrics.journey_funnel(tenant=tenant, period=period, filters=filters)
+        return [_("Step"), _("Partners"), _("Of the step before")], [list(s) for s in stages]
+    if table == "migration":
+        rows = _migration_rows(
+            metrics.segment_migration_for(
+                tenant=tenant, period=query.period, filters=query.filters
+            ),
+            dict(ActivitySegment.choices),
+        )
+        return [_("From"), _("To"), _("Partners")], [[r["from"], r["to"], r["count"]] for r in rows]
+    if table == "at-risk":
+        header = [_("Partner ID"), _("Partner"), _("Segment"), _("Probability still active")]
+        return header, [
+            [m.partner_id, m.partner.name, m.get_segment_display(), m.p_active]
+            for m in metrics.at_risk_partners(filters=filters, limit=1000)
+        ]
+    if table == "newest":
+        header = [_("Partner ID"), _("Partner"), _("Joined"), _("Channel"), _("Segment")]
+        return header, [
+            [
+                p.pk,
+                p.name,
+                p.joined_at.astimezone(timezone.get_current_timezone()).date(),
+                p.get_channel_type_display(),
+                p.get_activity_segment_display(),
+            ]
+            for p in metrics.newest_partners(tenant=tenant, filters=filters, limit=1000)
+        ]
     if table == "top":
         top = metrics.top_partners(tenant=tenant, period=period, filters=filters, limit=1000)
         names = _partner_names(r["partner_id"] for r in top)
@@ -205,6 +237,14 @@ def _export_rows(request: HttpRequest, table: str) -> tuple[list[str], list[list
     raise Http404
 
 
+def _xlsx_cell(value):
+    if isinstance(value, Decimal):
+        return float(value)  # a spreadsheet's numbers are floats: display only
+    if isinstance(value, Promise):
+        return str(value)  # a translated label
+    return value
+
+
 @manager_page("view")
 def export(request: HttpRequest) -> HttpResponse:
     """Any dashboard table (?table=…) as CSV or XLSX (?format=…), for the same period and
@@ -227,7 +267,7 @@ def export(request: HttpRequest) -> HttpResponse:
         sheet = workbook.create_sheet(table[:31])
         sheet.append([str(h) for h in header])
         for row in rows:
-            sheet.append([float(v) if isinstance(v, Decimal) else v for v in row])
+            sheet.append([_xlsx_cell(v) for v in row])
         buffer = io.BytesIO()
         workbook.save(buffer)
         response = HttpResponse(

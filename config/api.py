@@ -3,7 +3,15 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from analytics.api import BreakdownsView, DailyView, FunnelView, SummaryView
+from analytics.api import (
+    BreakdownsView,
+    DailyView,
+    FunnelView,
+    PartnerListsView,
+    RankingsView,
+    SegmentHistoryView,
+    SummaryView,
+)
 from campaigns.api import CampaignViewSet, PartnerEnrollmentsView, PartnerMessagesView
 from partners.api import ClickViewSet, CouponViewSet, LinkViewSet, PartnerViewSet
 from partners.conversions_api import ConversionViewSet
@@ -40,6 +48,13 @@ urlpatterns = [
     path("analytics/daily", DailyView.as_view(), name="api-analytics-daily"),
     path("analytics/breakdowns", BreakdownsView.as_view(), name="api-analytics-breakdowns"),
     path("analytics/funnel", FunnelView.as_view(), name="api-analytics-funnel"),
+    path("analytics/rankings", RankingsView.as_view(), name="api-analytics-rankings"),
+    path(
+        "analytics/segment-history",
+        SegmentHistoryView.as_view(),
+        name="api-analytics-segment-history",
+    ),
+    path("analytics/partners", PartnerListsView.as_view(), name="api-analytics-partners"),
     path("segments", SegmentsView.as_view(), name="api-segments"),
     # A path under partners/, registered before the router's partner routes.
     path(

@@ -130,11 +130,13 @@ def review_queue() -> QuerySet[Commission]:
     )
 
 
-def payouts_due_total() -> Decimal:
+def payouts_due_total(*, partner_fields: dict | None = None) -> Decimal:
     """What the program owes partners now: the sum of positive ledger balances (a partner with
-    a negative balance after a refund is not owed anything, nor does it offset others)."""
+    a negative balance after a refund is not owed anything, nor does it offset others).
+    ``partner_fields``: only the partners matching these lookups (the dashboard's filters)."""
+    narrow = {f"partner__{field}": value for field, value in (partner_fields or {}).items()}
     balances = (
-        LedgerEntry.objects.filter(account=LedgerAccount.BALANCE)
+        LedgerEntry.objects.filter(account=LedgerAccount.BALANCE, **narrow)
         .values("partner_id")
         .annotate(total=Sum("amount"))
         .filter(total__gt=0)

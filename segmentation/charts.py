@@ -32,8 +32,9 @@ def figure(data: list[dict], title: str, **layout) -> dict:
     return {"data": data, "layout": {**LAYOUT, **layout, "title": {"text": title}}}
 
 
-def segments_over_time_chart(history, labels: dict) -> dict:
-    """history: [(as_of, {segment: count})] from the segmentation runs."""
+def segments_over_time_chart(history, labels: dict, title: str | None = None) -> dict:
+    """history: [(as_of, {segment: count})] from the segmentation runs; a trace per segment
+    of ``labels``."""
     days = [h[0].isoformat() for h in history]
     traces = []
     for segment, label in labels.items():
@@ -48,7 +49,7 @@ def segments_over_time_chart(history, labels: dict) -> dict:
         if segment in SEGMENT_COLORS:
             trace["line"] = {"color": SEGMENT_COLORS[segment]}
         traces.append(trace)
-    return figure(traces, _("Partners by activity segment"))
+    return figure(traces, title or _("Partners by activity segment"))
 
 
 def _translucent(hex_color: str, alpha: float = 0.35) -> str:

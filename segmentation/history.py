@@ -55,9 +55,14 @@ def segment_migration(
     return dict(matrix)
 
 
-def at_risk_memberships(*, limit: int = 10) -> QuerySet[SegmentMembership]:
+def at_risk_memberships(
+    *, limit: int = 10, partner_fields: dict | None = None
+) -> QuerySet[SegmentMembership]:
+    """The partners flagged at risk, least active first; ``partner_fields``: lookups on the
+    partner (the dashboard's filters)."""
+    narrow = {f"partner__{field}": value for field, value in (partner_fields or {}).items()}
     return (
-        SegmentMembership.objects.filter(at_risk=True)
+        SegmentMembership.objects.filter(at_risk=True, **narrow)
         .select_related("partner")
         .order_by("p_active", "partner_id")[:limit]
     )

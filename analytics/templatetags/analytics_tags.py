@@ -26,6 +26,8 @@ def kpi_value(kpi, currency: str) -> str:
         return percent(kpi.value)
     if kpi.kind == "ratio":
         return number_format(Decimal(kpi.value), decimal_pos=2)
+    if kpi.kind == "days":
+        return number_format(Decimal(kpi.value), decimal_pos=1)
     return number_format(kpi.value, force_grouping=True)
 
 

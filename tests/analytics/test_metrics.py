@@ -14,8 +14,11 @@ import pytest
 from analytics import metrics
 from analytics.models import DailyPartnerStats, PartnerMilestones
 from analytics.periods import Filters, Period
+from analytics.rollups import rollup_rebuild
 from segmentation.history import segment_migration
 from tenancy.scope import tenant_scope
+from tests.analytics.conftest import _conversion, msk
+from tests.factories import PartnerFactory
 
 JUNE = Period(date(2026, 6, 1), date(2026, 6, 30))
 
@@ -62,6 +65,10 @@ def test_kpis_for_the_period_and_the_previous_one(program):
     assert kpis["lead_to_sale"] == (Decimal("1.5000"), None)
     # (5500 − 550 − 4000) / (550 + 4000); May: (500 − 50) / 50
     assert kpis["roi"] == (Decimal("0.2088"), Decimal("9.0000"))
+    # First results: P1's lead on 5 June, 26 days after joining on 10 May; P2's lead on 4 June,
+    # 2 days after joining; in May, P4's sale on 25 May, 5 days after joining (P5's refunded
+    # sale is no result).
+    assert kpis["time_to_first_result"] == (Decimal("14.0"), Decimal("5.0"))
     # 1000 of acquisition spend / 2 partners whose first result fell in June; May spent nothing
     assert kpis["cac"] == (Decimal("500.00"), Decimal("0.00"))
     assert kpis["payouts_due"] == (Decimal("123.45"), None)
@@ -85,7 +92,32 @@ def test_filters_narrow_every_figure(program):
 def test_journey_funnel(program):
     with tenant_scope(program.tenant):
         stages = metrics.journey_funnel(tenant=program.tenant, period=JUNE, filters=Filters())
-    assert [count for _label, count in stages] == [3, 2, 1, 1, 0]
+    # Joined in June: P2 (click, lead, sale), P3 (nothing), P5 (click; its sale refunded).
+    assert [(count, rate) for _label, count, rate in stages] == [
+        (3, None),
+        (2, Decimal("0.6667")),
+        (1, Decimal("0.5000")),
+        (1, Decimal("1.0000")),
+        (0, Decimal("0.0000")),
+    ]
+
+
+def test_journey_funnel_counts_a_later_step_at_the_earlier_ones(program):
+    """A partner whose first result is a coupon sale (no click, no lead) has passed those
+    steps: each step counts who reached it or a later one, so the funnel only narrows."""
+    with tenant_scope(program.tenant):
+        p6 = PartnerFactory(
+            tenant=program.tenant, name="P6", joined_at=msk("2026-06-03"), channel_type="expert"
+        )
+        _conversion(program.tenant, p6, "sale", msk("2026-06-08"), "900.00")
+        _conversion(program.tenant, p6, "sale", msk("2026-06-09"), "100.00")
+        rollup_rebuild(tenant=program.tenant)
+        stages = metrics.journey_funnel(tenant=program.tenant, period=JUNE, filters=Filters())
+        expert = metrics.journey_funnel(
+            tenant=program.tenant, period=JUNE, filters=Filters(channel="expert")
+        )
+    assert [count for _label, count, _rate in stages] == [4, 3, 2, 2, 1]
+    assert [count for _label, count, _rate in expert] == [1, 1, 1, 1, 1]
 
 
 def test_activation_cohorts(program):
@@ -160,6 +192,19 @@ def test_newest_partners_include_those_not_yet_synced(program):
             p["p5"].pk,
             p["p3"].pk,
         ]
+
+
+def test_newest_partners_filtered(program):
+    p = program.partners
+    with tenant_scope(program.tenant):
+        bloggers = metrics.newest_partner_ids(
+            tenant=program.tenant, limit=2, filters=Filters(channel="blogger")
+        )
+        capital = metrics.newest_partner_ids(
+            tenant=program.tenant, limit=5, filters=Filters(geography="capital")
+        )
+    assert bloggers == [p["p5"].pk, p["p3"].pk]  # P2 (niche site) joined between them
+    assert capital == [p["p1"].pk]
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from openpyxl import load_workbook
 
+from analytics import metrics
 from analytics.models import ProgramCost
 from partners.models import Partner
 from tenancy.scope import tenant_scope
@@ -194,6 +195,45 @@ def test_api_summary(program, api_key):
     )
 
 
+def test_api_rankings_segment_history_and_partner_lists(program, api_key):
+    p = program.partners
+    rankings = Client().get(f"/api/v1/analytics/rankings?{JUNE}&limit=1", **api_key).json()
+    assert rankings["pareto"] == [
+        {"partners_share": "0", "revenue_share": "0"},
+        {"partners_share": "0.5000", "revenue_share": "0.7273"},
+        {"partners_share": "1.0000", "revenue_share": "1.0000"},
+    ]
+    assert rankings["top"] == [
+        {"partner": p["p1"].pk, "revenue": "4000.00", "sales": 2, "commissions": "400.00"}
+    ]
+    bad = Client().get(f"/api/v1/analytics/rankings?{JUNE}&limit=0", **api_key)
+    assert bad.status_code == 400
+    assert bad.json()["errors"][0]["field"] == "limit"
+    history = Client().get(f"/api/v1/analytics/segment-history?{JUNE}", **api_key).json()
+    assert history["migration"] == [
+        {"from": None, "to": "periodic", "partners": 1},
+        {"from": "newcomer", "to": "stable", "partners": 1},
+        {"from": "periodic", "to": "sleeping", "partners": 1},
+    ]
+    assert [row["as_of"] for row in history["sizes"]] == [
+        "2026-06-02",
+        "2026-06-10",
+        "2026-06-15",
+        "2026-06-28",
+    ]
+    niche = Client().get(f"/api/v1/analytics/partners?{JUNE}&channel=niche_site", **api_key)
+    assert niche.json()["newest"] == [
+        {
+            "partner": p["p2"].pk,
+            "name": "P2",
+            "joined_at": "2026-06-02T09:00:00Z",
+            "channel_type": "niche_site",
+            "activity_segment": p["p2"].activity_segment,
+        }
+    ]
+    assert niche.json()["at_risk"] == []
+
+
 def test_api_daily_and_funnel(program, api_key):
     days = Client().get(f"/api/v1/analytics/daily?{JUNE}", **api_key).json()["days"]
     assert days[24] == {
@@ -206,6 +246,13 @@ def test_api_daily_and_funnel(program, api_key):
     }
     funnel = Client().get(f"/api/v1/analytics/funnel?{JUNE}", **api_key).json()["funnel"]
     assert [s["partners"] for s in funnel] == [3, 2, 1, 1, 0]
+    assert [s["of_previous_stage"] for s in funnel] == [
+        None,
+        "0.6667",
+        "0.5000",
+        "1.0000",
+        "0.0000",
+    ]
 
 
 def test_api_refuses_a_bad_parameter(program, api_key):
@@ -217,3 +264,91 @@ def test_api_refuses_a_bad_parameter(program, api_key):
     assert response.json()["errors"] == [
         {"field": "start", "code": "invalid", "message": "The start is after the end."}
     ]
+
+
+def test_the_filters_narrow_payouts_due_and_the_partner_lists(program):
+    from payouts.models import LedgerEntry
+    from segmentation.models import SegmentMembership
+
+    p = program.partners
+    with tenant_scope(program.tenant):
+        for partner, amount in ((p["p1"], "100.00"), (p["p2"], "40.00"), (p["p4"], "-5.00")):
+            LedgerEntry.objects.create(
+                partner=partner,
+                kind="accrual",
+                account="balance",
+                amount=Decimal(amount),
+                currency="RUB",
+                cause=f"test:{partner.pk}",
+            )
+        for partner, p_active in ((p["p1"], 0.2), (p["p2"], 0.3)):
+            SegmentMembership.objects.create(
+                partner=partner,
+                segment="stable",
+                since=msk("2026-06-01"),
+                as_of=date(2026, 6, 30),
+                at_risk=True,
+                p_active=p_active,
+            )
+    everyone = client_for(program.owner).get(f"/app/shop/?{JUNE}").content.decode()
+    assert 'data-testid="kpi-payouts_due">RUB\xa0140.00<' in everyone  # P4's debt offsets none
+    niche = client_for(program.owner).get(f"/app/shop/?{JUNE}&channel=niche_site")
+    text = niche.content.decode()
+    assert 'data-testid="kpi-payouts_due">RUB\xa040.00<' in text
+    at_risk = [m.partner.name for m in niche.context["at_risk"]]
+    newest = [partner.name for partner in niche.context["newest"]]
+    assert (at_risk, newest) == (["P2"], ["P2"])
+
+
+def test_the_segment_chart_under_filters(program):
+    owner = client_for(program.owner)
+    figures = owner.get(f"/app/shop/?{JUNE}").context["figures"]
+    assert len(figures["segments"]["data"]) == 5
+    stable = owner.get(f"/app/shop/?{JUNE}&segment=stable").context["figures"]["segments"]
+    assert [trace["name"] for trace in stable["data"]] == ["Stable"]
+    # The runs count partners per segment only: a channel filter says the chart is unfiltered.
+    niche = owner.get(f"/app/shop/?{JUNE}&channel=niche_site").context["figures"]["segments"]
+    assert "whole program" in niche["layout"]["title"]["text"]
+    assert "whole program" not in stable["layout"]["title"]["text"]
+
+
+def test_every_table_on_the_page_exports(program):
+    """Each table's CSV and XLSX link answers with that table, for the page's period and
+    filters; the funnel, migration and list exports hold the figures the page shows."""
+    import html
+    import re
+
+    owner = client_for(program.owner)
+    page = owner.get(f"/app/shop/?{JUNE}").content.decode()
+    links = sorted(set(re.findall(r'href="(/app/shop/analytics/export/\?[^"]+)"', page)))
+    tables = {re.search(r"table=([\w-]+)", link)[1] for link in links}
+    assert {"daily", "funnel", "migration", "cohorts", "top", "at-risk", "newest"} <= tables
+    assert {t for t in tables if t.startswith("breakdown-")} == {
+        f"breakdown-{d}" for d in metrics.BREAKDOWN_DIMENSIONS
+    }
+    assert len(links) == 2 * len(tables)  # CSV and XLSX each
+    exported = {}
+    for link in links:
+        response = owner.get(html.unescape(link))
+        assert response.status_code == 200, link
+        if "format=csv" in link:
+            rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+            exported[re.search(r"table=([\w-]+)", link)[1]] = rows
+        else:
+            assert load_workbook(io.BytesIO(response.content)).active.max_row >= 1
+    assert exported["funnel"] == [
+        ["Step", "Partners", "Of the step before"],
+        ["Joined", "3", ""],
+        ["First click", "2", "0.6667"],
+        ["First lead", "1", "0.5000"],
+        ["First sale", "1", "1.0000"],
+        ["Repeat sale", "0", "0.0000"],
+    ]
+    assert exported["migration"][0] == ["From", "To", "Partners"]
+    assert sorted(exported["migration"][1:]) == [
+        ["Newcomer", "Stable", "1"],
+        ["No segment", "Periodic", "1"],
+        ["Periodic", "Sleeping", "1"],
+    ]
+    assert [row[1] for row in exported["newest"][1:]] == ["P5", "P3", "P2", "P4", "P1"]
+    assert exported["at-risk"] == [["Partner ID", "Partner", "Segment", "Probability still active"]]
