@@ -468,8 +468,8 @@ def _rankings_refresh(cursor, tenant: Tenant, partner_ids) -> None:
     row = cursor.fetchone()
     if row is None or row[0] != today:
         partner_ids = None
-    elif not partner_ids:
-        return
+    elif partner_ids is not None and not partner_ids:
+        return  # the day's windows are current and no partner changed
     params = {
         "tenant": tenant.pk,
         "as_of": today,

@@ -141,21 +141,88 @@ def _dashboard_queries(program, period: str = JUNE) -> int:
 
 
 def _add_partners(program, count: int, start: int) -> None:
-    with tenant_scope(program.tenant):
-        Partner.objects.bulk_create(
+    """Partners with a June of their own — clicks, a lead, a sale with its commission, a
+    segment (every tenth at risk) — then the rollups rebuilt, so that every list and ranking
+    of the page has more rows to read at 1,000 partners than at 10."""
+    from analytics.rollups import rollup_rebuild
+    from partners.models import Click, Conversion, ReferralLink
+    from payouts.models import Commission
+    from segmentation.models import SegmentMembership
+
+    tenant = program.tenant
+    with tenant_scope(tenant):
+        partners = Partner.objects.bulk_create(
             [
                 Partner(
-                    tenant=program.tenant,
+                    tenant=tenant,
                     name=f"Bulk {i}",
                     email=f"bulk{i}@x.test",
                     code=f"B{i}",
                     status="active",
                     joined_at=msk("2026-06-12"),
                     channel_type="blogger",
+                    activity_segment="stable",
                 )
                 for i in range(start, start + count)
             ]
         )
+        links = ReferralLink.objects.bulk_create(
+            [
+                ReferralLink(partner=p, code=f"L{p.pk}", destination_url="https://shop.test/")
+                for p in partners
+            ]
+        )
+        Click.objects.bulk_create(
+            [
+                Click(partner=p, link=link, created_at=msk("2026-06-13", minute=n))
+                for p, link in zip(partners, links, strict=True)
+                for n in range(2)
+            ]
+        )
+        conversions = Conversion.objects.bulk_create(
+            [
+                Conversion(
+                    partner=p,
+                    kind=kind,
+                    external_id=f"bulk-{kind}-{p.pk}",
+                    attribution="partner",
+                    amount=Decimal(100 + i) if kind == "sale" else None,
+                    currency="RUB" if kind == "sale" else "",
+                    payload_hash="h",
+                    occurred_at=msk("2026-06-14"),
+                )
+                for i, p in enumerate(partners)
+                for kind in ("lead", "sale")
+            ]
+        )
+        Commission.objects.bulk_create(
+            [
+                Commission(
+                    conversion=c,
+                    partner_id=c.partner_id,
+                    amount=c.amount / 10,
+                    currency="RUB",
+                    status="approved",
+                    hold_until=c.occurred_at,
+                )
+                for c in conversions
+                if c.kind == "sale"
+            ]
+        )
+        SegmentMembership.objects.bulk_create(
+            [
+                SegmentMembership(
+                    partner=p,
+                    segment="stable",
+                    since=msk("2026-06-14"),
+                    as_of=date(2026, 6, 30),
+                    at_risk=i % 10 == 0,
+                    p_active=0.5,
+                )
+                for i, p in enumerate(partners)
+            ]
+        )
+        rollup_rebuild(tenant=tenant)
         assert Partner.objects.count() == start + count + 5
 
 
@@ -164,6 +231,11 @@ def test_query_count_does_not_grow_with_the_program(program):
     ten = _dashboard_queries(program)
     _add_partners(program, 990, 5)  # 1,000 partners
     assert _dashboard_queries(program) == ten
+    page = client_for(program.owner).get(f"/app/shop/?{JUNE}&channel=blogger")
+    # The larger program's rows reach every list and ranking of the page.
+    assert len(page.context["top_partners"]) == 10
+    assert len(page.context["at_risk"]) == 10
+    assert len(page.context["newest"]) == 10
 
 
 def test_query_count_is_the_same_for_an_empty_period(program):

@@ -370,3 +370,17 @@ def test_long_periods_read_whole_months_from_the_month_cube_with_the_same_figure
     may_june = results[(periods[0], Filters())][0][0]
     assert may_june["revenue_cur"] > 0
     assert may_june["sales_cur"] > 0
+
+
+def test_a_rebuild_on_the_day_of_a_refresh_recomputes_the_window_rankings(program):
+    """rebuild_rollups after a bulk load the same day: the preset windows' rankings (kept per
+    day) must be recomputed too, not left as the morning's refresh computed them."""
+    tenant, p3 = program.tenant, program.partners["p3"]
+    this_month = Period(date(2026, 6, 1), date(2026, 6, 30))  # a preset window on 30 June
+    with tenant_scope(tenant):
+        rollup_refresh_days(tenant=tenant, days=[])  # the day's windows are current
+        # A bulk load: rows written without the events that mark days dirty.
+        _commission(tenant, _conversion(tenant, p3, "sale", msk("2026-06-20"), "9000.00"), "900")
+        rollup_rebuild(tenant=tenant)
+        _curve, top = metrics.partner_ranking(tenant=tenant, period=this_month, filters=Filters())
+    assert (top[0]["partner_id"], top[0]["revenue"]) == (p3.pk, Decimal("9000.00"))
