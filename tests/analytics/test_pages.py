@@ -424,3 +424,64 @@ def test_every_table_on_the_page_exports(program):
     ]
     assert [row[1] for row in exported["newest"][1:]] == ["P5", "P3", "P2", "P4", "P1"]
     assert exported["at-risk"] == [["Partner ID", "Partner", "Segment", "Probability still active"]]
+
+
+def test_another_programs_rollups_stay_out_of_every_figure(program, api_key):
+    """Two programs' rollups side by side: the shop's figures are exactly its own (the pages'
+    cross-tenant walk sees no other program's names; this checks the numbers)."""
+    from analytics.rollups import rollup_rebuild
+    from segmentation.models import SegmentMembership
+    from tests.analytics.conftest import _clicks, _commission, _conversion
+    from tests.factories import MembershipFactory, PartnerFactory, TenantFactory
+
+    other = TenantFactory(slug="other", timezone="Europe/Moscow", currency="RUB")
+    other_owner = MembershipFactory(tenant=other, role="owner").user
+    stranger = PartnerFactory(
+        tenant=other, name="Stranger", joined_at=msk("2026-06-20"), channel_type="blogger"
+    )
+    with tenant_scope(other):
+        _clicks(other, stranger, msk("2026-06-21"), 40)
+        _conversion(other, stranger, "lead", msk("2026-06-21"))
+        sale = _conversion(other, stranger, "sale", msk("2026-06-22"), "77777.00")
+        _commission(other, sale, "7777.70")
+        SegmentMembership.objects.create(
+            partner=stranger,
+            segment="stable",
+            since=msk("2026-06-22"),
+            as_of=date(2026, 6, 30),
+            at_risk=True,
+            p_active=0.1,
+        )
+        rollup_rebuild(tenant=other)
+    owner = client_for(program.owner)
+    p1, p2 = program.partners["p1"], program.partners["p2"]
+    # A custom period (packed columns), the 30-day preset (window totals), a filter.
+    custom = "period=custom&start=2026-06-02&end=2026-06-29"
+    for query, top in (
+        (custom, [p1, p2]),
+        ("period=30d", [p1, p2]),
+        (f"{custom}&channel=blogger", [p1]),
+    ):
+        page = owner.get(f"/app/shop/?{query}")
+        text = page.content.decode()
+        assert "Stranger" not in text
+        assert "77,777" not in text
+        assert "7,777.70" not in text
+        figures = page.context["figures"]
+        assert 77777.0 not in figures["revenue"]["data"][0]["y"]
+        assert [row["partner_id"] for row in page.context["top_partners"]] == [p.pk for p in top]
+        assert stranger.pk not in {m.partner_id for m in page.context["at_risk"]}
+        assert stranger.pk not in {p.pk for p in page.context["newest"]}
+    june = owner.get(f"/app/shop/?{JUNE}")
+    assert 'data-testid="kpi-revenue">RUB\xa05,500.00<' in june.content.decode()
+    assert 'data-testid="kpi-active_partners">2<' in june.content.decode()
+    channel = next(b for b in june.context["breakdowns"] if b["key"] == "channel_type")
+    blogger = next(row for row in channel["rows"] if row["value"] == "blogger")
+    assert (blogger["revenue"], blogger["clicks"]) == (Decimal("4000.00"), 11)
+    assert [count for _label, count, _rate in june.context["funnel"]] == [3, 2, 1, 1, 0]
+    summary = Client().get(f"/api/v1/analytics/summary?{JUNE}", **api_key).json()
+    revenue = next(k for k in summary["kpis"] if k["key"] == "revenue")
+    assert revenue["value"] == "5500.0000"
+    # And the other program sees its own sale.
+    theirs = client_for(other_owner).get(f"/app/other/?{JUNE}").content.decode()
+    assert 'data-testid="kpi-revenue">RUB\xa077,777.00<' in theirs
