@@ -57,21 +57,52 @@ def _translucent(hex_color: str, alpha: float = 0.35) -> str:
     return f"rgba({red},{green},{blue},{alpha})"
 
 
+NO_SEGMENT_COLOR = "#d0d5dd"
+
+
 def migration_chart(matrix, labels: dict) -> dict:
-    """A Sankey diagram of moves between segments: matrix[(from, to)] = partners."""
-    segments = list(labels)
-    nodes = [f"{labels[s]} ·" for s in segments] + [f"· {labels[s]}" for s in segments]
+    """A Sankey diagram of moves between segments: matrix[(from, to)] = partners. Partners
+    with no segment on the first day (joined since, or before the first run) start from a
+    "no segment" node, as in the table beside the chart; with no partner at all the chart
+    says so (plotly's Sankey fails on empty links, and took the page's later charts with it)."""
+    sources = ([""] if any(s == "" and n for (s, _t), n in matrix.items()) else []) + list(labels)
+    targets = list(labels)
+
+    def name(segment: str) -> str:
+        return str(labels[segment]) if segment else str(_("No segment"))
+
+    def color(segment: str) -> str:
+        return SEGMENT_COLORS.get(segment, NO_SEGMENT_COLOR)
+
     links = {"source": [], "target": [], "value": [], "color": []}
     for (source, target), count in matrix.items():
-        if count and source in segments and target in segments:
-            links["source"].append(segments.index(source))
-            links["target"].append(len(segments) + segments.index(target))
+        if count and source in sources and target in targets:
+            links["source"].append(sources.index(source))
+            links["target"].append(len(sources) + targets.index(target))
             links["value"].append(count)
-            links["color"].append(_translucent(SEGMENT_COLORS[target]))
-    colors = [SEGMENT_COLORS[s] for s in segments] * 2
+            links["color"].append(_translucent(color(target)))
+    title = _("Moves between segments")
+    if not links["value"]:
+        chart = figure([], title)
+        chart["layout"]["annotations"] = [
+            {
+                "text": str(_("No segment history in this period yet.")),
+                "showarrow": False,
+                "xref": "paper",
+                "yref": "paper",
+                "x": 0.5,
+                "y": 0.5,
+            }
+        ]
+        chart["layout"]["xaxis"] = chart["layout"]["yaxis"] = {"visible": False}
+        return chart
     sankey = {
         "type": "sankey",
-        "node": {"label": [str(n) for n in nodes], "color": colors, "pad": 12},
+        "node": {
+            "label": [f"{name(s)} ·" for s in sources] + [f"· {name(t)}" for t in targets],
+            "color": [color(s) for s in sources] + [color(t) for t in targets],
+            "pad": 12,
+        },
         "link": links,
     }
-    return figure([sankey], _("Moves between segments"))
+    return figure([sankey], title)

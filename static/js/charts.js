@@ -44,7 +44,9 @@
     var figures = JSON.parse(source.textContent);
     document.querySelectorAll("[data-figure]").forEach(function (el) {
       var figure = figures[el.dataset.figure];
-      if (figure) { draw(el, figure, extra); }
+      if (!figure) { return; }
+      // One chart that plotly cannot draw must not leave the page's later charts blank.
+      try { draw(el, figure, extra); } catch (error) { console.error(el.dataset.figure, error); }
     });
   }
 

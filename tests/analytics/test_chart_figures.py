@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 from analytics import charts
 from partners import cabinet
 from partners.models import ActivitySegment
-from segmentation.charts import LAYOUT, SEGMENT_COLORS, _translucent
+from segmentation.charts import LAYOUT, SEGMENT_COLORS
 from tenancy.templatetags.charts import chart_template
 
 
@@ -120,24 +120,6 @@ def old_segments_over_time_chart(history, labels: dict) -> go.Figure:
     return figure
 
 
-def old_migration_chart(matrix, labels: dict) -> go.Figure:
-    segments = list(labels)
-    nodes = [f"{labels[s]} ·" for s in segments] + [f"· {labels[s]}" for s in segments]
-    links = {"source": [], "target": [], "value": [], "color": []}
-    for (source, target), count in matrix.items():
-        if count and source in segments and target in segments:
-            links["source"].append(segments.index(source))
-            links["target"].append(len(segments) + segments.index(target))
-            links["value"].append(count)
-            links["color"].append(_translucent(SEGMENT_COLORS[target]))
-    colors = [SEGMENT_COLORS[s] for s in segments] * 2
-    figure = go.Figure(
-        go.Sankey(node={"label": [str(n) for n in nodes], "color": colors, "pad": 12}, link=links)
-    )
-    figure.update_layout(**LAYOUT, title=_("Moves between segments"))
-    return figure
-
-
 def old_stats_figure(days: list) -> go.Figure:
     x = [d.day.isoformat() for d in days]
     figure = go.Figure(
@@ -211,7 +193,7 @@ CASES = [
         "migration",
         lambda s, build: build(s["matrix"], SEGMENTS),
         charts.migration_chart,
-        old_migration_chart,
+        None,  # changed since: a "no segment" source, and a note instead of an empty Sankey
     ),
     ("cabinet stats", lambda s, build: build(s["stats"]), cabinet._stats_figure, old_stats_figure),
 ]
@@ -225,7 +207,23 @@ def test_figure_is_valid_plotly_and_what_go_figure_wrote(samples, call, build, o
     figure = call(samples, build)
     assert "template" not in figure["layout"]
     assert shipped(figure) == plotly_json(figure)
-    assert shipped(figure) == plotly_json(call(samples, old_build))
+    if old_build is not None:
+        assert shipped(figure) == plotly_json(call(samples, old_build))
+
+
+def test_migration_from_no_segment_and_an_empty_period():
+    figure = charts.migration_chart({("", "newcomer"): 3, ("top", "stable"): 2}, SEGMENTS)
+    assert shipped(figure) == plotly_json(figure)
+    sankey = figure["data"][0]
+    assert sankey["node"]["label"][0] == "No segment ·"
+    assert list(zip(sankey["link"]["source"], sankey["link"]["value"], strict=True)) == [
+        (0, 3),
+        (1, 2),
+    ]
+    empty = charts.migration_chart({}, SEGMENTS)
+    assert empty["data"] == []
+    assert empty["layout"]["annotations"][0]["text"] == "No segment history in this period yet."
+    assert shipped(empty) == plotly_json(empty)
 
 
 def test_segments_without_a_colour_get_plotly_s_own():

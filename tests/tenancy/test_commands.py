@@ -8,6 +8,8 @@ from django.apps import apps
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from analytics.models import PartnerAttributes
+from partners.models import Partner
 from tenancy.models import APIKey, Membership, Role, Tenant, TenantOwned, User, hash_token
 from tests.factories import PASSWORD, UserFactory
 
@@ -195,6 +197,14 @@ def test_seed_demo_is_idempotent(anon, db):
     assert counts["tenants"] == 1
     assert counts["tenancy.Membership"] == 3
     assert counts["partners.Partner"] == 8
+
+    # The dashboard's cubes count each partner in the segment the demo's runs gave it.
+    attributes = dict(PartnerAttributes.unscoped.values_list("partner_id", "activity_segment"))
+    segments = dict(
+        Partner.unscoped.filter(tenant__slug="demo").values_list("pk", "activity_segment")
+    )
+    assert attributes == segments
+    assert len(set(attributes.values()) - {""}) >= 2
 
     second, _ = run("seed_demo", *DEMO_OPTIONS)
     assert "The demo program already exists (use --reset to rebuild it)." in second

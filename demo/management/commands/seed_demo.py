@@ -133,8 +133,6 @@ class Command(BaseCommand):
                 approved = commissions_approve_matured(now=now)
                 self._costs(tenant, now, options["months"])
                 steps.update()
-                rollup_rebuild(tenant=tenant)
-                steps.update()
                 today = local_today(tenant=tenant)
                 open_batch = demo_open_batch(tenant=tenant, rng=rng, owner=owner, today=today)
                 for weeks_back in range(12, -1, -1):  # segment history for the charts
@@ -145,6 +143,10 @@ class Command(BaseCommand):
                     )
                 custom_segments = demo_custom_segments(tenant=tenant, owner=owner)
                 newcomers = self._newcomers(tenant, now)
+                steps.update()
+                # After the segment runs: the cubes count each partner in its segment (built
+                # before, they held every partner as "not set" until a refresh synced them).
+                rollup_rebuild(tenant=tenant)
                 steps.update()
         steps.update()
         steps.close()
