@@ -11,7 +11,6 @@ from rest_framework.response import Response
 from analytics import metrics
 from analytics.models import DailyPartnerStats
 from analytics.periods import PRESETS, DashboardQuery, parse_query
-from payouts.selectors import payouts_due_total
 from segmentation.history import segment_sizes_over_time
 from segmentation.selectors import local_today
 from tenancy.errors import ServiceError
@@ -86,8 +85,8 @@ class SummaryView(AnalyticsView):
             tenant=self.tenant,
             period=query.period,
             filters=query.filters,
-            payouts_due=payouts_due_total(
-                partner_fields=metrics.partner_field_filters(query.filters)
+            payouts_due=metrics.payouts_due_at_ends(
+                tenant=self.tenant, period=query.period, filters=query.filters
             ),
         )
         return Response({**self.period_payload(query), "kpis": KpiSerializer(kpis, many=True).data})

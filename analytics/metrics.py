@@ -4,11 +4,13 @@ whatever the program's size. Definitions are in METRIC_DEFINITIONS and shown on 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from zoneinfo import ZoneInfo
 
 from django.db import connection
 from django.db.models import QuerySet
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from analytics import columns
@@ -21,6 +23,7 @@ from analytics.models import (
 )
 from analytics.periods import Filters, Period, month_days
 from partners.models import Partner
+from payouts.selectors import payouts_due_total
 from segmentation.history import at_risk_memberships, segment_migration
 from segmentation.models import SegmentMembership
 from tenancy.models import Tenant
@@ -57,7 +60,8 @@ METRIC_DEFINITIONS = {
         "Acquisition spend in the period divided by the partners whose first result fell in it."
     ),
     "payouts_due": _(
-        "Approved commissions not yet paid out: the sum of partners' positive balances."
+        "Approved commissions not yet paid out at the period's end (now, if it has not ended): "
+        "the sum of partners' positive balances; compared with the previous period's end."
     ),
 }
 
@@ -339,9 +343,31 @@ def _roi(revenue: Decimal, commissions: Decimal, costs: Decimal) -> Decimal | No
     return ((revenue - spend) / spend).quantize(Decimal("0.0001"), ROUND_HALF_UP)
 
 
+def payouts_due_at_ends(*, tenant: Tenant, period: Period, filters: Filters) -> tuple:
+    """Payouts due at the end of the period (now, for a period that has not ended) and at the
+    end of the previous period, of the filtered partners."""
+    tz = ZoneInfo(tenant.timezone)
+
+    def end_of(day: date) -> datetime:
+        return datetime.combine(day + timedelta(days=1), time.min, tzinfo=tz)
+
+    fields = partner_field_filters(filters)
+    ended = end_of(period.end) <= timezone.now()
+    return (
+        payouts_due_total(partner_fields=fields, before=end_of(period.end) if ended else None),
+        payouts_due_total(partner_fields=fields, before=end_of(period.previous().end)),
+    )
+
+
 def kpis(
-    *, tenant: Tenant, period: Period, filters: Filters, payouts_due: Decimal | None
+    *,
+    tenant: Tenant,
+    period: Period,
+    filters: Filters,
+    payouts_due: tuple[Decimal | None, Decimal | None],
 ) -> list[Kpi]:
+    """The tiles; ``payouts_due``: (at the period's end, at the previous period's end), from
+    payouts_due_at_ends."""
     sums = _sums(tenant, period, filters)
     cohorts = _cohort_counts(tenant, period, filters)
     fixed_cur, acq_cur = program_costs(period=period)
@@ -416,7 +442,7 @@ def kpis(
             cac(acq_prev, cohorts["first_result_prev"]),
             "money",
         ),
-        Kpi("payouts_due", payouts_due, None, "money"),
+        Kpi("payouts_due", *payouts_due, "money"),
     ]
 
 

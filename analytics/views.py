@@ -20,7 +20,6 @@ from analytics.models import ProgramCost
 from analytics.periods import PRESETS, DashboardQuery, parse_query
 from partners.geography import GeographyTier
 from partners.models import ActivitySegment, ChannelType, CompanySize, Partner, PartnerType
-from payouts.selectors import payouts_due_total
 from segmentation.history import segment_sizes_over_time
 from segmentation.selectors import local_today
 from tenancy.views import manager_page
@@ -80,12 +79,11 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     tenant = request.tenant
     query = dashboard_query(request)
     period, filters = query.period, query.filters
-    partner_fields = metrics.partner_field_filters(filters)
     kpis = metrics.kpis(
         tenant=tenant,
         period=period,
         filters=filters,
-        payouts_due=payouts_due_total(partner_fields=partner_fields),
+        payouts_due=metrics.payouts_due_at_ends(tenant=tenant, period=period, filters=filters),
     )
     series = metrics.daily_series(tenant=tenant, period=period, filters=filters)
     funnel = metrics.journey_funnel(tenant=tenant, period=period, filters=filters)

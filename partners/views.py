@@ -9,7 +9,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
-from partners import list_filters, selectors, services
+from partners import list_filters, selectors, services, timeline
 from partners.forms import BulkForm, CouponForm, PartnerEditForm, StatusForm
 from partners.geography import GeographyTier
 from partners.models import ActivitySegment, ChannelType, Partner, PartnerStatus, PartnerType
@@ -145,6 +145,8 @@ def _timeline(partner: Partner) -> list[dict]:
         }
         for c in selectors.conversion_list_for_partner(partner=partner, limit=20)
     ]
+    for source in timeline.registered():  # commissions, from payouts
+        events += source(partner, 20)
     return sorted(events, key=lambda e: e["at"], reverse=True)[:30]
 
 

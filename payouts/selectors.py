@@ -9,7 +9,10 @@ from zoneinfo import ZoneInfo
 from django.db.models import Count, F, Max, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
 
+from partners.money import money_format
 from payouts.models import (
     Commission,
     CommissionStatus,
@@ -100,6 +103,26 @@ def partner_daily_earnings(
     ]
 
 
+def commission_timeline(partner, limit: int) -> list[dict]:
+    """The partner's latest commissions as events of the partner page's recent activity:
+    the amount owed and its state."""
+    commissions = (
+        Commission.objects.filter(partner=partner)
+        .select_related("conversion")
+        .order_by("-created_at", "-id")[:limit]
+    )
+    return [
+        {
+            "at": c.created_at,
+            "kind": _("Commission"),
+            "detail": f"{c.conversion.external_id} · "
+            f"{money_format(c.payable_amount, c.currency, get_language() or 'en')}"
+            f" · {c.get_status_display()}",
+        }
+        for c in commissions
+    ]
+
+
 def commission_list(
     *,
     partner_id: int | None = None,
@@ -130,11 +153,16 @@ def review_queue() -> QuerySet[Commission]:
     )
 
 
-def payouts_due_total(*, partner_fields: dict | None = None) -> Decimal:
+def payouts_due_total(
+    *, partner_fields: dict | None = None, before: datetime | None = None
+) -> Decimal:
     """What the program owes partners now: the sum of positive ledger balances (a partner with
     a negative balance after a refund is not owed anything, nor does it offset others).
-    ``partner_fields``: only the partners matching these lookups (the dashboard's filters)."""
+    ``partner_fields``: only the partners matching these lookups (the dashboard's filters);
+    ``before``: as it stood then (the ledger is append-only, so its past is exact)."""
     narrow = {f"partner__{field}": value for field, value in (partner_fields or {}).items()}
+    if before is not None:
+        narrow["created_at__lt"] = before
     balances = (
         LedgerEntry.objects.filter(account=LedgerAccount.BALANCE, **narrow)
         .values("partner_id")

@@ -23,7 +23,7 @@ from tests.factories import PartnerFactory
 JUNE = Period(date(2026, 6, 1), date(2026, 6, 30))
 
 
-def kpi_map(program, filters: Filters | None = None, payouts_due=Decimal("0")):
+def kpi_map(program, filters: Filters | None = None, payouts_due=(Decimal("0"), Decimal("0"))):
     filters = filters or Filters()
     with tenant_scope(program.tenant):
         kpis = metrics.kpis(
@@ -53,7 +53,7 @@ def test_rollups_use_the_program_day_and_net_amounts(program):
 
 
 def test_kpis_for_the_period_and_the_previous_one(program):
-    kpis = kpi_map(program, payouts_due=Decimal("123.45"))
+    kpis = kpi_map(program, payouts_due=(Decimal("123.45"), Decimal("100.00")))
     assert kpis["active_partners"] == (2, 1)
     assert kpis["new_partners"] == (3, 2)
     assert kpis["activation_rate"] == (Decimal("0.3333"), Decimal("1.0000"))
@@ -71,7 +71,7 @@ def test_kpis_for_the_period_and_the_previous_one(program):
     assert kpis["time_to_first_result"] == (Decimal("14.0"), Decimal("5.0"))
     # 1000 of acquisition spend / 2 partners whose first result fell in June; May spent nothing
     assert kpis["cac"] == (Decimal("500.00"), Decimal("0.00"))
-    assert kpis["payouts_due"] == (Decimal("123.45"), None)
+    assert kpis["payouts_due"] == (Decimal("123.45"), Decimal("100.00"))
 
 
 def test_costs_are_prorated_to_the_period(program):

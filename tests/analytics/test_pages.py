@@ -11,11 +11,13 @@ from openpyxl import load_workbook
 
 from analytics import metrics
 from analytics.models import ProgramCost
+from analytics.periods import Filters, Period
 from partners.models import Partner
 from tenancy.scope import tenant_scope
 from tests.analytics.conftest import msk
 
 JUNE = "period=custom&start=2026-06-01&end=2026-06-30"
+JUNE_PERIOD = Period(date(2026, 6, 1), date(2026, 6, 30))
 
 
 def client_for(user) -> Client:
@@ -362,11 +364,32 @@ def test_the_filters_narrow_payouts_due_and_the_partner_lists(program):
                 at_risk=True,
                 p_active=p_active,
             )
+    with tenant_scope(program.tenant):  # on the last day of May, P1 was owed 60.00
+        LedgerEntry.objects.create(
+            partner=p["p1"],
+            kind="accrual",
+            account="balance",
+            amount=Decimal("60.00"),
+            currency="RUB",
+            cause="test:may",
+            created_at=msk("2026-05-31", 23, 59),
+        )
+        due = metrics.payouts_due_at_ends(
+            tenant=program.tenant, period=JUNE_PERIOD, filters=Filters()
+        )
+        may = metrics.payouts_due_at_ends(
+            tenant=program.tenant,
+            period=Period(date(2026, 5, 1), date(2026, 5, 31)),
+            filters=Filters(),
+        )
+    # June (not over: now) 100 + 60 + 40, P4's debt offsetting none; at the end of May, 60.
+    assert due == (Decimal("200.00"), Decimal("60.00"))
+    assert may == (Decimal("60.00"), Decimal("0"))
     everyone = client_for(program.owner).get(f"/app/shop/?{JUNE}").content.decode()
-    assert 'data-testid="kpi-payouts_due">RUB\xa0140.00<' in everyone  # P4's debt offsets none
+    assert 'data-testid="kpi-payouts_due">RUB\xa0200.00<' in everyone
     niche = client_for(program.owner).get(f"/app/shop/?{JUNE}&channel=niche_site")
     text = niche.content.decode()
-    assert 'data-testid="kpi-payouts_due">RUB\xa040.00<' in text
+    assert 'data-testid="kpi-payouts_due">RUB\xa040.00<' in text  # P2 only
     at_risk = [m.partner.name for m in niche.context["at_risk"]]
     newest = [partner.name for partner in niche.context["newest"]]
     assert (at_risk, newest) == (["P2"], ["P2"])

@@ -42,7 +42,7 @@ ENGLISH_SHORT_MONTHS = tuple(calendar.month_abbr)[1:]
 def expected_revenue(tenant, preset: str, filters: Filters) -> Decimal:
     with tenant_scope(tenant):
         period = period_for(preset, local_today(tenant=tenant))
-        kpis = metrics.kpis(tenant=tenant, period=period, filters=filters, payouts_due=None)
+        kpis = metrics.kpis(tenant=tenant, period=period, filters=filters, payouts_due=(None, None))
     return next(k.value for k in kpis if k.key == "revenue")
 
 
@@ -131,7 +131,10 @@ def test_period_and_filter_change_the_figures(live_server, page, tmp_path):
         active = next(
             k.value
             for k in metrics.kpis(
-                tenant=tenant, period=period, filters=Filters(channel="blogger"), payouts_due=None
+                tenant=tenant,
+                period=period,
+                filters=Filters(channel="blogger"),
+                payouts_due=(None, None),
             )
             if k.key == "active_partners"
         )

@@ -1,7 +1,7 @@
 """The money path in the browser, end to end: a partner joins through the program's page,
 makes a link, a visitor clicks it, the shop posts the sale through the API, a real Celery
 worker writes the buffered click, the partner sees the commission in the cabinet and the
-manager sees the click, the sale and the commission on the partner's page."""
+manager sees the click, the sale and the commission in the partner's recent activity."""
 
 import re
 import time
@@ -120,6 +120,7 @@ def test_join_link_click_sale_commission(live_server, new_page, request):
     expect(timeline).to_contain_text("Click")
     expect(timeline).to_contain_text("stories")
     expect(timeline).to_contain_text("order-1001")
+    expect(timeline).to_contain_text("order-1001 · RUB\xa01,000.00 · Pending (hold period)")
     money = manager.get_by_test_id("partner-money")
     expect(money).to_contain_text("Sale order-1001")
     expect(money).to_contain_text("RUB\xa01,000.00")

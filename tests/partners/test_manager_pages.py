@@ -138,6 +138,12 @@ def test_detail_shows_profile_links_coupons_and_timeline(world_a):
     assert "Aardvark-COUPON" in body
     assert "reel-42" in body
     assert "Aardvark-order-1" in body  # a conversion, read through the partners selector
+    # Its commission, contributed by payouts (partners.timeline), in the same list.
+    timeline = body[body.index('data-testid="timeline"') :]
+    assert (
+        "<td>Commission</td><td>Aardvark-order-1 · RUB\xa0100.00 · Pending (hold period)</td>"
+        in timeline
+    )
 
 
 def test_edit_saves_through_the_service(world_a):
