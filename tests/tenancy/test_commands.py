@@ -1,6 +1,7 @@
 """Operators' management commands: create_tenant, create_api_key, seed_demo."""
 
 import re
+from decimal import Decimal
 from io import StringIO
 
 import pytest
@@ -232,3 +233,53 @@ def test_seed_demo_is_idempotent(anon, db):
     )
     assert response["Location"] == "/p/demo/"
     assert partner.get("/p/demo/").status_code == 200
+
+
+def _demo_fingerprint() -> dict:
+    """What the demo is made of, without the times (relative to when it runs)."""
+    from django.db.models import Count, Sum
+
+    from partners.models import Conversion
+
+    demo = Tenant.objects.get(slug="demo")
+    partners = sorted(
+        Partner.unscoped.filter(tenant=demo).values_list(
+            "email", "channel_type", "geography_tier", "partner_type", "status"
+        )
+    )
+    conversions = sorted(
+        Conversion.unscoped.filter(tenant=demo)
+        .values_list("partner__email", "kind")
+        .annotate(n=Count("id"), total=Sum("amount"), refunded=Sum("refunded_amount"))
+    )
+    return {"partners": partners, "conversions": conversions}
+
+
+def test_seed_demo_is_deterministic_by_seed(db):
+    run("seed_demo", "--partners", "12", "--seed", "5", "--quiet")
+    first = _demo_fingerprint()
+    run("seed_demo", "--partners", "12", "--seed", "5", "--reset", "--quiet")
+    assert _demo_fingerprint() == first
+    run("seed_demo", "--partners", "12", "--seed", "6", "--reset", "--quiet")
+    assert _demo_fingerprint() != first
+
+
+def test_seed_demo_has_the_skew_of_a_real_program(db):
+    """A few partners bring most of the revenue, many never sell, some refunds (seed 000)."""
+    from django.db.models import F, Sum
+
+    from partners.models import Conversion
+
+    run("seed_demo", "--partners", "150", "--seed", "11", "--quiet")
+    demo = Tenant.objects.get(slug="demo")
+    revenue = dict(
+        Conversion.unscoped.filter(tenant=demo, kind="sale", partner__isnull=False)
+        .values_list("partner_id")
+        .annotate(total=Sum(F("amount") - F("refunded_amount")))
+    )
+    partners = Partner.unscoped.filter(tenant=demo).count()
+    totals = sorted(revenue.values(), reverse=True)
+    top_fifth = sum(totals[: partners // 5])
+    assert top_fifth > sum(totals) * Decimal("0.6")  # the top 20 % bring over 60 %
+    assert partners - len(revenue) > partners * 0.3  # over 30 % never sold
+    assert Conversion.unscoped.filter(tenant=demo, refunded_amount__gt=0).exists()
