@@ -384,3 +384,28 @@ def test_a_rebuild_on_the_day_of_a_refresh_recomputes_the_window_rankings(progra
         rollup_rebuild(tenant=tenant)
         _curve, top = metrics.partner_ranking(tenant=tenant, period=this_month, filters=Filters())
     assert (top[0]["partner_id"], top[0]["revenue"]) == (p3.pk, Decimal("9000.00"))
+
+
+def test_the_rebuild_command(program):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    with tenant_scope(program.tenant):
+        before = sorted(DailyPartnerStats.objects.values_list("partner_id", "day", "revenue"))
+        DailyPartnerStats.objects.all().delete()
+    out = StringIO()
+    call_command("rebuild_rollups", "--tenant", "shop", stdout=out)
+    assert "Rebuilding rollups of shop" in out.getvalue()
+    assert f"{len(before)} partner-day rows written" in out.getvalue()
+    with tenant_scope(program.tenant):
+        assert (
+            sorted(DailyPartnerStats.objects.values_list("partner_id", "day", "revenue")) == before
+        )
+        kpis = metrics.kpis(
+            tenant=program.tenant,
+            period=Period(date(2026, 6, 1), date(2026, 6, 30)),
+            filters=Filters(),
+            payouts_due=(None, None),
+        )
+    assert next(k.value for k in kpis if k.key == "revenue") == Decimal("5500.00")

@@ -145,6 +145,47 @@ def test_period_and_filter_change_the_figures(live_server, page, tmp_path):
     expect(page.get_by_test_id("breakdown-channel_type").locator("tbody tr")).to_have_count(1)
 
 
+def test_sorting_definitions_and_links(live_server, page):
+    call_command("seed_demo", partners=120, seed=7, quiet=True)
+    login(page, live_server, "owner@demo.partnerflow.local", "partnerflow-demo")
+    page.goto(f"{live_server.url}/app/demo/?period=90d")
+    switch_language(page, "en")
+    # Every tile says how it is computed.
+    tiles = page.locator(".kpi")
+    shown = {
+        tiles.nth(n).get_attribute("data-kpi"): tiles.nth(n).get_attribute("title")
+        for n in range(tiles.count())
+    }
+    assert shown == {key: str(text) for key, text in metrics.METRIC_DEFINITIONS.items()}
+    expect(page.locator("[data-kpi=time_to_first_result]")).to_have_attribute(
+        "title", re.compile("days from joining")
+    )
+    # A breakdown sorts by a column: descending first, then ascending.
+    table = page.get_by_test_id("breakdown-activity_segment")
+
+    def revenue_column() -> list[float]:
+        return [
+            float(v)
+            for v in table.locator("tbody td:nth-child(6)").evaluate_all(
+                "(cells) => cells.map((c) => c.dataset.sort)"
+            )
+        ]
+
+    header = table.locator("th").nth(5)
+    header.click()
+    descending = revenue_column()
+    assert descending == sorted(descending, reverse=True)
+    assert len(descending) >= 3
+    header.click()
+    assert revenue_column() == sorted(descending)
+    # The lists lead to the partners' pages.
+    top = page.get_by_test_id("top-partners").get_by_role("link").first
+    name = top.inner_text()
+    top.click()
+    expect(page).to_have_url(re.compile(r"/app/demo/partners/\d+/$"))
+    expect(page.get_by_role("heading", level=1)).to_contain_text(name)
+
+
 def test_screenshots_in_english_and_russian(live_server, page, tmp_path):
     out = REPO / "docs" / "screenshots" if os.environ.get("UPDATE_SCREENSHOTS") == "1" else tmp_path
     out.mkdir(parents=True, exist_ok=True)
