@@ -87,18 +87,16 @@ class ColumnCache:
         self._bytes = 0
         self._lock = threading.Lock()
 
-    def versions(self, keys) -> dict[Hashable, str]:
-        """The version held for each of ``keys`` that is held."""
+    def held(self, keys) -> dict[Hashable, tuple[str, Column]]:
+        """(version, column) of each of ``keys`` that is held, now the most recently used. The
+        caller keeps these: a column put while it reads may drop one of them from the cache."""
         with self._lock:
-            return {key: self._held[key][0] for key in keys if key in self._held}
-
-    def get(self, key: Hashable, version: str) -> Column | None:
-        with self._lock:
-            held = self._held.get(key)
-            if held is None or held[0] != version:
-                return None
-            self._held.move_to_end(key)
-            return held[1]
+            found = {}
+            for key in keys:
+                if key in self._held:
+                    self._held.move_to_end(key)
+                    found[key] = self._held[key]
+            return found
 
     def put(self, key: Hashable, version: str, column: Column) -> None:
         with self._lock:

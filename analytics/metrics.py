@@ -87,17 +87,20 @@ class Kpi:
         ).quantize(Decimal("0.001"), ROUND_HALF_UP)
 
 
-def partner_filter_sql(filters: Filters, alias: str = "p") -> tuple[str, dict]:
-    clauses, params = [], {}
-    for column, value, name in (
+def _filter_columns(filters: Filters) -> list[tuple[str, str, str]]:
+    """(column of partners and of their attributes, value, SQL parameter) of each filter set."""
+    columns_ = (
         ("activity_segment", filters.segment, "f_segment"),
         ("channel_type", filters.channel, "f_channel"),
         ("geography_tier", filters.geography, "f_geo"),
-    ):
-        if value:
-            clauses.append(f"{alias}.{column} = %({name})s")
-            params[name] = value
-    return "".join(f" AND {clause}" for clause in clauses), params
+    )
+    return [(column, value, name) for column, value, name in columns_ if value]
+
+
+def partner_filter_sql(filters: Filters, alias: str = "p") -> tuple[str, dict]:
+    chosen = _filter_columns(filters)
+    where = "".join(f" AND {alias}.{column} = %({name})s" for column, _value, name in chosen)
+    return where, {name: value for _column, value, name in chosen}
 
 
 # A month's totals cost about as much to read as this many of its partner-days (one row per
@@ -580,7 +583,7 @@ def _ranking_columns(cursor, *, tenant: Tenant, wanted) -> list[tuple[int, colum
     """The signed columns of ``wanted`` (_columns_wanted), decoded: the packed value is read
     only for a row whose version this process does not hold; one query either way."""
     keys = [(tenant.pk, span, first) for span, first, _sign in wanted]
-    held = _COLUMN_CACHE.versions(keys)
+    held = _COLUMN_CACHE.held(keys)
     cursor.execute(
         f"""
         SELECT c.span, c.starts, {_ROW_VERSION},
@@ -594,7 +597,7 @@ def _ranking_columns(cursor, *, tenant: Tenant, wanted) -> list[tuple[int, colum
         [
             [key[1] for key in held],
             [key[2] for key in held],
-            list(held.values()),
+            [version for version, _column in held.values()],
             tenant.pk,
             [span for span, _first, _sign in wanted],
             [first for _span, first, _sign in wanted],
@@ -604,8 +607,9 @@ def _ranking_columns(cursor, *, tenant: Tenant, wanted) -> list[tuple[int, colum
     result = []
     for span, starts, version, packed in cursor.fetchall():
         key = (tenant.pk, span, starts)
-        column = _COLUMN_CACHE.get(key, version) if packed is None else None
-        if column is None:
+        if packed is None:  # the version held: the query sent it and the row still has it
+            column = held[key][1]
+        else:
             column = columns.Column.unpack(packed)
             _COLUMN_CACHE.put(key, version, column)
         result.append((signs[(span, starts)], column))
@@ -783,12 +787,7 @@ def top_partners(
 
 def partner_field_filters(filters: Filters) -> dict[str, str]:
     """The filters as Partner field lookups (for the ORM reads of lists)."""
-    fields = {
-        "activity_segment": filters.segment,
-        "channel_type": filters.channel,
-        "geography_tier": filters.geography,
-    }
-    return {field: value for field, value in fields.items() if value}
+    return {column: value for column, value, _name in _filter_columns(filters)}
 
 
 def newest_partner_ids(

@@ -97,9 +97,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         row["name"] = names.get(row["partner_id"], "")
     segment_labels = dict(ActivitySegment.choices)
     history = segment_sizes_over_time(start=period.start, end=period.end)
-    migration = metrics.segment_migration_for(
-        tenant=tenant, period=query.period, filters=query.filters
-    )
+    migration = metrics.segment_migration_for(tenant=tenant, period=period, filters=filters)
     figures = {
         "revenue": charts.revenue_chart(series, tenant.currency),
         "funnel": charts.funnel_chart(funnel),
@@ -164,9 +162,7 @@ def _export_rows(request: HttpRequest, table: str) -> tuple[list[str], list[list
         return [_("Step"), _("Partners"), _("Of the step before")], [list(s) for s in stages]
     if table == "migration":
         rows = _migration_rows(
-            metrics.segment_migration_for(
-                tenant=tenant, period=query.period, filters=query.filters
-            ),
+            metrics.segment_migration_for(tenant=tenant, period=period, filters=filters),
             dict(ActivitySegment.choices),
         )
         return [_("From"), _("To"), _("Partners")], [[r["from"], r["to"], r["count"]] for r in rows]

@@ -90,17 +90,16 @@ def clicks_write(rows: list[tuple]) -> int:
         # exists in its program: a program or partner deleted while its clicks waited in the
         # buffer would otherwise fail the tenant key at commit, and the whole batch with it —
         # again on every run, holding up every program's clicks behind it.
-        insert = (
-            f"INSERT INTO {table} ({columns}) SELECT {columns} FROM click_load l"  # noqa: S608
-            f" WHERE EXISTS (SELECT 1 FROM {Partner._meta.db_table} p"
+        owned = (
+            f"EXISTS (SELECT 1 FROM {Partner._meta.db_table} p"  # noqa: S608
             " WHERE p.id = l.partner_id AND p.tenant_id = l.tenant_id)"
         )
-        cursor.execute(insert + " ON CONFLICT (id) DO NOTHING RETURNING tenant_id, created_at")
-        written = cursor.fetchall()
         cursor.execute(
-            f"SELECT count(*) FROM click_load l WHERE NOT EXISTS (SELECT 1 FROM"  # noqa: S608
-            f" {Partner._meta.db_table} p WHERE p.id = l.partner_id AND p.tenant_id = l.tenant_id)"
+            f"INSERT INTO {table} ({columns}) SELECT {columns} FROM click_load l"  # noqa: S608
+            f" WHERE {owned} ON CONFLICT (id) DO NOTHING RETURNING tenant_id, created_at"
         )
+        written = cursor.fetchall()
+        cursor.execute(f"SELECT count(*) FROM click_load l WHERE NOT {owned}")  # noqa: S608
         (orphans,) = cursor.fetchone()
     if orphans:
         log.warning("dropped %d buffered clicks of deleted partners or programs", orphans)

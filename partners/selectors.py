@@ -156,15 +156,22 @@ class DayStats:
     sales: int
 
 
+def last_local_days(days: int, tz_name: str) -> tuple[list[date], datetime]:
+    """The last ``days`` local days up to today, oldest first, and the moment the first began:
+    the window of the cabinet's per-day figures."""
+    tz = ZoneInfo(tz_name)
+    today = datetime.now(tz).date()
+    window = [today - timedelta(days=n) for n in range(days - 1, -1, -1)]
+    return window, datetime.combine(window[0], datetime.min.time(), tzinfo=tz)
+
+
 def partner_daily_stats(
     *, partner: Partner, days: int = 30, tz_name: str = "UTC"
 ) -> list[DayStats]:
     """Clicks, leads and sales per local day over the last ``days`` days, oldest first; two
     aggregate queries whatever the number of rows."""
     tz = ZoneInfo(tz_name)
-    today = datetime.now(tz).date()
-    first = today - timedelta(days=days - 1)
-    since = datetime.combine(first, datetime.min.time(), tzinfo=tz)
+    window, since = last_local_days(days, tz_name)
     clicks = dict(
         Click.objects.filter(partner=partner, created_at__gte=since)
         .annotate(day=TruncDate("created_at", tzinfo=tz))
@@ -193,5 +200,5 @@ def partner_daily_stats(
             leads=conversions.get((day, ConversionKind.LEAD), 0),
             sales=conversions.get((day, ConversionKind.SALE), 0),
         )
-        for day in (first + timedelta(days=i) for i in range(days))
+        for day in window
     ]

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.db.models import Count, F, Max, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
-from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from partners.money import money_format
+from partners.selectors import last_local_days
 from payouts.models import (
     Commission,
     CommissionStatus,
@@ -82,25 +82,16 @@ def partner_daily_earnings(
     """The partner's commissions per local day of their conversion over the last ``days`` days,
     oldest first: each less what a refund reversed, rejected ones left out (what the cabinet's
     list shows, added up by day). One aggregate query."""
-    tz = ZoneInfo(tz_name)
-    today = timezone.now().astimezone(tz).date()
-    first = today - timedelta(days=days - 1)
+    window, since = last_local_days(days, tz_name)
     totals = dict(
-        Commission.objects.filter(
-            partner_id=partner_id,
-            conversion__occurred_at__gte=datetime.combine(first, datetime.min.time(), tzinfo=tz),
-        )
+        Commission.objects.filter(partner_id=partner_id, conversion__occurred_at__gte=since)
         .exclude(status=CommissionStatus.REJECTED)
-        .annotate(day=TruncDate("conversion__occurred_at", tzinfo=tz))
+        .annotate(day=TruncDate("conversion__occurred_at", tzinfo=ZoneInfo(tz_name)))
         .values("day")
         .annotate(total=Sum(F("amount") - F("reversed_amount")))
         .values_list("day", "total")
     )
-    return [
-        (day, totals.get(day, ZERO))
-        for day in (first + timedelta(days=n) for n in range(days))
-        if day <= today
-    ]
+    return [(day, totals.get(day, ZERO)) for day in window]
 
 
 def commission_timeline(partner, limit: int) -> list[dict]:

@@ -42,7 +42,8 @@ class ListFilters:
         return None if value is None else int(value)
 
     def moment(self, name: str) -> datetime | None:
-        """An ISO date or date-time (a date means its midnight in the program's time zone)."""
+        """An ISO date or date-time; a date alone is its midnight UTC, as the API reads and
+        writes every time without an offset."""
         value = self._value(name)
         if value is None:
             return None

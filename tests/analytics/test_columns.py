@@ -162,16 +162,16 @@ def test_column_cache_holds_at_most_its_bytes_dropping_the_least_recently_used()
     cache = columns.ColumnCache(max_bytes=3 * one.nbytes)
     for key in "abc":
         cache.put(key, "v1", one)
-    assert cache.get("a", "v1") is one  # now the most recently used
-    assert cache.get("a", "v2") is None  # another version of the row: not this column
+    assert cache.held("a") == {"a": ("v1", one)}  # now the most recently used
     cache.put("d", "v1", one)
-    assert cache.versions("abcd") == {"a": "v1", "c": "v1", "d": "v1"}  # b went first
+    assert set(cache.held("abcd")) == {"a", "c", "d"}  # b went first
     assert cache.bytes_held == 3 * one.nbytes
-    cache.put("a", "v2", _column({1: (6, 0)}))  # a new version replaces the old
-    assert cache.versions("a") == {"a": "v2"}
-    assert cache.bytes_held == 2 * one.nbytes + one.nbytes // 2
+    half = _column({1: (6, 0)})
+    cache.put("a", "v2", half)  # a new version replaces the old
+    assert cache.held("a") == {"a": ("v2", half)}
+    assert cache.bytes_held == 2 * one.nbytes + half.nbytes
     cache.put("huge", "v1", _column(dict.fromkeys(range(1, 8), (1, 0))))  # larger than the cache
-    assert "huge" not in cache.versions(["huge"])
+    assert cache.held(["huge"]) == {}
 
 
 @pytest.mark.django_db
@@ -216,3 +216,41 @@ def test_ranking_columns_read_only_the_rows_whose_version_is_not_held(monkeypatc
     with binary_cursor() as cursor:
         signed = metrics._ranking_columns(cursor, tenant=other, wanted=wanted)
     assert [(sign, column.partners.tolist()) for sign, column in signed] == [(1, [9])]
+
+
+@pytest.mark.django_db
+def test_a_held_column_dropped_during_the_read_is_still_used(monkeypatch):
+    """Between the query and the use of its rows the cache may drop a column the query did
+    not re-read (another column put meanwhile, the cache full): the read uses what it held
+    when it asked, never an empty column."""
+    monkeypatch.setattr(metrics, "_COLUMN_CACHE", columns.ColumnCache(max_bytes=2**20))
+    tenant = TenantFactory()
+    may = date(2026, 5, 1)
+    with tenant_scope(tenant):
+        RankingColumns.objects.create(
+            span="month", starts=may, partners=1, packed=_pack({3: (100, 0)})
+        )
+    wanted = [("month", may, 1)]
+
+    class DroppingCursor:
+        """The cursor, with the cache emptied right after the query ran."""
+
+        def __init__(self, cursor) -> None:
+            self.cursor = cursor
+
+        def execute(self, *args):
+            self.cursor.execute(*args)
+            metrics._COLUMN_CACHE.clear()
+
+        def fetchall(self):
+            return self.cursor.fetchall()
+
+    def read(dropping: bool) -> dict:
+        with binary_cursor() as cursor:
+            cursor = DroppingCursor(cursor) if dropping else cursor
+            signed = metrics._ranking_columns(cursor, tenant=tenant, wanted=wanted)
+        sums = columns.period_sums(signed)
+        return {int(p): (int(k), int(n)) for p, k, n in zip(*vars(sums).values(), strict=True)}
+
+    assert read(dropping=False) == {3: (100, 0)}  # May now held: the next read skips its value
+    assert read(dropping=True) == {3: (100, 0)}

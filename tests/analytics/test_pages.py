@@ -340,9 +340,22 @@ def test_api_refuses_a_bad_parameter(program, api_key):
     ]
 
 
+def _flag_at_risk(partner, p_active: float) -> None:
+    """A stable partner flagged at risk by the run of 30 June (in the partner's scope)."""
+    from segmentation.models import SegmentMembership
+
+    SegmentMembership.objects.create(
+        partner=partner,
+        segment="stable",
+        since=msk("2026-06-01"),
+        as_of=date(2026, 6, 30),
+        at_risk=True,
+        p_active=p_active,
+    )
+
+
 def test_the_filters_narrow_payouts_due_and_the_partner_lists(program):
     from payouts.models import LedgerEntry
-    from segmentation.models import SegmentMembership
 
     p = program.partners
     with tenant_scope(program.tenant):
@@ -356,14 +369,7 @@ def test_the_filters_narrow_payouts_due_and_the_partner_lists(program):
                 cause=f"test:{partner.pk}",
             )
         for partner, p_active in ((p["p1"], 0.2), (p["p2"], 0.3)):
-            SegmentMembership.objects.create(
-                partner=partner,
-                segment="stable",
-                since=msk("2026-06-01"),
-                as_of=date(2026, 6, 30),
-                at_risk=True,
-                p_active=p_active,
-            )
+            _flag_at_risk(partner, p_active)
     with tenant_scope(program.tenant):  # on the last day of May, P1 was owed 60.00
         LedgerEntry.objects.create(
             partner=p["p1"],
@@ -453,7 +459,6 @@ def test_another_programs_rollups_stay_out_of_every_figure(program, api_key):
     """Two programs' rollups side by side: the shop's figures are exactly its own (the pages'
     cross-tenant walk sees no other program's names; this checks the numbers)."""
     from analytics.rollups import rollup_rebuild
-    from segmentation.models import SegmentMembership
     from tests.analytics.conftest import _clicks, _commission, _conversion
     from tests.factories import MembershipFactory, PartnerFactory, TenantFactory
 
@@ -467,14 +472,7 @@ def test_another_programs_rollups_stay_out_of_every_figure(program, api_key):
         _conversion(other, stranger, "lead", msk("2026-06-21"))
         sale = _conversion(other, stranger, "sale", msk("2026-06-22"), "77777.00")
         _commission(other, sale, "7777.70")
-        SegmentMembership.objects.create(
-            partner=stranger,
-            segment="stable",
-            since=msk("2026-06-22"),
-            as_of=date(2026, 6, 30),
-            at_risk=True,
-            p_active=0.1,
-        )
+        _flag_at_risk(stranger, 0.1)
         rollup_rebuild(tenant=other)
     owner = client_for(program.owner)
     p1, p2 = program.partners["p1"], program.partners["p2"]
