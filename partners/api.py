@@ -30,6 +30,9 @@ from tenancy.rest import TenantViewSet
 class PartnerSerializer(serializers.ModelSerializer):
     tags = serializers.SerializerMethodField()
     recruited_by = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    # Who made the last status change: a team member's email, or the API key's name.
+    status_changed_by = serializers.SlugRelatedField(slug_field="email", read_only=True)
+    status_changed_by_key = serializers.SlugRelatedField(slug_field="name", read_only=True)
 
     class Meta:
         model = Partner
@@ -52,6 +55,8 @@ class PartnerSerializer(serializers.ModelSerializer):
             "recruited_by",
             "status",
             "status_changed_at",
+            "status_changed_by",
+            "status_changed_by_key",
             "status_reason",
             "activity_segment",
             "segment_since",
@@ -199,7 +204,11 @@ class PartnerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantVie
     serializer_class = PartnerSerializer
 
     def get_queryset(self):
-        queryset = super().get_queryset().select_related("recruited_by")
+        queryset = (
+            super()
+            .get_queryset()
+            .select_related("recruited_by", "status_changed_by", "status_changed_by_key")
+        )
         if getattr(self, "swagger_fake_view", False):  # schema generation has no tenant
             return queryset
         return queryset.prefetch_related(Prefetch("tags", queryset=Tag.objects.order_by("name")))
@@ -265,7 +274,7 @@ class PartnerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantVie
     )
     @action(detail=True, methods=["post"])
     def approve(self, request, pk=None):
-        partner = services.partner_approve(partner=self.get_object(), by=None)
+        partner = services.partner_approve(partner=self.get_object(), by=request.user.key)
         return Response(self._read(partner.pk))
 
     @extend_schema(
@@ -276,7 +285,9 @@ class PartnerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantVie
         partner = self.get_object()
         data = ReasonSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        services.partner_suspend(partner=partner, reason=data.validated_data["reason"], by=None)
+        services.partner_suspend(
+            partner=partner, reason=data.validated_data["reason"], by=request.user.key
+        )
         return Response(self._read(partner.pk))
 
     @extend_schema(
@@ -287,7 +298,9 @@ class PartnerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantVie
         partner = self.get_object()
         data = ReasonSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        services.partner_archive(partner=partner, reason=data.validated_data["reason"], by=None)
+        services.partner_archive(
+            partner=partner, reason=data.validated_data["reason"], by=request.user.key
+        )
         return Response(self._read(partner.pk))
 
 

@@ -127,6 +127,11 @@ class Partner(TenantOwned):
     status_changed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    # A change made through the API: the key that made it (the person behind a key is not
+    # known; the key's name says which system it was).
+    status_changed_by_key = models.ForeignKey(
+        "tenancy.APIKey", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     status_reason = models.CharField(_("reason"), max_length=300, blank=True)
     activity_segment = models.CharField(
         _("activity segment"), max_length=16, choices=ActivitySegment.choices, blank=True

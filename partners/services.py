@@ -37,8 +37,11 @@ from partners.models import (
 )
 from partners.tracking import link_cache_invalidate
 from tenancy.errors import ConflictError, ServiceError
-from tenancy.models import Membership, Tenant, User
+from tenancy.models import APIKey, Membership, Tenant, User
 from webhooks.services import event_publish
+
+# Who changes a partner's status: a team member, an API key, or the system (None).
+Actor = User | APIKey | None
 
 CODE_ALPHABET = string.ascii_lowercase + string.digits
 PARTNER_CODE_RE = re.compile(r"^[A-Za-z0-9_-]{3,32}$")
@@ -340,11 +343,17 @@ def _partner_link_codes(partner_ids: list[int]) -> list[str]:
 
 
 def _status_change(
-    *, partner: Partner, to: str, allowed_from: tuple[str, ...], by: User | None, reason: str
+    *, partner: Partner, to: str, allowed_from: tuple[str, ...], by: Actor, reason: str
 ) -> Partner:
+    """``by``: the team member who made the change, the API key it came through, or None (the
+    system)."""
     reason = _text(reason, field="reason", max_length=300)
     changed = Partner.objects.filter(pk=partner.pk, status__in=allowed_from).update(
-        status=to, status_changed_at=timezone.now(), status_changed_by=by, status_reason=reason
+        status=to,
+        status_changed_at=timezone.now(),
+        status_changed_by=by if isinstance(by, User) else None,
+        status_changed_by_key=by if isinstance(by, APIKey) else None,
+        status_reason=reason,
     )
     if changed != 1:
         partner.refresh_from_db(fields=["status"])
@@ -371,7 +380,7 @@ def _joined_on_commit(tenant_id: int, partner_ids: list[int]) -> None:
         )
 
 
-def partner_approve(*, partner: Partner, by: User | None) -> Partner:
+def partner_approve(*, partner: Partner, by: Actor) -> Partner:
     """Approve a pending partner, or reinstate a suspended one."""
     joining = Partner.objects.filter(pk=partner.pk, status=PartnerStatus.PENDING).exists()
     partner = _status_change(
@@ -404,7 +413,7 @@ def partner_reject(*, partner: Partner, reason: str, by: User | None) -> Partner
     )
 
 
-def partner_suspend(*, partner: Partner, reason: str, by: User | None) -> Partner:
+def partner_suspend(*, partner: Partner, reason: str, by: Actor) -> Partner:
     """A suspended partner's links still redirect but earn nothing."""
     return _status_change(
         partner=partner,
@@ -415,7 +424,7 @@ def partner_suspend(*, partner: Partner, reason: str, by: User | None) -> Partne
     )
 
 
-def partner_archive(*, partner: Partner, by: User | None, reason: str = "") -> Partner:
+def partner_archive(*, partner: Partner, by: Actor, reason: str = "") -> Partner:
     return _status_change(
         partner=partner,
         to=PartnerStatus.ARCHIVED,

@@ -153,7 +153,9 @@ def _timeline(partner: Partner) -> list[dict]:
 @manager_page("view")
 def partner_detail(request: HttpRequest, partner_id: int) -> HttpResponse:
     partner = get_object_or_404(
-        Partner.objects.select_related("recruited_by", "manager__user", "status_changed_by"),
+        Partner.objects.select_related(
+            "recruited_by", "manager__user", "status_changed_by", "status_changed_by_key"
+        ),
         pk=partner_id,
     )
     context = {

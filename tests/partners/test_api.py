@@ -93,6 +93,16 @@ def test_update_and_lifecycle_actions(world_a, world_b, api):
         "suspended",
         "Fraud",
     )
+    # Who: the API key it came through (no team member).
+    body = response.json()
+    assert (body["status_changed_by"], body["status_changed_by_key"]) == (
+        None,
+        world_a.api_key.name,
+    )
+    detail = world_a.client_for(world_a.manager).get(
+        f"/app/{world_a.tenant.slug}/partners/{partner.pk}/"
+    )
+    assert f"API key “{world_a.api_key.name}”" in detail.content.decode()
     response = post(api, f"/api/v1/partners/{partner.pk}/suspend", {"reason": "Again"})
     assert response.status_code == 409
     assert response.json()["detail"] == "A partner who is “Suspended” cannot become “Suspended”."
