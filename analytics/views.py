@@ -19,7 +19,15 @@ from analytics import charts, metrics
 from analytics.models import ProgramCost
 from analytics.periods import PRESETS, DashboardQuery, parse_query
 from partners.geography import GeographyTier
-from partners.models import ActivitySegment, ChannelType, CompanySize, Partner, PartnerType
+from partners.models import (
+    ActivitySegment,
+    ChannelType,
+    CompanySize,
+    Partner,
+    PartnerStatus,
+    PartnerType,
+)
+from partners.selectors import partner_counts_by_status
 from segmentation.history import segment_sizes_over_time
 from segmentation.selectors import local_today
 from tenancy.views import manager_page
@@ -183,6 +191,11 @@ def _export_rows(request: HttpRequest, table: str) -> tuple[list[str], list[list
                 p.get_activity_segment_display(),
             ]
             for p in metrics.newest_partners(tenant=tenant, filters=filters, limit=1000)
+        ]
+    if table == "partners-by-status":
+        counts = partner_counts_by_status()
+        return [_("Status"), _("Partners")], [
+            [label, counts[value]] for value, label in PartnerStatus.choices
         ]
     if table == "top":
         top = metrics.top_partners(tenant=tenant, period=period, filters=filters, limit=1000)

@@ -423,7 +423,16 @@ def test_every_table_on_the_page_exports(program):
     page = owner.get(f"/app/shop/?{JUNE}").content.decode()
     links = sorted(set(re.findall(r'href="(/app/shop/analytics/export/\?[^"]+)"', page)))
     tables = {re.search(r"table=([\w-]+)", link)[1] for link in links}
-    assert {"daily", "funnel", "migration", "cohorts", "top", "at-risk", "newest"} <= tables
+    assert {
+        "daily",
+        "funnel",
+        "migration",
+        "cohorts",
+        "top",
+        "at-risk",
+        "newest",
+        "partners-by-status",
+    } <= tables
     assert {t for t in tables if t.startswith("breakdown-")} == {
         f"breakdown-{d}" for d in metrics.BREAKDOWN_DIMENSIONS
     }
@@ -453,6 +462,13 @@ def test_every_table_on_the_page_exports(program):
     ]
     assert [row[1] for row in exported["newest"][1:]] == ["P5", "P3", "P2", "P4", "P1"]
     assert exported["at-risk"] == [["Partner ID", "Partner", "Segment", "Probability still active"]]
+    assert exported["partners-by-status"] == [
+        ["Status", "Partners"],
+        ["Pending approval", "0"],
+        ["Active", "5"],
+        ["Suspended", "0"],
+        ["Archived", "0"],
+    ]
 
 
 def test_another_programs_rollups_stay_out_of_every_figure(program, api_key):
