@@ -49,7 +49,7 @@ class TenantScopedAPIMixin:
         return self.request.auth.tenant
 
     # Idempotency-Key (design.md §9): on any write, the same key and the same request get the
-    # stored response; the same key with another request is a 409. The record is inserted in the
+    # stored response (a 201 as 200, below); the same key with another request is a 409. The record is inserted in the
     # request's own transaction (ATOMIC_REQUESTS) before the handler runs, so a concurrent
     # duplicate blocks on the unique index until the first commits, then replays its answer;
     # when the first fails and rolls back, the record goes with it and the retry runs afresh.
@@ -82,7 +82,12 @@ class TenantScopedAPIMixin:
                 code="idempotency_key_reused",
             )
         if record.response_status is not None:
-            raise _StoredResponse(Response(record.response_body, status=record.response_status))
+            # As a repeated conversion answers (design: "the same request again returns the
+            # original, 200, same body"): the stored body; a creation is not a creation again.
+            status = 200 if record.response_status == 201 else record.response_status
+            replay = Response(record.response_body, status=status)
+            replay["Idempotent-Replayed"] = "true"
+            raise _StoredResponse(replay)
         self._idempotency_record = record
 
     def handle_exception(self, exc):

@@ -352,8 +352,10 @@ def test_idempotency_key_replays_and_refuses_reuse(world_a):
     data = {"kind": "lead", "external_id": "k-1"}
     first = post(world_a, data, HTTP_IDEMPOTENCY_KEY="key-1")
     second = post(world_a, data, HTTP_IDEMPOTENCY_KEY="key-1")
-    assert (first.status_code, second.status_code) == (201, 201)  # the stored answer, as it was
+    # The original body, as 200 (the same request again, as an external_id repeat answers).
+    assert (first.status_code, second.status_code) == (201, 200)
     assert second.json() == first.json()
+    assert (first.get("Idempotent-Replayed"), second["Idempotent-Replayed"]) == (None, "true")
     reused = post(world_a, {"kind": "lead", "external_id": "k-2"}, HTTP_IDEMPOTENCY_KEY="key-1")
     assert reused.status_code == 409
     assert reused.json()["errors"][0]["field"] == "Idempotency-Key"
