@@ -8,9 +8,11 @@ adds it together with the ``browser`` marker (``pytest -m "not browser"`` skips 
 
 import os
 import re
+import time
 from collections.abc import Callable, Iterator
 
 import pytest
+from django.db import connection
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.browser.helpers import REPO
@@ -107,6 +109,33 @@ def new_page(browser: Browser, request) -> Iterator[Callable[[], Page]]:
                 print(f"screenshot of {page.url}: {path}")  # noqa: T201
     for context in contexts:
         context.close()
+    wait_for_other_sessions_to_settle()
+
+
+def wait_for_other_sessions_to_settle(timeout: float = 10.0) -> None:
+    """Wait until no other connection to the test database is inside a statement or a
+    transaction.
+
+    Closing a browser context does not stop the requests it already sent: the live server's
+    thread may still be answering one (an htmx fragment, the page a last click opened), inside
+    the transaction ``ATOMIC_REQUESTS`` wraps it in. pytest-django then flushes the database
+    with one TRUNCATE of every table, which takes its locks table by table, while that request
+    takes its own as it reads: each ends up holding a lock the other waits for, and
+    PostgreSQL kills the TRUNCATE as a deadlock (it did, in CI). A Celery worker's task can do
+    the same. Idle connections hold no locks, so waiting for the others to go idle is enough.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                " AND backend_type = 'client backend' AND state <> 'idle'"
+            )
+            (busy,) = cursor.fetchone()
+        if not busy or time.monotonic() > deadline:
+            return
+        time.sleep(0.05)
 
 
 @pytest.fixture
