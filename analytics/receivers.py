@@ -1,16 +1,20 @@
 """Mark rollup days dirty when the raw data behind them changes, and a program's partners
-changed when their attributes (which split the cubes) may have."""
+changed when their attributes (which split the cubes) may have; rebuild a program's rollups
+when its time zone changes."""
 
 from django.db import transaction
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 
+from analytics.rebuild import rebuild_queued
 from analytics.rollups import local_day, rollup_mark_dirty, rollup_mark_partners_changed
+from analytics.tasks import rollups_rebuild
 from partners.events import clicks_recorded, conversion_recorded, conversion_refunded
 from partners.models import Conversion, Partner
 from payouts.events import commission_reviewed
 from segmentation.signals import segment_changed
 from tenancy.models import Tenant
+from tenancy.signals import timezone_changed
 
 
 @receiver([conversion_recorded, conversion_refunded])
@@ -56,3 +60,15 @@ def _partner_saved(sender, instance, **kwargs) -> None:
 def _segments_changed(sender, tenant, **kwargs) -> None:
     """A segment run rewrote partners' activity segments with one UPDATE (no save signals)."""
     transaction.on_commit(lambda: rollup_mark_partners_changed(tenant_id=tenant.pk))
+
+
+@receiver(timezone_changed, dispatch_uid="analytics.timezone_changed")
+def _timezone_changed(sender, tenant, **kwargs) -> None:
+    """Every rollup is kept by local day: a new zone means a rebuild (analytics.rebuild)."""
+    tenant_id, zone = tenant.pk, tenant.timezone
+
+    def queue() -> None:
+        rebuild_queued(tenant_id=tenant_id, timezone_name=zone)
+        rollups_rebuild.delay(tenant_id)
+
+    transaction.on_commit(queue)

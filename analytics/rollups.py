@@ -9,7 +9,7 @@ duplicated refresh cannot count anything twice. ``rollup_rebuild`` recomputes ev
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -749,10 +749,22 @@ def rollup_refresh_days(
 
 
 @transaction.atomic
-def rollup_rebuild(*, tenant: Tenant) -> int:
-    """Recompute every rollup row, milestone and cube row of the tenant from the raw data."""
+def rollup_rebuild(
+    *, tenant: Tenant, progress: Callable[[int, int, str], None] | None = None
+) -> int:
+    """Recompute every rollup row, milestone and cube row of the tenant from the raw data.
+
+    ``progress(step, steps, key)`` is called as each of its steps starts (the keys are
+    analytics.rebuild.STEP_LABELS')."""
+    steps = ["attributes", "days", "milestones", "months", "columns", "cubes", "rankings"]
+
+    def step(key: str) -> None:
+        if progress is not None:
+            progress(steps.index(key) + 1, len(steps), key)
+
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [7301, tenant.pk])
+        step("attributes")
         # A rebuild usually follows a bulk load (an import, the demo); without fresh statistics
         # the planner takes those tables for empty and joins them row by row.
         cursor.execute(
@@ -771,6 +783,7 @@ def rollup_rebuild(*, tenant: Tenant) -> int:
             {"tenant": tenant.pk},
         )
         first, last = cursor.fetchone()
+        step("days")
         cursor.execute("DELETE FROM analytics_dailypartnerstats WHERE tenant_id = %s", [tenant.pk])
         rows = 0
         if first is not None:
@@ -789,14 +802,19 @@ def rollup_rebuild(*, tenant: Tenant) -> int:
             }
             cursor.execute(_ROLLUP_SQL, params)
             rows = cursor.rowcount
+        step("milestones")
         _milestones_refresh(cursor, tenant, None)
+        step("months")
         _month_totals_refresh(cursor, tenant, None, None)
+        step("columns")
         _ranking_columns_refresh(cursor, tenant, None, None)
         cursor.execute(
             "ANALYZE analytics_dailypartnerstats, analytics_partnermilestones,"
             " analytics_partnerattributes, analytics_partnermonthtotals"
         )
+        step("cubes")
         _cubes_refresh(cursor, tenant, None, None)
         cursor.execute("ANALYZE analytics_dailycube, analytics_monthcube, analytics_cohortcube")
+        step("rankings")
         _rankings_refresh(cursor, tenant, None)
     return rows

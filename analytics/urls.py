@@ -7,4 +7,5 @@ manager_urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("analytics/export/", views.export, name="analytics_export"),
     path("costs/", views.program_costs, name="program_costs"),
+    path("analytics/rebuild/", views.rollups_rebuild_status, name="rollups_rebuild_status"),
 ]

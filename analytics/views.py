@@ -8,6 +8,8 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.db.models.expressions import RawSQL
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -15,9 +17,10 @@ from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 
-from analytics import charts, metrics
+from analytics import charts, metrics, rebuild
 from analytics.models import ProgramCost
 from analytics.periods import PRESETS, DashboardQuery, parse_query
+from analytics.tasks import rollups_rebuild
 from partners.geography import GeographyTier
 from partners.models import (
     ActivitySegment,
@@ -141,8 +144,40 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "segment_choices": ActivitySegment.choices,
         "channel_choices": ChannelType.choices,
         "geo_choices": GeographyTier.choices,
+        **_rebuild_context(request, polled=False),
     }
     return render(request, "manager/analytics/dashboard.html", context)
+
+
+def _rebuild_context(request: HttpRequest, *, polled: bool) -> dict:
+    """The rebuild after a time zone change, while it runs or if it failed; its success only
+    to the page that watched it run (a fresh load has the new figures already)."""
+    state = rebuild.rebuild_state(tenant_id=request.tenant.pk)
+    if state is not None and state.status == rebuild.DONE and not polled:
+        state = None
+    return {"rebuild": state, "can_retry_rebuild": request.membership.can("manage_settings")}
+
+
+@manager_page("view")
+def rollups_rebuild_status(request: HttpRequest) -> HttpResponse:
+    """The dashboard's notice of a rebuild, polled while it runs. POST queues a failed
+    rebuild again."""
+    tenant = request.tenant
+    if request.method == "POST":
+        if not request.membership.can("manage_settings"):
+            raise PermissionDenied(_("Your role in this program does not allow this."))
+        state = rebuild.rebuild_state(tenant_id=tenant.pk)
+        if state is None or state.status != rebuild.FAILED:
+            return HttpResponse(
+                _("No failed recomputation to retry."), status=409, content_type="text/plain"
+            )
+        rebuild.rebuild_queued(tenant_id=tenant.pk, timezone_name=tenant.timezone)
+        transaction.on_commit(lambda: rollups_rebuild.delay(tenant.pk))
+        if not request.htmx:
+            return redirect("dashboard", tenant_slug=tenant.slug)
+    return render(
+        request, "manager/analytics/_rebuild.html", _rebuild_context(request, polled=True)
+    )
 
 
 def _export_rows(request: HttpRequest, table: str) -> tuple[list[str], list[list]]:
@@ -312,8 +347,6 @@ def program_costs(request: HttpRequest) -> HttpResponse:
     errors: dict[str, str] = {}
     if request.method == "POST":
         if not request.membership.can("operate"):
-            from django.core.exceptions import PermissionDenied
-
             raise PermissionDenied(_("Your role in this program does not allow this."))
         values, errors = _parse_costs(request.POST)
         if not errors:

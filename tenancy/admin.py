@@ -25,6 +25,12 @@ class TenantAdmin(admin.ModelAdmin):
     list_display = ["slug", "name", "currency", "timezone", "language", "created_at"]
     search_fields = ["slug", "name"]
 
+    def get_readonly_fields(self, request, obj=None):
+        # Every amount is stored in the currency, and every rollup by the zone's local days:
+        # neither changes here once the program exists. The zone changes on the program's
+        # settings page (tenant_update), which rebuilds the rollups.
+        return ["currency", "timezone"] if obj is not None else []
+
 
 @admin.register(Membership)
 class MembershipAdmin(admin.ModelAdmin):

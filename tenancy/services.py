@@ -28,7 +28,7 @@ from tenancy.models import (
     new_api_key_secret,
 )
 from tenancy.scope import tenant_scope
-from tenancy.signals import tenant_created
+from tenancy.signals import tenant_created, timezone_changed
 
 API_KEY_TOUCH_INTERVAL = timedelta(minutes=1)
 
@@ -113,6 +113,7 @@ def tenant_create(
     return tenant
 
 
+@transaction.atomic
 def tenant_update(*, tenant: Tenant, name: str, timezone_name: str, language: str) -> Tenant:
     name = name.strip()
     if not name:
@@ -120,8 +121,13 @@ def tenant_update(*, tenant: Tenant, name: str, timezone_name: str, language: st
     _validate_tenant_fields(
         currency=tenant.currency, timezone_name=timezone_name, language=language
     )
+    previous = (
+        Tenant.objects.select_for_update().values_list("timezone", flat=True).get(pk=tenant.pk)
+    )
     tenant.name, tenant.timezone, tenant.language = name, timezone_name, language
     tenant.save(update_fields=["name", "timezone", "language"])
+    if previous != timezone_name:
+        timezone_changed.send(sender=Tenant, tenant=tenant, previous=previous)
     return tenant
 
 

@@ -146,6 +146,8 @@ def set_language(request: HttpRequest) -> HttpResponse:
 
 @manager_page("manage_settings")
 def program_settings(request: HttpRequest) -> HttpResponse:
+    # Read before the form: validating a model form writes the new values into its instance.
+    previous_timezone = request.tenant.timezone
     form = ProgramSettingsForm(request.POST or None, instance=request.tenant)
     if request.method == "POST" and form.is_valid():
         try:
@@ -159,6 +161,14 @@ def program_settings(request: HttpRequest) -> HttpResponse:
             form.add_service_error(error)
         else:
             messages.success(request, _("Settings saved."))
+            if request.tenant.timezone != previous_timezone:
+                messages.info(
+                    request,
+                    _(
+                        "The figures are being recomputed by the days of the new time zone;"
+                        " the dashboard shows the progress."
+                    ),
+                )
             return redirect("program_settings", tenant_slug=request.tenant.slug)
     return render(request, "manager/settings.html", {"form": form})
 
