@@ -26,6 +26,10 @@ class DailyPartnerStats(TenantOwned):
     leads = models.PositiveIntegerField(default=0)
     sales = models.PositiveIntegerField(default=0)
     actions = models.PositiveIntegerField(default=0)
+    # Conversions (not refunded) of the kinds the program's segmentation policy counts as
+    # results: leads and sales unless the program says otherwise. Active partners, first and
+    # last results, activation and cohorts read this, so they agree with the segments.
+    results = models.PositiveIntegerField(default=0)
     revenue = models.DecimalField(default=0, **MONEY)
     commissions = models.DecimalField(default=0, **MONEY)
 
@@ -326,6 +330,23 @@ class RankingSnapshot(TenantOwned):
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["tenant"], name="ranking_snapshot_one_per_tenant")
+        ]
+
+
+class RollupBasis(TenantOwned):
+    """What the program's rollups were last rebuilt with: its time zone (their local days)
+    and the conversion kinds counted as results. The per-minute task rebuilds a program whose
+    settings no longer match (analytics.rebuild), whatever changed them."""
+
+    tenant = tenant_key(indexed=False)
+
+    timezone = models.CharField(max_length=64)
+    counted_kinds = ArrayField(models.CharField(max_length=16))
+    built_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant"], name="rollup_basis_one_per_tenant")
         ]
 
 

@@ -1,12 +1,15 @@
 """Recomputing a program's rollups in a worker, with its progress where the dashboard sees it.
 
-A program's time zone decides which local day every click and conversion belongs to, so the
-rollups, month totals, cohorts and rankings are all kept in it. When a manager changes the
-zone they are all wrong at once (and the per-minute refresh would start writing new-zone days
-beside old-zone ones, counting the hours between the two midnights twice), so the whole
-program is rebuilt from the raw data. At a million partners that takes minutes; the state is
-kept in Redis (outside the rebuild's transaction, so the page sees every step as it happens)
-and the dashboard shows it until the rebuild ends.
+Two settings change every rollup at once:
+- the time zone decides which local day every click and conversion belongs to, and the
+  rollups, month totals, cohorts and rankings are all kept by local day (the per-minute
+  refresh would start writing new-zone days beside old-zone ones, counting the hours between
+  the two midnights twice);
+- the segmentation policy's counted kinds decide what a result is, and active partners,
+  first and last results, activation and cohorts are all built on results.
+When either changes, the whole program is rebuilt from the raw data. At a million partners that
+takes minutes; the state is kept in Redis (outside the rebuild's transaction, so the page sees
+every step as it happens) and the dashboard shows it until the rebuild ends.
 """
 
 from __future__ import annotations
@@ -21,13 +24,20 @@ from tenancy.redis_store import redis_client, redis_key
 
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
 
+# Why the figures are being rebuilt.
+TIMEZONE, COUNTED_KINDS = "timezone", "counted_kinds"
+
 # How long the outcome of a finished rebuild stays visible.
 FINISHED_TTL_SECONDS = 3600
+# A queued or running state not renewed for this long is taken for a lost task (each step
+# renews it): it expires, and the per-minute check (analytics.tasks) may queue a rebuild again.
+ACTIVE_TTL_SECONDS = 6 * 3600
 
 
 @dataclass(frozen=True)
 class RebuildState:
     status: str
+    reason: str
     step: int
     steps: int
     label: str
@@ -65,21 +75,19 @@ def _key(tenant_id: int) -> str:
     return redis_key(f"rollup:rebuild:{tenant_id}")
 
 
-def _write(tenant_id: int, fields: dict, *, ttl: int | None = None) -> None:
+def _write(tenant_id: int, fields: dict, *, ttl: int = ACTIVE_TTL_SECONDS) -> None:
     pipe = redis_client().pipeline()
     pipe.hset(_key(tenant_id), mapping={k: str(v) for k, v in fields.items()})
-    if ttl is None:
-        pipe.persist(_key(tenant_id))
-    else:
-        pipe.expire(_key(tenant_id), ttl)
+    pipe.expire(_key(tenant_id), ttl)
     pipe.execute()
 
 
-def rebuild_queued(*, tenant_id: int, timezone_name: str) -> None:
+def rebuild_queued(*, tenant_id: int, reason: str, timezone_name: str) -> None:
     _write(
         tenant_id,
         {
             "status": QUEUED,
+            "reason": reason,
             "step": 0,
             "steps": len(STEP_LABELS),
             "label": "",
@@ -111,6 +119,7 @@ def rebuild_state(*, tenant_id: int) -> RebuildState | None:
         return None
     return RebuildState(
         status=fields["status"],
+        reason=fields.get("reason", TIMEZONE),
         step=int(fields.get("step", 0)),
         steps=int(fields.get("steps", 0)),
         label=fields.get("label", ""),

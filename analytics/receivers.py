@@ -1,20 +1,26 @@
 """Mark rollup days dirty when the raw data behind them changes, and a program's partners
 changed when their attributes (which split the cubes) may have; rebuild a program's rollups
-when its time zone changes."""
+when its time zone or what counts as a result changes."""
 
 from django.db import transaction
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 
-from analytics.rebuild import rebuild_queued
-from analytics.rollups import local_day, rollup_mark_dirty, rollup_mark_partners_changed
-from analytics.tasks import rollups_rebuild
+from analytics.rebuild import COUNTED_KINDS, TIMEZONE
+from analytics.rollups import (
+    basis_record,
+    counted_kinds,
+    local_day,
+    rollup_mark_dirty,
+    rollup_mark_partners_changed,
+)
+from analytics.tasks import rebuild_queue
 from partners.events import clicks_recorded, conversion_recorded, conversion_refunded
 from partners.models import Conversion, Partner
 from payouts.events import commission_reviewed
-from segmentation.signals import segment_changed
+from segmentation.signals import counted_kinds_changed, segment_changed
 from tenancy.models import Tenant
-from tenancy.signals import timezone_changed
+from tenancy.signals import tenant_created, timezone_changed
 
 
 @receiver([conversion_recorded, conversion_refunded])
@@ -62,13 +68,24 @@ def _segments_changed(sender, tenant, **kwargs) -> None:
     transaction.on_commit(lambda: rollup_mark_partners_changed(tenant_id=tenant.pk))
 
 
+def _rebuild_after_commit(tenant, reason: str) -> None:
+    tenant_id = tenant.pk
+    transaction.on_commit(lambda: rebuild_queue(tenant_id=tenant_id, reason=reason))
+
+
 @receiver(timezone_changed, dispatch_uid="analytics.timezone_changed")
 def _timezone_changed(sender, tenant, **kwargs) -> None:
     """Every rollup is kept by local day: a new zone means a rebuild (analytics.rebuild)."""
-    tenant_id, zone = tenant.pk, tenant.timezone
+    _rebuild_after_commit(tenant, TIMEZONE)
 
-    def queue() -> None:
-        rebuild_queued(tenant_id=tenant_id, timezone_name=zone)
-        rollups_rebuild.delay(tenant_id)
 
-    transaction.on_commit(queue)
+@receiver(counted_kinds_changed, dispatch_uid="analytics.counted_kinds_changed")
+def _counted_kinds_changed(sender, tenant, **kwargs) -> None:
+    """Results are counted in every partner-day: new kinds mean a rebuild too."""
+    _rebuild_after_commit(tenant, COUNTED_KINDS)
+
+
+@receiver(tenant_created, dispatch_uid="analytics.tenant_created")
+def _tenant_created(sender, tenant, **kwargs) -> None:
+    """A new program's (empty) rollups are by its zone and counted kinds from the start."""
+    basis_record(tenant=tenant, kinds=counted_kinds(tenant))

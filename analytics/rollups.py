@@ -27,6 +27,7 @@ from analytics.models import (
     revenue_bucket_sql,
 )
 from partners.tracking import namespace, redis_client
+from segmentation.models import SegmentationPolicy, default_counted_kinds
 from tenancy.models import Tenant
 from tenancy.sql import binary_cursor
 
@@ -125,6 +126,17 @@ def rollups_refresh_dirty() -> dict[int, int]:
     return done
 
 
+def counted_kinds(tenant: Tenant) -> list[str]:
+    """The conversion kinds that count as results: the segmentation policy's, so the
+    dashboard's active partners, activation and cohorts agree with the segments."""
+    kinds = (
+        SegmentationPolicy.unscoped.filter(tenant_id=tenant.pk)
+        .values_list("counted_kinds", flat=True)
+        .first()
+    )
+    return [str(kind) for kind in (kinds if kinds is not None else default_counted_kinds())]
+
+
 def _bounds(days: list[date], tz_name: str) -> tuple[datetime, datetime]:
     zone = ZoneInfo(tz_name)
     start = datetime.combine(min(days), time.min, tzinfo=zone)
@@ -134,12 +146,12 @@ def _bounds(days: list[date], tz_name: str) -> tuple[datetime, datetime]:
 
 _ROLLUP_SQL = """
 INSERT INTO analytics_dailypartnerstats
-    (tenant_id, partner_id, day, clicks, leads, sales, actions, revenue, commissions)
+    (tenant_id, partner_id, day, clicks, leads, sales, actions, results, revenue, commissions)
 SELECT %(tenant)s, partner_id, day, sum(clicks), sum(leads), sum(sales), sum(actions),
-       sum(revenue), sum(commissions)
+       sum(results), sum(revenue), sum(commissions)
 FROM (
     SELECT partner_id, (created_at AT TIME ZONE %(tz)s)::date AS day,
-           count(*) AS clicks, 0 AS leads, 0 AS sales, 0 AS actions,
+           count(*) AS clicks, 0 AS leads, 0 AS sales, 0 AS actions, 0 AS results,
            0::numeric AS revenue, 0::numeric AS commissions
     FROM partners_click
     WHERE tenant_id = %(tenant)s AND created_at >= %(start)s AND created_at < %(end)s
@@ -150,6 +162,7 @@ FROM (
            count(*) FILTER (WHERE kind = 'lead' AND status <> 'refunded'),
            count(*) FILTER (WHERE kind = 'sale' AND status <> 'refunded'),
            count(*) FILTER (WHERE kind = 'action' AND status <> 'refunded'),
+           count(*) FILTER (WHERE kind = ANY(%(kinds)s) AND status <> 'refunded'),
            coalesce(sum(amount - refunded_amount) FILTER (WHERE kind = 'sale'), 0),
            0
     FROM partners_conversion
@@ -158,7 +171,7 @@ FROM (
     GROUP BY 1, 2
   UNION ALL
     SELECT cm.partner_id, (cv.occurred_at AT TIME ZONE %(tz)s)::date,
-           0, 0, 0, 0, 0, sum(cm.amount - cm.reversed_amount)
+           0, 0, 0, 0, 0, 0, sum(cm.amount - cm.reversed_amount)
     FROM payouts_commission cm JOIN partners_conversion cv ON cv.id = cm.conversion_id
     WHERE cm.tenant_id = %(tenant)s AND cm.status NOT IN ('rejected', 'reversed')
       AND cv.occurred_at >= %(start)s AND cv.occurred_at < %(end)s
@@ -177,10 +190,10 @@ SELECT %(tenant)s, partner_id,
        min(day) FILTER (WHERE leads > 0),
        min(day) FILTER (WHERE sales > 0),
        min(day) FILTER (WHERE sales_before + sales >= 2),
-       min(day) FILTER (WHERE leads + sales > 0),
-       max(day) FILTER (WHERE leads + sales > 0)
+       min(day) FILTER (WHERE results > 0),
+       max(day) FILTER (WHERE results > 0)
 FROM (
-    SELECT partner_id, day, clicks, leads, sales,
+    SELECT partner_id, day, clicks, leads, sales, results,
            coalesce(sum(sales) OVER (PARTITION BY partner_id ORDER BY day
                     ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS sales_before
     FROM analytics_dailypartnerstats
@@ -278,12 +291,12 @@ def _attributes_replace(cursor, tenant: Tenant, partner_ids: list[int] | None) -
 # Each partner-day's previous result day (only its distance up to ACTIVE_WINDOW_DAYS matters):
 # for all days, one window over each partner's days; for a few days, one probe of the
 # (tenant, partner, day) index per partner-day of those days.
-_PREVIOUS_RESULT_WINDOW = """max(s.day) FILTER (WHERE s.leads + s.sales > 0) OVER (
+_PREVIOUS_RESULT_WINDOW = """max(s.day) FILTER (WHERE s.results > 0) OVER (
     PARTITION BY s.partner_id ORDER BY s.day ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)"""
 _PREVIOUS_RESULT_PROBE = f"""(
     SELECT max(q.day) FROM analytics_dailypartnerstats q
     WHERE q.tenant_id = s.tenant_id AND q.partner_id = s.partner_id AND q.day < s.day
-      AND q.day >= s.day - {ACTIVE_WINDOW_DAYS} AND q.leads + q.sales > 0)"""  # noqa: S608 - constants only
+      AND q.day >= s.day - {ACTIVE_WINDOW_DAYS} AND q.results > 0)"""  # noqa: S608 - constants only
 _FRESH = ", ".join(
     f"count(*) FILTER (WHERE d.result AND d.gap > {k})" for k in range(ACTIVE_WINDOW_DAYS)
 )
@@ -298,7 +311,7 @@ SELECT %(tenant)s, d.day, {", ".join(f"a.{c}" for c in _CELL)},
        ARRAY[{_FRESH}]
 FROM (
     SELECT s.partner_id, s.day, s.clicks, s.leads, s.sales, s.revenue, s.commissions,
-           s.leads + s.sales > 0 AS result,
+           s.results > 0 AS result,
            coalesce(s.day - {{previous_result_day}}, {ACTIVE_WINDOW_DAYS}) AS gap
     FROM analytics_dailypartnerstats s
     WHERE s.tenant_id = %(tenant)s {{day_filter}}
@@ -665,6 +678,8 @@ def rollup_refresh_days(
     with no days at all."""
     days = sorted(set(days))
     params = {"tenant": tenant.pk, "tz": tenant.timezone, "days": days}
+    if days:
+        params["kinds"] = counted_kinds(tenant)
     cube_days: set[date] = set()
     cohort_days: set[date] = set()
     journeys: list[int] = []
@@ -784,6 +799,7 @@ def rollup_rebuild(
         )
         first, last = cursor.fetchone()
         step("days")
+        kinds = counted_kinds(tenant)
         cursor.execute("DELETE FROM analytics_dailypartnerstats WHERE tenant_id = %s", [tenant.pk])
         rows = 0
         if first is not None:
@@ -796,6 +812,7 @@ def rollup_rebuild(
             params = {
                 "tenant": tenant.pk,
                 "tz": tenant.timezone,
+                "kinds": kinds,
                 "start": start,
                 "end": end,
                 "days": days,
@@ -817,4 +834,41 @@ def rollup_rebuild(
         cursor.execute("ANALYZE analytics_dailycube, analytics_monthcube, analytics_cohortcube")
         step("rankings")
         _rankings_refresh(cursor, tenant, None)
+        basis_record(tenant=tenant, kinds=kinds)
     return rows
+
+
+def basis_record(*, tenant: Tenant, kinds: list[str]) -> None:
+    """The program's rollups are now by this zone's days and count these kinds as results."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO analytics_rollupbasis (tenant_id, timezone, counted_kinds, built_at)
+            VALUES (%s, %s, %s, now())
+            ON CONFLICT (tenant_id) DO UPDATE
+            SET timezone = EXCLUDED.timezone, counted_kinds = EXCLUDED.counted_kinds,
+                built_at = EXCLUDED.built_at
+            """,
+            [tenant.pk, tenant.timezone, kinds],
+        )
+
+
+def stale_bases() -> list[tuple[int, str]]:
+    """Programs whose rollups were built with another zone or other counted kinds than their
+    settings now say, with which of the two differs (the zone first)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT b.tenant_id,
+                   CASE WHEN b.timezone <> t.timezone THEN 'timezone' ELSE 'counted_kinds' END
+            FROM analytics_rollupbasis b
+            JOIN tenancy_tenant t ON t.id = b.tenant_id
+            LEFT JOIN segmentation_segmentationpolicy p ON p.tenant_id = b.tenant_id
+            WHERE b.timezone <> t.timezone
+               OR ARRAY(SELECT unnest(b.counted_kinds) ORDER BY 1)
+                  <> ARRAY(SELECT unnest(coalesce(p.counted_kinds, %s::varchar[])) ORDER BY 1)
+            ORDER BY b.tenant_id
+            """,
+            [[str(kind) for kind in default_counted_kinds()]],
+        )
+        return [(tenant_id, reason) for tenant_id, reason in cursor.fetchall()]

@@ -3,7 +3,7 @@ import logging
 from celery import shared_task
 
 from analytics import rebuild
-from analytics.rollups import rollup_rebuild, rollups_refresh_dirty
+from analytics.rollups import rollup_rebuild, rollups_refresh_dirty, stale_bases
 from tenancy.models import Tenant
 
 log = logging.getLogger(__name__)
@@ -11,8 +11,24 @@ log = logging.getLogger(__name__)
 
 @shared_task
 def rollups_refresh() -> dict[int, int]:
-    """Recompute the rollup days marked dirty since the last run (every minute, by beat)."""
+    """Recompute the rollup days marked dirty since the last run (every minute, by beat), and
+    queue a rebuild of any program whose rollups no longer match its zone or counted kinds
+    (a change the signals missed: the admin, a shell, this release's migration)."""
+    for tenant_id, reason in stale_bases():
+        # Not while one is queued or running, nor for an hour after one failed (its notice
+        # offers the owner a retry; then the state expires and this tries again).
+        if rebuild.rebuild_state(tenant_id=tenant_id) is None:
+            rebuild_queue(tenant_id=tenant_id, reason=reason)
     return rollups_refresh_dirty()
+
+
+def rebuild_queue(*, tenant_id: int, reason: str) -> None:
+    """Show the rebuild as queued, then queue it (after the caller's commit, if any)."""
+    zone = Tenant.objects.filter(pk=tenant_id).values_list("timezone", flat=True).first()
+    if zone is None:
+        return
+    rebuild.rebuild_queued(tenant_id=tenant_id, reason=reason, timezone_name=zone)
+    rollups_rebuild.delay(tenant_id)
 
 
 @shared_task(bind=True, max_retries=3, acks_late=True)

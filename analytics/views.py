@@ -171,7 +171,10 @@ def rollups_rebuild_status(request: HttpRequest) -> HttpResponse:
             return HttpResponse(
                 _("No failed recomputation to retry."), status=409, content_type="text/plain"
             )
-        rebuild.rebuild_queued(tenant_id=tenant.pk, timezone_name=tenant.timezone)
+        # Shown as queued at once (this answer says so); sent to a worker once committed.
+        rebuild.rebuild_queued(
+            tenant_id=tenant.pk, reason=state.reason, timezone_name=tenant.timezone
+        )
         transaction.on_commit(lambda: rollups_rebuild.delay(tenant.pk))
         if not request.htmx:
             return redirect("dashboard", tenant_slug=tenant.slug)

@@ -40,7 +40,7 @@ from segmentation.models import (
 )
 from segmentation.pgcopy import binary_copy_payload
 from segmentation.selectors import custom_segment_context, local_today, policy_get
-from segmentation.signals import custom_segment_changed, segment_changed
+from segmentation.signals import counted_kinds_changed, custom_segment_changed, segment_changed
 from tenancy.errors import ConflictError, ServiceError
 from tenancy.models import Tenant
 from tenancy.scope import all_tenants, tenant_scope
@@ -300,6 +300,19 @@ def _churn_fallback(*, tenant: Tenant, as_of: date) -> tuple[bgnbd.BgNbdParams, 
         return None
     model = run.churn_model
     return bgnbd.BgNbdParams(r=model["r"], alpha=model["alpha"], a=model["a"], b=model["b"]), run
+
+
+@transaction.atomic
+def policy_save(*, policy: SegmentationPolicy, previous_counted_kinds: Sequence[str]) -> bool:
+    """Save an edited policy (the form has validated it). Returns whether the conversion kinds
+    that count as results changed — then ``counted_kinds_changed`` has been sent."""
+    policy.save()
+    changed = sorted(map(str, policy.counted_kinds)) != sorted(map(str, previous_counted_kinds))
+    if changed:
+        counted_kinds_changed.send(
+            sender=SegmentationPolicy, tenant=policy.tenant, previous=list(previous_counted_kinds)
+        )
+    return changed
 
 
 def churn_predict(

@@ -12,3 +12,8 @@ segment_changed = Signal()
 # partner ids, ascending. A new segment's first members all "enter"; a deleted segment's all
 # "leave". Campaigns subscribe.
 custom_segment_changed = Signal()
+
+# ``policy.counted_kinds changed``: sent inside the policy's save, with ``tenant`` and
+# ``previous`` (the kinds counted before), when the conversion kinds that count as results
+# change. Whatever a higher app derived from results (the analytics rollups) subscribes.
+counted_kinds_changed = Signal()

@@ -170,6 +170,8 @@ def policy_preview(*, tenant, policy, as_of: date) -> dict[str, int]:
 def segments_policy(request: HttpRequest) -> HttpResponse:
     tenant = request.tenant
     policy = policy_get(tenant=tenant)
+    # Read before the form: validating a model form writes the new values into its instance.
+    previous_kinds = list(policy.counted_kinds)
     preview = None
     if request.method == "POST":
         if not request.membership.can("operate"):
@@ -180,10 +182,20 @@ def segments_policy(request: HttpRequest) -> HttpResponse:
                 edited = form.save(commit=False)  # in memory only
                 preview = policy_preview(tenant=tenant, policy=edited, as_of=_state_date(tenant))
             else:
-                form.save()
+                changed = services.policy_save(
+                    policy=form.save(commit=False), previous_counted_kinds=previous_kinds
+                )
                 messages.success(
                     request, _("Policy saved. It applies from the next run of the segments.")
                 )
+                if changed:
+                    messages.info(
+                        request,
+                        _(
+                            "What counts as a result changed: the dashboard's figures are being"
+                            " recomputed; the dashboard shows the progress."
+                        ),
+                    )
                 return redirect("segments_policy", tenant_slug=tenant.slug)
     else:
         form = PolicyForm(instance=policy)

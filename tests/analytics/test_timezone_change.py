@@ -107,7 +107,7 @@ def test_the_dashboard_follows_the_rebuild_and_retries_a_failed_one(
     status_url = "/app/shop/analytics/rebuild/"
     assert 'data-testid="rollup-rebuild"' not in owner.get("/app/shop/").content.decode()
 
-    rebuild.rebuild_queued(tenant_id=tenant.pk, timezone_name="Asia/Tokyo")
+    rebuild.rebuild_queued(tenant_id=tenant.pk, reason="timezone", timezone_name="Asia/Tokyo")
     page = owner.get("/app/shop/").content.decode()
     assert 'data-status="queued"' in page
     assert "Waiting for a worker…" in page
@@ -159,7 +159,9 @@ def test_a_failed_rebuild_is_retried_then_reported(program, monkeypatch):
     monkeypatch.setattr(tasks, "rollup_rebuild", broken)
     # Eager retries are re-applied by Celery, which raises at the first unless told not to.
     monkeypatch.setitem(tasks.rollups_rebuild.app.conf, "task_eager_propagates", False)
-    rebuild.rebuild_queued(tenant_id=program.tenant.pk, timezone_name="Europe/Moscow")
+    rebuild.rebuild_queued(
+        tenant_id=program.tenant.pk, reason="timezone", timezone_name="Europe/Moscow"
+    )
     # Run eagerly, each retry runs at once after the attempt before it.
     result = tasks.rollups_rebuild.apply(args=[program.tenant.pk])
     assert result.failed()

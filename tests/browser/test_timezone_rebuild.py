@@ -44,7 +44,7 @@ def test_the_dashboard_follows_a_time_zone_rebuild(live_server, page):
         ]
 
     # A rebuild a worker is running (set by hand, to watch each step arrive).
-    rebuild.rebuild_queued(tenant_id=tenant.pk, timezone_name="America/New_York")
+    rebuild.rebuild_queued(tenant_id=tenant.pk, reason="timezone", timezone_name="America/New_York")
     rebuild.rebuild_step(tenant_id=tenant.pk, step=2, steps=7, label="days")
     page.goto(f"{live_server.url}/app/tzshop/")
     notice = page.get_by_test_id("rollup-rebuild")
