@@ -150,8 +150,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 
 def _rebuild_context(request: HttpRequest, *, polled: bool) -> dict:
-    """The rebuild after a time zone change, while it runs or if it failed; its success only
-    to the page that watched it run (a fresh load has the new figures already)."""
+    """The rebuild after a change of zone or counted kinds (analytics.rebuild), while it runs
+    or if it failed; its success only to the page that watched it run (a fresh load has the
+    new figures already)."""
     state = rebuild.rebuild_state(tenant_id=request.tenant.pk)
     if state is not None and state.status == rebuild.DONE and not polled:
         state = None

@@ -199,3 +199,17 @@ def test_the_migration_keeps_every_figure_and_records_the_basis():
     # Leads and sales, as the rollups counted results before: no figure moves.
     assert results == {date(2026, 6, 1): 3, date(2026, 6, 2): 0}
     assert (basis.timezone, basis.counted_kinds) == ("Asia/Novosibirsk", ["lead", "sale"])
+
+
+def test_the_minute_task_rebuilds_a_program_whose_counted_kinds_moved_under_it(program):
+    tenant, p3 = program.tenant, program.partners["p3"]
+    with tenant_scope(tenant):
+        _conversion(tenant, p3, "action", msk("2026-06-20"))
+        rollup_rebuild(tenant=tenant)
+        # Saved without the service (a shell, or the policy before this release): no signal.
+        SegmentationPolicy.objects.create(tenant=tenant, counted_kinds=["lead", "sale", "action"])
+    assert _active_partners(tenant) == 2
+    tasks.rollups_refresh.apply()
+    state = rebuild.rebuild_state(tenant_id=tenant.pk)
+    assert (state.status, state.reason) == ("done", "counted_kinds")
+    assert _active_partners(tenant) == 3 == _segmentation_active(tenant)
