@@ -4,9 +4,8 @@ whatever the program's size. Definitions are in METRIC_DEFINITIONS and shown on 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from zoneinfo import ZoneInfo
 
 from django.db import connection
 from django.db.models import QuerySet
@@ -24,6 +23,7 @@ from analytics.models import (
 from analytics.periods import Filters, Period, month_days
 from partners.models import Partner
 from payouts.selectors import payouts_due_total
+from segmentation.features import local_day_end
 from segmentation.history import at_risk_memberships, segment_migration
 from segmentation.models import SegmentMembership
 from tenancy.models import Tenant
@@ -33,12 +33,14 @@ ZERO = Decimal("0")
 
 METRIC_DEFINITIONS = {
     "active_partners": _(
-        "Partners with at least one lead or sale in the 30 days up to the period's last day."
+        "Partners with at least one result in the 30 days up to the period's last day. A result "
+        "is a conversion of a kind the segmentation policy counts (leads and sales unless it "
+        "says otherwise), not refunded."
     ),
     "new_partners": _("Partners who joined during the period."),
     "activation_rate": _(
-        "Of the partners who joined during the period, the share with a first lead or sale within "
-        "30 days of joining (so far, for those who joined less than 30 days ago)."
+        "Of the partners who joined during the period, the share with a first result within 30 "
+        "days of joining (so far, for those who joined less than 30 days ago)."
     ),
     "revenue": _("Sales attributed to partners during the period, less refunds."),
     "commissions": _(
@@ -53,8 +55,8 @@ METRIC_DEFINITIONS = {
         "the monthly fixed costs and acquisition spend, prorated to the period's days."
     ),
     "time_to_first_result": _(
-        "For the partners whose first lead or sale fell in the period: the average number of "
-        "days from joining to that first result."
+        "For the partners whose first result fell in the period: the average number of days "
+        "from joining to that first result."
     ),
     "cac": _(
         "Acquisition spend in the period divided by the partners whose first result fell in it."
@@ -349,16 +351,13 @@ def _roi(revenue: Decimal, commissions: Decimal, costs: Decimal) -> Decimal | No
 def payouts_due_at_ends(*, tenant: Tenant, period: Period, filters: Filters) -> tuple:
     """Payouts due at the end of the period (now, for a period that has not ended) and at the
     end of the previous period, of the filtered partners."""
-    tz = ZoneInfo(tenant.timezone)
-
-    def end_of(day: date) -> datetime:
-        return datetime.combine(day + timedelta(days=1), time.min, tzinfo=tz)
-
     fields = partner_field_filters(filters)
-    ended = end_of(period.end) <= timezone.now()
+    end = local_day_end(period.end, tenant.timezone)
     return (
-        payouts_due_total(partner_fields=fields, before=end_of(period.end) if ended else None),
-        payouts_due_total(partner_fields=fields, before=end_of(period.previous().end)),
+        payouts_due_total(partner_fields=fields, before=end if end <= timezone.now() else None),
+        payouts_due_total(
+            partner_fields=fields, before=local_day_end(period.previous().end, tenant.timezone)
+        ),
     )
 
 

@@ -201,7 +201,7 @@ class DailyCube(CubeFigures):
     size (``dimension`` names the attribute, ``value`` holds it) for the breakdowns. A page
     reads a few thousand of these instead of the period's partner-days.
 
-    ``fresh[k + 1]`` counts the partners with a lead or sale that day whose previous result day
+    ``fresh[k + 1]`` counts the partners with a result that day whose previous result day
     was more than k days before (or who had none), k = 0…29: so the partners with a result in
     the window of 30 days ending on E are ``sum(fresh[day − (E − 29) + 1])`` over the window's
     days — each is counted on its first result day within the window, and only there."""
