@@ -11,9 +11,9 @@ from rest_framework.response import Response
 from analytics import metrics
 from analytics.models import DailyPartnerStats
 from analytics.periods import PRESETS, DashboardQuery, parse_query
+from core.errors import ServiceError
 from segmentation.history import segment_sizes_over_time
 from segmentation.selectors import local_today
-from tenancy.errors import ServiceError
 from tenancy.rest import TenantAPIView
 
 QUERY_PARAMETERS = [

@@ -21,13 +21,13 @@ from analytics.models import (
     ranking_windows,
 )
 from analytics.periods import Filters, Period, month_days
+from core.sql import binary_cursor
 from partners.models import Partner
 from payouts.selectors import payouts_due_total
 from segmentation.features import local_day_end
 from segmentation.history import at_risk_memberships, segment_migration
 from segmentation.models import SegmentMembership
 from tenancy.models import Tenant
-from tenancy.sql import binary_cursor
 
 ZERO = Decimal("0")
 

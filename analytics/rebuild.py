@@ -20,7 +20,7 @@ from datetime import datetime
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from tenancy.redis_store import redis_client, redis_key
+from core.redis_store import redis_client, redis_key
 
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
 

@@ -26,10 +26,10 @@ from analytics.models import (
     ranking_windows,
     revenue_bucket_sql,
 )
+from core.sql import binary_cursor
 from partners.tracking import namespace, redis_client
 from segmentation.models import SegmentationPolicy, default_counted_kinds
 from tenancy.models import Tenant
-from tenancy.sql import binary_cursor
 
 _DIRTY_TENANTS = "rollup:dirty-tenants"
 

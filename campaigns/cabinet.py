@@ -13,9 +13,9 @@ from campaigns import selectors, services
 from campaigns.forms import SurveyAnswerForm
 from campaigns.models import Action, Message
 from campaigns.templating import unsubscribe_token_read
+from core.errors import ServiceError
 from partners.cabinet import partner_page
 from partners.models import Partner
-from tenancy.errors import ServiceError
 from tenancy.models import Tenant
 from tenancy.scope import tenant_scope
 

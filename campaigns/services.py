@@ -45,15 +45,15 @@ from campaigns.models import (
 )
 from campaigns.schedule import next_opening, step_due_at, within_hours
 from campaigns.templating import contexts_for, render, template_check, texts_for
+from core.errors import ConflictError, ServiceError
+from core.sql import prepared_cursor
 from partners.conversions import partner_lookup_extra
 from partners.models import ActivitySegment, Conversion, ConversionKind, Partner
 from partners.services import partner_update
 from payouts.models import CommissionRule, RateModel
 from segmentation.models import CustomSegment, SegmentMembership
 from segmentation.selectors import custom_segment_partners, policy_get
-from tenancy.errors import ConflictError, ServiceError
 from tenancy.models import Membership, Tenant
-from tenancy.sql import prepared_cursor
 from webhooks.services import events_publish
 
 log = logging.getLogger(__name__)

@@ -23,10 +23,10 @@ from django.utils import formats, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from core.errors import ServiceError
 from partners.models import ActivitySegment, Conversion, ConversionStatus, Partner, ReferralLink
 from payouts.selectors import partner_balances
 from segmentation.selectors import policy_get
-from tenancy.errors import ServiceError
 from tenancy.models import Tenant
 
 CONTEXT_KEYS: dict[str, object] = {

@@ -22,8 +22,8 @@ from campaigns.forms import CampaignForm, EnrollForm, StepForm, VariantForm
 from campaigns.models import Campaign, CampaignStatus, Message, Step, Variant
 from campaigns.templating import CONTEXT_KEYS, RenderTooLarge, contexts_for, texts_for
 from campaigns.templating import render as render_text
+from core.errors import ServiceError
 from partners.models import Partner
-from tenancy.errors import ServiceError
 from tenancy.views import manager_page
 
 EDIT = "operate"

@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_htmx",
+    "core",
     "tenancy",
     "webhooks",
     "partners",
@@ -219,13 +220,13 @@ WEBHOOKS_ALLOW_PRIVATE_TARGETS = env.bool("WEBHOOKS_ALLOW_PRIVATE_TARGETS", defa
 WEBHOOKS_DISABLE_AFTER_FAILURES = env.int("WEBHOOKS_DISABLE_AFTER_FAILURES", default=10)
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["tenancy.api_policy.APIKeyAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["tenancy.api_auth.APIKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PAGINATION_CLASS": "tenancy.api_policy.CursorPagination",
+    "DEFAULT_PAGINATION_CLASS": "core.api_policy.CursorPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_THROTTLE_CLASSES": ["tenancy.api_policy.APIKeyRateThrottle"],
+    "DEFAULT_THROTTLE_CLASSES": ["core.api_policy.APIKeyRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"api_key": env.str("API_RATE", default="6000/min")},
-    "EXCEPTION_HANDLER": "tenancy.api_policy.problem_exception_handler",
+    "EXCEPTION_HANDLER": "core.api_policy.problem_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],

@@ -8,11 +8,11 @@ import random
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
+from core.errors import ServiceError
 from partners.models import Partner, PartnerStatus
 from payouts import batches
 from payouts.models import PayoutBatch
 from payouts.requisites import INN_WEIGHTS_11, INN_WEIGHTS_12, account_validate
-from tenancy.errors import ServiceError
 from tenancy.models import Tenant, User
 
 SBERBANK_BIK = "044525225"

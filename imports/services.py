@@ -26,12 +26,12 @@ from analytics.rollups import (
     rollup_rebuild,
     rollup_refresh_days,
 )
+from core.errors import ServiceError
 from imports.columns import COLUMNS
 from imports.models import ImportJob, ImportKind, ImportStatus
 from imports.progress import ProgressWriter
 from partners.imports import partners_import
 from payouts.imports import conversions_import
-from tenancy.errors import ServiceError
 from tenancy.models import Tenant
 
 log = logging.getLogger(__name__)

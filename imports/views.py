@@ -8,11 +8,11 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET
 
+from core.errors import ServiceError
 from imports import selectors, services
 from imports.columns import COLUMNS
 from imports.forms import ImportForm
 from imports.models import ImportKind
-from tenancy.errors import ServiceError
 from tenancy.views import manager_page
 
 # A spreadsheet runs a cell that starts with one of these as a formula (CSV injection); the

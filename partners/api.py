@@ -7,6 +7,8 @@ from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from core.api_filters import ListFilters
+from core.api_policy import CursorPagination
 from partners import list_filters, selectors, services
 from partners.api_params import PARTNER_PARAM, partner_param
 from partners.geography import GeographyTier
@@ -22,8 +24,6 @@ from partners.models import (
     ReferralLink,
     Tag,
 )
-from tenancy.api_filters import ListFilters
-from tenancy.api_policy import CursorPagination
 from tenancy.rest import TenantViewSet
 
 

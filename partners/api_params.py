@@ -4,9 +4,9 @@ from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 
+from core.api_filters import ListFilters
 from partners import selectors
 from partners.models import Partner
-from tenancy.api_filters import ListFilters
 
 PARTNER_PARAM = OpenApiParameter(
     "partner", OpenApiTypes.STR, description="A partner of the program: their code or id."

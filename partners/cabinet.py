@@ -12,12 +12,12 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
+from core.errors import ServiceError
 from partners import selectors, services
 from partners.forms import JoinForm, LinkForm
 from partners.models import Partner
 from partners.selectors import partner_for_user
 from tenancy import services as tenancy_services
-from tenancy.errors import ServiceError
 from tenancy.models import User
 from tenancy.views import public_page
 

@@ -30,6 +30,8 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.errors import ConflictError, ServiceError
+from core.sql import insert_fields, insert_values, mark_saved, prepared_cursor, rows_insert
 from partners.events import conversion_recorded, conversion_refunded
 from partners.models import (
     AttributionMethod,
@@ -44,9 +46,7 @@ from partners.models import (
 )
 from partners.money import minor_digits, money_round
 from partners.tracking import buffered_click
-from tenancy.errors import ConflictError, ServiceError
 from tenancy.models import Tenant
-from tenancy.sql import insert_fields, insert_values, mark_saved, prepared_cursor, rows_insert
 from webhooks.services import event_publish, subscriptions_read_once
 
 # Merchants' clocks drift; a conversion "from the future" beyond this is a bug on their side.

@@ -10,10 +10,10 @@ from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from core.api_filters import ListFilters
 from partners.api_params import PARTNER_PARAM, partner_param
 from partners.conversions import conversion_record, conversion_refund
 from partners.models import AttributionMethod, Conversion, ConversionKind, ConversionStatus
-from tenancy.api_filters import ListFilters
 from tenancy.rest import TenantViewSet
 
 CENTS = Decimal("0.01")

@@ -22,6 +22,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.errors import ConflictError, ServiceError
 from partners.events import partner_joined
 from partners.geography import geography_tier_for
 from partners.models import (
@@ -36,7 +37,6 @@ from partners.models import (
     Tag,
 )
 from partners.tracking import link_cache_invalidate
-from tenancy.errors import ConflictError, ServiceError
 from tenancy.models import APIKey, Membership, Tenant, User
 from webhooks.services import event_publish
 

@@ -32,8 +32,8 @@ from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.utils import translation
 
+from core.redis_store import namespace, redis_client
 from partners.models import PartnerStatus, ReferralLink
-from tenancy.redis_store import namespace, redis_client
 
 LINK_CACHE_SECONDS = 600
 MISSING_LINK_CACHE_SECONDS = 60

@@ -9,11 +9,11 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
+from core.errors import ServiceError
 from partners import list_filters, selectors, services, timeline
 from partners.forms import BulkForm, CouponForm, PartnerEditForm, StatusForm
 from partners.geography import GeographyTier
 from partners.models import ActivitySegment, ChannelType, Partner, PartnerStatus, PartnerType
-from tenancy.errors import ServiceError
 from tenancy.selectors import membership_list
 from tenancy.views import manager_page
 

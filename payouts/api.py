@@ -10,6 +10,9 @@ from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from core.api_filters import ListFilters
+from core.api_policy import CursorPagination
+from core.errors import ServiceError
 from partners.api_params import PARTNER_PARAM, partner_param
 from partners.conversions_api import MoneyField
 from partners.geography import GeographyTier
@@ -25,9 +28,6 @@ from payouts.models import (
     PayoutLineStatus,
     RateModel,
 )
-from tenancy.api_filters import ListFilters
-from tenancy.api_policy import CursorPagination
-from tenancy.errors import ServiceError
 from tenancy.rest import TenantAPIView, TenantViewSet
 
 

@@ -12,9 +12,9 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 from openpyxl import Workbook
 
+from core.errors import ServiceError
 from payouts import batches
 from payouts.models import PayoutBatch, PayoutBatchStatus, PayoutLine, PayoutLineStatus
-from tenancy.errors import ServiceError
 from tenancy.models import User
 
 REGISTER_COLUMNS = [

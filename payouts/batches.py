@@ -21,6 +21,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.errors import ConflictError, ServiceError
 from partners.models import Partner, PartnerStatus
 from payouts import requisites, selectors
 from payouts.models import (
@@ -43,7 +44,6 @@ from payouts.models import (
     PayoutSettings,
 )
 from payouts.services import commissions_approve_matured
-from tenancy.errors import ConflictError, ServiceError
 from tenancy.models import Tenant, User
 from webhooks.services import events_publish
 

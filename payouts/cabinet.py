@@ -8,12 +8,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from core.errors import ServiceError
 from partners.cabinet import partner_page
 from payouts import batches, selectors
 from payouts.forms import PayoutDetailsForm, ReceiptForm
 from payouts.models import PayoutLine, PayoutLineStatus, PayoutRequestStatus, PayoutSchedule
 from payouts.views import statement_context
-from tenancy.errors import ServiceError
 
 
 @require_GET

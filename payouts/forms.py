@@ -1,11 +1,11 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from core.errors import ServiceError
 from partners.geography import GeographyTier
 from partners.models import ActivitySegment, ChannelType, Partner, PartnerType, Tag
 from payouts import services
 from payouts.models import CommissionRule, PayoutMethod, PayoutSchedule
-from tenancy.errors import ServiceError
 from tenancy.forms import ServiceFormMixin
 
 

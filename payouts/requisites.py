@@ -4,7 +4,7 @@ the field."""
 
 from django.utils.translation import gettext as _
 
-from tenancy.errors import ServiceError
+from core.errors import ServiceError
 
 INN_WEIGHTS_11 = (7, 2, 4, 10, 3, 5, 9, 4, 6, 8)
 INN_WEIGHTS_12 = (3, 7, 2, 4, 10, 3, 5, 9, 4, 6, 8)

@@ -23,6 +23,15 @@ from django.db.models import Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.errors import ConflictError, ServiceError
+from core.redis_store import (
+    prefetch_register,
+    prefetched_forget,
+    prefetched_take,
+    redis_client,
+    redis_key,
+)
+from core.sql import rows_insert
 from partners.models import (
     Click,
     Conversion,
@@ -43,17 +52,8 @@ from payouts.models import (
     LedgerEntry,
 )
 from payouts.rules import ConversionContext, RuleSpec, commission_compute
-from tenancy.errors import ConflictError, ServiceError
 from tenancy.models import Tenant, User
-from tenancy.redis_store import (
-    prefetch_register,
-    prefetched_forget,
-    prefetched_take,
-    redis_client,
-    redis_key,
-)
 from tenancy.scope import current_tenant
-from tenancy.sql import rows_insert
 from webhooks.services import (
     event_publish,
     events_publish,

@@ -15,6 +15,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from core.errors import ServiceError
 from partners.models import (
     AttributionMethod,
     Conversion,
@@ -33,7 +34,6 @@ from payouts.forms import (
 )
 from payouts.models import Commission, CommissionRule, PayoutBatch, PayoutItem, PayoutLine
 from payouts.rules import RuleSpec
-from tenancy.errors import ServiceError
 from tenancy.views import manager_page
 
 PREVIEW_AMOUNT = Decimal("10000")

@@ -26,6 +26,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from psycopg import sql
 
+from core.errors import ConflictError, ServiceError
 from partners.models import Partner, Tag
 from segmentation import bgnbd, conditions, engine
 from segmentation.features import features_read, local_day_start
@@ -41,7 +42,6 @@ from segmentation.models import (
 from segmentation.pgcopy import binary_copy_payload
 from segmentation.selectors import custom_segment_context, local_today, policy_get
 from segmentation.signals import counted_kinds_changed, custom_segment_changed, segment_changed
-from tenancy.errors import ConflictError, ServiceError
 from tenancy.models import Tenant
 from tenancy.scope import all_tenants, tenant_scope
 from webhooks.services import events_publish

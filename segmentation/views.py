@@ -17,6 +17,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from core.errors import ServiceError
 from partners.models import ActivitySegment, Partner, PartnerStatus, Tag
 from segmentation import charts, conditions, engine, services, tasks
 from segmentation.features import features_read, local_day_end, local_day_start
@@ -40,7 +41,6 @@ from segmentation.selectors import (
     policy_get,
     state_run,
 )
-from tenancy.errors import ServiceError
 from tenancy.views import manager_page
 
 

@@ -1,7 +1,7 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from tenancy.errors import ServiceError
+from core.errors import ServiceError
 from tenancy.models import CURRENCIES, TIMEZONES, Role, Tenant
 
 

@@ -182,10 +182,15 @@ class TenantOwned(models.Model):
         base_manager_name = "unscoped"
 
     def save(self, *args, **kwargs) -> None:
+        self.tenant_scope_apply()
+        super().save(*args, **kwargs)
+
+    def tenant_scope_apply(self) -> None:
+        """The scope's check before this row is written (also by core.sql's plain INSERTs):
+        a row of another tenant is refused, a row without a tenant takes the scope's."""
         tenant = tenant_for_new_row(self.tenant_id, type(self).__name__)
         if tenant is not None:
             self.tenant = tenant
-        super().save(*args, **kwargs)
 
 
 class Role(models.TextChoices):
@@ -293,6 +298,11 @@ class APIKey(TenantOwned):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+    @property
+    def throttle_ident(self) -> str:
+        """Whose requests the API's throttle counts together (core.api_policy)."""
+        return f"key{self.pk}"
 
 
 class IdempotencyRecord(TenantOwned):

@@ -11,10 +11,10 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView, set_rollback
 
+from core.errors import ConflictError, ServiceError
+from core.redis_store import prefetch_scope
 from tenancy import scope
-from tenancy.errors import ConflictError, ServiceError
 from tenancy.models import APIKey, IdempotencyRecord
-from tenancy.redis_store import prefetch_scope
 
 IDEMPOTENCY_HEADER = "HTTP_IDEMPOTENCY_KEY"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})

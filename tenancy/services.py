@@ -12,7 +12,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from tenancy.errors import ConflictError, ServiceError
+from core.errors import ConflictError, ServiceError
 from tenancy.models import (
     CURRENCIES,
     RESERVED_SLUGS,

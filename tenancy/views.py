@@ -14,8 +14,8 @@ from django.utils.translation import check_for_language, get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from core.errors import ServiceError
 from tenancy import selectors, services
-from tenancy.errors import ServiceError
 from tenancy.forms import (
     AcceptInvitationForm,
     APIKeyForm,

@@ -37,7 +37,7 @@ def _redis_namespace_fresh(django_db_setup, django_db_blocker):
     run on the same Redis: drop whatever an earlier process left under that namespace (cached
     rules and subscriptions, link cache, click buffer), so ids starting again at 1 cannot meet
     another run's cached rows."""
-    from tenancy.redis_store import redis_client, redis_key
+    from core.redis_store import redis_client, redis_key
 
     client = redis_client()
     stale = list(client.scan_iter(match=redis_key("*"), count=1000))

@@ -1,4 +1,4 @@
-"""Every list of the API is paged and filtered the same way (tenancy.api_filters): a partner
+"""Every list of the API is paged and filtered the same way (core.api_filters): a partner
 by code or id, and a bad parameter is a 400 naming it, never a quietly unfiltered page."""
 
 import pytest

@@ -27,9 +27,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from tenancy.errors import ConflictError, ServiceError
+from core.errors import ConflictError, ServiceError
+from core.redis_store import prefetch_register, prefetched_forget, redis_client, redis_key
 from tenancy.models import Tenant
-from tenancy.redis_store import prefetch_register, prefetched_forget, redis_client, redis_key
 from webhooks import events as event_registry
 from webhooks import signing, transport
 from webhooks.models import (

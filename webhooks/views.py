@@ -10,7 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from tenancy.errors import ServiceError
+from core.errors import ServiceError
 from tenancy.views import manager_page
 from webhooks import selectors, services
 from webhooks.forms import EndpointForm

@@ -16,10 +16,10 @@ from django.test import Client
 from django.utils.translation import gettext as _
 
 from analytics import charts
+from core.templatetags.charts import chart_template
 from partners import cabinet
 from partners.models import ActivitySegment
 from segmentation.charts import LAYOUT, SEGMENT_COLORS
-from tenancy.templatetags.charts import chart_template
 
 
 def shipped(figure: dict) -> dict:

@@ -10,8 +10,8 @@ from django.db import connection
 
 from analytics import columns, metrics
 from analytics.models import FIRST_REVENUE_BUCKET, REVENUE_BUCKET_EDGES, RankingColumns
+from core.sql import binary_cursor
 from tenancy.scope import tenant_scope
-from tenancy.sql import binary_cursor
 from tests.factories import TenantFactory
 
 

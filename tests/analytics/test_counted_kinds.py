@@ -13,12 +13,12 @@ from analytics import metrics, rebuild, tasks
 from analytics.models import DailyPartnerStats, RollupBasis
 from analytics.periods import Filters, Period
 from analytics.rollups import rollup_mark_dirty, rollup_rebuild, rollups_refresh_dirty
+from core.redis_store import redis_client, redis_key
 from segmentation.features import features_read
 from segmentation.models import SegmentationPolicy
 from segmentation.selectors import policy_get
 from tenancy import services as tenancy_services
 from tenancy.models import Tenant
-from tenancy.redis_store import redis_client, redis_key
 from tenancy.scope import tenant_scope
 from tests.analytics.conftest import _conversion, msk
 from tests.analytics.test_refresh import _derived_tables

@@ -19,12 +19,12 @@ from playwright.sync_api import Page, expect
 
 from analytics import metrics
 from analytics.periods import Filters, period_for
+from core.templatetags.charts import chart_locale_build
 from partners.models import Conversion
 from partners.money import money_format
 from segmentation.selectors import local_today
 from tenancy.models import Tenant
 from tenancy.scope import tenant_scope
-from tenancy.templatetags.charts import chart_locale_build
 from tests.browser.helpers import (
     PLOTLY_TEMPLATE_LOOK,
     REPO,

@@ -6,10 +6,10 @@ from decimal import Decimal
 import pytest
 
 from campaigns.templating import contexts_for, render, template_check, unsubscribe_url
+from core.errors import ServiceError
 from partners.conversions import conversion_record
 from partners.models import Partner, ReferralLink
 from payouts.models import CommissionRule
-from tenancy.errors import ServiceError
 from tests.campaigns.conftest import make_partners
 from tests.factories import MembershipFactory, UserFactory
 

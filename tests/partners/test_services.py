@@ -3,9 +3,9 @@
 import pytest
 from django.utils import timezone
 
+from core.errors import ConflictError, ServiceError
 from partners import services
 from partners.models import Coupon, Partner, PartnerStatus, PartnerTag, ReferralLink
-from tenancy.errors import ConflictError, ServiceError
 from tests.factories import PartnerFactory
 from tests.partners.conftest import scoped
 

@@ -11,6 +11,7 @@ from django.db.models import Sum
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from core.errors import ConflictError, ServiceError
 from partners.conversions import conversion_refund
 from payouts import batches, selectors
 from payouts.models import (
@@ -23,7 +24,6 @@ from payouts.models import (
 )
 from payouts.services import commissions_approve_matured
 from payouts.tasks import payout_batches_create_scheduled
-from tenancy.errors import ConflictError, ServiceError
 from tenancy.scope import tenant_scope
 from tests.factories import PartnerFactory
 from tests.payouts.payout_world import (

@@ -19,6 +19,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from core.errors import ServiceError
 from partners.conversions import conversion_record, conversion_refund
 from partners.models import Conversion
 from payouts import batches, selectors, services
@@ -31,7 +32,6 @@ from payouts.models import (
     PayoutItem,
     PayoutLine,
 )
-from tenancy.errors import ServiceError
 from tenancy.scope import tenant_scope
 from tests.factories import PartnerFactory, TenantFactory
 from tests.payouts.payout_world import ACCOUNT, BIK, CARD

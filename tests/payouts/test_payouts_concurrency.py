@@ -8,9 +8,9 @@ from decimal import Decimal
 from django.db import connection
 from django.test import Client
 
+from core.errors import ServiceError
 from payouts import batches, selectors
 from payouts.models import Commission, LedgerEntry, PayoutBatch, PayoutLine
-from tenancy.errors import ServiceError
 from tenancy.scope import tenant_scope
 from tests.payouts.payout_world import batch_create, card_details, clean_slate, earn, settings_set
 

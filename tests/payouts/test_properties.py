@@ -11,11 +11,11 @@ from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from core.errors import ServiceError
 from partners.conversions import conversion_record, conversion_refund
 from partners.models import Conversion
 from payouts import selectors, services
 from payouts.models import Commission, CommissionRule, CommissionStatus, EntryKind, LedgerEntry
-from tenancy.errors import ServiceError
 from tenancy.scope import tenant_scope
 
 COUNTER = itertools.count()

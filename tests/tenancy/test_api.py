@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 
-from tenancy.api_policy import APIKeyRateThrottle
+from core.api_policy import APIKeyRateThrottle
 from tenancy.models import Membership
 
 pytestmark = pytest.mark.django_db

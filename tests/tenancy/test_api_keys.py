@@ -77,7 +77,7 @@ def test_a_key_without_a_name_is_refused(world_a, client):
 
 
 def test_api_key_create_service_refuses_an_empty_name(world_a):
-    from tenancy.errors import ServiceError
+    from core.errors import ServiceError
     from tenancy.scope import tenant_scope
 
     with tenant_scope(world_a.tenant), pytest.raises(ServiceError) as caught:

@@ -2,8 +2,8 @@
 
 import pytest
 
+from core.errors import ServiceError
 from tenancy import services
-from tenancy.errors import ServiceError
 from tenancy.models import Tenant
 from tests.tenancy.helpers import field_errors
 

@@ -6,8 +6,8 @@ import time
 import pytest
 from django.db import connection, transaction
 
+from core.errors import ConflictError, ServiceError
 from tenancy import services
-from tenancy.errors import ConflictError, ServiceError
 from tenancy.models import Membership, Role, Tenant, User
 from tests.factories import PASSWORD, TenantFactory, UserFactory
 from tests.tenancy.helpers import blocked_backends, field_errors

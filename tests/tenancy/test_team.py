@@ -8,8 +8,8 @@ import pytest
 from django.db import connection, transaction
 from django.utils import timezone
 
+from core.errors import ServiceError
 from tenancy import services
-from tenancy.errors import ServiceError
 from tenancy.models import Invitation, Membership, Role, User, hash_token
 from tenancy.scope import tenant_scope
 from tenancy.tasks import invitation_send, invitations_expire

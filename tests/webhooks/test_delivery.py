@@ -13,7 +13,7 @@ import pytest
 from django.db import connection, transaction
 from django.utils import timezone
 
-from tenancy.errors import ConflictError, ServiceError
+from core.errors import ConflictError, ServiceError
 from tenancy.scope import tenant_scope
 from tests.webhooks.conftest import delivery_of, make_endpoint
 from webhooks import services, tasks, transport

@@ -206,8 +206,8 @@ def test_an_api_conversion_reads_rules_and_subscriptions_with_the_throttle(world
 def test_a_change_inside_the_request_drops_what_the_throttle_read_along(world_a):
     """A request that changes rules or endpoints reads them again afterwards, not the values
     its throttle fetched before the change."""
+    from core.redis_store import prefetch_scope, prefetched_store, prefetched_take
     from payouts.services import _rules_cache_key, rules_cache_clear
-    from tenancy.redis_store import prefetch_scope, prefetched_store, prefetched_take
 
     tenant_id = world_a.tenant.pk
     rules_key = _rules_cache_key(tenant_id)

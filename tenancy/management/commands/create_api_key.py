@@ -1,8 +1,8 @@
 from django.core.management.base import CommandError
 
+from core.errors import ServiceError
 from tenancy import services
 from tenancy.commands import TenantCommand
-from tenancy.errors import ServiceError
 
 
 class Command(TenantCommand):

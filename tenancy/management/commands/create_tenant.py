@@ -3,8 +3,8 @@ import secrets
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from core.errors import ServiceError
 from tenancy import services
-from tenancy.errors import ServiceError
 
 
 class Command(BaseCommand):

@@ -1,6 +1,8 @@
-"""The API's policies, named in settings.REST_FRAMEWORK: API-key authentication, per-key
-throttling, cursor pagination and RFC 9457 problem+json errors. Kept apart from the base views
-(tenancy.rest) because DRF imports these while it builds APIView itself."""
+"""The API's policies, named in settings.REST_FRAMEWORK: per-caller throttling, cursor
+pagination and RFC 9457 problem+json errors. Kept apart from the base views (tenancy.rest)
+because DRF imports these while it builds APIView itself. The authentication that turns an API
+key into a caller is tenancy's (tenancy.api_auth): this module knows the caller only through
+``request.auth.throttle_ident`` and ``request.auth.tenant_id``."""
 
 from functools import lru_cache
 from http import HTTPStatus
@@ -8,57 +10,19 @@ from uuid import uuid4
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
-from django.utils.translation import gettext as _
 from rest_framework import exceptions, pagination, throttling
-from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.response import Response
 
-from tenancy.errors import ServiceError
-from tenancy.models import APIKey
-from tenancy.redis_store import prefetch_keys, prefetched_store, redis_client, redis_key
-from tenancy.services import api_key_authenticate
+from core.errors import ServiceError
+from core.redis_store import prefetch_keys, prefetched_store, redis_client, redis_key
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
-
-
-class APIClient:
-    """The caller behind an API key, standing in for ``request.user``."""
-
-    is_authenticated = True
-    is_anonymous = False
-
-    def __init__(self, key: APIKey) -> None:
-        self.key = key
-        self.tenant = key.tenant
-
-    def __str__(self) -> str:
-        return f"API key {self.key.prefix}…"
-
-
-class APIKeyAuthentication(BaseAuthentication):
-    keyword = b"bearer"
-
-    def authenticate(self, request):
-        parts = get_authorization_header(request).split()
-        if not parts:
-            return None
-        if parts[0].lower() != self.keyword or len(parts) != 2:
-            raise exceptions.AuthenticationFailed(
-                _("Send the key as “Authorization: Bearer pf_live_…”.")
-            )
-        key = api_key_authenticate(raw=parts[1].decode("latin-1"))
-        if key is None:
-            raise exceptions.AuthenticationFailed(_("Unknown or revoked API key."))
-        return APIClient(key), key
-
-    def authenticate_header(self, request) -> str:
-        return 'Bearer realm="partnerflow"'
 
 
 # A sliding log per key, as DRF's SimpleRateThrottle keeps it, but in a Redis sorted set changed
 # by one script: one round trip, no pickled history (DRF's list grows to the whole rate, 6,000
 # timestamps, read and written back on every request). A refused request is not logged.
-# KEYS: the log, then keys to read along (tenancy.redis_store's prefetch). ARGV: now, window s,
+# KEYS: the log, then keys to read along (core.redis_store's prefetch). ARGV: now, window s,
 # limit, member. Returns {allowed, count, oldest, value of each key read along (false: none)}.
 _THROTTLE_SCRIPT = """
 local now = tonumber(ARGV[1])
@@ -89,10 +53,7 @@ class APIKeyRateThrottle(throttling.SimpleRateThrottle):
     scope = "api_key"
 
     def get_cache_key(self, request, view):
-        if isinstance(request.auth, APIKey):
-            ident = f"key{request.auth.pk}"
-        else:
-            ident = self.get_ident(request)
+        ident = getattr(request.auth, "throttle_ident", None) or self.get_ident(request)
         return self.cache_format % {"scope": self.scope, "ident": ident}
 
     def allow_request(self, request, view) -> bool:
@@ -102,7 +63,8 @@ class APIKeyRateThrottle(throttling.SimpleRateThrottle):
         if self.key is None:
             return True
         self.now = self.timer()
-        along = prefetch_keys(request.auth.tenant_id) if isinstance(request.auth, APIKey) else []
+        tenant_id = getattr(request.auth, "tenant_id", None)
+        along = prefetch_keys(tenant_id) if tenant_id is not None else []
         allowed, self.count, oldest, *values = _throttle_script()(
             keys=[redis_key(self.key), *along],
             args=[repr(self.now), self.duration, self.num_requests, f"{self.now!r}:{uuid4().hex}"],

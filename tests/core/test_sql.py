@@ -1,4 +1,4 @@
-"""tenancy.sql: the conversion hot path's plain inserts and prepared statements."""
+"""core.sql: the conversion hot path's plain inserts and prepared statements."""
 
 from decimal import Decimal
 
@@ -7,9 +7,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from core.sql import binary_cursor, prepared_cursor, rows_insert
 from partners.models import Conversion
 from tenancy.scope import TenantScopeMissing, tenant_scope
-from tenancy.sql import binary_cursor, prepared_cursor, rows_insert
 
 
 def conversion(world, external_id: str, **extra) -> Conversion:

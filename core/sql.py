@@ -29,8 +29,6 @@ from django.db.backends.postgresql.base import ServerBindingCursor
 from django.db.backends.utils import CursorWrapper
 from django.db.models import Field, Model
 
-from tenancy.scope import tenant_for_new_row
-
 M = TypeVar("M", bound=Model)
 
 
@@ -94,10 +92,9 @@ def insert_values(obj: Model, db=None) -> list:
     scope's check (a row of another tenant is refused, a row without one takes the scope's)."""
     db = db or _default()
     model = type(obj)
-    if hasattr(obj, "tenant_id"):
-        tenant = tenant_for_new_row(obj.tenant_id, model.__name__)
-        if tenant is not None:
-            obj.tenant = tenant
+    scope_apply = getattr(obj, "tenant_scope_apply", None)  # tenancy.models.TenantOwned
+    if scope_apply is not None:
+        scope_apply()
     return [
         f.get_db_prep_save(f.pre_save(obj, add=True), connection=db) for f in insert_fields(model)
     ]

@@ -1,0 +1,52 @@
+"""The import direction the README promises, checked on the source: `core` imports no app,
+each app imports only the apps below it, and no app imports `campaigns`, which only listens."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+LAYERS = ["core", "tenancy", "webhooks", "partners", "payouts", "segmentation", "analytics"]
+LAYERS += ["imports", "demo"]
+# campaigns sits on segmentation; nothing of the project imports it but config's wiring.
+BELOW = {app: set(LAYERS[:i]) for i, app in enumerate(LAYERS)}
+BELOW["campaigns"] = set(LAYERS[: LAYERS.index("segmentation") + 1])
+APPS = set(BELOW)
+
+
+def project_imports(path: Path) -> set[str]:
+    """The project's top-level packages that a module imports (at any depth in the module)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module]
+        else:
+            continue
+        found |= {name.split(".")[0] for name in names} & APPS
+    return found
+
+
+def violations(app: str, root: Path = REPO) -> list[str]:
+    allowed = BELOW[app] | {app}
+    return [
+        f"{path.relative_to(root)} imports {other}"
+        for path in sorted((root / app).rglob("*.py"))
+        for other in sorted(project_imports(path) - allowed)
+    ]
+
+
+@pytest.mark.parametrize("app", sorted(APPS))
+def test_an_app_imports_only_the_apps_below_it(app):
+    assert violations(app) == []
+
+
+def test_the_check_catches_an_import_upwards(tmp_path):
+    (tmp_path / "core").mkdir()
+    (tmp_path / "core" / "bad.py").write_text("from tenancy.scope import tenant_scope\n")
+    (tmp_path / "tenancy").mkdir()
+    (tmp_path / "tenancy" / "bad.py").write_text("def f():\n    import campaigns.models\n")
+    assert violations("core", tmp_path) == ["core/bad.py imports tenancy"]
+    assert violations("tenancy", tmp_path) == ["tenancy/bad.py imports campaigns"]
