@@ -1,5 +1,5 @@
 """The server the HTTP benchmarks measure: gunicorn with 2 sync workers on loopback, as the
-issue's reference figures were measured, returned once both workers answer."""
+targets in docs/benchmarks.md assume, returned once both workers answer."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""The default playbooks every program starts with (design.md §7, from seed articles 000 and
-004): newcomer onboarding, sleeping reactivation, stable growth, top partners, the at-risk
+"""The default playbooks every program starts with (docs/campaigns.md, 'Default playbooks'):
+newcomer onboarding, sleeping reactivation, stable growth, top partners, the at-risk
 check-in. They are ordinary campaigns — editable, pausable — created active, so that each
 segment gets its playbook from day one. Texts are written in both languages here rather than
 translated through gettext: they are the program's own content, which the manager edits."""

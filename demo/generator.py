@@ -1,7 +1,7 @@
 """A deterministic, realistic demo program: an electronics shop with partners of every kind.
 
-Shapes follow the seed articles: a few top partners bring most of the revenue, a steady group
-sells every month, many sell in waves, most newcomers never sell, and some partners stopped.
+Shapes follow a typical partner program: a few top partners bring most of the revenue, a steady
+group sells every month, many sell in waves, most newcomers never sell, and some partners stopped.
 Everything is written set-based: partners with bulk_create, clicks with COPY, conversions and
 their commissions through the conversions import (the same path a migrating program uses).
 """

@@ -1,9 +1,9 @@
 """Conversions: recording (validation, attribution, idempotency) and refunds.
 
-Attribution (design.md §4), in order: an explicit ``click_id`` whose click lies inside the
-program's attribution window before the conversion; an active coupon code; a named partner (code,
-or id); a returning customer already bound to a partner. Anything else is stored with attribution
-``none`` so that managers see it.
+Attribution (docs/money.md, 'Attribution'), in order: an explicit ``click_id`` whose click lies
+inside the program's attribution window before the conversion; an active coupon code; a named
+partner (code, or id); a returning customer already bound to a partner. Anything else is stored with
+attribution ``none`` so that managers see it.
 
 Returning customers: the window applies to the evidence that *binds* a customer (the click);
 once bound — on their first attributed conversion — a customer stays with that partner for life,

@@ -1,4 +1,5 @@
-"""Geography tier of a partner, derived from country and city (design.md §6)."""
+"""Geography tier of a partner, derived from country and city (docs/segmentation.md,
+'Segment rules', other axes)."""
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _

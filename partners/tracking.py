@@ -1,4 +1,5 @@
-"""The referral redirect's hot path (design.md §4) and the click buffer behind it.
+"""The referral redirect's hot path (docs/architecture.md, 'Tracking') and the click buffer
+behind it.
 
 ``GET /r/<code>`` must not write to the database, and it makes one Redis round trip: a Lua
 script reads the cached link, counts the visitor against the rate limit, appends the click to

@@ -29,7 +29,7 @@ class RateModel(models.TextChoices):
 
 class CommissionRule(TenantOwned):
     """How much a conversion earns. The base rate is the highest-priority matching non-bonus
-    rule; matching bonus rules add to it (design.md §5)."""
+    rule; matching bonus rules add to it (docs/money.md, 'Rules')."""
 
     name = models.CharField(_("name"), max_length=120)
     kind = models.CharField(_("conversion kind"), max_length=16, choices=ConversionKind.choices)

@@ -421,9 +421,9 @@ def _taken_back_after_payment(commission: Commission) -> Decimal:
 
 
 def commissions_apply_refund(*, conversion: Conversion, refund: Refund) -> list[Commission]:
-    """Takes back each commission's share of a refund (design.md §5): unpaid ones are reduced
-    or reversed (with a reversal entry if they had accrued); a paid one stays as it was and a
-    negative adjustment entry is booked for the next payout to deduct."""
+    """Takes back each commission's share of a refund (docs/money.md, 'Refunds'): unpaid ones are
+    reduced or reversed (with a reversal entry if they had accrued); a paid one stays as it was and
+    a negative adjustment entry is booked for the next payout to deduct."""
     now = timezone.now()
     touched = []
     commissions = (

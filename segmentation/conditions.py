@@ -11,10 +11,10 @@ A definition is JSON::
         {"field": "channel_type", "op": "in", "value": ["blogger"]},
         {"field": "revenue", "op": "gte", "value": "5000.00", "days": 90}]}
 
-Day arithmetic is segmentation's (design.md §6), in the program's time zone: an event's age in
-days is local today minus its local date, so "in the last 30 days" is ages 0–29 and "joined
-more than 30 days ago" is an age above 30. A *result* is a conversion of one of the policy's
-counted kinds that is not fully refunded; *revenue* is sale amounts net of refunds — the
+Day arithmetic is segmentation's (docs/segmentation.md, 'Segment rules'), in the program's time
+zone: an event's age in days is local today minus its local date, so "in the last 30 days" is ages
+0–29 and "joined more than 30 days ago" is an age above 30. A *result* is a conversion of one of the
+policy's counted kinds that is not fully refunded; *revenue* is sale amounts net of refunds — the
 figures the segments themselves are computed from. Metrics are grouped subqueries over the
 conversions (``partner_id IN (SELECT … GROUP BY partner_id HAVING …)``), never a query per
 partner.

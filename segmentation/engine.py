@@ -1,4 +1,5 @@
-"""The segment rules of design.md §6 as pure, vectorised functions: features in, segments out.
+"""The segment rules (docs/segmentation.md, 'Segment rules') as pure, vectorised functions:
+features in, segments out.
 
 No database here. The input is one row per approved partner, with ages counted in whole days
 back from the run's ``as_of`` date in the program's time zone (0 = a result on the ``as_of``

@@ -1,12 +1,12 @@
 """Per-partner features for the engine: ONE aggregate per program over its conversions, read
 in bulk through ``COPY (SELECT …) TO STDOUT`` into pandas.
 
-What counts (design.md §6): a *result* is a conversion of one of the policy's counted kinds
-(default lead and sale) attributed to a partner whose status is not ``refunded``. A partially
-refunded conversion still counts as a result, and its value is what remains after the refund
-(amount − refunded_amount, never below 0); a fully refunded one counts for nothing — a
-partner whose only results were refunded is a newcomer. Leads carry no amount, so with value
-basis "amount" they count for activity but add no value.
+What counts (docs/segmentation.md, 'Segment rules'): a *result* is a conversion of one of the
+policy's counted kinds (default lead and sale) attributed to a partner whose status is not
+``refunded``. A partially refunded conversion still counts as a result, and its value is what
+remains after the refund (amount − refunded_amount, never below 0); a fully refunded one counts for
+nothing — a partner whose only results were refunded is a newcomer. Leads carry no amount, so with
+value basis "amount" they count for activity but add no value.
 
 Day arithmetic is PostgreSQL's, in the program's time zone: a result's local date is
 ``(occurred_at AT TIME ZONE tz)::date`` and its age is ``as_of − local date``. Results after the

@@ -1,5 +1,5 @@
 """Activity segmentation: each program's policy, its runs, every partner's current segment and
-the history of changes (design.md §6)."""
+the history of changes (docs/segmentation.md)."""
 
 from decimal import Decimal
 
@@ -30,8 +30,9 @@ SHARE_VALIDATORS = [MinValueValidator(Decimal("0.0001")), MaxValueValidator(Deci
 
 
 class SegmentationPolicy(TenantOwned):
-    """A program's segment rules. Every default is design.md §6's; a program without a saved
-    policy is segmented with an unsaved ``SegmentationPolicy(tenant=…)``, i.e. these defaults."""
+    """A program's segment rules. Every default is in docs/segmentation.md, 'Segment rules'; a
+    program without a saved policy is segmented with an unsaved
+    ``SegmentationPolicy(tenant=…)``, i.e. these defaults."""
 
     tenant = tenant_key(indexed=False)
 

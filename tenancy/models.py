@@ -121,7 +121,7 @@ class Tenant(models.Model):
     )
     created_at = models.DateTimeField(default=now, editable=False)
 
-    # Program rules for partners, tracking and money (design.md §4, §5).
+    # Program rules for partners, tracking and money (docs/money.md, 'Program settings').
     website_url = models.URLField(_("website"), blank=True)
     allowed_domains = models.CharField(
         _("allowed link destinations"),
@@ -165,7 +165,7 @@ def tenant_key(*, indexed: bool = True) -> models.ForeignKey:
     lookup by tenant: a column index of its own would only cost a write per row, and tempt
     the planner — a conversion's statement prepared while the customers table was empty kept a
     plan reading every customer of the program through it, per conversion
-    (docs/benchmarks.md, Conversions, 2026-12-06). tests/test_schema.py holds every table to it."""
+    (bench/HISTORY.md, Conversions, 2026-12-06). tests/test_schema.py holds every table to it."""
     return models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", db_index=indexed)
 
 

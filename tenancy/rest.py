@@ -48,8 +48,8 @@ class TenantScopedAPIMixin:
     def tenant(self):
         return self.request.auth.tenant
 
-    # Idempotency-Key (design.md §9): on any write, the same key and the same request get the
-    # stored response (a 201 as 200, below); the same key with another request is a 409. The
+    # Idempotency-Key (docs/architecture.md, 'API'): on any write, the same key and the same request
+    # get the stored response (a 201 as 200, below); the same key with another request is a 409. The
     # record is inserted in the request's own transaction (ATOMIC_REQUESTS) before the handler runs, so a concurrent
     # duplicate blocks on the unique index until the first commits, then replays its answer;
     # when the first fails and rolls back, the record goes with it and the retry runs afresh.

@@ -2,7 +2,7 @@
 
 A table whose unique constraint or composite index leads with tenant_id needs no index on
 tenant_id alone (tenancy.models.tenant_key): it costs a write per row and can be chosen by a
-plan cached while the table was small (docs/benchmarks.md, Conversions, 2026-12-06).
+plan cached while the table was small (bench/HISTORY.md, Conversions, 2026-12-06).
 """
 
 import pytest

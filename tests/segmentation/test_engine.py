@@ -1,4 +1,5 @@
-"""The engine on hand-built frames, at every boundary of every rule (design.md §6)."""
+"""The engine on hand-built frames, at every boundary of every rule (docs/segmentation.md,
+'Segment rules')."""
 
 import json
 from decimal import Decimal
