@@ -51,7 +51,7 @@ class DailyPartnerStats(TenantOwned):
 
 
 class PartnerMonthTotals(TenantOwned):
-    """A partner's revenue (in kopecks: summed exactly by value, analytics.0008) and leads per
+    """A partner's revenue (in kopecks, an exact integer) and leads per
     calendar month (local days), for every partner with a
     partner-day in the month: a long custom period's rankings read whole months here instead
     of their partner-days (packed: RankingColumns), and a partly covered

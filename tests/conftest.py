@@ -201,18 +201,20 @@ def smtp_server(settings):
         controller.stop()
 
 
-def _database_url_for_test_db() -> str:
-    """The test database as a DATABASE_URL for the worker process, as django-environ reads it:
-    a Unix socket directory (the embedded PostgreSQL) goes URL-encoded in the first path
-    segment, since the host part is not decoded."""
+def _database_url_for_test_db(name: str | None = None) -> str:
+    """The test database (or another database ``name`` on its server) as a DATABASE_URL for a
+    child process, as django-environ reads it: a Unix socket directory (the embedded
+    PostgreSQL) goes URL-encoded in the first path segment, since the host part is not
+    decoded."""
     params = connection.settings_dict
+    name = name or params["NAME"]
     user = params["USER"] or "postgres"
     password = f":{quote(params['PASSWORD'], safe='')}" if params["PASSWORD"] else ""
     host = params["HOST"] or "127.0.0.1"
     if host.startswith("/"):
-        return f"postgres://{user}{password}@/{quote(host, safe='')}/{params['NAME']}"
+        return f"postgres://{user}{password}@/{quote(host, safe='')}/{name}"
     port = f":{params['PORT']}" if params["PORT"] else ""
-    return f"postgres://{user}{password}@{host}{port}/{params['NAME']}"
+    return f"postgres://{user}{password}@{host}{port}/{name}"
 
 
 @pytest.fixture

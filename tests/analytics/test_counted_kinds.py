@@ -4,9 +4,6 @@ rebuilds a program whose zone or kinds moved under its rollups (analytics.rebuil
 
 from datetime import date
 
-import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 from django.test import Client
 
 from analytics import metrics, rebuild, tasks
@@ -22,7 +19,7 @@ from tenancy.models import Tenant
 from tenancy.scope import tenant_scope
 from tests.analytics.conftest import _conversion, msk
 from tests.analytics.test_refresh import _derived_tables
-from tests.factories import PartnerFactory, TenantFactory, UserFactory
+from tests.factories import UserFactory
 from tests.segmentation.test_pages import policy_data
 
 JUNE = Period(date(2026, 6, 1), date(2026, 6, 30))
@@ -166,39 +163,6 @@ def test_a_new_program_starts_with_its_basis(db):
     with tenant_scope(tenant):
         basis = RollupBasis.objects.get()
     assert (basis.timezone, basis.counted_kinds) == ("Asia/Yekaterinburg", ["lead", "sale"])
-
-
-def _migrate(targets) -> None:
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-
-
-@pytest.mark.django_db(transaction=True)
-def test_the_migration_keeps_every_figure_and_records_the_basis():
-    tenant = TenantFactory(timezone="Asia/Novosibirsk")
-    partner = PartnerFactory(tenant=tenant)
-    _migrate([("analytics", "0015_cohort_first_result_days_and_funnel")])
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                """
-                INSERT INTO analytics_dailypartnerstats
-                    (tenant_id, partner_id, day, clicks, leads, sales, actions, revenue,
-                     commissions)
-                VALUES (%s, %s, '2026-06-01', 5, 2, 1, 4, 100, 10),
-                       (%s, %s, '2026-06-02', 3, 0, 0, 2, 0, 0)
-                """,
-                [tenant.pk, partner.pk, tenant.pk, partner.pk],
-            )
-    finally:
-        _migrate(MigrationExecutor(connection).loader.graph.leaf_nodes("analytics"))
-    with tenant_scope(tenant):
-        results = dict(DailyPartnerStats.objects.values_list("day", "results"))
-        basis = RollupBasis.objects.get()
-    # Leads and sales, as the rollups counted results before: no figure moves.
-    assert results == {date(2026, 6, 1): 3, date(2026, 6, 2): 0}
-    assert (basis.timezone, basis.counted_kinds) == ("Asia/Novosibirsk", ["lead", "sale"])
 
 
 def test_the_minute_task_rebuilds_a_program_whose_counted_kinds_moved_under_it(program):

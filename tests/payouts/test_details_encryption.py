@@ -2,7 +2,6 @@
 re-encrypted under a new key by the rotation command."""
 
 import csv
-import importlib
 import io
 from datetime import timedelta
 from io import StringIO
@@ -28,8 +27,6 @@ from tests.payouts.payout_world import (
     earn,
     settings_set,
 )
-
-migration = importlib.import_module("payouts.migrations.0005_payout_details_encrypted")
 
 
 def stored(pk: int) -> tuple[str, str]:
@@ -128,18 +125,3 @@ def test_rotation_reencrypts_under_the_new_key(world, settings):
         pytest.raises(InvalidToken),
     ):
         PayoutDetails.objects.get(pk=card.pk)
-
-
-def test_migration_encrypts_rows_stored_in_plain_text(world):
-    card = card_details(world.partners[0])
-    with connection.cursor() as cursor:  # as the rows were before the migration
-        cursor.execute(
-            "UPDATE payouts_payoutdetails SET card_number = %s WHERE id = %s", [CARD, card.pk]
-        )
-
-    migration.encrypt_stored(None, connection.schema_editor())
-    assert CARD not in stored(card.pk)[0]
-    assert PayoutDetails.objects.get(pk=card.pk).card_number == CARD
-
-    migration.decrypt_stored(None, connection.schema_editor())  # the way back
-    assert stored(card.pk)[0] == CARD
