@@ -340,7 +340,8 @@ def _parse_costs(data) -> tuple[dict, dict[str, str]]:
         except InvalidOperation:
             errors[name] = _("Enter an amount, e.g. 150000 or 150000.50.")
             continue
-        if not amount.is_finite() or amount < 0 or amount.as_tuple().exponent < -2:
+        exponent = amount.as_tuple().exponent  # a letter only for NaN and infinity
+        if not amount.is_finite() or amount < 0 or (isinstance(exponent, int) and exponent < -2):
             errors[name] = _("Enter a non-negative amount with at most two decimals.")
             continue
         values[name] = amount

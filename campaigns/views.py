@@ -179,7 +179,7 @@ def _step_data(form: StepForm) -> dict:
 
 
 def _step_editor(request: TeamRequest, campaign: Campaign, step: Step | None) -> HttpResponse:
-    initial = {"free_text": True, "delay_minutes": 0}
+    initial: dict[str, Any] = {"free_text": True, "delay_minutes": 0}
     if step is not None:
         initial = {
             name: getattr(step, name)

@@ -7,7 +7,7 @@ from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.views import redirect_to_login
 from django.db import transaction
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -54,13 +54,14 @@ def cabinet_home(request: PartnerRequest) -> HttpResponse:
 
 class CabinetLoginView(auth_views.LoginView):
     template_name = "cabinet/login.html"
+    request: ProgramRequest
 
     def get_default_redirect_url(self) -> str:
         return reverse("cabinet_home", kwargs={"tenant_slug": self.request.tenant.slug})
 
 
 @public_page
-def cabinet_login(request: ProgramRequest, tenant_slug: str) -> HttpResponse:
+def cabinet_login(request: ProgramRequest, tenant_slug: str) -> HttpResponseBase:
     return CabinetLoginView.as_view()(request)
 
 

@@ -1,5 +1,7 @@
 """Manager pages of the partners app."""
 
+from typing import Any
+
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
@@ -37,7 +39,7 @@ SORTS = [
 
 def _list_filters(request: HttpRequest) -> dict:
     """The list's filters from the query string; unknown values are ignored, not errors."""
-    values = {}
+    values: dict[str, str | int | None] = {}
     for name, choices in FILTERS.items():
         value = request.GET.get(name, "")
         values[name] = value if value in choices.values else ""
@@ -134,7 +136,7 @@ def _money_slot_url(request: TeamRequest, partner: Partner) -> str | None:
 
 
 def _timeline(partner: Partner) -> list[dict]:
-    events = [
+    events: list[dict[str, Any]] = [
         {"at": c.created_at, "kind": _("Click"), "detail": c.sub_id or c.referrer or ""}
         for c in selectors.click_list(partner=partner).order_by("-created_at")[:20]
     ]

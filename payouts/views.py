@@ -350,7 +350,7 @@ def payout_batch_results(request: TeamRequest, payoutbatch_id: int) -> HttpRespo
     return _batch_redirect(request, batch.pk)
 
 
-def _line_action(request: HttpRequest, payoutline_id: int, act) -> HttpResponse:
+def _line_action(request: TeamRequest, payoutline_id: int, act) -> HttpResponse:
     line = get_object_or_404(PayoutLine, pk=payoutline_id)
     try:
         message = act(line)

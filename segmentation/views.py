@@ -14,6 +14,7 @@ from django.db import connection, transaction
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -267,7 +268,7 @@ class ConditionRow:
         return conditions.FIELDS[self.field]
 
     @property
-    def ops(self) -> list[tuple[str, str]]:
+    def ops(self) -> list[tuple[str, str | Promise]]:
         return [(op, conditions.OPS[op]) for op in self.spec.ops]
 
     @property
@@ -421,7 +422,7 @@ def _preview(request: TeamRequest, state: dict) -> dict:
     }
 
 
-def _editor_context(request: HttpRequest, state: dict, segment, errors=None) -> dict:
+def _editor_context(request: TeamRequest, state: dict, segment, errors=None) -> dict:
     return {
         "segment": segment,
         "state": state,

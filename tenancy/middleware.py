@@ -43,7 +43,7 @@ class TenantScopeMiddleware:
             return redirect_to_login(request.get_full_path())
         tenant = Tenant.objects.filter(slug=slug).first()
         membership = membership_for(tenant=tenant, user=request.user) if tenant else None
-        if membership is None:
+        if tenant is None or membership is None:
             raise Http404("No such program on your account.")
         request.tenant = tenant
         request.membership = membership

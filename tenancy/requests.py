@@ -19,6 +19,12 @@ class ScopedRequest(HttpRequest):
     membership: Membership | None
 
 
+class UserRequest(ScopedRequest):
+    """A request to a page that requires a login (``login_required``)."""
+
+    user: User
+
+
 class ProgramRequest(ScopedRequest):
     """A request under ``/app/<slug>/`` or ``/p/<slug>/``: the program is known."""
 

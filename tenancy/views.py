@@ -1,4 +1,5 @@
 import functools
+from typing import cast
 
 from django.contrib import messages
 from django.contrib.auth import login
@@ -25,8 +26,8 @@ from tenancy.forms import (
     RoleForm,
     SignupForm,
 )
-from tenancy.models import APIKey, Invitation, Membership
-from tenancy.requests import ScopedRequest, TeamRequest
+from tenancy.models import APIKey, Invitation, Membership, User
+from tenancy.requests import ScopedRequest, TeamRequest, UserRequest
 from tenancy.scope import tenant_scope
 
 
@@ -69,7 +70,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def program_switch(request: HttpRequest) -> HttpResponse:
+def program_switch(request: UserRequest) -> HttpResponse:
     memberships = selectors.memberships_for_user(user=request.user)
     return render(request, "manager/program_switch.html", {"memberships": memberships})
 
@@ -86,7 +87,8 @@ def signup(request: HttpRequest) -> HttpResponse:
     ):
         try:
             with transaction.atomic():
-                owner = request.user
+                # A logged-in visitor owns the program; an anonymous one gets an account below.
+                owner = cast(User, request.user)
                 if account_form is not None:
                     if services.User.objects.filter(
                         email__iexact=account_form.cleaned_data["email"]
