@@ -1,6 +1,6 @@
 # Developer shortcuts; the real work happens in scripts/dev.py.
 #   make run                 migrate, seed demo data, run web + worker + beat
-#   make test ARGS="-k foo"  lint, Django checks, then pytest (ARGS go to pytest)
+#   make test ARGS="-k foo"  lint, mypy, Django checks, then pytest (ARGS go to pytest)
 #   make services            PostgreSQL + Redis for use from another shell
 
 PYTHON ?= python3
@@ -32,6 +32,7 @@ services: setup
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy .
 
 format: setup
 	$(VENV)/bin/ruff check --fix .

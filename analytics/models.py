@@ -1,6 +1,7 @@
 from datetime import date, timedelta
 from fractions import Fraction
 from math import ceil
+from typing import Any
 
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
@@ -9,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from partners.models import Partner
 from tenancy.models import TenantOwned, tenant_key
 
-MONEY = {"max_digits": 18, "decimal_places": 2}
+MONEY: dict[str, Any] = {"max_digits": 18, "decimal_places": 2}
 
 
 class DailyPartnerStats(TenantOwned):

@@ -11,7 +11,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models.expressions import RawSQL
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.functional import Promise
@@ -33,6 +33,7 @@ from partners.models import (
 from partners.selectors import partner_counts_by_status
 from segmentation.history import segment_sizes_over_time
 from segmentation.selectors import local_today
+from tenancy.requests import TeamRequest
 from tenancy.views import manager_page
 
 DIMENSION_LABELS = {
@@ -45,7 +46,7 @@ DIMENSION_LABELS = {
 }
 
 
-def dashboard_query(request: HttpRequest) -> DashboardQuery:
+def dashboard_query(request: TeamRequest) -> DashboardQuery:
     return parse_query(request.GET, local_today(tenant=request.tenant))
 
 
@@ -86,7 +87,7 @@ def _migration_rows(migration: dict, segment_labels: dict) -> list[dict]:
 
 
 @manager_page("view")
-def dashboard(request: HttpRequest) -> HttpResponse:
+def dashboard(request: TeamRequest) -> HttpResponse:
     tenant = request.tenant
     query = dashboard_query(request)
     period, filters = query.period, query.filters
@@ -149,7 +150,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     return render(request, "manager/analytics/dashboard.html", context)
 
 
-def _rebuild_context(request: HttpRequest, *, polled: bool) -> dict:
+def _rebuild_context(request: TeamRequest, *, polled: bool) -> dict:
     """The rebuild after a change of zone or counted kinds (analytics.rebuild), while it runs
     or if it failed; its success only to the page that watched it run (a fresh load has the
     new figures already)."""
@@ -160,7 +161,7 @@ def _rebuild_context(request: HttpRequest, *, polled: bool) -> dict:
 
 
 @manager_page("view")
-def rollups_rebuild_status(request: HttpRequest) -> HttpResponse:
+def rollups_rebuild_status(request: TeamRequest) -> HttpResponse:
     """The dashboard's notice of a rebuild, polled while it runs. POST queues a failed
     rebuild again."""
     tenant = request.tenant
@@ -184,7 +185,7 @@ def rollups_rebuild_status(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _export_rows(request: HttpRequest, table: str) -> tuple[list[str], list[list]]:
+def _export_rows(request: TeamRequest, table: str) -> tuple[list[str], list[list]]:
     tenant, query = request.tenant, dashboard_query(request)
     period, filters = query.period, query.filters
     if table == "daily":
@@ -292,7 +293,7 @@ def _xlsx_cell(value):
 
 
 @manager_page("view")
-def export(request: HttpRequest) -> HttpResponse:
+def export(request: TeamRequest) -> HttpResponse:
     """Any dashboard table (?table=…) as CSV or XLSX (?format=…), for the same period and
     filters as the page."""
     table, fmt = request.GET.get("table", ""), request.GET.get("format", "csv")
@@ -339,7 +340,8 @@ def _parse_costs(data) -> tuple[dict, dict[str, str]]:
         except InvalidOperation:
             errors[name] = _("Enter an amount, e.g. 150000 or 150000.50.")
             continue
-        if not amount.is_finite() or amount < 0 or amount.as_tuple().exponent < -2:
+        exponent = amount.as_tuple().exponent  # a letter only for NaN and infinity
+        if not amount.is_finite() or amount < 0 or (isinstance(exponent, int) and exponent < -2):
             errors[name] = _("Enter a non-negative amount with at most two decimals.")
             continue
         values[name] = amount
@@ -347,7 +349,7 @@ def _parse_costs(data) -> tuple[dict, dict[str, str]]:
 
 
 @manager_page("view")
-def program_costs(request: HttpRequest) -> HttpResponse:
+def program_costs(request: TeamRequest) -> HttpResponse:
     errors: dict[str, str] = {}
     if request.method == "POST":
         if not request.membership.can("operate"):

@@ -14,14 +14,14 @@ from campaigns.forms import SurveyAnswerForm
 from campaigns.models import Action, Message
 from campaigns.templating import unsubscribe_token_read
 from core.errors import ServiceError
-from partners.cabinet import partner_page
+from partners.cabinet import PartnerRequest, partner_page
 from partners.models import Partner
 from tenancy.models import Tenant
 from tenancy.scope import tenant_scope
 
 
 @partner_page
-def cabinet_messages(request: HttpRequest) -> HttpResponse:
+def cabinet_messages(request: PartnerRequest) -> HttpResponse:
     items = selectors.cabinet_messages(partner=request.partner)
     return render(
         request, "cabinet/messages.html", {"partner": request.partner, "items": items[:100]}
@@ -37,7 +37,7 @@ def _survey_form(message: Message, data=None) -> SurveyAnswerForm:
 
 
 @partner_page
-def cabinet_message(request: HttpRequest, message_id: int) -> HttpResponse:
+def cabinet_message(request: PartnerRequest, message_id: int) -> HttpResponse:
     message = get_object_or_404(
         selectors.cabinet_messages(partner=request.partner).select_related("step"), pk=message_id
     )

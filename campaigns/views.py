@@ -24,17 +24,18 @@ from campaigns.templating import CONTEXT_KEYS, RenderTooLarge, contexts_for, tex
 from campaigns.templating import render as render_text
 from core.errors import ServiceError
 from partners.models import Partner
+from tenancy.requests import TeamRequest
 from tenancy.views import manager_page
 
 EDIT = "operate"
 PAGE_SIZE = 50
 
 
-def _to_campaign(request: HttpRequest, campaign_id: int) -> HttpResponse:
+def _to_campaign(request: TeamRequest, campaign_id: int) -> HttpResponse:
     return redirect("campaign_detail", tenant_slug=request.tenant.slug, campaign_id=campaign_id)
 
 
-def _submit(request: HttpRequest, form, save: Callable[[dict], Any], saved: str) -> Any:
+def _submit(request: TeamRequest, form, save: Callable[[dict], Any], saved: str) -> Any:
     """A builder form's POST: the role check, validation, the service's error shown beside its
     field. Returns what ``save`` returned, or None when nothing was saved (a GET, an error)."""
     if request.method != "POST":
@@ -63,14 +64,14 @@ def _attempt(request: HttpRequest, action: Callable[[], Any], done: Callable[[An
 
 
 @manager_page("view")
-def campaign_list(request: HttpRequest) -> HttpResponse:
+def campaign_list(request: TeamRequest) -> HttpResponse:
     return render(
         request, "manager/campaigns/list.html", {"campaigns": selectors.campaign_list_with_counts()}
     )
 
 
 @manager_page(EDIT)
-def campaign_create(request: HttpRequest) -> HttpResponse:
+def campaign_create(request: TeamRequest) -> HttpResponse:
     form = CampaignForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -89,7 +90,7 @@ def campaign_create(request: HttpRequest) -> HttpResponse:
 
 
 @manager_page("view")
-def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
+def campaign_detail(request: TeamRequest, campaign_id: int) -> HttpResponse:
     """The builder: the campaign's settings, its steps with their variants, status actions."""
     campaign = get_object_or_404(Campaign, pk=campaign_id)
     form = CampaignForm(
@@ -130,7 +131,7 @@ def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
 
 @require_POST
 @manager_page(EDIT)
-def campaign_status(request: HttpRequest, campaign_id: int) -> HttpResponse:
+def campaign_status(request: TeamRequest, campaign_id: int) -> HttpResponse:
     campaign = get_object_or_404(Campaign, pk=campaign_id)
     _attempt(
         request,
@@ -147,7 +148,7 @@ CODE_SPLIT = re.compile(r"[\s,;]+")
 
 @require_POST
 @manager_page(EDIT)
-def campaign_enroll(request: HttpRequest, campaign_id: int) -> HttpResponse:
+def campaign_enroll(request: TeamRequest, campaign_id: int) -> HttpResponse:
     campaign = get_object_or_404(Campaign, pk=campaign_id)
     codes = [c for c in CODE_SPLIT.split(request.POST.get("partner_codes", "")) if c][:1000]
     lowered = [c.lower() for c in codes]
@@ -177,8 +178,8 @@ def _step_data(form: StepForm) -> dict:
     return data
 
 
-def _step_editor(request: HttpRequest, campaign: Campaign, step: Step | None) -> HttpResponse:
-    initial = {"free_text": True, "delay_minutes": 0}
+def _step_editor(request: TeamRequest, campaign: Campaign, step: Step | None) -> HttpResponse:
+    initial: dict[str, Any] = {"free_text": True, "delay_minutes": 0}
     if step is not None:
         initial = {
             name: getattr(step, name)
@@ -212,7 +213,7 @@ def _step_editor(request: HttpRequest, campaign: Campaign, step: Step | None) ->
     )
 
 
-def _preview(request: HttpRequest, step: Step) -> dict | None:
+def _preview(request: TeamRequest, step: Step) -> dict | None:
     """The step's texts rendered for a real partner (``?partner=<code>``), in their language."""
     code = request.GET.get("partner", "").strip()
     if not code:
@@ -240,19 +241,19 @@ def _preview(request: HttpRequest, step: Step) -> dict | None:
 
 
 @manager_page("view")
-def step_create(request: HttpRequest, campaign_id: int) -> HttpResponse:
+def step_create(request: TeamRequest, campaign_id: int) -> HttpResponse:
     return _step_editor(request, get_object_or_404(Campaign, pk=campaign_id), None)
 
 
 @manager_page("view")
-def step_edit(request: HttpRequest, step_id: int) -> HttpResponse:
+def step_edit(request: TeamRequest, step_id: int) -> HttpResponse:
     step = get_object_or_404(Step.objects.select_related("campaign"), pk=step_id)
     return _step_editor(request, step.campaign, step)
 
 
 @require_POST
 @manager_page(EDIT)
-def step_delete(request: HttpRequest, step_id: int) -> HttpResponse:
+def step_delete(request: TeamRequest, step_id: int) -> HttpResponse:
     step = get_object_or_404(Step, pk=step_id)
     _attempt(request, lambda: services.step_delete(step=step), lambda _r: _("Step deleted."))
     return _to_campaign(request, step.campaign_id)
@@ -260,7 +261,7 @@ def step_delete(request: HttpRequest, step_id: int) -> HttpResponse:
 
 @require_POST
 @manager_page(EDIT)
-def step_move(request: HttpRequest, step_id: int) -> HttpResponse:
+def step_move(request: TeamRequest, step_id: int) -> HttpResponse:
     step = get_object_or_404(Step, pk=step_id)
     _attempt(
         request,
@@ -270,7 +271,7 @@ def step_move(request: HttpRequest, step_id: int) -> HttpResponse:
     return _to_campaign(request, step.campaign_id)
 
 
-def _variant_editor(request: HttpRequest, step: Step, variant: Variant | None) -> HttpResponse:
+def _variant_editor(request: TeamRequest, step: Step, variant: Variant | None) -> HttpResponse:
     initial = {"weight": 1}
     if variant is not None:
         initial = {name: getattr(variant, name) for name in VariantForm.base_fields}
@@ -292,19 +293,19 @@ def _variant_editor(request: HttpRequest, step: Step, variant: Variant | None) -
 
 
 @manager_page("view")
-def variant_create(request: HttpRequest, step_id: int) -> HttpResponse:
+def variant_create(request: TeamRequest, step_id: int) -> HttpResponse:
     return _variant_editor(request, get_object_or_404(Step, pk=step_id), None)
 
 
 @manager_page("view")
-def variant_edit(request: HttpRequest, variant_id: int) -> HttpResponse:
+def variant_edit(request: TeamRequest, variant_id: int) -> HttpResponse:
     variant = get_object_or_404(Variant.objects.select_related("step__campaign"), pk=variant_id)
     return _variant_editor(request, variant.step, variant)
 
 
 @require_POST
 @manager_page(EDIT)
-def variant_delete(request: HttpRequest, variant_id: int) -> HttpResponse:
+def variant_delete(request: TeamRequest, variant_id: int) -> HttpResponse:
     variant = get_object_or_404(Variant, pk=variant_id)
     _attempt(
         request, lambda: services.variant_delete(variant=variant), lambda _r: _("Variant deleted.")
@@ -313,7 +314,7 @@ def variant_delete(request: HttpRequest, variant_id: int) -> HttpResponse:
 
 
 @manager_page("view")
-def campaign_results(request: HttpRequest, campaign_id: int) -> HttpResponse:
+def campaign_results(request: TeamRequest, campaign_id: int) -> HttpResponse:
     campaign = get_object_or_404(Campaign, pk=campaign_id)
     return render(
         request,
@@ -337,7 +338,7 @@ def _log_page(request: HttpRequest, items, context: dict) -> HttpResponse:
 
 
 @manager_page("view")
-def campaign_messages(request: HttpRequest, campaign_id: int) -> HttpResponse:
+def campaign_messages(request: TeamRequest, campaign_id: int) -> HttpResponse:
     campaign = get_object_or_404(Campaign, pk=campaign_id)
     return _log_page(
         request, selectors.message_log(campaign=campaign), {"campaign": campaign, "partner": None}
@@ -345,7 +346,7 @@ def campaign_messages(request: HttpRequest, campaign_id: int) -> HttpResponse:
 
 
 @manager_page("view")
-def partner_messages(request: HttpRequest, partner_id: int) -> HttpResponse:
+def partner_messages(request: TeamRequest, partner_id: int) -> HttpResponse:
     partner = get_object_or_404(Partner, pk=partner_id)
     return _log_page(
         request, selectors.message_log(partner=partner), {"campaign": None, "partner": partner}
@@ -353,7 +354,7 @@ def partner_messages(request: HttpRequest, partner_id: int) -> HttpResponse:
 
 
 @manager_page("view")
-def partner_campaigns_card(request: HttpRequest, partner_id: int) -> HttpResponse:
+def partner_campaigns_card(request: TeamRequest, partner_id: int) -> HttpResponse:
     """The campaigns card of the partner page (loaded by htmx): the partner's enrollments and
     latest messages."""
     partner = get_object_or_404(Partner, pk=partner_id)
@@ -369,7 +370,7 @@ def partner_campaigns_card(request: HttpRequest, partner_id: int) -> HttpRespons
 
 
 @manager_page("view")
-def message_detail(request: HttpRequest, message_id: int) -> HttpResponse:
+def message_detail(request: TeamRequest, message_id: int) -> HttpResponse:
     message = get_object_or_404(
         Message.objects.select_related("partner", "campaign", "step", "variant"), pk=message_id
     )

@@ -4,7 +4,7 @@
 import csv
 
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET
 
@@ -13,6 +13,7 @@ from imports import selectors, services
 from imports.columns import COLUMNS
 from imports.forms import ImportForm
 from imports.models import ImportKind
+from tenancy.requests import TeamRequest
 from tenancy.views import manager_page
 
 # A spreadsheet runs a cell that starts with one of these as a formula (CSV injection); the
@@ -33,13 +34,13 @@ def _job_or_404(job_id: int):
 
 @manager_page("view")
 @require_GET
-def import_job_list(request: HttpRequest) -> HttpResponse:
+def import_job_list(request: TeamRequest) -> HttpResponse:
     page = Paginator(selectors.import_job_list(), 50).get_page(request.GET.get("page"))
     return render(request, "manager/imports/list.html", {"page": page})
 
 
 @manager_page("operate")
-def import_job_create(request: HttpRequest) -> HttpResponse:
+def import_job_create(request: TeamRequest) -> HttpResponse:
     initial = {"kind": request.GET.get("kind") or ImportKind.PARTNERS}
     form = ImportForm(request.POST or None, request.FILES or None, initial=initial)
     if request.method == "POST" and form.is_valid():
@@ -69,7 +70,7 @@ def import_job_create(request: HttpRequest) -> HttpResponse:
 
 @manager_page("view")
 @require_GET
-def import_job_detail(request: HttpRequest, importjob_id: int) -> HttpResponse:
+def import_job_detail(request: TeamRequest, importjob_id: int) -> HttpResponse:
     job = _job_or_404(importjob_id)
     template = "manager/imports/_job.html" if request.htmx else "manager/imports/detail.html"
     return render(request, template, {"job": job})
@@ -77,7 +78,7 @@ def import_job_detail(request: HttpRequest, importjob_id: int) -> HttpResponse:
 
 @manager_page("view")
 @require_GET
-def import_job_errors(request: HttpRequest, importjob_id: int) -> HttpResponse:
+def import_job_errors(request: TeamRequest, importjob_id: int) -> HttpResponse:
     job = _job_or_404(importjob_id)
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="import-{job.pk}-errors.csv"'

@@ -7,7 +7,7 @@ from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.views import redirect_to_login
 from django.db import transaction
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -19,14 +19,22 @@ from partners.models import Partner
 from partners.selectors import partner_for_user
 from tenancy import services as tenancy_services
 from tenancy.models import User
+from tenancy.requests import ProgramRequest
 from tenancy.views import public_page
+
+
+class PartnerRequest(ProgramRequest):
+    """A cabinet page's request: ``partner_page`` found the caller's partner record."""
+
+    user: User
+    partner: Partner
 
 
 def partner_page(view):
     """A cabinet page: the caller must be logged in as a partner of this program (else 404)."""
 
     @functools.wraps(view)
-    def wrapper(request: HttpRequest, tenant_slug: str, **kwargs) -> HttpResponse:
+    def wrapper(request: PartnerRequest, tenant_slug: str, **kwargs) -> HttpResponse:
         if not request.user.is_authenticated:
             login_url = reverse("cabinet_login", kwargs={"tenant_slug": tenant_slug})
             return redirect_to_login(request.get_full_path(), login_url)
@@ -40,23 +48,24 @@ def partner_page(view):
 
 
 @partner_page
-def cabinet_home(request: HttpRequest) -> HttpResponse:
+def cabinet_home(request: PartnerRequest) -> HttpResponse:
     return render(request, "cabinet/home.html", {"partner": request.partner})
 
 
 class CabinetLoginView(auth_views.LoginView):
     template_name = "cabinet/login.html"
+    request: ProgramRequest
 
     def get_default_redirect_url(self) -> str:
         return reverse("cabinet_home", kwargs={"tenant_slug": self.request.tenant.slug})
 
 
 @public_page
-def cabinet_login(request: HttpRequest, tenant_slug: str) -> HttpResponse:
+def cabinet_login(request: ProgramRequest, tenant_slug: str) -> HttpResponseBase:
     return CabinetLoginView.as_view()(request)
 
 
-def _join(request: HttpRequest, form: JoinForm, recruiter: Partner | None) -> Partner:
+def _join(request: ProgramRequest, form: JoinForm, recruiter: Partner | None) -> Partner:
     data = form.cleaned_data
     user = request.user if request.user.is_authenticated else None
     if user is None:
@@ -82,7 +91,7 @@ def _join(request: HttpRequest, form: JoinForm, recruiter: Partner | None) -> Pa
 
 
 @public_page
-def join(request: HttpRequest, tenant_slug: str) -> HttpResponse:
+def join(request: ProgramRequest, tenant_slug: str) -> HttpResponse:
     """The program's public signup page; ``?ref=<partner code>`` records who recruited them."""
     if request.user.is_authenticated and partner_for_user(user=request.user) is not None:
         return redirect("cabinet_home", tenant_slug=tenant_slug)
@@ -105,7 +114,7 @@ def join(request: HttpRequest, tenant_slug: str) -> HttpResponse:
 
 
 @partner_page
-def cabinet_links(request: HttpRequest) -> HttpResponse:
+def cabinet_links(request: PartnerRequest) -> HttpResponse:
     partner = request.partner
     form = LinkForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -131,7 +140,7 @@ def cabinet_links(request: HttpRequest) -> HttpResponse:
 
 
 @partner_page
-def cabinet_coupons(request: HttpRequest) -> HttpResponse:
+def cabinet_coupons(request: PartnerRequest) -> HttpResponse:
     context = {
         "partner": request.partner,
         "coupons": selectors.coupon_list(partner=request.partner),
@@ -176,7 +185,7 @@ def _stats_figure(days: list) -> dict:
 
 
 @partner_page
-def cabinet_stats(request: HttpRequest) -> HttpResponse:
+def cabinet_stats(request: PartnerRequest) -> HttpResponse:
     days = selectors.partner_daily_stats(
         partner=request.partner, days=30, tz_name=request.tenant.timezone
     )

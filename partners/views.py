@@ -1,5 +1,7 @@
 """Manager pages of the partners app."""
 
+from typing import Any
+
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
@@ -14,6 +16,7 @@ from partners import list_filters, selectors, services, timeline
 from partners.forms import BulkForm, CouponForm, PartnerEditForm, StatusForm
 from partners.geography import GeographyTier
 from partners.models import ActivitySegment, ChannelType, Partner, PartnerStatus, PartnerType
+from tenancy.requests import TeamRequest
 from tenancy.selectors import membership_list
 from tenancy.views import manager_page
 
@@ -36,7 +39,7 @@ SORTS = [
 
 def _list_filters(request: HttpRequest) -> dict:
     """The list's filters from the query string; unknown values are ignored, not errors."""
-    values = {}
+    values: dict[str, str | int | None] = {}
     for name, choices in FILTERS.items():
         value = request.GET.get(name, "")
         values[name] = value if value in choices.values else ""
@@ -49,7 +52,7 @@ def _list_filters(request: HttpRequest) -> dict:
 
 
 @manager_page("view")
-def partner_list(request: HttpRequest) -> HttpResponse:
+def partner_list(request: TeamRequest) -> HttpResponse:
     filters = _list_filters(request)
     partners = selectors.partner_list(**filters)
     contributed = []  # filters of higher apps (partners.list_filters)
@@ -86,7 +89,7 @@ def partner_list(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @manager_page("operate")
-def partner_bulk(request: HttpRequest) -> HttpResponse:
+def partner_bulk(request: TeamRequest) -> HttpResponse:
     form = BulkForm(request.POST)
     back = reverse("partner_list", kwargs={"tenant_slug": request.tenant.slug})
     if request.POST.get("next", "").startswith("?"):
@@ -121,7 +124,7 @@ def partner_bulk(request: HttpRequest) -> HttpResponse:
     return redirect(back)
 
 
-def _money_slot_url(request: HttpRequest, partner: Partner) -> str | None:
+def _money_slot_url(request: TeamRequest, partner: Partner) -> str | None:
     # The payouts app may serve an htmx fragment with the partner's commissions and balance;
     # partners must not import payouts, so the slot is filled only when that URL exists.
     try:
@@ -133,7 +136,7 @@ def _money_slot_url(request: HttpRequest, partner: Partner) -> str | None:
 
 
 def _timeline(partner: Partner) -> list[dict]:
-    events = [
+    events: list[dict[str, Any]] = [
         {"at": c.created_at, "kind": _("Click"), "detail": c.sub_id or c.referrer or ""}
         for c in selectors.click_list(partner=partner).order_by("-created_at")[:20]
     ]
@@ -151,7 +154,7 @@ def _timeline(partner: Partner) -> list[dict]:
 
 
 @manager_page("view")
-def partner_detail(request: HttpRequest, partner_id: int) -> HttpResponse:
+def partner_detail(request: TeamRequest, partner_id: int) -> HttpResponse:
     partner = get_object_or_404(
         Partner.objects.select_related(
             "recruited_by", "manager__user", "status_changed_by", "status_changed_by_key"
@@ -172,7 +175,7 @@ def partner_detail(request: HttpRequest, partner_id: int) -> HttpResponse:
 
 
 @manager_page("operate")
-def partner_edit(request: HttpRequest, partner_id: int) -> HttpResponse:
+def partner_edit(request: TeamRequest, partner_id: int) -> HttpResponse:
     partner = get_object_or_404(Partner, pk=partner_id)
     members = list(membership_list())
     initial = {name: getattr(partner, name) for name in PartnerEditForm.FIELDS}
@@ -198,7 +201,7 @@ def partner_edit(request: HttpRequest, partner_id: int) -> HttpResponse:
 
 @require_POST
 @manager_page("operate")
-def partner_status(request: HttpRequest, partner_id: int) -> HttpResponse:
+def partner_status(request: TeamRequest, partner_id: int) -> HttpResponse:
     partner = get_object_or_404(Partner, pk=partner_id)
     form = StatusForm(request.POST)
     if not form.is_valid():
@@ -227,7 +230,7 @@ def partner_status(request: HttpRequest, partner_id: int) -> HttpResponse:
 
 @require_POST
 @manager_page("operate")
-def partner_coupon_add(request: HttpRequest, partner_id: int) -> HttpResponse:
+def partner_coupon_add(request: TeamRequest, partner_id: int) -> HttpResponse:
     partner = get_object_or_404(Partner, pk=partner_id)
     form = CouponForm(request.POST)
     if form.is_valid():
@@ -243,7 +246,7 @@ def partner_coupon_add(request: HttpRequest, partner_id: int) -> HttpResponse:
 
 
 @manager_page("view")
-def partner_summary(request: HttpRequest) -> HttpResponse:
+def partner_summary(request: TeamRequest) -> HttpResponse:
     """An htmx fragment for the dashboard: partners by status."""
     counts = selectors.partner_counts_by_status()
     rows = [(value, label, counts[value]) for value, label in PartnerStatus.choices]

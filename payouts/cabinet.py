@@ -3,13 +3,13 @@ payout requests and the printable payout statement."""
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from core.errors import ServiceError
-from partners.cabinet import partner_page
+from partners.cabinet import PartnerRequest, partner_page
 from payouts import batches, selectors
 from payouts.forms import PayoutDetailsForm, ReceiptForm
 from payouts.models import PayoutLine, PayoutLineStatus, PayoutRequestStatus, PayoutSchedule
@@ -18,7 +18,7 @@ from payouts.views import statement_context
 
 @require_GET
 @partner_page
-def cabinet_earnings(request: HttpRequest) -> HttpResponse:
+def cabinet_earnings(request: PartnerRequest) -> HttpResponse:
     """The partner's own commissions, each with “why this amount”, and their balance."""
     partner = request.partner
     page = Paginator(selectors.commission_list(partner_id=partner.pk), 50).get_page(
@@ -59,7 +59,7 @@ def _earnings_figure(days: list, currency: str) -> dict:
 
 @require_GET
 @partner_page
-def cabinet_payouts(request: HttpRequest) -> HttpResponse:
+def cabinet_payouts(request: PartnerRequest) -> HttpResponse:
     """Balance, in a payout and paid out (sums of the ledger), the partner's payouts, and the
     request button on the on-request schedule."""
     partner = request.partner
@@ -81,7 +81,7 @@ def cabinet_payouts(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @partner_page
-def cabinet_payout_request(request: HttpRequest) -> HttpResponse:
+def cabinet_payout_request(request: PartnerRequest) -> HttpResponse:
     try:
         batches.payout_request_create(partner=request.partner)
     except ServiceError as error:
@@ -92,7 +92,7 @@ def cabinet_payout_request(request: HttpRequest) -> HttpResponse:
 
 
 @partner_page
-def cabinet_payout_details(request: HttpRequest) -> HttpResponse:
+def cabinet_payout_details(request: PartnerRequest) -> HttpResponse:
     partner = request.partner
     current = selectors.payout_details_current(partner_id=partner.pk)
     initial = {"holder_name": partner.name, "method": "card"}
@@ -120,7 +120,7 @@ def cabinet_payout_details(request: HttpRequest) -> HttpResponse:
 
 
 @partner_page
-def cabinet_payout_statement(request: HttpRequest, payoutline_id: int) -> HttpResponse:
+def cabinet_payout_statement(request: PartnerRequest, payoutline_id: int) -> HttpResponse:
     """The printable statement of one payout; a self-employed partner records their receipt."""
     line = get_object_or_404(
         PayoutLine.objects.select_related("batch", "details"),

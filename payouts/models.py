@@ -1,4 +1,5 @@
 from decimal import Decimal
+from typing import Any
 
 from django.db import models
 from django.db.models import Q
@@ -18,7 +19,7 @@ from partners.models import (
 from payouts.crypto import EncryptedTextField
 from tenancy.models import TenantOwned, tenant_key
 
-MONEY = {"max_digits": 18, "decimal_places": 2}
+MONEY: dict[str, Any] = {"max_digits": 18, "decimal_places": 2}
 
 
 class RateModel(models.TextChoices):

@@ -34,6 +34,7 @@ from payouts.forms import (
 )
 from payouts.models import Commission, CommissionRule, PayoutBatch, PayoutItem, PayoutLine
 from payouts.rules import RuleSpec
+from tenancy.requests import TeamRequest
 from tenancy.views import manager_page
 
 PREVIEW_AMOUNT = Decimal("10000")
@@ -41,7 +42,7 @@ PREVIEW_AMOUNT = Decimal("10000")
 
 @require_GET
 @manager_page("view")
-def commission_rule_list(request: HttpRequest) -> HttpResponse:
+def commission_rule_list(request: TeamRequest) -> HttpResponse:
     rules = CommissionRule.objects.order_by("-is_active", "kind", "tier", "-priority", "id")
     return render(request, "manager/payouts/rule_list.html", {"rules": rules})
 
@@ -106,7 +107,7 @@ def _preview(request: HttpRequest, *, kind: str, rules: list[RuleSpec] | None) -
     }
 
 
-def _rule_editor(request: HttpRequest, rule: CommissionRule | None) -> HttpResponse:
+def _rule_editor(request: TeamRequest, rule: CommissionRule | None) -> HttpResponse:
     form = CommissionRuleForm(request.POST or None, instance=rule)
     kind = (rule.kind if rule else None) or ConversionKind.SALE
     rules = None
@@ -128,18 +129,18 @@ def _rule_editor(request: HttpRequest, rule: CommissionRule | None) -> HttpRespo
 
 
 @manager_page("operate")
-def commission_rule_create(request: HttpRequest) -> HttpResponse:
+def commission_rule_create(request: TeamRequest) -> HttpResponse:
     return _rule_editor(request, None)
 
 
 @manager_page("operate")
-def commission_rule_edit(request: HttpRequest, commissionrule_id: int) -> HttpResponse:
+def commission_rule_edit(request: TeamRequest, commissionrule_id: int) -> HttpResponse:
     return _rule_editor(request, get_object_or_404(CommissionRule, pk=commissionrule_id))
 
 
 @require_POST
 @manager_page("operate")
-def commission_rule_deactivate(request: HttpRequest, commissionrule_id: int) -> HttpResponse:
+def commission_rule_deactivate(request: TeamRequest, commissionrule_id: int) -> HttpResponse:
     rule = get_object_or_404(CommissionRule, pk=commissionrule_id)
     services.commission_rule_deactivate(rule=rule)
     messages.success(request, _("Rule “%(name)s” deactivated.") % {"name": rule.name})
@@ -155,7 +156,7 @@ def _day(value: str, *, end: bool = False):
 
 @require_GET
 @manager_page("view")
-def conversion_list(request: HttpRequest) -> HttpResponse:
+def conversion_list(request: TeamRequest) -> HttpResponse:
     params = request.GET
     conversions = Conversion.objects.select_related("partner", "customer")
     filters = {
@@ -188,14 +189,14 @@ def conversion_list(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @manager_page("operate")
-def commission_review_queue(request: HttpRequest) -> HttpResponse:
+def commission_review_queue(request: TeamRequest) -> HttpResponse:
     page = Paginator(selectors.review_queue(), 50).get_page(request.GET.get("page"))
     return render(request, "manager/payouts/review_queue.html", {"page": page})
 
 
 @require_POST
 @manager_page("operate")
-def commission_review(request: HttpRequest, commission_id: int) -> HttpResponse:
+def commission_review(request: TeamRequest, commission_id: int) -> HttpResponse:
     commission = get_object_or_404(Commission, pk=commission_id)
     approve = request.POST.get("decision") == "approve"
     try:
@@ -216,7 +217,7 @@ def commission_review(request: HttpRequest, commission_id: int) -> HttpResponse:
 
 @require_GET
 @manager_page("view")
-def partner_money(request: HttpRequest, partner_id: int) -> HttpResponse:
+def partner_money(request: TeamRequest, partner_id: int) -> HttpResponse:
     """An htmx fragment for the partner page: the partner's balance and latest commissions."""
     partner = get_object_or_404(Partner, pk=partner_id)
     commissions = selectors.commission_list(partner_id=partner.pk)[:50]
@@ -233,7 +234,7 @@ def partner_money(request: HttpRequest, partner_id: int) -> HttpResponse:
 # Payouts
 
 
-def _batch_redirect(request: HttpRequest, batch_id: int) -> HttpResponse:
+def _batch_redirect(request: TeamRequest, batch_id: int) -> HttpResponse:
     return redirect("payout_batch_detail", tenant_slug=request.tenant.slug, payoutbatch_id=batch_id)
 
 
@@ -251,13 +252,13 @@ def _batch_list(request: HttpRequest, form: PayoutBatchCreateForm, status: int =
 
 @require_GET
 @manager_page("view")
-def payout_batch_list(request: HttpRequest) -> HttpResponse:
+def payout_batch_list(request: TeamRequest) -> HttpResponse:
     return _batch_list(request, PayoutBatchCreateForm(initial={"pay_date": timezone.localdate()}))
 
 
 @require_POST
 @manager_page("operate")
-def payout_batch_create(request: HttpRequest) -> HttpResponse:
+def payout_batch_create(request: TeamRequest) -> HttpResponse:
     """Creates the batch; a refusal (a batch under review, nobody due) is shown beside the date."""
     form = PayoutBatchCreateForm(request.POST)
     if form.is_valid():
@@ -275,7 +276,7 @@ def payout_batch_create(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @manager_page("view")
-def payout_batch_detail(request: HttpRequest, payoutbatch_id: int) -> HttpResponse:
+def payout_batch_detail(request: TeamRequest, payoutbatch_id: int) -> HttpResponse:
     batch = get_object_or_404(PayoutBatch, pk=payoutbatch_id)
     lines = selectors.payout_line_list(batch_id=batch.pk).prefetch_related(
         "items__commission__conversion"
@@ -291,7 +292,7 @@ def payout_batch_detail(request: HttpRequest, payoutbatch_id: int) -> HttpRespon
 
 @require_POST
 @manager_page("operate")
-def payout_batch_approve(request: HttpRequest, payoutbatch_id: int) -> HttpResponse:
+def payout_batch_approve(request: TeamRequest, payoutbatch_id: int) -> HttpResponse:
     batch = get_object_or_404(PayoutBatch, pk=payoutbatch_id)
     try:
         batches.payout_batch_approve(batch=batch, user=request.user)
@@ -304,7 +305,7 @@ def payout_batch_approve(request: HttpRequest, payoutbatch_id: int) -> HttpRespo
 
 @require_GET
 @manager_page("operate")
-def payout_batch_export(request: HttpRequest, payoutbatch_id: int, fmt: str) -> HttpResponse:
+def payout_batch_export(request: TeamRequest, payoutbatch_id: int, fmt: str) -> HttpResponse:
     batch = get_object_or_404(PayoutBatch, pk=payoutbatch_id)
     try:
         if fmt == "xlsx":
@@ -323,7 +324,7 @@ def payout_batch_export(request: HttpRequest, payoutbatch_id: int, fmt: str) -> 
 
 @require_POST
 @manager_page("operate")
-def payout_batch_results(request: HttpRequest, payoutbatch_id: int) -> HttpResponse:
+def payout_batch_results(request: TeamRequest, payoutbatch_id: int) -> HttpResponse:
     """The bank's result file: marks lines paid or failed, all or nothing."""
     batch = get_object_or_404(PayoutBatch, pk=payoutbatch_id)
     form = ResultFileForm(request.POST, request.FILES)
@@ -349,7 +350,7 @@ def payout_batch_results(request: HttpRequest, payoutbatch_id: int) -> HttpRespo
     return _batch_redirect(request, batch.pk)
 
 
-def _line_action(request: HttpRequest, payoutline_id: int, act) -> HttpResponse:
+def _line_action(request: TeamRequest, payoutline_id: int, act) -> HttpResponse:
     line = get_object_or_404(PayoutLine, pk=payoutline_id)
     try:
         message = act(line)
@@ -362,7 +363,7 @@ def _line_action(request: HttpRequest, payoutline_id: int, act) -> HttpResponse:
 
 @require_POST
 @manager_page("operate")
-def payout_line_exclude(request: HttpRequest, payoutline_id: int) -> HttpResponse:
+def payout_line_exclude(request: TeamRequest, payoutline_id: int) -> HttpResponse:
     def act(line):
         batches.payout_line_exclude(
             line=line, reason=request.POST.get("reason", ""), user=request.user
@@ -374,7 +375,7 @@ def payout_line_exclude(request: HttpRequest, payoutline_id: int) -> HttpRespons
 
 @require_POST
 @manager_page("operate")
-def payout_line_confirm(request: HttpRequest, payoutline_id: int) -> HttpResponse:
+def payout_line_confirm(request: TeamRequest, payoutline_id: int) -> HttpResponse:
     def act(line):
         batches.payout_line_confirm(line=line, user=request.user)
         return _("Payout checked: it will be paid with the batch.")
@@ -384,7 +385,7 @@ def payout_line_confirm(request: HttpRequest, payoutline_id: int) -> HttpRespons
 
 @require_POST
 @manager_page("operate")
-def payout_line_paid(request: HttpRequest, payoutline_id: int) -> HttpResponse:
+def payout_line_paid(request: TeamRequest, payoutline_id: int) -> HttpResponse:
     def act(line):
         reference = request.POST.get("reference", "")
         return batches.payout_line_mark_paid(line=line, reference=reference, user=request.user)
@@ -394,7 +395,7 @@ def payout_line_paid(request: HttpRequest, payoutline_id: int) -> HttpResponse:
 
 @require_POST
 @manager_page("operate")
-def payout_line_failed(request: HttpRequest, payoutline_id: int) -> HttpResponse:
+def payout_line_failed(request: TeamRequest, payoutline_id: int) -> HttpResponse:
     def act(line):
         reason = request.POST.get("reason", "")
         return batches.payout_line_mark_failed(line=line, reason=reason, user=request.user)
@@ -404,7 +405,7 @@ def payout_line_failed(request: HttpRequest, payoutline_id: int) -> HttpResponse
 
 @require_GET
 @manager_page("view")
-def payout_line_statement(request: HttpRequest, payoutline_id: int) -> HttpResponse:
+def payout_line_statement(request: TeamRequest, payoutline_id: int) -> HttpResponse:
     line = get_object_or_404(PayoutLine, pk=payoutline_id)
     return render(request, "payouts/statement.html", statement_context(line))
 
@@ -420,7 +421,7 @@ def statement_context(line: PayoutLine) -> dict:
 
 
 @manager_page("manage_settings")
-def payout_settings(request: HttpRequest) -> HttpResponse:
+def payout_settings(request: TeamRequest) -> HttpResponse:
     current = selectors.payout_settings_get()
     initial = {
         "minimum_amount": current.minimum_amount,

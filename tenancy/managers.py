@@ -34,12 +34,17 @@ class ScopedQuerySet(TenantQuerySet):
         return super().update(**kwargs)
 
 
-class TenantScopedManager(models.Manager.from_queryset(ScopedQuerySet)):
+# Module-level bases: the type checker's Django plugin follows from_queryset only here.
+_ScopedManagerBase = models.Manager.from_queryset(ScopedQuerySet)
+_UnscopedManagerBase = models.Manager.from_queryset(TenantQuerySet)
+
+
+class TenantScopedManager(_ScopedManagerBase):
     """Default manager of tenant-owned models: only the tenant in scope, and raises outside one."""
 
     use_in_migrations = False
 
-    def get_queryset(self) -> ScopedQuerySet:
+    def get_queryset(self) -> models.QuerySet:
         tenant_id = current_tenant_id()
         queryset = super().get_queryset()
         if tenant_id is None:  # inside all_tenants()
@@ -47,5 +52,5 @@ class TenantScopedManager(models.Manager.from_queryset(ScopedQuerySet)):
         return queryset.filter(tenant_id=tenant_id)
 
 
-class UnscopedManager(models.Manager.from_queryset(TenantQuerySet)):
+class UnscopedManager(_UnscopedManagerBase):
     """``Model.unscoped``: every tenant's rows. Greppable on purpose; use sparingly."""

@@ -7,6 +7,7 @@ from django.utils import timezone, translation
 
 from tenancy import scope
 from tenancy.models import Tenant
+from tenancy.requests import ScopedRequest
 from tenancy.selectors import membership_for
 
 MANAGER_PATH = re.compile(r"^/app/(?P<slug>[^/]+)/")
@@ -23,7 +24,7 @@ class TenantScopeMiddleware:
     def __init__(self, get_response) -> None:
         self.get_response = get_response
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
+    def __call__(self, request: ScopedRequest) -> HttpResponse:
         request.tenant = None
         request.membership = None
         path = request.path_info
@@ -36,19 +37,19 @@ class TenantScopeMiddleware:
                 return self.get_response(request)
         return self.get_response(request)
 
-    def _manager(self, request: HttpRequest, slug: str) -> HttpResponse:
+    def _manager(self, request: ScopedRequest, slug: str) -> HttpResponse:
         if not request.user.is_authenticated:
             # Same answer whether or not the program exists: no probing for slugs.
             return redirect_to_login(request.get_full_path())
         tenant = Tenant.objects.filter(slug=slug).first()
         membership = membership_for(tenant=tenant, user=request.user) if tenant else None
-        if membership is None:
+        if tenant is None or membership is None:
             raise Http404("No such program on your account.")
         request.tenant = tenant
         request.membership = membership
         return self._scoped(request, tenant)
 
-    def _cabinet(self, request: HttpRequest, slug: str) -> HttpResponse:
+    def _cabinet(self, request: ScopedRequest, slug: str) -> HttpResponse:
         tenant = Tenant.objects.filter(slug=slug).first()
         if tenant is None:
             raise Http404("No such program.")
@@ -74,8 +75,8 @@ class UserLanguageMiddleware:
             language = user.language
         elif settings.LANGUAGE_COOKIE_NAME in request.COOKIES:
             language = None  # LocaleMiddleware already honoured it
-        elif getattr(request, "tenant", None) is not None:
-            language = request.tenant.language
+        elif (tenant := getattr(request, "tenant", None)) is not None:
+            language = tenant.language
         if language:
             translation.activate(language)
             request.LANGUAGE_CODE = language

@@ -1,5 +1,6 @@
 import hashlib
 import secrets
+from typing import ClassVar
 from zoneinfo import available_timezones
 
 from babel.numbers import list_currencies
@@ -46,7 +47,7 @@ CURRENCIES = sorted(list_currencies())
 TIMEZONES = sorted(available_timezones())
 
 
-class UserManager(BaseUserManager):
+class UserManager(BaseUserManager["User"]):
     use_in_migrations = True
 
     def _create_user(self, email: str, password: str | None, **extra):
@@ -71,9 +72,10 @@ class UserManager(BaseUserManager):
 class User(AbstractUser):
     """A person who logs in: a program's staff member, a partner, or both. Email is the login."""
 
-    username = None
-    first_name = None
-    last_name = None
+    # Removing AbstractUser's fields is Django's documented way; the stubs type them as str.
+    username = None  # type: ignore[assignment]
+    first_name = None  # type: ignore[assignment]
+    last_name = None  # type: ignore[assignment]
     email = models.EmailField(_("email"), unique=True)
     full_name = models.CharField(_("full name"), max_length=150, blank=True)
     language = models.CharField(
@@ -85,8 +87,8 @@ class User(AbstractUser):
     )
 
     USERNAME_FIELD = "email"
-    REQUIRED_FIELDS: list[str] = []
-    objects = UserManager()
+    REQUIRED_FIELDS: ClassVar[list[str]] = []
+    objects = UserManager()  # type: ignore[assignment,misc]  # stubs expect auth's (username) manager
 
     class Meta:
         constraints = [

@@ -3,6 +3,7 @@ the tenant scope comes from the API key for the whole request, so a subclass can
 
 import hashlib
 import json
+from typing import TYPE_CHECKING, cast
 
 from django.utils.translation import gettext as _
 from rest_framework import viewsets
@@ -14,7 +15,7 @@ from rest_framework.views import APIView, set_rollback
 from core.errors import ConflictError, ServiceError
 from core.redis_store import prefetch_scope
 from tenancy import scope
-from tenancy.models import APIKey, IdempotencyRecord
+from tenancy.models import APIKey, IdempotencyRecord, Tenant, TenantOwned
 
 IDEMPOTENCY_HEADER = "HTTP_IDEMPOTENCY_KEY"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -25,10 +26,16 @@ class _StoredResponse(Exception):
         self.response = response
 
 
-class TenantScopedAPIMixin:
+if TYPE_CHECKING:
+    _APIViewBase = APIView
+else:
+    _APIViewBase = object
+
+
+class TenantScopedAPIMixin(_APIViewBase):
     """Sets the tenant scope from the API key for the whole request and clears it after."""
 
-    model = None
+    model: type[TenantOwned]  # each view's tenant-owned model, for get_queryset
 
     def dispatch(self, request, *args, **kwargs):
         self._scope_token = None
@@ -45,8 +52,9 @@ class TenantScopedAPIMixin:
             self._scope_token = scope.activate(request.auth.tenant)
 
     @property
-    def tenant(self):
-        return self.request.auth.tenant
+    def tenant(self) -> Tenant:
+        # The API's only authentication is the API key (tenancy.api_auth).
+        return cast(APIKey, self.request.auth).tenant
 
     # Idempotency-Key (docs/architecture.md, 'API'): on any write, the same key and the same request
     # get the stored response (a 201 as 200, below); the same key with another request is a 409. The
@@ -56,7 +64,7 @@ class TenantScopedAPIMixin:
 
     def initial(self, request, *args, **kwargs) -> None:
         super().initial(request, *args, **kwargs)
-        self._idempotency_record = None
+        self._idempotency_record: IdempotencyRecord | None = None
         key = request.META.get(IDEMPOTENCY_HEADER, "")
         if key and request.method in UNSAFE_METHODS and isinstance(request.auth, APIKey):
             self._idempotency_claim(request, key)

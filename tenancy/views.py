@@ -1,4 +1,5 @@
 import functools
+from typing import cast
 
 from django.contrib import messages
 from django.contrib.auth import login
@@ -25,7 +26,8 @@ from tenancy.forms import (
     RoleForm,
     SignupForm,
 )
-from tenancy.models import APIKey, Invitation, Membership
+from tenancy.models import APIKey, Invitation, Membership, User
+from tenancy.requests import ScopedRequest, TeamRequest, UserRequest
 from tenancy.scope import tenant_scope
 
 
@@ -35,7 +37,7 @@ def manager_page(permission: str = "view"):
 
     def decorator(view):
         @functools.wraps(view)
-        def wrapper(request: HttpRequest, tenant_slug: str, **kwargs) -> HttpResponse:
+        def wrapper(request: ScopedRequest, tenant_slug: str, **kwargs) -> HttpResponse:
             if request.membership is None:  # pragma: no cover - the middleware guarantees it
                 raise PermissionDenied
             if not request.membership.can(permission):
@@ -68,7 +70,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def program_switch(request: HttpRequest) -> HttpResponse:
+def program_switch(request: UserRequest) -> HttpResponse:
     memberships = selectors.memberships_for_user(user=request.user)
     return render(request, "manager/program_switch.html", {"memberships": memberships})
 
@@ -85,7 +87,8 @@ def signup(request: HttpRequest) -> HttpResponse:
     ):
         try:
             with transaction.atomic():
-                owner = request.user
+                # A logged-in visitor owns the program; an anonymous one gets an account below.
+                owner = cast(User, request.user)
                 if account_form is not None:
                     if services.User.objects.filter(
                         email__iexact=account_form.cleaned_data["email"]
@@ -145,7 +148,7 @@ def set_language(request: HttpRequest) -> HttpResponse:
 
 
 @manager_page("manage_settings")
-def program_settings(request: HttpRequest) -> HttpResponse:
+def program_settings(request: TeamRequest) -> HttpResponse:
     # Read before the form: validating a model form writes the new values into its instance.
     previous_timezone = request.tenant.timezone
     form = ProgramSettingsForm(request.POST or None, instance=request.tenant)
@@ -174,7 +177,7 @@ def program_settings(request: HttpRequest) -> HttpResponse:
 
 
 @manager_page("view")
-def team(request: HttpRequest) -> HttpResponse:
+def team(request: TeamRequest) -> HttpResponse:
     form = InviteForm(request.POST or None)
     if request.method == "POST":
         if not request.membership.can("manage_team"):
@@ -203,13 +206,13 @@ def team(request: HttpRequest) -> HttpResponse:
     return render(request, "manager/team.html", context, status=400 if form.errors else 200)
 
 
-def _redirect_back(request: HttpRequest, name: str) -> HttpResponse:
+def _redirect_back(request: TeamRequest, name: str) -> HttpResponse:
     return redirect(name, tenant_slug=request.tenant.slug)
 
 
 @require_POST
 @manager_page("manage_team")
-def team_role(request: HttpRequest, membership_id: int) -> HttpResponse:
+def team_role(request: TeamRequest, membership_id: int) -> HttpResponse:
     membership = get_object_or_404(Membership, pk=membership_id)
     form = RoleForm(request.POST)
     if not form.is_valid():
@@ -226,7 +229,7 @@ def team_role(request: HttpRequest, membership_id: int) -> HttpResponse:
 
 @require_POST
 @manager_page("manage_team")
-def team_remove(request: HttpRequest, membership_id: int) -> HttpResponse:
+def team_remove(request: TeamRequest, membership_id: int) -> HttpResponse:
     membership = get_object_or_404(Membership, pk=membership_id)
     try:
         services.membership_remove(membership=membership)
@@ -241,7 +244,7 @@ def team_remove(request: HttpRequest, membership_id: int) -> HttpResponse:
 
 @require_POST
 @manager_page("manage_team")
-def invitation_revoke(request: HttpRequest, invitation_id: int) -> HttpResponse:
+def invitation_revoke(request: TeamRequest, invitation_id: int) -> HttpResponse:
     invitation = get_object_or_404(Invitation, pk=invitation_id)
     services.invitation_revoke(invitation=invitation)
     messages.success(request, _("Invitation to %(email)s withdrawn.") % {"email": invitation.email})
@@ -250,7 +253,7 @@ def invitation_revoke(request: HttpRequest, invitation_id: int) -> HttpResponse:
 
 @require_POST
 @manager_page("manage_team")
-def invitation_resend(request: HttpRequest, invitation_id: int) -> HttpResponse:
+def invitation_resend(request: TeamRequest, invitation_id: int) -> HttpResponse:
     invitation = get_object_or_404(Invitation, pk=invitation_id)
     try:
         services.invitation_resend(invitation=invitation)
@@ -267,7 +270,7 @@ NEW_API_KEY_SESSION_KEY = "pf_new_api_key"
 
 
 @manager_page("manage_api_keys")
-def api_keys(request: HttpRequest) -> HttpResponse:
+def api_keys(request: TeamRequest) -> HttpResponse:
     form = APIKeyForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -298,7 +301,7 @@ def api_keys(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @manager_page("manage_api_keys")
-def api_key_revoke(request: HttpRequest, apikey_id: int) -> HttpResponse:
+def api_key_revoke(request: TeamRequest, apikey_id: int) -> HttpResponse:
     key = get_object_or_404(APIKey, pk=apikey_id)
     services.api_key_revoke(key=key)
     messages.success(

@@ -1,6 +1,8 @@
 """factory_boy factories. Every object is created inside its tenant's scope, and related
 objects default to the same tenant, so a factory cannot build a cross-tenant link by accident."""
 
+from typing import TYPE_CHECKING, Any, TypeVar
+
 import factory
 
 from partners.models import Partner, PartnerStatus
@@ -9,8 +11,21 @@ from tenancy.scope import tenant_scope
 
 PASSWORD = "a-long-test-password"
 
+ModelT = TypeVar("ModelT")
 
-class UserFactory(factory.django.DjangoModelFactory):
+
+class ModelFactory(factory.django.DjangoModelFactory[ModelT]):
+    """Calling a factory returns its model's instance; factory_boy types only .create()."""
+
+    class Meta:
+        abstract = True
+
+    if TYPE_CHECKING:
+
+        def __new__(cls, *args: Any, **kwargs: Any) -> ModelT: ...  # type: ignore[misc]  # a model, not a factory
+
+
+class UserFactory(ModelFactory[User]):
     class Meta:
         model = User
         django_get_or_create = ["email"]
@@ -20,7 +35,7 @@ class UserFactory(factory.django.DjangoModelFactory):
     password = factory.django.Password(PASSWORD)
 
 
-class TenantFactory(factory.django.DjangoModelFactory):
+class TenantFactory(ModelFactory[Tenant]):
     class Meta:
         model = Tenant
 
@@ -31,7 +46,7 @@ class TenantFactory(factory.django.DjangoModelFactory):
     language = "en"
 
 
-class TenantOwnedFactory(factory.django.DjangoModelFactory):
+class TenantOwnedFactory(ModelFactory[ModelT]):
     class Meta:
         abstract = True
 
@@ -43,7 +58,7 @@ class TenantOwnedFactory(factory.django.DjangoModelFactory):
             return super()._create(model_class, *args, **kwargs)
 
 
-class MembershipFactory(TenantOwnedFactory):
+class MembershipFactory(TenantOwnedFactory[Membership]):
     class Meta:
         model = Membership
 
@@ -51,7 +66,7 @@ class MembershipFactory(TenantOwnedFactory):
     role = Role.MANAGER
 
 
-class PartnerFactory(TenantOwnedFactory):
+class PartnerFactory(TenantOwnedFactory[Partner]):
     class Meta:
         model = Partner
 

@@ -5,12 +5,13 @@ owners see the signing secret."""
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from core.errors import ServiceError
+from tenancy.requests import TeamRequest
 from tenancy.views import manager_page
 from webhooks import selectors, services
 from webhooks.forms import EndpointForm
@@ -20,19 +21,19 @@ from webhooks.services import MAX_ATTEMPTS
 EDIT = "manage_api_keys"
 
 
-def _to_endpoint(request: HttpRequest, endpoint: WebhookEndpoint) -> HttpResponse:
+def _to_endpoint(request: TeamRequest, endpoint: WebhookEndpoint) -> HttpResponse:
     return redirect(
         "webhook_endpoint_detail", tenant_slug=request.tenant.slug, webhookendpoint_id=endpoint.pk
     )
 
 
 @manager_page("view")
-def endpoint_list(request: HttpRequest) -> HttpResponse:
+def endpoint_list(request: TeamRequest) -> HttpResponse:
     return render(request, "manager/webhooks/list.html", {"endpoints": selectors.endpoint_list()})
 
 
 @manager_page(EDIT)
-def endpoint_create(request: HttpRequest) -> HttpResponse:
+def endpoint_create(request: TeamRequest) -> HttpResponse:
     form = EndpointForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -56,7 +57,7 @@ def endpoint_create(request: HttpRequest) -> HttpResponse:
 
 
 @manager_page("view")
-def endpoint_detail(request: HttpRequest, webhookendpoint_id: int) -> HttpResponse:
+def endpoint_detail(request: TeamRequest, webhookendpoint_id: int) -> HttpResponse:
     endpoint = get_object_or_404(WebhookEndpoint, pk=webhookendpoint_id)
     page = Paginator(selectors.delivery_list_for_endpoint(endpoint=endpoint), 50).get_page(
         request.GET.get("page")
@@ -71,7 +72,7 @@ def endpoint_detail(request: HttpRequest, webhookendpoint_id: int) -> HttpRespon
 
 
 @manager_page(EDIT)
-def endpoint_edit(request: HttpRequest, webhookendpoint_id: int) -> HttpResponse:
+def endpoint_edit(request: TeamRequest, webhookendpoint_id: int) -> HttpResponse:
     endpoint = get_object_or_404(WebhookEndpoint, pk=webhookendpoint_id)
     initial = {
         "url": endpoint.url,
@@ -104,7 +105,7 @@ def endpoint_edit(request: HttpRequest, webhookendpoint_id: int) -> HttpResponse
 
 @require_POST
 @manager_page(EDIT)
-def endpoint_delete(request: HttpRequest, webhookendpoint_id: int) -> HttpResponse:
+def endpoint_delete(request: TeamRequest, webhookendpoint_id: int) -> HttpResponse:
     endpoint = get_object_or_404(WebhookEndpoint, pk=webhookendpoint_id)
     services.endpoint_delete(endpoint=endpoint)
     messages.success(request, _("Endpoint %(url)s deleted.") % {"url": endpoint.url})
@@ -113,7 +114,7 @@ def endpoint_delete(request: HttpRequest, webhookendpoint_id: int) -> HttpRespon
 
 @require_POST
 @manager_page(EDIT)
-def endpoint_rotate_secret(request: HttpRequest, webhookendpoint_id: int) -> HttpResponse:
+def endpoint_rotate_secret(request: TeamRequest, webhookendpoint_id: int) -> HttpResponse:
     endpoint = get_object_or_404(WebhookEndpoint, pk=webhookendpoint_id)
     services.endpoint_rotate_secret(endpoint=endpoint)
     messages.success(
@@ -124,7 +125,7 @@ def endpoint_rotate_secret(request: HttpRequest, webhookendpoint_id: int) -> Htt
 
 @require_POST
 @manager_page(EDIT)
-def endpoint_ping(request: HttpRequest, webhookendpoint_id: int) -> HttpResponse:
+def endpoint_ping(request: TeamRequest, webhookendpoint_id: int) -> HttpResponse:
     endpoint = get_object_or_404(WebhookEndpoint, pk=webhookendpoint_id)
     try:
         services.endpoint_ping(endpoint=endpoint)
@@ -136,7 +137,7 @@ def endpoint_ping(request: HttpRequest, webhookendpoint_id: int) -> HttpResponse
 
 
 @manager_page("view")
-def delivery_detail(request: HttpRequest, webhookdelivery_id: int) -> HttpResponse:
+def delivery_detail(request: TeamRequest, webhookdelivery_id: int) -> HttpResponse:
     delivery = get_object_or_404(
         WebhookDelivery.objects.select_related("endpoint", "event"), pk=webhookdelivery_id
     )
@@ -151,7 +152,7 @@ def delivery_detail(request: HttpRequest, webhookdelivery_id: int) -> HttpRespon
 
 @require_POST
 @manager_page(EDIT)
-def delivery_replay(request: HttpRequest, webhookdelivery_id: int) -> HttpResponse:
+def delivery_replay(request: TeamRequest, webhookdelivery_id: int) -> HttpResponse:
     delivery = get_object_or_404(
         WebhookDelivery.objects.select_related("endpoint"), pk=webhookdelivery_id
     )
