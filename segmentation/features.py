@@ -29,7 +29,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pandas as pd
-from django.db import connection
+from django.db import connection, transaction
 from psycopg import sql
 
 from segmentation.engine import period_columns
@@ -124,23 +124,27 @@ PLANNER_SETTINGS = {"enable_indexscan": "off", "enable_indexonlyscan": "off"}
 
 
 def copy_query(query: sql.Composable) -> io.BytesIO:
-    """Run ``COPY (query) TO STDOUT`` as CSV with a header and return the bytes."""
+    """Run ``COPY (query) TO STDOUT`` as CSV with a header and return the bytes.
+
+    The planner settings are transaction-local (``set_config(…, true)``) and set inside a
+    savepoint: should the statement fail (cancelled, timed out), the rollback to the savepoint
+    restores them, and no statement runs in the aborted transaction — which would fail in turn
+    and hide the real error from the caller. A released savepoint keeps local settings until the
+    transaction ends, so after success they are put back explicitly."""
     buffer = io.BytesIO()
     statement = sql.SQL("COPY ({}) TO STDOUT WITH (FORMAT csv, HEADER true)").format(query)
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
         previous = {}
         for name, value in PLANNER_SETTINGS.items():
             cursor.execute(
-                "SELECT current_setting(%s), set_config(%s, %s, false)", [name, name, value]
+                "SELECT current_setting(%s), set_config(%s, %s, true)", [name, name, value]
             )
             previous[name] = cursor.fetchone()[0]
-        try:
-            with cursor.cursor.copy(statement) as copy:
-                for block in copy:
-                    buffer.write(block)
-        finally:
-            for name, value in previous.items():
-                cursor.execute("SELECT set_config(%s, %s, false)", [name, value])
+        with cursor.cursor.copy(statement) as copy:
+            for block in copy:
+                buffer.write(block)
+        for name, value in previous.items():
+            cursor.execute("SELECT set_config(%s, %s, true)", [name, value])
     buffer.seek(0)
     return buffer
 
