@@ -38,6 +38,7 @@ from partners.services import (
     PHONE_RE,
 )
 from tenancy.models import Tenant
+from tenancy.sql import tables_analyze
 
 COLUMNS = (
     "email",
@@ -217,6 +218,8 @@ def partners_import(
             for name in data["tags"]
         ]
         PartnerTag.objects.bulk_create(links, batch_size=5000, ignore_conflicts=True)
+        if parsed:
+            tables_analyze(Partner, Tag, PartnerTag)
     summary.imported = len(parsed)
     return summary
 
