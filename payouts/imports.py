@@ -88,8 +88,10 @@ def _parse_row(
             amount = Decimal(raw_amount)
         except InvalidOperation:
             return "amount: " + _("%(value)r is not a number") % {"value": raw_amount}
-        if not amount.is_finite() or amount <= 0:
-            return "amount: " + _("must be greater than zero")
+        if not amount.is_finite():
+            return "amount: " + _("%(value)r is not a number") % {"value": raw_amount}
+        if amount < 0:  # 0 is a free order: a real result
+            return "amount: " + _("must not be negative")
         if amount != amount.quantize(Decimal(1).scaleb(-digits)):
             return "amount: " + _("%(currency)s has %(digits)s digits after the point") % {
                 "currency": tenant.currency,
@@ -342,7 +344,7 @@ def _price(cursor, tenant: Tenant, summary: ImportSummary, progress: Callable[[i
                 earners.append((2, partner.recruited_by_id))
             for tier, earner in earners:
                 result = commission_compute(rules, ctx, tier=tier)
-                if result is None or result.amount <= 0:
+                if result is None or result.amount <= 0:  # as commissions_create_for_conversion
                     continue
                 out.append(
                     (
