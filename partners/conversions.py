@@ -82,10 +82,15 @@ def _decimal(value, field: str) -> Decimal:
     return result
 
 
-def money_validate(value, *, currency: str, field: str = "amount") -> Decimal:
-    """A positive amount with at most the currency's minor-unit digits."""
+def money_validate(
+    value, *, currency: str, field: str = "amount", zero_allowed: bool = False
+) -> Decimal:
+    """An amount with at most the currency's minor-unit digits: positive, or with
+    ``zero_allowed`` not negative (a conversion's amount: a free order is a sale of 0)."""
     amount = _decimal(value, field)
-    if amount <= 0:
+    if amount < 0 and zero_allowed:
+        raise ServiceError(_("Must not be negative."), field=field)
+    if amount <= 0 and not zero_allowed:
         raise ServiceError(_("Must be greater than zero."), field=field)
     digits = minor_digits(currency)
     if -amount.as_tuple().exponent > digits and amount != amount.quantize(
@@ -257,7 +262,8 @@ def conversion_record(
     payload_hash = _payload_hash(payload)
 
     if amount is not None:
-        amount = money_validate(amount, currency=currency)
+        # 0 is a real result: a free order (a 100% coupon, a free trial converted).
+        amount = money_validate(amount, currency=currency, zero_allowed=True)
     elif kind == ConversionKind.SALE:
         raise ServiceError(_("A sale needs an amount."), field="amount")
     if currency != tenant.currency:
@@ -279,9 +285,10 @@ def conversion_record(
                 "currency": currency,
                 "exchange_rate": str(rate),
             }
-            amount = money_round(amount * rate, tenant.currency)
-            if amount <= 0:
+            converted = money_round(amount * rate, tenant.currency)
+            if converted == 0 and amount > 0:
                 raise ServiceError(_("The converted amount rounds to zero."), field="amount")
+            amount = converted
         currency = tenant.currency
     if kind == ConversionKind.IMPRESSION:
         if not isinstance(count, int) or isinstance(count, bool) or count < 1:
@@ -496,8 +503,9 @@ def conversion_refund(*, conversion: Conversion, amount=None, external_id: str =
             field="external_id",
             code="already_refunded",
         )
-    if conversion.amount is None:
-        if amount is not None:
+    if conversion.amount is None or (conversion.amount == 0 and amount is None):
+        # Refunded whole, without an amount: a lead, or a free order (nothing to pay back).
+        if conversion.amount is None and amount is not None:
             raise ServiceError(
                 _("A %(kind)s has no amount: it is refunded whole.") % {"kind": conversion.kind},
                 field="amount",

@@ -47,7 +47,17 @@ class MoneyField(serializers.CharField):
 class ConversionCreateSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=ConversionKind.choices)
     external_id = serializers.CharField(max_length=128)
-    amount = MoneyField(required=False, allow_null=True, max_length=40)
+    amount = MoneyField(
+        required=False,
+        allow_null=True,
+        max_length=40,
+        help_text=(
+            "The order's amount as a string (\"1999.90\"), at most the currency's minor digits; "
+            "required for a sale. 0 is a free order (a 100% coupon, a converted free trial): it "
+            "counts as a result and earns fixed-amount commissions, and 0 under percentage "
+            "rules. Negative amounts are refused."
+        ),
+    )
     currency = serializers.CharField(required=False, allow_blank=True, max_length=3)
     exchange_rate = MoneyField(required=False, allow_null=True, max_length=40)
     count = serializers.IntegerField(required=False, allow_null=True, min_value=1)
@@ -135,7 +145,15 @@ def conversion_body(conversion: Conversion) -> dict:
 
 
 class RefundSerializer(serializers.Serializer):
-    amount = MoneyField(required=False, allow_null=True, max_length=40)
+    amount = MoneyField(
+        required=False,
+        allow_null=True,
+        max_length=40,
+        help_text=(
+            "Greater than zero, at most what is left of the sale; empty: all of it. A lead, "
+            "an action or a free order (a sale of 0) is refunded whole, without an amount."
+        ),
+    )
     external_id = serializers.CharField(required=False, allow_blank=True, max_length=128)
 
 

@@ -12,7 +12,8 @@ import csv
 import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime, time
+from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -38,6 +39,7 @@ from partners.services import (
     PHONE_RE,
 )
 from tenancy.models import Tenant
+from tenancy.sql import tables_analyze
 
 COLUMNS = (
     "email",
@@ -89,19 +91,21 @@ def _choice(row: dict, column: str, choices: type) -> str:
     return value
 
 
-def _joined_at(value: str) -> datetime:
+def _joined_at(value: str, tz: ZoneInfo) -> datetime:
+    """An ISO date-time, or a date (its local midnight); without an offset, in the program's
+    time zone ``tz`` — as the conversions import reads ``occurred_at``."""
     value = value.strip()
     if not value:
         return timezone.now()
     moment = parse_datetime(value)
     if moment is None and (day := parse_date(value)) is not None:
-        moment = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        moment = datetime.combine(day, time(0))
     if moment is None:
         raise RowError("joined_at", _("not an ISO date %(value)r") % {"value": value})
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return moment if moment.tzinfo else moment.replace(tzinfo=tz)
 
 
-def _parse_row(row: dict) -> dict:
+def _parse_row(row: dict, tz: ZoneInfo) -> dict:
     email = (row.get("email") or "").strip().lower()
     try:
         validate_email(email)
@@ -137,7 +141,7 @@ def _parse_row(row: dict) -> dict:
         "industry": industry,
         "company_size": _choice(row, "company_size", CompanySize),
         "status": _choice(row, "status", PartnerStatus) or PartnerStatus.ACTIVE,
-        "joined_at": _joined_at(row.get("joined_at") or ""),
+        "joined_at": _joined_at(row.get("joined_at") or "", tz),
         "tags": [t for t in tags if t],
     }
 
@@ -155,6 +159,7 @@ def partners_import(
             _("The header lacks the column(s): %(columns)s") % {"columns": ", ".join(missing)}
         )
 
+    tz = ZoneInfo(tenant.timezone)
     existing_emails = {e.lower() for e in Partner.objects.values_list("email", flat=True)}
     taken_codes = {c.lower() for c in Partner.objects.values_list("code", flat=True)}
     parsed: list[dict] = []
@@ -164,7 +169,7 @@ def partners_import(
         summary.rows += 1
         progress(1)
         try:
-            data = _parse_row(row)
+            data = _parse_row(row, tz)
         except RowError as error:
             summary.error(line, str(error))
             continue
@@ -217,6 +222,8 @@ def partners_import(
             for name in data["tags"]
         ]
         PartnerTag.objects.bulk_create(links, batch_size=5000, ignore_conflicts=True)
+        if parsed:
+            tables_analyze(Partner, Tag, PartnerTag)
     summary.imported = len(parsed)
     return summary
 

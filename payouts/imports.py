@@ -5,7 +5,9 @@ valid rows are streamed with COPY into a temporary table, partners are resolved 
 UPDATE … FROM joins, conversions are written with one INSERT … SELECT … ON CONFLICT DO NOTHING
 (so a re-run imports nothing twice), and commissions are priced by the same rule engine in
 batches of BATCH rows, each written with COPY. Everything runs in one transaction: an import
-that fails half-way leaves nothing behind and can simply be run again.
+that fails half-way leaves nothing behind and can simply be run again. The tables it filled are
+ANALYZEd before it commits, so the next query over them (a segment recompute) is planned on
+their new size.
 
 Attribution of imported rows: the named partner (code or email, case-insensitive); with no
 partner, a customer already bound to one (recurring); otherwise none. The first partner named
@@ -27,12 +29,13 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from partners.models import ConversionKind, Partner, PartnerStatus, PartnerTag
+from partners.models import Conversion, ConversionKind, Customer, Partner, PartnerStatus, PartnerTag
 from partners.money import minor_digits
-from payouts.models import CommissionStatus
+from payouts.models import Commission, CommissionStatus
 from payouts.rules import ConversionContext, commission_compute
 from payouts.services import active_rule_specs
 from tenancy.models import Tenant
+from tenancy.sql import tables_analyze
 
 REQUIRED_COLUMNS = (
     "external_id",
@@ -85,8 +88,10 @@ def _parse_row(
             amount = Decimal(raw_amount)
         except InvalidOperation:
             return "amount: " + _("%(value)r is not a number") % {"value": raw_amount}
-        if not amount.is_finite() or amount <= 0:
-            return "amount: " + _("must be greater than zero")
+        if not amount.is_finite():
+            return "amount: " + _("%(value)r is not a number") % {"value": raw_amount}
+        if amount < 0:  # 0 is a free order: a real result
+            return "amount: " + _("must not be negative")
         if amount != amount.quantize(Decimal(1).scaleb(-digits)):
             return "amount: " + _("%(currency)s has %(digits)s digits after the point") % {
                 "currency": tenant.currency,
@@ -339,7 +344,7 @@ def _price(cursor, tenant: Tenant, summary: ImportSummary, progress: Callable[[i
                 earners.append((2, partner.recruited_by_id))
             for tier, earner in earners:
                 result = commission_compute(rules, ctx, tier=tier)
-                if result is None or result.amount <= 0:
+                if result is None or result.amount <= 0:  # as commissions_create_for_conversion
                     continue
                 out.append(
                     (
@@ -394,5 +399,7 @@ def conversions_import(
         _bind_customers(cursor, tenant)
         _insert(cursor, tenant, summary)
         _price(cursor, tenant, summary, price_progress)
+        if summary.imported:
+            tables_analyze(Conversion, Customer, Commission)
     summary.errors.sort()
     return summary

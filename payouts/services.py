@@ -232,6 +232,8 @@ def commissions_create_for_conversion(
     created = []
     for tier, earner in earners:
         computation = commission_compute(rules, ctx, tier=tier)
+        # A commission of 0 (a percentage of a free order) is no commission: no row, so
+        # nothing of it reaches the ledger or a payout. See docs/money.md.
         if computation is None or computation.amount <= 0:
             continue
         created.append(

@@ -24,12 +24,15 @@ number of distinct days with a result (the churn model's repeat count) without a
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pandas as pd
-from django.db import connection
+from django.db import connection, transaction
+from django.db.backends.utils import CursorWrapper
 from psycopg import sql
 
 from segmentation.engine import period_columns
@@ -120,27 +123,47 @@ WHERE p.tenant_id = {tenant} AND p.status = 'active'
 # a small program in a big shared table is still found through the tenant index. (A larger
 # work_mem, to keep the hash aggregate from spilling, measured slower here: see
 # docs/benchmarks.md.)
-PLANNER_SETTINGS = {"enable_indexscan": "off", "enable_indexonlyscan": "off"}
+# Nested loops are switched off too: on a table without statistics (just filled by an import
+# where autovacuum is off or has not run yet) the planner estimates one row and joins the
+# partners to the per-partner aggregate in a nested loop, aggregating every conversion of the
+# program once per partner — minutes instead of seconds on 23,000 partners. The imports ANALYZE
+# what they fill; this keeps any other way of filling the tables from falling into that plan.
+PLANNER_SETTINGS = {
+    "enable_indexscan": "off",
+    "enable_indexonlyscan": "off",
+    "enable_nestloop": "off",
+}
 
 
-def copy_query(query: sql.Composable) -> io.BytesIO:
-    """Run ``COPY (query) TO STDOUT`` as CSV with a header and return the bytes."""
-    buffer = io.BytesIO()
-    statement = sql.SQL("COPY ({}) TO STDOUT WITH (FORMAT csv, HEADER true)").format(query)
-    with connection.cursor() as cursor:
+@contextmanager
+def planner_settings() -> Iterator[CursorWrapper]:
+    """A cursor inside a savepoint whose planner settings are PLANNER_SETTINGS, restored after.
+
+    The settings are transaction-local (``set_config(…, true)``): should a statement fail
+    (cancelled, timed out), the rollback to the savepoint restores them, and no statement runs
+    in the aborted transaction — which would fail in turn and hide the real error from the
+    caller. A released savepoint keeps local settings until the transaction ends, so after
+    success they are put back explicitly."""
+    with transaction.atomic(), connection.cursor() as cursor:
         previous = {}
         for name, value in PLANNER_SETTINGS.items():
             cursor.execute(
-                "SELECT current_setting(%s), set_config(%s, %s, false)", [name, name, value]
+                "SELECT current_setting(%s), set_config(%s, %s, true)", [name, name, value]
             )
             previous[name] = cursor.fetchone()[0]
-        try:
-            with cursor.cursor.copy(statement) as copy:
-                for block in copy:
-                    buffer.write(block)
-        finally:
-            for name, value in previous.items():
-                cursor.execute("SELECT set_config(%s, %s, false)", [name, value])
+        yield cursor
+        for name, value in previous.items():
+            cursor.execute("SELECT set_config(%s, %s, true)", [name, value])
+
+
+def copy_query(query: sql.Composable) -> io.BytesIO:
+    """Run ``COPY (query) TO STDOUT`` as CSV with a header, under PLANNER_SETTINGS, and return
+    the bytes."""
+    buffer = io.BytesIO()
+    statement = sql.SQL("COPY ({}) TO STDOUT WITH (FORMAT csv, HEADER true)").format(query)
+    with planner_settings() as cursor, cursor.cursor.copy(statement) as copy:
+        for block in copy:
+            buffer.write(block)
     buffer.seek(0)
     return buffer
 

@@ -1,11 +1,15 @@
 """manage.py import_partners: row-level errors, bulk insert, re-runs import nothing twice."""
 
+from datetime import UTC, datetime
 from io import StringIO
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.management import call_command
 
-from partners.models import Partner, PartnerTag, Tag
+from partners.models import Conversion, Partner, PartnerTag, Tag
+from tenancy.scope import tenant_scope
+from tests.factories import TenantFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -55,13 +59,13 @@ def test_valid_rows_are_imported_and_errors_name_their_line(
         anna.code,
         anna.geography_tier,
         anna.status,
-        anna.joined_at.date().isoformat(),
+        anna.joined_at,
     ) == (
         world_a.tenant,
         "ANNA01",
         "capital",
         "active",
-        "2024-03-01",
+        datetime(2024, 3, 1, tzinfo=ZoneInfo(world_a.tenant.timezone)),  # local midnight
     )
     boris = Partner.unscoped.get(email="boris@import.test")
     assert (boris.status, boris.geography_tier, len(boris.code)) == ("pending", "million_plus", 8)
@@ -84,3 +88,47 @@ def test_re_running_imports_nothing_twice(world_a, tmp_path):
 def test_the_same_email_in_another_program_is_imported(world_a, world_b, tmp_path):
     out, _ = run(tmp_path, world_b, "email,name\nPARTNER1@a-aardvark.test,Someone\n")
     assert out.startswith("Imported 1 partners")
+
+
+def test_dates_without_an_offset_are_read_in_the_program_s_time_zone(tmp_path):
+    """Partners' joined_at and conversions' occurred_at alike: a date is the program's local
+    midnight, a naive time is local, an offset is taken as written."""
+    tenant = TenantFactory(timezone="Asia/Vladivostok")  # UTC+10, no daylight saving
+    partners = tmp_path / "partners.csv"
+    partners.write_text(
+        "email,name,code,joined_at\n"
+        "day@tz.test,Day,TZDAY,2024-03-01\n"
+        "naive@tz.test,Naive,TZNAIVE,2024-03-01 09:30\n"
+        "offset@tz.test,Offset,TZOFFSET,2024-03-01T09:30:00+03:00\n"
+        "utc@tz.test,Utc,TZUTC,2024-03-01T09:30:00Z\n",
+        encoding="utf-8",
+    )
+    call_command("import_partners", str(partners), tenant=tenant.slug, verbosity=0)
+    conversions = tmp_path / "conversions.csv"
+    conversions.write_text(
+        "external_id,kind,partner,customer_external_id,amount,currency,occurred_at\n"
+        "c-day,lead,TZDAY,,,,2024-03-01\n"
+        "c-naive,lead,TZDAY,,,,2024-03-01 09:30\n",
+        encoding="utf-8",
+    )
+    call_command(
+        "import_conversions",
+        str(conversions),
+        "--tenant",
+        tenant.slug,
+        "--no-progress",
+        stdout=StringIO(),
+    )
+    with tenant_scope(tenant):
+        joined = dict(Partner.objects.values_list("code", "joined_at"))
+        occurred = dict(Conversion.objects.values_list("external_id", "occurred_at"))
+    assert joined == {
+        "TZDAY": datetime(2024, 2, 29, 14, 0, tzinfo=UTC),
+        "TZNAIVE": datetime(2024, 2, 29, 23, 30, tzinfo=UTC),
+        "TZOFFSET": datetime(2024, 3, 1, 6, 30, tzinfo=UTC),
+        "TZUTC": datetime(2024, 3, 1, 9, 30, tzinfo=UTC),
+    }
+    assert occurred == {
+        "c-day": joined["TZDAY"],
+        "c-naive": joined["TZNAIVE"],
+    }

@@ -614,3 +614,32 @@ def test_a_rerun_repairs_partners_whose_own_segment_fields_drifted(program):
     run = program.recompute()
     assert run.transitions == 0
     assert program.state() == expected
+
+
+def test_a_cancelled_features_query_is_recorded_as_the_cancellation(program, monkeypatch):
+    """The run records why the features query failed, not the aborted transaction's refusal of
+    whatever ran after it; and the planner settings the query changed are put back."""
+    from segmentation import features
+
+    original = features.features_query
+
+    def slow(**kwargs):
+        return psycopg.sql.SQL("SELECT q.* FROM ({}) q CROSS JOIN pg_sleep(10)").format(
+            original(**kwargs)
+        )
+
+    monkeypatch.setattr(features, "features_query", slow)
+    monkeypatch.setattr(
+        features, "PLANNER_SETTINGS", {**features.PLANNER_SETTINGS, "statement_timeout": "200ms"}
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW statement_timeout")
+        (timeout_before,) = cursor.fetchone()
+    run = program.recompute()
+    assert run.status == RunStatus.FAILED
+    assert run.error == "QueryCanceled: canceling statement due to statement timeout"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT current_setting('statement_timeout'), current_setting('enable_indexscan')"
+        )
+        assert cursor.fetchone() == (timeout_before, "on")

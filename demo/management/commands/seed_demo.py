@@ -18,7 +18,16 @@ from demo.segments import demo_custom_segments
 from partners.click_store import clicks_write
 from partners.conversions import conversion_refund
 from partners.events import partner_joined
-from partners.models import Conversion, Coupon, Partner, PartnerStatus, ReferralLink, Refund, Tag
+from partners.models import (
+    Click,
+    Conversion,
+    Coupon,
+    Partner,
+    PartnerStatus,
+    ReferralLink,
+    Refund,
+    Tag,
+)
 from payouts.imports import conversions_import
 from payouts.models import (
     Commission,
@@ -37,6 +46,7 @@ from segmentation.services import segments_recompute
 from tenancy import services
 from tenancy.models import Membership, Role, Tenant, User
 from tenancy.scope import tenant_scope
+from tenancy.sql import tables_analyze
 
 DEMO_SLUG = "demo"
 DEMO_PASSWORD = "partnerflow-demo"  # noqa: S105 - the documented demo login
@@ -118,6 +128,8 @@ class Command(BaseCommand):
                 partners = self._partners(tenant, people, rng)
                 steps.update()
                 clicks = self._clicks(tenant, people, partners)
+                # The import below analyzes what it writes; these were written here.
+                tables_analyze(Partner, Partner.tags.through, Tag, ReferralLink, Coupon, Click)
                 steps.update()
                 imported = conversions_import(
                     tenant=tenant, lines=conversions_csv(people, tenant.currency)

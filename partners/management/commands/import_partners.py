@@ -27,7 +27,8 @@ Columns (only email and name are required; unknown columns are ignored):
   company_size  {", ".join(CompanySize.values)}
   tags          tag names separated by ";" or "|"
   status        {", ".join(PartnerStatus.values)} (default: active)
-  joined_at     ISO date or date-time (default: now)
+  joined_at     ISO date or date-time (default: now); without an offset, in the
+                program's time zone (a date: its local midnight)
 
 Rows with errors are reported with their line number and not imported; valid rows are.
 Re-running the same file imports nothing twice. See docs/import.md."""

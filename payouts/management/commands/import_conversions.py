@@ -15,7 +15,7 @@ class Command(TenantCommand):
         f"platform. Columns: {', '.join(REQUIRED_COLUMNS)}; optional: count (impressions), "
         "action_name (actions). kind: lead, sale, action or impression. partner: the partner's "
         "code or email (empty: a returning customer's partner, else unattributed). amount: a "
-        "decimal with a point, required for sales. currency: the program's (empty = the "
+        "decimal with a point, required for sales; 0 for a free order, never negative. currency: the program's (empty = the "
         "program's). occurred_at: ISO 8601; without an offset, the program's time zone. Rows "
         "with errors are reported with their line numbers and skipped; valid rows are imported; "
         "rows whose (kind, external_id) already exists are left alone, so re-running a file "
