@@ -48,7 +48,7 @@ if TESTING:
 # Persistent connections: a new PostgreSQL connection per request costs far more than the request.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0 if TESTING else 60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-# The conversion hot path's statements are prepared once per connection (tenancy/sql.py); turn
+# The conversion hot path's statements are prepared once per connection (core/sql.py); turn
 # off behind a connection pooler that cannot keep prepared statements. Django turns psycopg's
 # preparing off (prepare_threshold None); a threshold no statement reaches lets the hot path
 # ask for it explicitly while nothing else is ever prepared.

@@ -22,6 +22,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 
+from core.sql import tables_analyze
 from partners.geography import geography_tier_for
 from partners.models import (
     ChannelType,
@@ -39,7 +40,6 @@ from partners.services import (
     PHONE_RE,
 )
 from tenancy.models import Tenant
-from tenancy.sql import tables_analyze
 
 COLUMNS = (
     "email",

@@ -29,13 +29,13 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.sql import tables_analyze
 from partners.models import Conversion, ConversionKind, Customer, Partner, PartnerStatus, PartnerTag
 from partners.money import minor_digits
 from payouts.models import Commission, CommissionStatus
 from payouts.rules import ConversionContext, commission_compute
 from payouts.services import active_rule_specs
 from tenancy.models import Tenant
-from tenancy.sql import tables_analyze
 
 REQUIRED_COLUMNS = (
     "external_id",

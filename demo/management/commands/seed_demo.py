@@ -11,6 +11,7 @@ from tqdm import tqdm
 
 from analytics.models import ProgramCost
 from analytics.rollups import rollup_rebuild
+from core.sql import tables_analyze
 from demo.generator import build_activity, build_partners, conversions_csv
 from demo.payouts import demo_open_batch, demo_paid_batch
 from demo.people import LATIN
@@ -46,7 +47,6 @@ from segmentation.services import segments_recompute
 from tenancy import services
 from tenancy.models import Membership, Role, Tenant, User
 from tenancy.scope import tenant_scope
-from tenancy.sql import tables_analyze
 
 DEMO_SLUG = "demo"
 DEMO_PASSWORD = "partnerflow-demo"  # noqa: S105 - the documented demo login
