@@ -85,6 +85,6 @@ def test_the_features_query_plans_no_nested_loop_even_without_statistics(importe
         as_of=AS_OF,
     )
     with features.planner_settings() as cursor:
-        cursor.execute(b"EXPLAIN " + query.as_bytes(cursor.cursor))
+        cursor.execute("EXPLAIN " + query.as_string(cursor.cursor))
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert "Nested Loop" not in plan, plan
