@@ -41,10 +41,13 @@ DATABASE_NAME = "partnerflow"
 STOP_TIMEOUT = 10.0
 HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
-CHROMIUM_HELP = """No Chromium found for the browser tests. Install one of:
-  apt-get install chromium                                  (Debian/Ubuntu)
-  .venv/bin/python -m playwright install --with-deps chromium
-or point CHROMIUM_PATH at an existing Chromium/Chrome binary."""
+CHROMIUM_APT_HELP = """No Chromium found for the browser tests. Install Debian's:
+  sudo apt-get install chromium
+(or point CHROMIUM_PATH at an existing Chromium/Chrome binary)."""
+CHROMIUM_DOWNLOAD_HELP = """No Chromium found for the browser tests, and Playwright's download
+did not work. Where downloads work:
+  .venv/bin/python -m playwright install chromium
+(or point CHROMIUM_PATH at an existing Chromium/Chrome binary)."""
 
 
 class DevError(Exception):
@@ -522,24 +525,56 @@ def _playwright_chromium() -> str | None:
     return path if result.returncode == 0 and path and Path(path).exists() else None
 
 
-def find_chromium() -> str:
-    if path := os.environ.get("CHROMIUM_PATH"):
-        if not os.access(path, os.X_OK):
-            raise DevError(f"CHROMIUM_PATH={path} is not an executable file")
-        return path
+def _system_chromium() -> str | None:
     if os.access("/usr/bin/chromium", os.X_OK):
         return "/usr/bin/chromium"
     for name in ("chromium", "chromium-browser"):
         if found := shutil.which(name):
             return found
-    if path := _playwright_chromium():
+    return None
+
+
+def apt_can_install() -> bool:
+    """Root on a machine with apt-get (Debian/Ubuntu): the test command may install packages."""
+    return hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get") is not None
+
+
+def apt_install(packages: list[str], *, run: Callable[..., int] = run_foreground) -> bool:
+    """``apt-get update`` then ``apt-get install -y`` the packages, as .ci/run does."""
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    log(f"running as root on Debian/Ubuntu: installing {' '.join(packages)} with apt-get")
+    return (
+        run(["apt-get", "update"], env) == 0
+        and run(["apt-get", "install", "-y", *packages], env) == 0
+    )
+
+
+def find_chromium(
+    *,
+    can_install: Callable[[], bool] = apt_can_install,
+    run: Callable[..., int] = run_foreground,
+    system_chromium: Callable[[], str | None] = _system_chromium,
+    playwright_chromium: Callable[[], str | None] = _playwright_chromium,
+) -> str:
+    """CHROMIUM_PATH, else a system Chromium, else Playwright's. Missing, it installs Debian's
+    ``chromium`` where it may (root with apt-get), else tries Playwright's download (which
+    needs the network), else stops with the one command that installs it."""
+    if path := os.environ.get("CHROMIUM_PATH"):
+        if not os.access(path, os.X_OK):
+            raise DevError(f"CHROMIUM_PATH={path} is not an executable file")
         return path
+    if path := system_chromium() or playwright_chromium():
+        return path
+    if can_install():
+        if apt_install(["chromium"], run=run) and (path := system_chromium()):
+            return path
+        raise DevError("apt-get could not install chromium (see its output above)")
     log("no system Chromium, trying `playwright install chromium`")
-    if run_foreground([PYTHON, "-m", "playwright", "install", "chromium"]) == 0 and (
-        path := _playwright_chromium()
+    if run([PYTHON, "-m", "playwright", "install", "chromium"]) == 0 and (
+        path := playwright_chromium()
     ):
         return path
-    raise DevError(CHROMIUM_HELP)
+    raise DevError(CHROMIUM_APT_HELP if shutil.which("apt-get") else CHROMIUM_DOWNLOAD_HELP)
 
 
 def run_checks_and_tests(steps: Steps, pytest_args: list[str]) -> None:
@@ -559,6 +594,10 @@ def run_checks_and_tests(steps: Steps, pytest_args: list[str]) -> None:
         with steps.timed("chromium"):
             os.environ["CHROMIUM_PATH"] = find_chromium()
             log(f"CHROMIUM_PATH={os.environ['CHROMIUM_PATH']}")
+        if shutil.which("xgettext") is None:
+            # The compiled catalogue is committed, so nothing else needs gettext.
+            log("no xgettext: the check that every string is in the catalogue will be skipped")
+            log("(install GNU gettext to run it: sudo apt-get install gettext on Debian/Ubuntu)")
         steps.run("pytest", [PYTHON, "-m", "pytest", *pytest_args])
     finally:
         services.stop()

@@ -26,6 +26,7 @@ from tests.factories import PASSWORD, MembershipFactory, PartnerFactory, TenantF
 from tests.imports.world import build_import_world
 from tests.money_world import build_money_world
 from tests.partners_world import build_partners_world
+from tests.waiting import WAIT_SECONDS, wait_until
 from tests.webhooks.world import build_webhook_world
 
 REPO = Path(__file__).resolve().parent.parent
@@ -172,10 +173,8 @@ class SMTPInbox:
         self.messages.append(message)
         return "250 Message accepted"
 
-    def wait_for(self, count: int, timeout: float = 20) -> list:
-        deadline = time.monotonic() + timeout
-        while len(self.messages) < count and time.monotonic() < deadline:
-            time.sleep(0.05)
+    def wait_for(self, count: int, timeout: float = WAIT_SECONDS) -> list:
+        wait_until(lambda: len(self.messages) >= count, timeout=timeout, interval=0.05)
         return self.messages
 
 

@@ -112,7 +112,7 @@ def new_page(browser: Browser, request) -> Iterator[Callable[[], Page]]:
     wait_for_other_sessions_to_settle()
 
 
-def wait_for_other_sessions_to_settle(timeout: float = 10.0) -> None:
+def wait_for_other_sessions_to_settle(timeout: float = 30.0) -> None:
     """Wait until no other connection to the test database is inside a statement or a
     transaction.
 

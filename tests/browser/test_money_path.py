@@ -4,7 +4,6 @@ worker writes the buffered click, the partner sees the commission in the cabinet
 manager sees the click, the sale and the commission in the partner's recent activity."""
 
 import re
-import time
 from decimal import Decimal
 from urllib.parse import parse_qs, urlsplit
 
@@ -19,6 +18,7 @@ from tenancy.scope import tenant_scope
 from tenancy.services import api_key_create
 from tests.browser.helpers import STRONG_PASSWORD, api_request, login
 from tests.factories import PASSWORD, MembershipFactory, TenantFactory, UserFactory
+from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -98,9 +98,7 @@ def test_join_link_click_sale_commission(live_server, new_page, request):
     # A real worker writes the buffered click to the database.
     worker = request.getfixturevalue("celery_worker")
     clicks_flush.delay()
-    deadline = time.monotonic() + 30
-    while not Click.unscoped.filter(pk=click_id).exists() and time.monotonic() < deadline:
-        time.sleep(0.2)
+    wait_until(lambda: Click.unscoped.filter(pk=click_id).exists())
     click = Click.unscoped.filter(pk=click_id).first()
     assert click is not None, "".join(worker.log[-20:])
     assert (click.partner_id, click.sub_id) == (partner.pk, "stories")

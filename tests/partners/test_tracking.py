@@ -11,6 +11,7 @@ from partners.models import Click, Partner
 from partners.selectors import click_lookup
 from partners.tasks import clicks_flush
 from tests.partners.conftest import scoped, stream_length
+from tests.waiting import wait_until
 
 
 def make_link(world, destination="https://shop.example/tv?utm=x", sub_id="yt"):
@@ -191,11 +192,10 @@ def test_clicks_recorded_while_no_worker_runs_are_written_exactly_once(world_a, 
     worker = request.getfixturevalue("celery_worker")  # the worker starts only now
     clicks_flush.delay()
     clicks_flush.delay()  # a second, overlapping run must not double anything
-    deadline = time.monotonic() + 30
-    while Click.unscoped.filter(link=link).count() < 300 and time.monotonic() < deadline:
-        time.sleep(0.2)
+    # The flush writes the rows, then empties the stream: wait for both.
+    wait_until(lambda: Click.unscoped.filter(link=link).count() >= 300 and stream_length() == 0)
     clicks_flush.delay()
-    time.sleep(1)
+    time.sleep(1)  # a third run finds nothing to write
     written = set(map(str, Click.unscoped.filter(link=link).values_list("id", flat=True)))
     assert written == click_ids, "".join(worker.log[-30:])
     assert stream_length() == 0

@@ -36,6 +36,7 @@ from tenancy.scope import all_tenants, tenant_scope
 from tests.conftest import REPO, _database_url_for_test_db
 from tests.factories import TenantFactory
 from tests.segmentation.conftest import local, make_partners, sale, save_conversions
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.worker
 
@@ -117,15 +118,6 @@ def scheduled_runs() -> dict[str, list[tuple]]:
             assert error == "", error
             found.setdefault(slug, []).append(tuple(rest))
         return found
-
-
-def wait_until(predicate, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.25)
-    return predicate()
 
 
 def test_beat_and_worker_run_each_program_once_at_its_local_hour(celery_worker, request):

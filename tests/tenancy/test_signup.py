@@ -1,7 +1,6 @@
 """Creating a program: the /signup/ page and the tenant_create service."""
 
 import threading
-import time
 
 import pytest
 from django.db import connection, transaction
@@ -11,6 +10,7 @@ from tenancy import services
 from tenancy.models import Membership, Role, Tenant, User
 from tests.factories import PASSWORD, TenantFactory, UserFactory
 from tests.tenancy.helpers import blocked_backends, field_errors
+from tests.waiting import WAIT_SECONDS, wait_until
 
 pytestmark = pytest.mark.django_db
 
@@ -347,11 +347,9 @@ def test_concurrent_signup_for_the_same_slug_gets_a_conflict_not_a_500():
         thread = threading.Thread(target=second_signup)
         thread.start()
         # Wait until the second signup has passed its check and is blocked on the index.
-        deadline = time.monotonic() + 10
-        while blocked_backends() == 0 and thread.is_alive() and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_until(lambda: blocked_backends() > 0 or not thread.is_alive(), interval=0.05)
         assert blocked_backends() == 1
-    thread.join(timeout=10)
+    thread.join(timeout=WAIT_SECONDS)
 
     assert outcome == {"error": ("slug", "The address “race” is taken.")}
     assert list(Tenant.objects.values_list("pk", "name")) == [(first.pk, "First")]

@@ -1,7 +1,6 @@
 """The team: invitations (sent through a real local SMTP server), accepting them, roles."""
 
 import threading
-import time
 from datetime import timedelta
 
 import pytest
@@ -20,6 +19,7 @@ from tests.tenancy.helpers import (
     field_errors,
     open_invitation,
 )
+from tests.waiting import WAIT_SECONDS, wait_until
 
 pytestmark = pytest.mark.django_db
 
@@ -610,10 +610,8 @@ def test_two_owners_demoting_each_other_at_once_leave_one_owner(world_a):
         services.membership_change_role(membership=first_owner, role=Role.MANAGER)
         thread = threading.Thread(target=demote_the_other)
         thread.start()
-        deadline = time.monotonic() + 10
-        while blocked_backends() == 0 and thread.is_alive() and time.monotonic() < deadline:
-            time.sleep(0.05)
-    thread.join(timeout=10)
+        wait_until(lambda: blocked_backends() > 0 or not thread.is_alive(), interval=0.05)
+    thread.join(timeout=WAIT_SECONDS)
 
     assert outcome == {"error": ("role", "A program needs at least one owner.")}
     assert sorted(

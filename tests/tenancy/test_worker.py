@@ -13,19 +13,9 @@ from tenancy.models import Invitation, Role, hash_token
 from tenancy.scope import tenant_scope
 from tenancy.tasks import invitation_send
 from tests.tenancy.helpers import accept_token_from
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.worker
-
-WAIT_SECONDS = 20
-
-
-def wait_until(predicate, timeout: float = WAIT_SECONDS) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return predicate()
 
 
 def worker_log(worker) -> str:

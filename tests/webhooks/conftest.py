@@ -8,6 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from tenancy.scope import tenant_scope
+from tests.waiting import WAIT_SECONDS, wait_until
 from webhooks import services, tasks
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 
@@ -41,15 +42,8 @@ class Receiver:
         with self.lock:
             return self.script.pop(0) if self.script else self.status
 
-    def wait_for(self, count: int, timeout: float = 20) -> list:
-        deadline = threading.Event()
-        timer = threading.Timer(timeout, deadline.set)
-        timer.start()
-        try:
-            while len(self.requests) < count and not deadline.wait(0.05):
-                pass
-        finally:
-            timer.cancel()
+    def wait_for(self, count: int, timeout: float = WAIT_SECONDS) -> list:
+        wait_until(lambda: len(self.requests) >= count, timeout=timeout, interval=0.05)
         return self.requests
 
 
