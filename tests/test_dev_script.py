@@ -14,6 +14,8 @@ from tests.conftest import REPO
 def dev(monkeypatch):
     monkeypatch.delenv("CHROMIUM_PATH", raising=False)
     spec = importlib.util.spec_from_file_location("partnerflow_dev", REPO / "scripts" / "dev.py")
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -36,7 +38,12 @@ class Runner:
 
 def test_root_with_apt_installs_debians_chromium_and_says_so(dev, capsys):
     installed: list[str] = []
-    run = Runner(on_run=lambda cmd: cmd[:2] == ["apt-get", "install"] and installed.append("x"))
+
+    def on_run(cmd: list[str]) -> None:
+        if cmd[:2] == ["apt-get", "install"]:
+            installed.append("x")
+
+    run = Runner(on_run=on_run)
 
     path = dev.find_chromium(
         can_install=lambda: True,
@@ -50,7 +57,7 @@ def test_root_with_apt_installs_debians_chromium_and_says_so(dev, capsys):
         ["apt-get", "update"],
         ["apt-get", "install", "-y", "chromium"],
     ]
-    assert all(env["DEBIAN_FRONTEND"] == "noninteractive" for _, env in run.commands)
+    assert all(env and env["DEBIAN_FRONTEND"] == "noninteractive" for _, env in run.commands)
     assert (
         "running as root on Debian/Ubuntu: installing chromium with apt-get"
         in capsys.readouterr().out
