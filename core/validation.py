@@ -121,3 +121,11 @@ def serializer_field(model: type[models.Model], name: str, **overrides: Any) -> 
     field_class, kwargs = builder.build_standard_field(name, model._meta.get_field(name))
     kwargs.update(overrides)
     return field_class(**kwargs)
+
+
+def values_clean(model: type[models.Model], values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` checked against the rules of ``model``'s fields of the same names and
+    returned as the fields hold them (``"15"`` → ``15``); unique rules are the database's."""
+    instance = model(**values)
+    model_validate(instance, fields=values, unique=False)
+    return {name: getattr(instance, name) for name in values}
