@@ -23,10 +23,22 @@ M = TypeVar("M", bound=models.Model)
 REQUIRED_CODES = frozenset({"required", "blank", "null"})
 
 
+def _own_message(model_field: Field | None, code: str | None) -> bool:
+    """Whether the model's field words this error itself (``error_messages=``)."""
+    if model_field is None or code is None:
+        return False
+    defaults: dict[str, Any] = {}
+    for cls in reversed(type(model_field).__mro__):
+        defaults.update(getattr(cls, "default_error_messages", {}))
+    return model_field.error_messages.get(code) != defaults.get(code)
+
+
 def _message(error: ValidationError, *, model_field: Field | None) -> str:
-    if error.code in REQUIRED_CODES:
+    if _own_message(model_field, error.code):
+        pass
+    elif error.code in REQUIRED_CODES:
         return _("This field is required.")
-    if error.code == "invalid_choice" and model_field is not None and model_field.choices:
+    elif error.code == "invalid_choice" and model_field is not None and model_field.choices:
         choices = [str(value) for value, _label in model_field.flatchoices]
         value = (error.params or {}).get("value", "")
         return _("Unknown value “%(value)s”; choose one of: %(choices)s.") % {
