@@ -85,15 +85,15 @@ def main() -> None:
 
     call_command("migrate", verbosity=0)
 
-    from campaigns import services
+    from campaigns import delivery, dispatch, enrollment
     from campaigns.models import Action, Campaign, CampaignStatus, Enrollment, Message, Step
     from segmentation.models import SegmentRun
     from tenancy.models import Tenant
     from tenancy.scope import tenant_scope
 
     # The dispatch and the sends are measured directly below, not queued to a broker.
-    services._dispatch_soon = lambda tenant_id: None
-    services._send_on_commit = lambda tenant_id, ids: None
+    enrollment._dispatch_soon = lambda tenant_id: None
+    dispatch._send_on_commit = lambda tenant_id, ids: None
 
     tenant = Tenant.objects.create(slug="bench-campaigns", name="Bench", timezone="UTC")
     with tenant_scope(tenant):
@@ -123,21 +123,21 @@ def main() -> None:
         transitions = [(pk, "stable", "sleeping") for pk in ids]
 
         started = time.monotonic()
-        enrolled = services.enrollments_for_segment_run(
+        enrolled = enrollment.enrollments_for_segment_run(
             tenant=tenant, run_id=run.pk, transitions=transitions
         )
         enroll_s = time.monotonic() - started
         print(f"(a) enrolled {enrolled} partners in {enroll_s:.2f} s")
 
         started = time.monotonic()
-        queued = services.dispatch_due(tenant=tenant)
+        queued = dispatch.dispatch_due(tenant=tenant)
         dispatch_s = time.monotonic() - started
         print(f"(b) queued {queued} first messages in {dispatch_s:.2f} s")
 
-        again = services.enrollments_for_segment_run(
+        again = enrollment.enrollments_for_segment_run(
             tenant=tenant, run_id=run.pk, transitions=transitions
         )
-        repeat = services.dispatch_due(tenant=tenant)
+        repeat = dispatch.dispatch_due(tenant=tenant)
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT count(*), count(DISTINCT (campaign_id, partner_id)) "
@@ -157,9 +157,9 @@ def main() -> None:
         sample = list(Message.objects.order_by("id").values_list("pk", flat=True)[:SAMPLE])
         started = time.monotonic()
         outcome: dict[str, int] = {}
-        for start in range(0, len(sample), services.SEND_CHUNK):
-            chunk = services.messages_deliver(
-                tenant=tenant, message_ids=sample[start : start + services.SEND_CHUNK]
+        for start in range(0, len(sample), dispatch.SEND_CHUNK):
+            chunk = delivery.messages_deliver(
+                tenant=tenant, message_ids=sample[start : start + dispatch.SEND_CHUNK]
             )
             for key, value in chunk.items():
                 outcome[key] = outcome.get(key, 0) + value

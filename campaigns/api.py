@@ -7,7 +7,7 @@ from rest_framework import mixins, serializers
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from campaigns import selectors, services
+from campaigns import enrollment, selectors
 from campaigns.models import Campaign, Enrollment, Message, Step
 from partners.models import Partner
 from tenancy.rest import TenantAPIView, TenantViewSet
@@ -171,7 +171,7 @@ class CampaignViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantVi
         campaign = get_object_or_404(Campaign, pk=pk)
         data = EnrollSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        count = services.enroll_manual(
+        count = enrollment.enroll_manual(
             campaign=campaign, partner_ids=data.validated_data["partner_ids"]
         )
         return Response({"enrolled": count})

@@ -1,18 +1,25 @@
-"""Builder forms. They only shape input; the services decide what is valid and name the field
-that is not."""
+"""Builder forms. They only shape input (their fields are the models' fields); the services
+decide what is valid, through the models' rules, and name the field that is not."""
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from campaigns.models import Action, Goal, Trigger
+from campaigns.models import Action, Campaign, Goal, Step, Trigger, Variant
 from partners.models import ActivitySegment
 from segmentation.selectors import custom_segment_list
 from tenancy.forms import ServiceFormMixin
 from tenancy.models import Membership, Role
 
 
+def _field(model, name: str, **overrides) -> forms.Field:
+    return model._meta.get_field(name).formfield(**overrides)
+
+
+TEXTS = ("subject_en", "body_en", "subject_ru", "body_ru")
+
+
 class CampaignForm(ServiceFormMixin, forms.Form):
-    name = forms.CharField(label=_("Name"), max_length=120)
+    name = _field(Campaign, "name")
     trigger = forms.ChoiceField(label=_("Trigger"), choices=Trigger.choices)
     trigger_segment = forms.ChoiceField(
         label=_("Activity segment"),
@@ -45,26 +52,20 @@ class CampaignForm(ServiceFormMixin, forms.Form):
 
 class StepForm(ServiceFormMixin, forms.Form):
     action = forms.ChoiceField(label=_("Action"), choices=Action.choices)
-    delay_minutes = forms.IntegerField(
-        label=_("Delay, minutes"),
-        min_value=0,
-        initial=0,
+    delay_minutes = _field(
+        Step,
+        "delay_minutes",
         help_text=_("After the previous step (or the enrollment): 60 = an hour, 1440 = a day."),
     )
-    hours_from = forms.IntegerField(
-        label=_("Send from hour"),
-        required=False,
+    hours_from = _field(
+        Step,
+        "hours_from",
         help_text=_("Optional sending hours in the program's time zone, e.g. 10 to 19."),
     )
-    hours_to = forms.IntegerField(label=_("Send until hour"), required=False)
-    subject_en = forms.CharField(label=_("Subject (English)"), required=False, max_length=300)
-    body_en = forms.CharField(label=_("Text (English)"), required=False, widget=forms.Textarea)
-    subject_ru = forms.CharField(label=_("Subject (Russian)"), required=False, max_length=300)
-    body_ru = forms.CharField(label=_("Text (Russian)"), required=False, widget=forms.Textarea)
-    boost_points = forms.DecimalField(
-        label=_("Boost, percentage points"), required=False, decimal_places=2
-    )
-    boost_days = forms.IntegerField(label=_("Boost, days"), required=False)
+    hours_to = _field(Step, "hours_to")
+    subject_en, body_en, subject_ru, body_ru = (_field(Step, name) for name in TEXTS)
+    boost_points = _field(Step, "boost_points")
+    boost_days = _field(Step, "boost_days")
     manager_ids = forms.MultipleChoiceField(
         label=_("Managers (round robin)"),
         required=False,
@@ -80,7 +81,7 @@ class StepForm(ServiceFormMixin, forms.Form):
         required=False,
         widget=forms.Textarea(attrs={"rows": 4}),
     )
-    free_text = forms.BooleanField(label=_("Allow a free-text answer"), required=False)
+    free_text = _field(Step, "free_text", required=False, initial=False)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -93,13 +94,10 @@ class StepForm(ServiceFormMixin, forms.Form):
 
 
 class VariantForm(ServiceFormMixin, forms.Form):
-    name = forms.CharField(label=_("Name"), max_length=60)
-    weight = forms.IntegerField(label=_("Weight"), min_value=1, max_value=1000, initial=1)
-    is_control = forms.BooleanField(label=_("Control group (receives nothing)"), required=False)
-    subject_en = forms.CharField(label=_("Subject (English)"), required=False, max_length=300)
-    body_en = forms.CharField(label=_("Text (English)"), required=False, widget=forms.Textarea)
-    subject_ru = forms.CharField(label=_("Subject (Russian)"), required=False, max_length=300)
-    body_ru = forms.CharField(label=_("Text (Russian)"), required=False, widget=forms.Textarea)
+    name = _field(Variant, "name")
+    weight = _field(Variant, "weight")
+    is_control = _field(Variant, "is_control")
+    subject_en, body_en, subject_ru, body_ru = (_field(Variant, name) for name in TEXTS)
 
 
 class EnrollForm(ServiceFormMixin, forms.Form):

@@ -2,7 +2,10 @@
 every step's outcome is one Message row, unique per (enrollment, step) — the anchor of the
 exactly-once guarantee (docs/campaigns.md)."""
 
+from decimal import Decimal
+
 from django.contrib.postgres.fields import ArrayField
+from django.core.validators import MaxLengthValidator, MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -10,6 +13,8 @@ from django.utils.translation import gettext_lazy as _
 
 from partners.models import ActivitySegment, Partner
 from tenancy.models import TenantOwned, tenant_key
+
+MAX_DELAY_MINUTES = 365 * 24 * 60
 
 
 class Trigger(models.TextChoices):
@@ -111,19 +116,37 @@ class Step(TenantOwned):
     delay_minutes = models.PositiveIntegerField(
         _("delay, minutes"),
         default=0,
+        validators=[MaxValueValidator(MAX_DELAY_MINUTES)],
         help_text=_("After the previous step (or the enrollment, for the first step)."),
     )
-    hours_from = models.PositiveSmallIntegerField(_("send from hour"), null=True, blank=True)
-    hours_to = models.PositiveSmallIntegerField(_("send until hour"), null=True, blank=True)
+    hours_from = models.PositiveSmallIntegerField(
+        _("send from hour"), null=True, blank=True, validators=[MaxValueValidator(23)]
+    )
+    hours_to = models.PositiveSmallIntegerField(
+        _("send until hour"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(24)],
+    )
     action = models.CharField(_("action"), max_length=16, choices=Action.choices)
     subject_en = models.CharField(_("subject (English)"), max_length=300, blank=True)
     body_en = models.TextField(_("text (English)"), blank=True)
     subject_ru = models.CharField(_("subject (Russian)"), max_length=300, blank=True)
     body_ru = models.TextField(_("text (Russian)"), blank=True)
     boost_points = models.DecimalField(
-        _("boost, percentage points"), max_digits=5, decimal_places=2, null=True, blank=True
+        _("boost, percentage points"),
+        max_digits=5,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0.01")), MaxValueValidator(100)],
     )
-    boost_days = models.PositiveSmallIntegerField(_("boost, days"), null=True, blank=True)
+    boost_days = models.PositiveSmallIntegerField(
+        _("boost, days"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(365)],
+    )
     manager_ids = ArrayField(models.BigIntegerField(), default=list, blank=True)
     # The next member in the round robin: an index into manager_ids, advanced atomically.
     manager_turn = models.PositiveIntegerField(default=0)
@@ -160,7 +183,9 @@ class Variant(TenantOwned):
 
     step = models.ForeignKey(Step, on_delete=models.CASCADE, related_name="variants")
     name = models.CharField(_("name"), max_length=60)
-    weight = models.PositiveSmallIntegerField(_("weight"), default=1)
+    weight = models.PositiveSmallIntegerField(
+        _("weight"), default=1, validators=[MinValueValidator(1), MaxValueValidator(1000)]
+    )
     is_control = models.BooleanField(_("control group (receives nothing)"), default=False)
     subject_en = models.CharField(_("subject (English)"), max_length=300, blank=True)
     body_en = models.TextField(_("text (English)"), blank=True)
@@ -264,7 +289,7 @@ class Message(TenantOwned):
     sent_at = models.DateTimeField(null=True, blank=True)
     read_at = models.DateTimeField(null=True, blank=True)
     answer_choice = models.CharField(max_length=200, blank=True)
-    answer_text = models.TextField(blank=True)
+    answer_text = models.TextField(blank=True, validators=[MaxLengthValidator(2000)])
     answered_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -3,7 +3,7 @@ triggers enroll, exits and goals end enrollments, a new program gets the default
 
 from django.dispatch import receiver
 
-from campaigns import playbooks, services
+from campaigns import enrollment, playbooks
 from partners.events import conversion_recorded, partner_joined
 from segmentation.signals import custom_segment_changed, segment_changed
 from tenancy.models import Tenant
@@ -14,26 +14,26 @@ from tenancy.signals import tenant_created
 @receiver(segment_changed, dispatch_uid="campaigns.segment_changed")
 def on_segment_changed(sender, *, tenant, run, transitions, **kwargs) -> None:
     # Sent after the run commits, inside the run's tenant scope.
-    services.enrollments_for_segment_run(tenant=tenant, run_id=run.pk, transitions=transitions)
-    services.enrollments_for_at_risk()
+    enrollment.enrollments_for_segment_run(tenant=tenant, run_id=run.pk, transitions=transitions)
+    enrollment.enrollments_for_at_risk()
 
 
 @receiver(custom_segment_changed, dispatch_uid="campaigns.custom_segment_changed")
 def on_custom_segment_changed(sender, *, tenant_id, segment_id, entered, left, **kwargs) -> None:
     # Sent after commit, inside the program's tenant scope.
-    services.enrollments_for_custom_segment(segment_id=segment_id, entered=entered, left=left)
+    enrollment.enrollments_for_custom_segment(segment_id=segment_id, entered=entered, left=left)
 
 
 @receiver(partner_joined, dispatch_uid="campaigns.partner_joined")
 def on_partner_joined(sender, *, tenant_id, partner_ids, **kwargs) -> None:
     # An on-commit callback may run after the sender's scope closed: enter it again.
     with tenant_scope(Tenant.objects.get(pk=tenant_id)):
-        services.enrollments_for_join(partner_ids=partner_ids)
+        enrollment.enrollments_for_join(partner_ids=partner_ids)
 
 
 @receiver(conversion_recorded, dispatch_uid="campaigns.goal_for_conversion")
 def on_conversion_recorded(sender, *, tenant, conversion, **kwargs) -> None:
-    services.enrollments_goal_for_conversion(conversion=conversion)
+    enrollment.enrollments_goal_for_conversion(conversion=conversion)
 
 
 @receiver(tenant_created, dispatch_uid="campaigns.default_playbooks")

@@ -1,13 +1,13 @@
 """Thin Celery tasks: load by id, call a service. Every task is safe to run twice: the claims
-in campaigns.services make a duplicate or a retry a no-op."""
+in campaigns.dispatch and campaigns.delivery make a duplicate or a retry a no-op."""
 
 from datetime import timedelta
 
 from celery import shared_task
 from django.utils import timezone
 
-from campaigns import services
-from campaigns.models import CampaignStatus, Enrollment, EnrollmentState, Trigger
+from campaigns import delivery, dispatch
+from campaigns.models import Campaign, CampaignStatus, Enrollment, EnrollmentState, Trigger
 from segmentation.models import RunStatus, SegmentRun
 from tenancy.scope import all_tenants, current_tenant, tenant_task
 
@@ -35,28 +35,28 @@ def campaigns_dispatch() -> int:
             status=RunStatus.SUCCEEDED, finished_at__gte=now - AT_RISK_SWEEP_AFTER_RUN
         ).values("tenant_id")
         due |= set(
-            services.Campaign.objects.filter(
+            Campaign.objects.filter(
                 trigger=Trigger.AT_RISK, status=CampaignStatus.ACTIVE, tenant_id__in=recent_runs
             ).values_list("tenant_id", flat=True)
         )
         lost: dict[int, list[int]] = {}
-        for tenant_id, message_id in services.messages_sweep():
+        for tenant_id, message_id in delivery.messages_sweep():
             lost.setdefault(tenant_id, []).append(message_id)
     for tenant_id in sorted(due):
         campaigns_dispatch_tenant.delay(tenant_id)
     for tenant_id, ids in lost.items():
-        for start in range(0, len(ids), services.SEND_CHUNK):
-            messages_send.delay(tenant_id, ids[start : start + services.SEND_CHUNK])
+        for start in range(0, len(ids), dispatch.SEND_CHUNK):
+            messages_send.delay(tenant_id, ids[start : start + dispatch.SEND_CHUNK])
     return len(due)
 
 
 @shared_task(acks_late=True)
 @tenant_task
 def campaigns_dispatch_tenant(tenant_id: int) -> int:
-    return services.dispatch_due(tenant=current_tenant())
+    return dispatch.dispatch_due(tenant=current_tenant())
 
 
 @shared_task(acks_late=True, soft_time_limit=240, time_limit=300)
 @tenant_task
 def messages_send(tenant_id: int, message_ids: list[int]) -> dict:
-    return dict(services.messages_deliver(tenant=current_tenant(), message_ids=message_ids))
+    return dict(delivery.messages_deliver(tenant=current_tenant(), message_ids=message_ids))

@@ -17,7 +17,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from campaigns import selectors, services
+from campaigns import enrollment, selectors, services
 from campaigns.forms import CampaignForm, EnrollForm, StepForm, VariantForm
 from campaigns.models import Campaign, CampaignStatus, Message, Step, Variant
 from campaigns.templating import CONTEXT_KEYS, RenderTooLarge, contexts_for, texts_for
@@ -166,7 +166,7 @@ def campaign_enroll(request: TeamRequest, campaign_id: int) -> HttpResponse:
                 _("No partner with the code %(codes)s.") % {"codes": ", ".join(unknown)},
                 field="partner_codes",
             )
-        return services.enroll_manual(campaign=campaign, partner_ids=list(found.values()))
+        return enrollment.enroll_manual(campaign=campaign, partner_ids=list(found.values()))
 
     _attempt(request, enroll, lambda n: _("Partners enrolled: %(count)s.") % {"count": n})
     return _to_campaign(request, campaign.pk)

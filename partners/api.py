@@ -9,6 +9,7 @@ from rest_framework.response import Response
 
 from core.api_filters import ListFilters
 from core.api_policy import CursorPagination
+from core.validation import serializer_field
 from partners import list_filters, selectors, services
 from partners.api_params import PARTNER_PARAM, partner_param
 from partners.geography import GeographyTier
@@ -16,7 +17,6 @@ from partners.models import (
     ActivitySegment,
     ChannelType,
     Click,
-    CompanySize,
     Coupon,
     Partner,
     PartnerStatus,
@@ -70,30 +70,30 @@ class PartnerSerializer(serializers.ModelSerializer):
         return [tag.name for tag in partner.tags.all()]
 
 
+def _input(model, name: str, **overrides):
+    """A write field built from the model's field (type, length, choices, required); its value
+    rules run in the service, after it normalised the value (trimmed, upper-cased codes)."""
+    return serializer_field(model, name, validators=[], **overrides)
+
+
 class PartnerWriteSerializer(serializers.Serializer):
     """Input of create and update. Values are checked by the service, which names the field."""
 
-    name = serializers.CharField(max_length=150)
-    email = serializers.CharField(max_length=254)
-    code = serializers.CharField(max_length=32, required=False)
-    phone = serializers.CharField(max_length=32, required=False, allow_blank=True)
-    language = serializers.CharField(max_length=8, required=False, allow_blank=True)
-    country = serializers.CharField(max_length=2, required=False, allow_blank=True)
-    city = serializers.CharField(max_length=100, required=False, allow_blank=True)
-    channel_type = serializers.ChoiceField(
-        choices=ChannelType.choices, required=False, allow_blank=True
-    )
-    partner_type = serializers.ChoiceField(
-        choices=PartnerType.choices, required=False, allow_blank=True
-    )
-    industry = serializers.CharField(max_length=80, required=False, allow_blank=True)
-    company_size = serializers.ChoiceField(
-        choices=CompanySize.choices, required=False, allow_blank=True
-    )
-    notes = serializers.CharField(required=False, allow_blank=True)
-    marketing_consent = serializers.BooleanField(required=False)
-    recruited_by = serializers.CharField(
-        max_length=32, required=False, allow_blank=True, help_text="The recruiter's partner code."
+    name = _input(Partner, "name")
+    email = _input(Partner, "email")
+    code = _input(Partner, "code", required=False)
+    phone = _input(Partner, "phone")
+    language = _input(Partner, "language", allow_blank=True)
+    country = _input(Partner, "country")
+    city = _input(Partner, "city")
+    channel_type = _input(Partner, "channel_type")
+    partner_type = _input(Partner, "partner_type")
+    industry = _input(Partner, "industry")
+    company_size = _input(Partner, "company_size")
+    notes = _input(Partner, "notes")
+    marketing_consent = _input(Partner, "marketing_consent")
+    recruited_by = _input(
+        Partner, "code", required=False, allow_blank=True, help_text="The recruiter's partner code."
     )
     status = serializers.ChoiceField(
         choices=[PartnerStatus.PENDING, PartnerStatus.ACTIVE],
@@ -103,7 +103,7 @@ class PartnerWriteSerializer(serializers.Serializer):
 
 
 class ReasonSerializer(serializers.Serializer):
-    reason = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+    reason = _input(Partner, "status_reason", default="")
 
 
 class LinkSerializer(serializers.ModelSerializer):
@@ -116,9 +116,12 @@ class LinkSerializer(serializers.ModelSerializer):
 
 
 class LinkCreateSerializer(serializers.Serializer):
-    partner = serializers.CharField(max_length=32, help_text="The partner's code.")
-    destination_url = serializers.CharField(max_length=1000)
-    sub_id = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+    partner = _input(Partner, "code", help_text="The partner's code.")
+    # Text, not a URLField: the service words a bad address itself (the model's message).
+    destination_url = serializers.CharField(
+        max_length=ReferralLink._meta.get_field("destination_url").max_length
+    )
+    sub_id = _input(ReferralLink, "sub_id", default="")
 
 
 class CouponSerializer(serializers.ModelSerializer):
@@ -131,8 +134,8 @@ class CouponSerializer(serializers.ModelSerializer):
 
 
 class CouponCreateSerializer(serializers.Serializer):
-    partner = serializers.CharField(max_length=32, help_text="The partner's code.")
-    code = serializers.CharField(max_length=40)
+    partner = _input(Partner, "code", help_text="The partner's code.")
+    code = _input(Coupon, "code")
 
 
 class ClickSerializer(serializers.ModelSerializer):

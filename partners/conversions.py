@@ -232,14 +232,11 @@ def conversion_record(
     exchange_rate=None,
 ) -> RecordResult:
     """Records a conversion once. The same ``(kind, external_id)`` with the same data returns the
-    stored conversion (``created=False``); with different data it is a ConflictError."""
-    if kind not in ConversionKind.values:
-        raise ServiceError(
-            _("Use one of: %(kinds)s.") % {"kinds": ", ".join(ConversionKind.values)}, field="kind"
-        )
+    stored conversion (``created=False``); with different data it is a ConflictError.
+
+    The fields' own rules (choices, lengths, types) are the model's, checked by the API's
+    ConversionCreateSerializer built from it; here are the rules between fields."""
     external_id = (external_id or "").strip()
-    if not external_id or len(external_id) > 128:
-        raise ServiceError(_("Required, at most 128 characters."), field="external_id")
     currency = (currency or tenant.currency).strip().upper()
     metadata = dict(metadata or {})
     payload = {
@@ -298,8 +295,6 @@ def conversion_record(
     action_name = (action_name or "").strip()
     if kind == ConversionKind.ACTION and not action_name:
         raise ServiceError(_("An action needs its name."), field="action_name")
-    if len(action_name) > 64:
-        raise ServiceError(_("At most 64 characters."), field="action_name")
     now = timezone.now()
     if occurred_at is None:
         occurred_at = now

@@ -2,23 +2,42 @@ from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
-from partners.models import ChannelType, CompanySize, PartnerType
+from partners.models import (
+    ChannelType,
+    CompanySize,
+    Coupon,
+    Partner,
+    PartnerType,
+    ReferralLink,
+    Tag,
+)
 from tenancy.forms import ServiceFormMixin
 
 BLANK = [("", "—")]
 
 
+def _field(model, name: str, **overrides) -> forms.Field:
+    """The form field of the model's field (type, length, required); the value rules run in the
+    service, through the model, after it normalised the value."""
+    return model._meta.get_field(name).formfield(**overrides)
+
+
 class JoinForm(ServiceFormMixin, forms.Form):
     """The public signup form. A logged-in visitor joins with their account: no email/password."""
 
-    name = forms.CharField(label=_("Your name or company"), max_length=150)
-    email = forms.EmailField(label=_("Email"))
+    name = _field(Partner, "name", label=_("Your name or company"))
+    email = _field(Partner, "email", label=_("Email"))
     password = forms.CharField(label=_("Password"), widget=forms.PasswordInput, strip=False)
     channel_type = forms.ChoiceField(label=_("How you promote"), choices=ChannelType.choices)
-    country = forms.CharField(
-        label=_("Country"), max_length=2, help_text=_("Two-letter code, e.g. RU"), initial="RU"
+    country = _field(
+        Partner,
+        "country",
+        label=_("Country"),
+        required=True,
+        help_text=_("Two-letter code, e.g. RU"),
+        initial="RU",
     )
-    city = forms.CharField(label=_("City"), max_length=100, required=False)
+    city = _field(Partner, "city", label=_("City"))
     marketing_consent = forms.BooleanField(
         label=_("Send me news and tips about the program"), required=False
     )
@@ -35,26 +54,26 @@ class PartnerEditForm(ServiceFormMixin, forms.Form):
     """Editing a partner's profile. A plain form: the service does the validation that matters,
     and a ModelForm would build its foreign-key querysets outside any tenant scope."""
 
-    name = forms.CharField(label=_("Name"), max_length=150)
-    email = forms.EmailField(label=_("Email"))
-    phone = forms.CharField(label=_("Phone"), max_length=32, required=False)
+    name = _field(Partner, "name", label=_("Name"))
+    email = _field(Partner, "email", label=_("Email"))
+    phone = _field(Partner, "phone", label=_("Phone"))
     language = forms.ChoiceField(label=_("Language"), choices=settings.LANGUAGES)
-    country = forms.CharField(label=_("Country"), max_length=2, required=False)
-    city = forms.CharField(label=_("City"), max_length=100, required=False)
+    country = _field(Partner, "country", label=_("Country"), help_text="")
+    city = _field(Partner, "city", label=_("City"))
     channel_type = forms.ChoiceField(
         label=_("Channel"), choices=BLANK + ChannelType.choices, required=False
     )
     partner_type = forms.ChoiceField(
         label=_("Partner type"), choices=BLANK + PartnerType.choices, required=False
     )
-    industry = forms.CharField(label=_("Industry"), max_length=80, required=False)
+    industry = _field(Partner, "industry", label=_("Industry"))
     company_size = forms.ChoiceField(
         label=_("Company size"), choices=BLANK + CompanySize.choices, required=False
     )
     manager = forms.TypedChoiceField(
         label=_("Personal manager"), coerce=int, empty_value=None, required=False
     )
-    notes = forms.CharField(label=_("Notes"), widget=forms.Textarea, required=False)
+    notes = _field(Partner, "notes", label=_("Notes"))
     marketing_consent = forms.BooleanField(label=_("Agrees to marketing emails"), required=False)
 
     FIELDS = (
@@ -86,13 +105,13 @@ class StatusForm(ServiceFormMixin, forms.Form):
             ("archive", _("Archive")),
         ]
     )
-    reason = forms.CharField(label=_("Reason"), max_length=300, required=False)
+    reason = _field(Partner, "status_reason", label=_("Reason"))
 
 
 class BulkForm(forms.Form):
     action = forms.ChoiceField(choices=[("approve", _("Approve")), ("tag", _("Add tag"))])
     partners = forms.TypedMultipleChoiceField(coerce=int, choices=[])
-    tag = forms.CharField(max_length=60, required=False)
+    tag = _field(Tag, "name", required=False)
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -102,14 +121,16 @@ class BulkForm(forms.Form):
 
 
 class LinkForm(ServiceFormMixin, forms.Form):
-    destination_url = forms.CharField(label=_("Destination page"), max_length=1000)
-    sub_id = forms.CharField(
+    destination_url = _field(
+        ReferralLink, "destination_url", label=_("Destination page"), form_class=forms.CharField
+    )
+    sub_id = _field(
+        ReferralLink,
+        "sub_id",
         label=_("Sub-id"),
-        max_length=64,
-        required=False,
         help_text=_("Optional: your own label to tell placements apart."),
     )
 
 
 class CouponForm(ServiceFormMixin, forms.Form):
-    code = forms.CharField(label=_("Coupon code"), max_length=40)
+    code = _field(Coupon, "code", label=_("Coupon code"))

@@ -15,30 +15,22 @@ from dataclasses import dataclass, field
 from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
-from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 
+from core.errors import ServiceError
 from core.sql import tables_analyze
+from core.validation import model_validate
 from partners.geography import geography_tier_for
 from partners.models import (
-    ChannelType,
-    CompanySize,
     Partner,
     PartnerStatus,
     PartnerTag,
-    PartnerType,
     Tag,
 )
-from partners.services import (
-    CODE_ALPHABET,
-    COUNTRIES,
-    PARTNER_CODE_RE,
-    PHONE_RE,
-)
+from partners.services import CODE_ALPHABET
 from tenancy.models import Tenant
 
 COLUMNS = (
@@ -80,17 +72,6 @@ class RowError(ValueError):
         super().__init__(f"{column}: {message}")
 
 
-def _choice(row: dict, column: str, choices: type) -> str:
-    value = row.get(column, "").strip()
-    if value and value not in choices.values:
-        raise RowError(
-            column,
-            _("unknown value %(value)r; use one of %(choices)s")
-            % {"value": value, "choices": ", ".join(choices.values)},
-        )
-    return value
-
-
 def _joined_at(value: str, tz: ZoneInfo) -> datetime:
     """An ISO date-time, or a date (its local midnight); without an offset, in the program's
     time zone ``tz`` — as the conversions import reads ``occurred_at``."""
@@ -105,42 +86,44 @@ def _joined_at(value: str, tz: ZoneInfo) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=tz)
 
 
+# The columns whose rules are Partner's fields' (validators, choices, max_length).
+MODEL_COLUMNS = (
+    "email",
+    "name",
+    "code",
+    "phone",
+    "country",
+    "city",
+    "channel_type",
+    "partner_type",
+    "industry",
+    "company_size",
+    "status",
+)
+
+
 def _parse_row(row: dict, tz: ZoneInfo) -> dict:
-    email = (row.get("email") or "").strip().lower()
+    values = {column: (row.get(column) or "").strip() for column in MODEL_COLUMNS}
+    values["email"] = values["email"].lower()
+    values["country"] = values["country"].upper()
+    values["city"] = values["city"][:100]
+    values["status"] = values["status"] or PartnerStatus.ACTIVE
+    checked = [column for column in MODEL_COLUMNS if column != "code" or values["code"]]
     try:
-        validate_email(email)
-    except ValidationError:
-        raise RowError("email", _("not a valid email %(value)r") % {"value": email}) from None
-    name = (row.get("name") or "").strip()
-    if not name or len(name) > 150:
-        raise RowError("name", _("required, up to 150 characters"))
-    code = (row.get("code") or "").strip()
-    if code and not PARTNER_CODE_RE.match(code):
-        raise RowError("code", _("use 3–32 Latin letters, digits, hyphens and underscores"))
-    phone = (row.get("phone") or "").strip()
-    if phone and not PHONE_RE.match(phone):
-        raise RowError("phone", _("not a phone number %(value)r") % {"value": phone})
-    country = (row.get("country") or "").strip().upper()
-    if country and country not in COUNTRIES:
-        raise RowError("country", _("not an ISO 3166 code %(value)r") % {"value": country})
-    city = (row.get("city") or "").strip()[:100]
-    industry = (row.get("industry") or "").strip()
-    if len(industry) > 80:
-        raise RowError("industry", _("up to 80 characters"))
+        model_validate(Partner(**values), fields=checked, unique=False)
+    except ServiceError as error:
+        column = error.field or "email"
+        value = values.get(column, "")
+        message = (
+            error.message
+            if not value or value in error.message
+            else (f"{value!r}: {error.message}")
+        )
+        raise RowError(column, message) from None
     tags = [t.strip()[:60] for t in (row.get("tags") or "").replace("|", ";").split(";")]
     return {
-        "email": email,
-        "name": name,
-        "code": code,
-        "phone": phone,
-        "country": country,
-        "city": city,
-        "geography_tier": geography_tier_for(country=country, city=city),
-        "channel_type": _choice(row, "channel_type", ChannelType),
-        "partner_type": _choice(row, "partner_type", PartnerType),
-        "industry": industry,
-        "company_size": _choice(row, "company_size", CompanySize),
-        "status": _choice(row, "status", PartnerStatus) or PartnerStatus.ACTIVE,
+        **values,
+        "geography_tier": geography_tier_for(country=values["country"], city=values["city"]),
         "joined_at": _joined_at(row.get("joined_at") or "", tz),
         "tags": [t for t in tags if t],
     }

@@ -1,6 +1,10 @@
+import re
 import uuid
 
+from babel import Locale
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxLengthValidator, RegexValidator, URLValidator
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -8,6 +12,36 @@ from django.utils.translation import gettext_lazy as _
 
 from partners.geography import GeographyTier
 from tenancy.models import TenantOwned, tenant_key
+
+COUNTRIES = frozenset(
+    code
+    for code in Locale("en").territories
+    if isinstance(code, str) and re.fullmatch(r"[A-Z]{2}", code)
+)
+
+# The field rules of partners' data, written once: forms, serializers, imports and services
+# all enforce them through the model (core.validation).
+partner_code_validator = RegexValidator(
+    r"^[A-Za-z0-9_-]{3,32}$", _("Use 3–32 Latin letters, digits, hyphens and underscores.")
+)
+coupon_code_validator = RegexValidator(
+    r"^[A-Za-z0-9_-]{3,40}$", _("Use 3–40 Latin letters, digits, hyphens and underscores.")
+)
+sub_id_validator = RegexValidator(
+    r"^[A-Za-z0-9_.-]{0,64}$",
+    _("Use up to 64 Latin letters, digits, dots, hyphens and underscores."),
+)
+phone_validator = RegexValidator(
+    r"^\+?[0-9 ()-]{5,32}$",
+    _("Enter a phone number: digits, spaces, brackets and dashes, optionally +."),
+)
+
+
+def country_validate(value: str) -> None:
+    if value and value not in COUNTRIES:
+        raise ValidationError(
+            _("Use a two-letter ISO 3166 country code such as RU."), code="invalid"
+        )
 
 
 class PartnerStatus(models.TextChoices):
@@ -77,16 +111,21 @@ class Partner(TenantOwned):
     code = models.CharField(
         _("partner code"),
         max_length=32,
+        validators=[partner_code_validator],
         help_text=_("Used in ?ref= links and by the API to name the partner."),
     )
     name = models.CharField(_("name"), max_length=150)
     email = models.EmailField(_("email"))
-    phone = models.CharField(_("phone"), max_length=32, blank=True)
+    phone = models.CharField(_("phone"), max_length=32, blank=True, validators=[phone_validator])
     language = models.CharField(
         _("language"), max_length=8, choices=settings.LANGUAGES, default="ru"
     )
     country = models.CharField(
-        _("country"), max_length=2, blank=True, help_text=_("ISO 3166 code, e.g. RU")
+        _("country"),
+        max_length=2,
+        blank=True,
+        validators=[country_validate],
+        help_text=_("ISO 3166 code, e.g. RU"),
     )
     city = models.CharField(_("city"), max_length=100, blank=True)
     geography_tier = models.CharField(
@@ -103,7 +142,7 @@ class Partner(TenantOwned):
         _("company size"), max_length=16, choices=CompanySize.choices, blank=True
     )
     tags = models.ManyToManyField(Tag, blank=True, related_name="partners", through="PartnerTag")
-    notes = models.TextField(_("notes"), blank=True)
+    notes = models.TextField(_("notes"), blank=True, validators=[MaxLengthValidator(10_000)])
     manager = models.ForeignKey(
         "tenancy.Membership",
         on_delete=models.SET_NULL,
@@ -178,8 +217,13 @@ class ReferralLink(TenantOwned):
 
     partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="links")
     code = models.CharField(max_length=32, unique=True)
-    destination_url = models.URLField(_("destination"), max_length=1000)
-    sub_id = models.CharField(_("sub-id"), max_length=64, blank=True)
+    destination_url = models.URLField(
+        _("destination"),
+        max_length=1000,
+        validators=[URLValidator(schemes=["http", "https"])],
+        error_messages={"invalid": _("Enter a full web address starting with https://.")},
+    )
+    sub_id = models.CharField(_("sub-id"), max_length=64, blank=True, validators=[sub_id_validator])
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
@@ -192,7 +236,7 @@ class ReferralLink(TenantOwned):
 
 class Coupon(TenantOwned):
     partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="coupons")
-    code = models.CharField(_("code"), max_length=40)
+    code = models.CharField(_("code"), max_length=40, validators=[coupon_code_validator])
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 

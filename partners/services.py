@@ -7,32 +7,25 @@ managers acting at once cannot both win.
 
 from __future__ import annotations
 
-import re
 import secrets
 import string
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from babel import Locale
-from django.conf import settings
-from django.core.exceptions import ValidationError
-from django.core.validators import URLValidator, validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.errors import ConflictError, ServiceError
+from core.validation import field_clean, model_validate
 from partners.events import partner_joined
 from partners.geography import geography_tier_for
 from partners.models import (
-    ChannelType,
-    CompanySize,
     Coupon,
     Partner,
     PartnerStatus,
     PartnerTag,
-    PartnerType,
     ReferralLink,
     Tag,
 )
@@ -44,11 +37,6 @@ from webhooks.services import event_publish
 Actor = User | APIKey | None
 
 CODE_ALPHABET = string.ascii_lowercase + string.digits
-PARTNER_CODE_RE = re.compile(r"^[A-Za-z0-9_-]{3,32}$")
-COUPON_CODE_RE = re.compile(r"^[A-Za-z0-9_-]{3,40}$")
-SUB_ID_RE = re.compile(r"^[A-Za-z0-9_.-]{0,64}$")
-PHONE_RE = re.compile(r"^\+?[0-9 ()-]{5,32}$")
-COUNTRIES = frozenset(code for code in Locale("en").territories if re.fullmatch(r"[A-Z]{2}", code))
 
 # Fields partner_update accepts, besides the ones with their own rules (tags, status).
 UPDATABLE_FIELDS = frozenset(
@@ -69,43 +57,39 @@ UPDATABLE_FIELDS = frozenset(
         "marketing_consent",
     }
 )
+# Plain values: their rules are the model's (Partner's validators, choices, max_length).
+TEXT_FIELDS = (
+    "name",
+    "email",
+    "phone",
+    "language",
+    "country",
+    "city",
+    "channel_type",
+    "partner_type",
+    "industry",
+    "company_size",
+    "notes",
+)
 
 
-def _text(value: Any, *, field: str, max_length: int, required: bool = False) -> str:
-    value = "" if value is None else str(value).strip()
-    if required and not value:
-        raise ServiceError(_("This field is required."), field=field, code="required")
-    if len(value) > max_length:
-        raise ServiceError(
-            _("Use at most %(n)d characters.") % {"n": max_length}, field=field, code="max_length"
-        )
-    return value
-
-
-def _choice(value: Any, *, field: str, choices: type) -> str:
-    value = (value or "").strip()
-    if value and value not in choices.values:
-        raise ServiceError(
-            _("Unknown value “%(value)s”; choose one of: %(choices)s.")
-            % {"value": value, "choices": ", ".join(choices.values)},
-            field=field,
-            code="invalid_choice",
-        )
-    return value
+def _stripped(value: Any) -> str:
+    return "" if value is None else str(value).strip()
 
 
 def _clean_partner_fields(*, tenant: Tenant, data: dict, partner: Partner | None = None) -> dict:
     """Validated values of the fields present in ``data``, plus derived ones."""
-    clean: dict[str, Any] = {}
-    if "name" in data:
-        clean["name"] = _text(data["name"], field="name", max_length=150, required=True)
-    if "email" in data:
-        email = _text(data["email"], field="email", max_length=254, required=True).lower()
-        try:
-            validate_email(email)
-        except ValidationError:
-            raise ServiceError(_("Enter a valid email address."), field="email") from None
-        taken = Partner.objects.filter(email__iexact=email)
+    clean: dict[str, Any] = {name: _stripped(data[name]) for name in TEXT_FIELDS if name in data}
+    if "email" in clean:
+        clean["email"] = clean["email"].lower()
+    if "country" in clean:
+        clean["country"] = clean["country"].upper()
+    if "language" in clean:
+        clean["language"] = clean["language"] or tenant.language
+    # The database's unique constraints are checked below, with messages of their own.
+    model_validate(Partner(tenant=tenant, **clean), fields=clean, unique=False)
+    if "email" in clean:
+        taken = Partner.objects.filter(email__iexact=clean["email"])
         if partner is not None:
             taken = taken.exclude(pk=partner.pk)
         if taken.exists():
@@ -114,45 +98,6 @@ def _clean_partner_fields(*, tenant: Tenant, data: dict, partner: Partner | None
                 field="email",
                 code="duplicate",
             )
-        clean["email"] = email
-    if "phone" in data:
-        phone = _text(data["phone"], field="phone", max_length=32)
-        if phone and not PHONE_RE.match(phone):
-            raise ServiceError(
-                _("Enter a phone number: digits, spaces, brackets and dashes, optionally +."),
-                field="phone",
-            )
-        clean["phone"] = phone
-    if "language" in data:
-        language = (data["language"] or "").strip() or tenant.language
-        if language not in dict(settings.LANGUAGES):
-            raise ServiceError(_("Choose en or ru."), field="language", code="invalid_choice")
-        clean["language"] = language
-    if "country" in data:
-        country = _text(data["country"], field="country", max_length=2).upper()
-        if country and country not in COUNTRIES:
-            raise ServiceError(
-                _("Use a two-letter ISO 3166 country code such as RU."), field="country"
-            )
-        clean["country"] = country
-    if "city" in data:
-        clean["city"] = _text(data["city"], field="city", max_length=100)
-    if "channel_type" in data:
-        clean["channel_type"] = _choice(
-            data["channel_type"], field="channel_type", choices=ChannelType
-        )
-    if "partner_type" in data:
-        clean["partner_type"] = _choice(
-            data["partner_type"], field="partner_type", choices=PartnerType
-        )
-    if "company_size" in data:
-        clean["company_size"] = _choice(
-            data["company_size"], field="company_size", choices=CompanySize
-        )
-    if "industry" in data:
-        clean["industry"] = _text(data["industry"], field="industry", max_length=80)
-    if "notes" in data:
-        clean["notes"] = _text(data["notes"], field="notes", max_length=10_000)
     if "manager" in data:
         manager = data["manager"]
         if manager is not None and (
@@ -184,11 +129,7 @@ def _clean_partner_fields(*, tenant: Tenant, data: dict, partner: Partner | None
 
 
 def _clean_partner_code(code: str) -> str:
-    code = (code or "").strip()
-    if not PARTNER_CODE_RE.match(code):
-        raise ServiceError(
-            _("Use 3–32 Latin letters, digits, hyphens and underscores."), field="code"
-        )
+    code = field_clean(Partner, "code", _stripped(code))
     if Partner.objects.filter(code__iexact=code).exists():
         raise ServiceError(
             _("This partner code is taken in the program."), field="code", code="duplicate"
@@ -278,8 +219,7 @@ def partner_create(
     code = _clean_partner_code(code) if code else partner_code_generate()
     if status is None:
         status = PartnerStatus.ACTIVE if tenant.auto_approve_partners else PartnerStatus.PENDING
-    if status not in PartnerStatus.values:
-        raise ServiceError(_("Unknown status."), field="status", code="invalid_choice")
+    status = field_clean(Partner, "status", status)
     if user is not None and Partner.objects.filter(user=user).exists():
         raise ServiceError(
             _("This account is already a partner of the program."), field="email", code="duplicate"
@@ -347,7 +287,7 @@ def _status_change(
 ) -> Partner:
     """``by``: the team member who made the change, the API key it came through, or None (the
     system)."""
-    reason = _text(reason, field="reason", max_length=300)
+    reason = field_clean(Partner, "status_reason", _stripped(reason), field="reason")
     changed = Partner.objects.filter(pk=partner.pk, status__in=allowed_from).update(
         status=to,
         status_changed_at=timezone.now(),
@@ -396,7 +336,7 @@ def partner_approve(*, partner: Partner, by: Actor) -> Partner:
 
 
 def _required_reason(reason: str) -> str:
-    reason = _text(reason, field="reason", max_length=300)
+    reason = field_clean(Partner, "status_reason", _stripped(reason), field="reason")
     if not reason:
         raise ServiceError(_("Give a reason."), field="reason", code="required")
     return reason
@@ -461,7 +401,7 @@ def partners_approve_bulk(*, partner_ids: list[int], by: User | None) -> int:
 
 
 def tag_get_or_create(*, tenant: Tenant, name: str) -> Tag:
-    name = _text(name, field="tag", max_length=60, required=True)
+    name = field_clean(Tag, "name", _stripped(name), field="tag")
     tag = Tag.objects.filter(name__iexact=name).first()
     if tag is None:
         try:
@@ -504,13 +444,7 @@ def allowed_link_domains(tenant: Tenant) -> list[str]:
 
 
 def _clean_destination(*, tenant: Tenant, url: str) -> str:
-    url = _text(url, field="destination_url", max_length=1000, required=True)
-    try:
-        URLValidator(schemes=["http", "https"])(url)
-    except ValidationError:
-        raise ServiceError(
-            _("Enter a full web address starting with https://."), field="destination_url"
-        ) from None
+    url = field_clean(ReferralLink, "destination_url", _stripped(url))
     host = (urlsplit(url).hostname or "").lower()
     domains = allowed_link_domains(tenant)
     if not any(host == d or host.endswith("." + d) for d in domains):
@@ -528,12 +462,7 @@ def link_create(*, partner: Partner, destination_url: str, sub_id: str = "") -> 
             _("Only active partners can create links."), field="partner", code="inactive"
         )
     url = _clean_destination(tenant=partner.tenant, url=destination_url)
-    sub_id = (sub_id or "").strip()
-    if not SUB_ID_RE.match(sub_id):
-        raise ServiceError(
-            _("Use up to 64 Latin letters, digits, dots, hyphens and underscores."),
-            field="sub_id",
-        )
+    sub_id = field_clean(ReferralLink, "sub_id", _stripped(sub_id))
     for _attempt in range(5):
         code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(8))
         try:
@@ -560,11 +489,7 @@ def link_deactivate(*, link: ReferralLink) -> ReferralLink:
 
 
 def coupon_create(*, partner: Partner, code: str) -> Coupon:
-    code = (code or "").strip()
-    if not COUPON_CODE_RE.match(code):
-        raise ServiceError(
-            _("Use 3–40 Latin letters, digits, hyphens and underscores."), field="code"
-        )
+    code = field_clean(Coupon, "code", _stripped(code))
     if partner.status not in (PartnerStatus.ACTIVE, PartnerStatus.PENDING):
         raise ServiceError(
             _("Coupons are only for active partners."), field="partner", code="inactive"

@@ -2,7 +2,6 @@
 
 import zoneinfo
 
-from django.db import transaction
 from django.db.models import Prefetch
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -12,7 +11,6 @@ from rest_framework.response import Response
 
 from core.api_filters import ListFilters
 from core.api_policy import CursorPagination
-from core.errors import ServiceError
 from partners.api_params import PARTNER_PARAM, partner_param
 from partners.conversions_api import MoneyField
 from partners.geography import GeographyTier
@@ -198,37 +196,6 @@ class CommissionRuleSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = ["id", "created_at"]
 
-    def _decimal(self, value, field):
-        from decimal import Decimal, InvalidOperation
-
-        try:
-            result = Decimal(value)
-        except InvalidOperation:
-            raise serializers.ValidationError({field: "Not a number."}) from None
-        if not result.is_finite() or result < 0 or result >= Decimal("1e8"):
-            raise serializers.ValidationError({field: "Must be a number from 0 to 99,999,999."})
-        if -result.as_tuple().exponent > 4:
-            raise serializers.ValidationError({field: "At most 4 digits after the point."})
-        return result
-
-    def validate(self, attrs):
-        attrs["value"] = self._decimal(attrs["value"], "value") if "value" in attrs else None
-        if attrs["value"] is None:
-            attrs.pop("value")
-        if attrs.get("min_order_amount") is not None:
-            attrs["min_order_amount"] = self._decimal(attrs["min_order_amount"], "min_order_amount")
-        merged = {
-            name: attrs.get(name, getattr(self.instance, name, None))
-            for name in ("model", "kind", "value", "action_name", "valid_from", "valid_until")
-        }
-        try:
-            services.commission_rule_clean(merged)
-        except ServiceError as error:
-            raise serializers.ValidationError(
-                {error.field or "non_field_errors": error.message}
-            ) from None
-        return attrs
-
 
 class CommissionRuleViewSet(
     mixins.ListModelMixin,
@@ -244,9 +211,20 @@ class CommissionRuleViewSet(
     serializer_class = CommissionRuleSerializer
     lookup_value_regex = r"\d+"
 
-    @transaction.atomic
+    def _save(self, serializer, rule: CommissionRule) -> None:
+        data = dict(serializer.validated_data)
+        tags, partners = data.pop("tags", None), data.pop("partners", None)
+        for name, value in data.items():
+            setattr(rule, name, value)
+        serializer.instance = services.commission_rule_save(
+            tenant=self.tenant, rule=rule, tags=tags, partners=partners
+        )
+
     def perform_create(self, serializer):
-        serializer.save(tenant=self.tenant)
+        self._save(serializer, CommissionRule())
+
+    def perform_update(self, serializer):
+        self._save(serializer, serializer.instance)
 
     def destroy(self, request, *args, **kwargs):
         rule = self.get_object()

@@ -1,6 +1,7 @@
 from decimal import Decimal
 from typing import Any
 
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -41,7 +42,9 @@ class CommissionRule(TenantOwned):
         help_text=_("For actions: only this event; empty: any."),
     )
     model = models.CharField(_("rate model"), max_length=16, choices=RateModel.choices)
-    value = models.DecimalField(_("rate"), max_digits=12, decimal_places=4)
+    value = models.DecimalField(
+        _("rate"), max_digits=12, decimal_places=4, validators=[MinValueValidator(0)]
+    )
     tier = models.PositiveSmallIntegerField(
         _("tier"),
         default=1,
@@ -65,7 +68,11 @@ class CommissionRule(TenantOwned):
         _("first result of the partner only"), default=False
     )
     min_order_amount = models.DecimalField(
-        _("minimum order amount"), null=True, blank=True, **MONEY
+        _("minimum order amount"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+        **MONEY,
     )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 

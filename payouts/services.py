@@ -15,6 +15,7 @@ with no cent lost or doubled by rounding each one separately.
 from __future__ import annotations
 
 import pickle
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -32,6 +33,7 @@ from core.redis_store import (
     redis_key,
 )
 from core.sql import rows_insert
+from core.validation import model_validate
 from partners.models import (
     Click,
     Conversion,
@@ -40,6 +42,7 @@ from partners.models import (
     PartnerStatus,
     PartnerTag,
     Refund,
+    Tag,
 )
 from partners.money import money_round
 from payouts.events import commission_reviewed
@@ -485,6 +488,29 @@ def commission_rule_deactivate(*, rule: CommissionRule) -> None:
 
 
 MODEL_KINDS = {"percent": {"sale"}, "per_mille": {"impression"}}
+
+RULE_FIELDS_TOGETHER = ("model", "kind", "value", "action_name", "valid_from", "valid_until")
+
+
+@transaction.atomic
+def commission_rule_save(
+    *,
+    tenant: Tenant,
+    rule: CommissionRule,
+    tags: Iterable[Tag] | None = None,
+    partners: Iterable[Partner] | None = None,
+) -> CommissionRule:
+    """Saves a new or edited rule, as the rule form or the API built it: the model's field
+    rules, then the rules between fields, then its tags and partners (None: unchanged)."""
+    rule.tenant = tenant
+    model_validate(rule, unique=False)
+    commission_rule_clean({name: getattr(rule, name) for name in RULE_FIELDS_TOGETHER})
+    rule.save()
+    if tags is not None:
+        rule.tags.set(tags)
+    if partners is not None:
+        rule.partners.set(partners)
+    return rule
 
 
 def commission_rule_clean(data: dict) -> dict:

@@ -113,13 +113,22 @@ def _rule_editor(request: TeamRequest, rule: CommissionRule | None) -> HttpRespo
     rules = None
     if request.method == "POST" and form.is_valid():
         if request.POST.get("action") != "preview":
-            saved = form.save(commit=False)
-            saved.save()
-            form.save_m2m()
-            messages.success(request, _("Rule saved."))
-            return redirect(
-                "commission_rule_edit", tenant_slug=request.tenant.slug, commissionrule_id=saved.pk
-            )
+            try:
+                saved = services.commission_rule_save(
+                    tenant=request.tenant,
+                    rule=form.save(commit=False),
+                    tags=form.cleaned_data["tags"],
+                    partners=form.cleaned_data["partners"],
+                )
+            except ServiceError as error:
+                form.add_error(error.field if error.field in form.fields else None, error.message)
+            else:
+                messages.success(request, _("Rule saved."))
+                return redirect(
+                    "commission_rule_edit",
+                    tenant_slug=request.tenant.slug,
+                    commissionrule_id=saved.pk,
+                )
         kind = form.cleaned_data["kind"]
         # The preview prices the rule as edited, beside the other active rules, nothing saved.
         rules = [s for s in services.active_rule_specs(kind=kind) if not rule or s.id != rule.pk]

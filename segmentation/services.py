@@ -167,6 +167,17 @@ def segments_recompute(
         report.close()
 
 
+def segment_run_queue(*, tenant: Tenant) -> SegmentRun:
+    """A manual run of the program's segments as of its local today, queued for the worker
+    (the caller starts ``tasks.segments_recompute`` once the transaction commits)."""
+    return SegmentRun.objects.create(
+        tenant=tenant,
+        trigger=RunTrigger.MANUAL,
+        as_of=local_today(tenant=tenant),
+        status=RunStatus.QUEUED,
+    )
+
+
 # A run still "running" this long after it started cannot be alive: the task's hard time limit
 # has killed it. A queued run nobody took for a day never will be.
 STALE_RUNNING_AFTER = timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT + 5 * 60)

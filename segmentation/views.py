@@ -27,8 +27,6 @@ from segmentation.history import at_risk_memberships, segment_migration, segment
 from segmentation.models import (
     CustomSegment,
     CustomSegmentMembership,
-    RunStatus,
-    RunTrigger,
     SegmentMembership,
     SegmentRun,
     SegmentTransition,
@@ -139,12 +137,7 @@ def segments_overview(request: TeamRequest) -> HttpResponse:
 @require_POST
 def segments_recompute_now(request: TeamRequest) -> HttpResponse:
     tenant = request.tenant
-    run = SegmentRun.objects.create(
-        tenant=tenant,
-        trigger=RunTrigger.MANUAL,
-        as_of=local_today(tenant=tenant),
-        status=RunStatus.QUEUED,
-    )
+    run = services.segment_run_queue(tenant=tenant)
     transaction.on_commit(lambda: tasks.segments_recompute.delay(tenant.pk, run_id=run.pk))
     return redirect("segments_overview", tenant_slug=tenant.slug)
 

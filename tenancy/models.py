@@ -6,6 +6,7 @@ from zoneinfo import available_timezones
 from babel.numbers import list_currencies
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, BaseUserManager
+from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models.functions import Lower
@@ -45,6 +46,24 @@ RESERVED_SLUGS = frozenset(
 )
 CURRENCIES = sorted(list_currencies())
 TIMEZONES = sorted(available_timezones())
+
+
+def currency_validate(value: str) -> None:
+    if value not in CURRENCIES:
+        raise ValidationError(
+            _("Unknown currency “%(value)s”: use an ISO 4217 code such as RUB, USD or EUR."),
+            code="invalid",
+            params={"value": value},
+        )
+
+
+def timezone_validate(value: str) -> None:
+    if value not in TIMEZONES:
+        raise ValidationError(
+            _("Unknown time zone “%(value)s”: use an IANA name such as Europe/Moscow."),
+            code="invalid",
+            params={"value": value},
+        )
 
 
 class UserManager(BaseUserManager["User"]):
@@ -113,13 +132,25 @@ class Tenant(models.Model):
         max_length=40,
         unique=True,
         validators=[SLUG_VALIDATOR],
+        # SlugField's own check words its refusal like SLUG_VALIDATOR, the stricter rule.
+        error_messages={"invalid": SLUG_VALIDATOR.message},
         help_text=_("Used in links: /app/<address>/ and /p/<address>/join."),
     )
-    name = models.CharField(_("company name"), max_length=120)
-    currency = models.CharField(_("currency"), max_length=3, default="RUB")
-    timezone = models.CharField(_("time zone"), max_length=64, default="Europe/Moscow")
+    name = models.CharField(
+        _("company name"), max_length=120, error_messages={"blank": _("Enter the company name.")}
+    )
+    currency = models.CharField(
+        _("currency"), max_length=3, default="RUB", validators=[currency_validate]
+    )
+    timezone = models.CharField(
+        _("time zone"), max_length=64, default="Europe/Moscow", validators=[timezone_validate]
+    )
     language = models.CharField(
-        _("default language"), max_length=8, choices=settings.LANGUAGES, default="ru"
+        _("default language"),
+        max_length=8,
+        choices=settings.LANGUAGES,
+        default="ru",
+        error_messages={"invalid_choice": _("Unknown language “%(value)s”: choose en or ru.")},
     )
     created_at = models.DateTimeField(default=now, editable=False)
 

@@ -13,11 +13,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.errors import ConflictError, ServiceError
+from core.validation import model_update, values_clean
 from tenancy.models import (
-    CURRENCIES,
     RESERVED_SLUGS,
-    SLUG_VALIDATOR,
-    TIMEZONES,
     APIKey,
     Invitation,
     Membership,
@@ -33,32 +31,11 @@ from tenancy.signals import tenant_created, timezone_changed
 API_KEY_TOUCH_INTERVAL = timedelta(minutes=1)
 
 
-def _validate_tenant_fields(*, currency: str, timezone_name: str, language: str) -> None:
-    if currency not in CURRENCIES:
-        raise ServiceError(
-            _("Unknown currency “%(value)s”: use an ISO 4217 code such as RUB, USD or EUR.")
-            % {"value": currency},
-            field="currency",
-        )
-    if timezone_name not in TIMEZONES:
-        raise ServiceError(
-            _("Unknown time zone “%(value)s”: use an IANA name such as Europe/Moscow.")
-            % {"value": timezone_name},
-            field="timezone",
-        )
-    if language not in dict(settings.LANGUAGES):
-        raise ServiceError(
-            _("Unknown language “%(value)s”: choose en or ru.") % {"value": language},
-            field="language",
-        )
-
-
-def _validate_slug(slug: str) -> None:
-    try:
-        SLUG_VALIDATOR(slug)
-    except ValidationError as error:
-        raise ServiceError(str(error.messages[0]), field="slug") from None
-    if slug in RESERVED_SLUGS:
+def _tenant_fields_clean(**values: str) -> None:
+    """The program's own fields against the Tenant model's rules; the address's uniqueness is
+    the caller's (a ConflictError)."""
+    values_clean(Tenant, values)
+    if values.get("slug") in RESERVED_SLUGS:
         raise ServiceError(_("This address is reserved; choose another."), field="slug")
 
 
@@ -81,6 +58,12 @@ def user_get_or_create(*, email: str, password: str | None = None, full_name: st
 
 
 @transaction.atomic
+def user_language_set(*, user: User, language: str) -> User:
+    """The user's interface language, kept across devices."""
+    model_update(instance=user, fields=["language"], data={"language": language}, unique=False)
+    return user
+
+
 def tenant_create(
     *,
     slug: str,
@@ -92,10 +75,9 @@ def tenant_create(
 ) -> Tenant:
     slug = slug.strip().lower()
     name = name.strip()
-    _validate_slug(slug)
-    if not name:
-        raise ServiceError(_("Enter the company name."), field="name")
-    _validate_tenant_fields(currency=currency, timezone_name=timezone_name, language=language)
+    _tenant_fields_clean(
+        slug=slug, name=name, currency=currency, timezone=timezone_name, language=language
+    )
     if Tenant.objects.filter(slug=slug).exists():
         raise ConflictError(_("The address “%(slug)s” is taken.") % {"slug": slug}, field="slug")
     try:
@@ -116,11 +98,7 @@ def tenant_create(
 @transaction.atomic
 def tenant_update(*, tenant: Tenant, name: str, timezone_name: str, language: str) -> Tenant:
     name = name.strip()
-    if not name:
-        raise ServiceError(_("Enter the company name."), field="name")
-    _validate_tenant_fields(
-        currency=tenant.currency, timezone_name=timezone_name, language=language
-    )
+    _tenant_fields_clean(name=name, timezone=timezone_name, language=language)
     previous = (
         Tenant.objects.select_for_update().values_list("timezone", flat=True).get(pk=tenant.pk)
     )

@@ -12,7 +12,8 @@ from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
-from campaigns import services, tasks
+from campaigns import delivery, dispatch, tasks
+from campaigns.enrollment import enroll
 from campaigns.models import Enrollment, Message, MessageStatus, Step
 from campaigns.templating import unsubscribe_url
 from partners.models import Partner
@@ -61,8 +62,8 @@ def test_two_concurrent_dispatchers_create_each_message_once(program, settings):
         with tenant_scope(program):
             partners = make_partners(program, 300)
             campaign = make_campaign(program, steps=[email_step(), email_step()])
-            services.enroll(campaign=campaign, partner_ids=[p.pk for p in partners], occurrence="t")
-        created = _in_threads(program, lambda: services.dispatch_due(tenant=program, batch=50))
+            enroll(campaign=campaign, partner_ids=[p.pk for p in partners], occurrence="t")
+        created = _in_threads(program, lambda: dispatch.dispatch_due(tenant=program, batch=50))
     finally:
         tasks.messages_send.delay = original
         app.conf.task_always_eager = True
@@ -81,13 +82,13 @@ def test_concurrent_senders_and_a_retried_task_send_each_email_once(program):
     with tenant_scope(program):
         partners = make_partners(program, 30)
         campaign = make_campaign(program, steps=[email_step()])
-        services.enroll(campaign=campaign, partner_ids=[p.pk for p in partners], occurrence="t")
+        enroll(campaign=campaign, partner_ids=[p.pk for p in partners], occurrence="t")
     with tenant_scope(program):
         ids = list(Message.objects.values_list("pk", flat=True))  # sent eagerly on commit
     assert len(ids) == 30
     assert len(mail.outbox) == 30
     # The same send task delivered again (a retry, a duplicate), twice at once: nothing more.
-    _in_threads(program, lambda: services.messages_deliver(tenant=program, message_ids=ids))
+    _in_threads(program, lambda: delivery.messages_deliver(tenant=program, message_ids=ids))
     tasks.messages_send(program.pk, ids)
     tasks.campaigns_dispatch_tenant(program.pk)
     assert len(mail.outbox) == 30
@@ -98,15 +99,15 @@ def test_a_sender_killed_mid_send_never_sends_twice(scope):
     program = scope
     (partner,) = make_partners(program, 1)
     campaign = make_campaign(program, steps=[email_step()])
-    services.enroll(campaign=campaign, partner_ids=[partner.pk], occurrence="t")
-    services.dispatch_due(tenant=program)  # on-commit send not run: the message stays queued
+    enroll(campaign=campaign, partner_ids=[partner.pk], occurrence="t")
+    dispatch.dispatch_due(tenant=program)  # on-commit send not run: the message stays queued
     message = Message.objects.get()
     # A worker claims it and dies before recording the result.
     Message.objects.filter(pk=message.pk).update(claimed_at=timezone.now(), attempts=1)
-    assert services.messages_deliver(tenant=program, message_ids=[message.pk]) == {}
+    assert delivery.messages_deliver(tenant=program, message_ids=[message.pk]) == {}
     assert mail.outbox == []
     with all_tenants():
-        assert services.messages_sweep(now=timezone.now() + timedelta(minutes=16)) == []
+        assert delivery.messages_sweep(now=timezone.now() + timedelta(minutes=16)) == []
     message.refresh_from_db()
     assert message.status == MessageStatus.FAILED
     assert (
@@ -118,12 +119,12 @@ def test_a_lost_send_task_is_queued_again_by_the_sweep(scope):
     program = scope
     (partner,) = make_partners(program, 1)
     campaign = make_campaign(program, steps=[email_step()])
-    services.enroll(campaign=campaign, partner_ids=[partner.pk], occurrence="t")
-    services.dispatch_due(tenant=program)
+    enroll(campaign=campaign, partner_ids=[partner.pk], occurrence="t")
+    dispatch.dispatch_due(tenant=program)
     message = Message.objects.get()
     with all_tenants():
-        assert services.messages_sweep(now=timezone.now()) == []
-        assert services.messages_sweep(now=timezone.now() + timedelta(minutes=3)) == [
+        assert delivery.messages_sweep(now=timezone.now()) == []
+        assert delivery.messages_sweep(now=timezone.now() + timedelta(minutes=3)) == [
             (program.pk, message.pk)
         ]
 
@@ -139,8 +140,8 @@ def test_a_text_that_fails_to_render_fails_its_message_only(
         body_en='{% if partner_name == "Partner 1" %}{{ partner_name|ljust:"wide" }}{% endif %}ok'
     )
     with django_capture_on_commit_callbacks(execute=True):
-        services.enroll(campaign=campaign, partner_ids=[p.pk for p in partners], occurrence="t")
-        services.dispatch_due(tenant=program)
+        enroll(campaign=campaign, partner_ids=[p.pk for p in partners], occurrence="t")
+        dispatch.dispatch_due(tenant=program)
     statuses = dict(Message.objects.values_list("partner__name", "status"))
     assert statuses == {"Partner 0": "sent", "Partner 1": "failed", "Partner 2": "sent"}
     failed = Message.objects.get(status="failed")
@@ -164,8 +165,8 @@ def test_a_text_that_repeats_past_the_budget_fails_its_message_and_previews_an_e
     campaign = make_campaign(program, steps=[email_step(body_en=body)])
     step = Step.objects.get(campaign=campaign)
     with django_capture_on_commit_callbacks(execute=True):
-        services.enroll(campaign=campaign, partner_ids=[partner.pk], occurrence="t")
-        services.dispatch_due(tenant=program)
+        enroll(campaign=campaign, partner_ids=[partner.pk], occurrence="t")
+        dispatch.dispatch_due(tenant=program)
     failed = Message.objects.get()
     assert failed.status == "failed"
     assert failed.detail == (
@@ -188,8 +189,8 @@ def test_email_carries_one_click_unsubscribe_headers(scope, django_capture_on_co
     (partner,) = make_partners(program, 1)
     campaign = make_campaign(program, steps=[email_step()])
     with django_capture_on_commit_callbacks(execute=True):
-        services.enroll(campaign=campaign, partner_ids=[partner.pk], occurrence="t")
-        services.dispatch_due(tenant=program)
+        enroll(campaign=campaign, partner_ids=[partner.pk], occurrence="t")
+        dispatch.dispatch_due(tenant=program)
     (email,) = mail.outbox
     url = unsubscribe_url(tenant_id=program.pk, partner_id=partner.pk)
     assert email.extra_headers["List-Unsubscribe"] == f"<{url}>"
@@ -209,8 +210,8 @@ def test_no_consent_suppresses_and_one_click_post_unsubscribes(
     Partner.objects.filter(pk=silent.pk).update(marketing_consent=False)
     campaign = make_campaign(program, steps=[email_step(), email_step(60)])
     with django_capture_on_commit_callbacks(execute=True):
-        services.enroll(campaign=campaign, partner_ids=[consenting.pk, silent.pk], occurrence="t")
-        services.dispatch_due(tenant=program)
+        enroll(campaign=campaign, partner_ids=[consenting.pk, silent.pk], occurrence="t")
+        dispatch.dispatch_due(tenant=program)
     assert [m.to for m in mail.outbox] == [[consenting.email]]
     suppressed = Message.objects.get(partner=silent)
     assert (suppressed.status, suppressed.detail) == (
@@ -235,7 +236,7 @@ def test_no_consent_suppresses_and_one_click_post_unsubscribes(
     # The next step's email is suppressed.
     mail.outbox = []
     with django_capture_on_commit_callbacks(execute=True):
-        services.dispatch_due(tenant=program, now=timezone.now() + timedelta(minutes=61))
+        dispatch.dispatch_due(tenant=program, now=timezone.now() + timedelta(minutes=61))
     assert mail.outbox == []
     assert Message.objects.get(partner=consenting, step__position=1).status == "suppressed"
 
@@ -271,8 +272,8 @@ def test_smtp_rejection_is_recorded_as_bounced(scope, settings, django_capture_o
         Partner.objects.filter(pk=gone.pk).update(email="gone@example.test")
         campaign = make_campaign(program, steps=[email_step()])
         with django_capture_on_commit_callbacks(execute=True):
-            services.enroll(campaign=campaign, partner_ids=[good.pk, gone.pk], occurrence="t")
-            services.dispatch_due(tenant=program)
+            enroll(campaign=campaign, partner_ids=[good.pk, gone.pk], occurrence="t")
+            dispatch.dispatch_due(tenant=program)
     finally:
         controller.stop()
     statuses = dict(Message.objects.values_list("partner_id", "status"))
@@ -287,9 +288,9 @@ def test_an_unreachable_mail_server_leaves_the_message_queued_for_retry(scope, s
     settings.EMAIL_USE_TLS, settings.EMAIL_HOST_USER, settings.EMAIL_HOST_PASSWORD = False, "", ""
     (partner,) = make_partners(program, 1)
     campaign = make_campaign(program, steps=[email_step()])
-    services.enroll(campaign=campaign, partner_ids=[partner.pk], occurrence="t")
-    services.dispatch_due(tenant=program)
+    enroll(campaign=campaign, partner_ids=[partner.pk], occurrence="t")
+    dispatch.dispatch_due(tenant=program)
     message = Message.objects.get()
-    assert services.messages_deliver(tenant=program, message_ids=[message.pk]) == {"retry": 1}
+    assert delivery.messages_deliver(tenant=program, message_ids=[message.pk]) == {"retry": 1}
     message.refresh_from_db()
     assert (message.status, message.claimed_at, message.attempts) == ("queued", None, 1)

@@ -9,7 +9,8 @@ import time_machine
 from django.core import mail
 from django.db import IntegrityError, transaction
 
-from campaigns import services
+from campaigns import dispatch, services
+from campaigns.enrollment import enroll, enroll_manual
 from campaigns.models import (
     Action,
     Enrollment,
@@ -123,8 +124,8 @@ def test_at_risk_trigger_enrolls_once_per_segment_stay(scope):
             at_risk=risk,
             run=run,
         )
-    services.dispatch_due(tenant=program)
-    services.dispatch_due(tenant=program)
+    dispatch.dispatch_due(tenant=program)
+    dispatch.dispatch_due(tenant=program)
     enrollment = Enrollment.objects.get(campaign=campaign)
     assert enrollment.partner_id == a.pk
     assert enrollment.occurrence == f"at_risk:stable:{since:%Y%m%d%H%M%S}"
@@ -149,11 +150,11 @@ def test_at_risk_enrollment_ends_when_the_flag_clears(scope):
         at_risk=True,
         run=run,
     )
-    services.dispatch_due(tenant=program)
+    dispatch.dispatch_due(tenant=program)
     assert Enrollment.objects.get(campaign=campaign).state == "running"
     SegmentMembership.objects.filter(pk=membership.pk).update(at_risk=False)
     with time_machine.travel(T0 + timedelta(days=2), tick=False):
-        services.dispatch_due(tenant=program)
+        dispatch.dispatch_due(tenant=program)
     assert Enrollment.objects.get(campaign=campaign).state == "exited"
     assert Message.objects.filter(campaign=campaign).count() == 1
 
@@ -163,14 +164,14 @@ def test_manual_enrollment_names_unknown_partners(scope):
     (partner,) = make_partners(program, 1)
     campaign = make_campaign(program, steps=[email_step()])
     with pytest.raises(services.ServiceError) as error:
-        services.enroll_manual(campaign=campaign, partner_ids=[partner.pk, 999999])
+        enroll_manual(campaign=campaign, partner_ids=[partner.pk, 999999])
     assert (error.value.field, error.value.message) == (
         "partner_ids",
         "No such partner in this program: 999999.",
     )
     assert Enrollment.objects.count() == 0
-    assert services.enroll_manual(campaign=campaign, partner_ids=[partner.pk]) == 1
-    assert services.enroll_manual(campaign=campaign, partner_ids=[partner.pk]) == 0
+    assert enroll_manual(campaign=campaign, partner_ids=[partner.pk]) == 1
+    assert enroll_manual(campaign=campaign, partner_ids=[partner.pk]) == 0
 
 
 def test_due_times_follow_sending_hours_in_the_program_time_zone():
@@ -203,20 +204,20 @@ def test_steps_run_after_their_delays_only_within_sending_hours(scope):
     )
     start = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # 11:00 local
     with time_machine.travel(start, tick=False):
-        services.enroll(campaign=campaign, partner_ids=[partner.pk], occurrence="t")
-        assert services.dispatch_due(tenant=program) == 1
+        enroll(campaign=campaign, partner_ids=[partner.pk], occurrence="t")
+        assert dispatch.dispatch_due(tenant=program) == 1
     enrollment = Enrollment.objects.get()
     assert (enrollment.position, enrollment.due_at) == (1, start + timedelta(days=1))
     with time_machine.travel(start + timedelta(hours=23, minutes=59), tick=False):
-        assert services.dispatch_due(tenant=program) == 0
+        assert dispatch.dispatch_due(tenant=program) == 0
     # Paused past the due time: the step waits for the window's next opening, not sent at night.
     night = start + timedelta(days=1, hours=12)  # 23:00 local
     with time_machine.travel(night, tick=False):
-        assert services.dispatch_due(tenant=program) == 0
+        assert dispatch.dispatch_due(tenant=program) == 0
     enrollment.refresh_from_db()
     assert enrollment.due_at == datetime(2026, 3, 4, 0, 0, tzinfo=UTC)  # 10:00 local next day
     with time_machine.travel(enrollment.due_at, tick=False):
-        assert services.dispatch_due(tenant=program) == 1
+        assert dispatch.dispatch_due(tenant=program) == 1
     enrollment.refresh_from_db()
     assert (enrollment.state, enrollment.position) == ("completed", 2)
     assert Message.objects.filter(enrollment=enrollment).count() == 2
@@ -236,9 +237,9 @@ def test_moving_a_step_neither_skips_nor_repeats_a_step_for_running_partners(sco
         ],
     )
     a, b, c = campaign.steps.order_by("position")
-    services.enroll(campaign=campaign, partner_ids=[waiting.pk], occurrence="t")
-    assert services.dispatch_due(tenant=program) == 1  # A ran; waiting for B
-    services.enroll(campaign=campaign, partner_ids=[early.pk], occurrence="t")  # waits for A
+    enroll(campaign=campaign, partner_ids=[waiting.pk], occurrence="t")
+    assert dispatch.dispatch_due(tenant=program) == 1  # A ran; waiting for B
+    enroll(campaign=campaign, partner_ids=[early.pk], occurrence="t")  # waits for A
     Enrollment.objects.filter(partner=early).update(due_at=T0 + timedelta(days=1))
 
     services.step_move(step=b, direction="up")  # the order is now B, A, C
@@ -249,7 +250,7 @@ def test_moving_a_step_neither_skips_nor_repeats_a_step_for_running_partners(sco
 
     for days in range(1, 5):
         with time_machine.travel(T0 + timedelta(days=days), tick=False):
-            services.dispatch_due(tenant=program)
+            dispatch.dispatch_due(tenant=program)
     for partner, order in ((waiting, [a, b, c]), (early, [b, a, c])):
         sent = Message.objects.filter(enrollment__partner=partner).order_by("id")
         assert [m.step_id for m in sent] == [s.pk for s in order], partner
@@ -270,9 +271,9 @@ def test_first_result_goal_ends_the_enrollment(scope, reference):
         goal=Goal.FIRST_RESULT,
         steps=[email_step(0), {"action": Action.WAIT_GOAL, "delay_minutes": 0}, email_step(10)],
     )
-    services.enroll(campaign=campaign, partner_ids=[partner.pk], occurrence="t")
-    services.dispatch_due(tenant=program)
-    services.dispatch_due(tenant=program)
+    enroll(campaign=campaign, partner_ids=[partner.pk], occurrence="t")
+    dispatch.dispatch_due(tenant=program)
+    dispatch.dispatch_due(tenant=program)
     enrollment = Enrollment.objects.get()
     assert (enrollment.state, enrollment.position, enrollment.due_at) == ("running", 1, None)
     with CaptureQueriesContext(connection) as queries:
@@ -293,7 +294,7 @@ def test_new_result_goal_ignores_results_before_enrollment(scope):
     program = scope
     (partner,) = make_partners(program, 1)
     campaign = make_campaign(program, goal=Goal.NEW_RESULT, steps=[email_step(60)])
-    services.enroll(campaign=campaign, partner_ids=[partner.pk], occurrence="t")
+    enroll(campaign=campaign, partner_ids=[partner.pk], occurrence="t")
     enrollment = Enrollment.objects.get()
     conversion_record(
         tenant=program,
@@ -323,9 +324,9 @@ def test_variants_split_by_weight_and_control_gets_nothing(
         tenant=program, step=step, name="B", weight=1, subject_en="B {{ partner_name }}"
     )
     Variant.objects.create(tenant=program, step=step, name="Control", weight=1, is_control=True)
-    services.enroll(campaign=campaign, partner_ids=[p.pk for p in partners], occurrence="t")
+    enroll(campaign=campaign, partner_ids=[p.pk for p in partners], occurrence="t")
     with django_capture_on_commit_callbacks(execute=True):
-        services.dispatch_due(tenant=program)
+        dispatch.dispatch_due(tenant=program)
     by_variant = {
         name: list(Message.objects.filter(variant__name=name).values_list("status", flat=True))
         for name in ("B", "Control")
@@ -352,8 +353,8 @@ def test_boost_applies_to_a_sale_inside_its_window_and_not_after(scope):
         program, steps=[{"action": Action.BOOST, "boost_points": Decimal("5"), "boost_days": 14}]
     )
     with time_machine.travel(T0, tick=False):
-        services.enroll(campaign=campaign, partner_ids=[partner.pk], occurrence="t")
-        services.dispatch_due(tenant=program)
+        enroll(campaign=campaign, partner_ids=[partner.pk], occurrence="t")
+        dispatch.dispatch_due(tenant=program)
     message = Message.objects.get()
     rule = CommissionRule.objects.get(is_bonus=True)
     assert (rule.value, rule.valid_from, rule.valid_until) == (
@@ -392,8 +393,8 @@ def test_manager_round_robin_over_chosen_members(scope):
     campaign = make_campaign(
         program, steps=[{"action": Action.ASSIGN_MANAGER, "manager_ids": [first.pk, second.pk]}]
     )
-    services.enroll(campaign=campaign, partner_ids=[p.pk for p in partners], occurrence="t")
-    services.dispatch_due(tenant=program)
+    enroll(campaign=campaign, partner_ids=[p.pk for p in partners], occurrence="t")
+    dispatch.dispatch_due(tenant=program)
     managers = list(Partner.objects.order_by("pk").values_list("manager_id", flat=True))
     assert managers == [first.pk, second.pk, first.pk]
     assert campaign.steps.get().manager_turn == 3
@@ -469,7 +470,7 @@ def test_audience_limits_enrollment_to_a_custom_segment(scope):
     campaign = make_campaign(program, steps=[email_step()])
     campaign.audience = audience
     campaign.save()
-    assert services.enroll_manual(campaign=campaign, partner_ids=[blogger.pk, other.pk]) == 1
+    assert enroll_manual(campaign=campaign, partner_ids=[blogger.pk, other.pk]) == 1
     assert list(Enrollment.objects.values_list("partner_id", flat=True)) == [blogger.pk]
 
 
@@ -483,7 +484,7 @@ def test_the_beat_tick_dispatches_due_programs_and_sweeps_at_risk_after_a_run(pr
     with tenant_scope(program):
         a, b = make_partners(program, 2)
         manual = make_campaign(program, steps=[email_step(60)])
-        services.enroll(campaign=manual, partner_ids=[a.pk], occurrence="t")
+        enroll(campaign=manual, partner_ids=[a.pk], occurrence="t")
         risky = make_campaign(program, trigger=Trigger.AT_RISK, steps=[email_step(60)])
         run = SegmentRun.objects.create(
             tenant=program, trigger="manual", as_of=date(2026, 3, 2), status="succeeded"
@@ -524,14 +525,14 @@ def test_a_paused_campaign_waits_and_archiving_cancels(scope):
     program = scope
     partners = make_partners(program, 2)
     campaign = make_campaign(program, steps=[email_step(), email_step(60)])
-    services.enroll(campaign=campaign, partner_ids=[partners[0].pk], occurrence="t")
+    enroll(campaign=campaign, partner_ids=[partners[0].pk], occurrence="t")
     services.campaign_status_set(campaign=campaign, status="paused")
-    assert services.dispatch_due(tenant=program) == 0
+    assert dispatch.dispatch_due(tenant=program) == 0
     with pytest.raises(services.ServiceError) as error:
-        services.enroll_manual(campaign=campaign, partner_ids=[partners[1].pk])
+        enroll_manual(campaign=campaign, partner_ids=[partners[1].pk])
     assert (error.value.status, error.value.message) == (409, "Activate the campaign first.")
     services.campaign_status_set(campaign=campaign, status="active")
-    assert services.dispatch_due(tenant=program) == 1
+    assert dispatch.dispatch_due(tenant=program) == 1
     services.campaign_status_set(campaign=campaign, status="archived")
     enrollment = Enrollment.objects.get()
     assert (enrollment.state, enrollment.due_at) == ("cancelled", None)

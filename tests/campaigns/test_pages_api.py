@@ -5,7 +5,8 @@ import json
 from django.core import mail
 from django.test import Client
 
-from campaigns import services
+from campaigns import dispatch
+from campaigns.enrollment import enroll
 from campaigns.models import Action, Campaign, Message, Step, Variant
 from tenancy.models import Role
 from tenancy.scope import tenant_scope
@@ -128,8 +129,8 @@ def test_partner_answers_a_survey_and_the_manager_sees_it(
         ],
     )
     with django_capture_on_commit_callbacks(execute=True):
-        services.enroll(campaign=campaign, partner_ids=[partner.pk], occurrence="t")
-        services.dispatch_due(tenant=program)
+        enroll(campaign=campaign, partner_ids=[partner.pk], occurrence="t")
+        dispatch.dispatch_due(tenant=program)
     message = Message.objects.get()
     assert (message.status, message.subject) == ("sent", "Why did you stop?")
     cabinet = Client()
@@ -196,7 +197,7 @@ def test_api_lists_campaigns_enrolls_and_shows_a_partners_messages(world_a):
     enrollments = client.get(f"/api/v1/partners/{partner.pk}/enrollments", **headers).json()
     assert [e["campaign_name"] for e in enrollments] == ["Test campaign"]
     with tenant_scope(program):
-        services.dispatch_due(tenant=program)
+        dispatch.dispatch_due(tenant=program)
     messages = client.get(f"/api/v1/partners/{partner.pk}/messages", **headers).json()
     assert len(messages) == 1
     assert messages[0]["action"] == "email"

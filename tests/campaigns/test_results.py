@@ -7,7 +7,8 @@ import pytest
 from django.utils import timezone
 from scipy.stats import fisher_exact
 
-from campaigns import selectors, services
+from campaigns import dispatch, selectors
+from campaigns.enrollment import enroll
 from campaigns.models import Enrollment, EnrollmentState, Message, Variant
 from tests.campaigns.conftest import email_step, make_campaign, make_partners
 
@@ -59,20 +60,20 @@ def test_a_dispatch_that_dies_midway_leaves_nothing_and_the_next_runs_once(scope
     program = scope
     partners = make_partners(program, 5)
     campaign = make_campaign(program, steps=[email_step(), email_step(60)])
-    services.enroll(campaign=campaign, partner_ids=[p.pk for p in partners], occurrence="t")
+    enroll(campaign=campaign, partner_ids=[p.pk for p in partners], occurrence="t")
 
     def killed(*args, **kwargs):
         raise SystemExit("worker killed")
 
-    monkeypatch.setattr(services, "_advance", killed)
+    monkeypatch.setattr(dispatch, "_advance", killed)
     with pytest.raises(SystemExit):
-        services.dispatch_due(tenant=program)
+        dispatch.dispatch_due(tenant=program)
     assert Message.objects.count() == 0
     assert set(Enrollment.objects.values_list("position", flat=True)) == {0}
     monkeypatch.undo()
-    assert services.dispatch_due(tenant=program) == 5
-    assert services.dispatch_due(tenant=program) == 0
+    assert dispatch.dispatch_due(tenant=program) == 5
+    assert dispatch.dispatch_due(tenant=program) == 0
     later = timezone.now() + timedelta(minutes=61)
-    assert services.dispatch_due(tenant=program, now=later) == 5
-    assert services.dispatch_due(tenant=program, now=later) == 0
+    assert dispatch.dispatch_due(tenant=program, now=later) == 5
+    assert dispatch.dispatch_due(tenant=program, now=later) == 0
     assert Message.objects.count() == 10

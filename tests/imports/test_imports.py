@@ -75,8 +75,8 @@ def test_upload_imports_the_rows_into_the_program_and_shows_the_summary(
         2,
     )
     assert job.errors == [
-        [3, "email", "not a valid email 'not-an-email'"],
-        [4, "country", "not an ISO 3166 code 'XX'"],
+        [3, "email", "'not-an-email': Enter a valid email address."],
+        [4, "country", "'XX': Use a two-letter ISO 3166 country code such as RU."],
     ]
     assert bytes(job.content) == b""  # the file is dropped, the summary stays
     assert job.created_by == world_a.manager
@@ -94,7 +94,7 @@ def test_upload_imports_the_rows_into_the_program_and_shows_the_summary(
     assert 'data-testid="summary-imported">2<' in body
     assert 'data-testid="summary-present">1<' in body
     assert 'data-testid="summary-errors">2<' in body
-    assert "not an ISO 3166 code &#x27;XX&#x27;" in body
+    assert "&#x27;XX&#x27;: Use a two-letter ISO 3166 country code such as RU." in body
     listing = client.get(f"/app/{world_a.tenant.slug}/imports/").content.decode()
     assert "old.csv" in listing
     assert "zebra-partners.csv" not in listing
@@ -114,8 +114,8 @@ def test_row_errors_are_in_the_language_of_who_started_the_import(
     )
     job.refresh_from_db()
     assert job.errors == [
-        [3, "email", "не похоже на email: 'not-an-email'"],
-        [4, "country", "не код страны ISO 3166: 'XX'"],
+        [3, "email", "'not-an-email': Введите корректный адрес электронной почты."],
+        [4, "country", "'XX': Укажите двухбуквенный код страны по ISO 3166, например RU."],
     ]
 
 
@@ -153,8 +153,8 @@ def test_errors_download_as_csv(world_a, django_capture_on_commit_callbacks):
     assert response["Content-Disposition"] == f'attachment; filename="import-{job.pk}-errors.csv"'
     assert response.content.decode().splitlines() == [
         "line,column,message",
-        "3,email,not a valid email 'not-an-email'",
-        "4,country,not an ISO 3166 code 'XX'",
+        "3,email,'not-an-email': Enter a valid email address.",
+        "4,country,'XX': Use a two-letter ISO 3166 country code such as RU.",
     ]
 
 

@@ -44,12 +44,12 @@ def test_valid_rows_are_imported_and_errors_name_their_line(
     with django_assert_max_num_queries(20):
         out, errors = run(tmp_path, world_a)
     assert errors == [
-        "line 4: email: not a valid email 'not-an-email'",
-        "line 5: country: not an ISO 3166 code 'XX'",
-        "line 6: channel_type: unknown value 'tv'; use one of blogger, niche_site, expert, customer, adjacent",
+        "line 4: email: 'not-an-email': Enter a valid email address.",
+        "line 5: country: 'XX': Use a two-letter ISO 3166 country code such as RU.",
+        "line 6: channel_type: Unknown value “tv”; choose one of: blogger, niche_site, expert, customer, adjacent.",
         "line 7: email: anna@import.test appears earlier in the file",
         "line 8: code: 'P00001' is taken in the program",
-        "line 9: name: required, up to 150 characters",
+        "line 9: name: This field is required.",
         "line 10: joined_at: not an ISO date 'yesterday'",
     ]
     assert out == "Imported 2 partners, skipped 1 already in the program, 7 rows with errors.\n"

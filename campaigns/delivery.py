@@ -1,0 +1,190 @@
+"""Delivery of the messages the dispatcher created: rendering, the cabinet, email.
+
+Each email is sent by the one sender whose conditional ``UPDATE … WHERE claimed_at IS NULL``
+claimed it. A claim is never released once a send was attempted, so a killed worker can lose
+a message (recorded as failed) but never send one twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import smtplib
+from collections import defaultdict
+from datetime import datetime, timedelta
+from email.utils import formataddr, parseaddr
+
+from django.conf import settings
+from django.core.mail import EmailMessage, get_connection
+from django.db import connection
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from campaigns.models import (
+    Action,
+    Message,
+    MessageStatus,
+)
+from campaigns.templating import contexts_for, render, texts_for
+from tenancy.models import Tenant
+
+log = logging.getLogger(__name__)
+
+# A queued email whose send task was lost is queued again after this long.
+REQUEUE_AFTER = timedelta(minutes=2)
+# A claimed email still unsent after this long: its sender died mid-send. It is not retried.
+CLAIM_TIMEOUT = timedelta(minutes=15)
+MAX_CONNECT_ATTEMPTS = 5
+
+RESULT_FIELDS = ["language", "subject", "body", "status", "sent_at", "detail"]
+
+
+def _claim(message_ids: list[int], now: datetime) -> list[int]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            UPDATE campaigns_message SET claimed_at = %s, attempts = attempts + 1
+            WHERE id = ANY(%s) AND tenant_id = %s AND status = 'queued' AND claimed_at IS NULL
+            RETURNING id
+            """,
+            [now, list(message_ids), _tenant_id()],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _tenant_id() -> int:
+    from tenancy.scope import current_tenant
+
+    return current_tenant().pk
+
+
+def messages_deliver(
+    *, tenant: Tenant, message_ids: list[int], now: datetime | None = None
+) -> dict:
+    """Renders and delivers queued messages: cabinet messages and surveys appear in the
+    cabinet, emails go out unless the partner has no marketing consent (suppressed). Each
+    message is claimed first, in its own committed UPDATE, so only one caller delivers it."""
+    now = now or timezone.now()
+    claimed = _claim(message_ids, now)
+    outcome: dict[str, int] = defaultdict(int)
+    if not claimed:
+        return outcome
+    messages = list(
+        Message.objects.filter(pk__in=claimed)
+        .select_related("step", "variant", "partner")
+        .order_by("id")
+    )
+    contexts = contexts_for(tenant=tenant, partner_ids={m.partner_id for m in messages})
+    emails, done = [], []
+    for message in messages:
+        language, public = contexts[message.partner_id]
+        subject, body = texts_for(message.step, message.variant, language)
+        message.language = language
+        try:
+            message.subject = render(subject, public).strip()[:300]
+            message.body = render(body, public)
+        except Exception as error:  # a text that passed the save check but fails for this one
+            log.exception("campaign message %s could not be rendered", message.pk)
+            message.status = MessageStatus.FAILED
+            message.detail = (_("The text could not be rendered: %(error)s") % {"error": error})[
+                :300
+            ]
+            done.append(message)
+            outcome[message.status] += 1
+            continue
+        if message.action != Action.EMAIL:
+            message.status, message.sent_at = MessageStatus.SENT, now
+        elif not message.partner.marketing_consent:
+            message.status = MessageStatus.SUPPRESSED
+            message.detail = _("No consent to marketing emails (or unsubscribed).")
+        else:
+            emails.append((message, public["unsubscribe_url"]))
+            continue
+        done.append(message)
+        outcome[message.status] += 1
+    # Nothing left the system for these: one UPDATE records them all.
+    Message.objects.bulk_update(done, RESULT_FIELDS)
+    if emails:
+        _emails_send(tenant=tenant, emails=emails, outcome=outcome)
+    return outcome
+
+
+def _email_for(*, tenant: Tenant, message: Message, unsubscribe: str) -> EmailMessage:
+    address = parseaddr(settings.DEFAULT_FROM_EMAIL)[1]
+    return EmailMessage(
+        subject=message.subject,
+        body=message.body,
+        from_email=formataddr((tenant.name, address)),
+        to=[message.partner.email],
+        headers={
+            "List-Unsubscribe": f"<{unsubscribe}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+            "X-Partnerflow-Message": str(message.pk),
+        },
+    )
+
+
+def _emails_send(*, tenant: Tenant, emails: list, outcome: dict) -> None:
+    mailer = get_connection()
+    try:
+        mailer.open()
+    except OSError:
+        # Nothing was handed to the server: give the claims back for the next sweep.
+        for message, _url in emails:
+            retry = message.attempts < MAX_CONNECT_ATTEMPTS
+            Message.objects.filter(pk=message.pk).update(
+                claimed_at=None if retry else message.claimed_at,
+                status=MessageStatus.QUEUED if retry else MessageStatus.FAILED,
+                language=message.language,
+                subject=message.subject,
+                body=message.body,
+                detail=_("The mail server could not be reached."),
+            )
+            outcome["retry" if retry else MessageStatus.FAILED] += 1
+        return
+    try:
+        for message, url in emails:
+            try:
+                mailer.send_messages([_email_for(tenant=tenant, message=message, unsubscribe=url)])
+                message.status, message.sent_at = MessageStatus.SENT, timezone.now()
+            except smtplib.SMTPRecipientsRefused as error:
+                message.status = MessageStatus.BOUNCED
+                message.detail = _smtp_text(next(iter(error.recipients.values()), ""))
+            except smtplib.SMTPResponseException as error:
+                message.status = (
+                    MessageStatus.BOUNCED if error.smtp_code >= 500 else MessageStatus.FAILED
+                )
+                message.detail = _smtp_text((error.smtp_code, error.smtp_error))
+            except (smtplib.SMTPException, OSError) as error:
+                message.status = MessageStatus.FAILED
+                message.detail = str(error)[:300]
+            # Each email's result is written as soon as it is known.
+            message.save(update_fields=RESULT_FIELDS)
+            outcome[message.status] += 1
+    finally:
+        with contextlib.suppress(smtplib.SMTPException, OSError):  # closing a broken link
+            mailer.close()
+
+
+def _smtp_text(reply) -> str:
+    if isinstance(reply, tuple) and len(reply) == 2:
+        code, text = reply
+        text = text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
+        return f"{code} {text}"[:300]
+    return str(reply)[:300]
+
+
+def messages_sweep(*, now: datetime | None = None) -> list[tuple[int, int]]:
+    """Queued messages whose send task was lost are returned, as (tenant id, message id), for
+    sending again; messages whose sender died mid-send are marked failed (never retried: the
+    email may have gone out). Across programs: call it inside ``all_tenants()``."""
+    now = now or timezone.now()
+    Message.objects.filter(status=MessageStatus.QUEUED, claimed_at__lt=now - CLAIM_TIMEOUT).update(
+        status=MessageStatus.FAILED,
+        detail=_("Interrupted while sending; not retried so that it is never sent twice."),
+    )
+    return list(
+        Message.objects.filter(
+            status=MessageStatus.QUEUED, claimed_at__isnull=True, created_at__lt=now - REQUEUE_AFTER
+        ).values_list("tenant_id", "pk")[:10000]
+    )
