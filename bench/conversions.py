@@ -49,7 +49,8 @@ def environment(settings: str) -> dict:
     }
 
 
-def database_create() -> None:
+def database_create() -> str:
+    """A fresh database with one program; the program's API secret."""
     parts = urlsplit(DATABASE_URL)
     name = parts.path.lstrip("/")
     admin = parts._replace(path="/postgres").geturl()
@@ -83,8 +84,19 @@ def database_create() -> None:
     return result.stdout.strip().splitlines()[-1]
 
 
+def wrk_figure(pattern: str, output: str, flags: int = 0) -> str:
+    """The first group of ``pattern`` in wrk's output, or an error showing the output."""
+    match = re.search(pattern, output, flags)
+    if match is None:
+        raise RuntimeError(f"no {pattern!r} in wrk's output:\n{output}")
+    return match.group(1)
+
+
 def to_ms(text: str) -> float:
-    value, unit = re.match(r"([\d.]+)(us|ms|s|m)", text).groups()
+    match = re.match(r"([\d.]+)(us|ms|s|m)", text)
+    if match is None:
+        raise RuntimeError(f"not a wrk duration: {text!r}")
+    value, unit = match.groups()
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
 
 
@@ -121,11 +133,11 @@ def wrk(server: tuple, key: str, seconds: int, connections: int) -> dict:
         print(output)
     cpu_after = cpu_seconds(process)
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
-    requests = int(re.search(r"(\d+) requests in", output).group(1))
+    requests = int(wrk_figure(r"(\d+) requests in", output))
     return {
-        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
-        "p50": to_ms(re.search(r"^\s+50%\s+(\S+)", output, re.M).group(1)),
-        "p99": to_ms(re.search(r"^\s+99%\s+(\S+)", output, re.M).group(1)),
+        "rps": float(wrk_figure(r"Requests/sec:\s+([\d.]+)", output)),
+        "p50": to_ms(wrk_figure(r"^\s+50%\s+(\S+)", output, re.M)),
+        "p99": to_ms(wrk_figure(r"^\s+99%\s+(\S+)", output, re.M)),
         "errors": int(non_2xx.group(1)) if non_2xx else 0,
         "requests": requests,
         # CPU milliseconds per request: the gunicorn, PostgreSQL, Redis.

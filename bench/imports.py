@@ -79,7 +79,8 @@ def main() -> None:
         writes.append(time.monotonic())
         real_write(self)
 
-    ProgressWriter.write = counting_write
+    # Patched on the class for this process: the import builds its own writer.
+    ProgressWriter.write = counting_write  # type: ignore[method-assign]
     refresh_seconds = []
     real_refresh = services.rollup_refresh_days
 

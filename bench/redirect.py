@@ -88,8 +88,19 @@ def create_fixture() -> str:
     return link.code
 
 
+def wrk_figure(pattern: str, output: str) -> str:
+    """The first group of ``pattern`` in wrk's output, or an error showing the output."""
+    match = re.search(pattern, output)
+    if match is None:
+        raise RuntimeError(f"no {pattern!r} in wrk's output:\n{output}")
+    return match.group(1)
+
+
 def to_ms(value: str) -> float:
-    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", value).groups()
+    match = re.fullmatch(r"([\d.]+)(us|ms|s)", value)
+    if match is None:
+        raise RuntimeError(f"not a wrk duration: {value!r}")
+    number, unit = match.groups()
     return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
@@ -102,11 +113,11 @@ def run_wrk(url: str, duration: int, connections: int) -> dict:
         text=True,
         check=True,
     ).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    p50 = to_ms(re.search(r"\s50%\s+(\S+)", out).group(1))
-    p99 = to_ms(re.search(r"\s99%\s+(\S+)", out).group(1))
+    rps = float(wrk_figure(r"Requests/sec:\s+([\d.]+)", out))
+    p50 = to_ms(wrk_figure(r"\s50%\s+(\S+)", out))
+    p99 = to_ms(wrk_figure(r"\s99%\s+(\S+)", out))
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    total = int(re.search(r"(\d+) requests in", out).group(1))
+    total = int(wrk_figure(r"(\d+) requests in", out))
     return {
         "rps": rps,
         "p50": p50,

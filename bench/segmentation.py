@@ -306,7 +306,7 @@ def main() -> None:
         with connection.cursor() as cursor:
             for name, value in PLANNER_SETTINGS.items():
                 cursor.execute("SELECT set_config(%s, %s, false)", [name, value])
-            cursor.execute(b"EXPLAIN " + query.as_bytes(cursor.cursor))
+            cursor.execute("EXPLAIN " + query.as_string(cursor.cursor))
             plan = "\n".join(row[0] for row in cursor.fetchall())
             for name in PLANNER_SETTINGS:
                 cursor.execute(f"RESET {name}")

@@ -14,11 +14,15 @@ PLOTLY_STATIC_PATH = "vendor/plotly.min.js"
 _BUNDLE_DIR = Path(plotly.__file__).parent / "package_data"
 
 
+class _VendorStorage(FileSystemStorage):
+    # collectstatic copies a finder's files under its storage's ``prefix``.
+    prefix = "vendor"
+
+
 class PlotlyFinder(BaseFinder):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.storage = FileSystemStorage(location=str(_BUNDLE_DIR))
-        self.storage.prefix = "vendor"
+        self.storage = _VendorStorage(location=str(_BUNDLE_DIR))
 
     def check(self, **kwargs):
         if not (_BUNDLE_DIR / "plotly.min.js").exists():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from django.db import connection
 
@@ -18,7 +19,7 @@ class ProgressWriter:
         self.interval = interval
         self.done = 0
         self._written_at = time.monotonic()
-        self._connection = None
+        self._connection: Any = None  # the backend's DB-API connection (psycopg)
 
     def __call__(self, rows: int) -> None:
         self.done += rows

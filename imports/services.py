@@ -30,8 +30,8 @@ from core.errors import ServiceError
 from imports.columns import COLUMNS
 from imports.models import ImportJob, ImportKind, ImportStatus
 from imports.progress import ProgressWriter
-from partners.imports import partners_import
-from payouts.imports import conversions_import
+from partners.imports import PartnersImportSummary, partners_import
+from payouts.imports import ImportSummary, conversions_import
 from tenancy.models import Tenant
 
 log = logging.getLogger(__name__)
@@ -167,6 +167,7 @@ def _finish(job_id: int, status: str, **fields) -> None:
 
 def _run(job: ImportJob, content: bytes, progress: ProgressWriter) -> dict:
     lines = _lines(content)
+    summary: PartnersImportSummary | ImportSummary
     if job.kind == ImportKind.PARTNERS:
         summary = partners_import(tenant=job.tenant, lines=lines, progress=progress)
         rollup_mark_partners_changed(tenant_id=job.tenant_id)

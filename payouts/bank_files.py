@@ -11,6 +11,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils.translation import gettext as _
 from openpyxl import Workbook
+from openpyxl.worksheet.worksheet import Worksheet
 
 from core.errors import ServiceError
 from payouts import batches
@@ -90,18 +91,19 @@ def register_xlsx(batch: PayoutBatch) -> bytes:
     _require_approved(batch)
     book = Workbook()
     sheet = book.active
+    assert isinstance(sheet, Worksheet)  # a new workbook opens on one empty worksheet
     sheet.title = f"Batch {batch.pk}"
     sheet.append(REGISTER_COLUMNS)
     amount_column = REGISTER_COLUMNS.index("amount")
     for row in _register_rows(batch):
-        row[amount_column] = Decimal(row[amount_column])
-        sheet.append(row)
+        amount = Decimal(row[amount_column])
+        sheet.append([*row[:amount_column], amount, *row[amount_column + 1 :]])
         # A name that starts with "=" is the partner's text, not a formula to run.
         for cell in sheet[sheet.max_row]:
             if cell.data_type == "f":
                 cell.data_type = "s"
-    for row in sheet.iter_rows(min_row=2, min_col=amount_column + 1, max_col=amount_column + 1):
-        for cell in row:
+    for cells in sheet.iter_rows(min_row=2, min_col=amount_column + 1, max_col=amount_column + 1):
+        for cell in cells:
             cell.number_format = "0.00"
     out = io.BytesIO()
     book.save(out)

@@ -1,3 +1,5 @@
+from typing import cast
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
@@ -77,13 +79,14 @@ class CommissionRuleForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["tags"].queryset = Tag.objects.all()
-        self.fields["partners"].queryset = Partner.objects.order_by("name")
+        cast(forms.ModelMultipleChoiceField, self.fields["tags"]).queryset = Tag.objects.all()
+        partners = cast(forms.ModelMultipleChoiceField, self.fields["partners"])
+        partners.queryset = Partner.objects.order_by("name")
 
     def clean(self):
         data = super().clean()
         try:
-            services.commission_rule_clean(dict(data))
+            services.commission_rule_clean(dict(self.cleaned_data))
         except ServiceError as error:
             self.add_error(error.field if error.field in self.fields else None, error.message)
         return data

@@ -30,7 +30,7 @@ ZERO = Decimal("0.00")
 
 
 BALANCE_KEYS = ("balance", "in_payout", "paid_out", "pending", "approved", "paid")
-ACCOUNT_KEYS = {
+ACCOUNT_KEYS: dict[str, str] = {
     LedgerAccount.BALANCE: "balance",
     LedgerAccount.IN_PAYOUT: "in_payout",
     LedgerAccount.PAID: "paid_out",
@@ -64,9 +64,9 @@ def partner_balances(*, partner_ids: list[int] | None = None) -> dict[int, dict[
     totals = commissions.values("partner_id", "status").annotate(
         total=Sum(F("amount") - F("reversed_amount"))
     )
-    for item in totals:
-        key = "pending" if item["status"] == CommissionStatus.ON_HOLD else item["status"]
-        row(item["partner_id"])[key] += item["total"]
+    for total in totals:
+        key = "pending" if total["status"] == CommissionStatus.ON_HOLD else total["status"]
+        row(total["partner_id"])[key] += total["total"]
     for partner_id in partner_ids or ():
         row(partner_id)
     return result
@@ -191,7 +191,9 @@ def payout_details_current_many(*, partner_ids: list[int]) -> dict[int, PayoutDe
     return {row.partner_id: row for row in rows}
 
 
-def partners_with_details_changed_since(*, partner_ids: list[int], since) -> dict[int, object]:
+def partners_with_details_changed_since(
+    *, partner_ids: list[int], since: datetime | None
+) -> dict[int, datetime]:
     """Partners whose details were *changed* (not first entered) at or after ``since``: the
     time of their newest change, by partner. A takeover of an account shows as a change."""
     if since is None or not partner_ids:

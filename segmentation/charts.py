@@ -8,6 +8,8 @@ template comes once per page from charts/head.html, so the figures leave it out.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.utils.translation import gettext as _
 
 LAYOUT = {
@@ -38,7 +40,7 @@ def segments_over_time_chart(history, labels: dict, title: str | None = None) ->
     days = [h[0].isoformat() for h in history]
     traces = []
     for segment, label in labels.items():
-        trace = {
+        trace: dict[str, Any] = {
             "type": "scatter",
             "x": days,
             "y": [h[1].get(segment, 0) for h in history],
@@ -74,7 +76,7 @@ def migration_chart(matrix, labels: dict) -> dict:
     def color(segment: str) -> str:
         return SEGMENT_COLORS.get(segment, NO_SEGMENT_COLOR)
 
-    links = {"source": [], "target": [], "value": [], "color": []}
+    links: dict[str, list] = {"source": [], "target": [], "value": [], "color": []}
     for (source, target), count in matrix.items():
         if count and source in sources and target in targets:
             links["source"].append(sources.index(source))

@@ -151,7 +151,7 @@ def definition_clean(raw: Any, *, tag_ids: set[int]) -> dict:
     if unknown:
         errors["definition"] = str(_("Unknown keys: %(keys)s.") % {"keys": ", ".join(unknown)})
     match = raw.get("match", "all")
-    if match not in MATCHES:
+    if not isinstance(match, str) or match not in MATCHES:
         errors["match"] = str(_("Choose “all” or “any”."))
     conditions = raw.get("conditions")
     clean: list[dict] = []
@@ -173,7 +173,8 @@ def _condition_clean(raw: Any, path: str, errors: dict, tag_ids: set[int]) -> di
     if not isinstance(raw, dict):
         errors[path] = str(_("Must be an object with “field”, “op” and “value”."))
         return None
-    spec = FIELDS.get(raw.get("field"))
+    field = raw.get("field")
+    spec = FIELDS.get(field) if isinstance(field, str) else None
     if spec is None:
         errors[f"{path}.field"] = str(
             _("Unknown field; choose one of: %(fields)s.") % {"fields": ", ".join(FIELDS)}
@@ -204,6 +205,7 @@ def _value_clean(spec: ConditionField, value: Any, path: str, errors: dict, tag_
             errors[path] = str(_("At most %(count)s values.") % {"count": MAX_LIST})
             return None
         if spec.kind == CHOICE:
+            assert spec.choices is not None  # every CHOICE field lists its choices
             allowed = [str(v) for v, _label in spec.choices()]
             bad = [str(v) for v in value if str(v) not in allowed]
             if bad:
@@ -367,7 +369,7 @@ def _metric_q(spec: ConditionField, op: str, value, days: int, context: Context)
     if spec.kind == MONEY:
         money = DecimalField(max_digits=18, decimal_places=2)
         net = Coalesce("amount", Value(Decimal(0)), output_field=money) - F("refunded_amount")
-        measure = Sum(Greatest(net, Value(Decimal(0)), output_field=money))
+        measure: Sum | Count = Sum(Greatest(net, Value(Decimal(0)), output_field=money))
     else:
         measure = Count("pk")
     grouped = window.order_by().values("partner_id").annotate(measure=measure)

@@ -1,6 +1,7 @@
 """Activity segmentation: each program's policy, its runs, every partner's current segment and
 the history of changes (docs/segmentation.md)."""
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -191,7 +192,7 @@ class SegmentRun(TenantOwned):
     def progress_text(self) -> str:
         """The current stage in words, with its counts, in the reader's language."""
         partners = self.progress.get("partners", 0)
-        texts = {
+        texts: dict[str, Callable[[], object]] = {
             RunStage.READING: lambda: _("Reading features…"),
             RunStage.CLASSIFYING: lambda: (
                 _("Classifying %(count)s partners…") % {"count": partners}

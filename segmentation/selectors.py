@@ -1,4 +1,5 @@
 from datetime import date
+from typing import TYPE_CHECKING, Any, TypedDict
 from zoneinfo import ZoneInfo
 
 from django.db.models import Count, JSONField, OuterRef, QuerySet, Subquery
@@ -16,6 +17,9 @@ from segmentation.models import (
     SegmentRun,
 )
 from tenancy.models import Tenant
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
 
 
 def policy_get(*, tenant: Tenant) -> SegmentationPolicy:
@@ -70,12 +74,22 @@ def custom_segment_list() -> QuerySet[CustomSegment]:
 STATE_RUN_ORDER = ("-finished_at", "-id")
 
 
+class MembershipState(TypedDict):
+    """What membership_for_partner annotates on the row."""
+
+    state_as_of: date | None
+    state_figures: dict[str, Any] | None
+    ahead: int
+
+
 def state_run() -> SegmentRun | None:
     """The run whose state the memberships hold (STATE_RUN_ORDER), or None before any."""
     return SegmentRun.objects.filter(status=RunStatus.SUCCEEDED).order_by(*STATE_RUN_ORDER).first()
 
 
-def membership_for_partner(*, partner: Partner) -> SegmentMembership | None:
+def membership_for_partner(
+    *, partner: Partner
+) -> "WithAnnotations[SegmentMembership, MembershipState] | None":
     """The partner's current segment row, with what its explanation needs from elsewhere read
     in the same statement (one snapshot, so never a mix of two runs): the date and run-wide
     figures of the run whose state this is (the latest succeeded one) and, for an active
@@ -106,7 +120,9 @@ def membership_for_partner(*, partner: Partner) -> SegmentMembership | None:
     )
 
 
-def membership_explanation(membership: SegmentMembership | None) -> str:
+def membership_explanation(
+    membership: "WithAnnotations[SegmentMembership, MembershipState] | None",
+) -> str:
     """Why the partner is in its segment, in plain words in the reader's language; ``membership``
     as membership_for_partner returns it. Empty when there is nothing to explain yet."""
     if membership is None or not membership.state_figures:

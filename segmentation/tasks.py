@@ -1,4 +1,5 @@
 from datetime import date
+from functools import partial
 
 from celery import shared_task
 from django.db import transaction
@@ -16,9 +17,7 @@ def segments_dispatch() -> int:
     services.segment_runs_fail_stale()
     runs = services.segments_dispatch_due()
     for run in runs:
-        transaction.on_commit(
-            lambda run=run: segments_recompute.delay(run.tenant_id, run_id=run.pk)
-        )
+        transaction.on_commit(partial(segments_recompute.delay, run.tenant_id, run_id=run.pk))
     return len(runs)
 
 

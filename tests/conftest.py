@@ -167,6 +167,7 @@ class SMTPInbox:
 
     def __init__(self) -> None:
         self.messages: list = []
+        self.port = 0  # set once the server listens
 
     async def handle_DATA(self, server, session, envelope):
         message = message_from_bytes(envelope.content, policy=policy.default)
@@ -200,6 +201,12 @@ def smtp_server(settings):
         controller.stop()
 
 
+class LoggedProcess(subprocess.Popen[str]):
+    """A child process whose output lines a thread collects in ``log``, for the tests to read."""
+
+    log: list[str]
+
+
 def _database_url_for_test_db(name: str | None = None) -> str:
     """The test database (or another database ``name`` on its server) as a DATABASE_URL for a
     child process, as django-environ reads it: a Unix socket directory (the embedded
@@ -231,7 +238,7 @@ def celery_worker(transactional_db, settings, smtp_server):
         "CELERY_TASK_ALWAYS_EAGER": "false",
         "EMAIL_URL": f"smtp://127.0.0.1:{smtp_server.port}",
     }
-    process = subprocess.Popen(
+    process = LoggedProcess(
         [
             sys.executable,
             "-m",
@@ -256,9 +263,11 @@ def celery_worker(transactional_db, settings, smtp_server):
         text=True,
     )
     log: list[str] = []
+    output = process.stdout
+    assert output is not None  # stdout=PIPE
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        line = process.stdout.readline()
+        line = output.readline()
         if not line and process.poll() is not None:
             raise RuntimeError("Celery worker exited:\n" + "".join(log))
         log.append(line)
@@ -268,7 +277,7 @@ def celery_worker(transactional_db, settings, smtp_server):
         process.kill()
         raise RuntimeError("Celery worker did not start:\n" + "".join(log))
     # Keep draining its output so the worker never blocks on a full pipe.
-    threading.Thread(target=lambda: log.extend(process.stdout), daemon=True).start()
+    threading.Thread(target=lambda: log.extend(output), daemon=True).start()
     previous = (app.conf.task_always_eager, app.conf.task_default_queue)
     app.conf.task_always_eager = False
     app.conf.task_default_queue = queue

@@ -50,13 +50,18 @@ def iter_routes(patterns=None, prefix: str = ""):
             yield Page(prefix + str(pattern.pattern), pattern.callback, pattern.name)
 
 
+def _path_filled(path: str, values: dict[str, str]) -> str:
+    """``path`` with each of its API parameters replaced by its value."""
+    return API_PARAM.sub(lambda m: values[m["name"]], path)
+
+
 def tenant_pages() -> list[Page]:
     return [page for page in iter_routes() if page.route.startswith(SURFACES)]
 
 
-def tenant_models() -> dict[str, type]:
+def tenant_models() -> dict[str, type[TenantOwned]]:
     return {
-        model._meta.model_name: model
+        str(model._meta.model_name): model
         for model in apps.get_models()
         if issubclass(model, TenantOwned)
     }
@@ -199,14 +204,14 @@ class Walker:
         client = Client()
         headers = self.a.api_headers()
         for path, method in self.api_operations():
-            values = {}
+            values: dict[str, str] = {}
             for match in API_PARAM.finditer(path):
                 obj = self.object_of_b(match["name"], self.api_model(path, match["name"]))
                 if obj is None:
                     break
                 values[match["name"]] = str(obj.pk)
             else:
-                url = API_PARAM.sub(lambda m, values=values: values[m["name"]], path)
+                url = _path_filled(path, values)
                 kwargs = (
                     {"content_type": "application/json", "data": "{}"} if method != "get" else {}
                 )

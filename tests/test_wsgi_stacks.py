@@ -4,6 +4,7 @@ still answer as the full stack does (cookies, security headers, the caller's lan
 import io
 import json
 import sys
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -14,7 +15,7 @@ from partners.models import Click
 from tenancy.scope import tenant_scope
 
 
-def call(method: str, path: str, body: bytes = b"", **headers) -> tuple[int, dict, bytes]:
+def call(method: str, path: str, *, body: bytes = b"", **headers: str) -> tuple[int, dict, bytes]:
     environ = {
         "REQUEST_METHOD": method,
         "PATH_INFO": path,
@@ -32,7 +33,7 @@ def call(method: str, path: str, body: bytes = b"", **headers) -> tuple[int, dic
         "wsgi.url_scheme": "http",
         **headers,
     }
-    answer = {}
+    answer: dict[str, Any] = {}
 
     def start_response(status, response_headers, exc_info=None):
         answer["status"] = int(status.split()[0])
@@ -80,7 +81,7 @@ def test_the_api_through_its_short_stack(world_a):
         "partner": world_a.partners[0].code,
     }
     status, headers, content = call(
-        "POST", "/api/v1/conversions", json.dumps(sale).encode(), **auth
+        "POST", "/api/v1/conversions", body=json.dumps(sale).encode(), **auth
     )
     assert status == 201, content
     body = json.loads(content)
@@ -92,7 +93,7 @@ def test_the_api_through_its_short_stack(world_a):
     assert headers["X-Frame-Options"] == "DENY"
     assert "Set-Cookie" not in headers
 
-    status, _, again = call("POST", "/api/v1/conversions", json.dumps(sale).encode(), **auth)
+    status, _, again = call("POST", "/api/v1/conversions", body=json.dumps(sale).encode(), **auth)
     assert (status, json.loads(again)) == (200, body)
 
     status, headers, content = call(
@@ -130,8 +131,8 @@ def test_only_pages_go_through_the_session_and_csrf_middleware(world_a, monkeypa
             partner=world_a.partners[0], destination_url="https://shop.example/tv", sub_id=""
         )
     assert call("GET", f"/r/{link.code}")[0] == 302
-    auth = {"HTTP_AUTHORIZATION": f"Bearer {world_a.api_secret}"}
-    assert call("GET", "/api/v1/program", **auth)[0] == 200
+    bearer = f"Bearer {world_a.api_secret}"
+    assert call("GET", "/api/v1/program", HTTP_AUTHORIZATION=bearer)[0] == 200
     assert seen == []
     call("GET", "/accounts/login/")
     assert {name for name, _path in seen} == {"SessionMiddleware", "CsrfViewMiddleware"}

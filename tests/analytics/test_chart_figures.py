@@ -166,7 +166,7 @@ SAMPLES = {
         SimpleNamespace(day=d, clicks=n * 3, leads=n, sales=n // 2) for n, d in enumerate(DAYS)
     ],
 }
-EMPTY = {name: {} if name == "matrix" else [] for name in SAMPLES}
+EMPTY: dict[str, dict | list] = {name: {} if name == "matrix" else [] for name in SAMPLES}
 
 CASES = [
     (

@@ -177,13 +177,14 @@ def test_column_cache_holds_at_most_its_bytes_dropping_the_least_recently_used()
 @pytest.mark.django_db
 def test_ranking_columns_read_only_the_rows_whose_version_is_not_held(monkeypatch):
     monkeypatch.setattr(metrics, "_COLUMN_CACHE", columns.ColumnCache(max_bytes=2**20))
-    unpacked = []
+    unpacked: list[int] = []
     unpack = columns.Column.unpack
-    monkeypatch.setattr(
-        columns.Column,
-        "unpack",
-        classmethod(lambda cls, packed: unpacked.append(1) or unpack(packed)),
-    )
+
+    def counted_unpack(cls, packed):
+        unpacked.append(1)
+        return unpack(packed)
+
+    monkeypatch.setattr(columns.Column, "unpack", classmethod(counted_unpack))
     tenant = TenantFactory()
     may, june = date(2026, 5, 1), date(2026, 6, 1)
     with tenant_scope(tenant):
@@ -247,8 +248,8 @@ def test_a_held_column_dropped_during_the_read_is_still_used(monkeypatch):
 
     def read(dropping: bool) -> dict:
         with binary_cursor() as cursor:
-            cursor = DroppingCursor(cursor) if dropping else cursor
-            signed = metrics._ranking_columns(cursor, tenant=tenant, wanted=wanted)
+            reader = DroppingCursor(cursor) if dropping else cursor
+            signed = metrics._ranking_columns(reader, tenant=tenant, wanted=wanted)
         sums = columns.period_sums(signed)
         return {int(p): (int(k), int(n)) for p, k, n in zip(*vars(sums).values(), strict=True)}
 

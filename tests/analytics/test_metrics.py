@@ -283,7 +283,7 @@ def test_custom_period_ranking_samples_the_curve_at_the_revenue_bucket_edges(db,
             b += 1
         return b
 
-    expected = [(Decimal(0), Decimal(0))]
+    expected: list[tuple[Decimal | None, Decimal | None]] = [(Decimal(0), Decimal(0))]
     total, n = sum(positive), len(positive)
     for b in sorted({bucket(r) for r in positive}, reverse=True):
         above = [r for r in positive if bucket(r) >= b]

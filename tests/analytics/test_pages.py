@@ -1,5 +1,6 @@
 import csv
 import io
+import re
 from datetime import date
 from decimal import Decimal
 
@@ -8,6 +9,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from openpyxl import load_workbook
+from openpyxl.worksheet.worksheet import Worksheet
 
 from analytics import metrics
 from analytics.models import ProgramCost
@@ -91,6 +93,7 @@ def test_xlsx_export(program):
         == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     )
     sheet = load_workbook(io.BytesIO(response.content)).active
+    assert isinstance(sheet, Worksheet)
     rows = list(sheet.iter_rows(values_only=True))
     assert rows[0] == ("Day", "Revenue", "Commissions", "Clicks", "Leads", "Sales")
     assert len(rows) == 31
@@ -413,16 +416,21 @@ def test_the_segment_chart_under_filters(program):
     assert "whole program" not in stable["layout"]["title"]["text"]
 
 
+def _table(export_link: str) -> str:
+    match = re.search(r"table=([\w-]+)", export_link)
+    assert match is not None, export_link
+    return match[1]
+
+
 def test_every_table_on_the_page_exports(program):
     """Each table's CSV and XLSX link answers with that table, for the page's period and
     filters; the funnel, migration and list exports hold the figures the page shows."""
     import html
-    import re
 
     owner = client_for(program.owner)
     page = owner.get(f"/app/shop/?{JUNE}").content.decode()
     links = sorted(set(re.findall(r'href="(/app/shop/analytics/export/\?[^"]+)"', page)))
-    tables = {re.search(r"table=([\w-]+)", link)[1] for link in links}
+    tables = {_table(link) for link in links}
     assert {
         "daily",
         "funnel",
@@ -443,9 +451,11 @@ def test_every_table_on_the_page_exports(program):
         assert response.status_code == 200, link
         if "format=csv" in link:
             rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
-            exported[re.search(r"table=([\w-]+)", link)[1]] = rows
+            exported[_table(link)] = rows
         else:
-            assert load_workbook(io.BytesIO(response.content)).active.max_row >= 1
+            sheet = load_workbook(io.BytesIO(response.content)).active
+            assert isinstance(sheet, Worksheet)
+            assert sheet.max_row >= 1
     assert exported["funnel"] == [
         ["Step", "Partners", "Of the step before"],
         ["Joined", "3", ""],

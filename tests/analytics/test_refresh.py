@@ -351,7 +351,7 @@ def test_long_periods_read_whole_months_from_the_month_cube_with_the_same_figure
     ]
     with tenant_scope(tenant):
         rollup_refresh_days(tenant=tenant, days=[date(2026, 6, 10), date(2026, 5, 25)])
-        results = {}
+        results: dict[tuple[Period, Filters], list[tuple]] = {}
         for days_only in (False, True):
             if days_only:
                 monkeypatch.setattr(

@@ -77,6 +77,7 @@ def test_manager_builds_a_campaign_and_the_partner_answers_its_survey(live_serve
 
     with tenant_scope(tenant):
         survey = Message.objects.get(action="survey")
+    assert survey.variant is not None
     expected = "Why did you join?" if survey.variant.name == "Plain" else "Maria, why did you join?"
 
     # The partner reads the message and answers the survey.

@@ -43,7 +43,9 @@ def expected_revenue(tenant, preset: str, filters: Filters) -> Decimal:
     with tenant_scope(tenant):
         period = period_for(preset, local_today(tenant=tenant))
         kpis = metrics.kpis(tenant=tenant, period=period, filters=filters, payouts_due=(None, None))
-    return next(k.value for k in kpis if k.key == "revenue")
+    revenue = next(k.value for k in kpis if k.key == "revenue")
+    assert isinstance(revenue, Decimal)
+    return revenue
 
 
 def raw_revenue(tenant, preset: str, channel: str = "") -> Decimal:

@@ -81,6 +81,7 @@ def test_upload_imports_the_rows_into_the_program_and_shows_the_summary(
     assert bytes(job.content) == b""  # the file is dropped, the summary stays
     assert job.created_by == world_a.manager
     assert job.started_at is not None
+    assert job.finished_at is not None
     assert job.finished_at >= job.started_at
     anna = Partner.unscoped.get(email="anna@imp.test")
     assert (anna.tenant, anna.name, anna.country) == (world_a.tenant, "Anna", "RU")

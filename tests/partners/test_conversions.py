@@ -401,4 +401,5 @@ def test_list_filters_and_detail(world_a, world_b):
     assert detail.json()["external_id"] == "lf-2"
     with tenant_scope(world_b.tenant):
         foreign = Conversion.objects.first()
+    assert foreign is not None
     assert client.get(f"{URL}/{foreign.pk}", **headers).status_code == 404

@@ -126,11 +126,13 @@ def test_a_customer_bound_by_a_transaction_committing_meanwhile_is_named_on_the_
         # of its own: pg_stat_activity is a snapshot per transaction), then commit that one.
         with psycopg.connect(**params, autocommit=True) as observer:
             for _ in range(200):
-                waiting = observer.execute(
+                row = observer.execute(
                     "SELECT count(*) FROM pg_stat_activity"
                     " WHERE datname = %s AND wait_event_type = 'Lock'",
                     [settings["NAME"]],
-                ).fetchone()[0]
+                ).fetchone()
+                assert row is not None
+                waiting = row[0]
                 if waiting:
                     break
                 threading.Event().wait(0.05)
@@ -145,5 +147,6 @@ def test_a_customer_bound_by_a_transaction_committing_meanwhile_is_named_on_the_
         stored = Conversion.objects.get(external_id="race-sale")
     assert customer.partner_id == second.pk  # the first referrer keeps the customer
     assert stored.customer_id == customer.pk
+    assert conversion.customer is not None
     assert conversion.customer.pk == customer.pk
     assert stored.partner_id == first.pk  # attributed by its partner code all the same

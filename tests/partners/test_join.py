@@ -41,6 +41,7 @@ def test_a_visitor_joins_is_logged_in_and_lands_in_the_cabinet(world_a, anon):
     assert partner.recruited_by == world_a.partners[1]
     assert partner.marketing_consent is True
     assert partner.marketing_consent_at is not None
+    assert partner.user is not None
     assert partner.user.check_password(PASSWORD)
     cabinet = anon.get(f"/p/{world_a.tenant.slug}/")
     assert cabinet.status_code == 200

@@ -121,13 +121,16 @@ def test_click_lookup_finds_buffered_and_flushed_clicks_of_this_program_only(
     click_id = click_id_of(anon.get(f"/r/{link.code}"))
     with scoped(world_a):
         info = click_lookup(click_id)
+        assert info is not None
         assert (str(info.id), info.partner_id, info.link_id) == (click_id, link.partner_id, link.pk)
     with scoped(world_b):
         assert click_lookup(click_id) is None
     click_store.clicks_flush()
     tracking.redis_client().delete(tracking.click_key(click_id))
     with scoped(world_a):
-        assert click_lookup(click_id).partner_id == link.partner_id
+        info = click_lookup(click_id)
+        assert info is not None
+        assert info.partner_id == link.partner_id
         assert click_lookup(uuid.uuid4()) is None
         assert click_lookup("garbage") is None
     with scoped(world_b):
@@ -143,7 +146,9 @@ def test_a_redelivered_batch_inserts_nothing_twice(world_a, anon):
         anon.get(f"/r/{link.code}", REMOTE_ADDR=f"10.2.0.{n}")
     client, stream = tracking.redis_client(), tracking.stream_key()
     click_store._ensure_group(client, stream)
-    entries = client.xreadgroup(click_store.GROUP, "dead-worker", {stream: ">"}, count=5)[0][1]
+    reply = client.xreadgroup(click_store.GROUP, "dead-worker", {stream: ">"}, count=5)
+    assert isinstance(reply, list)  # RESP2: [[stream, [(id, fields), ...]]]
+    entries = reply[0][1]
     assert click_store.clicks_write([click_store._row(fields) for _id, fields in entries]) == 5
     # ... and died here, without acknowledging.
     assert client.xpending(stream, click_store.GROUP)["pending"] == 5

@@ -1,7 +1,7 @@
 """Payout batches: thresholds, the hold boundary, exclusions, review after a change of payout
 details, paid and failed lines, refunds after payout, and that nothing is ever paid twice."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -505,7 +505,7 @@ def test_monthly_schedule_creates_one_batch_on_the_day(world):
     settings_set(world, minimum="100.00", schedule="monthly", monthly_day=5)
     card_details(world.partners[0])
     earn(world, world.partners[0], "1000.00", external_id="m-1", days_ago=60)
-    day4 = timezone.make_aware(timezone.datetime(2031, 3, 4, 9, 0))
+    day4 = timezone.make_aware(datetime(2031, 3, 4, 9, 0))
     with time_machine.travel(day4, tick=False):
         payout_batches_create_scheduled()
     assert PayoutBatch.objects.count() == 0

@@ -13,6 +13,7 @@ from django.db import connection
 from django.test import override_settings
 from django.utils import timezone
 from openpyxl import load_workbook
+from openpyxl.worksheet.worksheet import Worksheet
 
 from payouts import bank_files, batches
 from payouts.models import PayoutDetails
@@ -96,6 +97,7 @@ def test_bank_register_xlsx_holds_a_partners_text_as_text_not_a_formula(world):
     )
     batch = batches.payout_batch_approve(batch=batch_create(world))
     sheet = load_workbook(io.BytesIO(bank_files.register_xlsx(batch))).active
+    assert isinstance(sheet, Worksheet)
     header = [cell.value for cell in sheet[1]]
     recipient = sheet.cell(row=2, column=header.index("recipient") + 1)
     assert (recipient.value, recipient.data_type) == (evil, "s")

@@ -216,9 +216,11 @@ def test_cabinet_earnings_by_day(world_a, time_machine):
     page = world_a.client_for(partner.user).get(f"/p/{tenant.slug}/earnings/")
     text = page.content.decode()
     assert "RUB\xa0270.00 earned in the last 30 days" in text
-    figure = json.loads(
-        re.search(r'<script id="earnings-figure" type="application/json">(.*?)</script>', text)[1]
+    embedded = re.search(
+        r'<script id="earnings-figure" type="application/json">(.*?)</script>', text
     )
+    assert embedded is not None
+    figure = json.loads(embedded[1])
     bars = figure["data"][0]
     assert dict(zip(bars["x"], bars["y"], strict=True))["2026-06-14"] == "200.00"
     assert bars["y"][-2:] == ["200.00", "70.00"]  # money as decimal strings, never floats

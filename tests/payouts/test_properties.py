@@ -133,6 +133,7 @@ def _check_invariants(world) -> None:
         ):
             assert not LedgerEntry.objects.filter(commission=commission).exists()
     for conversion in Conversion.objects.filter(amount__isnull=False):
+        assert conversion.amount is not None
         assert conversion.refunded_amount <= conversion.amount
 
 

@@ -68,8 +68,8 @@ def make_partners(
         )
 
 
-def local(tenant, *args) -> datetime:
-    return datetime(*args, tzinfo=ZoneInfo(tenant.timezone))
+def local(tenant, year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=ZoneInfo(tenant.timezone))
 
 
 def sale(partner, when: datetime, amount="100.00", **extra) -> Conversion:

@@ -14,9 +14,13 @@ from tests.segmentation.test_recompute import AS_OF, Program
 pytestmark = pytest.mark.django_db
 
 
+class ApiProgram(Program):
+    headers: dict[str, str]  # the API key's, for the test client
+
+
 @pytest.fixture
 def program():
-    program = Program()
+    program = ApiProgram()
     with tenant_scope(program.tenant):
         _key, secret = services.api_key_create(
             tenant=program.tenant, name="backend", created_by=UserFactory()

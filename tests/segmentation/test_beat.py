@@ -33,7 +33,7 @@ from django.utils import timezone
 from config.celery import app
 from segmentation.models import RunStatus, RunTrigger, SegmentationPolicy, SegmentRun
 from tenancy.scope import all_tenants, tenant_scope
-from tests.conftest import REPO, _database_url_for_test_db
+from tests.conftest import REPO, LoggedProcess, _database_url_for_test_db
 from tests.factories import TenantFactory
 from tests.segmentation.conftest import local, make_partners, sale, save_conversions
 from tests.waiting import wait_until
@@ -61,7 +61,7 @@ def celery_beat(celery_worker, tmp_path):
         "CELERY_QUEUE": app.conf.task_default_queue,  # the worker's private queue
         "CELERY_TASK_ALWAYS_EAGER": "false",
     }
-    process = subprocess.Popen(
+    process = LoggedProcess(
         [
             sys.executable,
             "-m",
@@ -82,7 +82,9 @@ def celery_beat(celery_worker, tmp_path):
         text=True,
     )
     process.log = []
-    threading.Thread(target=lambda: process.log.extend(process.stdout), daemon=True).start()
+    output = process.stdout
+    assert output is not None  # stdout=PIPE
+    threading.Thread(target=lambda: process.log.extend(output), daemon=True).start()
     try:
         yield process
     finally:

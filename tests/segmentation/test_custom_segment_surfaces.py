@@ -10,7 +10,7 @@ from django.utils import timezone, translation
 from partners.models import Tag
 from segmentation.models import CustomSegment, CustomSegmentMembership
 from tenancy import services as tenancy_services
-from tenancy.models import Role
+from tenancy.models import Role, User
 from tenancy.scope import tenant_scope
 from tests.factories import MembershipFactory, UserFactory
 from tests.segmentation.test_custom_segments import NEWCOMER_BLOGGERS, World
@@ -25,9 +25,14 @@ def _english():
         yield
 
 
+class SurfacesWorld(World):
+    users: dict[str, User]  # by role
+    headers: dict[str, str]  # an API key's, for the test client
+
+
 @pytest.fixture
 def world():
-    world = World()
+    world = SurfacesWorld()
     world.users = {}
     for role in ("owner", "manager", "analyst"):
         user = UserFactory(email=f"{role}@custom-pages.test")

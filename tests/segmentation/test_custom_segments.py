@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from partners.models import Partner, PartnerTag, Tag
 from segmentation import services
+from segmentation.conditions import DefinitionInvalid, definition_clean
 from segmentation.models import CustomSegment, CustomSegmentMembership, SegmentMembership
 from segmentation.selectors import custom_segment_partners, definition_partners, local_today
 from segmentation.services import CustomSegmentInvalid
@@ -227,6 +228,15 @@ def test_bad_definitions_name_the_field_and_write_nothing(world):
     with world.scope():
         assert CustomSegment.objects.count() == 0
         assert CustomSegmentMembership.objects.count() == 0
+
+
+def test_a_field_or_match_of_the_wrong_type_is_named_not_a_crash():
+    # A list where a name belongs was looked up in a dict: TypeError (unhashable), a 500.
+    bad = {"match": ["all"], "conditions": [{"field": ["status"], "op": "in", "value": ["x"]}]}
+    with pytest.raises(DefinitionInvalid) as error:
+        definition_clean(bad, tag_ids=set())
+    assert set(error.value.errors) == {"match", "conditions[0].field"}
+    assert error.value.errors["match"] == "Choose “all” or “any”."
 
 
 def test_definition_is_stored_canonical(world):

@@ -76,6 +76,8 @@ def test_top_partners_earn_the_top_rate_after_a_recompute(demo):
         )
         top = Partner.objects.filter(activity_segment="top").order_by("pk").first()
         periodic = Partner.objects.filter(activity_segment="periodic").order_by("pk").first()
+        assert top is not None
+        assert periodic is not None
         cases = (
             (top, Decimal("1500.00"), "Top partners 15%"),
             (periodic, Decimal("1000.00"), "Sales 10%"),

@@ -13,7 +13,7 @@ from segmentation.models import (
     SegmentMembership,
     SegmentRun,
 )
-from tenancy.models import Role
+from tenancy.models import Role, User
 from tenancy.scope import tenant_scope
 from tests.factories import MembershipFactory, UserFactory
 from tests.segmentation.test_recompute import AS_OF, Program
@@ -28,9 +28,13 @@ def _restore_language():
         yield
 
 
+class TeamProgram(Program):
+    users: dict[str, User]  # by role
+
+
 @pytest.fixture
 def program():
-    program = Program()
+    program = TeamProgram()
     program.users = {}
     for role in ("owner", "manager", "analyst"):
         user = UserFactory(email=f"{role}@seg-pages.test")

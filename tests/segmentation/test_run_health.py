@@ -4,6 +4,7 @@ and counts to other sessions while its transaction is still open."""
 import threading
 import time
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import psycopg
 import pytest
@@ -106,7 +107,7 @@ def test_progress_is_visible_to_other_sessions_while_running():
     program = Program()
     user = UserFactory(email="progress@seg.test")
     MembershipFactory(tenant=program.tenant, user=user, role=Role.ANALYST)
-    seen = {}
+    seen: dict[str, Any] = {}  # a run's row by stage message, and the fragment's HTML
 
     def poll(stage_message: str) -> None:
         with psycopg.connect(database_dsn()) as other:
@@ -114,7 +115,7 @@ def test_progress_is_visible_to_other_sessions_while_running():
                 "SELECT status, stage, progress FROM segmentation_segmentrun"
             ).fetchone()
 
-    def fragment(run_id: int) -> str:
+    def fragment(run_id: int) -> None:
         # The page's poll, from another thread: its own database session.
         def get():
             client = Client()
@@ -132,7 +133,9 @@ def test_progress_is_visible_to_other_sessions_while_running():
         poll(message)
         if message.startswith("Writing"):
             with psycopg.connect(database_dsn()) as other:
-                fragment(other.execute("SELECT id FROM segmentation_segmentrun").fetchone()[0])
+                row = other.execute("SELECT id FROM segmentation_segmentrun").fetchone()
+                assert row is not None
+                fragment(row[0])
 
     run = program.recompute(progress=progress)
     assert run.status == RunStatus.SUCCEEDED

@@ -634,6 +634,9 @@ def test_membership_service_errors(world_a):
         )
         with pytest.raises(ServiceError) as caught:
             services.invitation_create(
-                tenant=world_a.tenant, email="x@example.test", role="boss", invited_by=None
+                tenant=world_a.tenant,
+                email="x@example.test",
+                role="boss",
+                invited_by=world_a.memberships["owner"].user,
             )
         assert (caught.value.field, caught.value.message) == ("role", "Unknown role “boss”.")

@@ -117,4 +117,6 @@ def make_endpoint(world, url: str, events=("partner.created",), **extra) -> Webh
 
 def delivery_of(endpoint) -> WebhookDelivery:
     """The newest delivery to ``endpoint`` (the world fixtures' own excluded by endpoint)."""
-    return WebhookDelivery.unscoped.filter(endpoint=endpoint).order_by("-id").first()
+    delivery = WebhookDelivery.unscoped.filter(endpoint=endpoint).order_by("-id").first()
+    assert delivery is not None, f"no delivery to {endpoint.url}"
+    return delivery

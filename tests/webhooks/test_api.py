@@ -93,6 +93,7 @@ def test_the_delivery_log_of_an_endpoint(world_a, world_b):
     assert item["id"] == str(delivery.delivery_id)
     assert (item["event"], item["status"], item["attempts"]) == ("ping", "pending", 0)
     theirs = WebhookEndpoint.unscoped.filter(tenant=world_b.tenant).first()
+    assert theirs is not None
     assert (
         world_a.client_for(world_a.owner)
         .get(f"{BASE}/{theirs.pk}/deliveries", **world_a.api_headers())

@@ -117,6 +117,7 @@ def test_failures_back_off_then_succeed(
     assert delivery.response_code == 500
     assert delivery.response_excerpt == "упало" * 200
     assert scheduled[-1] == {"args": [world_a.tenant.pk, delivery.pk, 2], "countdown": 60}
+    assert delivery.next_attempt_at is not None
     assert before + timedelta(seconds=60) <= delivery.next_attempt_at
     assert delivery.next_attempt_at <= timezone.now() + timedelta(seconds=60)
 

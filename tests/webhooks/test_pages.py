@@ -217,6 +217,7 @@ def test_replaying_a_pending_delivery_is_refused_with_a_message(world_a):
 
 def test_another_programs_endpoint_is_404(world_a, world_b):
     theirs = WebhookEndpoint.unscoped.filter(tenant=world_b.tenant).first()
+    assert theirs is not None
     client = world_a.client_for(world_a.owner)
     assert client.get(url(world_a, f"{theirs.pk}/")).status_code == 404
     assert client.post(url(world_a, f"{theirs.pk}/rotate-secret/")).status_code == 404

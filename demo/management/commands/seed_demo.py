@@ -25,6 +25,7 @@ from partners.models import (
     Coupon,
     Partner,
     PartnerStatus,
+    PartnerTag,
     ReferralLink,
     Refund,
     Tag,
@@ -306,10 +307,9 @@ class Command(BaseCommand):
             [partners[p.index] for p in people if p.recruiter], ["recruited_by"]
         )
         tags = Tag.objects.bulk_create([Tag(tenant=tenant, name=name) for name in TAGS])
-        through = Partner.tags.through
-        through.objects.bulk_create(
+        PartnerTag.objects.bulk_create(
             [
-                through(tenant=tenant, partner=partners[p.index], tag=tag)
+                PartnerTag(tenant=tenant, partner=partners[p.index], tag=tag)
                 for p in people
                 for tag in rng.sample(tags, k=rng.choice([0, 0, 1, 1, 2]))
             ]
@@ -376,6 +376,7 @@ class Command(BaseCommand):
             if roll < 0.04:
                 conversion_refund(conversion=sale)
             elif roll < 0.06:
+                assert sale.amount is not None  # a sale always carries its amount
                 conversion_refund(
                     conversion=sale, amount=(sale.amount / 2).quantize(Decimal("0.01"))
                 )

@@ -55,8 +55,12 @@ class Command(TenantCommand):
             path.open(newline="", encoding="utf-8-sig") as handle,
             tqdm(desc="checking", unit="row", disable=options["verbosity"] == 0) as bar,
         ):
+
+            def checked(rows: int) -> None:
+                bar.update(rows)
+
             try:
-                summary = partners_import(tenant=tenant, lines=handle, progress=bar.update)
+                summary = partners_import(tenant=tenant, lines=handle, progress=checked)
             except ValueError as error:
                 raise CommandError(str(error)) from error
         for line, message in summary.errors:

@@ -36,12 +36,19 @@ class Command(TenantCommand):
         with path.open(encoding="utf-8-sig", newline="") as handle:
             rows_bar = tqdm(desc="rows read", unit=" rows", disable=quiet, file=self.stderr)
             price_bar = tqdm(desc="priced", unit=" conversions", disable=quiet, file=self.stderr)
+
+            def rows_read(rows: int) -> None:
+                rows_bar.update(rows)
+
+            def priced(conversions: int) -> None:
+                price_bar.update(conversions)
+
             try:
                 summary = conversions_import(
                     tenant=tenant,
                     lines=handle,
-                    progress=rows_bar.update,
-                    price_progress=price_bar.update,
+                    progress=rows_read,
+                    price_progress=priced,
                 )
             except ValueError as error:
                 raise CommandError(str(error)) from error
