@@ -17,17 +17,39 @@ from analytics.models import (
     ACTIVE_WINDOW_DAYS,
     FIRST_REVENUE_BUCKET,
     REVENUE_BUCKET_EDGES,
+    CohortCube,
+    DailyCube,
+    DailyPartnerStats,
+    MonthCube,
+    PartnerAttributes,
+    PartnerWindowTotals,
     ProgramCost,
+    RankingColumns,
+    RankingSnapshot,
+    RevenueHistogram,
     ranking_windows,
 )
 from analytics.periods import Filters, Period, month_days
-from core.sql import binary_cursor
+from core.sql import binary_cursor, table_names
 from partners.models import Partner
 from payouts.selectors import payouts_due_total
 from segmentation.features import local_day_end
 from segmentation.history import at_risk_memberships, segment_migration
 from segmentation.models import SegmentMembership
 from tenancy.models import Tenant
+
+tables = table_names(
+    CohortCube,
+    DailyCube,
+    DailyPartnerStats,
+    MonthCube,
+    Partner,
+    PartnerAttributes,
+    PartnerWindowTotals,
+    RankingColumns,
+    RankingSnapshot,
+    RevenueHistogram,
+)
 
 ZERO = Decimal("0")
 
@@ -235,9 +257,9 @@ def _cube_rows_sql(
             a, b = f"r{n}_{k}a", f"r{n}_{k}b"
             params |= {a: first, b: last}
             if kind == "month":
-                table, day, fresh = "analytics_monthcube", "month", "NULL::integer[]"
+                table, day, fresh = tables.MonthCube, "month", "NULL::integer[]"
             else:
-                table, day, fresh = "analytics_dailycube", "day", "c.fresh"
+                table, day, fresh = tables.DailyCube, "day", "c.fresh"
                 read_days.append((first, last))
             statements.append(
                 f"SELECT c.{day} AS day, true AS counted, {fresh} AS fresh, {select}"
@@ -252,7 +274,7 @@ def _cube_rows_sql(
             a, b = f"w{n}_{k}a", f"w{n}_{k}b"
             params |= {a: a_day, b: b_day}
             statements.append(
-                f"SELECT c.day, false, c.fresh, {zeros} FROM analytics_dailycube c"
+                f"SELECT c.day, false, c.fresh, {zeros} FROM {tables.DailyCube} c"
                 f" WHERE c.tenant_id = %(tenant)s AND c.day BETWEEN %({a})s AND %({b})s"
                 f" {condition}"
             )
@@ -322,7 +344,7 @@ def _cohort_counts(tenant: Tenant, period: Period, filters: Filters) -> dict:
           coalesce(sum(c.first_results) FILTER (WHERE c.day BETWEEN %(ps)s AND %(pe)s), 0),
           coalesce(sum(c.first_result_days) FILTER (WHERE c.day BETWEEN %(cs)s AND %(ce)s), 0),
           coalesce(sum(c.first_result_days) FILTER (WHERE c.day BETWEEN %(ps)s AND %(pe)s), 0)
-        FROM analytics_cohortcube c
+        FROM {tables.CohortCube} c
         WHERE c.tenant_id = %(tenant)s AND c.day BETWEEN %(ps)s AND %(ce)s {where}
     """
     with connection.cursor() as cursor:
@@ -458,7 +480,7 @@ def daily_series(
         SELECT d::date, coalesce(sum(c.revenue), 0), coalesce(sum(c.commissions), 0),
                coalesce(sum(c.clicks), 0), coalesce(sum(c.leads), 0), coalesce(sum(c.sales), 0)
         FROM generate_series(%(cs)s::date, %(ce)s::date, interval '1 day') AS d
-        LEFT JOIN analytics_dailycube c
+        LEFT JOIN {tables.DailyCube} c
                ON c.day = d::date AND c.tenant_id = %(tenant)s AND c.dimension = ''
               AND c.day BETWEEN %(cs)s AND %(ce)s {where}
         GROUP BY d ORDER BY d
@@ -482,7 +504,7 @@ def journey_funnel(
     sql = f"""
         SELECT coalesce(sum(c.joined), 0), coalesce(sum(c.clicked), 0), coalesce(sum(c.led), 0),
                coalesce(sum(c.sold), 0), coalesce(sum(c.repeated), 0)
-        FROM analytics_cohortcube c
+        FROM {tables.CohortCube} c
         WHERE c.tenant_id = %(tenant)s AND c.day BETWEEN %(cs)s AND %(ce)s {where}
     """
     with connection.cursor() as cursor:
@@ -507,7 +529,7 @@ def activation_cohorts(
     sql = f"""
         SELECT date_trunc('month', c.day)::date AS month, sum(c.joined),
                sum(c.activated_7), sum(c.activated_30), sum(c.activated_90)
-        FROM analytics_cohortcube c
+        FROM {tables.CohortCube} c
         WHERE c.tenant_id = %(tenant)s AND c.day >= %(first)s {where}
         GROUP BY 1 HAVING sum(c.joined) > 0 ORDER BY 1
     """
@@ -587,7 +609,7 @@ def _ranking_columns(cursor, *, tenant: Tenant, wanted) -> list[tuple[int, colum
         f"""
         SELECT c.span, c.starts, {_ROW_VERSION},
                CASE WHEN k.version IS NULL THEN c.packed END
-        FROM analytics_rankingcolumns c
+        FROM {tables.RankingColumns} c
         LEFT JOIN unnest(%s::varchar[], %s::date[], %s::text[]) AS k(span, starts, version)
             ON k.span = c.span AND k.starts = c.starts AND k.version = {_ROW_VERSION}
         WHERE c.tenant_id = %s
@@ -629,7 +651,7 @@ def _partner_ranking_packed(
         if filters.active():
             where, params = partner_filter_sql(filters)
             cursor.execute(
-                f"SELECT {columns.ids_sql('p.partner_id')} FROM analytics_partnerattributes p"
+                f"SELECT {columns.ids_sql('p.partner_id')} FROM {tables.PartnerAttributes} p"
                 f" WHERE p.tenant_id = %(tenant)s {where}",
                 params | {"tenant": tenant.pk},
             )
@@ -645,8 +667,8 @@ def _partner_ranking_packed(
     # Run with no leaders too: the page's query count does not depend on the data.
     with connection.cursor() as cursor:
         cursor.execute(
-            """
-            SELECT partner_id, sum(sales), sum(commissions) FROM analytics_dailypartnerstats
+            f"""
+            SELECT partner_id, sum(sales), sum(commissions) FROM {tables.DailyPartnerStats}
             WHERE tenant_id = %s AND partner_id = ANY(%s::bigint[]) AND day BETWEEN %s AND %s
             GROUP BY partner_id
             """,
@@ -675,7 +697,7 @@ def partner_ranking(
     their months and days (_partner_ranking_packed)."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT as_of FROM analytics_rankingsnapshot WHERE tenant_id = %s", [tenant.pk]
+            f"SELECT as_of FROM {tables.RankingSnapshot} WHERE tenant_id = %s", [tenant.pk]
         )
         row = cursor.fetchone()
     windows = ranking_windows(row[0]) if row else []
@@ -687,7 +709,7 @@ def partner_ranking(
         cursor.execute(
             f"""
             SELECT t.bucket, sum(t.partners), sum(t.revenue)
-            FROM analytics_revenuehistogram t
+            FROM {tables.RevenueHistogram} t
             WHERE t.tenant_id = %(tenant)s AND t.starts = %(cs)s AND t.ends = %(ce)s {where}
             GROUP BY t.bucket ORDER BY t.bucket DESC
             """,
@@ -697,7 +719,7 @@ def partner_ranking(
         cursor.execute(
             f"""
             SELECT t.partner_id, t.revenue, t.sales, t.commissions
-            FROM analytics_partnerwindowtotals t
+            FROM {tables.PartnerWindowTotals} t
             WHERE t.tenant_id = %(tenant)s AND t.starts = %(cs)s AND t.ends = %(ce)s {where}
             ORDER BY t.revenue DESC, t.partner_id LIMIT %(limit)s
             """,
@@ -804,10 +826,10 @@ def newest_partner_ids(
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
-            SELECT (SELECT a.joined_day FROM analytics_partnerattributes a
+            SELECT (SELECT a.joined_day FROM {tables.PartnerAttributes} a
                     WHERE a.tenant_id = %(tenant)s {attributes_where}
                     ORDER BY a.joined_day DESC OFFSET %(offset)s LIMIT 1),
-                   (SELECT coalesce(max(partner_id), 0) FROM analytics_partnerattributes
+                   (SELECT coalesce(max(partner_id), 0) FROM {tables.PartnerAttributes}
                     WHERE tenant_id = %(tenant)s)
             """,
             params,
@@ -817,12 +839,12 @@ def newest_partner_ids(
         cursor.execute(
             f"""
             WITH candidates AS (
-                SELECT a.partner_id FROM analytics_partnerattributes a
+                SELECT a.partner_id FROM {tables.PartnerAttributes} a
                 WHERE a.tenant_id = %(tenant)s AND a.joined_day >= %(since)s {attributes_where}
               UNION
-                SELECT id FROM partners_partner WHERE tenant_id = %(tenant)s AND id > %(synced)s
+                SELECT id FROM {tables.Partner} WHERE tenant_id = %(tenant)s AND id > %(synced)s
             )
-            SELECT p.id FROM partners_partner p JOIN candidates c ON c.partner_id = p.id
+            SELECT p.id FROM {tables.Partner} p JOIN candidates c ON c.partner_id = p.id
             WHERE p.tenant_id = %(tenant)s {partners_where}
             ORDER BY p.joined_at DESC, p.id DESC LIMIT %(limit)s
             """,
@@ -847,7 +869,7 @@ def segment_migration_for(
     partners (segmentation.history.segment_migration)."""
     where, params = partner_filter_sql(filters)
     narrow = (
-        f"AND partner_id IN (SELECT p.id FROM partners_partner p WHERE p.tenant_id = %(tenant)s {where})"
+        f"AND partner_id IN (SELECT p.id FROM {tables.Partner} p WHERE p.tenant_id = %(tenant)s {where})"
         if where
         else ""
     )

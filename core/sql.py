@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import lru_cache
+from types import SimpleNamespace
 from typing import TypeVar
 
 from django.conf import settings
@@ -146,3 +147,9 @@ def rows_insert(objs: Sequence[M], *, unless_present: str = "") -> list[M]:
     for obj, pk in zip(objs, ids, strict=True):
         mark_saved(obj, pk, db)
     return list(objs)
+
+
+def table_names(*models: type[Model]) -> SimpleNamespace:
+    """These models' table names by model name (``tables.Conversion``), for raw SQL: it names every
+    table through its model, so that an import shows each coupling."""
+    return SimpleNamespace(**{model.__name__: model._meta.db_table for model in models})
