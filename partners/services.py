@@ -23,7 +23,6 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.errors import ConflictError, ServiceError
-from partners.events import partner_joined
 from partners.geography import geography_tier_for
 from partners.models import (
     ChannelType,
@@ -36,6 +35,7 @@ from partners.models import (
     ReferralLink,
     Tag,
 )
+from partners.signals import partner_joined
 from partners.tracking import link_cache_invalidate
 from tenancy.models import APIKey, Membership, Tenant, User
 from webhooks.services import event_publish

@@ -42,7 +42,6 @@ from partners.models import (
     Refund,
 )
 from partners.money import money_round
-from payouts.events import commission_reviewed
 from payouts.models import (
     Commission,
     CommissionRule,
@@ -52,6 +51,7 @@ from payouts.models import (
     LedgerEntry,
 )
 from payouts.rules import ConversionContext, RuleSpec, commission_compute
+from payouts.signals import commission_reviewed
 from tenancy.models import Tenant, User
 from tenancy.scope import current_tenant
 from webhooks.services import (

@@ -17,8 +17,8 @@ from demo.people import LATIN
 from demo.segments import demo_custom_segments
 from partners.click_store import clicks_write
 from partners.conversions import conversion_refund
-from partners.events import partner_joined
 from partners.models import Conversion, Coupon, Partner, PartnerStatus, ReferralLink, Refund, Tag
+from partners.signals import partner_joined
 from payouts.imports import conversions_import
 from payouts.models import (
     Commission,
