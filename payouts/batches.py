@@ -24,7 +24,7 @@ from django.utils.translation import gettext as _
 from core.errors import ConflictError, ServiceError
 from core.sql import table_names
 from partners.models import Partner, PartnerStatus
-from payouts import requisites, selectors
+from payouts import details_checks, selectors
 from payouts.models import (
     LINE_OPEN,
     Commission,
@@ -112,13 +112,15 @@ def payout_details_change(
         raise ServiceError(_("Enter the recipient's full name."), field="holder_name")
     fields = {"card_number": "", "account_number": "", "bik": "", "bank_name": "", "inn": ""}
     if method == PayoutMethod.CARD:
-        fields["card_number"] = requisites.card_validate(card_number)
+        fields["card_number"] = details_checks.card_validate(card_number)
     elif method in (PayoutMethod.BANK_ACCOUNT, PayoutMethod.SELF_EMPLOYED):
-        fields["bik"] = requisites.bik_validate(bik)
-        fields["account_number"] = requisites.account_validate(account_number, bik=fields["bik"])
+        fields["bik"] = details_checks.bik_validate(bik)
+        fields["account_number"] = details_checks.account_validate(
+            account_number, bik=fields["bik"]
+        )
         fields["bank_name"] = " ".join((bank_name or "").split())[:150]
         if method == PayoutMethod.SELF_EMPLOYED:
-            fields["inn"] = requisites.inn_validate(inn)
+            fields["inn"] = details_checks.inn_validate(inn)
     else:
         raise ServiceError(_("Choose how to be paid."), field="method")
     current = selectors.payout_details_current(partner_id=partner.pk)
