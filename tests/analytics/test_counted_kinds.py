@@ -9,7 +9,7 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.test import Client
 
-from analytics import metrics, rebuild, tasks
+from analytics import rebuild, selectors, tasks
 from analytics.models import DailyPartnerStats, RollupBasis
 from analytics.periods import Filters, Period
 from analytics.rollups import rollup_mark_dirty, rollup_rebuild, rollups_refresh_dirty
@@ -36,11 +36,13 @@ def client_for(user) -> Client:
 
 def _active_partners(tenant) -> int:
     with tenant_scope(tenant):
-        kpis = metrics.kpis(
+        kpis = selectors.kpis(
             tenant=tenant,
             period=JUNE,
             filters=Filters(),
-            payouts_due=metrics.payouts_due_at_ends(tenant=tenant, period=JUNE, filters=Filters()),
+            payouts_due=selectors.payouts_due_at_ends(
+                tenant=tenant, period=JUNE, filters=Filters()
+            ),
         )
     return next(k for k in kpis if k.key == "active_partners").value
 
