@@ -8,7 +8,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from analytics import selectors
+from analytics import rankings, selectors
 from analytics.models import DailyPartnerStats
 from analytics.periods import PRESETS, DashboardQuery, parse_query
 from core.errors import ServiceError
@@ -200,7 +200,7 @@ class RankingsView(AnalyticsView):
         limit = request.query_params.get("limit", "10")
         if not limit.isdigit() or not 1 <= int(limit) <= 1000:
             raise ServiceError(_("A whole number from 1 to 1,000."), field="limit")
-        curve, top = selectors.partner_ranking(
+        curve, top = rankings.partner_ranking(
             tenant=self.tenant, period=query.period, filters=query.filters, limit=int(limit)
         )
         return Response(

@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 
-from analytics import charts, rebuild, selectors, services
+from analytics import charts, rankings, rebuild, selectors, services
 from analytics.models import ProgramCost
 from analytics.periods import PRESETS, DashboardQuery, parse_query
 from analytics.tasks import rollups_rebuild
@@ -101,7 +101,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     cohorts = selectors.activation_cohorts(
         tenant=tenant, filters=filters, today=local_today(tenant=tenant)
     )
-    curve, top = selectors.partner_ranking(tenant=tenant, period=period, filters=filters)
+    curve, top = rankings.partner_ranking(tenant=tenant, period=period, filters=filters)
     breakdowns = _breakdowns(tenant, query)
     names = _partner_names(row["partner_id"] for row in top)
     for row in top:
@@ -238,7 +238,7 @@ def _export_rows(request: HttpRequest, table: str) -> tuple[list[str], list[list
             [label, counts[value]] for value, label in PartnerStatus.choices
         ]
     if table == "top":
-        top = selectors.top_partners(tenant=tenant, period=period, filters=filters, limit=1000)
+        top = rankings.top_partners(tenant=tenant, period=period, filters=filters, limit=1000)
         names = _partner_names(r["partner_id"] for r in top)
         header = [_("Partner ID"), _("Partner"), _("Revenue"), _("Sales"), _("Commissions")]
         return header, [

@@ -11,7 +11,7 @@ from decimal import Decimal
 
 import pytest
 
-from analytics import selectors
+from analytics import rankings, selectors
 from analytics.models import DailyPartnerStats, PartnerMilestones
 from analytics.periods import Filters, Period
 from analytics.rollups import rollup_rebuild
@@ -134,7 +134,7 @@ def test_activation_cohorts(program):
 
 def test_revenue_concentration(program):
     with tenant_scope(program.tenant):
-        curve, _top = selectors.partner_ranking(
+        curve, _top = rankings.partner_ranking(
             tenant=program.tenant, period=JUNE, filters=Filters()
         )
     assert curve == [
@@ -273,7 +273,7 @@ def test_custom_period_ranking_samples_the_curve_at_the_revenue_bucket_edges(db,
         with connection.cursor() as cursor:
             _month_totals_refresh(cursor, tenant, None, None)  # as the rebuild does
             _ranking_columns_refresh(cursor, tenant, None, None)
-        curve, top = selectors.partner_ranking(tenant=tenant, period=period, filters=Filters())
+        curve, top = rankings.partner_ranking(tenant=tenant, period=period, filters=Filters())
 
     positive = [Decimal(r) for r in revenues if Decimal(r) > 0]
 
@@ -301,7 +301,7 @@ def test_custom_period_ranking_samples_the_curve_at_the_revenue_bucket_edges(db,
     assert [(r["partner_id"], r["revenue"]) for r in top] == [(pid, r) for r, pid in ranked[:10]]
     assert {(r["sales"], r["commissions"]) for r in top} == {(4, Decimal("3.00"))}
     with tenant_scope(tenant):
-        _curve, everyone = selectors.partner_ranking(
+        _curve, everyone = rankings.partner_ranking(
             tenant=tenant, period=period, filters=Filters(), limit=100
         )
     # Leads only (0.00) and a net refund (-10.00) still rank, last.
@@ -310,12 +310,12 @@ def test_custom_period_ranking_samples_the_curve_at_the_revenue_bucket_edges(db,
 
 
 def test_ranking_sources_read_whole_months_from_the_month_totals():
-    assert selectors._ranking_sources(Period(date(2026, 11, 4), date(2026, 12, 3))) == [
+    assert rankings._ranking_sources(Period(date(2026, 11, 4), date(2026, 12, 3))) == [
         ("month", date(2026, 11, 1), date(2026, 11, 1), 1),
         ("day", date(2026, 11, 1), date(2026, 11, 3), -1),
         ("day", date(2026, 12, 1), date(2026, 12, 3), 1),
     ]
-    assert selectors._ranking_sources(Period(date(2026, 6, 5), date(2026, 9, 14))) == [
+    assert rankings._ranking_sources(Period(date(2026, 6, 5), date(2026, 9, 14))) == [
         ("month", date(2026, 6, 1), date(2026, 6, 1), 1),
         ("day", date(2026, 6, 1), date(2026, 6, 4), -1),
         ("month", date(2026, 7, 1), date(2026, 7, 1), 1),
@@ -323,6 +323,6 @@ def test_ranking_sources_read_whole_months_from_the_month_totals():
         ("day", date(2026, 9, 1), date(2026, 9, 14), 1),
     ]
     # Short periods, and halves of months, read their partner-days (one range).
-    assert selectors._ranking_sources(Period(date(2026, 6, 20), date(2026, 7, 10))) == [
+    assert rankings._ranking_sources(Period(date(2026, 6, 20), date(2026, 7, 10))) == [
         ("day", date(2026, 6, 20), date(2026, 7, 10), 1)
     ]

@@ -1,7 +1,7 @@
 from datetime import date
 from decimal import Decimal
 
-from analytics import selectors
+from analytics import rankings, selectors
 from analytics.models import DailyPartnerStats
 from analytics.periods import Filters, Period
 from analytics.rollups import rollup_rebuild, rollup_refresh_days, rollups_refresh_dirty
@@ -48,7 +48,7 @@ def _ranking_by_hand(period: Period, filters: Filters, limit: int = 10):
             bucket = buckets.setdefault(b, [0, Decimal(0)])
             bucket[0] += 1
             bucket[1] += revenue
-    curve = selectors._curve([(b, n, r) for b, (n, r) in sorted(buckets.items(), reverse=True)])
+    curve = rankings._curve([(b, n, r) for b, (n, r) in sorted(buckets.items(), reverse=True)])
     order = sorted(ranked, key=lambda p: (-ranked[p][0], p))[:limit]
     top = [
         {
@@ -251,7 +251,7 @@ def test_window_rankings_equal_the_exact_ranking(program):
     from django.test.utils import CaptureQueriesContext
 
     from analytics.models import PartnerWindowTotals
-    from analytics.selectors import partner_ranking
+    from analytics.rankings import partner_ranking
 
     tenant = program.tenant
     with tenant_scope(tenant):
@@ -287,7 +287,7 @@ def test_custom_period_ranking_equals_the_partner_days_summed_by_hand(program):
     """A custom period's ranking from the packed month and day columns (a month whole, less
     its days outside; days alone) is the partner-days' own, for any size of top, filter and
     period (also one before any data)."""
-    from analytics.selectors import partner_ranking
+    from analytics.rankings import partner_ranking
 
     tenant = program.tenant
     with tenant_scope(tenant):
@@ -382,7 +382,7 @@ def test_a_rebuild_on_the_day_of_a_refresh_recomputes_the_window_rankings(progra
         # A bulk load: rows written without the events that mark days dirty.
         _commission(tenant, _conversion(tenant, p3, "sale", msk("2026-06-20"), "9000.00"), "900")
         rollup_rebuild(tenant=tenant)
-        _curve, top = selectors.partner_ranking(tenant=tenant, period=this_month, filters=Filters())
+        _curve, top = rankings.partner_ranking(tenant=tenant, period=this_month, filters=Filters())
     assert (top[0]["partner_id"], top[0]["revenue"]) == (p3.pk, Decimal("9000.00"))
 
 
