@@ -20,7 +20,7 @@ from django.views.decorators.http import require_POST
 from core.errors import ServiceError
 from core.sql import table_names
 from partners.models import ActivitySegment, Conversion, Partner, PartnerStatus, Tag
-from segmentation import charts, conditions, engine, services, tasks
+from segmentation import charts, conditions, custom_segments, engine, services, tasks
 from segmentation.features import features_read, local_day_end, local_day_start
 from segmentation.forms import PolicyForm
 from segmentation.history import at_risk_memberships, segment_migration, segment_sizes_over_time
@@ -454,12 +454,12 @@ def _editor(request: HttpRequest, segment: CustomSegment | None) -> HttpResponse
         }
         try:
             if segment is None:
-                saved = services.custom_segment_create(
+                saved = custom_segments.custom_segment_create(
                     tenant=request.tenant, by=request.user, **fields
                 )
             else:
-                saved = services.custom_segment_update(segment=segment, **fields)
-        except services.CustomSegmentInvalid as invalid:
+                saved = custom_segments.custom_segment_update(segment=segment, **fields)
+        except custom_segments.CustomSegmentInvalid as invalid:
             errors = _spread_errors(invalid.errors, state["rows"])
         else:
             messages.success(request, _("Custom segment “%(name)s” saved.") % {"name": saved.name})
@@ -505,7 +505,7 @@ def segments_custom_conditions(request: HttpRequest) -> HttpResponse:
 def segments_custom_delete(request: HttpRequest, customsegment_id: int) -> HttpResponse:
     segment = get_object_or_404(CustomSegment, pk=customsegment_id)
     try:
-        services.custom_segment_delete(segment=segment)
+        custom_segments.custom_segment_delete(segment=segment)
     except ServiceError as error:
         messages.error(request, error.message)
         return redirect(
