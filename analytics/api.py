@@ -8,7 +8,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from analytics import metrics
+from analytics import rankings, selectors
 from analytics.models import DailyPartnerStats
 from analytics.periods import PRESETS, DashboardQuery, parse_query
 from core.errors import ServiceError
@@ -81,11 +81,11 @@ class SummaryView(AnalyticsView):
     )
     def get(self, request):
         query = self.analytics_query()
-        kpis = metrics.kpis(
+        kpis = selectors.kpis(
             tenant=self.tenant,
             period=query.period,
             filters=query.filters,
-            payouts_due=metrics.payouts_due_at_ends(
+            payouts_due=selectors.payouts_due_at_ends(
                 tenant=self.tenant, period=query.period, filters=query.filters
             ),
         )
@@ -102,7 +102,7 @@ class DailyView(AnalyticsView):
     )
     def get(self, request):
         query = self.analytics_query()
-        series = metrics.daily_series(
+        series = selectors.daily_series(
             tenant=self.tenant, period=query.period, filters=query.filters
         )
         days = [
@@ -130,7 +130,9 @@ class BreakdownsView(AnalyticsView):
     )
     def get(self, request):
         query = self.analytics_query()
-        tables = metrics.breakdowns(tenant=self.tenant, period=query.period, filters=query.filters)
+        tables = selectors.breakdowns(
+            tenant=self.tenant, period=query.period, filters=query.filters
+        )
         as_text = {"revenue", "commissions", "average_check", "click_to_sale"}
         payload = {
             dimension: [
@@ -153,10 +155,10 @@ class FunnelView(AnalyticsView):
     )
     def get(self, request):
         query = self.analytics_query()
-        stages = metrics.journey_funnel(
+        stages = selectors.journey_funnel(
             tenant=self.tenant, period=query.period, filters=query.filters
         )
-        cohorts = metrics.activation_cohorts(
+        cohorts = selectors.activation_cohorts(
             tenant=self.tenant, filters=query.filters, today=local_today(tenant=self.tenant)
         )
         return Response(
@@ -198,7 +200,7 @@ class RankingsView(AnalyticsView):
         limit = request.query_params.get("limit", "10")
         if not limit.isdigit() or not 1 <= int(limit) <= 1000:
             raise ServiceError(_("A whole number from 1 to 1,000."), field="limit")
-        curve, top = metrics.partner_ranking(
+        curve, top = rankings.partner_ranking(
             tenant=self.tenant, period=query.period, filters=query.filters, limit=int(limit)
         )
         return Response(
@@ -234,7 +236,7 @@ class SegmentHistoryView(AnalyticsView):
     def get(self, request):
         query = self.analytics_query()
         sizes = segment_sizes_over_time(start=query.period.start, end=query.period.end)
-        migration = metrics.segment_migration_for(
+        migration = selectors.segment_migration_for(
             tenant=self.tenant, period=query.period, filters=query.filters
         )
         return Response(
@@ -260,8 +262,8 @@ class PartnerListsView(AnalyticsView):
     )
     def get(self, request):
         query = self.analytics_query()
-        at_risk = metrics.at_risk_partners(filters=query.filters, limit=100)
-        newest = metrics.newest_partners(tenant=self.tenant, filters=query.filters, limit=100)
+        at_risk = selectors.at_risk_partners(filters=query.filters, limit=100)
+        newest = selectors.newest_partners(tenant=self.tenant, filters=query.filters, limit=100)
         return Response(
             {
                 **self.period_payload(query),

@@ -86,7 +86,7 @@ class RankingColumns(TenantOwned):
     8-byte integers per partner, in partner order, for the partners with revenue or leads
     there). A custom period's rankings read a few of these — whole months and the remaining
     days — and sum them per partner in memory, instead of a row per partner and month or day
-    in SQL (analytics.metrics.partner_ranking). Kept by the refresh with the partner-days and
+    in SQL (analytics.rankings.partner_ranking). Kept by the refresh with the partner-days and
     month totals they are made of (the dirty days and their months), and by the rebuild."""
 
     tenant = tenant_key(indexed=False)

@@ -15,9 +15,9 @@ from analytics.rollups import (
     rollup_mark_partners_changed,
 )
 from analytics.tasks import rebuild_queue
-from partners.events import clicks_recorded, conversion_recorded, conversion_refunded
 from partners.models import Conversion, Partner
-from payouts.events import commission_reviewed
+from partners.signals import clicks_recorded, conversion_recorded, conversion_refunded
+from payouts.signals import commission_reviewed
 from segmentation.signals import counted_kinds_changed, segment_changed
 from tenancy.models import Tenant
 from tenancy.signals import tenant_created, timezone_changed

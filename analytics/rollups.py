@@ -22,14 +22,48 @@ from analytics.columns import entry_sql
 from analytics.models import (
     ACTIVE_WINDOW_DAYS,
     REVENUE_BUCKET_EDGES,
+    CohortCube,
+    DailyCube,
+    DailyPartnerStats,
+    MonthCube,
+    PartnerAttributes,
+    PartnerMilestones,
+    PartnerMonthTotals,
+    PartnerWindowTotals,
+    RankingColumns,
     RankingSnapshot,
+    RevenueHistogram,
+    RollupBasis,
     ranking_windows,
     revenue_bucket_sql,
 )
-from core.sql import binary_cursor
+from core.sql import binary_cursor, table_names
+from partners.models import Click, Conversion, Partner
 from partners.tracking import namespace, redis_client
+from payouts.models import Commission
 from segmentation.models import SegmentationPolicy, default_counted_kinds
 from tenancy.models import Tenant
+
+tables = table_names(
+    Click,
+    CohortCube,
+    Commission,
+    Conversion,
+    DailyCube,
+    DailyPartnerStats,
+    MonthCube,
+    Partner,
+    PartnerAttributes,
+    PartnerMilestones,
+    PartnerMonthTotals,
+    PartnerWindowTotals,
+    RankingColumns,
+    RankingSnapshot,
+    RevenueHistogram,
+    RollupBasis,
+    SegmentationPolicy,
+    Tenant,
+)
 
 _DIRTY_TENANTS = "rollup:dirty-tenants"
 
@@ -144,8 +178,8 @@ def _bounds(days: list[date], tz_name: str) -> tuple[datetime, datetime]:
     return start, end
 
 
-_ROLLUP_SQL = """
-INSERT INTO analytics_dailypartnerstats
+_ROLLUP_SQL = f"""
+INSERT INTO {tables.DailyPartnerStats}
     (tenant_id, partner_id, day, clicks, leads, sales, actions, results, revenue, commissions)
 SELECT %(tenant)s, partner_id, day, sum(clicks), sum(leads), sum(sales), sum(actions),
        sum(results), sum(revenue), sum(commissions)
@@ -153,7 +187,7 @@ FROM (
     SELECT partner_id, (created_at AT TIME ZONE %(tz)s)::date AS day,
            count(*) AS clicks, 0 AS leads, 0 AS sales, 0 AS actions, 0 AS results,
            0::numeric AS revenue, 0::numeric AS commissions
-    FROM partners_click
+    FROM {tables.Click}
     WHERE tenant_id = %(tenant)s AND created_at >= %(start)s AND created_at < %(end)s
     GROUP BY 1, 2
   UNION ALL
@@ -165,14 +199,14 @@ FROM (
            count(*) FILTER (WHERE kind = ANY(%(kinds)s) AND status <> 'refunded'),
            coalesce(sum(amount - refunded_amount) FILTER (WHERE kind = 'sale'), 0),
            0
-    FROM partners_conversion
+    FROM {tables.Conversion}
     WHERE tenant_id = %(tenant)s AND partner_id IS NOT NULL
       AND occurred_at >= %(start)s AND occurred_at < %(end)s
     GROUP BY 1, 2
   UNION ALL
     SELECT cm.partner_id, (cv.occurred_at AT TIME ZONE %(tz)s)::date,
            0, 0, 0, 0, 0, 0, sum(cm.amount - cm.reversed_amount)
-    FROM payouts_commission cm JOIN partners_conversion cv ON cv.id = cm.conversion_id
+    FROM {tables.Commission} cm JOIN {tables.Conversion} cv ON cv.id = cm.conversion_id
     WHERE cm.tenant_id = %(tenant)s AND cm.status NOT IN ('rejected', 'reversed')
       AND cv.occurred_at >= %(start)s AND cv.occurred_at < %(end)s
     GROUP BY 1, 2
@@ -181,8 +215,8 @@ WHERE day = ANY(%(days)s)
 GROUP BY partner_id, day
 """
 
-_MILESTONES_SQL = """
-INSERT INTO analytics_partnermilestones
+_MILESTONES_SQL = f"""
+INSERT INTO {tables.PartnerMilestones}
     (tenant_id, partner_id, first_click_day, first_lead_day, first_sale_day, repeat_sale_day,
      first_result_day, last_result_day)
 SELECT %(tenant)s, partner_id,
@@ -196,8 +230,8 @@ FROM (
     SELECT partner_id, day, clicks, leads, sales, results,
            coalesce(sum(sales) OVER (PARTITION BY partner_id ORDER BY day
                     ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS sales_before
-    FROM analytics_dailypartnerstats
-    WHERE tenant_id = %(tenant)s {partner_filter}
+    FROM {tables.DailyPartnerStats}
+    WHERE tenant_id = %(tenant)s {{partner_filter}}
 ) AS days
 GROUP BY partner_id
 """
@@ -208,12 +242,12 @@ def _milestones_refresh(cursor, tenant: Tenant, partner_ids: list[int] | None) -
     params = {"tenant": tenant.pk, "partners": partner_ids}
     if partner_ids is None:
         cursor.execute(
-            "DELETE FROM analytics_partnermilestones WHERE tenant_id = %(tenant)s", params
+            f"DELETE FROM {tables.PartnerMilestones} WHERE tenant_id = %(tenant)s", params
         )
         cursor.execute(_MILESTONES_SQL.format(partner_filter=""), params)
     else:
         cursor.execute(
-            "DELETE FROM analytics_partnermilestones WHERE tenant_id = %(tenant)s AND partner_id IN (SELECT unnest(%(partners)s::bigint[]))",
+            f"DELETE FROM {tables.PartnerMilestones} WHERE tenant_id = %(tenant)s AND partner_id IN (SELECT unnest(%(partners)s::bigint[]))",
             params,
         )
         cursor.execute(
@@ -240,8 +274,8 @@ _CURRENT_ATTRIBUTES_SQL = f"""
     SELECT p.id AS partner_id, {", ".join(f"p.{a}" for a in _ATTRIBUTES)},
            (p.joined_at AT TIME ZONE %(tz)s)::date AS joined_day,
            p.status IN ('active', 'suspended') AS counted
-    FROM partners_partner p WHERE p.tenant_id = %(tenant)s
-"""  # noqa: S608 - fixed column names; every value is a parameter
+    FROM {tables.Partner} p WHERE p.tenant_id = %(tenant)s
+"""
 
 
 def _attributes_sync(cursor, tenant: Tenant) -> tuple[list[int], set[date]]:
@@ -252,11 +286,11 @@ def _attributes_sync(cursor, tenant: Tenant) -> tuple[list[int], set[date]]:
         f"""
         SELECT coalesce(c.partner_id, a.partner_id), a.joined_day, c.joined_day
         FROM ({_CURRENT_ATTRIBUTES_SQL}) AS c
-        FULL JOIN (SELECT * FROM analytics_partnerattributes WHERE tenant_id = %(tenant)s) AS a
+        FULL JOIN (SELECT * FROM {tables.PartnerAttributes} WHERE tenant_id = %(tenant)s) AS a
                ON a.partner_id = c.partner_id
         WHERE ({", ".join(f"c.{col}" for col in _ATTRIBUTE_COLUMNS)})
               IS DISTINCT FROM ({", ".join(f"a.{col}" for col in _ATTRIBUTE_COLUMNS)})
-        """,  # noqa: S608 - fixed column names; every value is a parameter
+        """,
         params,
     )
     rows = cursor.fetchall()
@@ -275,15 +309,15 @@ def _attributes_replace(cursor, tenant: Tenant, partner_ids: list[int] | None) -
         "" if partner_ids is None else "AND partner_id IN (SELECT unnest(%(partners)s::bigint[]))"
     )
     cursor.execute(
-        f"DELETE FROM analytics_partnerattributes WHERE tenant_id = %(tenant)s {only}",  # noqa: S608 - a fixed fragment
+        f"DELETE FROM {tables.PartnerAttributes} WHERE tenant_id = %(tenant)s {only}",
         params,
     )
     cursor.execute(
         f"""
-        INSERT INTO analytics_partnerattributes (tenant_id, partner_id, {", ".join(_ATTRIBUTE_COLUMNS)})
+        INSERT INTO {tables.PartnerAttributes} (tenant_id, partner_id, {", ".join(_ATTRIBUTE_COLUMNS)})
         SELECT %(tenant)s, c.partner_id, {", ".join(f"c.{col}" for col in _ATTRIBUTE_COLUMNS)}
         FROM ({_CURRENT_ATTRIBUTES_SQL}) AS c WHERE TRUE {only}
-        """,  # noqa: S608 - fixed column names; every value is a parameter
+        """,
         params,
     )
 
@@ -294,14 +328,14 @@ def _attributes_replace(cursor, tenant: Tenant, partner_ids: list[int] | None) -
 _PREVIOUS_RESULT_WINDOW = """max(s.day) FILTER (WHERE s.results > 0) OVER (
     PARTITION BY s.partner_id ORDER BY s.day ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)"""
 _PREVIOUS_RESULT_PROBE = f"""(
-    SELECT max(q.day) FROM analytics_dailypartnerstats q
+    SELECT max(q.day) FROM {tables.DailyPartnerStats} q
     WHERE q.tenant_id = s.tenant_id AND q.partner_id = s.partner_id AND q.day < s.day
-      AND q.day >= s.day - {ACTIVE_WINDOW_DAYS} AND q.results > 0)"""  # noqa: S608 - constants only
+      AND q.day >= s.day - {ACTIVE_WINDOW_DAYS} AND q.results > 0)"""
 _FRESH = ", ".join(
     f"count(*) FILTER (WHERE d.result AND d.gap > {k})" for k in range(ACTIVE_WINDOW_DAYS)
 )
 _CUBE_SQL = f"""
-INSERT INTO analytics_dailycube
+INSERT INTO {tables.DailyCube}
     (tenant_id, day, activity_segment, channel_type, geography_tier, dimension, value,
      clicks, leads, sales, revenue, commissions, fresh)
 SELECT %(tenant)s, d.day, {", ".join(f"a.{c}" for c in _CELL)},
@@ -313,17 +347,17 @@ FROM (
     SELECT s.partner_id, s.day, s.clicks, s.leads, s.sales, s.revenue, s.commissions,
            s.results > 0 AS result,
            coalesce(s.day - {{previous_result_day}}, {ACTIVE_WINDOW_DAYS}) AS gap
-    FROM analytics_dailypartnerstats s
+    FROM {tables.DailyPartnerStats} s
     WHERE s.tenant_id = %(tenant)s {{day_filter}}
 ) AS d
-JOIN analytics_partnerattributes a ON a.partner_id = d.partner_id
+JOIN {tables.PartnerAttributes} a ON a.partner_id = d.partner_id
 WHERE a.tenant_id = %(tenant)s
 GROUP BY d.day, {", ".join(f"a.{c}" for c in _CELL)},
          GROUPING SETS ((), {", ".join(f"(a.{c})" for c in _BREAKDOWN_ONLY)})
-"""  # noqa: S608 - fixed column names; every value is a parameter
+"""
 
-_COHORT_SQL = """
-INSERT INTO analytics_cohortcube
+_COHORT_SQL = f"""
+INSERT INTO {tables.CohortCube}
     (tenant_id, day, activity_segment, channel_type, geography_tier, joined, clicked, led, sold,
      repeated, activated_7, activated_30, activated_90, first_results, first_result_days)
 SELECT %(tenant)s, day, activity_segment, channel_type, geography_tier,
@@ -344,30 +378,30 @@ FROM (
            coalesce((m.first_result_day <= a.joined_day + 90)::int, 0) AS activated_90,
            0 AS first_results,
            0 AS first_result_days
-    FROM analytics_partnerattributes a
-    LEFT JOIN analytics_partnermilestones m ON m.partner_id = a.partner_id
-    WHERE a.tenant_id = %(tenant)s AND a.counted {joined_filter}
+    FROM {tables.PartnerAttributes} a
+    LEFT JOIN {tables.PartnerMilestones} m ON m.partner_id = a.partner_id
+    WHERE a.tenant_id = %(tenant)s AND a.counted {{joined_filter}}
   UNION ALL
     SELECT m.first_result_day, a.activity_segment, a.channel_type, a.geography_tier,
            0, 0, 0, 0, 0, 0, 0, 0, 1, greatest(m.first_result_day - a.joined_day, 0)
-    FROM analytics_partnermilestones m
-    JOIN analytics_partnerattributes a ON a.partner_id = m.partner_id
+    FROM {tables.PartnerMilestones} m
+    JOIN {tables.PartnerAttributes} a ON a.partner_id = m.partner_id
     WHERE m.tenant_id = %(tenant)s AND a.counted AND m.first_result_day IS NOT NULL
-          {first_result_filter}
+          {{first_result_filter}}
 ) AS partners
 GROUP BY day, activity_segment, channel_type, geography_tier
 """
 
 
-_MONTH_CUBE_SQL = """
-INSERT INTO analytics_monthcube
+_MONTH_CUBE_SQL = f"""
+INSERT INTO {tables.MonthCube}
     (tenant_id, month, activity_segment, channel_type, geography_tier, dimension, value,
      clicks, leads, sales, revenue, commissions)
 SELECT %(tenant)s, date_trunc('month', day)::date, activity_segment, channel_type,
        geography_tier, dimension, value, sum(clicks), sum(leads), sum(sales), sum(revenue),
        sum(commissions)
-FROM analytics_dailycube
-WHERE tenant_id = %(tenant)s {month_filter}
+FROM {tables.DailyCube}
+WHERE tenant_id = %(tenant)s {{month_filter}}
 GROUP BY date_trunc('month', day)::date, activity_segment, channel_type, geography_tier,
          dimension, value
 """
@@ -378,7 +412,7 @@ def _month_cube_refresh(cursor, tenant: Tenant, days) -> None:
     months when None)."""
     params = {"tenant": tenant.pk}
     if days is None:
-        cursor.execute("DELETE FROM analytics_monthcube WHERE tenant_id = %(tenant)s", params)
+        cursor.execute(f"DELETE FROM {tables.MonthCube} WHERE tenant_id = %(tenant)s", params)
         cursor.execute(_MONTH_CUBE_SQL.format(month_filter=""), params)
         return
     months = sorted({day.replace(day=1) for day in days})
@@ -388,7 +422,7 @@ def _month_cube_refresh(cursor, tenant: Tenant, days) -> None:
         "to": (months[-1] + timedelta(days=31)).replace(day=1),
     }
     cursor.execute(
-        "DELETE FROM analytics_monthcube WHERE tenant_id = %(tenant)s AND month = ANY(%(months)s::date[])",
+        f"DELETE FROM {tables.MonthCube} WHERE tenant_id = %(tenant)s AND month = ANY(%(months)s::date[])",
         params,
     )
     cursor.execute(
@@ -406,7 +440,7 @@ def _cubes_refresh(cursor, tenant: Tenant, cube_days, cohort_days) -> None:
     days from the milestones and attributes."""
     params = {"tenant": tenant.pk}
     if cube_days is None:
-        cursor.execute("DELETE FROM analytics_dailycube WHERE tenant_id = %(tenant)s", params)
+        cursor.execute(f"DELETE FROM {tables.DailyCube} WHERE tenant_id = %(tenant)s", params)
         cursor.execute(
             _CUBE_SQL.format(previous_result_day=_PREVIOUS_RESULT_WINDOW, day_filter=""), params
         )
@@ -414,7 +448,7 @@ def _cubes_refresh(cursor, tenant: Tenant, cube_days, cohort_days) -> None:
     elif cube_days:
         params["days"] = sorted(cube_days)
         cursor.execute(
-            "DELETE FROM analytics_dailycube WHERE tenant_id = %(tenant)s AND day = ANY(%(days)s)",
+            f"DELETE FROM {tables.DailyCube} WHERE tenant_id = %(tenant)s AND day = ANY(%(days)s)",
             params,
         )
         cursor.execute(
@@ -425,12 +459,12 @@ def _cubes_refresh(cursor, tenant: Tenant, cube_days, cohort_days) -> None:
         )
         _month_cube_refresh(cursor, tenant, cube_days)
     if cohort_days is None:
-        cursor.execute("DELETE FROM analytics_cohortcube WHERE tenant_id = %(tenant)s", params)
+        cursor.execute(f"DELETE FROM {tables.CohortCube} WHERE tenant_id = %(tenant)s", params)
         cursor.execute(_COHORT_SQL.format(joined_filter="", first_result_filter=""), params)
     elif cohort_days:
         params["cohort_days"] = sorted(cohort_days)
         cursor.execute(
-            "DELETE FROM analytics_cohortcube WHERE tenant_id = %(tenant)s AND day = ANY(%(cohort_days)s)",
+            f"DELETE FROM {tables.CohortCube} WHERE tenant_id = %(tenant)s AND day = ANY(%(cohort_days)s)",
             params,
         )
         cursor.execute(
@@ -442,33 +476,33 @@ def _cubes_refresh(cursor, tenant: Tenant, cube_days, cohort_days) -> None:
         )
 
 
-_WINDOW_TOTALS_SQL = """
-INSERT INTO analytics_partnerwindowtotals
+_WINDOW_TOTALS_SQL = f"""
+INSERT INTO {tables.PartnerWindowTotals}
     (tenant_id, partner_id, starts, ends, activity_segment, channel_type, geography_tier,
      revenue, sales, commissions)
 SELECT %(tenant)s, s.partner_id, w.starts, w.ends,
        a.activity_segment, a.channel_type, a.geography_tier,
        sum(s.revenue), sum(s.sales), sum(s.commissions)
-FROM analytics_dailypartnerstats s
-JOIN analytics_partnerattributes a ON a.partner_id = s.partner_id
+FROM {tables.DailyPartnerStats} s
+JOIN {tables.PartnerAttributes} a ON a.partner_id = s.partner_id
 JOIN unnest(%(starts)s::date[], %(ends)s::date[]) AS w(starts, ends)
   ON s.day BETWEEN w.starts AND w.ends
 WHERE s.tenant_id = %(tenant)s AND a.tenant_id = %(tenant)s
-  AND s.day BETWEEN %(from)s AND %(as_of)s {partner_filter}
+  AND s.day BETWEEN %(from)s AND %(as_of)s {{partner_filter}}
 GROUP BY s.partner_id, w.starts, w.ends, a.activity_segment, a.channel_type, a.geography_tier
 HAVING sum(s.revenue) > 0 OR sum(s.leads) > 0
 """
 
 _HISTOGRAM_SQL = f"""
-INSERT INTO analytics_revenuehistogram
+INSERT INTO {tables.RevenueHistogram}
     (tenant_id, starts, ends, activity_segment, channel_type, geography_tier, bucket, partners,
      revenue)
 SELECT %(tenant)s, starts, ends, activity_segment, channel_type, geography_tier,
        {revenue_bucket_sql("revenue")}, count(*), sum(revenue)
-FROM analytics_partnerwindowtotals
+FROM {tables.PartnerWindowTotals}
 WHERE tenant_id = %(tenant)s AND revenue > 0
 GROUP BY 2, 3, 4, 5, 6, 7
-"""  # noqa: S608 - a fixed fragment; every value is a parameter
+"""
 
 
 def _rankings_refresh(cursor, tenant: Tenant, partner_ids) -> None:
@@ -477,7 +511,7 @@ def _rankings_refresh(cursor, tenant: Tenant, partner_ids) -> None:
     revenue histogram, whole."""
     today = local_day(timezone.now(), tenant.timezone)
     windows = ranking_windows(today)
-    cursor.execute("SELECT as_of FROM analytics_rankingsnapshot WHERE tenant_id = %s", [tenant.pk])
+    cursor.execute(f"SELECT as_of FROM {tables.RankingSnapshot} WHERE tenant_id = %s", [tenant.pk])
     row = cursor.fetchone()
     if row is None or row[0] != today:
         partner_ids = None
@@ -496,7 +530,7 @@ def _rankings_refresh(cursor, tenant: Tenant, partner_ids) -> None:
         "" if partner_ids is None else "AND partner_id IN (SELECT unnest(%(partners)s::bigint[]))"
     )
     cursor.execute(
-        f"DELETE FROM analytics_partnerwindowtotals WHERE tenant_id = %(tenant)s {only}",  # noqa: S608 - a fixed fragment
+        f"DELETE FROM {tables.PartnerWindowTotals} WHERE tenant_id = %(tenant)s {only}",
         params,
     )
     cursor.execute(
@@ -507,26 +541,26 @@ def _rankings_refresh(cursor, tenant: Tenant, partner_ids) -> None:
         ),
         params,
     )
-    cursor.execute("DELETE FROM analytics_revenuehistogram WHERE tenant_id = %(tenant)s", params)
+    cursor.execute(f"DELETE FROM {tables.RevenueHistogram} WHERE tenant_id = %(tenant)s", params)
     cursor.execute(_HISTOGRAM_SQL, params)
     if partner_ids is None:
         # All rows replaced: without fresh statistics the planner would not walk the ranking
         # index for the top partners.
-        cursor.execute("ANALYZE analytics_partnerwindowtotals, analytics_revenuehistogram")
+        cursor.execute(f"ANALYZE {tables.PartnerWindowTotals}, {tables.RevenueHistogram}")
     cursor.execute(
-        """
-        INSERT INTO analytics_rankingsnapshot (tenant_id, as_of) VALUES (%(tenant)s, %(as_of)s)
+        f"""
+        INSERT INTO {tables.RankingSnapshot} (tenant_id, as_of) VALUES (%(tenant)s, %(as_of)s)
         ON CONFLICT (tenant_id) DO UPDATE SET as_of = EXCLUDED.as_of
         """,
         params,
     )
 
 
-_MONTH_TOTALS_SQL = """
-INSERT INTO analytics_partnermonthtotals (tenant_id, partner_id, month, kopecks, leads)
+_MONTH_TOTALS_SQL = f"""
+INSERT INTO {tables.PartnerMonthTotals} (tenant_id, partner_id, month, kopecks, leads)
 SELECT %(tenant)s, partner_id, date_trunc('month', day)::date, sum(revenue) * 100, sum(leads)
-FROM analytics_dailypartnerstats
-WHERE tenant_id = %(tenant)s {filter}
+FROM {tables.DailyPartnerStats}
+WHERE tenant_id = %(tenant)s {{filter}}
 GROUP BY partner_id, date_trunc('month', day)
 """
 
@@ -537,7 +571,7 @@ def _month_totals_refresh(cursor, tenant: Tenant, days, partner_ids) -> None:
     params = {"tenant": tenant.pk}
     if days is None:
         cursor.execute(
-            "DELETE FROM analytics_partnermonthtotals WHERE tenant_id = %(tenant)s", params
+            f"DELETE FROM {tables.PartnerMonthTotals} WHERE tenant_id = %(tenant)s", params
         )
         cursor.execute(_MONTH_TOTALS_SQL.format(filter=""), params)
         return
@@ -552,8 +586,8 @@ def _month_totals_refresh(cursor, tenant: Tenant, days, partner_ids) -> None:
         "to": (months[-1] + timedelta(days=31)).replace(day=1),
     }
     cursor.execute(
-        """
-        DELETE FROM analytics_partnermonthtotals WHERE tenant_id = %(tenant)s
+        f"""
+        DELETE FROM {tables.PartnerMonthTotals} WHERE tenant_id = %(tenant)s
         AND month = ANY(%(months)s::date[])
         AND partner_id IN (SELECT unnest(%(partners)s::bigint[]))
         """,
@@ -572,20 +606,20 @@ def _month_totals_refresh(cursor, tenant: Tenant, days, partner_ids) -> None:
 # Identifiers and expressions from code only.
 _COLUMNS_SQL = {
     "day": f"""
-        INSERT INTO analytics_rankingcolumns (tenant_id, span, starts, partners, packed)
+        INSERT INTO {tables.RankingColumns} (tenant_id, span, starts, partners, packed)
         SELECT %(tenant)s, 'day', day, count(*),
                {entry_sql("partner_id", "(revenue * 100)::bigint", "leads::bigint")}
-        FROM analytics_dailypartnerstats
+        FROM {tables.DailyPartnerStats}
         WHERE tenant_id = %(tenant)s AND (revenue <> 0 OR leads <> 0) {{filter}}
         GROUP BY day
-    """,  # noqa: S608
+    """,
     "month": f"""
-        INSERT INTO analytics_rankingcolumns (tenant_id, span, starts, partners, packed)
+        INSERT INTO {tables.RankingColumns} (tenant_id, span, starts, partners, packed)
         SELECT %(tenant)s, 'month', month, count(*), {entry_sql("partner_id", "kopecks", "leads")}
-        FROM analytics_partnermonthtotals
+        FROM {tables.PartnerMonthTotals}
         WHERE tenant_id = %(tenant)s AND (kopecks <> 0 OR leads <> 0) {{filter}}
         GROUP BY month
-    """,  # noqa: S608
+    """,
 }
 
 
@@ -597,15 +631,15 @@ def _ranking_columns_refresh(cursor, tenant: Tenant, days, partner_ids) -> None:
     days is None."""
     params = {"tenant": tenant.pk}
     if days is None:
-        cursor.execute("DELETE FROM analytics_rankingcolumns WHERE tenant_id = %(tenant)s", params)
+        cursor.execute(f"DELETE FROM {tables.RankingColumns} WHERE tenant_id = %(tenant)s", params)
         for sql in _COLUMNS_SQL.values():
             cursor.execute(sql.format(filter=""), params)
         return
     months = sorted({day.replace(day=1) for day in days})
     params |= {"days": list(days), "months": months, "partners": partner_ids}
     cursor.execute(
-        """
-        DELETE FROM analytics_rankingcolumns WHERE tenant_id = %(tenant)s
+        f"""
+        DELETE FROM {tables.RankingColumns} WHERE tenant_id = %(tenant)s
         AND span = 'day' AND starts = ANY(%(days)s::date[])
         """,
         params,
@@ -615,8 +649,8 @@ def _ranking_columns_refresh(cursor, tenant: Tenant, days, partner_ids) -> None:
         return
     with binary_cursor() as packed_cursor:
         packed_cursor.execute(
-            """
-            SELECT starts, packed FROM analytics_rankingcolumns
+            f"""
+            SELECT starts, packed FROM {tables.RankingColumns}
             WHERE tenant_id = %(tenant)s AND span = 'month' AND starts = ANY(%(months)s::date[])
             """,
             params,
@@ -625,12 +659,12 @@ def _ranking_columns_refresh(cursor, tenant: Tenant, days, partner_ids) -> None:
         packed_cursor.execute(
             f"""
             SELECT month, {entry_sql("partner_id", "kopecks", "leads")}
-            FROM analytics_partnermonthtotals
+            FROM {tables.PartnerMonthTotals}
             WHERE tenant_id = %(tenant)s AND month = ANY(%(months)s::date[])
               AND partner_id IN (SELECT unnest(%(partners)s::bigint[]))
               AND (kopecks <> 0 OR leads <> 0)
             GROUP BY month
-            """,  # noqa: S608 - a fixed fragment
+            """,
             params,
         )
         new = {month: bytes(packed) for month, packed in packed_cursor.fetchall()}
@@ -639,8 +673,8 @@ def _ranking_columns_refresh(cursor, tenant: Tenant, days, partner_ids) -> None:
             merged = columns.merge(old.get(month), replaced, new.get(month))
             if merged:
                 packed_cursor.execute(
-                    """
-                    INSERT INTO analytics_rankingcolumns (tenant_id, span, starts, partners, packed)
+                    f"""
+                    INSERT INTO {tables.RankingColumns} (tenant_id, span, starts, partners, packed)
                     VALUES (%s, 'month', %s, %s, %s)
                     ON CONFLICT (tenant_id, span, starts)
                     DO UPDATE SET partners = EXCLUDED.partners, packed = EXCLUDED.packed
@@ -649,7 +683,7 @@ def _ranking_columns_refresh(cursor, tenant: Tenant, days, partner_ids) -> None:
                 )
             elif month in old:
                 packed_cursor.execute(
-                    "DELETE FROM analytics_rankingcolumns"
+                    f"DELETE FROM {tables.RankingColumns}"
                     " WHERE tenant_id = %s AND span = 'month' AND starts = %s",
                     [tenant.pk, month],
                 )
@@ -657,10 +691,10 @@ def _ranking_columns_refresh(cursor, tenant: Tenant, days, partner_ids) -> None:
 
 def _milestones_of(cursor, tenant: Tenant, partner_ids: list[int]) -> dict[int, tuple]:
     cursor.execute(
-        """
+        f"""
         SELECT partner_id, first_click_day, first_lead_day, first_sale_day, repeat_sale_day,
                first_result_day
-        FROM analytics_partnermilestones WHERE tenant_id = %s AND partner_id IN (SELECT unnest(%s::bigint[]))
+        FROM {tables.PartnerMilestones} WHERE tenant_id = %s AND partner_id IN (SELECT unnest(%s::bigint[]))
         """,
         [tenant.pk, partner_ids],
     )
@@ -691,12 +725,12 @@ def rollup_refresh_days(
             start, end = _bounds(days, tenant.timezone)
             params |= {"start": start, "end": end}
             cursor.execute(
-                "SELECT DISTINCT partner_id FROM analytics_dailypartnerstats WHERE tenant_id = %s AND day = ANY(%s)",
+                f"SELECT DISTINCT partner_id FROM {tables.DailyPartnerStats} WHERE tenant_id = %s AND day = ANY(%s)",
                 [tenant.pk, days],
             )
             touched = {row[0] for row in cursor.fetchall()}
             cursor.execute(
-                "DELETE FROM analytics_dailypartnerstats WHERE tenant_id = %s AND day = ANY(%s)",
+                f"DELETE FROM {tables.DailyPartnerStats} WHERE tenant_id = %s AND day = ANY(%s)",
                 [tenant.pk, days],
             )
             cursor.execute(_ROLLUP_SQL + " RETURNING partner_id", params)
@@ -716,10 +750,10 @@ def rollup_refresh_days(
                     }
                 if not sync_attributes:
                     cursor.execute(
-                        """
+                        f"""
                         SELECT EXISTS (
                             SELECT 1 FROM unnest(%s::bigint[]) AS t(id)
-                            WHERE NOT EXISTS (SELECT 1 FROM analytics_partnerattributes a
+                            WHERE NOT EXISTS (SELECT 1 FROM {tables.PartnerAttributes} a
                                               WHERE a.tenant_id = %s AND a.partner_id = t.id))
                         """,
                         [touched_ids, tenant.pk],
@@ -728,7 +762,7 @@ def rollup_refresh_days(
             # A day's results change the "previous result day" of the following 29 days (up to
             # the last day with figures: no cube rows after it).
             cursor.execute(
-                "SELECT max(day) FROM analytics_dailypartnerstats WHERE tenant_id = %s",
+                f"SELECT max(day) FROM {tables.DailyPartnerStats} WHERE tenant_id = %s",
                 [tenant.pk],
             )
             last = cursor.fetchone()[0] or days[-1]
@@ -744,18 +778,18 @@ def rollup_refresh_days(
             ranked |= set(moved)
             if moved:
                 cursor.execute(
-                    "SELECT DISTINCT day FROM analytics_dailypartnerstats WHERE tenant_id = %s AND partner_id IN (SELECT unnest(%s::bigint[]))",
+                    f"SELECT DISTINCT day FROM {tables.DailyPartnerStats} WHERE tenant_id = %s AND partner_id IN (SELECT unnest(%s::bigint[]))",
                     [tenant.pk, moved],
                 )
                 cube_days |= {row[0] for row in cursor.fetchall()}
                 cursor.execute(
-                    "SELECT first_result_day FROM analytics_partnermilestones WHERE tenant_id = %s AND partner_id IN (SELECT unnest(%s::bigint[])) AND first_result_day IS NOT NULL",
+                    f"SELECT first_result_day FROM {tables.PartnerMilestones} WHERE tenant_id = %s AND partner_id IN (SELECT unnest(%s::bigint[])) AND first_result_day IS NOT NULL",
                     [tenant.pk, moved],
                 )
                 cohort_days |= {row[0] for row in cursor.fetchall()}
         if journeys:
             cursor.execute(
-                "SELECT joined_day FROM analytics_partnerattributes WHERE tenant_id = %s AND partner_id IN (SELECT unnest(%s::bigint[]))",
+                f"SELECT joined_day FROM {tables.PartnerAttributes} WHERE tenant_id = %s AND partner_id IN (SELECT unnest(%s::bigint[]))",
                 [tenant.pk, journeys],
             )
             cohort_days |= {row[0] for row in cursor.fetchall()}
@@ -783,16 +817,16 @@ def rollup_rebuild(
         # A rebuild usually follows a bulk load (an import, the demo); without fresh statistics
         # the planner takes those tables for empty and joins them row by row.
         cursor.execute(
-            "ANALYZE partners_partner, partners_click, partners_conversion, payouts_commission"
+            f"ANALYZE {tables.Partner}, {tables.Click}, {tables.Conversion}, {tables.Commission}"
         )
         _attributes_replace(cursor, tenant, None)
         cursor.execute(
-            """
+            f"""
             SELECT min(t), max(t) FROM (
-                SELECT min(created_at) AS t FROM partners_click WHERE tenant_id = %(tenant)s
-                UNION ALL SELECT max(created_at) FROM partners_click WHERE tenant_id = %(tenant)s
-                UNION ALL SELECT min(occurred_at) FROM partners_conversion WHERE tenant_id = %(tenant)s
-                UNION ALL SELECT max(occurred_at) FROM partners_conversion WHERE tenant_id = %(tenant)s
+                SELECT min(created_at) AS t FROM {tables.Click} WHERE tenant_id = %(tenant)s
+                UNION ALL SELECT max(created_at) FROM {tables.Click} WHERE tenant_id = %(tenant)s
+                UNION ALL SELECT min(occurred_at) FROM {tables.Conversion} WHERE tenant_id = %(tenant)s
+                UNION ALL SELECT max(occurred_at) FROM {tables.Conversion} WHERE tenant_id = %(tenant)s
             ) AS bounds
             """,
             {"tenant": tenant.pk},
@@ -800,7 +834,7 @@ def rollup_rebuild(
         first, last = cursor.fetchone()
         step("days")
         kinds = counted_kinds(tenant)
-        cursor.execute("DELETE FROM analytics_dailypartnerstats WHERE tenant_id = %s", [tenant.pk])
+        cursor.execute(f"DELETE FROM {tables.DailyPartnerStats} WHERE tenant_id = %s", [tenant.pk])
         rows = 0
         if first is not None:
             first_day, last_day = (
@@ -826,12 +860,12 @@ def rollup_rebuild(
         step("columns")
         _ranking_columns_refresh(cursor, tenant, None, None)
         cursor.execute(
-            "ANALYZE analytics_dailypartnerstats, analytics_partnermilestones,"
-            " analytics_partnerattributes, analytics_partnermonthtotals"
+            f"ANALYZE {tables.DailyPartnerStats}, {tables.PartnerMilestones},"
+            f" {tables.PartnerAttributes}, {tables.PartnerMonthTotals}"
         )
         step("cubes")
         _cubes_refresh(cursor, tenant, None, None)
-        cursor.execute("ANALYZE analytics_dailycube, analytics_monthcube, analytics_cohortcube")
+        cursor.execute(f"ANALYZE {tables.DailyCube}, {tables.MonthCube}, {tables.CohortCube}")
         step("rankings")
         _rankings_refresh(cursor, tenant, None)
         basis_record(tenant=tenant, kinds=kinds)
@@ -842,8 +876,8 @@ def basis_record(*, tenant: Tenant, kinds: list[str]) -> None:
     """The program's rollups are now by this zone's days and count these kinds as results."""
     with connection.cursor() as cursor:
         cursor.execute(
-            """
-            INSERT INTO analytics_rollupbasis (tenant_id, timezone, counted_kinds, built_at)
+            f"""
+            INSERT INTO {tables.RollupBasis} (tenant_id, timezone, counted_kinds, built_at)
             VALUES (%s, %s, %s, now())
             ON CONFLICT (tenant_id) DO UPDATE
             SET timezone = EXCLUDED.timezone, counted_kinds = EXCLUDED.counted_kinds,
@@ -858,12 +892,12 @@ def stale_bases() -> list[tuple[int, str]]:
     settings now say, with which of the two differs (the zone first)."""
     with connection.cursor() as cursor:
         cursor.execute(
-            """
+            f"""
             SELECT b.tenant_id,
                    CASE WHEN b.timezone <> t.timezone THEN 'timezone' ELSE 'counted_kinds' END
-            FROM analytics_rollupbasis b
-            JOIN tenancy_tenant t ON t.id = b.tenant_id
-            LEFT JOIN segmentation_segmentationpolicy p ON p.tenant_id = b.tenant_id
+            FROM {tables.RollupBasis} b
+            JOIN {tables.Tenant} t ON t.id = b.tenant_id
+            LEFT JOIN {tables.SegmentationPolicy} p ON p.tenant_id = b.tenant_id
             WHERE b.timezone <> t.timezone
                OR ARRAY(SELECT unnest(b.counted_kinds) ORDER BY 1)
                   <> ARRAY(SELECT unnest(coalesce(p.counted_kinds, %s::varchar[])) ORDER BY 1)

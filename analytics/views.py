@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 
-from analytics import charts, metrics, rebuild
+from analytics import charts, rankings, rebuild, selectors, services
 from analytics.models import ProgramCost
 from analytics.periods import PRESETS, DashboardQuery, parse_query
 from analytics.tasks import rollups_rebuild
@@ -57,7 +57,7 @@ def _label(dimension: str, value: str) -> str:
 
 
 def _breakdowns(tenant, query) -> list[dict]:
-    tables = metrics.breakdowns(tenant=tenant, period=query.period, filters=query.filters)
+    tables = selectors.breakdowns(tenant=tenant, period=query.period, filters=query.filters)
     result = []
     for dimension, rows in tables.items():
         for row in rows:
@@ -65,7 +65,7 @@ def _breakdowns(tenant, query) -> list[dict]:
         result.append(
             {
                 "key": dimension,
-                "title": str(metrics.BREAKDOWN_DIMENSIONS[dimension]),
+                "title": str(selectors.BREAKDOWN_DIMENSIONS[dimension]),
                 "rows": rows,
             }
         )
@@ -91,25 +91,25 @@ def dashboard(request: TeamRequest) -> HttpResponse:
     tenant = request.tenant
     query = dashboard_query(request)
     period, filters = query.period, query.filters
-    kpis = metrics.kpis(
+    kpis = selectors.kpis(
         tenant=tenant,
         period=period,
         filters=filters,
-        payouts_due=metrics.payouts_due_at_ends(tenant=tenant, period=period, filters=filters),
+        payouts_due=selectors.payouts_due_at_ends(tenant=tenant, period=period, filters=filters),
     )
-    series = metrics.daily_series(tenant=tenant, period=period, filters=filters)
-    funnel = metrics.journey_funnel(tenant=tenant, period=period, filters=filters)
-    cohorts = metrics.activation_cohorts(
+    series = selectors.daily_series(tenant=tenant, period=period, filters=filters)
+    funnel = selectors.journey_funnel(tenant=tenant, period=period, filters=filters)
+    cohorts = selectors.activation_cohorts(
         tenant=tenant, filters=filters, today=local_today(tenant=tenant)
     )
-    curve, top = metrics.partner_ranking(tenant=tenant, period=period, filters=filters)
+    curve, top = rankings.partner_ranking(tenant=tenant, period=period, filters=filters)
     breakdowns = _breakdowns(tenant, query)
     names = _partner_names(row["partner_id"] for row in top)
     for row in top:
         row["name"] = names.get(row["partner_id"], "")
     segment_labels = dict(ActivitySegment.choices)
     history = segment_sizes_over_time(start=period.start, end=period.end)
-    migration = metrics.segment_migration_for(tenant=tenant, period=period, filters=filters)
+    migration = selectors.segment_migration_for(tenant=tenant, period=period, filters=filters)
     figures = {
         "revenue": charts.revenue_chart(series, tenant.currency),
         "funnel": charts.funnel_chart(funnel),
@@ -138,8 +138,8 @@ def dashboard(request: TeamRequest) -> HttpResponse:
         "cohorts": cohorts,
         "breakdowns": breakdowns,
         "top_partners": top,
-        "at_risk": metrics.at_risk_partners(filters=filters),
-        "newest": metrics.newest_partners(tenant=tenant, filters=filters),
+        "at_risk": selectors.at_risk_partners(filters=filters),
+        "newest": selectors.newest_partners(tenant=tenant, filters=filters),
         "migration_rows": _migration_rows(migration, segment_labels),
         "figures": figures,
         "segment_choices": ActivitySegment.choices,
@@ -191,7 +191,8 @@ def _export_rows(request: TeamRequest, table: str) -> tuple[list[str], list[list
     if table == "daily":
         header = [_("Day"), _("Revenue"), _("Commissions"), _("Clicks"), _("Leads"), _("Sales")]
         return header, [
-            list(row) for row in metrics.daily_series(tenant=tenant, period=period, filters=filters)
+            list(row)
+            for row in selectors.daily_series(tenant=tenant, period=period, filters=filters)
         ]
     if table == "cohorts":
         header = [
@@ -201,16 +202,16 @@ def _export_rows(request: TeamRequest, table: str) -> tuple[list[str], list[list
             _("within 30 days"),
             _("within 90 days"),
         ]
-        rows = metrics.activation_cohorts(
+        rows = selectors.activation_cohorts(
             tenant=tenant, filters=filters, today=local_today(tenant=tenant)
         )
         return header, [[r["month"], r["partners"], r["d7"], r["d30"], r["d90"]] for r in rows]
     if table == "funnel":
-        stages = metrics.journey_funnel(tenant=tenant, period=period, filters=filters)
+        stages = selectors.journey_funnel(tenant=tenant, period=period, filters=filters)
         return [_("Step"), _("Partners"), _("Of the step before")], [list(s) for s in stages]
     if table == "migration":
         rows = _migration_rows(
-            metrics.segment_migration_for(tenant=tenant, period=period, filters=filters),
+            selectors.segment_migration_for(tenant=tenant, period=period, filters=filters),
             dict(ActivitySegment.choices),
         )
         return [_("From"), _("To"), _("Partners")], [[r["from"], r["to"], r["count"]] for r in rows]
@@ -218,7 +219,7 @@ def _export_rows(request: TeamRequest, table: str) -> tuple[list[str], list[list
         header = [_("Partner ID"), _("Partner"), _("Segment"), _("Probability still active")]
         return header, [
             [m.partner_id, m.partner.name, m.get_segment_display(), m.p_active]
-            for m in metrics.at_risk_partners(filters=filters, limit=1000)
+            for m in selectors.at_risk_partners(filters=filters, limit=1000)
         ]
     if table == "newest":
         header = [_("Partner ID"), _("Partner"), _("Joined"), _("Channel"), _("Segment")]
@@ -230,7 +231,7 @@ def _export_rows(request: TeamRequest, table: str) -> tuple[list[str], list[list
                 p.get_channel_type_display(),
                 p.get_activity_segment_display(),
             ]
-            for p in metrics.newest_partners(tenant=tenant, filters=filters, limit=1000)
+            for p in selectors.newest_partners(tenant=tenant, filters=filters, limit=1000)
         ]
     if table == "partners-by-status":
         counts = partner_counts_by_status()
@@ -238,7 +239,7 @@ def _export_rows(request: TeamRequest, table: str) -> tuple[list[str], list[list
             [label, counts[value]] for value, label in PartnerStatus.choices
         ]
     if table == "top":
-        top = metrics.top_partners(tenant=tenant, period=period, filters=filters, limit=1000)
+        top = rankings.top_partners(tenant=tenant, period=period, filters=filters, limit=1000)
         names = _partner_names(r["partner_id"] for r in top)
         header = [_("Partner ID"), _("Partner"), _("Revenue"), _("Sales"), _("Commissions")]
         return header, [
@@ -253,11 +254,11 @@ def _export_rows(request: TeamRequest, table: str) -> tuple[list[str], list[list
         ]
     if table.startswith("breakdown-"):
         dimension = table.removeprefix("breakdown-")
-        if dimension not in metrics.BREAKDOWN_DIMENSIONS:
+        if dimension not in selectors.BREAKDOWN_DIMENSIONS:
             raise Http404
-        rows = metrics.breakdowns(tenant=tenant, period=period, filters=filters)[dimension]
+        rows = selectors.breakdowns(tenant=tenant, period=period, filters=filters)[dimension]
         header = [
-            str(metrics.BREAKDOWN_DIMENSIONS[dimension]),
+            str(selectors.BREAKDOWN_DIMENSIONS[dimension]),
             _("Active partners"),
             _("Clicks"),
             _("Leads"),
@@ -356,14 +357,7 @@ def program_costs(request: TeamRequest) -> HttpResponse:
             raise PermissionDenied(_("Your role in this program does not allow this."))
         values, errors = _parse_costs(request.POST)
         if not errors:
-            ProgramCost.objects.update_or_create(
-                tenant=request.tenant,
-                month=values["month"],
-                defaults={
-                    "fixed_costs": values["fixed_costs"],
-                    "acquisition_spend": values["acquisition_spend"],
-                },
-            )
+            services.program_cost_set(tenant=request.tenant, **values)
             messages.success(
                 request,
                 _("Costs for %(month)s saved.") % {"month": values["month"].strftime("%Y-%m")},

@@ -131,11 +131,11 @@ def catch_up(tenant) -> None:
 
 def measure(tenant, query: str, *, cold: bool = False) -> tuple[float, float]:
     """p50 and p95 ms of LOADS loads after a warm-up; ``cold``: each load without the decoded
-    ranking columns the process holds (analytics.metrics._COLUMN_CACHE), as a worker's first
+    ranking columns the process holds (analytics.rankings._COLUMN_CACHE), as a worker's first
     load of a custom period, or one after the columns changed."""
     from django.test import Client
 
-    from analytics.metrics import _COLUMN_CACHE
+    from analytics.rankings import _COLUMN_CACHE
     from tenancy.models import User
 
     client = Client()

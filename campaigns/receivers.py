@@ -4,7 +4,7 @@ triggers enroll, exits and goals end enrollments, a new program gets the default
 from django.dispatch import receiver
 
 from campaigns import enrollment, playbooks
-from partners.events import conversion_recorded, partner_joined
+from partners.signals import conversion_recorded, partner_joined
 from segmentation.signals import custom_segment_changed, segment_changed
 from tenancy.models import Tenant
 from tenancy.scope import tenant_scope

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import lru_cache
+from types import SimpleNamespace
 from typing import TypeVar
 
 from django.conf import settings
@@ -158,3 +159,9 @@ def tables_analyze(*models: type[Model]) -> None:
     tables = ", ".join(connection.ops.quote_name(model._meta.db_table) for model in models)
     with connection.cursor() as cursor:
         cursor.execute(f"ANALYZE {tables}")
+
+
+def table_names(*models: type[Model]) -> SimpleNamespace:
+    """These models' table names by model name (``tables.Conversion``), for raw SQL: it names every
+    table through its model, so that an import shows each coupling."""
+    return SimpleNamespace(**{model.__name__: model._meta.db_table for model in models})

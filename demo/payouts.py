@@ -11,8 +11,8 @@ from decimal import Decimal
 from core.errors import ServiceError
 from partners.models import Partner, PartnerStatus
 from payouts import batches
+from payouts.details_checks import INN_WEIGHTS_11, INN_WEIGHTS_12, account_validate
 from payouts.models import PayoutBatch
-from payouts.requisites import INN_WEIGHTS_11, INN_WEIGHTS_12, account_validate
 from tenancy.models import Tenant, User
 
 SBERBANK_BIK = "044525225"

@@ -1,6 +1,6 @@
 """The demo program's custom segments: the questions a manager of «ЭлектроМаркет» asks."""
 
-from segmentation.services import custom_segment_create
+from segmentation.custom_segments import custom_segment_create
 from tenancy.models import Tenant, User
 
 DEMO_CUSTOM_SEGMENTS = [

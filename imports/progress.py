@@ -7,6 +7,11 @@ from typing import Any
 
 from django.db import connection
 
+from core.sql import table_names
+from imports.models import ImportJob
+
+tables = table_names(ImportJob)
+
 
 class ProgressWriter:
     """A progress callback: counts rows and writes the count to the job row at most once per
@@ -38,7 +43,7 @@ class ProgressWriter:
         with self._connection.cursor() as cursor:
             # Raw SQL carries the tenant in its own WHERE (docs/architecture.md).
             cursor.execute(
-                "UPDATE imports_importjob SET rows_done = %s WHERE id = %s AND tenant_id = %s",
+                f"UPDATE {tables.ImportJob} SET rows_done = %s WHERE id = %s AND tenant_id = %s",  # noqa: S608 - a table name from its model
                 [self.done, self.job_id, self.tenant_id],
             )
 

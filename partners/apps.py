@@ -5,4 +5,4 @@ class PartnersConfig(AppConfig):
     name = "partners"
 
     def ready(self) -> None:
-        from partners import signals  # noqa: F401
+        from partners import receivers  # noqa: F401 - keeps the link cache honest

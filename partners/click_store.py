@@ -18,8 +18,8 @@ from datetime import UTC, datetime
 import redis
 from django.db import connection, transaction
 
-from partners.events import clicks_recorded
 from partners.models import Click, Partner
+from partners.signals import clicks_recorded
 from partners.tracking import redis_client, stream_key
 
 log = logging.getLogger(__name__)

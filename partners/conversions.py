@@ -12,7 +12,7 @@ click, coupon or partner in a later conversion still wins that conversion (attri
 but does not move the customer.
 
 Commissions are not computed here: payouts subscribes to ``conversion_recorded`` /
-``conversion_refunded`` (partners.events), sent inside the same transaction.
+``conversion_refunded`` (partners.signals), sent inside the same transaction.
 """
 
 from __future__ import annotations
@@ -32,7 +32,6 @@ from django.utils.translation import gettext as _
 
 from core.errors import ConflictError, ServiceError
 from core.sql import insert_fields, insert_values, mark_saved, prepared_cursor, rows_insert
-from partners.events import conversion_recorded, conversion_refunded
 from partners.models import (
     AttributionMethod,
     Click,
@@ -45,6 +44,7 @@ from partners.models import (
     Refund,
 )
 from partners.money import minor_digits, money_round
+from partners.signals import conversion_recorded, conversion_refunded
 from partners.tracking import buffered_click
 from tenancy.models import Tenant
 from webhooks.services import event_publish, subscriptions_read_once

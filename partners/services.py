@@ -19,7 +19,6 @@ from django.utils.translation import gettext as _
 
 from core.errors import ConflictError, ServiceError
 from core.validation import field_clean, model_validate
-from partners.events import partner_joined
 from partners.geography import geography_tier_for
 from partners.models import (
     Coupon,
@@ -29,6 +28,7 @@ from partners.models import (
     ReferralLink,
     Tag,
 )
+from partners.signals import partner_joined
 from partners.tracking import link_cache_invalidate
 from tenancy.models import APIKey, Membership, Tenant, User
 from webhooks.services import event_publish

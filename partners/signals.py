@@ -1,30 +1,18 @@
-"""Keep the redirect's link cache honest when links, partners or program settings change
-outside the services (the admin, a shell). The services invalidate explicitly as well, since
-queryset.update() sends no signals."""
+"""The signals the partners app sends to apps above it (payouts, analytics, campaigns), which
+subscribe in their receivers.py; partners imports none of them.
 
-from django.db.models.signals import post_delete, post_save
-from django.dispatch import receiver
+The conversion's two are sent inside the transaction that wrote the conversion or the refund,
+so a receiver's writes commit or roll back together with it.
+"""
 
-from partners.models import Partner, ReferralLink
-from partners.tracking import link_cache_invalidate
-from tenancy.models import Tenant
+from django.dispatch import Signal
 
-
-@receiver([post_save, post_delete], sender=ReferralLink)
-def _link_changed(sender, instance: ReferralLink, **kwargs) -> None:
-    link_cache_invalidate([instance.code])
-
-
-@receiver(post_save, sender=Partner)
-def _partner_changed(sender, instance: Partner, created: bool, **kwargs) -> None:
-    if not created:
-        codes = ReferralLink.unscoped.filter(partner_id=instance.pk).values_list("code", flat=True)
-        link_cache_invalidate(list(codes))
-
-
-@receiver(post_save, sender=Tenant)
-def _tenant_changed(sender, instance: Tenant, created: bool, **kwargs) -> None:
-    # The rate limit and the cookie lifetime are cached with each link.
-    if not created:
-        codes = ReferralLink.unscoped.filter(tenant_id=instance.pk).values_list("code", flat=True)
-        link_cache_invalidate(list(codes))
+# kwargs: tenant, conversion, click (a Click or None)
+conversion_recorded = Signal()
+# kwargs: tenant, conversion, refund (a Refund)
+conversion_refunded = Signal()
+# kwargs: clicks — a list of (tenant_id, created_at) of the clicks just written; sent after commit
+clicks_recorded = Signal()
+# kwargs: tenant_id, partner_ids — partners just approved for the first time (at sign-up when
+# the program approves automatically, or from pending); sent after commit
+partner_joined = Signal()

@@ -22,8 +22,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.errors import ConflictError, ServiceError
+from core.sql import table_names
 from partners.models import Partner, PartnerStatus
-from payouts import requisites, selectors
+from payouts import details_checks, selectors
 from payouts.models import (
     LINE_OPEN,
     Commission,
@@ -46,6 +47,8 @@ from payouts.models import (
 from payouts.services import commissions_approve_matured
 from tenancy.models import Tenant, User
 from webhooks.services import events_publish
+
+tables = table_names(Commission, LedgerEntry, PayoutItem)
 
 # Settings
 
@@ -109,13 +112,15 @@ def payout_details_change(
         raise ServiceError(_("Enter the recipient's full name."), field="holder_name")
     fields = {"card_number": "", "account_number": "", "bik": "", "bank_name": "", "inn": ""}
     if method == PayoutMethod.CARD:
-        fields["card_number"] = requisites.card_validate(card_number)
+        fields["card_number"] = details_checks.card_validate(card_number)
     elif method in (PayoutMethod.BANK_ACCOUNT, PayoutMethod.SELF_EMPLOYED):
-        fields["bik"] = requisites.bik_validate(bik)
-        fields["account_number"] = requisites.account_validate(account_number, bik=fields["bik"])
+        fields["bik"] = details_checks.bik_validate(bik)
+        fields["account_number"] = details_checks.account_validate(
+            account_number, bik=fields["bik"]
+        )
         fields["bank_name"] = " ".join((bank_name or "").split())[:150]
         if method == PayoutMethod.SELF_EMPLOYED:
-            fields["inn"] = requisites.inn_validate(inn)
+            fields["inn"] = details_checks.inn_validate(inn)
     else:
         raise ServiceError(_("Choose how to be paid."), field="method")
     current = selectors.payout_details_current(partner_id=partner.pk)
@@ -184,10 +189,10 @@ class _Payable:
 # One statement, so one snapshot: a balance and the commissions behind it are read together even
 # while approvals and refunds commit around us (each of those writes its entry and its commission
 # row in one transaction). Commissions already in a live line are not taken again.
-PAYABLE_SQL = """
+PAYABLE_SQL = f"""
 WITH balances AS (
     SELECT partner_id, SUM(amount) AS total
-    FROM payouts_ledgerentry
+    FROM {tables.LedgerEntry}
     WHERE tenant_id = %(tenant)s AND account = 'balance'
     GROUP BY partner_id
 )
@@ -195,16 +200,16 @@ SELECT b.partner_id, b.total,
        COALESCE((
            SELECT json_agg(json_build_array(c.id, (c.amount - c.reversed_amount)::text)
                            ORDER BY c.id)
-           FROM payouts_commission c
+           FROM {tables.Commission} c
            WHERE c.tenant_id = %(tenant)s AND c.partner_id = b.partner_id
              AND c.status = 'approved'
-             AND NOT EXISTS (SELECT 1 FROM payouts_payoutitem i
+             AND NOT EXISTS (SELECT 1 FROM {tables.PayoutItem} i
                              WHERE i.commission_id = c.id AND NOT i.released)
        ), '[]'::json)
 FROM balances b
 WHERE b.total >= %(minimum)s
 ORDER BY b.partner_id
-"""
+"""  # noqa: S608 - a table name from its model
 
 
 def _payables(*, tenant_id: int, minimum: Decimal) -> list[_Payable]:

@@ -29,13 +29,15 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from core.sql import tables_analyze
+from core.sql import table_names, tables_analyze
 from partners.models import Conversion, ConversionKind, Customer, Partner, PartnerStatus, PartnerTag
 from partners.money import minor_digits
 from payouts.models import Commission, CommissionStatus
 from payouts.rules import ConversionContext, commission_compute
 from payouts.services import active_rule_specs
 from tenancy.models import Tenant
+
+tables = table_names(Commission, Conversion, Customer, Partner)
 
 REQUIRED_COLUMNS = (
     "external_id",
@@ -175,12 +177,12 @@ def _resolve_partners(cursor, tenant: Tenant, summary: ImportSummary) -> None:
            FROM import_conversion WHERE partner_ref <> ''"""
     )
     cursor.execute(
-        """UPDATE import_partner_ref r SET partner_id = p.id FROM partners_partner p
+        f"""UPDATE import_partner_ref r SET partner_id = p.id FROM {tables.Partner} p
            WHERE p.tenant_id = %(tenant)s AND lower(p.code) = lower(r.partner_ref)""",
         params,
     )
     cursor.execute(
-        """UPDATE import_partner_ref r SET partner_id = p.id FROM partners_partner p
+        f"""UPDATE import_partner_ref r SET partner_id = p.id FROM {tables.Partner} p
            WHERE r.partner_id IS NULL AND p.tenant_id = %(tenant)s
              AND lower(p.email) = lower(r.partner_ref)""",
         params,
@@ -201,7 +203,7 @@ def _bind_customers(cursor, tenant: Tenant) -> None:
     """New customers named with a partner in this file are bound to the first such partner (by
     time); customers bound before keep their partner (ON CONFLICT DO NOTHING)."""
     cursor.execute(
-        """INSERT INTO partners_customer (tenant_id, external_id, partner_id, email, first_seen_at)
+        f"""INSERT INTO {tables.Customer} (tenant_id, external_id, partner_id, email, first_seen_at)
            SELECT DISTINCT ON (i.customer_external_id)
              %(tenant)s, i.customer_external_id, r.partner_id, '', i.occurred_at
            FROM import_conversion i JOIN import_partner_ref r ON r.partner_ref = i.partner_ref
@@ -221,8 +223,8 @@ def _insert(cursor, tenant: Tenant, summary: ImportSummary) -> None:
     )
     # Attribution: the named partner; else the customer's partner (recurring); else none.
     cursor.execute(
-        """WITH inserted AS (
-             INSERT INTO partners_conversion (
+        f"""WITH inserted AS (
+             INSERT INTO {tables.Conversion} (
                tenant_id, kind, external_id, partner_id, customer_id, attribution, action_name,
                amount, currency, count, refunded_amount, status, customer_email, metadata,
                payload_hash, occurred_at, created_at, coupon_code
@@ -232,10 +234,10 @@ def _insert(cursor, tenant: Tenant, summary: ImportSummary) -> None:
                CASE WHEN r.partner_id IS NOT NULL THEN 'partner'
                     WHEN c.id IS NOT NULL THEN 'customer' ELSE 'none' END,
                i.action_name, i.amount, i.currency, i.count, 0, 'counted', '',
-               '{"source": "import"}'::jsonb, 'import', i.occurred_at, now(), ''
+               '{{"source": "import"}}'::jsonb, 'import', i.occurred_at, now(), ''
              FROM import_conversion i
              LEFT JOIN import_partner_ref r ON r.partner_ref = i.partner_ref
-             LEFT JOIN partners_customer c
+             LEFT JOIN {tables.Customer} c
                ON c.tenant_id = %(tenant)s AND i.customer_external_id <> ''
               AND c.external_id = i.customer_external_id
              WHERE i.partner_ref = '' OR r.partner_id IS NOT NULL
@@ -298,7 +300,7 @@ def _price(cursor, tenant: Tenant, summary: ImportSummary, progress: Callable[[i
     facts = _partner_facts()
     # The first counted conversion of each partner, for "first conversion only" rules.
     cursor.execute(
-        """SELECT DISTINCT ON (partner_id) partner_id, id FROM partners_conversion
+        f"""SELECT DISTINCT ON (partner_id) partner_id, id FROM {tables.Conversion}
            WHERE tenant_id = %s AND partner_id IS NOT NULL AND status <> 'refunded'
            ORDER BY partner_id, occurred_at, id""",
         [tenant.pk],
@@ -363,7 +365,7 @@ def _price(cursor, tenant: Tenant, summary: ImportSummary, progress: Callable[[i
                         "",
                     )
                 )
-        with cursor.copy(f"COPY payouts_commission ({columns}) FROM STDIN") as copy:
+        with cursor.copy(f"COPY {tables.Commission} ({columns}) FROM STDIN") as copy:
             for row in out:
                 copy.write_row(row)
         summary.commissions += len(out)

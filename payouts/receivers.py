@@ -3,7 +3,7 @@
 from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import receiver
 
-from partners.events import conversion_recorded, conversion_refunded
+from partners.signals import conversion_recorded, conversion_refunded
 from payouts import services
 from payouts.models import CommissionRule
 

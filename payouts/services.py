@@ -45,7 +45,6 @@ from partners.models import (
     Tag,
 )
 from partners.money import money_round
-from payouts.events import commission_reviewed
 from payouts.models import (
     Commission,
     CommissionRule,
@@ -55,6 +54,7 @@ from payouts.models import (
     LedgerEntry,
 )
 from payouts.rules import ConversionContext, RuleSpec, commission_compute
+from payouts.signals import commission_reviewed
 from tenancy.models import Tenant, User
 from tenancy.scope import current_tenant
 from webhooks.services import (

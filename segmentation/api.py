@@ -10,7 +10,7 @@ from rest_framework import mixins, serializers, status
 from rest_framework.response import Response
 
 from partners.models import ActivitySegment, Partner
-from segmentation import engine, selectors, services
+from segmentation import custom_segments, engine, selectors
 from segmentation.models import (
     CustomSegment,
     SegmentMembership,
@@ -133,7 +133,7 @@ class CustomSegmentWriteSerializer(serializers.Serializer):
     )
 
 
-def _validation_error(invalid: services.CustomSegmentInvalid) -> serializers.ValidationError:
+def _validation_error(invalid: custom_segments.CustomSegmentInvalid) -> serializers.ValidationError:
     return serializers.ValidationError(
         {field: [message] for field, message in invalid.errors.items()}
     )
@@ -172,8 +172,10 @@ class CustomSegmentViewSet(
         data = CustomSegmentWriteSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         try:
-            segment = services.custom_segment_create(tenant=self.tenant, **data.validated_data)
-        except services.CustomSegmentInvalid as invalid:
+            segment = custom_segments.custom_segment_create(
+                tenant=self.tenant, **data.validated_data
+            )
+        except custom_segments.CustomSegmentInvalid as invalid:
             raise _validation_error(invalid) from None
         return Response(self._read(segment.pk), status=status.HTTP_201_CREATED)
 
@@ -194,11 +196,11 @@ class CustomSegmentViewSet(
             **data.validated_data,
         }
         try:
-            services.custom_segment_update(segment=segment, **fields)
-        except services.CustomSegmentInvalid as invalid:
+            custom_segments.custom_segment_update(segment=segment, **fields)
+        except custom_segments.CustomSegmentInvalid as invalid:
             raise _validation_error(invalid) from None
         return Response(self._read(segment.pk))
 
     def destroy(self, request, *args, **kwargs):
-        services.custom_segment_delete(segment=self.get_object())
+        custom_segments.custom_segment_delete(segment=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)

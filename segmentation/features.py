@@ -35,7 +35,11 @@ from django.db import connection, transaction
 from django.db.backends.utils import CursorWrapper
 from psycopg import sql
 
+from core.sql import table_names
+from partners.models import Conversion, Partner
 from segmentation.engine import period_columns
+
+tables = table_names(Conversion, Partner)
 
 
 def local_day_end(as_of: date, tz_name: str) -> datetime:
@@ -68,18 +72,18 @@ def features_query(*, tenant_id: int, tz_name: str, policy: Any, as_of: date) ->
         for name in period_columns(policy.stable_periods)
     ]
     return sql.SQL(
-        """
+        f"""
 WITH daily AS (
     SELECT c.partner_id,
-           {as_of}::date - (c.occurred_at AT TIME ZONE {tz})::date AS age,
+           {{as_of}}::date - (c.occurred_at AT TIME ZONE {{tz}})::date AS age,
            count(*) AS n,
-           {value} AS value
-    FROM partners_conversion c
-    WHERE c.tenant_id = {tenant}
+           {{value}} AS value
+    FROM {tables.Conversion} c
+    WHERE c.tenant_id = {{tenant}}
       AND c.partner_id IS NOT NULL
       AND c.status <> 'refunded'
-      AND c.kind = ANY({kinds})
-      AND c.occurred_at < {end}
+      AND c.kind = ANY({{kinds}})
+      AND c.occurred_at < {{end}}
     GROUP BY 1, 2
 ), per_partner AS (
     SELECT partner_id,
@@ -87,8 +91,8 @@ WITH daily AS (
            count(*) AS active_days,
            max(age) AS first_age,
            min(age) AS last_age,
-           sum(value) FILTER (WHERE age < {window}) AS window_value,
-           {periods}
+           sum(value) FILTER (WHERE age < {{window}}) AS window_value,
+           {{periods}}
     FROM daily
     GROUP BY partner_id
 )
@@ -98,11 +102,11 @@ SELECT p.id AS partner_id,
        a.first_age,
        a.last_age,
        coalesce(a.window_value, 0) AS window_value,
-       {outer_periods}
-FROM partners_partner p
+       {{outer_periods}}
+FROM {tables.Partner} p
 LEFT JOIN per_partner a ON a.partner_id = p.id
-WHERE p.tenant_id = {tenant} AND p.status = 'active'
-"""
+WHERE p.tenant_id = {{tenant}} AND p.status = 'active'
+"""  # noqa: S608 - table names from their models
     ).format(
         as_of=sql.Literal(as_of),
         tz=sql.Literal(tz_name),

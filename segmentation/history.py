@@ -8,7 +8,10 @@ from datetime import date
 from django.db import connection
 from django.db.models import QuerySet
 
-from segmentation.models import RunStatus, SegmentMembership, SegmentRun
+from core.sql import table_names
+from segmentation.models import RunStatus, SegmentMembership, SegmentRun, SegmentTransition
+
+tables = table_names(SegmentTransition)
 
 
 def segment_sizes_over_time(*, start: date, end: date) -> list[tuple[date, dict[str, int]]]:
@@ -33,12 +36,12 @@ def segment_migration(
     sql = f"""
         WITH before AS (
             SELECT DISTINCT ON (partner_id) partner_id, to_segment
-            FROM segmentation_segmenttransition
+            FROM {tables.SegmentTransition}
             WHERE tenant_id = %(tenant)s AND as_of <= %(start)s {partner_ids_sql}
             ORDER BY partner_id, as_of DESC, id DESC
         ), after AS (
             SELECT DISTINCT ON (partner_id) partner_id, to_segment
-            FROM segmentation_segmenttransition
+            FROM {tables.SegmentTransition}
             WHERE tenant_id = %(tenant)s AND as_of <= %(end)s {partner_ids_sql}
             ORDER BY partner_id, as_of DESC, id DESC
         )

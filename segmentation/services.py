@@ -7,7 +7,6 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -16,35 +15,36 @@ from django.conf import settings
 from django.db import (
     DEFAULT_DB_ALIAS,
     DatabaseError,
-    IntegrityError,
     connection,
     connections,
     transaction,
 )
-from django.db.models import ProtectedError, RestrictedError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from psycopg import sql
 
-from core.errors import ConflictError, ServiceError
-from partners.models import Partner, Tag
-from segmentation import bgnbd, conditions, engine
+from core.sql import table_names
+from partners.models import Partner
+from segmentation import bgnbd, engine
+from segmentation.custom_segments import custom_segments_refresh_in_scope
 from segmentation.features import features_read, local_day_start
 from segmentation.models import (
-    CustomSegment,
-    CustomSegmentMembership,
     RunStage,
     RunStatus,
     RunTrigger,
     SegmentationPolicy,
+    SegmentMembership,
     SegmentRun,
+    SegmentTransition,
 )
 from segmentation.pgcopy import binary_copy_payload
-from segmentation.selectors import custom_segment_context, local_today, policy_get
-from segmentation.signals import counted_kinds_changed, custom_segment_changed, segment_changed
+from segmentation.selectors import local_today, policy_get
+from segmentation.signals import counted_kinds_changed, segment_changed
 from tenancy.models import Tenant
 from tenancy.scope import all_tenants, tenant_scope
 from webhooks.services import events_publish
+
+tables = table_names(Partner, SegmentMembership, SegmentRun, SegmentTransition)
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +111,7 @@ class RunProgress:
                     cursor.execute("SET lock_timeout = '1s'")
             with self._connection.cursor() as cursor:
                 cursor.execute(
-                    "UPDATE segmentation_segmentrun SET stage = %s, progress = %s, "
+                    f"UPDATE {tables.SegmentRun} SET stage = %s, progress = %s, "
                     "progress_at = %s WHERE id = %s AND tenant_id = %s",
                     [stage, json.dumps(counts), run.progress_at, run.pk, run.tenant_id],
                 )
@@ -155,7 +155,7 @@ def segments_recompute(
             # Custom segments read the new segments and churn flags: refreshed once this
             # commits. Robust: a failure there is logged and does not undo the run.
             transaction.on_commit(
-                lambda: _custom_segments_refresh_in_scope(tenant=tenant), robust=True
+                lambda: custom_segments_refresh_in_scope(tenant=tenant), robust=True
             )
             return _run_finish(run, clock, status=RunStatus.SUCCEEDED)
     except Exception as error:
@@ -419,7 +419,7 @@ def _write(
         cursor.execute("ANALYZE segmentation_raw")
         cursor.execute(_new_view(as_of=run.as_of))
         cursor.execute(
-            "SELECT EXISTS (SELECT FROM segmentation_segmentmembership WHERE tenant_id = %s)",
+            f"SELECT EXISTS (SELECT FROM {tables.SegmentMembership} WHERE tenant_id = %s)",
             [tenant.pk],
         )
         had_memberships = cursor.fetchone()[0]
@@ -427,16 +427,16 @@ def _write(
         # Who moved, computed once: it feeds the transitions, the new memberships, the
         # partners' mirror fields and what is published after commit.
         cursor.execute(
-            """
+            f"""
             CREATE TEMPORARY TABLE segmentation_changes ON COMMIT DROP AS
             SELECT n.partner_id, coalesce(m.segment, '') AS from_segment, n.segment AS to_segment
             FROM segmentation_new n
-            LEFT JOIN segmentation_segmentmembership m
+            LEFT JOIN {tables.SegmentMembership} m
                    ON m.tenant_id = %(tenant)s AND m.partner_id = n.partner_id
             WHERE m.segment IS DISTINCT FROM n.segment
             UNION ALL
             SELECT m.partner_id, m.segment, ''
-            FROM segmentation_segmentmembership m
+            FROM {tables.SegmentMembership} m
             WHERE m.tenant_id = %(tenant)s
               AND NOT EXISTS (SELECT FROM segmentation_raw r WHERE r.partner_id = m.partner_id)
             """,
@@ -444,8 +444,8 @@ def _write(
         )
         cursor.execute("ANALYZE segmentation_changes")  # a few thousand rows or a million
         cursor.execute(
-            """
-            INSERT INTO segmentation_segmenttransition
+            f"""
+            INSERT INTO {tables.SegmentTransition}
                    (tenant_id, run_id, partner_id, from_segment, to_segment, at, as_of)
             SELECT %(tenant)s, %(run)s, partner_id, from_segment, to_segment, %(at)s, %(as_of)s
             FROM segmentation_changes
@@ -457,8 +457,8 @@ def _write(
 
         if had_memberships:  # a first run has nothing to delete or compare
             cursor.execute(
-                """
-                DELETE FROM segmentation_segmentmembership m
+                f"""
+                DELETE FROM {tables.SegmentMembership} m
                 USING segmentation_changes c
                 WHERE m.tenant_id = %(tenant)s AND m.partner_id = c.partner_id
                   AND c.to_segment = ''
@@ -467,15 +467,15 @@ def _write(
             )
             cursor.execute(
                 sql.SQL(
-                    """
-                    UPDATE segmentation_segmentmembership m
+                    f"""
+                    UPDATE {tables.SegmentMembership} m
                     SET since = CASE WHEN m.segment = n.segment THEN m.since ELSE %(at)s END,
-                        as_of = %(as_of)s, run_id = %(run)s, {assignments}
+                        as_of = %(as_of)s, run_id = %(run)s, {{assignments}}
                     FROM segmentation_new n
                     WHERE m.tenant_id = %(tenant)s AND m.partner_id = n.partner_id
                       -- an unchanged row is left alone: its as_of and run say when it last
                       -- changed
-                      AND ({old}) IS DISTINCT FROM ({new})
+                      AND ({{old}}) IS DISTINCT FROM ({{new}})
                     """
                 ).format(
                     assignments=sql.SQL(", ").join(
@@ -494,10 +494,10 @@ def _write(
         # check per row — on a first run, every partner).
         cursor.execute(
             sql.SQL(
-                """
-                INSERT INTO segmentation_segmentmembership
-                       (tenant_id, partner_id, since, as_of, run_id, {columns})
-                SELECT %(tenant)s, n.partner_id, %(at)s, %(as_of)s, %(run)s, {values}
+                f"""
+                INSERT INTO {tables.SegmentMembership}
+                       (tenant_id, partner_id, since, as_of, run_id, {{columns}})
+                SELECT %(tenant)s, n.partner_id, %(at)s, %(as_of)s, %(run)s, {{values}}
                 FROM segmentation_changes c
                 JOIN segmentation_new n ON n.partner_id = c.partner_id
                 WHERE c.from_segment = ''
@@ -517,13 +517,13 @@ def _write(
         # One hash join of the program's partners and memberships: 1.5–1.9 s at 1M partners
         # with nothing to repair (the statement it replaces took 2.7 s for 31k moves).
         cursor.execute(
-            """
-            UPDATE partners_partner p
+            f"""
+            UPDATE {tables.Partner} p
             SET activity_segment = d.segment, segment_since = d.since
             FROM (
                 SELECT q.id, coalesce(m.segment, '') AS segment, m.since
-                FROM partners_partner q
-                LEFT JOIN segmentation_segmentmembership m
+                FROM {tables.Partner} q
+                LEFT JOIN {tables.SegmentMembership} m
                        ON m.tenant_id = %(tenant)s AND m.partner_id = q.id
                 WHERE q.tenant_id = %(tenant)s
                   AND (q.activity_segment, q.segment_since)
@@ -653,228 +653,3 @@ def segments_dispatch_due(*, now: datetime | None = None) -> list[SegmentRun]:
             if created:
                 queued.append(run)
     return queued
-
-
-# Custom segments ---------------------------------------------------------------------------
-
-# pg_advisory_xact_lock(CUSTOM_LOCK_NAMESPACE, tenant_id): one membership refresh per program
-# at a time, so two refreshes (a run's and a save's) cannot both report the same entry.
-CUSTOM_LOCK_NAMESPACE = 0x5E7
-NAME_MAX = 100
-DESCRIPTION_MAX = 1000
-
-
-class CustomSegmentInvalid(ServiceError):
-    """Every problem of a custom segment's input at once; ``errors`` maps the field (``name``,
-    ``description``, ``definition.conditions[1].value`` …) to its message."""
-
-    def __init__(self, errors: dict[str, str]) -> None:
-        field, message = next(iter(errors.items()))
-        super().__init__(message, field=field)
-        self.errors = errors
-
-
-def _custom_segment_clean(
-    *, name: str, description: str, definition: Any, exclude_pk: int | None = None
-) -> tuple[str, str, dict]:
-    errors: dict[str, str] = {}
-    name = (name or "").strip()
-    description = (description or "").strip()
-    if not name:
-        errors["name"] = _("This field is required.")
-    elif len(name) > NAME_MAX:
-        errors["name"] = _("At most %(count)s characters.") % {"count": NAME_MAX}
-    elif CustomSegment.objects.filter(name__iexact=name).exclude(pk=exclude_pk).exists():
-        errors["name"] = _("A custom segment with this name already exists.")
-    if len(description) > DESCRIPTION_MAX:
-        errors["description"] = _("At most %(count)s characters.") % {"count": DESCRIPTION_MAX}
-    try:
-        definition = conditions.definition_clean(
-            definition, tag_ids=set(Tag.objects.values_list("pk", flat=True))
-        )
-    except conditions.DefinitionInvalid as invalid:
-        errors.update(
-            {
-                path if path == "definition" else f"definition.{path}": message
-                for path, message in invalid.errors.items()
-            }
-        )
-    if errors:
-        raise CustomSegmentInvalid(errors)
-    return name, description, definition
-
-
-def _save_unique(segment: CustomSegment) -> None:
-    try:
-        with transaction.atomic():
-            segment.save()
-    except IntegrityError:  # a concurrent save took the name between the check and here
-        raise CustomSegmentInvalid(
-            {"name": _("A custom segment with this name already exists.")}
-        ) from None
-
-
-def custom_segment_create(
-    *, tenant: Tenant, name: str, definition: Any, description: str = "", by=None
-) -> CustomSegment:
-    """Validate and save a new custom segment, then refresh the memberships of every custom
-    segment of the program (its partners enter). Nothing is written when the input is bad."""
-    name, description, definition = _custom_segment_clean(
-        name=name, description=description, definition=definition
-    )
-    segment = CustomSegment(
-        tenant=tenant, name=name, description=description, definition=definition, created_by=by
-    )
-    with transaction.atomic():
-        _save_unique(segment)
-        custom_segments_refresh(tenant=tenant, segment_ids=[segment.pk])
-    return segment
-
-
-def custom_segment_update(
-    *, segment: CustomSegment, name: str, definition: Any, description: str = ""
-) -> CustomSegment:
-    name, description, definition = _custom_segment_clean(
-        name=name, description=description, definition=definition, exclude_pk=segment.pk
-    )
-    segment.name, segment.description, segment.definition = name, description, definition
-    with transaction.atomic():
-        _save_unique(segment)
-        custom_segments_refresh(tenant=segment.tenant, segment_ids=[segment.pk])
-    return segment
-
-
-def custom_segment_delete(*, segment: CustomSegment) -> None:
-    """Delete the segment; its members "leave" (the signal is sent after commit). A segment
-    something else still refers to (a campaign, say) is refused with a 409."""
-    tenant, segment_id = segment.tenant, segment.pk
-    try:
-        with transaction.atomic():
-            left = sorted(
-                CustomSegmentMembership.objects.filter(segment=segment).values_list(
-                    "partner_id", flat=True
-                )
-            )
-            name = segment.name
-            segment.delete()
-            if left:
-                _custom_changes_webhooks(
-                    tenant=tenant, changes={segment_id: ([], left)}, names={segment_id: name}
-                )
-    except (ProtectedError, RestrictedError):
-        raise ConflictError(
-            _("This segment is in use (by a campaign, for example); stop using it first."),
-            field="segment",
-            code="in_use",
-        ) from None
-    if left:
-        changes = {segment_id: ([], left)}
-        transaction.on_commit(lambda: _custom_changes_publish(tenant=tenant, changes=changes))
-
-
-def custom_segments_refresh(
-    *, tenant: Tenant, segment_ids: list[int] | None = None
-) -> dict[int, tuple[list[int], list[int]]]:
-    """Recompute who is in each custom segment of the program (or only in ``segment_ids``: a
-    saved segment; the others wait for the next run) and store it: per segment one
-    statement that deletes the members who no longer match and inserts the new ones, set-based.
-    Returns ``{segment_id: (entered, left)}``; ``custom_segment_changed`` is sent after commit
-    for every segment whose members changed."""
-    now = timezone.now()
-    context = custom_segment_context(tenant=tenant)
-    changes: dict[int, tuple[list[int], list[int]]] = {}
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT pg_advisory_xact_lock(%s, %s)", [CUSTOM_LOCK_NAMESPACE, tenant.pk]
-            )
-        segments = CustomSegment.objects.filter(tenant=tenant).order_by("pk")
-        if segment_ids is not None:
-            segments = segments.filter(pk__in=segment_ids)
-        for segment in segments:
-            matching = Partner.objects.filter(
-                conditions.definition_q(segment.definition, context), tenant=tenant
-            )
-            changes[segment.pk] = _membership_write(
-                tenant=tenant, segment=segment, matching=matching, now=now
-            )
-        changed = {pk: change for pk, change in changes.items() if change[0] or change[1]}
-        if changed:
-            names = dict(CustomSegment.objects.filter(pk__in=changed).values_list("pk", "name"))
-            _custom_changes_webhooks(tenant=tenant, changes=changed, names=names)
-            transaction.on_commit(lambda: _custom_changes_publish(tenant=tenant, changes=changed))
-    return changes
-
-
-def _custom_changes_webhooks(
-    *, tenant: Tenant, changes: dict[int, tuple[list[int], list[int]]], names: dict[int, str]
-) -> None:
-    """``custom_segment.changed`` webhook events, written in the refresh's transaction: per
-    segment, its entries then its exits, WEBHOOK_CHUNK partner ids per event."""
-    payloads = []
-    for segment_id, (entered, left) in sorted(changes.items()):
-        for key, ids in (("entered", entered), ("left", left)):
-            for start in range(0, len(ids), WEBHOOK_CHUNK):
-                chunk = ids[start : start + WEBHOOK_CHUNK]
-                payloads.append(
-                    {
-                        "segment_id": segment_id,
-                        "name": names.get(segment_id, ""),
-                        "entered": chunk if key == "entered" else [],
-                        "left": chunk if key == "left" else [],
-                    }
-                )
-    events_publish(tenant=tenant, event="custom_segment.changed", payloads=payloads)
-
-
-def _membership_write(
-    *, tenant: Tenant, segment: CustomSegment, matching, now: datetime
-) -> tuple[list[int], list[int]]:
-    query, params = matching.order_by().values_list("pk", flat=True).query.sql_with_params()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            WITH matching(id) AS MATERIALIZED ({query}),
-            gone AS (
-                DELETE FROM segmentation_customsegmentmembership m
-                WHERE m.tenant_id = %s AND m.segment_id = %s
-                  AND NOT EXISTS (SELECT FROM matching x WHERE x.id = m.partner_id)
-                RETURNING m.partner_id
-            ),
-            came AS (
-                INSERT INTO segmentation_customsegmentmembership
-                       (tenant_id, segment_id, partner_id, since)
-                SELECT %s, %s, x.id, %s FROM matching x
-                ON CONFLICT (tenant_id, segment_id, partner_id) DO NOTHING
-                RETURNING partner_id
-            )
-            SELECT true, partner_id FROM came
-            UNION ALL
-            SELECT false, partner_id FROM gone
-            """,  # noqa: S608 - the query is Django's, its values are parameters
-            [*params, tenant.pk, segment.pk, tenant.pk, segment.pk, now],
-        )
-        rows = cursor.fetchall()
-    entered = sorted(partner_id for came, partner_id in rows if came)
-    left = sorted(partner_id for came, partner_id in rows if not came)
-    return entered, left
-
-
-def _custom_changes_publish(
-    *, tenant: Tenant, changes: dict[int, tuple[list[int], list[int]]]
-) -> None:
-    with tenant_scope(tenant):
-        for segment_id, (entered, left) in sorted(changes.items()):
-            custom_segment_changed.send(
-                sender=CustomSegment,
-                tenant_id=tenant.pk,
-                segment_id=segment_id,
-                entered=entered,
-                left=left,
-            )
-
-
-def _custom_segments_refresh_in_scope(*, tenant: Tenant) -> None:
-    # After a run's commit the caller's scope may be gone (see _publish_in_scope).
-    with tenant_scope(tenant):
-        custom_segments_refresh(tenant=tenant)

@@ -19,8 +19,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from core.errors import ServiceError
-from partners.models import ActivitySegment, Partner, PartnerStatus, Tag
-from segmentation import charts, conditions, engine, services, tasks
+from core.sql import table_names
+from partners.models import ActivitySegment, Conversion, Partner, PartnerStatus, Tag
+from segmentation import charts, conditions, custom_segments, engine, services, tasks
 from segmentation.features import features_read, local_day_end, local_day_start
 from segmentation.forms import PolicyForm
 from segmentation.history import at_risk_memberships, segment_migration, segment_sizes_over_time
@@ -43,6 +44,8 @@ from segmentation.selectors import (
 from tenancy.requests import TeamRequest
 from tenancy.views import manager_page
 
+tables = table_names(Conversion, SegmentMembership)
+
 
 def segment_values(*, tenant, as_of: date, window_days: int, kinds: list[str]) -> list[dict]:
     """Per segment now: partners, their value (sale amounts net of refunds) over the policy
@@ -52,13 +55,13 @@ def segment_values(*, tenant, as_of: date, window_days: int, kinds: list[str]) -
     until = local_day_end(as_of, tenant.timezone)
     with connection.cursor() as cursor:
         cursor.execute(
-            """
+            f"""
             SELECT m.segment, count(*), coalesce(sum(v.value), 0)
-            FROM segmentation_segmentmembership m
+            FROM {tables.SegmentMembership} m
             LEFT JOIN (
                 SELECT c.partner_id, sum(greatest(coalesce(c.amount, 0) - c.refunded_amount, 0))
                        AS value
-                FROM partners_conversion c
+                FROM {tables.Conversion} c
                 WHERE c.tenant_id = %(tenant)s AND c.partner_id IS NOT NULL
                   AND c.status <> 'refunded' AND c.kind = ANY(%(kinds)s)
                   AND c.occurred_at >= %(since)s AND c.occurred_at < %(until)s
@@ -66,7 +69,7 @@ def segment_values(*, tenant, as_of: date, window_days: int, kinds: list[str]) -
             ) v ON v.partner_id = m.partner_id
             WHERE m.tenant_id = %(tenant)s
             GROUP BY m.segment
-            """,
+            """,  # noqa: S608 - table names from their models
             {"tenant": tenant.pk, "kinds": [str(k) for k in kinds], "since": since, "until": until},
         )
         found = {segment: (count, value) for segment, count, value in cursor.fetchall()}
@@ -446,12 +449,12 @@ def _editor(request: TeamRequest, segment: CustomSegment | None) -> HttpResponse
         }
         try:
             if segment is None:
-                saved = services.custom_segment_create(
+                saved = custom_segments.custom_segment_create(
                     tenant=request.tenant, by=request.user, **fields
                 )
             else:
-                saved = services.custom_segment_update(segment=segment, **fields)
-        except services.CustomSegmentInvalid as invalid:
+                saved = custom_segments.custom_segment_update(segment=segment, **fields)
+        except custom_segments.CustomSegmentInvalid as invalid:
             errors = _spread_errors(invalid.errors, state["rows"])
         else:
             messages.success(request, _("Custom segment “%(name)s” saved.") % {"name": saved.name})
@@ -497,7 +500,7 @@ def segments_custom_conditions(request: TeamRequest) -> HttpResponse:
 def segments_custom_delete(request: TeamRequest, customsegment_id: int) -> HttpResponse:
     segment = get_object_or_404(CustomSegment, pk=customsegment_id)
     try:
-        services.custom_segment_delete(segment=segment)
+        custom_segments.custom_segment_delete(segment=segment)
     except ServiceError as error:
         messages.error(request, error.message)
         return redirect(

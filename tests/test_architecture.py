@@ -1,10 +1,13 @@
 """The import direction the README promises, checked on the source: `core` imports no app,
-each app imports only the apps below it, and no app imports `campaigns`, which only listens."""
+each app imports only the apps below it, and no app imports `campaigns`, which only listens; raw
+SQL names tables through their models, so that those imports show every coupling."""
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
+from django.apps import apps as django_apps
 
 REPO = Path(__file__).resolve().parent.parent
 LAYERS = ["core", "tenancy", "webhooks", "partners", "payouts", "segmentation", "analytics"]
@@ -50,3 +53,45 @@ def test_the_check_catches_an_import_upwards(tmp_path):
     (tmp_path / "tenancy" / "bad.py").write_text("def f():\n    import campaigns.models\n")
     assert violations("core", tmp_path) == ["core/bad.py imports tenancy"]
     assert violations("tenancy", tmp_path) == ["tenancy/bad.py imports campaigns"]
+
+
+# campaigns' SQL is rewritten with the split of campaigns/services.py (issue 16, item 5).
+TABLE_LITERALS_PENDING = {"campaigns"}
+
+
+def table_literals(app: str, tables: set[str], root: Path = REPO) -> list[str]:
+    """String literals in an app's code (not its migrations) that name a model's table: raw SQL
+    names tables through ``Model._meta.db_table`` (core.sql.table_names), so that an import
+    shows every coupling."""
+    word = re.compile(r"\b(" + "|".join(sorted(tables, key=len, reverse=True)) + r")\b")
+    found = []
+    for path in sorted((root / app).rglob("*.py")):
+        if "migrations" in path.parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                found += [
+                    f"{path.relative_to(root)}:{node.lineno} {name}"
+                    for name in word.findall(node.value)
+                ]
+    return found
+
+
+def _project_tables() -> set[str]:
+    return {model._meta.db_table for model in django_apps.get_models()}
+
+
+@pytest.mark.parametrize("app", sorted(APPS - TABLE_LITERALS_PENDING))
+def test_raw_sql_names_tables_through_their_models(app):
+    assert table_literals(app, _project_tables()) == []
+
+
+def test_the_check_catches_a_table_named_in_sql(tmp_path):
+    (tmp_path / "analytics").mkdir()
+    (tmp_path / "analytics" / "bad.py").write_text(
+        'SQL = "SELECT id FROM partners_partner WHERE partners_partner.tenant_id = %s"\n'
+    )
+    assert table_literals("analytics", _project_tables(), tmp_path) == [
+        "analytics/bad.py:1 partners_partner",
+        "analytics/bad.py:1 partners_partner",
+    ]

@@ -5,14 +5,13 @@ from rest_framework import mixins, serializers
 from rest_framework.decorators import action
 
 from tenancy.rest import TenantViewSet
-from webhooks import events as event_registry
-from webhooks import selectors, services
+from webhooks import event_types, selectors, services
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 
 
 class WebhookEndpointSerializer(serializers.ModelSerializer):
     events = serializers.ListField(
-        child=serializers.ChoiceField(choices=sorted(event_registry.EVENTS)), allow_empty=False
+        child=serializers.ChoiceField(choices=sorted(event_types.EVENTS)), allow_empty=False
     )
     url = serializers.CharField(max_length=2000)
     is_active = serializers.BooleanField(default=True)

@@ -2,7 +2,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from tenancy.forms import ServiceFormMixin
-from webhooks.events import event_choices
+from webhooks.event_types import event_choices
 
 
 class EndpointForm(ServiceFormMixin, forms.Form):

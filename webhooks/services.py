@@ -30,8 +30,7 @@ from django.utils.translation import ngettext
 from core.errors import ConflictError, ServiceError
 from core.redis_store import prefetch_register, prefetched_forget, redis_client, redis_key
 from tenancy.models import Tenant
-from webhooks import events as event_registry
-from webhooks import signing, transport
+from webhooks import event_types, signing, transport
 from webhooks.models import (
     DeliveryStatus,
     WebhookAttempt,
@@ -69,7 +68,7 @@ def _clean_url(url: str) -> str:
 
 
 def _clean_events(names: list[str]) -> list[str]:
-    unknown = sorted(set(names) - set(event_registry.EVENTS))
+    unknown = sorted(set(names) - set(event_types.EVENTS))
     if unknown:
         raise ServiceError(
             _("Unknown events: %(names)s.") % {"names": ", ".join(unknown)}, field="events"
@@ -132,7 +131,7 @@ def endpoint_ping(*, endpoint: WebhookEndpoint) -> WebhookDelivery:
     with transaction.atomic():
         event = WebhookEvent.objects.create(
             tenant_id=endpoint.tenant_id,
-            name=event_registry.PING,
+            name=event_types.PING,
             payload={"message": "Test event from Partnerflow.", "endpoint_id": endpoint.pk},
         )
         delivery = WebhookDelivery.objects.create(
@@ -266,8 +265,10 @@ def event_publish(*, tenant: Tenant, event: str, payload: dict) -> WebhookEvent 
     starts after the surrounding transaction commits (nothing is sent if it rolls back).
     With no subscriber nothing is written (this sits on the conversion hot path) and None is
     returned."""
-    if not event_registry.is_known(event):
-        raise ValueError(f"Unknown webhook event {event!r}: register it in webhooks.events.EVENTS")
+    if not event_types.is_known(event):
+        raise ValueError(
+            f"Unknown webhook event {event!r}: register it in webhooks.event_types.EVENTS"
+        )
     endpoint_ids = subscribed_endpoint_ids(tenant_id=tenant.pk, event=event)
     if not endpoint_ids:
         return None
@@ -289,8 +290,10 @@ def events_publish(*, tenant: Tenant, event: str, payloads: list[dict]) -> int:
     """``event_publish`` for many events of one kind at once (a batch approval, an import):
     a fixed number of queries, and nothing written when no active endpoint subscribes.
     Returns the number of deliveries created."""
-    if not event_registry.is_known(event):
-        raise ValueError(f"Unknown webhook event {event!r}: register it in webhooks.events.EVENTS")
+    if not event_types.is_known(event):
+        raise ValueError(
+            f"Unknown webhook event {event!r}: register it in webhooks.event_types.EVENTS"
+        )
     endpoint_ids = subscribed_endpoint_ids(tenant_id=tenant.pk, event=event)
     if not endpoint_ids or not payloads:
         return 0

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from django.db import connection
 
-from analytics import columns, metrics
+from analytics import columns, rankings
 from analytics.models import FIRST_REVENUE_BUCKET, REVENUE_BUCKET_EDGES, RankingColumns
 from core.sql import binary_cursor
 from tenancy.scope import tenant_scope
@@ -176,7 +176,7 @@ def test_column_cache_holds_at_most_its_bytes_dropping_the_least_recently_used()
 
 @pytest.mark.django_db
 def test_ranking_columns_read_only_the_rows_whose_version_is_not_held(monkeypatch):
-    monkeypatch.setattr(metrics, "_COLUMN_CACHE", columns.ColumnCache(max_bytes=2**20))
+    monkeypatch.setattr(rankings, "_COLUMN_CACHE", columns.ColumnCache(max_bytes=2**20))
     unpacked: list[int] = []
     unpack = columns.Column.unpack
 
@@ -196,7 +196,7 @@ def test_ranking_columns_read_only_the_rows_whose_version_is_not_held(monkeypatc
 
     def read() -> dict:
         with binary_cursor() as cursor:
-            signed = metrics._ranking_columns(cursor, tenant=tenant, wanted=wanted)
+            signed = rankings._ranking_columns(cursor, tenant=tenant, wanted=wanted)
         sums = columns.period_sums(signed)
         return {int(p): (int(k), int(n)) for p, k, n in zip(*vars(sums).values(), strict=True)}
 
@@ -215,7 +215,7 @@ def test_ranking_columns_read_only_the_rows_whose_version_is_not_held(monkeypatc
             span="month", starts=may, partners=1, packed=_pack({9: (1, 0)})
         )
     with binary_cursor() as cursor:
-        signed = metrics._ranking_columns(cursor, tenant=other, wanted=wanted)
+        signed = rankings._ranking_columns(cursor, tenant=other, wanted=wanted)
     assert [(sign, column.partners.tolist()) for sign, column in signed] == [(1, [9])]
 
 
@@ -224,7 +224,7 @@ def test_a_held_column_dropped_during_the_read_is_still_used(monkeypatch):
     """Between the query and the use of its rows the cache may drop a column the query did
     not re-read (another column put meanwhile, the cache full): the read uses what it held
     when it asked, never an empty column."""
-    monkeypatch.setattr(metrics, "_COLUMN_CACHE", columns.ColumnCache(max_bytes=2**20))
+    monkeypatch.setattr(rankings, "_COLUMN_CACHE", columns.ColumnCache(max_bytes=2**20))
     tenant = TenantFactory()
     may = date(2026, 5, 1)
     with tenant_scope(tenant):
@@ -241,7 +241,7 @@ def test_a_held_column_dropped_during_the_read_is_still_used(monkeypatch):
 
         def execute(self, *args):
             self.cursor.execute(*args)
-            metrics._COLUMN_CACHE.clear()
+            rankings._COLUMN_CACHE.clear()
 
         def fetchall(self):
             return self.cursor.fetchall()
@@ -249,7 +249,7 @@ def test_a_held_column_dropped_during_the_read_is_still_used(monkeypatch):
     def read(dropping: bool) -> dict:
         with binary_cursor() as cursor:
             reader = DroppingCursor(cursor) if dropping else cursor
-            signed = metrics._ranking_columns(reader, tenant=tenant, wanted=wanted)
+            signed = rankings._ranking_columns(reader, tenant=tenant, wanted=wanted)
         sums = columns.period_sums(signed)
         return {int(p): (int(k), int(n)) for p, k, n in zip(*vars(sums).values(), strict=True)}
 

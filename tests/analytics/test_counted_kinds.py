@@ -6,7 +6,7 @@ from datetime import date
 
 from django.test import Client
 
-from analytics import metrics, rebuild, tasks
+from analytics import rebuild, selectors, tasks
 from analytics.models import DailyPartnerStats, RollupBasis
 from analytics.periods import Filters, Period
 from analytics.rollups import rollup_mark_dirty, rollup_rebuild, rollups_refresh_dirty
@@ -40,11 +40,13 @@ def client_for(user) -> Client:
 
 def _active_partners(tenant) -> int:
     with tenant_scope(tenant):
-        kpis = metrics.kpis(
+        kpis = selectors.kpis(
             tenant=tenant,
             period=JUNE,
             filters=Filters(),
-            payouts_due=metrics.payouts_due_at_ends(tenant=tenant, period=JUNE, filters=Filters()),
+            payouts_due=selectors.payouts_due_at_ends(
+                tenant=tenant, period=JUNE, filters=Filters()
+            ),
         )
     active = next(k for k in kpis if k.key == "active_partners").value
     assert isinstance(active, int)

@@ -11,7 +11,7 @@ from decimal import Decimal
 
 import pytest
 
-from analytics import metrics
+from analytics import rankings, selectors
 from analytics.models import DailyPartnerStats, PartnerMilestones
 from analytics.periods import Filters, Period
 from analytics.rollups import rollup_rebuild
@@ -26,7 +26,7 @@ JUNE = Period(date(2026, 6, 1), date(2026, 6, 30))
 def kpi_map(program, filters: Filters | None = None, payouts_due=(Decimal("0"), Decimal("0"))):
     filters = filters or Filters()
     with tenant_scope(program.tenant):
-        kpis = metrics.kpis(
+        kpis = selectors.kpis(
             tenant=program.tenant, period=JUNE, filters=filters, payouts_due=payouts_due
         )
     return {k.key: (k.value, k.previous) for k in kpis}
@@ -76,7 +76,7 @@ def test_kpis_for_the_period_and_the_previous_one(program):
 
 def test_costs_are_prorated_to_the_period(program):
     with tenant_scope(program.tenant):
-        fixed, acquisition = metrics.program_costs(
+        fixed, acquisition = selectors.program_costs(
             period=Period(date(2026, 6, 1), date(2026, 6, 10))
         )
     assert (fixed, acquisition) == (Decimal("1000.00"), Decimal("333.33"))
@@ -91,7 +91,7 @@ def test_filters_narrow_every_figure(program):
 
 def test_journey_funnel(program):
     with tenant_scope(program.tenant):
-        stages = metrics.journey_funnel(tenant=program.tenant, period=JUNE, filters=Filters())
+        stages = selectors.journey_funnel(tenant=program.tenant, period=JUNE, filters=Filters())
     # Joined in June: P2 (click, lead, sale), P3 (nothing), P5 (click; its sale refunded).
     assert [(count, rate) for _label, count, rate in stages] == [
         (3, None),
@@ -112,8 +112,8 @@ def test_journey_funnel_counts_a_later_step_at_the_earlier_ones(program):
         _conversion(program.tenant, p6, "sale", msk("2026-06-08"), "900.00")
         _conversion(program.tenant, p6, "sale", msk("2026-06-09"), "100.00")
         rollup_rebuild(tenant=program.tenant)
-        stages = metrics.journey_funnel(tenant=program.tenant, period=JUNE, filters=Filters())
-        expert = metrics.journey_funnel(
+        stages = selectors.journey_funnel(tenant=program.tenant, period=JUNE, filters=Filters())
+        expert = selectors.journey_funnel(
             tenant=program.tenant, period=JUNE, filters=Filters(channel="expert")
         )
     assert [count for _label, count, _rate in stages] == [4, 3, 2, 2, 1]
@@ -122,7 +122,7 @@ def test_journey_funnel_counts_a_later_step_at_the_earlier_ones(program):
 
 def test_activation_cohorts(program):
     with tenant_scope(program.tenant):
-        cohorts = metrics.activation_cohorts(
+        cohorts = selectors.activation_cohorts(
             tenant=program.tenant, filters=Filters(), today=date(2026, 6, 30)
         )
     assert [(c["month"], c["partners"], c["d7"], c["d30"], c["d90"]) for c in cohorts] == [
@@ -134,7 +134,9 @@ def test_activation_cohorts(program):
 
 def test_revenue_concentration(program):
     with tenant_scope(program.tenant):
-        curve, _top = metrics.partner_ranking(tenant=program.tenant, period=JUNE, filters=Filters())
+        curve, _top = rankings.partner_ranking(
+            tenant=program.tenant, period=JUNE, filters=Filters()
+        )
     assert curve == [
         (Decimal(0), Decimal(0)),
         (Decimal("0.5000"), Decimal("0.7273")),
@@ -144,7 +146,7 @@ def test_revenue_concentration(program):
 
 def test_breakdown_by_channel(program):
     with tenant_scope(program.tenant):
-        tables = metrics.breakdowns(tenant=program.tenant, period=JUNE, filters=Filters())
+        tables = selectors.breakdowns(tenant=program.tenant, period=JUNE, filters=Filters())
     by_channel = {
         row["value"]: (row["revenue"], row["sales"], row["clicks"])
         for row in tables["channel_type"]
@@ -169,7 +171,7 @@ def test_newest_partners_include_those_not_yet_synced(program):
 
     p = program.partners
     with tenant_scope(program.tenant):
-        assert metrics.newest_partner_ids(tenant=program.tenant, limit=3) == [
+        assert selectors.newest_partner_ids(tenant=program.tenant, limit=3) == [
             p["p5"].pk,  # joined 15 June
             p["p3"].pk,  # 10 June
             p["p2"].pk,  # 2 June
@@ -187,7 +189,7 @@ def test_newest_partners_include_those_not_yet_synced(program):
                 )
             ]
         )
-        assert metrics.newest_partner_ids(tenant=program.tenant, limit=3) == [
+        assert selectors.newest_partner_ids(tenant=program.tenant, limit=3) == [
             late.pk,
             p["p5"].pk,
             p["p3"].pk,
@@ -197,10 +199,10 @@ def test_newest_partners_include_those_not_yet_synced(program):
 def test_newest_partners_filtered(program):
     p = program.partners
     with tenant_scope(program.tenant):
-        bloggers = metrics.newest_partner_ids(
+        bloggers = selectors.newest_partner_ids(
             tenant=program.tenant, limit=2, filters=Filters(channel="blogger")
         )
-        capital = metrics.newest_partner_ids(
+        capital = selectors.newest_partner_ids(
             tenant=program.tenant, limit=5, filters=Filters(geography="capital")
         )
     assert bloggers == [p["p5"].pk, p["p3"].pk]  # P2 (niche site) joined between them
@@ -271,7 +273,7 @@ def test_custom_period_ranking_samples_the_curve_at_the_revenue_bucket_edges(db,
         with connection.cursor() as cursor:
             _month_totals_refresh(cursor, tenant, None, None)  # as the rebuild does
             _ranking_columns_refresh(cursor, tenant, None, None)
-        curve, top = metrics.partner_ranking(tenant=tenant, period=period, filters=Filters())
+        curve, top = rankings.partner_ranking(tenant=tenant, period=period, filters=Filters())
 
     positive = [Decimal(r) for r in revenues if Decimal(r) > 0]
 
@@ -287,7 +289,7 @@ def test_custom_period_ranking_samples_the_curve_at_the_revenue_bucket_edges(db,
     total, n = sum(positive), len(positive)
     for b in sorted({bucket(r) for r in positive}, reverse=True):
         above = [r for r in positive if bucket(r) >= b]
-        expected.append((metrics._ratio(len(above), n), metrics._ratio(sum(above), total)))
+        expected.append((selectors._ratio(len(above), n), selectors._ratio(sum(above), total)))
     assert curve == expected
     # 0.63 | 0.64, 0.79 | 0.80, 0.99 | 1.00 and 1.24 | 1.25 are in different buckets, 1.25 and
     # 1.26 (and the two 5,000s) in one: fewer points than partners.
@@ -299,7 +301,7 @@ def test_custom_period_ranking_samples_the_curve_at_the_revenue_bucket_edges(db,
     assert [(r["partner_id"], r["revenue"]) for r in top] == [(pid, r) for r, pid in ranked[:10]]
     assert {(r["sales"], r["commissions"]) for r in top} == {(4, Decimal("3.00"))}
     with tenant_scope(tenant):
-        _curve, everyone = metrics.partner_ranking(
+        _curve, everyone = rankings.partner_ranking(
             tenant=tenant, period=period, filters=Filters(), limit=100
         )
     # Leads only (0.00) and a net refund (-10.00) still rank, last.
@@ -308,12 +310,12 @@ def test_custom_period_ranking_samples_the_curve_at_the_revenue_bucket_edges(db,
 
 
 def test_ranking_sources_read_whole_months_from_the_month_totals():
-    assert metrics._ranking_sources(Period(date(2026, 11, 4), date(2026, 12, 3))) == [
+    assert rankings._ranking_sources(Period(date(2026, 11, 4), date(2026, 12, 3))) == [
         ("month", date(2026, 11, 1), date(2026, 11, 1), 1),
         ("day", date(2026, 11, 1), date(2026, 11, 3), -1),
         ("day", date(2026, 12, 1), date(2026, 12, 3), 1),
     ]
-    assert metrics._ranking_sources(Period(date(2026, 6, 5), date(2026, 9, 14))) == [
+    assert rankings._ranking_sources(Period(date(2026, 6, 5), date(2026, 9, 14))) == [
         ("month", date(2026, 6, 1), date(2026, 6, 1), 1),
         ("day", date(2026, 6, 1), date(2026, 6, 4), -1),
         ("month", date(2026, 7, 1), date(2026, 7, 1), 1),
@@ -321,6 +323,6 @@ def test_ranking_sources_read_whole_months_from_the_month_totals():
         ("day", date(2026, 9, 1), date(2026, 9, 14), 1),
     ]
     # Short periods, and halves of months, read their partner-days (one range).
-    assert metrics._ranking_sources(Period(date(2026, 6, 20), date(2026, 7, 10))) == [
+    assert rankings._ranking_sources(Period(date(2026, 6, 20), date(2026, 7, 10))) == [
         ("day", date(2026, 6, 20), date(2026, 7, 10), 1)
     ]

@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from openpyxl import load_workbook
 from openpyxl.worksheet.worksheet import Worksheet
 
-from analytics import metrics
+from analytics import selectors
 from analytics.models import ProgramCost
 from analytics.periods import Filters, Period
 from partners.models import Partner
@@ -383,10 +383,10 @@ def test_the_filters_narrow_payouts_due_and_the_partner_lists(program):
             cause="test:may",
             created_at=msk("2026-05-31", 23, 59),
         )
-        due = metrics.payouts_due_at_ends(
+        due = selectors.payouts_due_at_ends(
             tenant=program.tenant, period=JUNE_PERIOD, filters=Filters()
         )
-        may = metrics.payouts_due_at_ends(
+        may = selectors.payouts_due_at_ends(
             tenant=program.tenant,
             period=Period(date(2026, 5, 1), date(2026, 5, 31)),
             filters=Filters(),
@@ -442,7 +442,7 @@ def test_every_table_on_the_page_exports(program):
         "partners-by-status",
     } <= tables
     assert {t for t in tables if t.startswith("breakdown-")} == {
-        f"breakdown-{d}" for d in metrics.BREAKDOWN_DIMENSIONS
+        f"breakdown-{d}" for d in selectors.BREAKDOWN_DIMENSIONS
     }
     assert len(links) == 2 * len(tables)  # CSV and XLSX each
     exported = {}

@@ -1,7 +1,7 @@
 from datetime import date
 from decimal import Decimal
 
-from analytics import metrics
+from analytics import rankings, selectors
 from analytics.models import DailyPartnerStats
 from analytics.periods import Filters, Period
 from analytics.rollups import rollup_rebuild, rollup_refresh_days, rollups_refresh_dirty
@@ -48,7 +48,7 @@ def _ranking_by_hand(period: Period, filters: Filters, limit: int = 10):
             bucket = buckets.setdefault(b, [0, Decimal(0)])
             bucket[0] += 1
             bucket[1] += revenue
-    curve = metrics._curve([(b, n, r) for b, (n, r) in sorted(buckets.items(), reverse=True)])
+    curve = rankings._curve([(b, n, r) for b, (n, r) in sorted(buckets.items(), reverse=True)])
     order = sorted(ranked, key=lambda p: (-ranked[p][0], p))[:limit]
     top = [
         {
@@ -233,7 +233,7 @@ def test_incremental_maintenance_equals_a_rebuild(program, django_capture_on_com
     assert len(incremental["analytics_dailycube"]) > 0
     # The changes did reach the figures: P2 moved to "expert" and its 25 June sale with it.
     with tenant_scope(tenant):
-        tables = metrics.breakdowns(tenant=tenant, period=JUNE, filters=Filters())
+        tables = selectors.breakdowns(tenant=tenant, period=JUNE, filters=Filters())
     by_channel = {r["value"]: (r["revenue"], r["sales"]) for r in tables["channel_type"]}
     assert by_channel == {
         "blogger": (Decimal("1800.00"), 2),  # P1's 1,000 and P3's 800; P1's 3,000 refunded
@@ -250,8 +250,8 @@ def test_window_rankings_equal_the_exact_ranking(program):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from analytics.metrics import partner_ranking
     from analytics.models import PartnerWindowTotals
+    from analytics.rankings import partner_ranking
 
     tenant = program.tenant
     with tenant_scope(tenant):
@@ -287,7 +287,7 @@ def test_custom_period_ranking_equals_the_partner_days_summed_by_hand(program):
     """A custom period's ranking from the packed month and day columns (a month whole, less
     its days outside; days alone) is the partner-days' own, for any size of top, filter and
     period (also one before any data)."""
-    from analytics.metrics import partner_ranking
+    from analytics.rankings import partner_ranking
 
     tenant = program.tenant
     with tenant_scope(tenant):
@@ -345,7 +345,7 @@ def test_long_periods_read_whole_months_from_the_month_cube_with_the_same_figure
         Period(date(2026, 4, 1), date(2026, 6, 29)),  # months, then days
         Period(date(2026, 6, 5), date(2026, 6, 25)),  # days only
     ]
-    assert metrics._cube_parts(date(2026, 4, 1), date(2026, 6, 29)) == [
+    assert selectors._cube_parts(date(2026, 4, 1), date(2026, 6, 29)) == [
         ("month", date(2026, 4, 1), date(2026, 5, 31)),
         ("day", date(2026, 6, 1), date(2026, 6, 29)),
     ]
@@ -355,14 +355,14 @@ def test_long_periods_read_whole_months_from_the_month_cube_with_the_same_figure
         for days_only in (False, True):
             if days_only:
                 monkeypatch.setattr(
-                    metrics, "_cube_parts", lambda start, end: [("day", start, end)]
+                    selectors, "_cube_parts", lambda start, end: [("day", start, end)]
                 )
             for period in periods:
                 for filters in (Filters(), Filters(channel="blogger")):
                     results.setdefault((period, filters), []).append(
                         (
-                            metrics._sums(tenant, period, filters),
-                            metrics.breakdowns(tenant=tenant, period=period, filters=filters),
+                            selectors._sums(tenant, period, filters),
+                            selectors.breakdowns(tenant=tenant, period=period, filters=filters),
                         )
                     )
     for (period, _filters), (by_month, by_day) in results.items():
@@ -382,7 +382,7 @@ def test_a_rebuild_on_the_day_of_a_refresh_recomputes_the_window_rankings(progra
         # A bulk load: rows written without the events that mark days dirty.
         _commission(tenant, _conversion(tenant, p3, "sale", msk("2026-06-20"), "9000.00"), "900")
         rollup_rebuild(tenant=tenant)
-        _curve, top = metrics.partner_ranking(tenant=tenant, period=this_month, filters=Filters())
+        _curve, top = rankings.partner_ranking(tenant=tenant, period=this_month, filters=Filters())
     assert (top[0]["partner_id"], top[0]["revenue"]) == (p3.pk, Decimal("9000.00"))
 
 
@@ -402,7 +402,7 @@ def test_the_rebuild_command(program):
         assert (
             sorted(DailyPartnerStats.objects.values_list("partner_id", "day", "revenue")) == before
         )
-        kpis = metrics.kpis(
+        kpis = selectors.kpis(
             tenant=program.tenant,
             period=Period(date(2026, 6, 1), date(2026, 6, 30)),
             filters=Filters(),

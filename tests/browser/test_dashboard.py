@@ -17,7 +17,7 @@ from django.core.management import call_command
 from django.db.models import F, Sum
 from playwright.sync_api import Page, expect
 
-from analytics import metrics
+from analytics import selectors
 from analytics.periods import Filters, period_for
 from core.templatetags.charts import chart_locale_build
 from partners.models import Conversion
@@ -42,7 +42,9 @@ ENGLISH_SHORT_MONTHS = tuple(calendar.month_abbr)[1:]
 def expected_revenue(tenant, preset: str, filters: Filters) -> Decimal:
     with tenant_scope(tenant):
         period = period_for(preset, local_today(tenant=tenant))
-        kpis = metrics.kpis(tenant=tenant, period=period, filters=filters, payouts_due=(None, None))
+        kpis = selectors.kpis(
+            tenant=tenant, period=period, filters=filters, payouts_due=(None, None)
+        )
     revenue = next(k.value for k in kpis if k.key == "revenue")
     assert isinstance(revenue, Decimal)
     return revenue
@@ -126,13 +128,13 @@ def test_period_and_filter_change_the_figures(live_server, page, tmp_path):
     # follow the filter too.
     with tenant_scope(tenant):
         period = period_for("90d", local_today(tenant=tenant))
-        funnel = metrics.journey_funnel(
+        funnel = selectors.journey_funnel(
             tenant=tenant, period=period, filters=Filters(channel="blogger")
         )
-        everyone = metrics.journey_funnel(tenant=tenant, period=period, filters=Filters())
+        everyone = selectors.journey_funnel(tenant=tenant, period=period, filters=Filters())
         active = next(
             k.value
-            for k in metrics.kpis(
+            for k in selectors.kpis(
                 tenant=tenant,
                 period=period,
                 filters=Filters(channel="blogger"),
@@ -158,7 +160,7 @@ def test_sorting_definitions_and_links(live_server, page):
         tiles.nth(n).get_attribute("data-kpi"): tiles.nth(n).get_attribute("title")
         for n in range(tiles.count())
     }
-    assert shown == {key: str(text) for key, text in metrics.METRIC_DEFINITIONS.items()}
+    assert shown == {key: str(text) for key, text in selectors.METRIC_DEFINITIONS.items()}
     expect(page.locator("[data-kpi=time_to_first_result]")).to_have_attribute(
         "title", re.compile("days from joining")
     )

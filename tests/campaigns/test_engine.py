@@ -22,9 +22,9 @@ from campaigns.models import (
 )
 from campaigns.schedule import next_opening, step_due_at
 from partners.conversions import conversion_record
-from partners.events import partner_joined
 from partners.models import Partner, PartnerStatus
 from partners.services import partner_approve, partner_create
+from partners.signals import partner_joined
 from segmentation.models import SegmentMembership, SegmentRun
 from segmentation.signals import segment_changed
 from tests.campaigns.conftest import email_step, make_campaign, make_partners

@@ -150,9 +150,9 @@ def test_changing_a_field_redraws_its_row(world):
 
 def test_edit_and_delete(world):
     with tenant_scope(world.tenant):
-        from segmentation import services
+        from segmentation import custom_segments
 
-        segment = services.custom_segment_create(
+        segment = custom_segments.custom_segment_create(
             tenant=world.tenant, name="Bloggers", definition=NEWCOMER_BLOGGERS
         )
     client = client_for(world.users["manager"])
@@ -185,9 +185,9 @@ def test_edit_and_delete(world):
 
 def test_partner_list_filters_by_custom_segment_and_risk(world):
     with tenant_scope(world.tenant):
-        from segmentation import services
+        from segmentation import custom_segments
 
-        segment = services.custom_segment_create(
+        segment = custom_segments.custom_segment_create(
             tenant=world.tenant, name="Bloggers", definition=NEWCOMER_BLOGGERS
         )
     world.flag_at_risk(world.site)
@@ -315,10 +315,10 @@ def test_api_partner_filters(world):
 
 
 def test_partner_segment_card_lists_custom_segments(world):
-    from segmentation import services
+    from segmentation import custom_segments
 
     with tenant_scope(world.tenant):
-        segment = services.custom_segment_create(
+        segment = custom_segments.custom_segment_create(
             tenant=world.tenant, name="Bloggers", definition=NEWCOMER_BLOGGERS
         )
         since = CustomSegmentMembership.objects.get().since

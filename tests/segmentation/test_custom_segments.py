@@ -10,11 +10,11 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from partners.models import Partner, PartnerTag, Tag
-from segmentation import services
+from segmentation import custom_segments, services
 from segmentation.conditions import DefinitionInvalid, definition_clean
+from segmentation.custom_segments import CustomSegmentInvalid
 from segmentation.models import CustomSegment, CustomSegmentMembership, SegmentMembership
 from segmentation.selectors import custom_segment_partners, definition_partners, local_today
-from segmentation.services import CustomSegmentInvalid
 from segmentation.signals import custom_segment_changed
 from tenancy.scope import tenant_scope
 from tests.factories import PartnerFactory, TenantFactory, UserFactory
@@ -202,7 +202,7 @@ def test_bad_definitions_name_the_field_and_write_nothing(world):
         ],
     }
     with world.scope(), pytest.raises(CustomSegmentInvalid) as error:
-        services.custom_segment_create(tenant=world.tenant, name="  ", definition=bad)
+        custom_segments.custom_segment_create(tenant=world.tenant, name="  ", definition=bad)
     assert error.value.errors == {
         "name": "This field is required.",
         "definition.match": "Choose “all” or “any”.",
@@ -221,7 +221,7 @@ def test_bad_definitions_name_the_field_and_write_nothing(world):
         ),
     }
     with world.scope(), pytest.raises(CustomSegmentInvalid) as error:
-        services.custom_segment_create(
+        custom_segments.custom_segment_create(
             tenant=world.tenant, name="Empty", definition={"conditions": []}
         )
     assert error.value.errors == {"definition.conditions": "Add at least one condition."}
@@ -241,7 +241,7 @@ def test_a_field_or_match_of_the_wrong_type_is_named_not_a_crash():
 
 def test_definition_is_stored_canonical(world):
     with world.scope():
-        segment = services.custom_segment_create(
+        segment = custom_segments.custom_segment_create(
             tenant=world.tenant,
             name=" Big spenders ",
             definition={
@@ -260,7 +260,7 @@ def test_definition_is_stored_canonical(world):
         ],
     }
     with world.scope(), pytest.raises(CustomSegmentInvalid) as error:
-        services.custom_segment_create(
+        custom_segments.custom_segment_create(
             tenant=world.tenant, name="BIG SPENDERS", definition=segment.definition
         )
     assert error.value.errors == {"name": "A custom segment with this name already exists."}
@@ -285,7 +285,7 @@ def test_membership_and_signal_on_save_refresh_and_delete(
     owner = UserFactory()
     with world.scope():
         with django_capture_on_commit_callbacks(execute=True):
-            segment = services.custom_segment_create(
+            segment = custom_segments.custom_segment_create(
                 tenant=world.tenant,
                 name="Newcomer bloggers",
                 definition=NEWCOMER_BLOGGERS,
@@ -308,7 +308,7 @@ def test_membership_and_signal_on_save_refresh_and_delete(
         Partner.objects.filter(pk=world.match.pk).update(activity_segment="periodic")
         received.clear()
         with django_capture_on_commit_callbacks(execute=True):
-            changes = services.custom_segments_refresh(tenant=world.tenant)
+            changes = custom_segments.custom_segments_refresh(tenant=world.tenant)
         assert changes == {segment.pk: ([world.site.pk], [world.match.pk])}
         assert [(r["entered"], r["left"]) for r in received] == [
             ([world.site.pk], [world.match.pk])
@@ -321,13 +321,15 @@ def test_membership_and_signal_on_save_refresh_and_delete(
         # Nothing changed: no signal, and the member keeps its "since".
         received.clear()
         with django_capture_on_commit_callbacks(execute=True):
-            assert services.custom_segments_refresh(tenant=world.tenant) == {segment.pk: ([], [])}
+            assert custom_segments.custom_segments_refresh(tenant=world.tenant) == {
+                segment.pk: ([], [])
+            }
         assert received == []
         assert CustomSegmentMembership.objects.get().since == kept_since
 
         segment_id = segment.pk
         with django_capture_on_commit_callbacks(execute=True):
-            services.custom_segment_delete(segment=segment)
+            custom_segments.custom_segment_delete(segment=segment)
         assert received == [
             {
                 "tenant_id": world.tenant.pk,
@@ -341,7 +343,7 @@ def test_membership_and_signal_on_save_refresh_and_delete(
 
 def test_the_signal_waits_for_the_commit(world, received, django_capture_on_commit_callbacks):
     with world.scope(), django_capture_on_commit_callbacks(execute=False) as callbacks:
-        services.custom_segment_create(
+        custom_segments.custom_segment_create(
             tenant=world.tenant, name="Newcomer bloggers", definition=NEWCOMER_BLOGGERS
         )
     assert received == []
@@ -357,7 +359,7 @@ def test_a_segment_run_refreshes_memberships_after_commit(
     above) too, so it enters the segment of newcomer bloggers in million-plus cities."""
     with world.scope():
         with django_capture_on_commit_callbacks(execute=True):
-            segment = services.custom_segment_create(
+            segment = custom_segments.custom_segment_create(
                 tenant=world.tenant, name="Newcomer bloggers", definition=NEWCOMER_BLOGGERS
             )
         received.clear()
@@ -382,14 +384,14 @@ def test_a_segment_run_refreshes_memberships_after_commit(
 
 
 def test_webhook_events_in_the_refresh_transaction(world, monkeypatch):
-    monkeypatch.setattr(services, "WEBHOOK_CHUNK", 1)
+    monkeypatch.setattr(custom_segments, "WEBHOOK_CHUNK", 1)
     with world.scope():
         WebhookEndpoint.objects.create(
             tenant=world.tenant,
             url="https://hooks.example.test/pf",
             events=["custom_segment.changed"],
         )
-        segment = services.custom_segment_create(
+        segment = custom_segments.custom_segment_create(
             tenant=world.tenant,
             name="Million-plus",
             definition={
@@ -397,9 +399,9 @@ def test_webhook_events_in_the_refresh_transaction(world, monkeypatch):
             },
         )
         Partner.objects.filter(pk=world.match.pk).update(geography_tier="regional")
-        services.custom_segments_refresh(tenant=world.tenant)
+        custom_segments.custom_segments_refresh(tenant=world.tenant)
         segment_id = segment.pk
-        services.custom_segment_delete(segment=segment)
+        custom_segments.custom_segment_delete(segment=segment)
         events = list(WebhookEvent.objects.order_by("pk").values_list("name", "payload"))
     member_ids = sorted([world.match.pk, world.recent.pk, world.site.pk, world.top.pk])
     stayed = [pk for pk in member_ids if pk != world.match.pk]
@@ -425,13 +427,13 @@ def test_refresh_is_set_based(world):
     ]
     with world.scope():
         for number, definition in enumerate(definitions):
-            services.custom_segment_create(
+            custom_segments.custom_segment_create(
                 tenant=world.tenant, name=f"Segment {number}", definition=definition
             )
 
         def statements() -> int:
             with CaptureQueriesContext(connection) as queries:
-                services.custom_segments_refresh(tenant=world.tenant)
+                custom_segments.custom_segments_refresh(tenant=world.tenant)
             return len(queries)
 
         make_partners(world.tenant, 1, prefix="one")

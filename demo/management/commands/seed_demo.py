@@ -18,7 +18,6 @@ from demo.people import LATIN
 from demo.segments import demo_custom_segments
 from partners.click_store import clicks_write
 from partners.conversions import conversion_refund
-from partners.events import partner_joined
 from partners.models import (
     Click,
     Conversion,
@@ -30,6 +29,7 @@ from partners.models import (
     Refund,
     Tag,
 )
+from partners.signals import partner_joined
 from payouts.imports import conversions_import
 from payouts.models import (
     Commission,

@@ -2,7 +2,11 @@ from django.core.management.base import BaseCommand
 from django.db import connection, transaction
 from tqdm import tqdm
 
+from core.sql import table_names
 from payouts.crypto import cipher
+from payouts.models import PayoutDetails
+
+tables = table_names(PayoutDetails)
 
 CHUNK = 1000
 
@@ -21,7 +25,7 @@ class Command(BaseCommand):
         rotated = 0
         with connection.cursor() as cursor:
             cursor.execute(
-                "SELECT id FROM payouts_payoutdetails "
+                f"SELECT id FROM {tables.PayoutDetails} "  # noqa: S608 - a table name from its model
                 "WHERE card_number <> '' OR account_number <> '' ORDER BY id"
             )
             ids = [row[0] for row in cursor.fetchall()]
@@ -29,13 +33,13 @@ class Command(BaseCommand):
         for start in range(0, len(ids), CHUNK):
             with transaction.atomic(), connection.cursor() as cursor:
                 cursor.execute(
-                    "SELECT id, card_number, account_number FROM payouts_payoutdetails "
+                    f"SELECT id, card_number, account_number FROM {tables.PayoutDetails} "  # noqa: S608 - a table name from its model
                     "WHERE id = ANY(%s) FOR UPDATE",
                     [ids[start : start + CHUNK]],
                 )
                 for pk, card, account in cursor.fetchall():
                     cursor.execute(
-                        "UPDATE payouts_payoutdetails SET card_number = %s, account_number = %s "
+                        f"UPDATE {tables.PayoutDetails} SET card_number = %s, account_number = %s "  # noqa: S608 - a table name from its model
                         "WHERE id = %s",
                         [_rotate(card), _rotate(account), pk],
                     )

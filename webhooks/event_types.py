@@ -1,4 +1,4 @@
-"""The registry of events a program can subscribe to. Publishers pass one of these names to
+"""The webhook event types: the registry of events a program's endpoints can subscribe to. Publishers pass one of these names to
 ``webhooks.services.event_publish``; an unknown name is a programming error and raises."""
 
 from django.utils.translation import gettext_lazy as _

@@ -1,6 +1,6 @@
-"""Checks of Russian payout requisites: the INN of an individual (self-employed), a bank card
-(Luhn), a bank account against its bank's BIK. Pure functions; each raises ServiceError naming
-the field."""
+"""Checks of the numbers in partners' Russian payout details (their requisites): the INN of an
+individual (self-employed), a bank card (Luhn), a bank account against its bank's BIK. Pure
+functions; each raises ServiceError naming the field."""
 
 from django.utils.translation import gettext as _
 

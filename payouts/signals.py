@@ -1,4 +1,5 @@
-"""Events payouts publishes for apps above it (analytics) without importing them."""
+"""The signals payouts sends to apps above it (analytics), which subscribe in their
+receivers.py; payouts imports none of them."""
 
 from django.dispatch import Signal
 

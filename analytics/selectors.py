@@ -12,22 +12,24 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from analytics import columns
 from analytics.models import (
     ACTIVE_WINDOW_DAYS,
-    FIRST_REVENUE_BUCKET,
-    REVENUE_BUCKET_EDGES,
+    CohortCube,
+    DailyCube,
+    MonthCube,
+    PartnerAttributes,
     ProgramCost,
-    ranking_windows,
 )
 from analytics.periods import Filters, Period, month_days
-from core.sql import binary_cursor
+from core.sql import table_names
 from partners.models import Partner
 from payouts.selectors import payouts_due_total
 from segmentation.features import local_day_end
 from segmentation.history import at_risk_memberships, segment_migration
 from segmentation.models import SegmentMembership
 from tenancy.models import Tenant
+
+tables = table_names(CohortCube, DailyCube, MonthCube, Partner, PartnerAttributes)
 
 ZERO = Decimal("0")
 
@@ -103,44 +105,6 @@ def partner_filter_sql(filters: Filters, alias: str = "p") -> tuple[str, dict]:
     chosen = _filter_columns(filters)
     where = "".join(f" AND {alias}.{column} = %({name})s" for column, _value, name in chosen)
     return where, {name: value for _column, value, name in chosen}
-
-
-# A month's totals cost about as much to read as this many of its partner-days (one row per
-# partner active in the month against one per partner-day: 8.6 days' worth in the benchmark's
-# data, fewer where partners are active on more days).
-MONTH_READ_DAYS = 9
-
-
-def _ranking_sources(period: Period) -> list[tuple[str, date, date, int]]:
-    """The period as (table, first day, last day, sign) ranges whose revenue and leads add up
-    to each partner's over the period: whole months from the month totals, a partly covered
-    month either as its days in the period or — when that reads fewer rows — as its total
-    less its days outside the period."""
-    sources = []
-    month = period.start.replace(day=1)
-    while month <= period.end:
-        last = month.replace(day=month_days(month))
-        first_in, last_in = max(month, period.start), min(last, period.end)
-        outside = [(month, first_in - timedelta(days=1)), (last_in + timedelta(days=1), last)]
-        outside = [(a, b) for a, b in outside if a <= b]
-        inside_days = (last_in - first_in).days + 1
-        outside_days = sum((b - a).days + 1 for a, b in outside)
-        if not outside:
-            sources.append(("month", month, month, 1))
-        elif MONTH_READ_DAYS + outside_days < inside_days:
-            sources.append(("month", month, month, 1))
-            sources += [("day", a, b, -1) for a, b in outside]
-        else:
-            sources.append(("day", first_in, last_in, 1))
-        month = last + timedelta(days=1)
-    # Adjacent day ranges read as one.
-    merged: list[tuple[str, date, date, int]] = []
-    for source in sources:
-        if merged and source[0] == merged[-1][0] == "day" and source[3] == merged[-1][3] == 1:
-            merged[-1] = ("day", merged[-1][1], source[2], 1)
-        else:
-            merged.append(source)
-    return merged
 
 
 def _ratio(numerator, denominator) -> Decimal | None:
@@ -235,9 +199,9 @@ def _cube_rows_sql(
             a, b = f"r{n}_{k}a", f"r{n}_{k}b"
             params |= {a: first, b: last}
             if kind == "month":
-                table, day, fresh = "analytics_monthcube", "month", "NULL::integer[]"
+                table, day, fresh = tables.MonthCube, "month", "NULL::integer[]"
             else:
-                table, day, fresh = "analytics_dailycube", "day", "c.fresh"
+                table, day, fresh = tables.DailyCube, "day", "c.fresh"
                 read_days.append((first, last))
             statements.append(
                 f"SELECT c.{day} AS day, true AS counted, {fresh} AS fresh, {select}"
@@ -252,7 +216,7 @@ def _cube_rows_sql(
             a, b = f"w{n}_{k}a", f"w{n}_{k}b"
             params |= {a: a_day, b: b_day}
             statements.append(
-                f"SELECT c.day, false, c.fresh, {zeros} FROM analytics_dailycube c"
+                f"SELECT c.day, false, c.fresh, {zeros} FROM {tables.DailyCube} c"
                 f" WHERE c.tenant_id = %(tenant)s AND c.day BETWEEN %({a})s AND %({b})s"
                 f" {condition}"
             )
@@ -322,7 +286,7 @@ def _cohort_counts(tenant: Tenant, period: Period, filters: Filters) -> dict:
           coalesce(sum(c.first_results) FILTER (WHERE c.day BETWEEN %(ps)s AND %(pe)s), 0),
           coalesce(sum(c.first_result_days) FILTER (WHERE c.day BETWEEN %(cs)s AND %(ce)s), 0),
           coalesce(sum(c.first_result_days) FILTER (WHERE c.day BETWEEN %(ps)s AND %(pe)s), 0)
-        FROM analytics_cohortcube c
+        FROM {tables.CohortCube} c
         WHERE c.tenant_id = %(tenant)s AND c.day BETWEEN %(ps)s AND %(ce)s {where}
     """
     with connection.cursor() as cursor:
@@ -458,7 +422,7 @@ def daily_series(
         SELECT d::date, coalesce(sum(c.revenue), 0), coalesce(sum(c.commissions), 0),
                coalesce(sum(c.clicks), 0), coalesce(sum(c.leads), 0), coalesce(sum(c.sales), 0)
         FROM generate_series(%(cs)s::date, %(ce)s::date, interval '1 day') AS d
-        LEFT JOIN analytics_dailycube c
+        LEFT JOIN {tables.DailyCube} c
                ON c.day = d::date AND c.tenant_id = %(tenant)s AND c.dimension = ''
               AND c.day BETWEEN %(cs)s AND %(ce)s {where}
         GROUP BY d ORDER BY d
@@ -482,7 +446,7 @@ def journey_funnel(
     sql = f"""
         SELECT coalesce(sum(c.joined), 0), coalesce(sum(c.clicked), 0), coalesce(sum(c.led), 0),
                coalesce(sum(c.sold), 0), coalesce(sum(c.repeated), 0)
-        FROM analytics_cohortcube c
+        FROM {tables.CohortCube} c
         WHERE c.tenant_id = %(tenant)s AND c.day BETWEEN %(cs)s AND %(ce)s {where}
     """
     with connection.cursor() as cursor:
@@ -507,7 +471,7 @@ def activation_cohorts(
     sql = f"""
         SELECT date_trunc('month', c.day)::date AS month, sum(c.joined),
                sum(c.activated_7), sum(c.activated_30), sum(c.activated_90)
-        FROM analytics_cohortcube c
+        FROM {tables.CohortCube} c
         WHERE c.tenant_id = %(tenant)s AND c.day >= %(first)s {where}
         GROUP BY 1 HAVING sum(c.joined) > 0 ORDER BY 1
     """
@@ -526,185 +490,6 @@ def activation_cohorts(
             }
         )
     return cohorts
-
-
-def _curve(buckets) -> list[tuple[Decimal, Decimal]]:
-    """The Pareto curve from (bucket, partners, revenue) rows, highest bucket first: the
-    cumulative shares at each bucket's lower edge."""
-    n = sum(count for _bucket, count, _revenue in buckets)
-    total = sum((revenue for _bucket, _count, revenue in buckets), ZERO)
-    curve = [(Decimal(0), Decimal(0))]
-    partners, revenue = 0, ZERO
-    for _bucket, count, bucket_revenue in buckets:
-        partners, revenue = partners + count, revenue + bucket_revenue
-        curve.append((_ratio(partners, n), _ratio(revenue, total)))
-    return curve
-
-
-def _top_row(partner_id, revenue, sales, commissions) -> dict:
-    return {
-        "partner_id": partner_id,
-        "revenue": _money(revenue),
-        "sales": sales,
-        "commissions": _money(commissions),
-    }
-
-
-def _columns_wanted(period: Period) -> list[tuple[str, date, int]]:
-    """The packed columns (span, first day, sign) that add up to the period (_ranking_sources,
-    day ranges as their days)."""
-    wanted = []
-    for kind, first, last, sign in _ranking_sources(period):
-        if kind == "month":
-            wanted.append(("month", first, sign))
-        else:
-            wanted += [
-                ("day", first + timedelta(days=n), sign) for n in range((last - first).days + 1)
-            ]
-    return wanted
-
-
-def _money_of(kopecks: int) -> Decimal:
-    return Decimal(kopecks).scaleb(-2)
-
-
-# Decoded ranking columns of this process (analytics.columns.ColumnCache): a 180-day period at
-# a million partners reads ~55 MB of them, six months' and thirty days'.
-_COLUMN_CACHE = columns.ColumnCache(max_bytes=128 * 2**20)
-
-# A row version's identity: the transaction that wrote it and where. An UPDATE in the same
-# transaction writes a new version elsewhere (the old one cannot be reclaimed before that
-# transaction ends), and transaction ids are not reused short of a wraparound, 2**32 later.
-_ROW_VERSION = "c.xmin::text || '/' || c.ctid::text"
-
-
-def _ranking_columns(cursor, *, tenant: Tenant, wanted) -> list[tuple[int, columns.Column]]:
-    """The signed columns of ``wanted`` (_columns_wanted), decoded: the packed value is read
-    only for a row whose version this process does not hold; one query either way."""
-    keys = [(tenant.pk, span, first) for span, first, _sign in wanted]
-    held = _COLUMN_CACHE.held(keys)
-    cursor.execute(
-        f"""
-        SELECT c.span, c.starts, {_ROW_VERSION},
-               CASE WHEN k.version IS NULL THEN c.packed END
-        FROM analytics_rankingcolumns c
-        LEFT JOIN unnest(%s::varchar[], %s::date[], %s::text[]) AS k(span, starts, version)
-            ON k.span = c.span AND k.starts = c.starts AND k.version = {_ROW_VERSION}
-        WHERE c.tenant_id = %s
-          AND (c.span, c.starts) IN (SELECT * FROM unnest(%s::varchar[], %s::date[]))
-        """,
-        [
-            [key[1] for key in held],
-            [key[2] for key in held],
-            [version for version, _column in held.values()],
-            tenant.pk,
-            [span for span, _first, _sign in wanted],
-            [first for _span, first, _sign in wanted],
-        ],
-    )
-    signs = {(span, first): sign for span, first, sign in wanted}
-    result = []
-    for span, starts, version, packed in cursor.fetchall():
-        key = (tenant.pk, span, starts)
-        if packed is None:  # the version held: the query sent it and the row still has it
-            column = held[key][1]
-        else:
-            column = columns.Column.unpack(packed)
-            _COLUMN_CACHE.put(key, version, column)
-        result.append((signs[(span, starts)], column))
-    return result
-
-
-def _partner_ranking_packed(
-    *, tenant: Tenant, period: Period, filters: Filters, limit: int = 10
-) -> tuple[list[tuple[Decimal, Decimal]], list[dict]]:
-    """partner_ranking for any period: each partner's revenue and leads summed in memory from
-    the packed columns (analytics.columns) of the period's whole months and remaining days —
-    one value per month or day, read in binary — then grouped into the windows'
-    revenue buckets, and the top's sales and commissions summed from their own partner-days.
-    With a filter, the ids of the matching partners are read packed too."""
-    allowed = None
-    with binary_cursor() as cursor:
-        packed = _ranking_columns(cursor, tenant=tenant, wanted=_columns_wanted(period))
-        if filters.active():
-            where, params = partner_filter_sql(filters)
-            cursor.execute(
-                f"SELECT {columns.ids_sql('p.partner_id')} FROM analytics_partnerattributes p"
-                f" WHERE p.tenant_id = %(tenant)s {where}",
-                params | {"tenant": tenant.pk},
-            )
-            allowed = columns.unpack_ids(cursor.fetchone()[0])
-    sums = columns.period_sums(packed, allowed=allowed)
-    buckets = [
-        (bucket, partners, _money_of(kopecks))
-        for bucket, partners, kopecks in columns.bucket_totals(
-            sums.kopecks, REVENUE_BUCKET_EDGES, FIRST_REVENUE_BUCKET
-        )
-    ]
-    leaders = columns.top(sums, limit)
-    # Run with no leaders too: the page's query count does not depend on the data.
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            SELECT partner_id, sum(sales), sum(commissions) FROM analytics_dailypartnerstats
-            WHERE tenant_id = %s AND partner_id = ANY(%s::bigint[]) AND day BETWEEN %s AND %s
-            GROUP BY partner_id
-            """,
-            [tenant.pk, [p for p, _k in leaders], period.start, period.end],
-        )
-        details = {row[0]: row[1:] for row in cursor.fetchall()}
-    top = [
-        _top_row(partner, _money_of(kopecks), *details.get(partner, (0, ZERO)))
-        for partner, kopecks in leaders
-    ]
-    return _curve(buckets), top
-
-
-def partner_ranking(
-    *, tenant: Tenant, period: Period, filters: Filters, limit: int = 10
-) -> tuple[list[tuple[Decimal, Decimal]], list[dict]]:
-    """The period's partners ranked by revenue:
-
-    - the Pareto curve: (share of partners, share of revenue) for the top k partners with
-      revenue, at the lower edges of the revenue buckets (analytics.models.REVENUE_BUCKET_EDGES:
-      exact points of the curve, about 3 per doubling of revenue);
-    - the top ``limit`` partners with revenue or a lead.
-
-    The ranking windows (the presets: last 7/30/90 days, this and last month) read the totals
-    and histogram that the refresh keeps; other (custom) periods add up the packed columns of
-    their months and days (_partner_ranking_packed)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT as_of FROM analytics_rankingsnapshot WHERE tenant_id = %s", [tenant.pk]
-        )
-        row = cursor.fetchone()
-    windows = ranking_windows(row[0]) if row else []
-    if (period.start, period.end) not in windows:
-        return _partner_ranking_packed(tenant=tenant, period=period, filters=filters, limit=limit)
-    where, params = partner_filter_sql(filters, alias="t")
-    params |= {"tenant": tenant.pk, "cs": period.start, "ce": period.end, "limit": limit}
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            SELECT t.bucket, sum(t.partners), sum(t.revenue)
-            FROM analytics_revenuehistogram t
-            WHERE t.tenant_id = %(tenant)s AND t.starts = %(cs)s AND t.ends = %(ce)s {where}
-            GROUP BY t.bucket ORDER BY t.bucket DESC
-            """,
-            params,
-        )
-        buckets = cursor.fetchall()
-        cursor.execute(
-            f"""
-            SELECT t.partner_id, t.revenue, t.sales, t.commissions
-            FROM analytics_partnerwindowtotals t
-            WHERE t.tenant_id = %(tenant)s AND t.starts = %(cs)s AND t.ends = %(ce)s {where}
-            ORDER BY t.revenue DESC, t.partner_id LIMIT %(limit)s
-            """,
-            params,
-        )
-        top = [_top_row(*row) for row in cursor.fetchall()]
-    return _curve(buckets), top
 
 
 BREAKDOWN_DIMENSIONS = {
@@ -777,13 +562,6 @@ def breakdowns(*, tenant: Tenant, period: Period, filters: Filters) -> dict[str,
     return result
 
 
-def top_partners(
-    *, tenant: Tenant, period: Period, filters: Filters, limit: int = 10
-) -> list[dict]:
-    """The top partners of partner_ranking."""
-    return partner_ranking(tenant=tenant, period=period, filters=filters, limit=limit)[1]
-
-
 def partner_field_filters(filters: Filters) -> dict[str, str]:
     """The filters as Partner field lookups (for the ORM reads of lists)."""
     return {column: value for column, value, _name in _filter_columns(filters)}
@@ -804,10 +582,10 @@ def newest_partner_ids(
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
-            SELECT (SELECT a.joined_day FROM analytics_partnerattributes a
+            SELECT (SELECT a.joined_day FROM {tables.PartnerAttributes} a
                     WHERE a.tenant_id = %(tenant)s {attributes_where}
                     ORDER BY a.joined_day DESC OFFSET %(offset)s LIMIT 1),
-                   (SELECT coalesce(max(partner_id), 0) FROM analytics_partnerattributes
+                   (SELECT coalesce(max(partner_id), 0) FROM {tables.PartnerAttributes}
                     WHERE tenant_id = %(tenant)s)
             """,
             params,
@@ -817,12 +595,12 @@ def newest_partner_ids(
         cursor.execute(
             f"""
             WITH candidates AS (
-                SELECT a.partner_id FROM analytics_partnerattributes a
+                SELECT a.partner_id FROM {tables.PartnerAttributes} a
                 WHERE a.tenant_id = %(tenant)s AND a.joined_day >= %(since)s {attributes_where}
               UNION
-                SELECT id FROM partners_partner WHERE tenant_id = %(tenant)s AND id > %(synced)s
+                SELECT id FROM {tables.Partner} WHERE tenant_id = %(tenant)s AND id > %(synced)s
             )
-            SELECT p.id FROM partners_partner p JOIN candidates c ON c.partner_id = p.id
+            SELECT p.id FROM {tables.Partner} p JOIN candidates c ON c.partner_id = p.id
             WHERE p.tenant_id = %(tenant)s {partners_where}
             ORDER BY p.joined_at DESC, p.id DESC LIMIT %(limit)s
             """,
@@ -847,7 +625,7 @@ def segment_migration_for(
     partners (segmentation.history.segment_migration)."""
     where, params = partner_filter_sql(filters)
     narrow = (
-        f"AND partner_id IN (SELECT p.id FROM partners_partner p WHERE p.tenant_id = %(tenant)s {where})"
+        f"AND partner_id IN (SELECT p.id FROM {tables.Partner} p WHERE p.tenant_id = %(tenant)s {where})"
         if where
         else ""
     )

@@ -1,0 +1,23 @@
+"""The analytics app's writes that a person makes. The rollups, which the app keeps itself from
+the other apps' data, are written by analytics.rollups: one module, so that its set-based SQL
+reads in one place."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from analytics.models import ProgramCost
+from tenancy.models import Tenant
+
+
+def program_cost_set(
+    *, tenant: Tenant, month: date, fixed_costs: Decimal, acquisition_spend: Decimal
+) -> ProgramCost:
+    """A month's program costs, replacing whatever was entered for that month."""
+    cost, _created = ProgramCost.objects.update_or_create(
+        tenant=tenant,
+        month=month,
+        defaults={"fixed_costs": fixed_costs, "acquisition_spend": acquisition_spend},
+    )
+    return cost

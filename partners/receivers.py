@@ -1,0 +1,30 @@
+"""Receivers that keep the redirect's link cache honest when links, partners or program settings
+change outside the services (the admin, a shell). The services invalidate explicitly as well,
+since queryset.update() sends no signals."""
+
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
+
+from partners.models import Partner, ReferralLink
+from partners.tracking import link_cache_invalidate
+from tenancy.models import Tenant
+
+
+@receiver([post_save, post_delete], sender=ReferralLink)
+def _link_changed(sender, instance: ReferralLink, **kwargs) -> None:
+    link_cache_invalidate([instance.code])
+
+
+@receiver(post_save, sender=Partner)
+def _partner_changed(sender, instance: Partner, created: bool, **kwargs) -> None:
+    if not created:
+        codes = ReferralLink.unscoped.filter(partner_id=instance.pk).values_list("code", flat=True)
+        link_cache_invalidate(list(codes))
+
+
+@receiver(post_save, sender=Tenant)
+def _tenant_changed(sender, instance: Tenant, created: bool, **kwargs) -> None:
+    # The rate limit and the cookie lifetime are cached with each link.
+    if not created:
+        codes = ReferralLink.unscoped.filter(tenant_id=instance.pk).values_list("code", flat=True)
+        link_cache_invalidate(list(codes))
