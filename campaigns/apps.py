@@ -7,4 +7,20 @@ class CampaignsConfig(AppConfig):
     verbose_name = _("Campaigns")
 
     def ready(self) -> None:
+        from django.db.models.signals import post_delete, post_save
+
         from campaigns import receivers  # noqa: F401 - connects the triggers to events
+        from campaigns.models import Campaign
+        from campaigns.services import RESULT_GOALS_CACHE_FIELD, result_goals_load
+        from core.program_cache import program_cache_register
+
+        program_cache_register(RESULT_GOALS_CACHE_FIELD, result_goals_load)
+        # A campaign's goal decides whether its running enrollments count.
+        post_save.connect(_campaign_changed, sender=Campaign, dispatch_uid="campaigns_goals_save")
+        post_delete.connect(_campaign_changed, sender=Campaign, dispatch_uid="campaigns_goals_del")
+
+
+def _campaign_changed(sender, *, instance, **kwargs) -> None:
+    from core.program_cache import program_cache_changed
+
+    program_cache_changed(tenant_id=instance.tenant_id)
