@@ -102,8 +102,8 @@ end
 return {version, redis.call('HGETALL', KEYS[2])}
 """
 
-# KEYS: version, hash. ARGV: the version the values were loaded under, the hash's lifetime,
-# then field, value, … Written only while that version is current.
+# KEYS: version, hash. ARGV: the version the value was loaded under, the hash's lifetime, the
+# field, its value. Written only while that version is current.
 _WRITE_SCRIPT = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then
   return 0
@@ -111,7 +111,7 @@ end
 if redis.call('HGET', KEYS[2], 'version') ~= ARGV[1] then
   redis.call('DEL', KEYS[2])
 end
-redis.call('HSET', KEYS[2], 'version', ARGV[1], unpack(ARGV, 3))
+redis.call('HSET', KEYS[2], 'version', ARGV[1], ARGV[3], ARGV[4])
 redis.call('EXPIRE', KEYS[2], ARGV[2])
 return 1
 """
@@ -131,15 +131,12 @@ def _read(tenant_id: int) -> _Entry:
     return _entry(version, flat)
 
 
-def _fill(tenant_id: int, entry: _Entry) -> None:
-    """Loads every registered field the entry lacks (one database read each, one Redis write
-    for all)."""
-    missing = [name for name in _loaders if name.encode() not in entry.raw]
-    loaded = {name.encode(): pickle.dumps(_loaders[name](tenant_id)) for name in missing}
-    entry.raw.update(loaded)
+def _fill(tenant_id: int, entry: _Entry, name: str) -> None:
+    """Loads one field from the database and stores it under the entry's version."""
+    raw = pickle.dumps(_loaders[name](tenant_id))
+    entry.raw[name.encode()] = raw
     _read_script, write = _scripts()
-    flat = [item for pair in loaded.items() for item in pair]
-    write(keys=program_cache_keys(tenant_id), args=[entry.version, CACHE_SECONDS, *flat])
+    write(keys=program_cache_keys(tenant_id), args=[entry.version, CACHE_SECONDS, name, raw])
 
 
 def program_cache_get(*, tenant_id: int, name: str) -> Any:
@@ -155,7 +152,7 @@ def program_cache_get(*, tenant_id: int, name: str) -> Any:
     if name not in _loaders:
         raise KeyError(f"No program cache field {name!r}: register it in an AppConfig.ready()")
     if name.encode() not in entry.raw:
-        _fill(tenant_id, entry)
+        _fill(tenant_id, entry, name)
     value = pickle.loads(entry.raw[name.encode()])  # noqa: S301 - written by this module
     entry.values[name] = value
     return value
