@@ -37,9 +37,9 @@ from analytics.models import (
     ranking_windows,
     revenue_bucket_sql,
 )
+from core.redis_store import redis_client, redis_key
 from core.sql import binary_cursor, table_names
 from partners.models import Click, Conversion, Partner
-from partners.tracking import namespace, redis_client
 from payouts.models import Commission
 from segmentation.models import SegmentationPolicy, default_counted_kinds
 from tenancy.models import Tenant
@@ -69,11 +69,11 @@ _DIRTY_TENANTS = "rollup:dirty-tenants"
 
 
 def _dirty_key(tenant_id: int) -> str:
-    return f"pf:{namespace()}:rollup:dirty:{tenant_id}"
+    return redis_key(f"rollup:dirty:{tenant_id}")
 
 
 def _tenants_key() -> str:
-    return f"pf:{namespace()}:{_DIRTY_TENANTS}"
+    return redis_key(_DIRTY_TENANTS)
 
 
 def local_day(moment: datetime, tz_name: str) -> date:
@@ -93,7 +93,7 @@ def rollup_mark_dirty(*, tenant_id: int, days: Iterable[date]) -> None:
 
 
 def _partners_key() -> str:
-    return f"pf:{namespace()}:rollup:partners-changed"
+    return redis_key("rollup:partners-changed")
 
 
 def rollup_mark_partners_changed(*, tenant_id: int) -> None:

@@ -128,9 +128,10 @@ def run_wrk(url: str, duration: int, connections: int) -> dict:
 
 
 def flush_clicks() -> tuple[int, float]:
+    from core.redis_store import redis_client
     from partners import click_store, tracking
 
-    buffered = tracking.redis_client().xlen(tracking.stream_key())
+    buffered = redis_client().xlen(tracking.stream_key())
     started = time.perf_counter()
     inserted = 0
     while True:
@@ -184,11 +185,11 @@ def main() -> None:
 
 def clear_bench_keys() -> None:
     """The benchmark's links, clicks and counters in Redis (its own namespace only)."""
-    from partners import tracking
+    from core.redis_store import redis_client, redis_key
 
-    client = tracking.redis_client()
+    client = redis_client()
     batch = []
-    for key in client.scan_iter(match=f"pf:{tracking.namespace()}:*", count=10_000):
+    for key in client.scan_iter(match=redis_key("*"), count=10_000):
         batch.append(key)
         if len(batch) == 5000:
             client.unlink(*batch)

@@ -26,6 +26,7 @@ from campaigns.models import (
     MessageStatus,
 )
 from campaigns.templating import contexts_for, render, texts_for
+from core.sql import table_names
 from tenancy.models import Tenant
 
 log = logging.getLogger(__name__)
@@ -38,12 +39,14 @@ MAX_CONNECT_ATTEMPTS = 5
 
 RESULT_FIELDS = ["language", "subject", "body", "status", "sent_at", "detail"]
 
+tables = table_names(Message)
+
 
 def _claim(message_ids: list[int], now: datetime) -> list[int]:
     with connection.cursor() as cursor:
         cursor.execute(
-            """
-            UPDATE campaigns_message SET claimed_at = %s, attempts = attempts + 1
+            f"""
+            UPDATE {tables.Message} SET claimed_at = %s, attempts = attempts + 1
             WHERE id = ANY(%s) AND tenant_id = %s AND status = 'queued' AND claimed_at IS NULL
             RETURNING id
             """,

@@ -31,6 +31,7 @@ from campaigns.models import (
     Variant,
 )
 from campaigns.schedule import next_opening, within_hours
+from core.sql import table_names
 from partners.models import ConversionKind, Partner
 from payouts.models import CommissionRule, RateModel
 from tenancy.models import Membership, Tenant
@@ -40,6 +41,8 @@ log = logging.getLogger(__name__)
 
 DISPATCH_BATCH = 5000
 SEND_CHUNK = 200
+
+tables = table_names(Message, Step)
 
 
 def variant_pick(*, enrollment_id: int, step_id: int, variants: list[Variant]) -> Variant | None:
@@ -136,8 +139,8 @@ def _messages_insert(*, tenant, step: Step, rows, variants: list[Variant], now) 
     ]
     with connection.cursor() as cursor:
         cursor.execute(
-            """
-            INSERT INTO campaigns_message
+            f"""
+            INSERT INTO {tables.Message}
                    (tenant_id, enrollment_id, step_id, campaign_id, partner_id, variant_id, action,
                     status, detail, language, subject, body, created_at, attempts, sent_at,
                     answer_choice, answer_text)
@@ -235,7 +238,7 @@ def _managers_assign(*, step: Step, rows) -> None:
         return
     with connection.cursor() as cursor:
         cursor.execute(
-            "UPDATE campaigns_step SET manager_turn = manager_turn + %s WHERE id = %s "
+            f"UPDATE {tables.Step} SET manager_turn = manager_turn + %s WHERE id = %s "
             "RETURNING manager_turn",
             [len(rows), step.pk],
         )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime
+from functools import lru_cache
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -23,12 +24,14 @@ from campaigns.models import (
 )
 from campaigns.schedule import step_due_at
 from core.errors import ConflictError, ServiceError
-from core.sql import prepared_cursor
-from partners.conversions import partner_lookup_extra
+from core.program_cache import program_cache_changed, program_cache_get
+from core.sql import prepared_cursor, table_names
 from partners.models import Conversion, Partner
 from segmentation.models import SegmentMembership
 from segmentation.selectors import custom_segment_partners, policy_get
 from tenancy.models import Tenant
+
+tables = table_names(Enrollment, Partner)
 
 
 def enroll(
@@ -48,12 +51,12 @@ def enroll(
     due = step_due(first, after=now, tz=tenant.timezone) if first is not None else now
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
-            """
-            INSERT INTO campaigns_enrollment
+            f"""
+            INSERT INTO {tables.Enrollment}
                    (tenant_id, campaign_id, partner_id, occurrence, state, position, due_at,
                     enrolled_at)
             SELECT %(tenant)s, %(campaign)s, p.id, %(occurrence)s, 'running', 0, %(due)s, %(now)s
-            FROM partners_partner p
+            FROM {tables.Partner} p
             WHERE p.tenant_id = %(tenant)s AND p.id = ANY(%(ids)s) AND p.status = 'active'
             ORDER BY p.id
             -- the partial unique index: a partner already running through it is skipped
@@ -71,6 +74,8 @@ def enroll(
         count = cursor.rowcount
     if count:
         _dispatch_soon(tenant.pk)
+        if campaign.goal in _RESULT_GOALS:
+            program_cache_changed(tenant_id=tenant.pk)  # a conversion may now reach a goal
     return count
 
 
@@ -202,47 +207,63 @@ def enrollments_for_at_risk(*, now: datetime | None = None) -> int:
     )
 
 
-def _running_result_goals_sql(tenant: str, partner: str) -> str:
-    """The result goals of the partner's running enrollments, as an SQL array expression."""
-    enrollments, campaigns = Enrollment._meta.db_table, Campaign._meta.db_table
-    goals = ", ".join(f"'{goal}'" for goal in (Goal.FIRST_RESULT, Goal.NEW_RESULT))
-    # Names from the models, values from the enums.
-    return (
-        f"ARRAY(SELECT DISTINCT c.goal FROM {enrollments} e "  # noqa: S608
-        f"JOIN {campaigns} c ON c.id = e.campaign_id "
-        f"WHERE e.tenant_id = {tenant} AND e.partner_id = {partner} "
-        f"AND e.state = '{EnrollmentState.RUNNING}' AND c.goal IN ({goals}))"
+# Whether any partner of the program runs through a campaign with a result goal: a field of the
+# program's cached state (core.program_cache, registered in CampaignsConfig.ready), so that a
+# conversion costs no campaigns query while nobody can reach a goal. A new running enrollment or
+# a changed campaign reloads it; an enrollment ending does not (a stale "yes" costs one query).
+RESULT_GOALS_CACHE_FIELD = "campaigns.result_goals"
+_RESULT_GOALS = (Goal.FIRST_RESULT, Goal.NEW_RESULT)
+
+
+def result_goals_load(tenant_id: int) -> frozenset[str]:
+    """The result goals of the program's campaigns that have a running enrollment."""
+    return frozenset(
+        Campaign.unscoped.filter(
+            tenant_id=tenant_id,
+            goal__in=_RESULT_GOALS,
+            enrollments__state=EnrollmentState.RUNNING,
+        )
+        .order_by()
+        .values_list("goal", flat=True)
+        .distinct()
     )
 
 
-# Read along with the conversion's partner lookup (partners.conversions): no query of its own
-# when the partner was found by code.
-partner_lookup_extra(
-    "campaigns.running_result_goals", _running_result_goals_sql("p.tenant_id", "p.id")
-)
+@lru_cache(maxsize=1)
+def _running_result_goals_sql() -> str:
+    enrollments, campaigns = Enrollment._meta.db_table, Campaign._meta.db_table
+    # Names from the models; values are parameters.
+    return (
+        f"SELECT ARRAY(SELECT DISTINCT c.goal FROM {enrollments} e "
+        f"JOIN {campaigns} c ON c.id = e.campaign_id "
+        "WHERE e.tenant_id = %s AND e.partner_id = %s AND e.state = %s AND c.goal = ANY(%s))"
+    )
 
 
 def _running_result_goals(*, conversion: Conversion) -> set[str]:
-    """The result goals of the partner's running enrollments: from the partner lookup when it
-    read them, else one plain-SQL query (it runs on every recorded conversion, where building
-    the ORM query cost several times the query). The lookup reads them a moment earlier than
-    the conversion's insert; the enrollments ended are chosen again inside its transaction, so
-    an enrollment that ends meanwhile is left alone."""
-    extras = getattr(conversion.partner, "lookup_extras", {})
-    if "campaigns.running_result_goals" in extras:
-        return set(extras["campaigns.running_result_goals"])
+    """The result goals of the partner's running enrollments: none without a query when no
+    partner of the program runs through such a campaign, else one plain-SQL query (it runs on
+    every recorded conversion, where building the ORM query cost several times the query)."""
+    if not program_cache_get(tenant_id=conversion.tenant_id, name=RESULT_GOALS_CACHE_FIELD):
+        return set()
     with prepared_cursor() as cursor:
         cursor.execute(
-            f"SELECT {_running_result_goals_sql('%s', '%s')}",
-            [conversion.tenant_id, conversion.partner_id],
+            _running_result_goals_sql(),
+            [
+                conversion.tenant_id,
+                conversion.partner_id,
+                EnrollmentState.RUNNING,
+                list(_RESULT_GOALS),
+            ],
         )
-        return set(cursor.fetchone()[0])
+        row = cursor.fetchone()
+        return set(row[0]) if row else set()
 
 
 def enrollments_goal_for_conversion(*, conversion: Conversion) -> int:
     """A counted result ends the partner's running enrollments whose goal it meets. Runs inside
-    the conversion's transaction; no query when the partner runs through none (read along with
-    the partner lookup) or one indexed query (the partner found another way)."""
+    the conversion's transaction; no query while nobody in the program runs through a campaign
+    with a result goal (the program's cached state), else one indexed query."""
     if conversion.partner_id is None:
         return 0
     goals = _running_result_goals(conversion=conversion)

@@ -14,7 +14,8 @@ from rest_framework import exceptions, pagination, throttling
 from rest_framework.response import Response
 
 from core.errors import ServiceError
-from core.redis_store import prefetch_keys, prefetched_store, redis_client, redis_key
+from core.program_cache import program_cache_keys, program_cache_remember
+from core.redis_store import redis_client, redis_key
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 
@@ -22,12 +23,13 @@ PROBLEM_CONTENT_TYPE = "application/problem+json"
 # A sliding log per key, as DRF's SimpleRateThrottle keeps it, but in a Redis sorted set changed
 # by one script: one round trip, no pickled history (DRF's list grows to the whole rate, 6,000
 # timestamps, read and written back on every request). A refused request is not logged.
-# KEYS: the log, then keys to read along (core.redis_store's prefetch). ARGV: now, window s,
-# limit, member. Returns {allowed, count, oldest, value of each key read along (false: none)}.
+# An allowed request of a program's key also reads the program's cached state
+# (core.program_cache) in the same round trip: on the conversion path every request needs it.
+# KEYS: the log[, the program's version key and hash key]. ARGV: now, window s, limit, member.
+# Returns {allowed, count, oldest[, version (false: none), the hash's fields and values]}.
 _THROTTLE_SCRIPT = """
 local now = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
-local answer
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
 local n = redis.call('ZCARD', KEYS[1])
 if n >= tonumber(ARGV[3]) then
@@ -36,11 +38,10 @@ if n >= tonumber(ARGV[3]) then
 end
 redis.call('ZADD', KEYS[1], now, ARGV[4])
 redis.call('EXPIRE', KEYS[1], math.ceil(window) + 1)
-answer = {1, n + 1, ARGV[1]}
-for i = 2, #KEYS do
-  answer[#answer + 1] = redis.call('GET', KEYS[i])
+if #KEYS == 1 then
+  return {1, n + 1, ARGV[1]}
 end
-return answer
+return {1, n + 1, ARGV[1], redis.call('GET', KEYS[2]), redis.call('HGETALL', KEYS[3])}
 """
 
 
@@ -64,15 +65,14 @@ class APIKeyRateThrottle(throttling.SimpleRateThrottle):
             return True
         self.now = self.timer()
         tenant_id = getattr(request.auth, "tenant_id", None)
-        along = prefetch_keys(tenant_id) if tenant_id is not None else []
-        allowed, self.count, oldest, *values = _throttle_script()(
-            keys=[redis_key(self.key), *along],
+        program = list(program_cache_keys(tenant_id)) if tenant_id is not None else []
+        allowed, self.count, oldest, *state = _throttle_script()(
+            keys=[redis_key(self.key), *program],
             args=[repr(self.now), self.duration, self.num_requests, f"{self.now!r}:{uuid4().hex}"],
         )
         self.oldest = float(oldest)
-        if allowed:
-            # A missing key comes back as None (Lua's false).
-            prefetched_store(dict(zip(along, values, strict=True)))
+        if allowed and state:
+            program_cache_remember(tenant_id, *state)  # a missing version comes back as None
         return bool(allowed)
 
     def wait(self) -> float | None:

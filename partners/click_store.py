@@ -18,9 +18,10 @@ from datetime import UTC, datetime
 import redis
 from django.db import connection, transaction
 
+from core.redis_store import redis_client
 from partners.models import Click, Partner
 from partners.signals import clicks_recorded
-from partners.tracking import redis_client, stream_key
+from partners.tracking import stream_key
 
 log = logging.getLogger(__name__)
 

@@ -31,6 +31,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.errors import ConflictError, ServiceError
+from core.program_cache import program_cache_scope
 from core.sql import insert_fields, insert_values, mark_saved, prepared_cursor, rows_insert
 from partners.models import (
     AttributionMethod,
@@ -47,7 +48,7 @@ from partners.money import minor_digits, money_round
 from partners.signals import conversion_recorded, conversion_refunded
 from partners.tracking import buffered_click
 from tenancy.models import Tenant
-from webhooks.services import event_publish, subscriptions_read_once
+from webhooks.services import event_publish
 
 # Merchants' clocks drift; a conversion "from the future" beyond this is a bug on their side.
 FUTURE_SKEW = timedelta(minutes=5)
@@ -131,45 +132,29 @@ def click_find(*, tenant: Tenant, click_id: uuid.UUID) -> Click | None:
     )
 
 
-# What a higher app needs to know about the partner of every recorded conversion, read by the
-# partner lookup's own statement instead of a query of its own (one round trip fewer on the
-# hot path): name -> an SQL expression over the partner row ``p``. The values land in
-# ``partner.lookup_extras`` (absent when the partner was found another way).
-_LOOKUP_EXTRAS: dict[str, str] = {}
-
-
-def partner_lookup_extra(name: str, sql: str) -> None:
-    _LOOKUP_EXTRAS[name] = sql
-    _partner_by_code_sql.cache_clear()
-
-
 @lru_cache(maxsize=1)
-def _partner_by_code_sql() -> tuple[str, tuple[str, ...], tuple[str, ...]]:
+def _partner_by_code_sql() -> tuple[str, tuple[str, ...]]:
     fields = Partner._meta.concrete_fields
-    columns = [f"p.{connection.ops.quote_name(f.column)}" for f in fields]
-    extras = tuple(_LOOKUP_EXTRAS)
-    columns += [f"({_LOOKUP_EXTRAS[name]})" for name in extras]
-    # Identifiers come from the model and the registered expressions from code. lower(code) = …,
-    # so that the unique index on (lower(code), tenant) serves it.
+    columns = ", ".join(f"p.{connection.ops.quote_name(f.column)}" for f in fields)
+    # Identifiers come from the model. lower(code) = …, so that the unique index on
+    # (lower(code), tenant) serves it.
     sql = (
-        f"SELECT {', '.join(columns)} FROM {Partner._meta.db_table} p "  # noqa: S608
+        f"SELECT {columns} FROM {Partner._meta.db_table} p "  # noqa: S608
         "WHERE p.tenant_id = %s AND lower(p.code) = %s"
     )
-    return sql, tuple(f.attname for f in fields), extras
+    return sql, tuple(f.attname for f in fields)
 
 
 def partner_find(*, tenant: Tenant, reference: str) -> Partner | None:
     """The program's partner named by code (case-insensitive) or, failing that, by numeric id.
     The code lookup is plain SQL: on the conversion hot path the ORM cost 8× the query."""
     reference = reference.strip()
-    sql, attnames, extras = _partner_by_code_sql()
+    sql, attnames = _partner_by_code_sql()
     with prepared_cursor() as cursor:
         cursor.execute(sql, [tenant.pk, reference.lower()])
         row = cursor.fetchone()
     if row is not None:
-        partner = Partner.from_db(connection.alias, attnames, row[: len(attnames)])
-        partner.lookup_extras = dict(zip(extras, row[len(attnames) :], strict=True))
-        return partner
+        return Partner.from_db(connection.alias, attnames, row)
     if reference.isdigit():
         return Partner.objects.filter(pk=int(reference)).first()
     return None
@@ -353,7 +338,9 @@ def conversion_record(
             kind=kind, external_id=external_id
         )
         return _repeat(existing, payload_hash)
-    with subscriptions_read_once():
+    # The receivers (commission rules, campaign goals) and both webhook events read the
+    # program's cached state: once for all of them.
+    with program_cache_scope():
         conversion_recorded.send(
             sender=Conversion, tenant=tenant, conversion=conversion, click=attribution.click
         )

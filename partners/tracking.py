@@ -33,7 +33,7 @@ from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.utils import translation
 
-from core.redis_store import namespace, redis_client
+from core.redis_store import redis_client, redis_key
 from partners.models import PartnerStatus, ReferralLink
 
 LINK_CACHE_SECONDS = 600
@@ -82,20 +82,20 @@ class LinkTarget:
 
 
 def stream_key() -> str:
-    return f"pf:{namespace()}:clicks"
+    return redis_key("clicks")
 
 
 def link_cache_key(code: str) -> str:
-    return f"pf:{namespace()}:link:{code.lower()}"
+    return redis_key(f"link:{code.lower()}")
 
 
 def click_key(click_id: str) -> str:
-    return f"pf:{namespace()}:click:{click_id}"
+    return redis_key(f"click:{click_id}")
 
 
 def rate_key(code: str, ip_hash: str) -> str:
     window = int(time.time()) // RATE_WINDOW_SECONDS
-    return f"pf:{namespace()}:clickrate:{code.lower()}:{ip_hash}:{window}"
+    return redis_key(f"clickrate:{code.lower()}:{ip_hash}:{window}")
 
 
 @lru_cache(maxsize=1)

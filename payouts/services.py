@@ -14,7 +14,6 @@ with no cent lost or doubled by rounding each one separately.
 
 from __future__ import annotations
 
-import pickle
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -25,13 +24,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.errors import ConflictError, ServiceError
-from core.redis_store import (
-    prefetch_register,
-    prefetched_forget,
-    prefetched_take,
-    redis_client,
-    redis_key,
-)
+from core.program_cache import program_cache_changed, program_cache_get
 from core.sql import rows_insert
 from core.validation import model_validate
 from partners.models import (
@@ -57,12 +50,7 @@ from payouts.rules import ConversionContext, RuleSpec, commission_compute
 from payouts.signals import commission_reviewed
 from tenancy.models import Tenant, User
 from tenancy.scope import current_tenant
-from webhooks.services import (
-    event_publish,
-    events_publish,
-    subscription_keys_to_read,
-    subscriptions_remember,
-)
+from webhooks.services import event_publish, events_publish
 
 UNPAID_OPEN = (CommissionStatus.PENDING, CommissionStatus.ON_HOLD)
 
@@ -105,42 +93,25 @@ def rule_specs(rules) -> list[RuleSpec]:
     ]
 
 
-RULES_CACHE_SECONDS = 300
+# The program's active rules are a field of its cached state (core.program_cache, registered in
+# PayoutsConfig.ready): one read instead of three queries per conversion.
+RULES_CACHE_FIELD = "payouts.rules"
 
 
-def _rules_cache_key(tenant_id: int) -> str:
-    return redis_key(f"payouts:rules:{tenant_id}")
-
-
-prefetch_register(lambda tenant_id: [_rules_cache_key(tenant_id)])
+def rule_specs_load(tenant_id: int) -> list[RuleSpec]:
+    """The program's active rules as read from the database (the cache's loader)."""
+    return rule_specs(CommissionRule.unscoped.filter(tenant_id=tenant_id, is_active=True))
 
 
 def rules_cache_clear(*, tenant_id: int) -> None:
-    """Forget the cached rules now and again after commit (a reader between the two may have
-    cached the old ones)."""
-    key = _rules_cache_key(tenant_id)
-    prefetched_forget([key])
-    redis_client().delete(key)
-    transaction.on_commit(lambda: redis_client().delete(key))
+    """A rule changed: the program's cached state is loaded afresh (now and after commit)."""
+    program_cache_changed(tenant_id=tenant_id)
 
 
 def active_rule_specs(*, kind: str | None = None) -> list[RuleSpec]:
-    """The tenant's active rules, cached in Redis (one read instead of three queries per
-    conversion); every change of a rule clears the cache (payouts.receivers). On the
-    conversion path the program's webhook subscriptions are read in the same round trip."""
-    tenant_id = current_tenant().pk
-    key = _rules_cache_key(tenant_id)
-    along = subscription_keys_to_read(tenant_id)
-    client = redis_client()
-    # Read along with the API throttle when this is an API request, else one MGET here.
-    values = prefetched_take([key, *along]) or client.mget([key, *along])
-    raw, *subscriptions = values
-    subscriptions_remember(tenant_id, subscriptions)
-    if raw is not None:
-        specs = pickle.loads(raw)  # noqa: S301 - written by this module, in our own Redis
-    else:
-        specs = rule_specs(CommissionRule.objects.filter(is_active=True))
-        client.set(key, pickle.dumps(specs), ex=RULES_CACHE_SECONDS)
+    """The tenant's active rules, from the program's cached state; every change of a rule
+    clears it (payouts.receivers)."""
+    specs = program_cache_get(tenant_id=current_tenant().pk, name=RULES_CACHE_FIELD)
     return [s for s in specs if kind is None or s.kind == kind]
 
 

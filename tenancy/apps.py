@@ -21,3 +21,15 @@ class TenancyConfig(AppConfig):
                 sender=model,
                 dispatch_uid=f"api_key_cache_del_{model.__name__}",
             )
+        # A new program starts with an empty cached state, whatever its id held before (a test
+        # database recreated under the same name shares the Redis).
+        post_save.connect(
+            _program_created, sender=Tenant, dispatch_uid="program_cache_program_created"
+        )
+
+
+def _program_created(sender, *, instance, created: bool, **kwargs) -> None:
+    if created:
+        from core.program_cache import program_cache_changed
+
+        program_cache_changed(tenant_id=instance.pk)

@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView, set_rollback
 
 from core.errors import ConflictError, ServiceError
-from core.redis_store import prefetch_scope
+from core.program_cache import program_cache_scope
 from tenancy import scope
 from tenancy.models import APIKey, IdempotencyRecord, Tenant, TenantOwned
 
@@ -40,7 +40,7 @@ class TenantScopedAPIMixin(_APIViewBase):
     def dispatch(self, request, *args, **kwargs):
         self._scope_token = None
         try:
-            with prefetch_scope():
+            with program_cache_scope():
                 return super().dispatch(request, *args, **kwargs)
         finally:
             if self._scope_token is not None:

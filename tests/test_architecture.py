@@ -55,10 +55,6 @@ def test_the_check_catches_an_import_upwards(tmp_path):
     assert violations("tenancy", tmp_path) == ["tenancy/bad.py imports campaigns"]
 
 
-# campaigns' SQL is rewritten with the split of campaigns/services.py (issue 16, item 5).
-TABLE_LITERALS_PENDING = {"campaigns"}
-
-
 def table_literals(app: str, tables: set[str], root: Path = REPO) -> list[str]:
     """String literals in an app's code (not its migrations) that name a model's table: raw SQL
     names tables through ``Model._meta.db_table`` (core.sql.table_names), so that an import
@@ -81,7 +77,7 @@ def _project_tables() -> set[str]:
     return {model._meta.db_table for model in django_apps.get_models()}
 
 
-@pytest.mark.parametrize("app", sorted(APPS - TABLE_LITERALS_PENDING))
+@pytest.mark.parametrize("app", sorted(APPS))
 def test_raw_sql_names_tables_through_their_models(app):
     assert table_literals(app, _project_tables()) == []
 

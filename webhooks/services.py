@@ -10,13 +10,8 @@ so a short outage during a burst of events never disables an endpoint; any succe
 
 from __future__ import annotations
 
-import json
 import logging
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
 from datetime import timedelta
 from functools import partial
 
@@ -28,7 +23,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from core.errors import ConflictError, ServiceError
-from core.redis_store import prefetch_register, prefetched_forget, redis_client, redis_key
+from core.program_cache import program_cache_changed, program_cache_get
 from tenancy.models import Tenant
 from webhooks import event_types, signing, transport
 from webhooks.models import (
@@ -154,110 +149,32 @@ def endpoint_disabled_notify(*, endpoint: WebhookEndpoint) -> int:
 # Publishing
 
 
-# Subscriptions: which active endpoints of a program take which events, cached in Redis (one
-# round trip per event published instead of a query). The entry names the generation it was
-# read under; every change to a program's endpoints moves the generation on, at once and again
-# after the change commits, so an entry read before the commit is never served after it.
-SUBSCRIPTIONS_CACHE_SECONDS = 300
-GENERATION_SECONDS = 24 * 3600
+# Subscriptions: which active endpoints of a program take which events, a field of the program's
+# cached state (core.program_cache, registered in WebhooksConfig.ready): no query per event
+# published. Every change to a program's endpoints reloads it.
+SUBSCRIPTIONS_CACHE_FIELD = "webhooks.subscriptions"
 
 
-def _subscription_keys(tenant_id: int) -> tuple[str, str]:
-    return redis_key(f"webhook-subs-gen:{tenant_id}"), redis_key(f"webhook-subs:{tenant_id}")
-
-
-# Inside ``subscriptions_read_once()`` a program's subscriptions are read once: a recorded
-# conversion publishes conversion.created and commission.created, one Redis read for both.
-_read_once: ContextVar[dict[int, dict[str, list[int]]] | None] = ContextVar(
-    "webhook_subscriptions_read_once", default=None
-)
-
-
-@contextmanager
-def subscriptions_read_once() -> Iterator[None]:
-    """Within the block, each program's subscriptions are read from Redis at most once (a
-    change to its endpoints inside the block reads them again)."""
-    token = _read_once.set({})
-    try:
-        yield
-    finally:
-        _read_once.reset(token)
-
-
-def subscriptions_changed(*, tenant_id: int) -> None:
-    """Forget the program's cached subscriptions, now and when the transaction commits."""
-
-    def bump() -> None:
-        generation_key, _ = _subscription_keys(tenant_id)
-        redis_client().set(generation_key, uuid.uuid4().hex, ex=GENERATION_SECONDS)
-
-    if (memo := _read_once.get()) is not None:
-        memo.pop(tenant_id, None)
-    prefetched_forget(list(_subscription_keys(tenant_id)))
-    bump()
-    transaction.on_commit(bump, robust=True)
-
-
-prefetch_register(lambda tenant_id: list(_subscription_keys(tenant_id)))
-
-
-def subscription_keys_to_read(tenant_id: int) -> list[str]:
-    """The Redis keys a caller about to read other keys may read along (one MGET) and pass to
-    ``subscriptions_remember``: none outside ``subscriptions_read_once`` or when the program's
-    subscriptions were read already in it."""
-    memo = _read_once.get()
-    if memo is None or tenant_id in memo:
-        return []
-    return list(_subscription_keys(tenant_id))
-
-
-def subscriptions_remember(tenant_id: int, values: list) -> None:
-    """Takes the values of ``subscription_keys_to_read``'s keys, read by the caller, for this
-    ``subscriptions_read_once`` block (a stale or missing entry is read as usual)."""
-    memo = _read_once.get()
-    if memo is None or not values:
-        return
-    generation, raw = values
-    if generation is not None and raw is not None:
-        entry = json.loads(raw)
-        if entry["generation"] == generation.decode():
-            memo[tenant_id] = entry["events"]
-
-
-def subscribed_endpoint_ids(*, tenant_id: int, event: str) -> list[int]:
-    """Ids of the program's active endpoints subscribed to ``event``."""
-    memo = _read_once.get()
-    if memo is not None and tenant_id in memo:
-        return memo[tenant_id].get(event, [])
-    subscriptions = _subscriptions_read(tenant_id)
-    if memo is not None:
-        memo[tenant_id] = subscriptions
-    return subscriptions.get(event, [])
-
-
-def _subscriptions_read(tenant_id: int) -> dict[str, list[int]]:
-    """Event name → ids of the program's active endpoints taking it: from Redis when the entry
-    there is of the current generation, else from the database (and stored)."""
-    client = redis_client()
-    generation_key, entry_key = _subscription_keys(tenant_id)
-    generation, raw = client.mget(generation_key, entry_key)
-    if generation is None:
-        generation = uuid.uuid4().hex.encode()
-        if not client.set(generation_key, generation, ex=GENERATION_SECONDS, nx=True):
-            generation = client.get(generation_key) or b""
-    generation = generation.decode()
-    if raw is not None:
-        entry = json.loads(raw)
-        if entry["generation"] == generation:
-            return entry["events"]
+def subscriptions_load(tenant_id: int) -> dict[str, list[int]]:
+    """Event name → ids of the program's active endpoints taking it, from the database."""
     subscriptions: dict[str, list[int]] = {}
     endpoints = WebhookEndpoint.unscoped.filter(tenant_id=tenant_id, is_active=True)
     for endpoint_id, names in endpoints.order_by("pk").values_list("pk", "events"):
         for name in names:
             subscriptions.setdefault(name, []).append(endpoint_id)
-    entry = {"generation": generation, "events": subscriptions}
-    client.set(entry_key, json.dumps(entry), ex=SUBSCRIPTIONS_CACHE_SECONDS)
     return subscriptions
+
+
+def subscriptions_changed(*, tenant_id: int) -> None:
+    """The program's endpoints changed: its cached state is loaded afresh (now and after
+    commit)."""
+    program_cache_changed(tenant_id=tenant_id)
+
+
+def subscribed_endpoint_ids(*, tenant_id: int, event: str) -> list[int]:
+    """Ids of the program's active endpoints subscribed to ``event``."""
+    subscriptions = program_cache_get(tenant_id=tenant_id, name=SUBSCRIPTIONS_CACHE_FIELD)
+    return subscriptions.get(event, [])
 
 
 def event_publish(*, tenant: Tenant, event: str, payload: dict) -> WebhookEvent | None:

@@ -259,8 +259,8 @@ def test_moving_a_step_neither_skips_nor_repeats_a_step_for_running_partners(sco
 
 @pytest.mark.parametrize("reference", ["code", "id"])
 def test_first_result_goal_ends_the_enrollment(scope, reference):
-    """By code the partner lookup reads the running goals along (no query of its own); by id
-    the partner is found another way and the goals are queried."""
+    """However the partner is found, one query reads their running goals while someone in the
+    program runs through a campaign with a result goal."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -284,10 +284,35 @@ def test_first_result_goal_ends_the_enrollment(scope, reference):
             partner=partner.code if reference == "code" else str(partner.pk),
         )
     goal_queries = [q for q in queries if q["sql"].startswith("SELECT ARRAY(SELECT DISTINCT")]
-    assert len(goal_queries) == (0 if reference == "code" else 1)
+    assert len(goal_queries) == 1
     enrollment.refresh_from_db()
     assert enrollment.state == EnrollmentState.GOAL_REACHED
     assert enrollment.ended_at is not None
+
+
+def test_goals_cost_no_query_until_a_partner_runs_through_a_goal_campaign(scope):
+    """The program's cached state says whether anyone can reach a result goal; the enrollment
+    that makes it so is seen by the very next conversion (campaigns never touches the partner
+    lookup's SQL)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    program = scope
+    (partner,) = make_partners(program, 1)
+    campaign = make_campaign(program, goal=Goal.NEW_RESULT, steps=[email_step(60)])
+
+    def record(external_id):
+        with CaptureQueriesContext(connection) as queries:
+            conversion_record(
+                tenant=program, kind="lead", external_id=external_id, partner=partner.code
+            )
+        return [q for q in queries if "campaigns_" in q["sql"]]
+
+    record("warm")  # loads the program's cached state
+    assert record("nobody-enrolled") == []
+    enroll(campaign=campaign, partner_ids=[partner.pk], occurrence="t")
+    assert len(record("enrolled")) >= 1
+    assert Enrollment.objects.get().state == EnrollmentState.GOAL_REACHED
 
 
 def test_new_result_goal_ignores_results_before_enrollment(scope):

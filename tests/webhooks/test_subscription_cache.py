@@ -1,5 +1,6 @@
-"""webhooks.services.subscribed_endpoint_ids caches a program's subscriptions in Redis: a
-repeat read costs no query, and every change to the program's endpoints is seen at once."""
+"""webhooks.services.subscribed_endpoint_ids reads a program's subscriptions from its cached
+state (core.program_cache): a repeat read costs no query, and every change to the program's
+endpoints is seen at once."""
 
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -37,16 +38,19 @@ def test_cached_subscriptions_follow_every_endpoint_change(world_a, world_b):
     assert subscribed(world_b) == [foreign.pk]
 
 
-def count_reads(monkeypatch) -> list[int]:
-    reads: list[int] = []
-    read = services._subscriptions_read
+def count_loads(monkeypatch) -> list[int]:
+    """The programs whose subscriptions are loaded from the database from here on."""
+    from core import program_cache
+
+    loads: list[int] = []
+    load = program_cache._loaders[services.SUBSCRIPTIONS_CACHE_FIELD]
 
     def counted(tenant_id):
-        reads.append(tenant_id)
-        return read(tenant_id)
+        loads.append(tenant_id)
+        return load(tenant_id)
 
-    monkeypatch.setattr(services, "_subscriptions_read", counted)
-    return reads
+    monkeypatch.setitem(program_cache._loaders, services.SUBSCRIPTIONS_CACHE_FIELD, counted)
+    return loads
 
 
 def count_redis_commands(monkeypatch) -> list[str]:
@@ -64,24 +68,31 @@ def count_redis_commands(monkeypatch) -> list[str]:
     return commands
 
 
-def test_read_once_reads_each_program_once_and_again_after_a_change(world_a, world_b, monkeypatch):
+def test_a_scope_reads_each_program_once_and_again_after_a_change(world_a, world_b, monkeypatch):
+    from core.program_cache import program_cache_scope
+
     first = make_endpoint(world_a, "https://shop.test/one", events=["partner.created"])
     foreign = make_endpoint(world_b, "https://other.test/hooks", events=["payout.paid"])
-    reads = count_reads(monkeypatch)
-    with services.subscriptions_read_once():
+    subscribed(world_a), subscribed(world_b)  # loaded and cached
+    commands = count_redis_commands(monkeypatch)
+    with program_cache_scope():
         assert subscribed(world_a) == [first.pk]
         assert subscribed(world_a, "payout.paid") == []
         assert subscribed(world_b, "payout.paid") == [foreign.pk]
         assert subscribed(world_b) == []
-        assert reads == [world_a.tenant.pk, world_b.tenant.pk]
+        assert commands == ["EVALSHA", "EVALSHA"]  # one read per program
         # A change inside the block is seen by the next read, which goes to Redis again.
         second = make_endpoint(world_a, "https://shop.test/two", events=["partner.created"])
+        commands.clear()
         assert subscribed(world_a) == [first.pk, second.pk]
-        assert reads == [world_a.tenant.pk, world_b.tenant.pk, world_a.tenant.pk]
+        assert subscribed(world_a) == [first.pk, second.pk]
+        assert commands[0] == "EVALSHA"  # the read, then the write of what was loaded
+        assert commands.count("EVALSHA") == 2
     # Outside the block every call reads.
+    commands.clear()
     subscribed(world_a)
     subscribed(world_a)
-    assert len(reads) == 5
+    assert commands == ["EVALSHA", "EVALSHA"]
 
 
 def test_a_recorded_conversion_reads_subscriptions_once_for_both_events(world_a, monkeypatch):
@@ -91,7 +102,7 @@ def test_a_recorded_conversion_reads_subscriptions_once_for_both_events(world_a,
     endpoint = make_endpoint(
         world_a, "https://shop.test/hooks", events=["conversion.created", "commission.created"]
     )
-    reads = count_reads(monkeypatch)
+    loads = count_loads(monkeypatch)
     with tenant_scope(world_a.tenant):
         conversion = conversion_record(
             tenant=world_a.tenant,
@@ -110,7 +121,7 @@ def test_a_recorded_conversion_reads_subscriptions_once_for_both_events(world_a,
             event__name="commission.created",
             event__payload__conversion_id=conversion.pk,
         ).count()
-    assert reads == [world_a.tenant.pk]
+    assert loads == [world_a.tenant.pk]  # the endpoint's creation emptied the program's cache
     assert "conversion.created" in events
     assert commission_events == 1
 
@@ -148,7 +159,7 @@ def test_a_conversion_reads_its_rules_and_subscriptions_in_one_redis_round_trip(
             .filter(event__payload__conversion_id=conversion.pk)
             .values_list("event__name", flat=True)
         )
-    assert commands == ["MGET"]
+    assert commands == ["EVALSHA"]  # core.program_cache's read script
     assert names == {"conversion.created", "commission.created"}
 
 
@@ -206,20 +217,17 @@ def test_an_api_conversion_reads_rules_and_subscriptions_with_the_throttle(world
 def test_a_change_inside_the_request_drops_what_the_throttle_read_along(world_a):
     """A request that changes rules or endpoints reads them again afterwards, not the values
     its throttle fetched before the change."""
-    from core.redis_store import prefetch_scope, prefetched_store, prefetched_take
-    from payouts.services import _rules_cache_key, rules_cache_clear
+    from core.program_cache import program_cache_get, program_cache_remember, program_cache_scope
+    from payouts.services import RULES_CACHE_FIELD, rules_cache_clear
 
     tenant_id = world_a.tenant.pk
-    rules_key = _rules_cache_key(tenant_id)
-    subscription_keys = list(services._subscription_keys(tenant_id))
-    with prefetch_scope():
-        prefetched_store(dict.fromkeys([rules_key, *subscription_keys], b"stale"))
-        with tenant_scope(world_a.tenant):
-            rules_cache_clear(tenant_id=tenant_id)
-            services.subscriptions_changed(tenant_id=tenant_id)
-        assert prefetched_take([rules_key]) is None
-        assert prefetched_take(subscription_keys) is None
-    with prefetch_scope():
-        prefetched_store({rules_key: b"fresh"})
-        assert prefetched_take([rules_key]) == [b"fresh"]
-        assert prefetched_take([rules_key]) is None  # each value is given out once
+    field = services.SUBSCRIPTIONS_CACHE_FIELD
+    with tenant_scope(world_a.tenant):
+        subscribed(world_a)  # loaded and cached
+        with program_cache_scope():
+            for clear in (rules_cache_clear, services.subscriptions_changed):
+                stale = [b"version", b"v0", field.encode(), b"stale"]
+                program_cache_remember(tenant_id, b"v0", stale)
+                clear(tenant_id=tenant_id)
+                assert program_cache_get(tenant_id=tenant_id, name=field) == {}
+                assert program_cache_get(tenant_id=tenant_id, name=RULES_CACHE_FIELD) != b"stale"
