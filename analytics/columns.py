@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 import numpy as np
 
@@ -73,7 +74,10 @@ class Column:
         return self.partners.nbytes + self.kopecks.nbytes + self.leads.nbytes
 
 
-class ColumnCache:
+Key = TypeVar("Key", bound=Hashable)
+
+
+class ColumnCache(Generic[Key]):
     """Decoded columns of this process, each under its key with the version of the row it was
     decoded from; at most ``max_bytes`` of them, the least recently used dropped first.
 
@@ -83,11 +87,11 @@ class ColumnCache:
 
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
-        self._held: OrderedDict[Hashable, tuple[str, Column]] = OrderedDict()
+        self._held: OrderedDict[Key, tuple[str, Column]] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
 
-    def held(self, keys) -> dict[Hashable, tuple[str, Column]]:
+    def held(self, keys: Iterable[Key]) -> dict[Key, tuple[str, Column]]:
         """(version, column) of each of ``keys`` that is held, now the most recently used. The
         caller keeps these: a column put while it reads may drop one of them from the cache."""
         with self._lock:
@@ -98,7 +102,7 @@ class ColumnCache:
                     found[key] = self._held[key]
             return found
 
-    def put(self, key: Hashable, version: str, column: Column) -> None:
+    def put(self, key: Key, version: str, column: Column) -> None:
         with self._lock:
             if (old := self._held.pop(key, None)) is not None:
                 self._bytes -= old[1].nbytes

@@ -84,7 +84,11 @@ def _curve(buckets) -> list[tuple[Decimal, Decimal]]:
     partners, revenue = 0, ZERO
     for _bucket, count, bucket_revenue in buckets:
         partners, revenue = partners + count, revenue + bucket_revenue
-        curve.append((_ratio(partners, n), _ratio(revenue, total)))
+        partners_share, revenue_share = _ratio(partners, n), _ratio(revenue, total)
+        # A bucket holds partners with positive revenue, so neither total is zero here.
+        assert partners_share is not None
+        assert revenue_share is not None
+        curve.append((partners_share, revenue_share))
     return curve
 
 
@@ -117,7 +121,9 @@ def _money_of(kopecks: int) -> Decimal:
 
 # Decoded ranking columns of this process (analytics.columns.ColumnCache): a 180-day period at
 # a million partners reads ~55 MB of them, six months' and thirty days'.
-_COLUMN_CACHE = columns.ColumnCache(max_bytes=128 * 2**20)
+_COLUMN_CACHE: columns.ColumnCache[tuple[int, str, date]] = columns.ColumnCache(
+    max_bytes=128 * 2**20
+)
 
 
 # A row version's identity: the transaction that wrote it and where. An UPDATE in the same

@@ -110,11 +110,16 @@ def rebuild_finished(*, tenant_id: int, failed: bool = False) -> None:
     _write(tenant_id, {"status": FAILED if failed else DONE}, ttl=FINISHED_TTL_SECONDS)
 
 
+def _text(value: bytes | str) -> str:
+    # The client answers in bytes (no decode_responses); redis-py's types allow either.
+    return value.decode() if isinstance(value, bytes) else value
+
+
 def rebuild_state(*, tenant_id: int) -> RebuildState | None:
     raw = redis_client().hgetall(_key(tenant_id))
     if not raw:
         return None
-    fields = {k.decode(): v.decode() for k, v in raw.items()}
+    fields = {_text(k): _text(v) for k, v in raw.items()}
     if "changed_at" not in fields:  # progress of a rebuild nobody queued from a page
         return None
     return RebuildState(

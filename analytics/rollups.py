@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -81,13 +82,13 @@ def local_day(moment: datetime, tz_name: str) -> date:
 
 
 def rollup_mark_dirty(*, tenant_id: int, days: Iterable[date]) -> None:
-    days = {d.isoformat() for d in days}
-    if not days:
+    members = {d.isoformat() for d in days}
+    if not members:
         return
     # One round trip, no MULTI/EXEC: the refresh reads the tenants' set first, so the days
     # are added before their tenant.
     pipe = redis_client().pipeline(transaction=False)
-    pipe.sadd(_dirty_key(tenant_id), *days)
+    pipe.sadd(_dirty_key(tenant_id), *members)
     pipe.sadd(_tenants_key(), tenant_id)
     pipe.execute()
 
@@ -410,7 +411,7 @@ GROUP BY date_trunc('month', day)::date, activity_segment, channel_type, geograp
 def _month_cube_refresh(cursor, tenant: Tenant, days) -> None:
     """Recompute the month cube rows of the months of these days from the daily cube (all
     months when None)."""
-    params = {"tenant": tenant.pk}
+    params: dict[str, Any] = {"tenant": tenant.pk}
     if days is None:
         cursor.execute(f"DELETE FROM {tables.MonthCube} WHERE tenant_id = %(tenant)s", params)
         cursor.execute(_MONTH_CUBE_SQL.format(month_filter=""), params)
@@ -438,7 +439,7 @@ def _cubes_refresh(cursor, tenant: Tenant, cube_days, cohort_days) -> None:
     """Recompute the cube rows of these days (all days when None) from the partner rollups
     and attributes, then the month cube rows of their months, and the cohort rows of those
     days from the milestones and attributes."""
-    params = {"tenant": tenant.pk}
+    params: dict[str, Any] = {"tenant": tenant.pk}
     if cube_days is None:
         cursor.execute(f"DELETE FROM {tables.DailyCube} WHERE tenant_id = %(tenant)s", params)
         cursor.execute(
@@ -568,7 +569,7 @@ GROUP BY partner_id, date_trunc('month', day)
 def _month_totals_refresh(cursor, tenant: Tenant, days, partner_ids) -> None:
     """Recompute the month totals of the months of these days for these partners (those with
     partner-days there before or after the days' refresh), or all of them (None)."""
-    params = {"tenant": tenant.pk}
+    params: dict[str, Any] = {"tenant": tenant.pk}
     if days is None:
         cursor.execute(
             f"DELETE FROM {tables.PartnerMonthTotals} WHERE tenant_id = %(tenant)s", params
@@ -629,7 +630,7 @@ def _ranking_columns_refresh(cursor, tenant: Tenant, days, partner_ids) -> None:
     column holds every partner with revenue in it, and packing it again whole aggregated all
     of them (0.5-0.75 s at a million partners) on every minute's refresh. All of them when
     days is None."""
-    params = {"tenant": tenant.pk}
+    params: dict[str, Any] = {"tenant": tenant.pk}
     if days is None:
         cursor.execute(f"DELETE FROM {tables.RankingColumns} WHERE tenant_id = %(tenant)s", params)
         for sql in _COLUMNS_SQL.values():
@@ -711,7 +712,7 @@ def rollup_refresh_days(
     (a segment run, an edited profile) have their days recomputed too — so this runs usefully
     with no days at all."""
     days = sorted(set(days))
-    params = {"tenant": tenant.pk, "tz": tenant.timezone, "days": days}
+    params: dict[str, Any] = {"tenant": tenant.pk, "tz": tenant.timezone, "days": days}
     if days:
         params["kinds"] = counted_kinds(tenant)
     cube_days: set[date] = set()
@@ -843,7 +844,7 @@ def rollup_rebuild(
             )
             days = [first_day + timedelta(days=n) for n in range((last_day - first_day).days + 1)]
             start, end = _bounds(days, tenant.timezone)
-            params = {
+            params: dict[str, Any] = {
                 "tenant": tenant.pk,
                 "tz": tenant.timezone,
                 "kinds": kinds,

@@ -1,6 +1,8 @@
 """Builder forms. They only shape input (their fields are the models' fields); the services
 decide what is valid, through the models' rules, and name the field that is not."""
 
+from typing import cast
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
@@ -46,8 +48,8 @@ class CampaignForm(ServiceFormMixin, forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         segments = [("", "—"), *((str(s.pk), s.name) for s in custom_segment_list())]
-        self.fields["trigger_custom_segment"].choices = segments
-        self.fields["audience"].choices = segments
+        cast(forms.ChoiceField, self.fields["trigger_custom_segment"]).choices = segments
+        cast(forms.ChoiceField, self.fields["audience"]).choices = segments
 
 
 class StepForm(ServiceFormMixin, forms.Form):
@@ -85,7 +87,7 @@ class StepForm(ServiceFormMixin, forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["manager_ids"].choices = [
+        cast(forms.MultipleChoiceField, self.fields["manager_ids"]).choices = [
             (str(m.pk), str(m.user))
             for m in Membership.objects.filter(role__in=[Role.OWNER, Role.MANAGER]).select_related(
                 "user"
@@ -116,7 +118,7 @@ class SurveyAnswerForm(ServiceFormMixin, forms.Form):
 
     def __init__(self, *args, choices: list[str], free_text: bool, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["choice"].choices = [(c, c) for c in choices]
+        cast(forms.ChoiceField, self.fields["choice"]).choices = [(c, c) for c in choices]
         if not choices:
             del self.fields["choice"]
         if not free_text:

@@ -7,6 +7,7 @@ translated through gettext: they are the program's own content, which the manage
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any, NotRequired, TypedDict
 
 from campaigns.models import (
     Action,
@@ -28,7 +29,19 @@ SIGNATURE_RU = "\n\n—\nКоманда партнёрской программ�
 SIGNATURE_EN = "\n\n—\nThe {{ program_name }} partner team\nUnsubscribe: {{ unsubscribe_url }}"
 
 
-def _email(delay: int, subject_ru: str, body_ru: str, subject_en: str, body_en: str) -> dict:
+class PlaybookSpec(TypedDict):
+    """A default campaign: the Campaign's fields and its steps' fields, in order."""
+
+    name: str
+    trigger: str
+    trigger_segment: NotRequired[str]
+    goal: str
+    steps: list[dict[str, Any]]
+
+
+def _email(
+    delay: int, subject_ru: str, body_ru: str, subject_en: str, body_en: str
+) -> dict[str, Any]:
     return {
         "action": Action.EMAIL,
         "delay_minutes": delay,
@@ -40,7 +53,9 @@ def _email(delay: int, subject_ru: str, body_ru: str, subject_en: str, body_en: 
     }
 
 
-def _cabinet(delay: int, subject_ru: str, body_ru: str, subject_en: str, body_en: str) -> dict:
+def _cabinet(
+    delay: int, subject_ru: str, body_ru: str, subject_en: str, body_en: str
+) -> dict[str, Any]:
     return {
         "action": Action.CABINET,
         "delay_minutes": delay,
@@ -51,7 +66,7 @@ def _cabinet(delay: int, subject_ru: str, body_ru: str, subject_en: str, body_en
     }
 
 
-NEWCOMER = {
+NEWCOMER: PlaybookSpec = {
     "name": "Новички: онбординг и первые 72 часа · Newcomers: onboarding",
     "trigger": Trigger.JOINED,
     "goal": Goal.FIRST_RESULT,
@@ -137,7 +152,7 @@ NEWCOMER = {
     ],
 }
 
-SLEEPING = {
+SLEEPING: PlaybookSpec = {
     "name": "Спящие: реактивация · Sleeping: reactivation",
     "trigger": Trigger.SEGMENT_ENTERED,
     "trigger_segment": "sleeping",
@@ -207,7 +222,7 @@ SLEEPING = {
     ],
 }
 
-STABLE = {
+STABLE: PlaybookSpec = {
     "name": "Стабильные: рост · Stable: growth",
     "trigger": Trigger.SEGMENT_ENTERED,
     "trigger_segment": "stable",
@@ -251,7 +266,7 @@ STABLE = {
     ],
 }
 
-TOP = {
+TOP: PlaybookSpec = {
     "name": "Топ-партнёры: персональные условия · Top partners: personal terms",
     "trigger": Trigger.SEGMENT_ENTERED,
     "trigger_segment": "top",
@@ -289,7 +304,7 @@ TOP = {
     ],
 }
 
-AT_RISK = {
+AT_RISK: PlaybookSpec = {
     "name": "Группа риска: лёгкое касание · At risk: a light check-in",
     "trigger": Trigger.AT_RISK,
     "goal": Goal.NEW_RESULT,

@@ -25,7 +25,7 @@ def next_opening(
 ) -> datetime:
     """``moment`` itself when inside the window, else the window's next opening (local
     ``hours_from``:00), as an aware datetime."""
-    if within_hours(moment, hours_from=hours_from, hours_to=hours_to, tz=tz):
+    if hours_from is None or within_hours(moment, hours_from=hours_from, hours_to=hours_to, tz=tz):
         return moment
     zone = ZoneInfo(tz)
     local = moment.astimezone(zone)

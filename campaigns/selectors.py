@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import Any
 
 from django.db.models import Count, Q, QuerySet
 from scipy.stats import fisher_exact
@@ -99,7 +100,7 @@ def ab_table(*, step: Step) -> list[dict]:
             ),
         )
     }
-    rows = []
+    rows: list[dict[str, Any]] = []
     for variant in variants:
         found = counts.get(variant.pk, {"enrolled": 0, "goal": 0})
         rows.append(

@@ -82,7 +82,8 @@ class _Counted(Node):
         self.node, self.token, self.origin = node, node.token, node.origin
 
     def render(self, context) -> str:
-        text = self.node.render_annotated(context)
+        # django-stubs types this int | str; it returns the node's render(), a str.
+        text: str = self.node.render_annotated(context)  # type: ignore[assignment]
         spent = context.render_context.get("campaign_rendered", 0) + len(text)
         if spent > MAX_RENDERED_CHARS:
             raise RenderTooLarge(
@@ -143,6 +144,9 @@ def template_check(text: str, *, field: str) -> str:
 def _compiled(text: str):
     template = _engine.from_string(text)
     for loop in template.nodelist.get_nodes_by_type(ForNode):
+        # django-stubs type the nodes found as any Node, a loop's body as list[str] | NodeList.
+        assert isinstance(loop, ForNode)
+        assert isinstance(loop.nodelist_loop, NodeList)
         loop.nodelist_loop = NodeList(_Counted(node) for node in loop.nodelist_loop)
     return template
 

@@ -1,9 +1,11 @@
 """REST API of the partners app: partners (with lifecycle actions), links, coupons, clicks."""
 
+from typing import TYPE_CHECKING
+
 from django.db.models import Prefetch
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import mixins, serializers, status
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
@@ -24,15 +26,16 @@ from partners.models import (
     ReferralLink,
     Tag,
 )
+from tenancy.models import APIKey, User
 from tenancy.rest import TenantViewSet
 
 
 class PartnerSerializer(serializers.ModelSerializer):
     tags = serializers.SerializerMethodField()
-    recruited_by = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    recruited_by = serializers.SlugRelatedField[Partner](slug_field="code", read_only=True)
     # Who made the last status change: a team member's email, or the API key's name.
-    status_changed_by = serializers.SlugRelatedField(slug_field="email", read_only=True)
-    status_changed_by_key = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    status_changed_by = serializers.SlugRelatedField[User](slug_field="email", read_only=True)
+    status_changed_by_key = serializers.SlugRelatedField[APIKey](slug_field="name", read_only=True)
 
     class Meta:
         model = Partner
@@ -107,7 +110,7 @@ class ReasonSerializer(serializers.Serializer):
 
 
 class LinkSerializer(serializers.ModelSerializer):
-    partner = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    partner = serializers.SlugRelatedField[Partner](slug_field="code", read_only=True)
 
     class Meta:
         model = ReferralLink
@@ -125,7 +128,7 @@ class LinkCreateSerializer(serializers.Serializer):
 
 
 class CouponSerializer(serializers.ModelSerializer):
-    partner = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    partner = serializers.SlugRelatedField[Partner](slug_field="code", read_only=True)
 
     class Meta:
         model = Coupon
@@ -307,7 +310,13 @@ class PartnerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantVie
         return Response(self._read(partner.pk))
 
 
-class _ByPartnerMixin:
+if TYPE_CHECKING:
+    _ViewSetBase = viewsets.GenericViewSet
+else:
+    _ViewSetBase = object
+
+
+class _ByPartnerMixin(_ViewSetBase):
     """Lists filtered by ``?partner=`` (code or id) and what ``filter_list`` reads."""
 
     def filter_queryset(self, queryset):
@@ -371,7 +380,8 @@ class CouponViewSet(_ByPartnerMixin, mixins.ListModelMixin, TenantViewSet):
 
 
 class ClickPagination(CursorPagination):
-    ordering = ("-created_at", "-id")
+    # DRF takes a tuple; core.api_policy's base (still on mypy's pending list) declares a str.
+    ordering = ("-created_at", "-id")  # type: ignore[assignment]
 
 
 @extend_schema_view(

@@ -1,3 +1,5 @@
+from typing import cast
+
 from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
@@ -61,14 +63,14 @@ class PartnerEditForm(ServiceFormMixin, forms.Form):
     country = _field(Partner, "country", label=_("Country"), help_text="")
     city = _field(Partner, "city", label=_("City"))
     channel_type = forms.ChoiceField(
-        label=_("Channel"), choices=BLANK + ChannelType.choices, required=False
+        label=_("Channel"), choices=[*BLANK, *ChannelType.choices], required=False
     )
     partner_type = forms.ChoiceField(
-        label=_("Partner type"), choices=BLANK + PartnerType.choices, required=False
+        label=_("Partner type"), choices=[*BLANK, *PartnerType.choices], required=False
     )
     industry = _field(Partner, "industry", label=_("Industry"))
     company_size = forms.ChoiceField(
-        label=_("Company size"), choices=BLANK + CompanySize.choices, required=False
+        label=_("Company size"), choices=[*BLANK, *CompanySize.choices], required=False
     )
     manager = forms.TypedChoiceField(
         label=_("Personal manager"), coerce=int, empty_value=None, required=False
@@ -93,7 +95,8 @@ class PartnerEditForm(ServiceFormMixin, forms.Form):
 
     def __init__(self, *args, members=(), **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["manager"].choices = [("", "—")] + [(m.pk, str(m.user)) for m in members]
+        manager = cast(forms.TypedChoiceField, self.fields["manager"])
+        manager.choices = [("", "—")] + [(m.pk, str(m.user)) for m in members]
 
 
 class StatusForm(ServiceFormMixin, forms.Form):
@@ -117,7 +120,8 @@ class BulkForm(forms.Form):
         super().__init__(*args, **kwargs)
         # Any ids are accepted here; the services only touch partners of the program in scope.
         values = self.data.getlist("partners") if hasattr(self.data, "getlist") else []
-        self.fields["partners"].choices = [(v, v) for v in values]
+        partners = cast(forms.TypedMultipleChoiceField, self.fields["partners"])
+        partners.choices = [(v, v) for v in values]
 
 
 class LinkForm(ServiceFormMixin, forms.Form):

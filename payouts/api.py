@@ -134,6 +134,7 @@ class BalanceView(TenantAPIView):
         # Paged like every list (by partner, newest first), one balance query per page.
         paginator = CursorPagination()
         page = paginator.paginate_queryset(partners.only("pk"), request, view=self)
+        assert page is not None  # None only without a page size; settings set PAGE_SIZE
         balances = selectors.partner_balances(partner_ids=[p.pk for p in page])
         rows = [{"partner": p.pk, "currency": self.tenant.currency, **balances[p.pk]} for p in page]
         return paginator.get_paginated_response(BalanceSerializer(rows, many=True).data)

@@ -43,7 +43,7 @@ class SegmentsView(TenantAPIView):
     )
     def get(self, request):
         found = {
-            row["segment"]: row
+            row["segment"]: {"partners": row["partners"], "at_risk": row["at_risk"]}
             for row in SegmentMembership.objects.values("segment").annotate(
                 partners=Count("pk"), at_risk=Count("pk", filter=Q(at_risk=True))
             )
@@ -52,11 +52,7 @@ class SegmentsView(TenantAPIView):
         payload = {
             "as_of": last.as_of if last else None,
             "segments": [
-                {
-                    "segment": segment,
-                    "partners": found.get(segment, {}).get("partners", 0),
-                    "at_risk": found.get(segment, {}).get("at_risk", 0),
-                }
+                {"segment": segment, **found.get(segment, {"partners": 0, "at_risk": 0})}
                 for segment in engine.SEGMENTS
             ],
         }

@@ -51,11 +51,14 @@ def _custom_segment_clean(
     errors: dict[str, str] = {}
     name = (name or "").strip()
     description = (description or "").strip()
+    namesakes = CustomSegment.objects.filter(name__iexact=name)
+    if exclude_pk is not None:
+        namesakes = namesakes.exclude(pk=exclude_pk)
     if not name:
         errors["name"] = _("This field is required.")
     elif len(name) > NAME_MAX:
         errors["name"] = _("At most %(count)s characters.") % {"count": NAME_MAX}
-    elif CustomSegment.objects.filter(name__iexact=name).exclude(pk=exclude_pk).exists():
+    elif namesakes.exists():
         errors["name"] = _("A custom segment with this name already exists.")
     if len(description) > DESCRIPTION_MAX:
         errors["description"] = _("At most %(count)s characters.") % {"count": DESCRIPTION_MAX}
@@ -139,7 +142,7 @@ def custom_segment_delete(*, segment: CustomSegment) -> None:
             code="in_use",
         ) from None
     if left:
-        changes = {segment_id: ([], left)}
+        changes: dict[int, tuple[list[int], list[int]]] = {segment_id: ([], left)}
         transaction.on_commit(lambda: _custom_changes_publish(tenant=tenant, changes=changes))
 
 

@@ -1,3 +1,5 @@
+from typing import Any
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
@@ -33,8 +35,9 @@ class PolicyForm(forms.ModelForm):
             "run_hour",
         ]
 
-    def clean(self):
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
         periods, minimum = data.get("stable_periods"), data.get("stable_min_periods")
         if periods is not None and minimum is not None and minimum > periods:
             self.add_error(

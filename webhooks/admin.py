@@ -19,10 +19,13 @@ class WebhookEventAdmin(admin.ModelAdmin):
     raw_id_fields = ["tenant"]
 
 
+ATTEMPT_FIELDS = ("number", "at", "ok", "response_code", "latency_ms", "error")
+
+
 class WebhookAttemptInline(admin.TabularInline):
     model = WebhookAttempt
-    fields = ["number", "at", "ok", "response_code", "latency_ms", "error"]
-    readonly_fields = fields
+    fields = ATTEMPT_FIELDS
+    readonly_fields = ATTEMPT_FIELDS
     extra = 0
     can_delete = False
 

@@ -1,9 +1,16 @@
 """The webhook event types: the registry of events a program's endpoints can subscribe to. Publishers pass one of these names to
 ``webhooks.services.event_publish``; an unknown name is a programming error and raises."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from django.utils.translation import gettext_lazy as _
 
-EVENTS: dict[str, str] = {
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
+EVENTS: dict[str, StrOrPromise] = {
     "partner.created": _("A partner signed up or was added."),
     "partner.approved": _("A partner was approved."),
     "conversion.created": _("A lead, sale, action or impression batch was recorded."),

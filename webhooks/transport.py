@@ -49,8 +49,9 @@ class PostResult:
         return self.status is not None and 200 <= self.status < 300
 
 
-def check_url_syntax(url: str) -> None:
-    """Raises TargetRefused unless ``url`` is an absolute http(s) URL with a host."""
+def check_url_syntax(url: str) -> str:
+    """The URL's host name; raises TargetRefused unless ``url`` is an absolute http(s) URL with
+    a host."""
     parts = urlsplit(url)
     if parts.scheme.lower() not in ALLOWED_SCHEMES:
         raise TargetRefused(_("Use an http:// or https:// URL."))
@@ -62,6 +63,7 @@ def check_url_syntax(url: str) -> None:
         parts.port  # noqa: B018 - raises on a bad port
     except ValueError:
         raise TargetRefused(_("The URL's port is not valid.")) from None
+    return parts.hostname
 
 
 def _refused_address(address: str) -> bool:
@@ -83,7 +85,9 @@ def resolve_allowed(host: str, port: int) -> list[tuple]:
             _("Cannot resolve %(host)s: %(error)s") % {"host": host, "error": error}
         ) from None
     for *_rest, sockaddr in infos:
-        if _refused_address(sockaddr[0]):
+        address = sockaddr[0]
+        # A stream socket's address is an IPv4 or IPv6 string; anything else is refused.
+        if not isinstance(address, str) or _refused_address(address):
             raise TargetRefused(
                 _("%(host)s resolves to a private or local address (%(address)s).")
                 % {"host": host, "address": sockaddr[0]}
@@ -94,12 +98,12 @@ def resolve_allowed(host: str, port: int) -> list[tuple]:
 def check_url_target(url: str) -> None:
     """For the endpoint form: syntax, and where the host resolves now. A host that does not
     resolve yet is accepted; it is checked again before every delivery."""
-    check_url_syntax(url)
+    host = check_url_syntax(url)
     if settings.WEBHOOKS_ALLOW_PRIVATE_TARGETS:
         return
     parts = urlsplit(url)
     with contextlib.suppress(OSError):
-        resolve_allowed(parts.hostname, parts.port or 443)
+        resolve_allowed(host, parts.port or 443)
 
 
 def _connect(address: tuple, timeout: float | None = None, source_address=None) -> socket.socket:
@@ -122,15 +126,17 @@ def _connect(address: tuple, timeout: float | None = None, source_address=None) 
 def post(url: str, body: bytes, headers: dict[str, str]) -> PostResult:
     """POST ``body`` to ``url``; never raises for network trouble, the result says what happened.
     Redirects are not followed: a 3xx is a failed delivery."""
-    check_url_syntax(url)
+    host = check_url_syntax(url)
     parts = urlsplit(url)
+    connection: http.client.HTTPConnection
     if parts.scheme.lower() == "https":
         connection = http.client.HTTPSConnection(
-            parts.hostname, parts.port, timeout=READ_TIMEOUT, context=ssl.create_default_context()
+            host, parts.port, timeout=READ_TIMEOUT, context=ssl.create_default_context()
         )
     else:
-        connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=READ_TIMEOUT)
-    connection._create_connection = _connect  # our resolver, checks and timeouts
+        connection = http.client.HTTPConnection(host, parts.port, timeout=READ_TIMEOUT)
+    # Our resolver, checks and timeouts. A private hook of http.client that typeshed omits.
+    connection._create_connection = _connect  # type: ignore[attr-defined]
     path = parts.path or "/"
     if parts.query:
         path += "?" + parts.query

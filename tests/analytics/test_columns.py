@@ -159,7 +159,7 @@ def _column(entries: dict[int, tuple[int, int]]) -> columns.Column:
 
 def test_column_cache_holds_at_most_its_bytes_dropping_the_least_recently_used():
     one = _column({1: (5, 0), 2: (7, 1)})  # 2 entries × 3 × 8 bytes
-    cache = columns.ColumnCache(max_bytes=3 * one.nbytes)
+    cache: columns.ColumnCache[str] = columns.ColumnCache(max_bytes=3 * one.nbytes)
     for key in "abc":
         cache.put(key, "v1", one)
     assert cache.held("a") == {"a": ("v1", one)}  # now the most recently used
