@@ -52,6 +52,9 @@ def _throttle_script():
 
 class APIKeyRateThrottle(throttling.SimpleRateThrottle):
     scope = "api_key"
+    # Set by SimpleRateThrottle.__init__ from the rate; read only when there is one.
+    num_requests: int
+    duration: int
 
     def get_cache_key(self, request, view):
         ident = getattr(request.auth, "throttle_ident", None) or self.get_ident(request)
@@ -72,6 +75,7 @@ class APIKeyRateThrottle(throttling.SimpleRateThrottle):
         )
         self.oldest = float(oldest)
         if allowed and state:
+            assert tenant_id is not None  # the state comes only with the program's keys
             program_cache_remember(tenant_id, *state)  # a missing version comes back as None
         return bool(allowed)
 
@@ -85,7 +89,7 @@ class APIKeyRateThrottle(throttling.SimpleRateThrottle):
 
 
 class CursorPagination(pagination.CursorPagination):
-    ordering = "-id"
+    ordering: str | list[str] | tuple[str, ...] = "-id"
     page_size_query_param = "page_size"
     max_page_size = 500
 
@@ -137,7 +141,7 @@ def problem(
 def problem_exception_handler(exc, context):
     """Every API error as an RFC 9457 problem document; validation errors list each field."""
     if isinstance(exc, ServiceError):
-        errors = [{"field": exc.field, "code": exc.code, "message": exc.message}]
+        errors: list[dict] = [{"field": exc.field, "code": exc.code, "message": exc.message}]
         title = "Conflict" if exc.status == 409 else "Invalid request"
         return problem(exc.status, title, exc.message, code=exc.code, errors=errors)
     if isinstance(exc, Http404):
@@ -152,8 +156,8 @@ def problem_exception_handler(exc, context):
         if view is not None and (header := view.get_authenticate_header(context["request"])):
             headers["WWW-Authenticate"] = header
         exc.status_code = 401
-    if getattr(exc, "wait", None):
-        headers["Retry-After"] = str(int(exc.wait))
+    if wait := getattr(exc, "wait", None):
+        headers["Retry-After"] = str(int(wait))
     if isinstance(exc, exceptions.ValidationError):
         errors = _flatten(exc.detail)
         detail = "; ".join(

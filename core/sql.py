@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import lru_cache
 from types import SimpleNamespace
-from typing import TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connection, connections
@@ -32,8 +32,18 @@ from django.db.models import Field, Model
 
 M = TypeVar("M", bound=Model)
 
+if TYPE_CHECKING:
+    import psycopg
 
-class _ServerCursor(ServerBindingCursor):
+    # At run time Django's ServerBindingCursor is (CursorMixin, psycopg.Cursor); its stub leaves
+    # psycopg out (psycopg is optional for Django), so name the real base for the checker.
+    class _ServerBindingCursor(ServerBindingCursor, psycopg.Cursor[Any]): ...
+
+else:
+    _ServerBindingCursor = ServerBindingCursor
+
+
+class _ServerCursor(_ServerBindingCursor):
     binary_results = False
 
     def execute(self, query, params=None, *, prepare=None, binary=None):
@@ -59,7 +69,7 @@ def _default():
     return connections[DEFAULT_DB_ALIAS]
 
 
-def _server_cursor(cursor_class: type[ServerBindingCursor]) -> CursorWrapper:
+def _server_cursor(cursor_class: type[_ServerCursor]) -> CursorWrapper:
     db = _default()
     db.close_if_health_check_failed()
     db.ensure_connection()
@@ -114,10 +124,12 @@ def _insert_sql(model: type[Model], rows: int, unless_present: str) -> str:
     fields = insert_fields(model)
     row = f"({', '.join(['%s'] * len(fields))})"
     conflict = f" ON CONFLICT ({unless_present}) DO NOTHING" if unless_present else ""
+    # Concrete fields always have a column (the stubs type ``column`` as optional for all fields).
+    columns = ", ".join(quote(cast(str, f.column)) for f in fields)
+    pk_column = quote(cast(str, model._meta.pk.column))
     return (
         f"INSERT INTO {quote(model._meta.db_table)} "  # noqa: S608 - names from the model
-        f"({', '.join(quote(f.column) for f in fields)}) VALUES {', '.join([row] * rows)}"
-        f"{conflict} RETURNING {quote(model._meta.pk.column)}"
+        f"({columns}) VALUES {', '.join([row] * rows)}{conflict} RETURNING {pk_column}"
     )
 
 

@@ -14,6 +14,7 @@ import logging
 import os
 import socket
 from datetime import UTC, datetime
+from typing import Any, cast
 
 import redis
 from django.db import connection, transaction
@@ -149,7 +150,11 @@ def clicks_flush(
         if cursor in (b"0-0", "0-0"):
             break
     for _ in range(max_batches):
-        response = client.xreadgroup(GROUP, consumer, {stream: ">"}, count=batch_size)
+        # The client speaks RESP2: [[stream, entries]] (the stubs add RESP3's dict shapes).
+        response = cast(
+            "list[list[Any]]",
+            client.xreadgroup(GROUP, consumer, {stream: ">"}, count=batch_size),
+        )
         entries = response[0][1] if response else []
         if not entries:
             break

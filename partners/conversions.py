@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
+from typing import cast
 
 from django.db import connection
 from django.db.models.functions import Lower
@@ -94,7 +95,8 @@ def money_validate(
     if amount <= 0 and not zero_allowed:
         raise ServiceError(_("Must be greater than zero."), field=field)
     digits = minor_digits(currency)
-    if -amount.as_tuple().exponent > digits and amount != amount.quantize(
+    # A finite amount (``_decimal``): its exponent is an int, never 'n', 'N' or 'F'.
+    if -cast(int, amount.as_tuple().exponent) > digits and amount != amount.quantize(
         Decimal(1).scaleb(-digits)
     ):
         raise ServiceError(
@@ -120,14 +122,14 @@ def click_find(*, tenant: Tenant, click_id: uuid.UUID) -> Click | None:
     buffered = buffered_click(str(click_id))
     if not buffered or buffered.get("tenant_id") != tenant.pk:
         return None
-    partner = Partner.objects.filter(pk=buffered.get("partner_id")).first()
+    partner = Partner.objects.filter(pk=buffered["partner_id"]).first()
     if partner is None:
         return None
     return Click(
         id=click_id,
         tenant=tenant,
         partner=partner,
-        link_id=buffered.get("link_id"),
+        link_id=buffered["link_id"],
         created_at=datetime.fromtimestamp(float(buffered["ts"]), tz=UTC),
     )
 
@@ -135,7 +137,8 @@ def click_find(*, tenant: Tenant, click_id: uuid.UUID) -> Click | None:
 @lru_cache(maxsize=1)
 def _partner_by_code_sql() -> tuple[str, tuple[str, ...]]:
     fields = Partner._meta.concrete_fields
-    columns = ", ".join(f"p.{connection.ops.quote_name(f.column)}" for f in fields)
+    # Concrete fields always have a column (the stubs type ``column`` as optional for all fields).
+    columns = ", ".join(f"p.{connection.ops.quote_name(cast(str, f.column))}" for f in fields)
     # Identifiers come from the model. lower(code) = …, so that the unique index on
     # (lower(code), tenant) serves it.
     sql = (
@@ -184,9 +187,9 @@ def conversion_attribute(
         if found is not None:
             return Attribution(found.partner, AttributionMethod.COUPON)
     if partner:
-        found = partner_find(tenant=tenant, reference=partner)
-        if found is not None:
-            return Attribution(found, AttributionMethod.PARTNER)
+        named = partner_find(tenant=tenant, reference=partner)
+        if named is not None:
+            return Attribution(named, AttributionMethod.PARTNER)
     if customer_external_id:
         customer = (
             Customer.objects.filter(external_id=customer_external_id)
@@ -408,7 +411,7 @@ WITH new AS (
     SELECT id, partner_id, email, first_seen_at FROM {Customer._meta.db_table}
     WHERE tenant_id = %s AND external_id = %s
 ), conversion AS (
-    INSERT INTO {Conversion._meta.db_table} ({", ".join(quote(f.column) for f in fields)})
+    INSERT INTO {Conversion._meta.db_table} ({", ".join(quote(cast(str, f.column)) for f in fields)})
     VALUES ({values})
     ON CONFLICT (tenant_id, kind, external_id) DO NOTHING
     RETURNING id

@@ -100,6 +100,7 @@ def rule_matches(rule: RuleSpec, ctx: ConversionContext) -> bool:
 def rule_part(rule: RuleSpec, ctx: ConversionContext) -> Decimal:
     """The exact, unrounded amount one rule contributes."""
     if rule.model == PERCENT:
+        assert ctx.amount is not None  # rule_matches refuses a percent rule without an amount
         return ctx.amount * rule.value / Decimal(100)
     if rule.model == PER_MILLE:
         return rule.value * Decimal(ctx.count) / Decimal(1000)

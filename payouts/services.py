@@ -487,7 +487,7 @@ def commission_rule_save(
 def commission_rule_clean(data: dict) -> dict:
     """Checks a rule's fields together (the field checks are the form's / serializer's)."""
     model, kind = data.get("model"), data.get("kind")
-    allowed = MODEL_KINDS.get(model)
+    allowed = MODEL_KINDS.get(model) if model else None
     if allowed and kind not in allowed:
         raise ServiceError(
             _("This rate model applies to %(kinds)s only.") % {"kinds": ", ".join(sorted(allowed))},

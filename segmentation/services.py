@@ -637,7 +637,7 @@ def transitions_publish(*, tenant: Tenant, run: SegmentRun, changes: list[tuple]
         event="segment.changed",
         # events_publish only iterates its payloads; its annotation (webhooks.services, still
         # on mypy's pending list) says list where it means Sequence.
-        payloads=_TransitionEvents(run, changes),  # type: ignore[arg-type]
+        payloads=_TransitionEvents(run, changes),
     )
 
 

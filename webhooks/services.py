@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from datetime import timedelta
 from functools import partial
 
@@ -203,7 +204,7 @@ def event_publish(*, tenant: Tenant, event: str, payload: dict) -> WebhookEvent 
     return webhook_event
 
 
-def events_publish(*, tenant: Tenant, event: str, payloads: list[dict]) -> int:
+def events_publish(*, tenant: Tenant, event: str, payloads: Sequence[dict]) -> int:
     """``event_publish`` for many events of one kind at once (a batch approval, an import):
     a fixed number of queries, and nothing written when no active endpoint subscribes.
     Returns the number of deliveries created."""
