@@ -13,6 +13,7 @@ from partners.models import (
     ReferralLink,
     Tag,
 )
+from partners.services import TEXT_FIELDS
 from tenancy.forms import ServiceFormMixin
 
 BLANK = [("", "—")]
@@ -78,20 +79,7 @@ class PartnerEditForm(ServiceFormMixin, forms.Form):
     notes = _field(Partner, "notes", label=_("Notes"))
     marketing_consent = forms.BooleanField(label=_("Agrees to marketing emails"), required=False)
 
-    FIELDS = (
-        "name",
-        "email",
-        "phone",
-        "language",
-        "country",
-        "city",
-        "channel_type",
-        "partner_type",
-        "industry",
-        "company_size",
-        "notes",
-        "marketing_consent",
-    )
+    FIELDS = (*TEXT_FIELDS, "marketing_consent")
 
     def __init__(self, *args, members=(), **kwargs) -> None:
         super().__init__(*args, **kwargs)

@@ -38,25 +38,6 @@ Actor = User | APIKey | None
 
 CODE_ALPHABET = string.ascii_lowercase + string.digits
 
-# Fields partner_update accepts, besides the ones with their own rules (tags, status).
-UPDATABLE_FIELDS = frozenset(
-    {
-        "name",
-        "email",
-        "phone",
-        "language",
-        "country",
-        "city",
-        "channel_type",
-        "partner_type",
-        "industry",
-        "company_size",
-        "notes",
-        "manager",
-        "recruited_by",
-        "marketing_consent",
-    }
-)
 # Plain values: their rules are the model's (Partner's validators, choices, max_length).
 TEXT_FIELDS = (
     "name",
@@ -71,6 +52,8 @@ TEXT_FIELDS = (
     "company_size",
     "notes",
 )
+# Fields partner_update accepts, besides the ones with their own rules (tags, status).
+UPDATABLE_FIELDS = frozenset({*TEXT_FIELDS, "manager", "recruited_by", "marketing_consent"})
 
 
 def _stripped(value: Any) -> str:
