@@ -211,7 +211,7 @@ def enrollments_for_at_risk(*, now: datetime | None = None) -> int:
 # program's cached state (core.program_cache, registered in CampaignsConfig.ready), so that a
 # conversion costs no campaigns query while nobody can reach a goal. A new running enrollment or
 # a changed campaign reloads it; an enrollment ending does not (a stale "yes" costs one query).
-RESULT_GOALS_CACHE_FIELD = "campaigns.result_goals"
+RESULT_GOALS_CACHE_FIELD = "campaigns.result_goals:1"  # :N, the value's form (core.program_cache)
 _RESULT_GOALS = (Goal.FIRST_RESULT, Goal.NEW_RESULT)
 
 

@@ -1,9 +1,13 @@
 """Campaigns' subscriptions to the events of lower apps (connected in CampaignsConfig.ready):
-triggers enroll, exits and goals end enrollments, a new program gets the default playbooks."""
+triggers enroll, exits and goals end enrollments, a new program gets the default playbooks;
+and to its own models' saves, which change the program's cached state."""
 
+from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from campaigns import enrollment, playbooks
+from campaigns.models import Campaign, Enrollment
+from core.program_cache import program_cache_changed
 from partners.signals import conversion_recorded, partner_joined
 from segmentation.signals import custom_segment_changed, segment_changed
 from tenancy.models import Tenant
@@ -40,3 +44,18 @@ def on_conversion_recorded(sender, *, tenant, conversion, **kwargs) -> None:
 def on_tenant_created(sender, *, tenant, **kwargs) -> None:
     with tenant_scope(tenant):
         playbooks.playbooks_create(tenant=tenant)
+
+
+# A campaign's goal decides whether its running enrollments count (the result goals' field of
+# the program's cached state, campaigns.enrollment).
+@receiver(post_save, sender=Campaign, dispatch_uid="campaigns_goals_save")
+@receiver(post_delete, sender=Campaign, dispatch_uid="campaigns_goals_del")
+def on_campaign_changed(sender, *, instance, **kwargs) -> None:
+    program_cache_changed(tenant_id=instance.tenant_id)
+
+
+# enroll() inserts in plain SQL and says so itself; this covers an enrollment saved.
+@receiver(post_save, sender=Enrollment, dispatch_uid="campaigns_goals_enrollment")
+def on_enrollment_saved(sender, *, instance, created: bool, **kwargs) -> None:
+    if created:
+        program_cache_changed(tenant_id=instance.tenant_id)

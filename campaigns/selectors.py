@@ -15,7 +15,6 @@ from campaigns.models import (
     Message,
     MessageStatus,
     Step,
-    Variant,
 )
 from partners.models import Partner
 
@@ -187,7 +186,3 @@ def cabinet_messages(*, partner: Partner) -> QuerySet[Message]:
 
 def enrollments_for_partner(*, partner: Partner) -> QuerySet[Enrollment]:
     return Enrollment.objects.filter(partner=partner).select_related("campaign")
-
-
-def variant_list(*, step: Step) -> QuerySet[Variant]:
-    return step.variants.order_by("id")

@@ -7,6 +7,11 @@ and how to load it from the database in its ``AppConfig.ready()`` (``program_cac
 the code that needs a value asks for it (``program_cache_get``) and knows nothing of the other
 fields. No app reads another app's field.
 
+A field's name ends with the version of its value's form (``payouts.rules:1``): a change to
+what a loader returns — a class of the value gains or loses an attribute — bumps it, so that
+during a deploy old and new workers, which share the hash, never read each other's values. A
+value that no longer unpickles at all (its class is gone) is loaded afresh.
+
 The hash ``program:<id>`` holds a pickled value per field and the version it was loaded under;
 the key ``program:<id>:version`` holds the current version. Any change to any field's source
 calls ``program_cache_changed``, which moves the version on — at once and again when the
@@ -153,7 +158,12 @@ def program_cache_get(*, tenant_id: int, name: str) -> Any:
         raise KeyError(f"No program cache field {name!r}: register it in an AppConfig.ready()")
     if name.encode() not in entry.raw:
         _fill(tenant_id, entry, name)
-    value = pickle.loads(entry.raw[name.encode()])  # noqa: S301 - written by this module
+    try:
+        value = pickle.loads(entry.raw[name.encode()])  # noqa: S301 - written by this module
+    except (AttributeError, ImportError, EOFError, pickle.UnpicklingError):
+        # Written by other code (a deploy under way) whose classes this code does not have.
+        _fill(tenant_id, entry, name)
+        value = pickle.loads(entry.raw[name.encode()])  # noqa: S301 - just written here
     entry.values[name] = value
     return value
 

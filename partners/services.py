@@ -403,10 +403,6 @@ def partner_tag_add(*, partner: Partner, name: str) -> Tag:
     return tag
 
 
-def partner_tag_remove(*, partner: Partner, tag: Tag) -> None:
-    PartnerTag.objects.filter(partner=partner, tag=tag).delete()
-
-
 def partners_tag_bulk(*, tenant: Tenant, partner_ids: list[int], name: str) -> int:
     """Tag every partner among ``partner_ids`` (of the program in scope); returns how many."""
     tag = tag_get_or_create(tenant=tenant, name=name)

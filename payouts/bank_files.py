@@ -35,7 +35,6 @@ REGISTER_COLUMNS = [
     "currency",
     "purpose",
 ]
-RESULT_COLUMNS = {"payout_id", "status", "reason", "reference"}
 RESULT_MAX_BYTES = 5 * 1024 * 1024
 
 

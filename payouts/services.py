@@ -52,8 +52,6 @@ from tenancy.models import Tenant, User
 from tenancy.scope import current_tenant
 from webhooks.services import event_publish, events_publish
 
-UNPAID_OPEN = (CommissionStatus.PENDING, CommissionStatus.ON_HOLD)
-
 
 def rule_specs(rules) -> list[RuleSpec]:
     """RuleSpecs of the given CommissionRule rows: three queries whatever their number."""
@@ -95,7 +93,7 @@ def rule_specs(rules) -> list[RuleSpec]:
 
 # The program's active rules are a field of its cached state (core.program_cache, registered in
 # PayoutsConfig.ready): one read instead of three queries per conversion.
-RULES_CACHE_FIELD = "payouts.rules"
+RULES_CACHE_FIELD = "payouts.rules:1"  # :N, the value's form (core.program_cache)
 
 
 def rule_specs_load(tenant_id: int) -> list[RuleSpec]:
@@ -485,7 +483,8 @@ def commission_rule_save(
 
 
 def commission_rule_clean(data: dict) -> dict:
-    """Checks a rule's fields together (the field checks are the form's / serializer's)."""
+    """Checks the rules between a rule's fields (each field's own rules are the model's,
+    checked by ``commission_rule_save``)."""
     model, kind = data.get("model"), data.get("kind")
     allowed = MODEL_KINDS.get(model) if model else None
     if allowed and kind not in allowed:

@@ -153,7 +153,7 @@ def endpoint_disabled_notify(*, endpoint: WebhookEndpoint) -> int:
 # Subscriptions: which active endpoints of a program take which events, a field of the program's
 # cached state (core.program_cache, registered in WebhooksConfig.ready): no query per event
 # published. Every change to a program's endpoints reloads it.
-SUBSCRIPTIONS_CACHE_FIELD = "webhooks.subscriptions"
+SUBSCRIPTIONS_CACHE_FIELD = "webhooks.subscriptions:1"  # :N, the value's form (core.program_cache)
 
 
 def subscriptions_load(tenant_id: int) -> dict[str, list[int]]:

@@ -2,6 +2,9 @@
 change to what its fields are loaded from (rules, webhook endpoints, campaign goals)."""
 
 import json
+import pickle
+import sys
+import types
 from decimal import Decimal
 
 import pytest
@@ -121,3 +124,26 @@ def test_an_unregistered_field_is_a_programming_error(program):
     tenant, *_rest = program
     with pytest.raises(KeyError, match="register it"):
         program_cache_get(tenant_id=tenant.pk, name="nobody.owns.this")
+
+
+def test_a_value_written_by_other_code_is_loaded_afresh(program, monkeypatch):
+    """During a deploy the old and the new workers share the hash: a value whose class the
+    reading code does not have is loaded again, not a crash."""
+    tenant, *_rest = program
+    monkeypatch.setitem(program_cache._loaders, "test.field:1", lambda tenant_id: "fresh")
+    _version_key, hash_key = program_cache_keys(tenant.pk)
+    assert program_cache_get(tenant_id=tenant.pk, name="test.field:1") == "fresh"
+    # An older release's value: an instance of a class that this code no longer has.
+    release = types.ModuleType("pf_older_release")
+
+    class Spec:
+        pass
+
+    Spec.__module__, Spec.__qualname__ = release.__name__, "Spec"
+    release.Spec = Spec  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, release.__name__, release)
+    gone = pickle.dumps(Spec())
+    monkeypatch.delitem(sys.modules, release.__name__)
+    redis_client().hset(hash_key, "test.field:1", gone)
+    assert program_cache_get(tenant_id=tenant.pk, name="test.field:1") == "fresh"
+    assert redis_client().hget(hash_key, "test.field:1") != gone

@@ -41,7 +41,7 @@ from payouts.models import (
     PayoutRequest,
     RateModel,
 )
-from payouts.services import commissions_approve_matured
+from payouts.services import commissions_approve_matured, rules_cache_clear
 from segmentation.models import RunTrigger
 from segmentation.selectors import local_today
 from segmentation.services import segments_recompute
@@ -269,6 +269,8 @@ class Command(BaseCommand):
                 ),
             ]
         )
+        # Written in bulk (no post_save): the program's cached rules are loaded afresh.
+        rules_cache_clear(tenant_id=tenant.pk)
 
     def _partners(self, tenant, people, rng) -> dict[int, Partner]:
         login = self._user(PARTNER_LOGIN, "")
