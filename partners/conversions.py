@@ -72,7 +72,8 @@ class Attribution:
 
 _amount_field = Conversion._meta.get_field("amount")
 assert isinstance(_amount_field, DecimalField)
-assert _amount_field.max_digits is not None and _amount_field.decimal_places is not None
+assert _amount_field.max_digits is not None
+assert _amount_field.decimal_places is not None
 AMOUNT_WHOLE_DIGITS = _amount_field.max_digits - _amount_field.decimal_places
 
 
