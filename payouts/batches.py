@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _
 
 from core.errors import ConflictError, ServiceError
 from core.sql import table_names
-from core.validation import field_clean, values_clean
+from core.validation import field_clean, model_validate, values_clean
 from partners.models import Partner, PartnerStatus
 from payouts import details_checks, selectors
 from payouts.models import (
@@ -110,7 +110,7 @@ def payout_details_change(
         fields["account_number"] = details_checks.account_validate(
             account_number, bik=fields["bik"]
         )
-        fields["bank_name"] = " ".join((bank_name or "").split())[:150]
+        fields["bank_name"] = " ".join((bank_name or "").split())
         if method == PayoutMethod.SELF_EMPLOYED:
             fields["inn"] = details_checks.inn_validate(inn)
     else:
@@ -121,7 +121,7 @@ def payout_details_change(
         for name, value in {"method": method, "holder_name": holder_name, **fields}.items()
     ):
         return current  # nothing changed: no new row, no review
-    return PayoutDetails.objects.create(
+    details = PayoutDetails(
         tenant_id=partner.tenant_id,
         partner=partner,
         method=method,
@@ -129,6 +129,13 @@ def payout_details_change(
         created_by=user,
         **fields,
     )
+    # The model's rules on the plain values (the card and account are encrypted only when
+    # written); the checks above gave the specific messages for numbers.
+    model_validate(
+        details, fields=("method", "holder_name", "bik", "bank_name", "inn"), unique=False
+    )
+    details.save(force_insert=True)
+    return details
 
 
 # Requests

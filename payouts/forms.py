@@ -7,7 +7,7 @@ from core.errors import ServiceError
 from partners.geography import GeographyTier
 from partners.models import ActivitySegment, ChannelType, Partner, PartnerType, Tag
 from payouts import services
-from payouts.models import CommissionRule, PayoutMethod, PayoutSettings
+from payouts.models import CommissionRule, PayoutDetails, PayoutMethod, PayoutSettings
 from tenancy.forms import ServiceFormMixin
 from tenancy.models import Tenant
 
@@ -117,7 +117,7 @@ class PayoutDetailsForm(ServiceFormMixin, forms.Form):
     method = forms.ChoiceField(
         label=_("How to be paid"), choices=PayoutMethod.choices, widget=forms.RadioSelect
     )
-    holder_name = forms.CharField(label=_("Recipient's full name"), max_length=150)
+    holder_name = _field(PayoutDetails, "holder_name", label=_("Recipient's full name"))
     card_number = forms.CharField(
         label=_("Card number"), max_length=30, required=False, help_text=_("For a bank card.")
     )
@@ -128,7 +128,7 @@ class PayoutDetailsForm(ServiceFormMixin, forms.Form):
         help_text=_("20 digits, for a bank account or self-employed."),
     )
     bik = forms.CharField(label=_("Bank BIK"), max_length=15, required=False)
-    bank_name = forms.CharField(label=_("Bank"), max_length=150, required=False)
+    bank_name = _field(PayoutDetails, "bank_name", label=_("Bank"))
     inn = forms.CharField(
         label=_("INN"),
         max_length=20,
