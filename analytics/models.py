@@ -4,6 +4,7 @@ from math import ceil
 from typing import Any
 
 from django.contrib.postgres.fields import ArrayField
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -440,8 +441,12 @@ class ProgramCost(TenantOwned):
     tenant = tenant_key(indexed=False)
 
     month = models.DateField(_("month"), help_text=_("The first day of the month."))
-    fixed_costs = models.DecimalField(_("fixed costs"), default=0, **MONEY)
-    acquisition_spend = models.DecimalField(_("partner acquisition spend"), default=0, **MONEY)
+    fixed_costs = models.DecimalField(
+        _("fixed costs"), default=0, validators=[MinValueValidator(0)], **MONEY
+    )
+    acquisition_spend = models.DecimalField(
+        _("partner acquisition spend"), default=0, validators=[MinValueValidator(0)], **MONEY
+    )
 
     class Meta:
         ordering = ["-month"]

@@ -8,6 +8,7 @@ from datetime import date
 from decimal import Decimal
 
 from analytics.models import ProgramCost
+from core.validation import values_clean
 from tenancy.models import Tenant
 
 
@@ -15,9 +16,12 @@ def program_cost_set(
     *, tenant: Tenant, month: date, fixed_costs: Decimal, acquisition_spend: Decimal
 ) -> ProgramCost:
     """A month's program costs, replacing whatever was entered for that month."""
+    amounts = values_clean(
+        ProgramCost, {"fixed_costs": fixed_costs, "acquisition_spend": acquisition_spend}
+    )
     cost, _created = ProgramCost.objects.update_or_create(
         tenant=tenant,
         month=month,
-        defaults={"fixed_costs": fixed_costs, "acquisition_spend": acquisition_spend},
+        defaults=amounts,
     )
     return cost

@@ -21,6 +21,8 @@ from analytics import charts, rankings, rebuild, selectors, services
 from analytics.models import ProgramCost
 from analytics.periods import PRESETS, DashboardQuery, parse_query
 from analytics.tasks import rollups_rebuild
+from core.errors import ServiceError
+from core.validation import field_clean
 from partners.geography import GeographyTier
 from partners.models import (
     ActivitySegment,
@@ -341,11 +343,10 @@ def _parse_costs(data) -> tuple[dict, dict[str, str]]:
         except InvalidOperation:
             errors[name] = _("Enter an amount, e.g. 150000 or 150000.50.")
             continue
-        exponent = amount.as_tuple().exponent  # a letter only for NaN and infinity
-        if not amount.is_finite() or amount < 0 or (isinstance(exponent, int) and exponent < -2):
-            errors[name] = _("Enter a non-negative amount with at most two decimals.")
-            continue
-        values[name] = amount
+        try:  # the model's rules, shown for every field at once (the service checks again)
+            values[name] = field_clean(ProgramCost, name, amount)
+        except ServiceError as error:
+            errors[name] = error.message
     return values, errors
 
 

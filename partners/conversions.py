@@ -27,6 +27,7 @@ from functools import lru_cache
 from typing import cast
 
 from django.db import connection
+from django.db.models import DecimalField
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -69,6 +70,13 @@ class Attribution:
     click: Click | None = None
 
 
+_amount_field = Conversion._meta.get_field("amount")
+assert isinstance(_amount_field, DecimalField)
+assert _amount_field.max_digits is not None
+assert _amount_field.decimal_places is not None
+AMOUNT_WHOLE_DIGITS = _amount_field.max_digits - _amount_field.decimal_places
+
+
 def _decimal(value, field: str) -> Decimal:
     if isinstance(value, float):
         raise ServiceError(
@@ -104,9 +112,15 @@ def money_validate(
             % {"currency": currency, "digits": digits},
             field=field,
         )
-    if amount >= Decimal("1e15"):
+    if not money_fits(amount):
         raise ServiceError(_("Too large."), field=field)
     return amount
+
+
+def money_fits(amount: Decimal) -> bool:
+    """Whether ``amount`` has no more whole digits than Conversion.amount holds (its
+    max_digits less its decimal places); a constant-time look at the exponent."""
+    return amount.is_zero() or amount.adjusted() < AMOUNT_WHOLE_DIGITS
 
 
 def _payload_hash(payload: dict) -> str:
@@ -222,8 +236,11 @@ def conversion_record(
     """Records a conversion once. The same ``(kind, external_id)`` with the same data returns the
     stored conversion (``created=False``); with different data it is a ConflictError.
 
-    The fields' own rules (choices, lengths, types) are the model's, checked by the API's
-    ConversionCreateSerializer built from it; here are the rules between fields."""
+    The fields' own rules (kind's choices, external_id's and action_name's lengths, the types)
+    are the model's, checked by the API's ConversionCreateSerializer built from it, and not
+    again here: on purpose, the hot path runs no full_clean(), so this function trusts its
+    caller for them — a new caller must check them the same way (the import checks each row
+    against the model's fields). Here are the rules between fields, and the amount's limits."""
     external_id = (external_id or "").strip()
     currency = (currency or tenant.currency).strip().upper()
     metadata = dict(metadata or {})
@@ -270,7 +287,14 @@ def conversion_record(
                 "currency": currency,
                 "exchange_rate": str(rate),
             }
-            converted = money_round(amount * rate, tenant.currency)
+            converted = amount * rate
+            # Checked before rounding too: rounding a huge product exceeds the decimal context.
+            if money_fits(converted):
+                converted = money_round(converted, tenant.currency)
+            if not money_fits(converted):
+                raise ServiceError(
+                    _("At this rate the amount is too large."), field="exchange_rate"
+                )
             if converted == 0 and amount > 0:
                 raise ServiceError(_("The converted amount rounds to zero."), field="amount")
             amount = converted

@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 
 from core.errors import ConflictError, ServiceError
 from core.sql import table_names
+from core.validation import field_clean, model_validate, values_clean
 from partners.models import Partner, PartnerStatus
 from payouts import details_checks, selectors
 from payouts.models import (
@@ -62,27 +63,18 @@ def payout_settings_update(
     details_review_days: int,
     hold_days: int,
 ) -> PayoutSettings:
-    if minimum_amount is None or minimum_amount < 0:
-        raise ServiceError(_("The minimum payout cannot be negative."), field="minimum_amount")
-    if schedule not in PayoutSchedule.values:
-        raise ServiceError(_("Choose a schedule."), field="schedule")
-    if not 1 <= monthly_day <= 28:
-        raise ServiceError(
-            _("Choose a day from 1 to 28 (every month has it)."), field="monthly_day"
-        )
-    if not 0 <= hold_days <= 365:
-        raise ServiceError(_("The hold period is 0 to 365 days."), field="hold_days")
-    if not 0 <= details_review_days <= 365:
-        raise ServiceError(_("Enter 0 to 365 days."), field="details_review_days")
-    settings, _created = PayoutSettings.objects.update_or_create(
-        tenant=tenant,
-        defaults={
+    values = values_clean(
+        PayoutSettings,
+        {
             "minimum_amount": minimum_amount,
             "schedule": schedule,
             "monthly_day": monthly_day,
             "details_review_days": details_review_days,
-            "updated_at": timezone.now(),
         },
+    )
+    hold_days = field_clean(Tenant, "hold_days", hold_days)
+    settings, _created = PayoutSettings.objects.update_or_create(
+        tenant=tenant, defaults={**values, "updated_at": timezone.now()}
     )
     # The hold period is the program's (the money path reads it when pricing a conversion).
     Tenant.objects.filter(pk=tenant.pk).update(hold_days=hold_days)
@@ -118,7 +110,7 @@ def payout_details_change(
         fields["account_number"] = details_checks.account_validate(
             account_number, bik=fields["bik"]
         )
-        fields["bank_name"] = " ".join((bank_name or "").split())[:150]
+        fields["bank_name"] = " ".join((bank_name or "").split())
         if method == PayoutMethod.SELF_EMPLOYED:
             fields["inn"] = details_checks.inn_validate(inn)
     else:
@@ -129,7 +121,7 @@ def payout_details_change(
         for name, value in {"method": method, "holder_name": holder_name, **fields}.items()
     ):
         return current  # nothing changed: no new row, no review
-    return PayoutDetails.objects.create(
+    details = PayoutDetails(
         tenant_id=partner.tenant_id,
         partner=partner,
         method=method,
@@ -137,6 +129,13 @@ def payout_details_change(
         created_by=user,
         **fields,
     )
+    # The model's rules on the plain values (the card and account are encrypted only when
+    # written); the checks above gave the specific messages for numbers.
+    model_validate(
+        details, fields=("method", "holder_name", "bik", "bank_name", "inn"), unique=False
+    )
+    details.save(force_insert=True)
+    return details
 
 
 # Requests

@@ -7,8 +7,9 @@ from core.errors import ServiceError
 from partners.geography import GeographyTier
 from partners.models import ActivitySegment, ChannelType, Partner, PartnerType, Tag
 from payouts import services
-from payouts.models import CommissionRule, PayoutMethod, PayoutSchedule
+from payouts.models import CommissionRule, PayoutDetails, PayoutMethod, PayoutSettings
 from tenancy.forms import ServiceFormMixin
+from tenancy.models import Tenant
 
 
 class CommissionRuleForm(forms.ModelForm):
@@ -92,35 +93,23 @@ class CommissionRuleForm(forms.ModelForm):
         return data
 
 
+def _field(model, name: str, **overrides) -> forms.Field:
+    """The form field of the model's field (type, digits, choices) with the validators the
+    model declares (its ranges, with their messages), so the page shows every field's problem
+    at once; the service checks them again through the model."""
+    field = model._meta.get_field(name)
+    return field.formfield(validators=list(field._validators), **overrides)
+
+
 class PayoutSettingsForm(ServiceFormMixin, forms.Form):
-    minimum_amount = forms.DecimalField(
-        label=_("Minimum payout"),
-        min_value=0,
-        max_digits=18,
-        decimal_places=2,
-        help_text=_("A partner is paid when their balance is at least this."),
-    )
-    schedule = forms.ChoiceField(label=_("Schedule"), choices=PayoutSchedule.choices)
-    monthly_day = forms.IntegerField(
-        label=_("Day of the month"),
-        min_value=1,
-        max_value=28,
-        help_text=_("1–28, for the monthly schedule: a batch is created that day."),
-    )
-    hold_days = forms.IntegerField(
-        label=_("Hold period, days"),
-        min_value=0,
-        max_value=365,
-        help_text=_("The refund window: commissions become payable after it."),
-    )
-    details_review_days = forms.IntegerField(
+    minimum_amount = _field(PayoutSettings, "minimum_amount", label=_("Minimum payout"))
+    schedule = _field(PayoutSettings, "schedule", label=_("Schedule"))
+    monthly_day = _field(PayoutSettings, "monthly_day", label=_("Day of the month"))
+    hold_days = _field(Tenant, "hold_days", label=_("Hold period, days"))
+    details_review_days = _field(
+        PayoutSettings,
+        "details_review_days",
         label=_("Review payouts after a change of details, days"),
-        min_value=0,
-        max_value=365,
-        help_text=_(
-            "A partner whose payout details changed within this many days is paid only after "
-            "a manager checks the payout. 0: never."
-        ),
     )
 
 
@@ -128,7 +117,7 @@ class PayoutDetailsForm(ServiceFormMixin, forms.Form):
     method = forms.ChoiceField(
         label=_("How to be paid"), choices=PayoutMethod.choices, widget=forms.RadioSelect
     )
-    holder_name = forms.CharField(label=_("Recipient's full name"), max_length=150)
+    holder_name = _field(PayoutDetails, "holder_name", label=_("Recipient's full name"))
     card_number = forms.CharField(
         label=_("Card number"), max_length=30, required=False, help_text=_("For a bank card.")
     )
@@ -139,7 +128,7 @@ class PayoutDetailsForm(ServiceFormMixin, forms.Form):
         help_text=_("20 digits, for a bank account or self-employed."),
     )
     bik = forms.CharField(label=_("Bank BIK"), max_length=15, required=False)
-    bank_name = forms.CharField(label=_("Bank"), max_length=150, required=False)
+    bank_name = _field(PayoutDetails, "bank_name", label=_("Bank"))
     inn = forms.CharField(
         label=_("INN"),
         max_length=20,

@@ -1,7 +1,7 @@
 from decimal import Decimal
 from typing import Any
 
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -226,6 +226,7 @@ class PayoutSettings(TenantOwned):
         _("minimum payout"),
         default=Decimal("1000.00"),
         help_text=_("A partner is paid when their balance is at least this."),
+        validators=[MinValueValidator(0, _("The minimum payout cannot be negative."))],
         **MONEY,
     )
     schedule = models.CharField(
@@ -235,6 +236,10 @@ class PayoutSettings(TenantOwned):
         _("day of the month"),
         default=1,
         help_text=_("1–28, for the monthly schedule: a batch is created that day."),
+        validators=[
+            MinValueValidator(1, _("Choose a day from 1 to 28 (every month has it).")),
+            MaxValueValidator(28, _("Choose a day from 1 to 28 (every month has it).")),
+        ],
     )
     details_review_days = models.PositiveSmallIntegerField(
         _("review payouts after a change of details, days"),
@@ -243,6 +248,10 @@ class PayoutSettings(TenantOwned):
             "A partner whose payout details changed within this many days is paid only after "
             "a manager checks the payout. 0: never."
         ),
+        validators=[
+            MinValueValidator(0, _("Enter 0 to 365 days.")),
+            MaxValueValidator(365, _("Enter 0 to 365 days.")),
+        ],
     )
     updated_at = models.DateTimeField(default=timezone.now)
 

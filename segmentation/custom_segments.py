@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 
 from core.errors import ConflictError, ServiceError
 from core.sql import table_names
+from core.validation import field_clean
 from partners.models import Partner, Tag
 from segmentation import conditions
 from segmentation.models import CustomSegment, CustomSegmentMembership
@@ -31,8 +32,6 @@ tables = table_names(CustomSegmentMembership)
 CUSTOM_LOCK_NAMESPACE = 0x5E7
 # Partner ids per ``custom_segment.changed`` webhook event.
 WEBHOOK_CHUNK = 500
-NAME_MAX = 100
-DESCRIPTION_MAX = 1000
 
 
 class CustomSegmentInvalid(ServiceError):
@@ -54,14 +53,13 @@ def _custom_segment_clean(
     namesakes = CustomSegment.objects.filter(name__iexact=name)
     if exclude_pk is not None:
         namesakes = namesakes.exclude(pk=exclude_pk)
-    if not name:
-        errors["name"] = _("This field is required.")
-    elif len(name) > NAME_MAX:
-        errors["name"] = _("At most %(count)s characters.") % {"count": NAME_MAX}
-    elif namesakes.exists():
+    for field, value in (("name", name), ("description", description)):
+        try:  # the model's rules (required, lengths), every field's problem at once
+            field_clean(CustomSegment, field, value)
+        except ServiceError as error:
+            errors[field] = error.message
+    if "name" not in errors and namesakes.exists():
         errors["name"] = _("A custom segment with this name already exists.")
-    if len(description) > DESCRIPTION_MAX:
-        errors["description"] = _("At most %(count)s characters.") % {"count": DESCRIPTION_MAX}
     try:
         definition = conditions.definition_clean(
             definition, tag_ids=set(Tag.objects.values_list("pk", flat=True))

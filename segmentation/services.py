@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 from psycopg import sql
 
 from core.sql import table_names
+from core.validation import model_validate
 from partners.models import Partner
 from segmentation import bgnbd, engine
 from segmentation.custom_segments import custom_segments_refresh_in_scope
@@ -320,8 +321,10 @@ def _churn_fallback(*, tenant: Tenant, as_of: date) -> tuple[bgnbd.BgNbdParams, 
 
 @transaction.atomic
 def policy_save(*, policy: SegmentationPolicy, previous_counted_kinds: Sequence[str]) -> bool:
-    """Save an edited policy (the form has validated it). Returns whether the conversion kinds
-    that count as results changed — then ``counted_kinds_changed`` has been sent."""
+    """Save an edited policy, checked against the model's rules (the fields' and ``clean()``'s
+    between them; the form shows the same). Returns whether the conversion kinds that count as
+    results changed — then ``counted_kinds_changed`` has been sent."""
+    model_validate(policy, unique=False)
     policy.save()
     changed = sorted(map(str, policy.counted_kinds)) != sorted(map(str, previous_counted_kinds))
     if changed:

@@ -7,7 +7,7 @@ from babel.numbers import list_currencies
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.core.exceptions import ValidationError
-from django.core.validators import RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils.timezone import now
@@ -170,6 +170,10 @@ class Tenant(models.Model):
         _("hold period, days"),
         default=30,
         help_text=_("The refund window: commissions become payable after it."),
+        validators=[
+            MinValueValidator(0, _("The hold period is 0 to 365 days.")),
+            MaxValueValidator(365, _("The hold period is 0 to 365 days.")),
+        ],
     )
     fraud_min_click_seconds = models.PositiveIntegerField(
         _("minimum click-to-conversion time, seconds"),

@@ -13,7 +13,8 @@ class WebhookEndpointSerializer(serializers.ModelSerializer):
     events = serializers.ListField(
         child=serializers.ChoiceField(choices=sorted(event_types.EVENTS)), allow_empty=False
     )
-    url = serializers.CharField(max_length=2000)
+    # A CharField, not a URLField: the service decides which URLs may receive webhooks.
+    url = serializers.CharField(max_length=WebhookEndpoint._meta.get_field("url").max_length)
     is_active = serializers.BooleanField(default=True)
 
     class Meta:

@@ -3,6 +3,7 @@ from django.utils.translation import gettext_lazy as _
 
 from tenancy.forms import ServiceFormMixin
 from webhooks.event_types import event_choices
+from webhooks.models import WebhookEndpoint
 
 
 class EndpointForm(ServiceFormMixin, forms.Form):
@@ -10,10 +11,10 @@ class EndpointForm(ServiceFormMixin, forms.Form):
     # receive webhooks (scheme, private addresses), and its message appears beside the field.
     url = forms.CharField(
         label=_("Endpoint URL"),
-        max_length=2000,
+        max_length=WebhookEndpoint._meta.get_field("url").max_length,
         help_text=_("Where Partnerflow POSTs events, e.g. https://shop.example/hooks/partnerflow"),
     )
-    description = forms.CharField(label=_("Description"), max_length=200, required=False)
+    description = WebhookEndpoint._meta.get_field("description").formfield(label=_("Description"))
     events = forms.MultipleChoiceField(
         label=_("Events"), choices=event_choices, widget=forms.CheckboxSelectMultiple
     )

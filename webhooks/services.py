@@ -25,6 +25,7 @@ from django.utils.translation import ngettext
 
 from core.errors import ConflictError, ServiceError
 from core.program_cache import program_cache_changed, program_cache_get
+from core.validation import model_validate
 from tenancy.models import Tenant
 from webhooks import event_types, signing, transport
 from webhooks.models import (
@@ -50,12 +51,14 @@ USER_AGENT = "Partnerflow-Webhooks/1.0"
 # Endpoints
 
 
+# What a team member writes; the model holds their rules (the URL's length, the description's).
+ENDPOINT_FIELDS = ("url", "description")
+
+
 def _clean_url(url: str) -> str:
     url = (url or "").strip()
     if not url:
         raise ServiceError(_("Enter the URL that should receive the events."), field="url")
-    if len(url) > 2000:
-        raise ServiceError(_("The URL is too long (2,000 characters at most)."), field="url")
     try:
         transport.check_url_target(url)
     except transport.TargetRefused as error:
@@ -77,12 +80,15 @@ def _clean_events(names: list[str]) -> list[str]:
 def endpoint_create(
     *, tenant: Tenant, url: str, events: list[str], description: str = ""
 ) -> WebhookEndpoint:
-    return WebhookEndpoint.objects.create(
+    endpoint = WebhookEndpoint(
         tenant=tenant,
         url=_clean_url(url),
         events=_clean_events(events),
-        description=description.strip()[:200],
+        description=description.strip(),
     )
+    model_validate(endpoint, fields=ENDPOINT_FIELDS, unique=False)
+    endpoint.save(force_insert=True)
+    return endpoint
 
 
 def endpoint_update(
@@ -95,7 +101,8 @@ def endpoint_update(
 ) -> WebhookEndpoint:
     endpoint.url = _clean_url(url)
     endpoint.events = _clean_events(events)
-    endpoint.description = description.strip()[:200]
+    endpoint.description = description.strip()
+    model_validate(endpoint, fields=ENDPOINT_FIELDS, unique=False)
     if is_active and not endpoint.is_active:
         # Turned back on: a fresh start.
         endpoint.consecutive_failures = 0

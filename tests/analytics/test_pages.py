@@ -11,9 +11,10 @@ from django.test.utils import CaptureQueriesContext
 from openpyxl import load_workbook
 from openpyxl.worksheet.worksheet import Worksheet
 
-from analytics import selectors
+from analytics import selectors, services
 from analytics.models import ProgramCost
 from analytics.periods import Filters, Period
+from core.errors import ServiceError
 from partners.models import Partner
 from tenancy.scope import tenant_scope
 from tests.analytics.conftest import msk
@@ -121,11 +122,41 @@ def test_costs_page_saves_and_validates(program):
     assert response.status_code == 400
     assert response.context["errors"] == {
         "month": "Choose a month as YYYY-MM.",
-        "fixed_costs": "Enter a non-negative amount with at most two decimals.",
-        "acquisition_spend": "Enter a non-negative amount with at most two decimals.",
+        "fixed_costs": "Ensure this value is greater than or equal to 0.",
+        "acquisition_spend": "Ensure that there are no more than 2 decimal places.",
     }
     with tenant_scope(program.tenant):
         assert ProgramCost.objects.count() == 2
+
+
+def test_a_cost_too_large_for_the_model_is_a_field_error_not_a_500(program):
+    response = client_for(program.owner).post(
+        "/app/shop/costs/",
+        {"month": "2026-08", "fixed_costs": "1" * 17, "acquisition_spend": "1e20"},
+    )
+    assert response.status_code == 400
+    assert response.context["errors"] == {
+        "fixed_costs": "Ensure that there are no more than 16 digits before the decimal point.",
+        "acquisition_spend": "Ensure that there are no more than 18 digits in total.",
+    }
+    with tenant_scope(program.tenant):
+        assert ProgramCost.objects.count() == 1
+
+
+def test_the_service_checks_the_model_rules_itself(program):
+    with tenant_scope(program.tenant), pytest.raises(ServiceError) as raised:
+        services.program_cost_set(
+            tenant=program.tenant,
+            month=date(2026, 8, 1),
+            fixed_costs=Decimal("1"),
+            acquisition_spend=Decimal("1e20"),
+        )
+    assert (raised.value.field, raised.value.message) == (
+        "acquisition_spend",
+        "Ensure that there are no more than 18 digits in total.",
+    )
+    with tenant_scope(program.tenant):
+        assert not ProgramCost.objects.filter(month=date(2026, 8, 1)).exists()
 
 
 def test_analyst_cannot_change_costs(program):

@@ -419,6 +419,17 @@ def test_self_employed_details_are_validated(world):
             "This card number is not valid: check the digits.",
         ),
         ({"method": "cash"}, "method", "Choose how to be paid."),
+        # The model's lengths, not a silent cut.
+        (
+            {"bank_name": "Б" * 151},
+            "bank_name",
+            "Ensure this value has at most 150 characters (it has 151).",
+        ),
+        (
+            {"holder_name": "И" * 151},
+            "holder_name",
+            "Ensure this value has at most 150 characters (it has 151).",
+        ),
     ]
     for values, field, message in cases:
         with pytest.raises(ServiceError) as error:

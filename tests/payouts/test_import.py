@@ -57,7 +57,7 @@ def test_import_reports_errors_by_line_and_imports_the_rest_once(world_a, tmp_pa
     out, err = run(world_a, tmp_path, text)
     assert err.splitlines() == [
         "line 6: partner: no partner with the code or email 'nobody'",
-        "line 7: kind: 'refund' is not one of lead, sale, action, impression",
+        "line 7: kind: Unknown value “refund”; choose one of: lead, sale, action, impression.",
         "line 8: amount: RUB has 2 digits after the point",
         "line 9: currency: this program counts money in RUB, not USD",
         "line 10: occurred_at: 'yesterday' is not an ISO 8601 time",
@@ -130,3 +130,31 @@ def test_import_reports_errors_by_line_and_imports_the_rest_once(world_a, tmp_pa
 def test_import_refuses_a_file_without_the_columns(world_a, tmp_path):
     with pytest.raises(CommandError, match="lacks the column"):
         run(world_a, tmp_path, "external_id,kind\nx,lead\n")
+
+
+def test_each_column_is_checked_by_its_model_field(world_a, tmp_path):
+    """The lengths and digits of Conversion and Customer, not a copy of them: nothing is cut."""
+    header = HEADER.rstrip("\n") + ",action_name\n"
+    text = header + "\n".join(
+        [
+            "x" * 129 + ",lead,,,,,2025-02-02T00:00:00Z,",  # line 2
+            f"imp-long-customer,lead,,{'c' * 129},,,2025-02-02T00:00:00Z,",  # line 3
+            "imp-long-action,action,,,,,2025-02-02T00:00:00Z," + "a" * 65,  # line 4
+            "imp-huge,sale,,,10000000000000000,RUB,2025-02-02T00:00:00Z,",  # line 5
+            "imp-largest,sale,,,9999999999999999.99,RUB,2025-02-02T00:00:00Z,",  # line 6
+            ",lead,,,,,2025-02-02T00:00:00Z,",  # line 7
+        ]
+    )
+    _out, err = run(world_a, tmp_path, text + "\n")
+    assert err.splitlines() == [
+        "line 2: external_id: Ensure this value has at most 128 characters (it has 129).",
+        "line 3: customer_external_id: Ensure this value has at most 128 characters (it has 129).",
+        "line 4: action_name: Ensure this value has at most 64 characters (it has 65).",
+        "line 5: amount: Ensure that there are no more than 16 digits before the decimal point.",
+        "line 7: external_id: This field is required.",
+    ]
+    with tenant_scope(world_a.tenant):
+        imported = Conversion.objects.filter(external_id__startswith="imp-")
+        assert list(imported.values_list("external_id", "amount")) == [
+            ("imp-largest", Decimal("9999999999999999.99"))
+        ]

@@ -12,6 +12,7 @@ from django.test import Client
 from openpyxl import load_workbook
 from openpyxl.worksheet.worksheet import Worksheet
 
+from core.errors import ServiceError
 from payouts import batches, selectors
 from payouts.models import PayoutBatch, PayoutDetails, PayoutLine, PayoutSettings
 from payouts.services import commissions_approve_matured
@@ -190,6 +191,33 @@ def test_an_oversized_result_file_is_refused(world):
         assert set(PayoutLine.objects.values_list("status", flat=True)) == {"ready"}
 
 
+def test_the_settings_service_checks_the_model_rules_itself(world):
+    hold_days = world.tenant.hold_days
+    with tenant_scope(world.tenant):
+        before = list(PayoutSettings.objects.values())
+        for params, field, message in [
+            ({"monthly_day": 29}, "monthly_day", "Choose a day from 1 to 28 (every month has it)."),
+            ({"details_review_days": 366}, "details_review_days", "Enter 0 to 365 days."),
+            ({"hold_days": 400}, "hold_days", "The hold period is 0 to 365 days."),
+            ({"schedule": "weekly"}, "schedule", "Unknown value “weekly”; choose one of: "),
+        ]:
+            arguments = {
+                "minimum_amount": Decimal("500"),
+                "schedule": "monthly",
+                "monthly_day": 10,
+                "details_review_days": 7,
+                "hold_days": 14,
+                **params,
+            }
+            with pytest.raises(ServiceError) as raised:
+                batches.payout_settings_update(tenant=world.tenant, **arguments)
+            assert raised.value.field == field
+            assert raised.value.message.startswith(message)
+        assert list(PayoutSettings.objects.values()) == before
+    world.tenant.refresh_from_db()
+    assert world.tenant.hold_days == hold_days
+
+
 def test_settings_page(world):
     owner = world.client_for(world.owner)
     page = owner.get(url(world, "payouts/settings/"))
@@ -206,8 +234,8 @@ def test_settings_page(world):
     )
     assert bad.status_code == 400
     errors = bad.context["form"].errors
-    assert errors["minimum_amount"] == ["Ensure this value is greater than or equal to 0."]
-    assert errors["monthly_day"] == ["Ensure this value is less than or equal to 28."]
+    assert errors["minimum_amount"] == ["The minimum payout cannot be negative."]
+    assert errors["monthly_day"] == ["Choose a day from 1 to 28 (every month has it)."]
     good = owner.post(
         url(world, "payouts/settings/"),
         {

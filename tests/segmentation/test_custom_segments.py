@@ -230,6 +230,20 @@ def test_bad_definitions_name_the_field_and_write_nothing(world):
         assert CustomSegmentMembership.objects.count() == 0
 
 
+def test_name_and_description_follow_the_models_lengths(world):
+    good = {"conditions": [{"field": "status", "op": "in", "value": ["active"]}]}
+    with world.scope(), pytest.raises(CustomSegmentInvalid) as error:
+        custom_segments.custom_segment_create(
+            tenant=world.tenant, name="n" * 101, description="d" * 1001, definition=good
+        )
+    assert error.value.errors == {
+        "name": "Ensure this value has at most 100 characters (it has 101).",
+        "description": "Ensure this value has at most 1000 characters (it has 1001).",
+    }
+    with world.scope():
+        assert CustomSegment.objects.count() == 0
+
+
 def test_a_field_or_match_of_the_wrong_type_is_named_not_a_crash():
     # A list where a name belongs was looked up in a dict: TypeError (unhashable), a 500.
     bad = {"match": ["all"], "conditions": [{"field": ["status"], "op": "in", "value": ["x"]}]}

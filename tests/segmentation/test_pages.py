@@ -6,6 +6,8 @@ import pytest
 from django.test import Client
 from django.utils import translation
 
+from core.errors import ServiceError
+from segmentation import services
 from segmentation.models import (
     RunStatus,
     RunTrigger,
@@ -13,6 +15,7 @@ from segmentation.models import (
     SegmentMembership,
     SegmentRun,
 )
+from segmentation.selectors import policy_get
 from tenancy.models import Role, User
 from tenancy.scope import tenant_scope
 from tests.factories import MembershipFactory, UserFactory
@@ -301,3 +304,17 @@ def test_overview_in_russian(program):
     assert ">Сегменты</a>" in page
     assert "Пересчитать сейчас" in page
     assert "Выручка за последние 90 дн." in page
+
+
+def test_policy_save_checks_the_model_rules_itself(program):
+    """The service does not trust its caller: a bad policy is a field error, nothing saved."""
+    with tenant_scope(program.tenant):
+        policy = policy_get(tenant=program.tenant)
+        policy.window_days = 0
+        with pytest.raises(ServiceError) as raised:
+            services.policy_save(policy=policy, previous_counted_kinds=policy.counted_kinds)
+        assert (raised.value.field, raised.value.message) == (
+            "window_days",
+            "Ensure this value is greater than or equal to 1.",
+        )
+        assert not SegmentationPolicy.objects.exists()
