@@ -78,6 +78,16 @@ def service_error(
     return _as_service_error(first, field=field, model_field=_model_field(model, field))
 
 
+def form_field(model: type[models.Model], name: str, **overrides: Any) -> Any:
+    """The form field of ``model``'s field ``name`` (its type, max_length, choices, required),
+    with ``overrides`` (a label, a widget): a form that is not a ModelForm derives its fields
+    from the model all the same; the value rules run in the service that writes."""
+    model_field = model._meta.get_field(name)
+    if not isinstance(model_field, Field):
+        raise TypeError(f"{model.__name__}.{name} is a relation's reverse side, not a field")
+    return model_field.formfield(**overrides)
+
+
 def field_clean(model: type[models.Model], name: str, value: Any, *, field: str = "") -> Any:
     """``value`` checked against the rules of ``model``'s field ``name`` and returned as that
     field holds it; for values written without an instance (a conditional UPDATE). The error

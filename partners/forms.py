@@ -4,6 +4,7 @@ from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
+from core.validation import form_field
 from partners.models import (
     ChannelType,
     CompanySize,
@@ -19,20 +20,14 @@ from tenancy.forms import ServiceFormMixin
 BLANK = [("", "—")]
 
 
-def _field(model, name: str, **overrides) -> forms.Field:
-    """The form field of the model's field (type, length, required); the value rules run in the
-    service, through the model, after it normalised the value."""
-    return model._meta.get_field(name).formfield(**overrides)
-
-
 class JoinForm(ServiceFormMixin, forms.Form):
     """The public signup form. A logged-in visitor joins with their account: no email/password."""
 
-    name = _field(Partner, "name", label=_("Your name or company"))
-    email = _field(Partner, "email", label=_("Email"))
+    name = form_field(Partner, "name", label=_("Your name or company"))
+    email = form_field(Partner, "email", label=_("Email"))
     password = forms.CharField(label=_("Password"), widget=forms.PasswordInput, strip=False)
     channel_type = forms.ChoiceField(label=_("How you promote"), choices=ChannelType.choices)
-    country = _field(
+    country = form_field(
         Partner,
         "country",
         label=_("Country"),
@@ -40,7 +35,7 @@ class JoinForm(ServiceFormMixin, forms.Form):
         help_text=_("Two-letter code, e.g. RU"),
         initial="RU",
     )
-    city = _field(Partner, "city", label=_("City"))
+    city = form_field(Partner, "city", label=_("City"))
     marketing_consent = forms.BooleanField(
         label=_("Send me news and tips about the program"), required=False
     )
@@ -57,26 +52,26 @@ class PartnerEditForm(ServiceFormMixin, forms.Form):
     """Editing a partner's profile. A plain form: the service does the validation that matters,
     and a ModelForm would build its foreign-key querysets outside any tenant scope."""
 
-    name = _field(Partner, "name", label=_("Name"))
-    email = _field(Partner, "email", label=_("Email"))
-    phone = _field(Partner, "phone", label=_("Phone"))
+    name = form_field(Partner, "name", label=_("Name"))
+    email = form_field(Partner, "email", label=_("Email"))
+    phone = form_field(Partner, "phone", label=_("Phone"))
     language = forms.ChoiceField(label=_("Language"), choices=settings.LANGUAGES)
-    country = _field(Partner, "country", label=_("Country"), help_text="")
-    city = _field(Partner, "city", label=_("City"))
+    country = form_field(Partner, "country", label=_("Country"), help_text="")
+    city = form_field(Partner, "city", label=_("City"))
     channel_type = forms.ChoiceField(
         label=_("Channel"), choices=[*BLANK, *ChannelType.choices], required=False
     )
     partner_type = forms.ChoiceField(
         label=_("Partner type"), choices=[*BLANK, *PartnerType.choices], required=False
     )
-    industry = _field(Partner, "industry", label=_("Industry"))
+    industry = form_field(Partner, "industry", label=_("Industry"))
     company_size = forms.ChoiceField(
         label=_("Company size"), choices=[*BLANK, *CompanySize.choices], required=False
     )
     manager = forms.TypedChoiceField(
         label=_("Personal manager"), coerce=int, empty_value=None, required=False
     )
-    notes = _field(Partner, "notes", label=_("Notes"))
+    notes = form_field(Partner, "notes", label=_("Notes"))
     marketing_consent = forms.BooleanField(label=_("Agrees to marketing emails"), required=False)
 
     FIELDS = (*TEXT_FIELDS, "marketing_consent")
@@ -96,13 +91,13 @@ class StatusForm(ServiceFormMixin, forms.Form):
             ("archive", _("Archive")),
         ]
     )
-    reason = _field(Partner, "status_reason", label=_("Reason"))
+    reason = form_field(Partner, "status_reason", label=_("Reason"))
 
 
 class BulkForm(forms.Form):
     action = forms.ChoiceField(choices=[("approve", _("Approve")), ("tag", _("Add tag"))])
     partners = forms.TypedMultipleChoiceField(coerce=int, choices=[])
-    tag = _field(Tag, "name", required=False)
+    tag = form_field(Tag, "name", required=False)
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -113,10 +108,10 @@ class BulkForm(forms.Form):
 
 
 class LinkForm(ServiceFormMixin, forms.Form):
-    destination_url = _field(
+    destination_url = form_field(
         ReferralLink, "destination_url", label=_("Destination page"), form_class=forms.CharField
     )
-    sub_id = _field(
+    sub_id = form_field(
         ReferralLink,
         "sub_id",
         label=_("Sub-id"),
@@ -125,4 +120,4 @@ class LinkForm(ServiceFormMixin, forms.Form):
 
 
 class CouponForm(ServiceFormMixin, forms.Form):
-    code = _field(Coupon, "code", label=_("Coupon code"))
+    code = form_field(Coupon, "code", label=_("Coupon code"))

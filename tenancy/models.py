@@ -236,6 +236,8 @@ class Role(models.TextChoices):
     ANALYST = "analyst", _("Analyst")
 
 
+ROLE_ERRORS = {"invalid_choice": _("Unknown role “%(value)s”.")}
+
 # What each role may do. Owners run the program's team and credentials, managers run the
 # program day to day, analysts only read.
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
@@ -251,7 +253,9 @@ class Membership(TenantOwned):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
     )
-    role = models.CharField(_("role"), max_length=16, choices=Role.choices)
+    role = models.CharField(
+        _("role"), max_length=16, choices=Role.choices, error_messages=ROLE_ERRORS
+    )
     created_at = models.DateTimeField(default=now, editable=False)
 
     class Meta:
@@ -274,7 +278,13 @@ def hash_token(raw: str) -> str:
 
 class Invitation(TenantOwned):
     email = models.EmailField(_("email"))
-    role = models.CharField(_("role"), max_length=16, choices=Role.choices, default=Role.MANAGER)
+    role = models.CharField(
+        _("role"),
+        max_length=16,
+        choices=Role.choices,
+        default=Role.MANAGER,
+        error_messages=ROLE_ERRORS,
+    )
     token_hash = models.CharField(max_length=64, unique=True, null=True, blank=True, editable=False)
     invited_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"

@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.errors import ConflictError, ServiceError
-from core.validation import model_update, values_clean
+from core.validation import field_clean, model_update, values_clean
 from tenancy.models import (
     RESERVED_SLUGS,
     APIKey,
@@ -134,8 +134,7 @@ def invitation_create(*, tenant: Tenant, email: str, role: str, invited_by: User
         validate_email(email)
     except ValidationError:
         raise ServiceError(_("Enter a valid email address."), field="email") from None
-    if role not in Role.values:
-        raise ServiceError(_("Unknown role “%(value)s”.") % {"value": role}, field="role")
+    role = field_clean(Membership, "role", role)
     if Membership.objects.filter(user__email__iexact=email).exists():
         raise ConflictError(
             _("%(email)s is already on the team.") % {"email": email}, field="email"
@@ -246,8 +245,7 @@ def invitation_accept(
 
 @transaction.atomic
 def membership_change_role(*, membership: Membership, role: str) -> Membership:
-    if role not in Role.values:
-        raise ServiceError(_("Unknown role “%(value)s”.") % {"value": role}, field="role")
+    role = field_clean(Membership, "role", role)
     owners = _lock_owners(tenant_id=membership.tenant_id)
     locked = Membership.objects.select_for_update().get(pk=membership.pk)
     if locked.role == Role.OWNER and role != Role.OWNER and owners == 1:

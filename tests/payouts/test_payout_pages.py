@@ -5,6 +5,7 @@ import csv
 import io
 import json
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -195,13 +196,14 @@ def test_the_settings_service_checks_the_model_rules_itself(world):
     hold_days = world.tenant.hold_days
     with tenant_scope(world.tenant):
         before = list(PayoutSettings.objects.values())
-        for params, field, message in [
+        cases: list[tuple[dict[str, Any], str, str]] = [
             ({"monthly_day": 29}, "monthly_day", "Choose a day from 1 to 28 (every month has it)."),
             ({"details_review_days": 366}, "details_review_days", "Enter 0 to 365 days."),
             ({"hold_days": 400}, "hold_days", "The hold period is 0 to 365 days."),
             ({"schedule": "weekly"}, "schedule", "Unknown value “weekly”; choose one of: "),
-        ]:
-            arguments = {
+        ]
+        for params, field, message in cases:
+            arguments: dict[str, Any] = {
                 "minimum_amount": Decimal("500"),
                 "schedule": "monthly",
                 "monthly_day": 10,
