@@ -86,20 +86,9 @@ def _joined_at(value: str, tz: ZoneInfo) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=tz)
 
 
-# The columns whose rules are Partner's fields' (validators, choices, max_length).
-MODEL_COLUMNS = (
-    "email",
-    "name",
-    "code",
-    "phone",
-    "country",
-    "city",
-    "channel_type",
-    "partner_type",
-    "industry",
-    "company_size",
-    "status",
-)
+# The columns whose rules are Partner's fields' (validators, choices, max_length); tags and
+# joined_at are read by the import itself.
+MODEL_COLUMNS = tuple(column for column in COLUMNS if column not in ("tags", "joined_at"))
 
 
 def _parse_row(row: dict, tz: ZoneInfo) -> dict:
