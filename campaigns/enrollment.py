@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime
-from functools import lru_cache
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -31,7 +30,7 @@ from segmentation.models import SegmentMembership
 from segmentation.selectors import custom_segment_partners, policy_get
 from tenancy.models import Tenant
 
-tables = table_names(Enrollment, Partner)
+tables = table_names(Campaign, Enrollment, Partner)
 
 
 def enroll(
@@ -74,8 +73,11 @@ def enroll(
         count = cursor.rowcount
     if count:
         _dispatch_soon(tenant.pk)
-        if campaign.goal in _RESULT_GOALS:
-            program_cache_changed(tenant_id=tenant.pk)  # a conversion may now reach a goal
+        cached = program_cache_get(tenant_id=tenant.pk, name=RESULT_GOALS_CACHE_FIELD)
+        if campaign.goal in _RESULT_GOALS and campaign.goal not in cached:
+            # A conversion may now reach a goal nobody could reach before; a goal already in
+            # the cached set needs no reload of the program's state.
+            program_cache_changed(tenant_id=tenant.pk)
     return count
 
 
@@ -229,15 +231,11 @@ def result_goals_load(tenant_id: int) -> frozenset[str]:
     )
 
 
-@lru_cache(maxsize=1)
-def _running_result_goals_sql() -> str:
-    enrollments, campaigns = Enrollment._meta.db_table, Campaign._meta.db_table
-    # Names from the models; values are parameters.
-    return (
-        f"SELECT ARRAY(SELECT DISTINCT c.goal FROM {enrollments} e "
-        f"JOIN {campaigns} c ON c.id = e.campaign_id "
-        "WHERE e.tenant_id = %s AND e.partner_id = %s AND e.state = %s AND c.goal = ANY(%s))"
-    )
+_RUNNING_RESULT_GOALS_SQL = (
+    f"SELECT ARRAY(SELECT DISTINCT c.goal FROM {tables.Enrollment} e "
+    f"JOIN {tables.Campaign} c ON c.id = e.campaign_id "
+    "WHERE e.tenant_id = %s AND e.partner_id = %s AND e.state = %s AND c.goal = ANY(%s))"
+)
 
 
 def _running_result_goals(*, conversion: Conversion) -> set[str]:
@@ -248,7 +246,7 @@ def _running_result_goals(*, conversion: Conversion) -> set[str]:
         return set()
     with prepared_cursor() as cursor:
         cursor.execute(
-            _running_result_goals_sql(),
+            _RUNNING_RESULT_GOALS_SQL,
             [
                 conversion.tenant_id,
                 conversion.partner_id,
@@ -272,7 +270,7 @@ def enrollments_goal_for_conversion(*, conversion: Conversion) -> int:
     running = Enrollment.objects.filter(
         partner_id=conversion.partner_id,
         state=EnrollmentState.RUNNING,
-        campaign__goal__in=[Goal.FIRST_RESULT, Goal.NEW_RESULT],
+        campaign__goal__in=_RESULT_GOALS,
     )
     kinds = policy_get(tenant=conversion.tenant).counted_kinds
     if conversion.kind not in kinds:

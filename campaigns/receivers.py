@@ -54,7 +54,8 @@ def on_campaign_changed(sender, *, instance, **kwargs) -> None:
     program_cache_changed(tenant_id=instance.tenant_id)
 
 
-# enroll() inserts in plain SQL and says so itself; this covers an enrollment saved.
+# enroll() inserts in plain SQL and says so itself; this covers an enrollment saved through
+# the ORM (the admin, a shell, tests).
 @receiver(post_save, sender=Enrollment, dispatch_uid="campaigns_goals_enrollment")
 def on_enrollment_saved(sender, *, instance, created: bool, **kwargs) -> None:
     if created:

@@ -17,7 +17,9 @@ the key ``program:<id>:version`` holds the current version. Any change to any fi
 calls ``program_cache_changed``, which moves the version on — at once and again when the
 transaction commits — so an entry loaded before the commit is never served after it: a hash of
 another version counts as empty, and a loader's result is written only while the version it
-read under is still current.
+read under is still current. A value loaded inside the transaction that made the change (it
+sees that transaction's uncommitted rows) serves that transaction only and is never written:
+other workers would otherwise read rows that may yet roll back.
 
 Within ``program_cache_scope()`` (an API request, a recorded conversion) a program's hash is
 read from Redis once; on the API the throttle's script reads it along (core.api_policy), so a
@@ -27,6 +29,7 @@ conversion sends Redis that one command. A change inside the scope drops the sco
 from __future__ import annotations
 
 import pickle
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -45,6 +48,17 @@ VERSION_SECONDS = 24 * 3600
 _VERSION = b"version"
 
 _loaders: dict[str, Callable[[int], Any]] = {}
+
+
+class _ChangedPrograms(threading.local):
+    """Per thread (each has its own connection): program id → the outermost atomic block of
+    the transaction that changed it and has not committed yet."""
+
+    def __init__(self) -> None:
+        self.blocks: dict[int, Any] = {}
+
+
+_changed_local = _ChangedPrograms()
 
 
 def program_cache_register(name: str, load: Callable[[int], Any]) -> None:
@@ -136,10 +150,33 @@ def _read(tenant_id: int) -> _Entry:
     return _entry(version, flat)
 
 
+def _transaction_blocks() -> list[Any]:
+    """The atomic blocks of the transaction under way, outermost first; a test case's own
+    blocks (which never commit) are not counted, as Django's on_commit does not count them."""
+    blocks = transaction.get_connection().atomic_blocks
+    return [block for block in blocks if not getattr(block, "_from_testcase", False)]
+
+
+def _changed_in_this_transaction(tenant_id: int) -> bool:
+    """Whether the transaction under way changed what this program's fields are loaded from:
+    a value loaded now holds its uncommitted rows, for this transaction's eyes only."""
+    outermost = _changed_local.blocks.get(tenant_id)
+    blocks = _transaction_blocks()
+    if outermost is not None and not (blocks and blocks[0] is outermost):
+        del _changed_local.blocks[
+            tenant_id
+        ]  # that transaction has ended (a rollback leaves it here)
+        return False
+    return outermost is not None
+
+
 def _fill(tenant_id: int, entry: _Entry, name: str) -> None:
-    """Loads one field from the database and stores it under the entry's version."""
+    """Loads one field from the database and stores it under the entry's version, unless the
+    transaction under way changed the program: then the value serves this transaction only."""
     raw = pickle.dumps(_loaders[name](tenant_id))
     entry.raw[name.encode()] = raw
+    if _changed_in_this_transaction(tenant_id):
+        return
     _read_script, write = _scripts()
     write(keys=program_cache_keys(tenant_id), args=[entry.version, CACHE_SECONDS, name, raw])
 
@@ -181,4 +218,12 @@ def program_cache_changed(*, tenant_id: int) -> None:
     if store is not None:
         store.pop(tenant_id, None)
     bump()
-    transaction.on_commit(bump, robust=True)
+    blocks = _transaction_blocks()
+    if blocks:
+        _changed_local.blocks[tenant_id] = blocks[0]
+
+        def committed() -> None:
+            _changed_local.blocks.pop(tenant_id, None)
+            bump()
+
+        transaction.on_commit(committed, robust=True)

@@ -1,4 +1,5 @@
-"""Plain SQL for the conversion hot path (``POST /api/v1/conversions``), where building the ORM's
+"""Plain SQL helpers: table names for raw SQL (``table_names``), ``ANALYZE`` after bulk writes
+(``tables_analyze``), and the conversion hot path (``POST /api/v1/conversions``), where building the ORM's
 statements cost more CPU than PostgreSQL spent running them, and planning them again on every
 request cost PostgreSQL more than running them.
 

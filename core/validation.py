@@ -78,13 +78,21 @@ def service_error(
     return _as_service_error(first, field=field, model_field=_model_field(model, field))
 
 
-def form_field(model: type[models.Model], name: str, **overrides: Any) -> Any:
+def form_field(
+    model: type[models.Model], name: str, *, declared_validators: bool = False, **overrides: Any
+) -> Any:
     """The form field of ``model``'s field ``name`` (its type, max_length, choices, required),
     with ``overrides`` (a label, a widget): a form that is not a ModelForm derives its fields
-    from the model all the same; the value rules run in the service that writes."""
+    from the model all the same; the value rules run in the service that writes.
+    ``declared_validators`` also gives it the validators the model field declares (its ranges,
+    with their messages), so that a page shows every field's problem at once."""
     model_field = model._meta.get_field(name)
     if not isinstance(model_field, Field):
         raise TypeError(f"{model.__name__}.{name} is a relation's reverse side, not a field")
+    if declared_validators:
+        # Only those the model declares (Field.validators adds the defaults the form has too).
+        declared = model_field._validators  # type: ignore[attr-defined]
+        overrides.setdefault("validators", list(declared))
     return model_field.formfield(**overrides)
 
 

@@ -74,7 +74,9 @@ _amount_field = Conversion._meta.get_field("amount")
 assert isinstance(_amount_field, DecimalField)
 assert _amount_field.max_digits is not None
 assert _amount_field.decimal_places is not None
-AMOUNT_WHOLE_DIGITS = _amount_field.max_digits - _amount_field.decimal_places
+# One digit fewer than the column holds (under 10**15): the rollups sum a partner-day's amounts
+# into columns of the same size (analytics), and ten of the largest sales must still fit.
+AMOUNT_WHOLE_DIGITS = _amount_field.max_digits - _amount_field.decimal_places - 1
 
 
 def _decimal(value, field: str) -> Decimal:
@@ -118,8 +120,8 @@ def money_validate(
 
 
 def money_fits(amount: Decimal) -> bool:
-    """Whether ``amount`` has no more whole digits than Conversion.amount holds (its
-    max_digits less its decimal places); a constant-time look at the exponent."""
+    """Whether ``amount`` has at most AMOUNT_WHOLE_DIGITS whole digits (under 10**15, as
+    before); a constant-time look at the exponent."""
     return amount.is_zero() or amount.adjusted() < AMOUNT_WHOLE_DIGITS
 
 

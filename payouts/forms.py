@@ -4,6 +4,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from core.errors import ServiceError
+from core.validation import form_field
 from partners.geography import GeographyTier
 from partners.models import ActivitySegment, ChannelType, Partner, PartnerType, Tag
 from payouts import services
@@ -94,11 +95,8 @@ class CommissionRuleForm(forms.ModelForm):
 
 
 def _field(model, name: str, **overrides) -> forms.Field:
-    """The form field of the model's field (type, digits, choices) with the validators the
-    model declares (its ranges, with their messages), so the page shows every field's problem
-    at once; the service checks them again through the model."""
-    field = model._meta.get_field(name)
-    return field.formfield(validators=list(field._validators), **overrides)
+    # The service checks these again through the model.
+    return form_field(model, name, declared_validators=True, **overrides)
 
 
 class PayoutSettingsForm(ServiceFormMixin, forms.Form):

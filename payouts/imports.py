@@ -23,18 +23,16 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import Field
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.errors import ServiceError
 from core.sql import table_names, tables_analyze
 from core.validation import field_clean
+from partners.conversions import money_fits
 from partners.models import Conversion, ConversionKind, Customer, Partner, PartnerStatus, PartnerTag
 from partners.money import minor_digits
 from payouts.models import Commission, CommissionStatus
@@ -75,42 +73,19 @@ class ImportSummary:
             self.errors.append((line, message))
 
 
-# The columns whose rules are a model field's: (model, field name).
-COLUMN_FIELDS = {
-    "external_id": (Conversion, "external_id"),
-    "kind": (Conversion, "kind"),
-    "action_name": (Conversion, "action_name"),
-    "amount": (Conversion, "amount"),
-    "customer_external_id": (Customer, "external_id"),
-}
-_column_fields = {
-    column: model._meta.get_field(name) for column, (model, name) in COLUMN_FIELDS.items()
-}
-
-
-def _column_clean(column: str, value: object) -> Any:
-    """``value`` checked by the model field of ``column`` (its length, choices, digits) with
-    the field's own ``clean()``: no instance and no full_clean per row (the import reads
-    hundreds of thousands). A broken rule is a ServiceError worded by core.validation."""
-    try:
-        return cast(Field, _column_fields[column]).clean(value, None)
-    except ValidationError:
-        model, name = COLUMN_FIELDS[column]
-        field_clean(model, name, value, field=column)  # raises the worded error
-        raise
-
-
 def _parse_row(
     row: dict, *, tenant: Tenant, tz: ZoneInfo, now: datetime, digits: int
 ) -> tuple | str:
     """A valid row as a tuple for COPY, or the error message ("column: message")."""
     try:
-        external_id = _column_clean("external_id", (row.get("external_id") or "").strip())
-        kind = _column_clean("kind", (row.get("kind") or "").strip().lower())
-        action_name = _column_clean("action_name", (row.get("action_name") or "").strip())
+        # Each column by its model field's own rules (length, choices): the field's clean(), no
+        # instance and no full_clean per row (an import reads hundreds of thousands).
+        external_id = field_clean(Conversion, "external_id", (row.get("external_id") or "").strip())
+        kind = field_clean(Conversion, "kind", (row.get("kind") or "").strip().lower())
+        action_name = field_clean(Conversion, "action_name", (row.get("action_name") or "").strip())
         customer = (row.get("customer_external_id") or "").strip()
         if customer:  # optional in a file, required of a Customer
-            _column_clean("customer_external_id", customer)
+            field_clean(Customer, "external_id", customer, field="customer_external_id")
     except ServiceError as error:
         return f"{error.field}: {error.message}"
     raw_amount = (row.get("amount") or "").strip()
@@ -124,15 +99,15 @@ def _parse_row(
             return "amount: " + _("%(value)r is not a number") % {"value": raw_amount}
         if amount < 0:  # 0 is a free order: a real result
             return "amount: " + _("must not be negative")
-        if amount != amount.quantize(Decimal(1).scaleb(-digits)):
+        if not money_fits(amount):  # before quantize(), which fails on a huge number
+            return "amount: " + _("Too large.")
+        rounded = amount.quantize(Decimal(1).scaleb(-digits))
+        if amount != rounded:
             return "amount: " + _("%(currency)s has %(digits)s digits after the point") % {
                 "currency": tenant.currency,
                 "digits": digits,
             }
-        try:
-            amount = _column_clean("amount", amount)
-        except ServiceError as error:
-            return f"amount: {error.message}"
+        amount = rounded  # "10.000" is 10.00
     elif kind == ConversionKind.SALE:
         return "amount: " + _("a sale needs an amount")
     currency = (row.get("currency") or "").strip().upper() or tenant.currency

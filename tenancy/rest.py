@@ -90,8 +90,8 @@ class TenantScopedAPIMixin(_APIViewBase):
                 code="idempotency_key_reused",
             )
         if record.response_status is not None:
-            # As a repeated conversion answers (design: "the same request again returns the
-            # original, 200, same body"): the stored body; a creation is not a creation again.
+            # As a repeated conversion answers (the original body, as 200; docs/architecture.md,
+            # API): the stored body; a creation is not a creation again.
             status = 200 if record.response_status == 201 else record.response_status
             replay = Response(record.response_body, status=status)
             replay["Idempotent-Replayed"] = "true"

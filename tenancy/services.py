@@ -57,13 +57,13 @@ def user_get_or_create(*, email: str, password: str | None = None, full_name: st
     return User.objects.create_user(email=email, password=password, full_name=full_name)
 
 
-@transaction.atomic
 def user_language_set(*, user: User, language: str) -> User:
     """The user's interface language, kept across devices."""
     model_update(instance=user, fields=["language"], data={"language": language}, unique=False)
     return user
 
 
+@transaction.atomic
 def tenant_create(
     *,
     slug: str,

@@ -98,7 +98,7 @@ def test_join_link_click_sale_commission(live_server, new_page, request):
     # A real worker writes the buffered click to the database.
     worker = request.getfixturevalue("celery_worker")
     clicks_flush.delay()
-    wait_until(lambda: Click.unscoped.filter(pk=click_id).exists())
+    assert wait_until(lambda: Click.unscoped.filter(pk=click_id).exists())
     click = Click.unscoped.filter(pk=click_id).first()
     assert click is not None, "".join(worker.log[-20:])
     assert (click.partner_id, click.sub_id) == (partner.pk, "stories")

@@ -147,3 +147,22 @@ def test_a_value_written_by_other_code_is_loaded_afresh(program, monkeypatch):
     redis_client().hset(hash_key, "test.field:1", gone)
     assert program_cache_get(tenant_id=tenant.pk, name="test.field:1") == "fresh"
     assert redis_client().hget(hash_key, "test.field:1") != gone
+
+
+def test_a_value_loaded_inside_the_changing_transaction_is_not_stored(program, monkeypatch):
+    """What a transaction that changed the program loads holds its uncommitted rows: it serves
+    that transaction and is not written for other workers (it could yet roll back)."""
+    from django.db import transaction
+
+    tenant, *_rest = program
+    monkeypatch.setitem(program_cache._loaders, "test.field:1", lambda tenant_id: "seen")
+    _version_key, hash_key = program_cache_keys(tenant.pk)
+    with transaction.atomic():
+        program_cache_changed(tenant_id=tenant.pk)
+        assert program_cache_get(tenant_id=tenant.pk, name="test.field:1") == "seen"
+        assert redis_client().hget(hash_key, "test.field:1") is None
+    # That transaction is over: a value loaded now is stored.
+    assert program_cache_get(tenant_id=tenant.pk, name="test.field:1") == "seen"
+    stored = redis_client().hget(hash_key, "test.field:1")
+    assert isinstance(stored, bytes)
+    assert pickle.loads(stored) == "seen"  # noqa: S301

@@ -55,7 +55,7 @@ def test_the_worker_imports_an_uploaded_file_once(world_a, world_b, celery_worke
     import_job_run_task.delay(world_a.tenant.pk, job_id)
     import_job_run_task.delay(world_a.tenant.pk, job_id)
     refused = "is not queued (already run or running); nothing to do"
-    wait_until(lambda: "".join(celery_worker.log).count(refused) >= 2)
+    assert wait_until(lambda: "".join(celery_worker.log).count(refused) >= 2)
     log = "".join(celery_worker.log)
     assert log.count(refused) == 2, log
     assert not Partner.unscoped.filter(email="w0@worker.test").exists()

@@ -198,7 +198,9 @@ def test_clicks_recorded_while_no_worker_runs_are_written_exactly_once(world_a, 
     clicks_flush.delay()
     clicks_flush.delay()  # a second, overlapping run must not double anything
     # The flush writes the rows, then empties the stream: wait for both.
-    wait_until(lambda: Click.unscoped.filter(link=link).count() >= 300 and stream_length() == 0)
+    assert wait_until(
+        lambda: Click.unscoped.filter(link=link).count() >= 300 and stream_length() == 0
+    )
     clicks_flush.delay()
     time.sleep(1)  # a third run finds nothing to write
     written = set(map(str, Click.unscoped.filter(link=link).values_list("id", flat=True)))

@@ -141,8 +141,10 @@ def test_each_column_is_checked_by_its_model_field(world_a, tmp_path):
             f"imp-long-customer,lead,,{'c' * 129},,,2025-02-02T00:00:00Z,",  # line 3
             "imp-long-action,action,,,,,2025-02-02T00:00:00Z," + "a" * 65,  # line 4
             "imp-huge,sale,,,10000000000000000,RUB,2025-02-02T00:00:00Z,",  # line 5
-            "imp-largest,sale,,,9999999999999999.99,RUB,2025-02-02T00:00:00Z,",  # line 6
+            "imp-largest,sale,,,999999999999999.99,RUB,2025-02-02T00:00:00Z,",  # line 6
             ",lead,,,,,2025-02-02T00:00:00Z,",  # line 7
+            "imp-zeros,sale,,,10.000,RUB,2025-02-02T00:00:00Z,",  # line 8: trailing zeros
+            "imp-e30,sale,,,1e30,RUB,2025-02-02T00:00:00Z,",  # line 9: no crash, a row error
         ]
     )
     _out, err = run(world_a, tmp_path, text + "\n")
@@ -150,11 +152,13 @@ def test_each_column_is_checked_by_its_model_field(world_a, tmp_path):
         "line 2: external_id: Ensure this value has at most 128 characters (it has 129).",
         "line 3: customer_external_id: Ensure this value has at most 128 characters (it has 129).",
         "line 4: action_name: Ensure this value has at most 64 characters (it has 65).",
-        "line 5: amount: Ensure that there are no more than 16 digits before the decimal point.",
+        "line 5: amount: Too large.",
         "line 7: external_id: This field is required.",
+        "line 9: amount: Too large.",
     ]
     with tenant_scope(world_a.tenant):
         imported = Conversion.objects.filter(external_id__startswith="imp-")
-        assert list(imported.values_list("external_id", "amount")) == [
-            ("imp-largest", Decimal("9999999999999999.99"))
+        assert list(imported.order_by("external_id").values_list("external_id", "amount")) == [
+            ("imp-largest", Decimal("999999999999999.99")),
+            ("imp-zeros", Decimal("10.00")),
         ]

@@ -486,7 +486,7 @@ def test_a_real_worker_delivers_a_published_event(world_a, receiver, celery_work
     assert len(requests) == 1, "".join(celery_worker.log[-40:])
     assert requests[0].json()["id"] == str(event.event_id)
     assert verify(endpoint.secret, requests[0].body, requests[0].headers["Partnerflow-Signature"])
-    wait_until(lambda: delivery_of(endpoint).status == DeliveryStatus.SUCCEEDED)
+    assert wait_until(lambda: delivery_of(endpoint).status == DeliveryStatus.SUCCEEDED)
     delivery = delivery_of(endpoint)
     assert (delivery.status, delivery.attempts, delivery.response_code) == ("succeeded", 1, 200)
     assert json.loads(requests[0].body)["data"] == {"amount": "99.00"}

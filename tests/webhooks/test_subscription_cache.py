@@ -2,6 +2,8 @@
 state (core.program_cache): a repeat read costs no query, and every change to the program's
 endpoints is seen at once."""
 
+import pickle
+
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -218,7 +220,7 @@ def test_a_change_inside_the_request_drops_what_the_throttle_read_along(world_a)
     """A request that changes rules or endpoints reads them again afterwards, not the values
     its throttle fetched before the change."""
     from core.program_cache import program_cache_get, program_cache_remember, program_cache_scope
-    from payouts.services import RULES_CACHE_FIELD, rules_cache_clear
+    from payouts.services import RULES_CACHE_FIELD, rule_specs_load, rules_cache_clear
 
     tenant_id = world_a.tenant.pk
     field = services.SUBSCRIPTIONS_CACHE_FIELD
@@ -226,8 +228,17 @@ def test_a_change_inside_the_request_drops_what_the_throttle_read_along(world_a)
         subscribed(world_a)  # loaded and cached
         with program_cache_scope():
             for clear in (rules_cache_clear, services.subscriptions_changed):
-                stale = [b"version", b"v0", field.encode(), b"stale"]
+                # What the throttle read along: values that unpickle, and differ from the truth.
+                stale = [
+                    b"version",
+                    b"v0",
+                    field.encode(),
+                    pickle.dumps({"partner.created": [999]}),
+                    RULES_CACHE_FIELD.encode(),
+                    pickle.dumps(["stale rule"]),
+                ]
                 program_cache_remember(tenant_id, b"v0", stale)
                 clear(tenant_id=tenant_id)
                 assert program_cache_get(tenant_id=tenant_id, name=field) == {}
-                assert program_cache_get(tenant_id=tenant_id, name=RULES_CACHE_FIELD) != b"stale"
+                rules = program_cache_get(tenant_id=tenant_id, name=RULES_CACHE_FIELD)
+                assert rules == rule_specs_load(tenant_id)
