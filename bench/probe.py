@@ -567,12 +567,19 @@ def probe_schemathesis(base: str, world: World, examples: int) -> dict:
     ]
     done = subprocess.run(command, capture_output=True, text=True, cwd=REPO, check=False)
     output = done.stdout + done.stderr
-    server_errors = len(re.findall(r"Server error", output))
-    summary = [line for line in output.splitlines() if re.search(r"passed|failed|error", line)]
+    (Path(tempfile.gettempdir()) / "probe-schemathesis.log").write_text(output)
+    summary = output[output.rfind("SUMMARY") :]
+    failures = {
+        f"{code} {name.strip()}": int(count)
+        for code, name, count in re.findall(r"(ST\d+) ([^:\n]+): (\d+)", summary)
+    }
+    cases = re.search(r"(\d+) generated[^\n]*", summary)
     return {
         "exit": done.returncode,
-        "server_error_mentions": server_errors,
-        "summary": summary[-8:],
+        "failures": failures,
+        "server_errors": sum(n for name, n in failures.items() if "Server error" in name),
+        "test_cases": cases.group(0) if cases else "",
+        "log": str(Path(tempfile.gettempdir()) / "probe-schemathesis.log"),
     }
 
 
