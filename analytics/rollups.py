@@ -38,7 +38,7 @@ from analytics.models import (
     ranking_windows,
     revenue_bucket_sql,
 )
-from core.redis_store import redis_client, redis_key
+from core.redis_store import REDIS_UNAVAILABLE, redis_client, redis_key, redis_unavailable
 from core.sql import binary_cursor, table_names
 from partners.models import Click, Conversion, Partner
 from payouts.models import Commission
@@ -83,14 +83,8 @@ def local_day(moment: datetime, tz_name: str) -> date:
 
 def rollup_mark_dirty(*, tenant_id: int, days: Iterable[date]) -> None:
     members = {d.isoformat() for d in days}
-    if not members:
-        return
-    # One round trip, no MULTI/EXEC: the refresh reads the tenants' set first, so the days
-    # are added before their tenant.
-    pipe = redis_client().pipeline(transaction=False)
-    pipe.sadd(_dirty_key(tenant_id), *members)
-    pipe.sadd(_tenants_key(), tenant_id)
-    pipe.execute()
+    if members:
+        _marks_write({tenant_id: members}, set())
 
 
 def _partners_key() -> str:
@@ -100,10 +94,40 @@ def _partners_key() -> str:
 def rollup_mark_partners_changed(*, tenant_id: int) -> None:
     """Some partner's attributes changed (segment, channel, geography, …): the next refresh
     compares them with what the cubes counted and moves the partners' figures."""
-    pipe = redis_client().pipeline()
-    pipe.sadd(_partners_key(), tenant_id)
-    pipe.sadd(_tenants_key(), tenant_id)
-    pipe.execute()
+    _marks_write({}, {tenant_id})
+
+
+class _Unsent:
+    """Marks Redis could not take (it was down), kept in this process for the next write:
+    they are made after a commit, when the change can no longer be refused. A process that
+    ends before Redis is back loses them; the day is then recomputed at its next change, or
+    by a rebuild (docs/architecture.md, 'When Redis is down')."""
+
+    days: dict[int, set[str]] = {}
+    partners: set[int] = set()
+
+
+def _marks_write(days: dict[int, set[str]], partners: set[int]) -> None:
+    if _Unsent.days or _Unsent.partners:
+        for tenant_id, members in _Unsent.days.items():
+            days.setdefault(tenant_id, set()).update(members)
+        partners |= _Unsent.partners
+        _Unsent.days, _Unsent.partners = {}, set()
+    # One round trip, no MULTI/EXEC: the refresh reads the tenants' set first, so the days and
+    # the partners' marks are added before their tenant.
+    pipe = redis_client().pipeline(transaction=False)
+    for tenant_id, members in days.items():
+        pipe.sadd(_dirty_key(tenant_id), *members)
+    if partners:
+        pipe.sadd(_partners_key(), *partners)
+    pipe.sadd(_tenants_key(), *(days.keys() | partners))
+    try:
+        pipe.execute()
+    except REDIS_UNAVAILABLE as error:
+        redis_unavailable(error, fallback="rollup marks wait in the process that made them")
+        for tenant_id, members in days.items():
+            _Unsent.days.setdefault(tenant_id, set()).update(members)
+        _Unsent.partners |= partners
 
 
 def _take_dirty(tenant_id: int) -> list[date]:

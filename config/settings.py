@@ -57,6 +57,11 @@ if DATABASE_PREPARED_STATEMENTS:
     DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 2**31 - 1
 
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+# Seconds. A command takes well under a millisecond: a Redis that does not answer within these
+# is treated as down (core/redis_store.py), so that a request falls back or answers 503 instead
+# of holding its worker (docs/architecture.md, 'When Redis is down').
+REDIS_CONNECT_TIMEOUT = 0.5
+REDIS_TIMEOUT = 1.0
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
@@ -184,6 +189,10 @@ CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": REDIS_URL,
+        "OPTIONS": {
+            "socket_connect_timeout": REDIS_CONNECT_TIMEOUT,
+            "socket_timeout": REDIS_TIMEOUT,
+        },
         "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="pf-test" if TESTING else "pf"),
     }
 }
@@ -264,6 +273,12 @@ SPECTACULAR_SETTINGS = {
 }
 
 CELERY_BROKER_URL = REDIS_URL
+# Publishing a task must not hold a request while Redis is away (the worker's blocking reads
+# wait 1 s for a task, hence the longer read timeout); a refused publish is a 503.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "socket_connect_timeout": REDIS_CONNECT_TIMEOUT,
+    "socket_timeout": 5,
+}
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_ACCEPT_CONTENT = ["json"]

@@ -1,13 +1,18 @@
+import sys
+
 from django.contrib import admin
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.template import loader
 from django.urls import include, path
-from django.views.defaults import page_not_found
+from django.views.defaults import page_not_found, server_error
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from analytics.urls import manager_urlpatterns as analytics_manager_urlpatterns
 from campaigns.urls import cabinet_urlpatterns as campaign_cabinet_urlpatterns
 from campaigns.urls import manager_urlpatterns as campaign_manager_urlpatterns
 from campaigns.urls import public_urlpatterns as campaign_public_urlpatterns
+from core.api_policy import PROBLEM_CONTENT_TYPE, service_unavailable_body
+from core.redis_store import REDIS_UNAVAILABLE, RETRY_AFTER_SECONDS, redis_required
 from imports.urls import manager_urlpatterns as import_manager_urlpatterns
 from partners.urls import cabinet_urlpatterns
 from partners.urls import manager_urlpatterns as partner_manager_urlpatterns
@@ -55,3 +60,23 @@ def handler404(request: HttpRequest, exception: Exception):
             content_type="application/problem+json",
         )
     return page_not_found(request, exception)
+
+
+def handler500(request: HttpRequest) -> HttpResponse:
+    """An error no view handled. Redis (or the task broker) being down is a 503 with
+    Retry-After, not a 500: the API's problem document, a page's plain notice — also when it
+    struck after the view, as the request's transaction committed (docs/architecture.md,
+    'When Redis is down')."""
+    error = sys.exc_info()[1]
+    if not isinstance(error, REDIS_UNAVAILABLE):
+        return server_error(request)
+    redis_required(error)
+    response: HttpResponse
+    if request.path.startswith("/api/"):
+        body = service_unavailable_body()
+        response = JsonResponse(body, status=503, content_type=PROBLEM_CONTENT_TYPE)
+    else:
+        response = HttpResponse(loader.render_to_string("503.html"), status=503)
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    response._has_been_logged = True  # type: ignore[attr-defined]  # Django's flag: logged above
+    return response

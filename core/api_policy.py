@@ -4,18 +4,26 @@ because DRF imports these while it builds APIView itself. The authentication tha
 key into a caller is tenancy's (tenancy.api_auth): this module knows the caller only through
 ``request.auth.throttle_ident`` and ``request.auth.tenant_id``."""
 
-from functools import lru_cache
+from collections import deque
 from http import HTTPStatus
 from uuid import uuid4
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
+from django.utils.translation import gettext as _
 from rest_framework import exceptions, pagination, throttling
 from rest_framework.response import Response
 
 from core.errors import ServiceError
 from core.program_cache import program_cache_keys, program_cache_remember
-from core.redis_store import redis_client, redis_key
+from core.redis_store import (
+    REDIS_UNAVAILABLE,
+    RETRY_AFTER_SECONDS,
+    redis_key,
+    redis_required,
+    redis_script,
+    redis_unavailable,
+)
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 
@@ -44,10 +52,9 @@ end
 return {1, n + 1, ARGV[1], redis.call('GET', KEYS[2]), redis.call('HGETALL', KEYS[3])}
 """
 
-
-@lru_cache(maxsize=1)
-def _throttle_script():
-    return redis_client().register_script(_THROTTLE_SCRIPT)
+# While Redis is down each process keeps the log itself (a caller spread over N processes gets
+# up to N times its rate then; it is still bounded): key → request times, oldest first.
+_local_logs: dict[str, deque[float]] = {}
 
 
 class APIKeyRateThrottle(throttling.SimpleRateThrottle):
@@ -69,15 +76,35 @@ class APIKeyRateThrottle(throttling.SimpleRateThrottle):
         self.now = self.timer()
         tenant_id = getattr(request.auth, "tenant_id", None)
         program = list(program_cache_keys(tenant_id)) if tenant_id is not None else []
-        allowed, self.count, oldest, *state = _throttle_script()(
-            keys=[redis_key(self.key), *program],
-            args=[repr(self.now), self.duration, self.num_requests, f"{self.now!r}:{uuid4().hex}"],
-        )
+        try:
+            allowed, self.count, oldest, *state = redis_script(_THROTTLE_SCRIPT)(
+                keys=[redis_key(self.key), *program],
+                args=[
+                    repr(self.now),
+                    self.duration,
+                    self.num_requests,
+                    f"{self.now!r}:{uuid4().hex}",
+                ],
+            )
+        except REDIS_UNAVAILABLE as error:
+            redis_unavailable(error, fallback="the API throttle counts in each process")
+            return self._allow_locally(self.key)
         self.oldest = float(oldest)
         if allowed and state:
             assert tenant_id is not None  # the state comes only with the program's keys
             program_cache_remember(tenant_id, *state)  # a missing version comes back as None
         return bool(allowed)
+
+    def _allow_locally(self, key: str) -> bool:
+        log = _local_logs.setdefault(key, deque())
+        while log and log[0] <= self.now - self.duration:
+            log.popleft()
+        self.count, self.oldest = len(log), log[0] if log else self.now
+        if self.count >= self.num_requests:
+            return False
+        log.append(self.now)
+        self.count += 1
+        return True
 
     def wait(self) -> float | None:
         # DRF's estimate: the oldest logged request's expiry, spread over the requests left.
@@ -140,6 +167,8 @@ def problem(
 
 def problem_exception_handler(exc, context):
     """Every API error as an RFC 9457 problem document; validation errors list each field."""
+    if isinstance(exc, REDIS_UNAVAILABLE):
+        return service_unavailable_problem(exc)
     if isinstance(exc, ServiceError):
         errors: list[dict] = [{"field": exc.field, "code": exc.code, "message": exc.message}]
         title = "Conflict" if exc.status == 409 else "Invalid request"
@@ -172,6 +201,30 @@ def problem_exception_handler(exc, context):
     return problem(
         exc.status_code, _title(exc.status_code), str(detail), code=code, headers=headers
     )
+
+
+def service_unavailable_body() -> dict:
+    """The problem document of a request that cannot do without Redis (core.redis_store)."""
+    return {
+        "type": "urn:partnerflow:problem:service_unavailable",
+        "title": _title(503),
+        "status": 503,
+        "detail": _(
+            "A service this request needs is briefly unavailable. Try again in a few seconds."
+        ),
+    }
+
+
+def service_unavailable_problem(error: Exception) -> Response:
+    redis_required(error)
+    response = Response(
+        service_unavailable_body(),
+        status=503,
+        content_type=PROBLEM_CONTENT_TYPE,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+    response._has_been_logged = True  # type: ignore[attr-defined]  # Django's flag: logged above
+    return response
 
 
 def _title(status: int) -> str:

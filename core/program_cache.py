@@ -24,6 +24,11 @@ other workers would otherwise read rows that may yet roll back.
 Within ``program_cache_scope()`` (an API request, a recorded conversion) a program's hash is
 read from Redis once; on the API the throttle's script reads it along (core.api_policy), so a
 conversion sends Redis that one command. A change inside the scope drops the scope's copy.
+
+While Redis is unavailable a field is loaded from the database on each scope's first read and
+written nowhere. A change cannot move the version on then, and a hash that outlived the outage
+(Redis keeps its data across a restart) would serve the state from before it: so
+``program_cache_changed`` raises, and the change is refused whole (a 503) until Redis is back.
 """
 
 from __future__ import annotations
@@ -35,12 +40,17 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
 from django.db import transaction
 
-from core.redis_store import redis_client, redis_key
+from core.redis_store import (
+    REDIS_UNAVAILABLE,
+    redis_client,
+    redis_key,
+    redis_script,
+    redis_unavailable,
+)
 
 # A hash lives this long without a change (a safety net for a write that bypassed the signals).
 CACHE_SECONDS = 300
@@ -74,7 +84,7 @@ def program_cache_keys(tenant_id: int) -> tuple[str, str]:
 
 @dataclass
 class _Entry:
-    version: bytes
+    version: bytes | None  # None: Redis was unavailable; loaded values are not written
     raw: dict[bytes, bytes]  # fields of this version only
     values: dict[str, Any] = field(default_factory=dict)
 
@@ -136,17 +146,17 @@ return 1
 """
 
 
-@lru_cache(maxsize=1)
-def _scripts():
-    client = redis_client()
-    return client.register_script(_READ_SCRIPT), client.register_script(_WRITE_SCRIPT)
+_FALLBACK = "a program's cached state is read from the database"
 
 
 def _read(tenant_id: int) -> _Entry:
-    read, _write = _scripts()
-    version, flat = read(
-        keys=program_cache_keys(tenant_id), args=[uuid.uuid4().hex, VERSION_SECONDS]
-    )
+    try:
+        version, flat = redis_script(_READ_SCRIPT)(
+            keys=program_cache_keys(tenant_id), args=[uuid.uuid4().hex, VERSION_SECONDS]
+        )
+    except REDIS_UNAVAILABLE as error:
+        redis_unavailable(error, fallback=_FALLBACK)
+        return _Entry(None, {})
     return _entry(version, flat)
 
 
@@ -175,10 +185,14 @@ def _fill(tenant_id: int, entry: _Entry, name: str) -> None:
     transaction under way changed the program: then the value serves this transaction only."""
     raw = pickle.dumps(_loaders[name](tenant_id))
     entry.raw[name.encode()] = raw
-    if _changed_in_this_transaction(tenant_id):
+    if entry.version is None or _changed_in_this_transaction(tenant_id):
         return
-    _read_script, write = _scripts()
-    write(keys=program_cache_keys(tenant_id), args=[entry.version, CACHE_SECONDS, name, raw])
+    try:
+        redis_script(_WRITE_SCRIPT)(
+            keys=program_cache_keys(tenant_id), args=[entry.version, CACHE_SECONDS, name, raw]
+        )
+    except REDIS_UNAVAILABLE as error:
+        redis_unavailable(error, fallback=_FALLBACK)
 
 
 def program_cache_get(*, tenant_id: int, name: str) -> Any:

@@ -2,9 +2,12 @@
 
 Exactly once, even when a worker dies: entries are read through a consumer group, written with
 COPY into a temporary table and ``INSERT … ON CONFLICT (id) DO NOTHING`` (the click id is made
-at redirect time), and acknowledged only after the transaction commits. An entry whose reader
-died before acknowledging stays pending and is claimed again (XAUTOCLAIM) by the next run; if it
-had already been committed, the conflict clause makes the second write a no-op.
+at redirect time), and acknowledged and deleted only after the transaction commits. An entry
+whose reader died before acknowledging — or whose transaction failed — stays pending and is
+claimed again (XAUTOCLAIM) by the next run; if it had already been committed, the conflict
+clause makes the second write a no-op. The same clause lets the redirect write a click
+straight to PostgreSQL while Redis is down (``clicks_write``, partners.tracking): should Redis
+have run that click's script after all, its entry is skipped here.
 """
 
 from __future__ import annotations
@@ -19,10 +22,9 @@ from typing import Any, cast
 import redis
 from django.db import connection, transaction
 
-from core.redis_store import redis_client
+from core.redis_store import redis_client, redis_key
 from partners.models import Click, Partner
 from partners.signals import clicks_recorded
-from partners.tracking import stream_key
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +45,11 @@ COLUMNS = (
 )
 
 
+def stream_key() -> str:
+    """The click buffer: a stream of JSON clicks, each ``{"c": …}`` as the redirect wrote it."""
+    return redis_key("clicks")
+
+
 def _consumer_name() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
 
@@ -55,8 +62,8 @@ def _ensure_group(client: redis.Redis, stream: str) -> None:
             raise
 
 
-def _row(fields: dict) -> tuple:
-    click = json.loads(fields[b"c"])
+def click_row(click: dict) -> tuple:
+    """A click as the redirect made it (a buffered entry's JSON) as a row of COLUMNS."""
     return (
         click["id"],
         click["tenant_id"],
@@ -116,7 +123,7 @@ def _write_and_ack(client: redis.Redis, stream: str, entries: list) -> tuple[int
     rows = []
     for entry_id, fields in entries:
         try:
-            rows.append(_row(fields))
+            rows.append(click_row(json.loads(fields[b"c"])))
         except (KeyError, ValueError, TypeError):
             # A malformed entry would block the stream forever; it cannot become a click.
             log.error("dropping malformed click entry %s: %r", entry_id, fields)

@@ -15,6 +15,11 @@ invalidated wherever a link, its partner or the program changes (services and si
 
 Every Redis key carries the database name, so two databases sharing one Redis (test runs in
 parallel, the benchmark) never see each other's links or clicks.
+
+While Redis is unavailable the redirect still redirects and loses no click: it reads the link
+from PostgreSQL and writes the click there at once, with the id the visitor is sent on with
+(``_click_track_offline``); the rate limit is counted in the process meanwhile. The hot path
+pays nothing for this: a ``try`` costs nothing until it catches.
 """
 
 from __future__ import annotations
@@ -33,7 +38,14 @@ from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.utils import translation
 
-from core.redis_store import redis_client, redis_key
+from core.redis_store import (
+    REDIS_UNAVAILABLE,
+    redis_client,
+    redis_key,
+    redis_script,
+    redis_unavailable,
+)
+from partners.click_store import click_row, clicks_write, stream_key
 from partners.models import PartnerStatus, ReferralLink
 
 LINK_CACHE_SECONDS = 600
@@ -81,10 +93,6 @@ class LinkTarget:
     cookie_days: int
 
 
-def stream_key() -> str:
-    return redis_key("clicks")
-
-
 def link_cache_key(code: str) -> str:
     return redis_key(f"link:{code.lower()}")
 
@@ -96,11 +104,6 @@ def click_key(click_id: str) -> str:
 def rate_key(code: str, ip_hash: str) -> str:
     window = int(time.time()) // RATE_WINDOW_SECONDS
     return redis_key(f"clickrate:{code.lower()}:{ip_hash}:{window}")
-
-
-@lru_cache(maxsize=1)
-def _redirect_script():
-    return redis_client().register_script(_REDIRECT_SCRIPT)
 
 
 @lru_cache(maxsize=1)
@@ -163,24 +166,70 @@ def click_track(
     buffered for it (None: not recorded — suspended partner or over the rate limit)."""
     click_id = str(uuid.uuid4())
     hashed = ip_hash(ip)
+    now = time.time()
     keys = [link_cache_key(code), rate_key(code, hashed), stream_key(), click_key(click_id)]
     args = [
         click_id,
-        repr(time.time()),
+        repr(now),
         hashed,
         user_agent[:400],
         referrer[:1000],
         RATE_WINDOW_SECONDS,
         CLICK_KEY_SECONDS,
     ]
-    outcome, raw = _redirect_script()(keys=keys, args=args)
-    if outcome == MISS:
-        _link_cache_fill(code)
-        outcome, raw = _redirect_script()(keys=keys, args=args)
+    try:
+        outcome, raw = redis_script(_REDIRECT_SCRIPT)(keys=keys, args=args)
+        if outcome == MISS:
+            _link_cache_fill(code)
+            outcome, raw = redis_script(_REDIRECT_SCRIPT)(keys=keys, args=args)
+    except REDIS_UNAVAILABLE as error:
+        redis_unavailable(error, fallback="the redirect writes clicks straight to PostgreSQL")
+        visit = {"id": click_id, "ts": now, "ip_hash": hashed}
+        return _click_track_offline(code, visit | {"user_agent": args[3], "referrer": args[4]})
     if outcome in (MISS, UNKNOWN):  # MISS twice: invalidated meanwhile; be safe, say unknown
         return None, None
     target = LinkTarget(**json.loads(raw))
     return target, click_id if outcome == RECORDED else None
+
+
+class _VisitorCounts:
+    """The rate limit's counters while Redis is down, in this process only: a flood spread over
+    several server processes gets the limit in each, which still bounds it."""
+
+    def __init__(self) -> None:
+        self.window = -1
+        self.counts: dict[tuple[str, str], int] = {}
+
+    def add(self, code: str, hashed_ip: str) -> int:
+        window = int(time.time()) // RATE_WINDOW_SECONDS
+        if window != self.window:
+            self.window, self.counts = window, {}
+        key = (code.lower(), hashed_ip)
+        self.counts[key] = count = self.counts.get(key, 0) + 1
+        return count
+
+
+_offline_counts = _VisitorCounts()
+
+
+def _click_track_offline(code: str, click: dict) -> tuple[LinkTarget | None, str | None]:
+    """``click_track`` without Redis: the link from PostgreSQL, the click written there now,
+    under the id the visitor is sent on with. Should the script have run in Redis after all (an
+    answer that timed out), the flush finds that id written and skips its entry."""
+    target = _link_target_from_db(code)
+    if target is None or not target.attributable:
+        return target, None
+    if _offline_counts.add(code, click["ip_hash"]) > target.rate_limit:
+        return target, None
+    click |= {
+        "tenant_id": target.tenant_id,
+        "partner_id": target.partner_id,
+        "link_id": target.link_id,
+        "landing_url": target.destination_url,
+        "sub_id": target.sub_id,
+    }
+    clicks_write([click_row(click)])
+    return target, click["id"]
 
 
 def buffered_click(click_id: str) -> dict | None:
@@ -198,7 +247,8 @@ def _not_found(request: HttpRequest) -> NoReturn:
 @transaction.non_atomic_requests
 def referral_redirect(request: HttpRequest, code: str) -> HttpResponse:
     """``GET /r/<code>``: buffer the click, set the cookie, 302 to the destination with
-    ``pf_click``. One Redis round trip; the database only on a link-cache miss."""
+    ``pf_click``. One Redis round trip; the database only on a link-cache miss, or while
+    Redis is down."""
     if len(code) > 32:
         _not_found(request)
     target, click_id = click_track(

@@ -208,6 +208,18 @@ def test_postgres_data_lives_in_the_declared_volume(compose, services):
     assert "pgdata:/var/lib/postgresql/data" in services["postgres"]["volumes"]
 
 
+def test_redis_keeps_the_click_buffer_across_restarts(compose, services):
+    """The click buffer waits in Redis for the flush: an append-only file fsynced every second,
+    on a volume that outlives the container (docs/architecture.md, 'When Redis is down')."""
+    command = shlex.split(_as_text(services["redis"]["command"]))
+    assert command[0] == "redis-server"
+    options = dict(zip(command[1::2], command[2::2], strict=True))
+    assert options["--appendonly"] == "yes"
+    assert options["--appendfsync"] == "everysec"
+    assert "redisdata" in compose["volumes"]
+    assert "redisdata:/data" in services["redis"]["volumes"]
+
+
 @pytest.mark.parametrize("service", APP_SERVICES)
 def test_app_services_use_compose_hostnames(services, service):
     env = _environment(services[service])

@@ -1,46 +1,16 @@
 """config.wsgi: the referral redirect and the API go through their short middleware stacks and
 still answer as the full stack does (cookies, security headers, the caller's language)."""
 
-import io
 import json
 import sys
-from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from config.wsgi import application
 from partners import services
 from partners.models import Click
 from tenancy.scope import tenant_scope
-
-
-def call(method: str, path: str, *, body: bytes = b"", **headers: str) -> tuple[int, dict, bytes]:
-    environ = {
-        "REQUEST_METHOD": method,
-        "PATH_INFO": path,
-        "SCRIPT_NAME": "",
-        "QUERY_STRING": "",
-        "SERVER_NAME": "testserver",
-        "SERVER_PORT": "80",
-        "SERVER_PROTOCOL": "HTTP/1.1",
-        "REMOTE_ADDR": "127.0.0.9",
-        "HTTP_HOST": "testserver",
-        "CONTENT_LENGTH": str(len(body)),
-        "CONTENT_TYPE": "application/json",
-        "wsgi.input": io.BytesIO(body),
-        "wsgi.errors": sys.stderr,
-        "wsgi.url_scheme": "http",
-        **headers,
-    }
-    answer: dict[str, Any] = {}
-
-    def start_response(status, response_headers, exc_info=None):
-        answer["status"] = int(status.split()[0])
-        answer["headers"] = dict(response_headers)
-
-    content = b"".join(application(environ, start_response))
-    return answer["status"], answer["headers"], content
+from tests.wsgi_call import call
 
 
 @pytest.mark.django_db(transaction=True)

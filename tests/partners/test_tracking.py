@@ -1,15 +1,22 @@
 """GET /r/<code>: the redirect, the click buffer and its flush into PostgreSQL."""
 
+import json
+import os
+import subprocess
+import sys
 import time
 import uuid
+from contextlib import contextmanager
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from django.db import DatabaseError, connection
 
 from partners import click_store, services, tracking
 from partners.models import Click, Partner
 from partners.selectors import click_lookup
 from partners.tasks import clicks_flush
+from tests.conftest import REPO, _database_url_for_test_db
 from tests.partners.conftest import scoped, stream_length
 from tests.waiting import wait_until
 
@@ -149,7 +156,8 @@ def test_a_redelivered_batch_inserts_nothing_twice(world_a, anon):
     reply = client.xreadgroup(click_store.GROUP, "dead-worker", {stream: ">"}, count=5)
     assert isinstance(reply, list)  # RESP2: [[stream, [(id, fields), ...]]]
     entries = reply[0][1]
-    assert click_store.clicks_write([click_store._row(fields) for _id, fields in entries]) == 5
+    rows = [click_store.click_row(json.loads(fields[b"c"])) for _id, fields in entries]
+    assert click_store.clicks_write(rows) == 5
     # ... and died here, without acknowledging.
     assert client.xpending(stream, click_store.GROUP)["pending"] == 5
     assert click_store.clicks_flush(claim_idle_ms=60_000) == {
@@ -221,3 +229,89 @@ def test_program_settings_changes_reach_cached_links(world_a, anon):
     assert anon.get(f"/r/{link.code}", REMOTE_ADDR="10.4.0.2")["Location"].startswith(
         "https://shop.example/new?pf_click="
     )
+
+
+@contextmanager
+def click_commit_trigger(body: str):
+    """A deferred trigger on the click table: ``body`` (PL/pgSQL) runs as a transaction that
+    inserted clicks commits."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE FUNCTION pf_test_click_commit() RETURNS trigger LANGUAGE plpgsql AS "
+            f"$$ BEGIN {body}; RETURN NULL; END $$"
+        )
+        cursor.execute(
+            "CREATE CONSTRAINT TRIGGER pf_test_click_commit AFTER INSERT ON "
+            f"{Click._meta.db_table} DEFERRABLE INITIALLY DEFERRED FOR EACH ROW "
+            "EXECUTE FUNCTION pf_test_click_commit()"
+        )
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TRIGGER pf_test_click_commit ON {Click._meta.db_table}")
+            cursor.execute("DROP FUNCTION pf_test_click_commit()")
+
+
+def pending() -> int:
+    return tracking.redis_client().xpending(tracking.stream_key(), click_store.GROUP)["pending"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_flush_whose_commit_fails_keeps_every_click_in_the_buffer(world_a, anon):
+    link = make_link(world_a)
+    sent = {click_id_of(anon.get(f"/r/{link.code}", REMOTE_ADDR=f"10.6.0.{n}")) for n in range(4)}
+    with click_commit_trigger("RAISE EXCEPTION 'commit refused'"):
+        with pytest.raises(DatabaseError, match="commit refused"):
+            click_store.clicks_flush()
+        assert not Click.unscoped.filter(link=link).exists()
+        assert (stream_length(), pending()) == (4, 4)  # read, neither acknowledged nor deleted
+    assert click_store.clicks_flush(claim_idle_ms=0) == {"read": 4, "inserted": 4}
+    assert set(map(str, Click.unscoped.filter(link=link).values_list("id", flat=True))) == sent
+    assert (stream_length(), pending()) == (0, 0)
+
+
+def _sleeping_backends() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND wait_event = 'PgSleep'"
+        )
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_flush_worker_killed_before_its_commit_loses_no_click(world_a, anon):
+    """A worker process reads the buffer and is killed (SIGKILL) while it commits: its
+    PostgreSQL session goes too, nothing is written; the entries wait, pending, for the next
+    flush, which writes each click once."""
+    link = make_link(world_a)
+    sent = {click_id_of(anon.get(f"/r/{link.code}", REMOTE_ADDR=f"10.7.0.{n}")) for n in range(5)}
+    code = (
+        "import django; django.setup()\n"
+        "from partners.click_store import clicks_flush; clicks_flush()\n"
+    )
+    env = {
+        **os.environ,
+        "DJANGO_ENV": "test",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DATABASE_URL": _database_url_for_test_db(),
+    }
+    with click_commit_trigger("PERFORM pg_sleep(120)"):
+        worker = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, env=env)
+        try:
+            assert wait_until(lambda: _sleeping_backends() == 1, timeout=90)
+        finally:
+            worker.kill()
+            worker.wait(timeout=30)
+        with connection.cursor() as cursor:  # as PostgreSQL ends a session whose client died
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND wait_event = 'PgSleep'"
+            )
+        assert wait_until(lambda: _sleeping_backends() == 0, timeout=30)
+    assert not Click.unscoped.filter(link=link).exists()
+    assert (stream_length(), pending()) == (5, 5)
+    assert click_store.clicks_flush(claim_idle_ms=0) == {"read": 5, "inserted": 5}
+    assert set(map(str, Click.unscoped.filter(link=link).values_list("id", flat=True))) == sent
+    assert (stream_length(), pending()) == (0, 0)
