@@ -8,6 +8,7 @@ import base64
 import hashlib
 import os
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -76,6 +77,10 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_htmx",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "core",
     "tenancy",
     "webhooks",
@@ -95,11 +100,14 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "tenancy.middleware.TenantScopeMiddleware",
     "tenancy.middleware.UserLanguageMiddleware",
+    # Last, as django-axes asks: a locked-out login answers 429 (tenancy.login_throttle).
+    "axes.middleware.AxesMiddleware",
 ]
 
 # Shorter stacks for the two server-facing hot paths (config/wsgi.py, docs/benchmarks.md): no
@@ -147,6 +155,44 @@ TEMPLATES = [
         },
     }
 ]
+
+# Logins resist guessing (docs/architecture.md, "Logins"): django-axes counts failed logins in
+# PostgreSQL (its database handler, so it holds while Redis is down) and its backend refuses
+# every login, the right password too, while a count is over its limit.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Failures within the cool-down, each group with its own limit: one address from one IP, one IP
+# across addresses, one address across IPs.
+LOGIN_FAILURE_LIMITS = [
+    (["username", "ip_address"], env.int("LOGIN_FAILURES_PER_ACCOUNT_AND_IP", default=5)),
+    (["ip_address"], env.int("LOGIN_FAILURES_PER_IP", default=20)),
+    (["username"], env.int("LOGIN_FAILURES_PER_ACCOUNT", default=50)),
+]
+AXES_HANDLER = "tenancy.login_throttle.LoginThrottleHandler"
+AXES_LOCKOUT_PARAMETERS = [parameters for parameters, _limit in LOGIN_FAILURE_LIMITS]
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMITS[0][1]
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_COOLOFF_MINUTES", default=15))
+AXES_USERNAME_FORM_FIELD = "username"
+AXES_USERNAME_CALLABLE = "tenancy.login_throttle.login_username"
+AXES_LOCKOUT_CALLABLE = "tenancy.login_throttle.lockout_response"
+AXES_RESET_ON_SUCCESS = True
+# A try during the cool-down is refused without being counted, so the cool-down ends when the
+# page says it does.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+# No log of successful logins: it would keep every visitor's IP address for ever.
+AXES_DISABLE_ACCESS_LOG = True
+AXES_HTTP_RESPONSE_CODE = 429
+# Behind reverse proxies that each append the address they saw to X-Forwarded-For, how many
+# there are in front of Django; 0 (default): the connection's own address is the client's.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+AXES_CLIENT_IP_CALLABLE = "tenancy.login_throttle.client_ip"
+# Two-factor authentication (django-otp): the name an authenticator app shows.
+OTP_TOTP_ISSUER = "Partnerflow"
+# Password-reset and invitation emails to one address (docs/architecture.md, "Logins").
+EMAIL_PER_ADDRESS_LIMIT = env.int("EMAIL_PER_ADDRESS_LIMIT", default=3)
+EMAIL_PER_ADDRESS_WINDOW = timedelta(hours=1)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -319,5 +365,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    # django-axes: its start banner and per-login notes are INFO; failures and lockouts WARNING.
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
 }

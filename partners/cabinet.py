@@ -4,7 +4,6 @@ import functools
 
 from django.contrib import messages
 from django.contrib.auth import login
-from django.contrib.auth import views as auth_views
 from django.contrib.auth.views import redirect_to_login
 from django.db import transaction
 from django.http import Http404, HttpResponse, HttpResponseBase
@@ -18,6 +17,7 @@ from partners.forms import JoinForm, LinkForm
 from partners.models import Partner
 from partners.selectors import partner_for_user
 from tenancy import services as tenancy_services
+from tenancy.auth_views import LoginView, two_factor_gate
 from tenancy.models import User
 from tenancy.requests import ProgramRequest
 from tenancy.views import public_page
@@ -41,6 +41,8 @@ def partner_page(view):
         partner = partner_for_user(user=request.user)
         if partner is None:
             raise Http404("You are not a partner of this program.")
+        if (gate := two_factor_gate(request, tenant=None)) is not None:
+            return gate
         request.partner = partner
         return view(request, **kwargs)
 
@@ -52,7 +54,9 @@ def cabinet_home(request: PartnerRequest) -> HttpResponse:
     return render(request, "cabinet/home.html", {"partner": request.partner})
 
 
-class CabinetLoginView(auth_views.LoginView):
+class CabinetLoginView(LoginView):
+    """The team's login, two-factor step included, on the cabinet's page."""
+
     template_name = "cabinet/login.html"
     request: ProgramRequest
 

@@ -1,11 +1,23 @@
 from typing import TYPE_CHECKING
 
 from django import forms
+from django.contrib.auth import forms as auth_forms
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from core.errors import ServiceError
 from core.validation import form_field
-from tenancy.models import CURRENCIES, TIMEZONES, APIKey, Invitation, Membership, Tenant, User
+from tenancy import login_throttle, services
+from tenancy.models import (
+    CURRENCIES,
+    TIMEZONES,
+    APIKey,
+    EmailKind,
+    Invitation,
+    Membership,
+    Tenant,
+    User,
+)
 
 if TYPE_CHECKING:
     _FormBase = forms.BaseForm
@@ -70,3 +82,66 @@ class APIKeyForm(ServiceFormMixin, forms.Form):
 class AcceptInvitationForm(ServiceFormMixin, forms.Form):
     full_name = form_field(User, "full_name", label=_("Your name"), required=True)
     password = forms.CharField(label=_("Password"), widget=forms.PasswordInput, strip=False)
+
+
+class LoginForm(auth_forms.AuthenticationForm):
+    """The password step of a login (the team's and a partner cabinet's). django-axes counts
+    its failures; during a cool-down the form says when to try again, and even the right
+    password is refused."""
+
+    def get_invalid_login_error(self) -> ValidationError:
+        if self.request is not None and login_throttle.login_is_locked_out(self.request):
+            username = self.cleaned_data.get("username", "")
+            return ValidationError(
+                login_throttle.lockout_message(self.request, {"username": username}),
+                code="locked_out",
+            )
+        return super().get_invalid_login_error()
+
+
+class CodeForm(forms.Form):
+    code = forms.CharField(
+        label=_("Code"),
+        max_length=20,
+        help_text=_("The six digits your authenticator app shows, or one of your recovery codes."),
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code"}),
+    )
+
+
+class LoginCodeForm(CodeForm):
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["code"].widget.attrs["autofocus"] = True
+
+
+class TwoFactorSetupForm(forms.Form):
+    code = forms.CharField(
+        label=_("Code from the app"),
+        max_length=20,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+    )
+
+
+class TwoFactorDisableForm(CodeForm):
+    password = forms.CharField(
+        label=_("Password"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+
+    field_order = ["password", "code"]
+
+
+class RequireTwoFactorForm(ServiceFormMixin, forms.Form):
+    require_two_factor = form_field(Tenant, "require_two_factor", required=False)
+
+
+class PasswordResetForm(auth_forms.PasswordResetForm):
+    """Sends at most ``settings.EMAIL_PER_ADDRESS_LIMIT`` reset emails an hour to an address;
+    the page answers the same whether an email went or not, so it tells nobody which addresses
+    have accounts."""
+
+    def get_users(self, email):
+        for user in super().get_users(email):
+            if services.email_send_allow(kind=EmailKind.PASSWORD_RESET, email=user.email):
+                yield user

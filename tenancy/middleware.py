@@ -6,6 +6,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.utils import timezone, translation
 
 from tenancy import scope
+from tenancy.auth_views import two_factor_gate
 from tenancy.models import Tenant
 from tenancy.requests import ScopedRequest
 from tenancy.selectors import membership_for
@@ -16,7 +17,8 @@ CABINET_PATH = re.compile(r"^/p/(?P<slug>[^/]+)/")
 
 class TenantScopeMiddleware:
     """Sets the tenant scope for the dashboard (``/app/<slug>/``: the caller must be on the team,
-    otherwise 404), the partner cabinet (``/p/<slug>/``: partner checks are per view) and the
+    otherwise 404, and past two-factor authentication where the account has it or the program
+    requires it — ``two_factor_gate``), the partner cabinet (``/p/<slug>/``: partner checks are per view) and the
     operators' admin (every tenant, staff only). The API sets its own scope from the API key.
     A program's pages run in its time zone: times are shown, and dates typed in filters read,
     as the program's local time (the API answers in UTC with offsets)."""
@@ -45,6 +47,8 @@ class TenantScopeMiddleware:
         membership = membership_for(tenant=tenant, user=request.user) if tenant else None
         if tenant is None or membership is None:
             raise Http404("No such program on your account.")
+        if (gate := two_factor_gate(request, tenant=tenant)) is not None:
+            return gate
         request.tenant = tenant
         request.membership = membership
         return self._scoped(request, tenant)

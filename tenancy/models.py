@@ -183,6 +183,13 @@ class Tenant(models.Model):
     click_rate_limit_per_minute = models.PositiveIntegerField(
         _("clicks counted per visitor and link per minute"), default=20
     )
+    require_two_factor = models.BooleanField(
+        _("require two-factor authentication from the team"),
+        default=False,
+        help_text=_(
+            "Team members without an authenticator app set it up before opening the program."
+        ),
+    )
 
     class Meta:
         ordering = ["name"]
@@ -370,3 +377,28 @@ class IdempotencyRecord(TenantOwned):
 
     def __str__(self) -> str:
         return self.key
+
+
+class EmailKind(models.TextChoices):
+    PASSWORD_RESET = "password_reset", _("password reset")
+    INVITATION = "invitation", _("invitation")
+
+
+class EmailSendLog(models.Model):
+    """A password-reset or invitation email to an address, within the limit per address
+    (``settings.EMAIL_PER_ADDRESS_LIMIT`` an hour, ``tenancy.services.email_send_allow``):
+    counted in PostgreSQL, so the limit holds while Redis is down. Rows older than the window
+    are deleted as new ones come."""
+
+    kind = models.CharField(max_length=20, choices=EmailKind.choices)
+    email = models.EmailField()
+    sent_at = models.DateTimeField(default=now)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["email", "kind", "sent_at"], name="emailsendlog_address"),
+            models.Index(fields=["sent_at"], name="emailsendlog_sent_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} to {self.email}"

@@ -1,4 +1,5 @@
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from tenancy.models import APIKey, Invitation, Membership, Tenant, User
 
@@ -15,7 +16,14 @@ def membership_for(*, tenant: Tenant, user: User) -> Membership | None:
 
 
 def membership_list() -> QuerySet[Membership]:
-    return Membership.objects.select_related("user").order_by("created_at", "id")
+    """The team, each member with ``two_factor``: whether they have an authenticator."""
+    return (
+        Membership.objects.select_related("user")
+        .annotate(
+            two_factor=Exists(TOTPDevice.objects.filter(user=OuterRef("user"), confirmed=True))
+        )
+        .order_by("created_at", "id")
+    )
 
 
 def invitation_list_open() -> QuerySet[Invitation]:

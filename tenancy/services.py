@@ -7,7 +7,7 @@ from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -17,6 +17,8 @@ from core.validation import field_clean, model_update, values_clean
 from tenancy.models import (
     RESERVED_SLUGS,
     APIKey,
+    EmailKind,
+    EmailSendLog,
     Invitation,
     Membership,
     Role,
@@ -109,6 +111,60 @@ def tenant_update(*, tenant: Tenant, name: str, timezone_name: str, language: st
     return tenant
 
 
+@transaction.atomic
+def tenant_require_two_factor_set(*, tenant: Tenant, required: bool, by: User) -> Tenant:
+    """An owner requires (or stops requiring) two-factor authentication from the whole team.
+    They turn it on for their own account first, so that they are not the first one shut out."""
+    from tenancy import two_factor
+
+    if required and not two_factor.user_has_two_factor(user=by):
+        raise ServiceError(
+            _("Turn on two-factor authentication for your own account first."),
+            field="require_two_factor",
+        )
+    Tenant.objects.filter(pk=tenant.pk).update(require_two_factor=required)
+    tenant.require_two_factor = required
+    return tenant
+
+
+# Emails to an address, limited
+
+
+# pg_advisory_xact_lock(EMAIL_LOCK_NAMESPACE, hashtext(kind:address)): one address's sends are
+# counted one at a time, so two concurrent requests cannot both take the last place.
+EMAIL_LOCK_NAMESPACE = 7401
+
+
+@transaction.atomic
+def email_send_allow(*, kind: str, email: str) -> bool:
+    """Whether one more email of ``kind`` may go to ``email`` now (at most
+    ``settings.EMAIL_PER_ADDRESS_LIMIT`` in ``settings.EMAIL_PER_ADDRESS_WINDOW``); a yes is
+    counted. In PostgreSQL, so the limit holds while Redis is down."""
+    email = email.strip().lower()
+    now = timezone.now()
+    since = now - settings.EMAIL_PER_ADDRESS_WINDOW
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
+            [EMAIL_LOCK_NAMESPACE, f"{kind}:{email}"],
+        )
+    EmailSendLog.objects.filter(sent_at__lt=since).delete()
+    sent = EmailSendLog.objects.filter(kind=kind, email=email, sent_at__gte=since).count()
+    if sent >= settings.EMAIL_PER_ADDRESS_LIMIT:
+        return False
+    EmailSendLog.objects.create(kind=kind, email=email, sent_at=now)
+    return True
+
+
+def _invitation_email_allow(email: str) -> None:
+    if not email_send_allow(kind=EmailKind.INVITATION, email=email):
+        raise ServiceError(
+            _("Enough invitations went to %(email)s within the last hour; send again later.")
+            % {"email": email},
+            field="email",
+        )
+
+
 # Team
 
 
@@ -139,6 +195,7 @@ def invitation_create(*, tenant: Tenant, email: str, role: str, invited_by: User
         raise ConflictError(
             _("%(email)s is already on the team.") % {"email": email}, field="email"
         )
+    _invitation_email_allow(email)
     now = timezone.now()
     # A new invitation replaces an open one for the same address.
     Invitation.objects.filter(
@@ -176,6 +233,7 @@ def invitation_resend(*, invitation: Invitation) -> Invitation:
 
     if invitation.accepted_at or invitation.revoked_at:
         raise ServiceError(_("This invitation is closed."), field="invitation")
+    _invitation_email_allow(invitation.email)
     Invitation.objects.filter(pk=invitation.pk).update(
         sent_at=None,
         token_hash=None,

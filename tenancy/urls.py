@@ -1,6 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
+from tenancy import auth_views as account_views
 from tenancy import views
 
 public_urlpatterns = [
@@ -12,21 +13,21 @@ public_urlpatterns = [
     path("app/", views.program_switch, name="program_switch"),
     path(
         "accounts/login/",
-        auth_views.LoginView.as_view(
+        account_views.LoginView.as_view(
             template_name="registration/login.html", redirect_authenticated_user=True
         ),
         name="login",
     ),
-    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/login/code/", account_views.login_code, name="login_code"),
+    path("accounts/two-factor/", account_views.two_factor_overview, name="two_factor"),
+    path("accounts/two-factor/setup/", account_views.two_factor_setup, name="two_factor_setup"),
     path(
-        "accounts/password-reset/",
-        auth_views.PasswordResetView.as_view(
-            email_template_name="emails/password_reset.txt",
-            html_email_template_name="emails/password_reset.html",
-            subject_template_name="emails/password_reset_subject.txt",
-        ),
-        name="password_reset",
+        "accounts/two-factor/recovery-codes/",
+        account_views.two_factor_recovery_codes,
+        name="two_factor_recovery_codes",
     ),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/password-reset/", account_views.password_reset, name="password_reset"),
     path(
         "accounts/password-reset/sent/",
         auth_views.PasswordResetDoneView.as_view(),
@@ -50,6 +51,7 @@ public_urlpatterns = [
 manager_urlpatterns = [
     path("settings/", views.program_settings, name="program_settings"),
     path("team/", views.team, name="team"),
+    path("team/two-factor/", views.team_two_factor, name="team_two_factor"),
     path("team/<int:membership_id>/role/", views.team_role, name="team_role"),
     path("team/<int:membership_id>/remove/", views.team_remove, name="team_remove"),
     path(

@@ -23,6 +23,7 @@ from tenancy.forms import (
     InviteForm,
     OwnerAccountForm,
     ProgramSettingsForm,
+    RequireTwoFactorForm,
     RoleForm,
     SignupForm,
 )
@@ -196,13 +197,52 @@ def team(request: TeamRequest) -> HttpResponse:
                     request, _("Invitation sent to %(email)s.") % {"email": invitation.email}
                 )
                 return redirect("team", tenant_slug=request.tenant.slug)
+    return _team_page(request, form=form)
+
+
+def _team_page(
+    request: TeamRequest,
+    *,
+    form: InviteForm | None = None,
+    two_factor_form: RequireTwoFactorForm | None = None,
+) -> HttpResponse:
+    form = form or InviteForm()
+    two_factor_form = two_factor_form or RequireTwoFactorForm(
+        initial={"require_two_factor": request.tenant.require_two_factor}
+    )
     context = {
         "form": form,
+        "two_factor_form": two_factor_form,
         "members": selectors.membership_list(),
         "invitations": selectors.invitation_list_open(),
         "role_form": RoleForm(),
     }
-    return render(request, "manager/team.html", context, status=400 if form.errors else 200)
+    status = 400 if form.errors or two_factor_form.errors else 200
+    return render(request, "manager/team.html", context, status=status)
+
+
+@require_POST
+@manager_page("manage_team")
+def team_two_factor(request: TeamRequest) -> HttpResponse:
+    """The owner's setting: everyone on the team logs in with two-factor authentication."""
+    form = RequireTwoFactorForm(request.POST)
+    if form.is_valid():
+        required = form.cleaned_data["require_two_factor"]
+        try:
+            services.tenant_require_two_factor_set(
+                tenant=request.tenant, required=required, by=request.user
+            )
+        except ServiceError as error:
+            form.add_service_error(error)
+        else:
+            messages.success(
+                request,
+                _("Two-factor authentication is now required from the whole team.")
+                if required
+                else _("Two-factor authentication is no longer required."),
+            )
+            return _redirect_back(request, "team")
+    return _team_page(request, two_factor_form=form)
 
 
 def _redirect_back(request: TeamRequest, name: str) -> HttpResponse:
