@@ -460,7 +460,9 @@ def probe_exports(base: str, world: World, max_pages: int = 250) -> dict:
     browser = Browser(base)
     login(browser, "/accounts/login/", world.owner_email, world.password)
     start = f"/app/{world.slug}/"
-    seen, queue, exports, kinds = {start}, [start], {}, Counter()
+    seen, queue = {start}, [start]
+    exports: dict[str, str] = {}
+    kinds: Counter[str] = Counter()
     while queue and len(seen) <= max_pages:
         path = queue.pop(0)
         answer = browser.get(path)
