@@ -54,6 +54,9 @@ from webhooks.services import event_publish
 
 # Merchants' clocks drift; a conversion "from the future" beyond this is a bug on their side.
 FUTURE_SKEW = timedelta(minutes=5)
+# The API records conversions as they happen, a late report included; anything older is a bug
+# (a zero date, a wrong year) or history, which the dashboard's import takes (docs/money.md).
+MAX_BACKDATE = timedelta(days=365)
 MAX_METADATA_BYTES = 8192
 
 
@@ -318,6 +321,11 @@ def conversion_record(
         )
     elif occurred_at > now + FUTURE_SKEW:
         raise ServiceError(_("Cannot be in the future."), field="occurred_at")
+    elif occurred_at < now - MAX_BACKDATE:
+        raise ServiceError(
+            _("At most a year in the past; import older history from the dashboard (Imports)."),
+            field="occurred_at",
+        )
     if click_id is not None and not isinstance(click_id, uuid.UUID):
         try:
             click_id = uuid.UUID(str(click_id))
@@ -350,6 +358,7 @@ def conversion_record(
         metadata=metadata,
         payload_hash=payload_hash,
         occurred_at=occurred_at,
+        created_at=now,
     )
     if customer_external_id and attribution.partner is not None:
         created = _conversion_insert_binding_customer(

@@ -178,6 +178,14 @@ def fraud_hold_reason(
     return ""
 
 
+def commission_hold_until(*, tenant: Tenant, conversion: Conversion) -> datetime:
+    """When a new commission becomes payable: the hold period counts from when the conversion
+    was recorded, or from when it occurred if that is later (a clock a little ahead) — never
+    from an earlier ``occurred_at``, which would let a backdated conversion skip the refund
+    window (docs/money.md, 'States')."""
+    return max(conversion.occurred_at, conversion.created_at) + timedelta(days=tenant.hold_days)
+
+
 def commissions_create_for_conversion(
     *, tenant: Tenant, conversion: Conversion, click: Click | None = None
 ) -> list[Commission]:
@@ -194,6 +202,7 @@ def commissions_create_for_conversion(
     hold_reason = fraud_hold_reason(
         tenant=tenant, conversion=conversion, partner=partner, click=click
     )
+    hold_until = commission_hold_until(tenant=tenant, conversion=conversion)
     earners = [(1, partner)]
     if partner.recruited_by_id and any(r.tier == 2 for r in rules):
         recruiter = Partner.objects.filter(
@@ -219,7 +228,7 @@ def commissions_create_for_conversion(
                 trace=computation.trace,
                 status=CommissionStatus.ON_HOLD if hold_reason else CommissionStatus.PENDING,
                 hold_reason=hold_reason,
-                hold_until=conversion.occurred_at + timedelta(days=tenant.hold_days),
+                hold_until=hold_until,
             )
         )
     # One plain INSERT: on the conversion hot path bulk_create's query building cost ~10× the

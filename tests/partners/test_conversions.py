@@ -10,6 +10,7 @@ from django.test import Client
 from django.utils import timezone
 
 from partners.models import Click, Conversion, Coupon, Customer, PartnerStatus, ReferralLink
+from payouts import services as payouts_services
 from payouts.models import Commission, CommissionRule, CommissionStatus, LedgerEntry
 from tenancy.models import IdempotencyRecord
 from tenancy.scope import tenant_scope
@@ -44,9 +45,9 @@ def test_a_sale_is_recorded_and_earns_its_commission(world_a):
         commission = Commission.objects.get(conversion_id=body["id"])
         assert commission.amount == Decimal("250.05")
         assert commission.status == CommissionStatus.PENDING
-        assert commission.hold_until == Conversion.objects.get(
-            pk=body["id"]
-        ).occurred_at + timedelta(days=30)
+        conversion = Conversion.objects.get(pk=body["id"])
+        assert conversion.occurred_at == conversion.created_at  # occurred_at unsent: now
+        assert commission.hold_until == conversion.created_at + timedelta(days=30)
         assert commission.trace["base"]["name"] == "Aardvark sales 10%"
         assert not LedgerEntry.objects.filter(commission=commission).exists()
 
@@ -126,6 +127,77 @@ def test_invalid_conversions_name_the_field(world_a, data, field, message):
     errors = response.json()["errors"]
     assert errors[0]["field"] == field, errors
     assert message in errors[0]["message"]
+    with scoped(world_a):
+        assert not Conversion.objects.filter(external_id="x").exists()
+
+
+def test_a_backdated_conversion_is_held_from_when_it_was_recorded(world_a):
+    """occurred_at months ago does not make the commission payable at the next approval: the
+    hold period (the refund window) starts when the program learns of the sale."""
+    partner = world_a.partners[0]
+    occurred_at = timezone.now() - timedelta(days=200)
+    body = post(
+        world_a,
+        {
+            "kind": "sale",
+            "external_id": "late-1",
+            "amount": "1000",
+            "partner": partner.code,
+            "occurred_at": occurred_at.isoformat(),
+        },
+    ).json()
+    with scoped(world_a):
+        conversion = Conversion.objects.get(pk=body["id"])
+        assert conversion.occurred_at == occurred_at
+        commission = Commission.objects.get(conversion=conversion)
+        assert commission.hold_until == conversion.created_at + timedelta(days=30)
+        payouts_services.commissions_approve_matured()
+        commission.refresh_from_db()
+        assert commission.status == CommissionStatus.PENDING
+        payouts_services.commissions_approve_matured(now=conversion.created_at + timedelta(days=30))
+        commission.refresh_from_db()
+        assert commission.status == CommissionStatus.APPROVED
+
+
+def test_a_clock_slightly_ahead_holds_from_occurred_at(world_a):
+    occurred_at = timezone.now() + timedelta(minutes=4)  # within the allowed skew
+    body = post(
+        world_a,
+        {
+            "kind": "sale",
+            "external_id": "ahead-1",
+            "amount": "100",
+            "partner": world_a.partners[0].code,
+            "occurred_at": occurred_at.isoformat(),
+        },
+    ).json()
+    with scoped(world_a):
+        commission = Commission.objects.get(conversion_id=body["id"])
+    assert commission.hold_until == occurred_at + timedelta(days=30)
+
+
+@pytest.mark.parametrize(
+    "occurred_at",
+    [
+        "0001-01-01T00:00:00Z",
+        "1970-01-01T00:00:00Z",
+        (timezone.now() - timedelta(days=366)).isoformat(),
+    ],
+)
+def test_occurred_at_more_than_a_year_ago_is_refused(world_a, occurred_at):
+    response = post(
+        world_a,
+        {"kind": "sale", "external_id": "x", "amount": "100", "occurred_at": occurred_at},
+    )
+    assert response.status_code == 400
+    assert response.json()["errors"] == [
+        {
+            "field": "occurred_at",
+            "code": "invalid",
+            "message": "At most a year in the past; import older history from the dashboard "
+            "(Imports).",
+        }
+    ]
     with scoped(world_a):
         assert not Conversion.objects.filter(external_id="x").exists()
 
@@ -372,28 +444,23 @@ def test_a_failed_write_does_not_burn_the_idempotency_key(world_a):
 
 def test_list_filters_and_detail(world_a, world_b):
     code = world_a.partners[1].code
-    post(
-        world_a,
-        {
-            "kind": "lead",
-            "external_id": "lf-1",
-            "partner": code,
-            "occurred_at": "2025-01-10T10:00:00Z",
-        },
-    )
-    post(
-        world_a,
-        {
-            "kind": "lead",
-            "external_id": "lf-2",
-            "partner": code,
-            "occurred_at": "2025-02-10T10:00:00Z",
-        },
-    )
+    today = timezone.now().date()
+    for external_id, days_ago in (("lf-1", 60), ("lf-2", 30)):
+        occurred_at = f"{today - timedelta(days=days_ago)}T10:00:00Z"
+        post(
+            world_a,
+            {
+                "kind": "lead",
+                "external_id": external_id,
+                "partner": code,
+                "occurred_at": occurred_at,
+            },
+        )
     client, headers = Client(), world_a.api_headers()
     pid = world_a.partners[1].pk
+    after, before = today - timedelta(days=45), today - timedelta(days=15)
     got = client.get(
-        f"{URL}?kind=lead&partner={pid}&occurred_after=2025-02-01&occurred_before=2025-03-01",
+        f"{URL}?kind=lead&partner={pid}&occurred_after={after}&occurred_before={before}",
         **headers,
     ).json()
     assert [c["external_id"] for c in got["results"]] == ["lf-2"]
