@@ -2,8 +2,8 @@
 
 Attribution (docs/money.md, 'Attribution'), in order: an explicit ``click_id`` whose click lies
 inside the program's attribution window before the conversion; an active coupon code; a named
-partner (code, or id); a returning customer already bound to a partner. Anything else is stored with
-attribution ``none`` so that managers see it.
+partner (code, or id; one that names nobody is refused); a returning customer already bound to a
+partner. Anything else is stored with attribution ``none`` so that managers see it.
 
 Returning customers: the window applies to the evidence that *binds* a customer (the click);
 once bound — on their first attributed conversion — a customer stays with that partner for life,
@@ -207,8 +207,15 @@ def conversion_attribute(
             return Attribution(found.partner, AttributionMethod.COUPON)
     if partner:
         named = partner_find(tenant=tenant, reference=partner)
-        if named is not None:
-            return Attribution(named, AttributionMethod.PARTNER)
+        if named is None:
+            # A typo or another program's code: refused, so the sender learns of it now rather
+            # than from a partner who was never paid (docs/money.md, 'Attribution').
+            raise ServiceError(
+                _("No partner of this program has this code or id."),
+                field="partner",
+                code="unknown_partner",
+            )
+        return Attribution(named, AttributionMethod.PARTNER)
     if customer_external_id:
         customer = (
             Customer.objects.filter(external_id=customer_external_id)

@@ -9,6 +9,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from partners import services as partners_services
 from partners.models import Click, Conversion, Coupon, Customer, PartnerStatus, ReferralLink
 from payouts import services as payouts_services
 from payouts.models import Commission, CommissionRule, CommissionStatus, LedgerEntry
@@ -341,11 +342,73 @@ def test_a_customer_stays_with_the_partner_who_referred_them_first(world_a):
 
 def test_unattributed_conversions_are_kept_without_commission(world_a):
     body = post(
-        world_a, {"kind": "sale", "external_id": "u-1", "amount": "100", "partner": "nobody"}
+        world_a,
+        {"kind": "sale", "external_id": "u-1", "amount": "100", "coupon": "NO-SUCH-COUPON"},
     ).json()
     assert (body["attribution"], body["partner"]) == ("none", None)
     response = Client().get(f"{URL}?attribution=none", **world_a.api_headers())
     assert [c["external_id"] for c in response.json()["results"]] == ["u-1"]
+    with scoped(world_a):
+        assert not Commission.objects.filter(conversion_id=body["id"]).exists()
+
+
+@pytest.mark.parametrize("reference", ["nobody", "999999999"])
+def test_a_partner_reference_that_names_nobody_is_refused(world_a, world_b, reference):
+    response = post(
+        world_a, {"kind": "sale", "external_id": "x", "amount": "100", "partner": reference}
+    )
+    assert response.status_code == 400
+    assert response.json()["errors"] == [
+        {
+            "field": "partner",
+            "code": "unknown_partner",
+            "message": "No partner of this program has this code or id.",
+        }
+    ]
+    with scoped(world_a):
+        assert not Conversion.objects.filter(external_id="x").exists()
+
+
+def test_another_programs_partner_is_unknown(world_a, world_b):
+    foreign = world_b.partners[0]
+    for reference in (foreign.code, str(foreign.pk)):
+        response = post(
+            world_a, {"kind": "sale", "external_id": "x", "amount": "100", "partner": reference}
+        )
+        assert (response.status_code, response.json()["errors"][0]["code"]) == (
+            400,
+            "unknown_partner",
+        )
+
+
+def test_an_archived_partners_sale_is_recorded_and_says_it_earns_nothing(world_a):
+    """A code from a cookie may name a partner archived since: the sale is real and kept,
+    attributed to them, and the answer shows why it earns nothing."""
+    partner = world_a.partners[1]
+    with scoped(world_a):
+        partners_services.partner_archive(partner=partner, by=world_a.manager)
+    response = post(
+        world_a, {"kind": "sale", "external_id": "a-1", "amount": "100", "partner": partner.code}
+    )
+    assert response.status_code == 201
+    body = response.json()
+    assert (body["partner"], body["attribution"], body["partner_status"]) == (
+        partner.pk,
+        "partner",
+        "archived",
+    )
+    detail = Client().get(f"{URL}/{body['id']}", **world_a.api_headers()).json()
+    assert detail["partner_status"] == "archived"
+    active = post(
+        world_a,
+        {
+            "kind": "sale",
+            "external_id": "a-2",
+            "amount": "100",
+            "partner": world_a.partners[0].code,
+        },
+    ).json()
+    assert active["partner_status"] == "active"
     with scoped(world_a):
         assert not Commission.objects.filter(conversion_id=body["id"]).exists()
 
@@ -358,7 +421,7 @@ def test_suspended_partners_earn_nothing(world_a):
     body = post(
         world_a, {"kind": "sale", "external_id": "s-1", "amount": "100", "partner": partner.code}
     ).json()
-    assert body["partner"] == partner.pk
+    assert (body["partner"], body["partner_status"]) == (partner.pk, "suspended")
     with scoped(world_a):
         assert not Commission.objects.filter(conversion_id=body["id"]).exists()
 
