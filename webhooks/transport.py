@@ -59,11 +59,30 @@ def check_url_syntax(url: str) -> str:
         raise TargetRefused(_("The URL has no host name."))
     if parts.username or parts.password:
         raise TargetRefused(_("Leave user names and passwords out of the URL."))
+    if "[" in parts.netloc:
+        _check_address_literal(parts.hostname)
+    elif "%" in parts.hostname:
+        raise TargetRefused(_("Write the host name without percent-encoding."))
     try:
         parts.port  # noqa: B018 - raises on a bad port
     except ValueError:
         raise TargetRefused(_("The URL's port is not valid.")) from None
     return parts.hostname
+
+
+def _check_address_literal(host: str) -> None:
+    """A bracketed host must be a plain IPv6 address. A zone id (``fe80::1%25eth0``) names a
+    network interface of the machine that sends — ours — so it is refused whatever the
+    setting, as is the IPvFuture form (``[v1.…]``) no resolver takes: both resolved to nothing
+    when saved, so the endpoint was accepted and then failed every delivery."""
+    if "%" in host:
+        raise TargetRefused(
+            _("An address with a zone id names one of our own network links; use a public one.")
+        )
+    try:
+        ipaddress.IPv6Address(host)
+    except ValueError:
+        raise TargetRefused(_("Between [ ] put an IPv6 address.")) from None
 
 
 def _refused_address(address: str) -> bool:
