@@ -9,6 +9,12 @@ BEAT_SCHEDULE: dict = {
         "schedule": crontab(minute=15),
         "options": {"expires": 60 * 30},
     },
+    "tenancy-expire-idempotency-records": {
+        # The API's Idempotency-Key answers are kept 24 h (tenancy.idempotency.RETENTION).
+        "task": "tenancy.tasks.idempotency_records_expire",
+        "schedule": crontab(minute=25),
+        "options": {"expires": 60 * 30},
+    },
     "partners-flush-clicks": {
         # Clicks wait in a Redis stream until this writes them; stale runs are pointless.
         "task": "partners.tasks.clicks_flush",
