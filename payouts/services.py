@@ -23,6 +23,7 @@ from django.db.models import Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.email_domains import email_disposable_domain
 from core.errors import ConflictError, ServiceError
 from core.program_cache import program_cache_changed, program_cache_get
 from core.sql import rows_insert
@@ -175,6 +176,10 @@ def fraud_hold_reason(
                 "seconds": max(seconds, 0),
                 "minimum": tenant.fraud_min_click_seconds,
             }
+    if domain := email_disposable_domain(conversion.customer_email):
+        return _("The customer's email is at a disposable mail service (%(domain)s).") % {
+            "domain": domain
+        }
     return ""
 
 

@@ -145,6 +145,36 @@ def test_conversion_list_filters(world_a):
     assert listed("attribution=partner&kind=action") == set()
 
 
+def test_a_disposable_customer_email_is_held_for_review_and_flagged(world_a):
+    partner = world_a.partners[0]
+    with tenant_scope(world_a.tenant):
+        for external_id, email in (("burner", "buyer@mailinator.com"), ("real", "b@shop.test")):
+            conversion_record(
+                tenant=world_a.tenant,
+                kind="sale",
+                external_id=external_id,
+                amount="100",
+                partner=partner.code,
+                customer_email=email,
+            )
+        held = Commission.objects.get(conversion__external_id="burner")
+        fine = Commission.objects.get(conversion__external_id="real")
+    assert (held.status, held.hold_reason) == (
+        "on_hold",
+        "The customer's email is at a disposable mail service (mailinator.com).",
+    )
+    assert (fine.status, fine.hold_reason) == ("pending", "")
+    manager = world_a.client_for(world_a.manager)
+    queue = manager.get(url(world_a, "commissions/review/")).content.decode()
+    assert "The customer&#x27;s email is at a disposable mail service (mailinator.com)." in queue
+    listing = manager.get(url(world_a, "conversions/?kind=sale")).content.decode()
+    rows = re.findall(r"<tr>(.*?)</tr>", listing, re.S)
+    flagged = [row for row in rows if 'data-testid="disposable-customer"' in row]
+    assert len(flagged) == 1
+    assert "<td>burner" in flagged[0]
+    assert "Disposable customer email" in flagged[0]
+
+
 def test_review_queue_approve_reject_and_analysts_are_refused(world_a):
     partner = world_a.partners[0]
     with tenant_scope(world_a.tenant):
