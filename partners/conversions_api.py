@@ -73,7 +73,17 @@ class ConversionCreateSerializer(serializers.Serializer):
     exchange_rate = MoneyField(required=False, allow_null=True, max_length=40)
     count = serializer_field(Conversion, "count", required=False, allow_null=True, min_value=1)
     action_name = serializer_field(Conversion, "action_name")
-    occurred_at = serializer_field(Conversion, "occurred_at", required=False, allow_null=True)
+    occurred_at = serializer_field(
+        Conversion,
+        "occurred_at",
+        required=False,
+        allow_null=True,
+        help_text=(
+            "When it happened, with its offset; default: now. At most 5 minutes ahead and 365 "
+            "days back (older history: the dashboard's import). Commissions are held from when "
+            "the conversion is recorded, whatever this says."
+        ),
+    )
     click_id = serializer_field(Conversion, "click_id")
     coupon = serializer_field(Conversion, "coupon_code")
     partner = serializers.CharField(
