@@ -9,6 +9,12 @@ BEAT_SCHEDULE: dict = {
         "schedule": crontab(minute=15),
         "options": {"expires": 60 * 30},
     },
+    "tenancy-expire-idempotency-records": {
+        # The API's Idempotency-Key answers are kept 24 h (tenancy.idempotency.RETENTION).
+        "task": "tenancy.tasks.idempotency_records_expire",
+        "schedule": crontab(minute=25),
+        "options": {"expires": 60 * 30},
+    },
     "partners-flush-clicks": {
         # Clicks wait in a Redis stream until this writes them; stale runs are pointless.
         "task": "partners.tasks.clicks_flush",
@@ -28,11 +34,12 @@ BEAT_SCHEDULE: dict = {
         "options": {"expires": 60 * 30},
     },
     "webhooks-requeue-stalled-deliveries": {
-        # Deliveries whose task was lost (worker crash, broker restart); the claim makes a
-        # duplicate harmless.
+        # Deliveries whose task was lost or whose worker died mid-attempt (a lease of seconds,
+        # webhooks.services.CLAIM_LEASE): often, so that a crash delays a delivery by seconds.
+        # One indexed query; the claim makes a duplicate harmless.
         "task": "webhooks.tasks.deliveries_requeue_stalled",
-        "schedule": crontab(minute="*/5"),
-        "options": {"expires": 60 * 4},
+        "schedule": 10.0,
+        "options": {"expires": 10},
     },
     "segmentation-dispatch-nightly": {
         # Queues each program's recompute at its local run hour, once per local date; a

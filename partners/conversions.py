@@ -2,8 +2,8 @@
 
 Attribution (docs/money.md, 'Attribution'), in order: an explicit ``click_id`` whose click lies
 inside the program's attribution window before the conversion; an active coupon code; a named
-partner (code, or id); a returning customer already bound to a partner. Anything else is stored with
-attribution ``none`` so that managers see it.
+partner (code, or id; one that names nobody is refused); a returning customer already bound to a
+partner. Anything else is stored with attribution ``none`` so that managers see it.
 
 Returning customers: the window applies to the evidence that *binds* a customer (the click);
 once bound — on their first attributed conversion — a customer stays with that partner for life,
@@ -54,6 +54,9 @@ from webhooks.services import event_publish
 
 # Merchants' clocks drift; a conversion "from the future" beyond this is a bug on their side.
 FUTURE_SKEW = timedelta(minutes=5)
+# The API records conversions as they happen, a late report included; anything older is a bug
+# (a zero date, a wrong year) or history, which the dashboard's import takes (docs/money.md).
+MAX_BACKDATE = timedelta(days=365)
 MAX_METADATA_BYTES = 8192
 
 
@@ -204,8 +207,15 @@ def conversion_attribute(
             return Attribution(found.partner, AttributionMethod.COUPON)
     if partner:
         named = partner_find(tenant=tenant, reference=partner)
-        if named is not None:
-            return Attribution(named, AttributionMethod.PARTNER)
+        if named is None:
+            # A typo or another program's code: refused, so the sender learns of it now rather
+            # than from a partner who was never paid (docs/money.md, 'Attribution').
+            raise ServiceError(
+                _("No partner of this program has this code or id."),
+                field="partner",
+                code="unknown_partner",
+            )
+        return Attribution(named, AttributionMethod.PARTNER)
     if customer_external_id:
         customer = (
             Customer.objects.filter(external_id=customer_external_id)
@@ -318,6 +328,11 @@ def conversion_record(
         )
     elif occurred_at > now + FUTURE_SKEW:
         raise ServiceError(_("Cannot be in the future."), field="occurred_at")
+    elif occurred_at < now - MAX_BACKDATE:
+        raise ServiceError(
+            _("At most a year in the past; import older history from the dashboard (Imports)."),
+            field="occurred_at",
+        )
     if click_id is not None and not isinstance(click_id, uuid.UUID):
         try:
             click_id = uuid.UUID(str(click_id))
@@ -350,6 +365,7 @@ def conversion_record(
         metadata=metadata,
         payload_hash=payload_hash,
         occurred_at=occurred_at,
+        created_at=now,
     )
     if customer_external_id and attribution.partner is not None:
         created = _conversion_insert_binding_customer(

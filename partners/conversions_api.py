@@ -73,10 +73,28 @@ class ConversionCreateSerializer(serializers.Serializer):
     exchange_rate = MoneyField(required=False, allow_null=True, max_length=40)
     count = serializer_field(Conversion, "count", required=False, allow_null=True, min_value=1)
     action_name = serializer_field(Conversion, "action_name")
-    occurred_at = serializer_field(Conversion, "occurred_at", required=False, allow_null=True)
+    occurred_at = serializer_field(
+        Conversion,
+        "occurred_at",
+        required=False,
+        allow_null=True,
+        help_text=(
+            "When it happened, with its offset; default: now. At most 5 minutes ahead and 365 "
+            "days back (older history: the dashboard's import). Commissions are held from when "
+            "the conversion is recorded, whatever this says."
+        ),
+    )
     click_id = serializer_field(Conversion, "click_id")
     coupon = serializer_field(Conversion, "coupon_code")
-    partner = serializers.CharField(required=False, allow_blank=True, max_length=150)
+    partner = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=150,
+        help_text=(
+            "The partner's code (any case) or id; one that names no partner of the program is a "
+            "400 (unknown_partner). Used when no click_id or coupon attributes the conversion."
+        ),
+    )
     customer_external_id = serializer_field(
         Customer, "external_id", required=False, allow_blank=True
     )
@@ -92,6 +110,15 @@ class ConversionCreateSerializer(serializers.Serializer):
 
 class ConversionSerializer(serializers.ModelSerializer):
     partner_code = serializers.CharField(source="partner.code", default=None, read_only=True)
+    partner_status = serializers.CharField(
+        source="partner.status",
+        default=None,
+        read_only=True,
+        help_text=(
+            "The partner's status now. Only an active partner earns: a conversion of a pending, "
+            "suspended or archived partner is recorded and attributed, and earns nothing."
+        ),
+    )
     customer_external_id = serializers.CharField(
         source="customer.external_id", default=None, read_only=True
     )
@@ -104,6 +131,7 @@ class ConversionSerializer(serializers.ModelSerializer):
             "external_id",
             "partner",
             "partner_code",
+            "partner_status",
             "attribution",
             "click_id",
             "coupon_code",
@@ -141,6 +169,7 @@ def conversion_body(conversion: Conversion) -> dict:
         "external_id": conversion.external_id,
         "partner": conversion.partner_id,
         "partner_code": partner.code if partner is not None else None,
+        "partner_status": partner.status if partner is not None else None,
         "attribution": conversion.attribution,
         "click_id": str(conversion.click_id) if conversion.click_id is not None else None,
         "coupon_code": conversion.coupon_code,

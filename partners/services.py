@@ -17,6 +17,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.email_domains import email_is_disposable
 from core.errors import ConflictError, ServiceError
 from core.validation import field_clean, model_validate
 from partners.geography import geography_tier_for
@@ -179,7 +180,8 @@ def partner_create(
     by: User | None = None,
 ) -> Partner:
     """A new partner; pending or active per the program's auto-approve setting unless
-    ``status`` says otherwise."""
+    ``status`` says otherwise. An email at a disposable mail service always waits for a
+    manager's review: auto-approval does not apply to it."""
     fields = _clean_partner_fields(
         tenant=tenant,
         data={
@@ -201,7 +203,8 @@ def partner_create(
     )
     code = _clean_partner_code(code) if code else partner_code_generate()
     if status is None:
-        status = PartnerStatus.ACTIVE if tenant.auto_approve_partners else PartnerStatus.PENDING
+        approve = tenant.auto_approve_partners and not email_is_disposable(fields["email"])
+        status = PartnerStatus.ACTIVE if approve else PartnerStatus.PENDING
     status = field_clean(Partner, "status", status)
     if user is not None and Partner.objects.filter(user=user).exists():
         raise ServiceError(

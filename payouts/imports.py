@@ -11,8 +11,9 @@ their new size.
 
 Attribution of imported rows: the named partner (code or email, case-insensitive); with no
 partner, a customer already bound to one (recurring); otherwise none. The first partner named
-for a customer binds that customer. Imported commissions start pending with the usual hold
-(occurred_at + hold days); the hourly approval approves the matured ones.
+for a customer binds that customer. Imported commissions start pending with the usual hold,
+counted from the import (history may be years old, but the refund window starts when the
+program learns of a sale: docs/money.md); the hourly approval approves the matured ones.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from django.utils.translation import gettext as _
 from core.errors import ServiceError
 from core.sql import table_names, tables_analyze
 from core.validation import field_clean
-from partners.conversions import money_fits
+from partners.conversions import FUTURE_SKEW, money_fits
 from partners.models import Conversion, ConversionKind, Customer, Partner, PartnerStatus, PartnerTag
 from partners.money import minor_digits
 from payouts.models import Commission, CommissionStatus
@@ -53,6 +54,8 @@ REQUIRED_COLUMNS = (
 )
 OPTIONAL_COLUMNS = ("count", "action_name")
 BATCH = 20_000
+# History from another platform may be old; older than this is a broken date (year 1, 1970).
+OLDEST = timedelta(days=3653)
 MAX_ERRORS_KEPT = 1000
 
 
@@ -123,8 +126,10 @@ def _parse_row(
         return "occurred_at: " + _("%(value)r is not an ISO 8601 time") % {"value": raw_time}
     if timezone.is_naive(occurred_at):
         occurred_at = occurred_at.replace(tzinfo=tz)
-    if occurred_at > now + timedelta(minutes=5):
+    if occurred_at > now + FUTURE_SKEW:
         return "occurred_at: " + _("in the future")
+    if occurred_at < now - OLDEST:
+        return "occurred_at: " + _("more than 10 years ago")
     raw_count = (row.get("count") or "").strip()
     count = 1
     if kind == ConversionKind.IMPRESSION:
@@ -366,7 +371,8 @@ def _price(cursor, tenant: Tenant, summary: ImportSummary, progress: Callable[[i
                         CommissionStatus.PENDING.value,
                         json.dumps(result.trace),
                         "",
-                        occurred_at + hold,
+                        # From the import, as commission_hold_until counts (the docstring).
+                        max(occurred_at, now) + hold,
                         now,
                         "",
                     )

@@ -23,6 +23,7 @@ from django.db.models import Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.email_domains import email_disposable_domain
 from core.errors import ConflictError, ServiceError
 from core.program_cache import program_cache_changed, program_cache_get
 from core.sql import rows_insert
@@ -175,7 +176,19 @@ def fraud_hold_reason(
                 "seconds": max(seconds, 0),
                 "minimum": tenant.fraud_min_click_seconds,
             }
+    if domain := email_disposable_domain(conversion.customer_email):
+        return _("The customer's email is at a disposable mail service (%(domain)s).") % {
+            "domain": domain
+        }
     return ""
+
+
+def commission_hold_until(*, tenant: Tenant, conversion: Conversion) -> datetime:
+    """When a new commission becomes payable: the hold period counts from when the conversion
+    was recorded, or from when it occurred if that is later (a clock a little ahead) — never
+    from an earlier ``occurred_at``, which would let a backdated conversion skip the refund
+    window (docs/money.md, 'States')."""
+    return max(conversion.occurred_at, conversion.created_at) + timedelta(days=tenant.hold_days)
 
 
 def commissions_create_for_conversion(
@@ -194,6 +207,7 @@ def commissions_create_for_conversion(
     hold_reason = fraud_hold_reason(
         tenant=tenant, conversion=conversion, partner=partner, click=click
     )
+    hold_until = commission_hold_until(tenant=tenant, conversion=conversion)
     earners = [(1, partner)]
     if partner.recruited_by_id and any(r.tier == 2 for r in rules):
         recruiter = Partner.objects.filter(
@@ -219,7 +233,7 @@ def commissions_create_for_conversion(
                 trace=computation.trace,
                 status=CommissionStatus.ON_HOLD if hold_reason else CommissionStatus.PENDING,
                 hold_reason=hold_reason,
-                hold_until=conversion.occurred_at + timedelta(days=tenant.hold_days),
+                hold_until=hold_until,
             )
         )
     # One plain INSERT: on the conversion hot path bulk_create's query building cost ~10× the

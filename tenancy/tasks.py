@@ -3,7 +3,7 @@ import logging
 from celery import shared_task
 from django.utils import timezone
 
-from tenancy import emails, services
+from tenancy import emails, idempotency, services
 from tenancy.models import Invitation
 from tenancy.scope import all_tenants, tenant_task
 
@@ -36,3 +36,9 @@ def invitations_expire() -> int:
         return Invitation.objects.filter(
             accepted_at__isnull=True, revoked_at__isnull=True, expires_at__lte=timezone.now()
         ).update(revoked_at=timezone.now())
+
+
+@shared_task
+def idempotency_records_expire() -> int:
+    """Drop the API's Idempotency-Key answers once their retention is over."""
+    return idempotency.idempotency_records_expire()

@@ -3,14 +3,9 @@
 from __future__ import annotations
 
 from django.db.models import Count, QuerySet
-from django.utils import timezone
 
 from tenancy.models import Membership, Role
 from webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
-from webhooks.services import CLAIM_LEASE, OPEN_STATUSES
-
-# A scheduled retry is late only after this; a task in the queue just behind schedule is not.
-STALLED_GRACE = CLAIM_LEASE // 2
 
 
 def endpoint_list() -> QuerySet[WebhookEndpoint]:
@@ -35,19 +30,6 @@ def delivery_counts_for_endpoint(*, endpoint: WebhookEndpoint) -> dict[str, int]
     )
     counts.update({row["status"]: row["n"] for row in rows})
     return counts
-
-
-def delivery_list_stalled(*, limit: int = 1000) -> list[tuple[int, int, int]]:
-    """(tenant_id, delivery_id, next attempt) of open deliveries whose next attempt is overdue:
-    its task was lost (worker crash, broker restart) or its in-flight attempt's lease ran out.
-    Runs inside ``all_tenants()`` (the sweep spans every program)."""
-    overdue = timezone.now() - STALLED_GRACE
-    rows = (
-        WebhookDelivery.objects.filter(status__in=OPEN_STATUSES, next_attempt_at__lte=overdue)
-        .order_by("next_attempt_at")
-        .values_list("tenant_id", "pk", "attempts")[:limit]
-    )
-    return [(tenant_id, pk, attempts + 1) for tenant_id, pk, attempts in rows]
 
 
 def owner_memberships() -> QuerySet[Membership]:

@@ -18,7 +18,7 @@ from functools import partial
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -42,8 +42,16 @@ log = logging.getLogger(__name__)
 # Seconds to wait after failed attempt 1, 2, … of a cycle; one more attempt than delays.
 RETRY_DELAYS: tuple[int, ...] = (60, 5 * 60, 30 * 60, 2 * 3600, 12 * 3600)
 MAX_ATTEMPTS = len(RETRY_DELAYS) + 1
-# How long a claimed attempt may be in flight before the sweep assumes its worker died.
-CLAIM_LEASE = timedelta(minutes=5)
+# How long a claimed attempt may be in flight before the sweep assumes its worker died and sends
+# the next attempt: the whole request's deadline plus room for the rest of the task (DNS, which
+# http.client cannot time, and the database). A crash delays a delivery by this, so it is kept
+# near the request's own bound (docs/webhooks.md, 'Reliability'); the send task's time limits
+# stay under it so that an attempt still running is never sent again beside it.
+CLAIM_LEASE = timedelta(seconds=transport.REQUEST_DEADLINE + 15)
+# A waiting attempt (the first, or a retry) whose task has not started this long after it was
+# due is taken for lost — a broker restart, a worker killed holding it; a queue that is merely
+# behind by less is not late yet.
+QUEUE_GRACE = timedelta(minutes=1)
 OPEN_STATUSES = (DeliveryStatus.PENDING, DeliveryStatus.FAILED)
 USER_AGENT = "Partnerflow-Webhooks/1.0"
 
@@ -264,6 +272,32 @@ def delivery_claim(*, delivery_id: int, attempt: int) -> bool:
         next_attempt_at=now + CLAIM_LEASE,
     )
     return claimed == 1
+
+
+# A claimed attempt not yet answered: more attempts than at the cycle's start, still pending.
+IN_FLIGHT = Q(status=DeliveryStatus.PENDING, attempts__gt=F("cycle_start"))
+
+
+@transaction.atomic
+def deliveries_take_stalled(*, limit: int = 1000) -> list[tuple[int, int, int]]:
+    """(tenant_id, delivery_id, next attempt) of the open deliveries whose next attempt is
+    overdue: one in flight whose lease ran out (its worker died), or a waiting one whose task is
+    later than QUEUE_GRACE (lost). Each is moved on — by a lease, or to now — so that the sweep,
+    which runs every few seconds, hands it out again only a lease or a grace later, not on every
+    run while the queue drains. Rows being claimed are skipped (locked); a claimed one no longer
+    matches. Runs inside ``all_tenants()``."""
+    now = timezone.now()
+    overdue = Q(IN_FLIGHT, next_attempt_at__lte=now) | Q(next_attempt_at__lte=now - QUEUE_GRACE)
+    rows = list(
+        WebhookDelivery.objects.filter(overdue, status__in=OPEN_STATUSES)
+        .order_by("next_attempt_at")
+        .select_for_update(skip_locked=True)
+        .values_list("tenant_id", "pk", "attempts")[:limit]
+    )
+    WebhookDelivery.objects.filter(pk__in=[pk for _tenant, pk, _attempts in rows]).update(
+        next_attempt_at=Case(When(IN_FLIGHT, then=Value(now + CLAIM_LEASE)), default=Value(now))
+    )
+    return [(tenant_id, pk, attempts + 1) for tenant_id, pk, attempts in rows]
 
 
 def delivery_attempt(*, delivery_id: int, attempt: int) -> int | None:

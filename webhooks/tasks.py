@@ -5,7 +5,7 @@ import logging
 from celery import shared_task
 
 from tenancy.scope import all_tenants, tenant_task
-from webhooks import selectors, services
+from webhooks import services
 from webhooks.models import WebhookEndpoint
 
 log = logging.getLogger(__name__)
@@ -16,9 +16,13 @@ def delivery_enqueue(tenant_id: int, delivery_id: int, attempt: int, countdown: 
 
 
 # Long countdowns on the Redis broker may be delivered more than once (visibility timeout);
-# the claim in delivery_attempt makes a duplicate a no-op. The time limits stay well under
-# services.CLAIM_LEASE so that the sweep never re-sends an attempt that is still running.
-@shared_task(soft_time_limit=60, time_limit=90)
+# the claim in delivery_attempt makes a duplicate a no-op. The hard time limit is the claim's
+# lease, counted from before the claim: a task still running then is killed first, so the sweep
+# never sends the next attempt beside one in flight.
+@shared_task(
+    soft_time_limit=services.CLAIM_LEASE.total_seconds() - 5,
+    time_limit=services.CLAIM_LEASE.total_seconds(),
+)
 @tenant_task
 def delivery_send(tenant_id: int, delivery_id: int, attempt: int) -> None:
     retry_in = services.delivery_attempt(delivery_id=delivery_id, attempt=attempt)
@@ -37,9 +41,10 @@ def endpoint_disabled_notify(tenant_id: int, endpoint_id: int) -> None:
 
 @shared_task
 def deliveries_requeue_stalled() -> int:
-    """Beat: re-enqueue deliveries whose next attempt is overdue (their task was lost)."""
+    """Beat: re-enqueue deliveries whose next attempt is overdue (their task was lost, or their
+    worker died mid-attempt)."""
     with all_tenants():
-        due = selectors.delivery_list_stalled()
+        due = services.deliveries_take_stalled()
     for tenant_id, delivery_id, attempt in due:
         delivery_enqueue(tenant_id, delivery_id, attempt)
     if due:

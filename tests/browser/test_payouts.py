@@ -4,12 +4,10 @@ marks the payout paid; the partner sees the payout and opens its printable state
 import csv
 import io
 import re
-from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from django.utils import timezone
 from playwright.sync_api import expect
 
 from partners.conversions import conversion_record
@@ -19,6 +17,7 @@ from tenancy.models import Role
 from tenancy.scope import tenant_scope
 from tests.browser.helpers import login
 from tests.factories import PASSWORD, MembershipFactory, PartnerFactory, TenantFactory, UserFactory
+from tests.payouts.payout_world import recorded_days_ago
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -30,14 +29,14 @@ def test_manager_pays_a_batch_and_the_partner_sees_it(live_server, new_page):
     partner = PartnerFactory(tenant=tenant, name="Olga Reviewer", email="olga@blog.test")
     with tenant_scope(tenant):
         CommissionRule.objects.create(name="10%", kind="sale", model="percent", value=Decimal("10"))
-        conversion_record(
-            tenant=tenant,
-            kind="sale",
-            external_id="order-501",
-            amount="12345.00",
-            partner=partner.code,
-            occurred_at=timezone.now() - timedelta(days=45),
-        )
+        with recorded_days_ago(45):  # long past its hold period
+            conversion_record(
+                tenant=tenant,
+                kind="sale",
+                external_id="order-501",
+                amount="12345.00",
+                partner=partner.code,
+            )
         batches.payout_details_change(
             partner=partner,
             method="card",

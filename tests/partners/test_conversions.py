@@ -9,7 +9,9 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from partners import services as partners_services
 from partners.models import Click, Conversion, Coupon, Customer, PartnerStatus, ReferralLink
+from payouts import services as payouts_services
 from payouts.models import Commission, CommissionRule, CommissionStatus, LedgerEntry
 from tenancy.models import IdempotencyRecord
 from tenancy.scope import tenant_scope
@@ -44,9 +46,9 @@ def test_a_sale_is_recorded_and_earns_its_commission(world_a):
         commission = Commission.objects.get(conversion_id=body["id"])
         assert commission.amount == Decimal("250.05")
         assert commission.status == CommissionStatus.PENDING
-        assert commission.hold_until == Conversion.objects.get(
-            pk=body["id"]
-        ).occurred_at + timedelta(days=30)
+        conversion = Conversion.objects.get(pk=body["id"])
+        assert conversion.occurred_at == conversion.created_at  # occurred_at unsent: now
+        assert commission.hold_until == conversion.created_at + timedelta(days=30)
         assert commission.trace["base"]["name"] == "Aardvark sales 10%"
         assert not LedgerEntry.objects.filter(commission=commission).exists()
 
@@ -126,6 +128,77 @@ def test_invalid_conversions_name_the_field(world_a, data, field, message):
     errors = response.json()["errors"]
     assert errors[0]["field"] == field, errors
     assert message in errors[0]["message"]
+    with scoped(world_a):
+        assert not Conversion.objects.filter(external_id="x").exists()
+
+
+def test_a_backdated_conversion_is_held_from_when_it_was_recorded(world_a):
+    """occurred_at months ago does not make the commission payable at the next approval: the
+    hold period (the refund window) starts when the program learns of the sale."""
+    partner = world_a.partners[0]
+    occurred_at = timezone.now() - timedelta(days=200)
+    body = post(
+        world_a,
+        {
+            "kind": "sale",
+            "external_id": "late-1",
+            "amount": "1000",
+            "partner": partner.code,
+            "occurred_at": occurred_at.isoformat(),
+        },
+    ).json()
+    with scoped(world_a):
+        conversion = Conversion.objects.get(pk=body["id"])
+        assert conversion.occurred_at == occurred_at
+        commission = Commission.objects.get(conversion=conversion)
+        assert commission.hold_until == conversion.created_at + timedelta(days=30)
+        payouts_services.commissions_approve_matured()
+        commission.refresh_from_db()
+        assert commission.status == CommissionStatus.PENDING
+        payouts_services.commissions_approve_matured(now=conversion.created_at + timedelta(days=30))
+        commission.refresh_from_db()
+        assert commission.status == CommissionStatus.APPROVED
+
+
+def test_a_clock_slightly_ahead_holds_from_occurred_at(world_a):
+    occurred_at = timezone.now() + timedelta(minutes=4)  # within the allowed skew
+    body = post(
+        world_a,
+        {
+            "kind": "sale",
+            "external_id": "ahead-1",
+            "amount": "100",
+            "partner": world_a.partners[0].code,
+            "occurred_at": occurred_at.isoformat(),
+        },
+    ).json()
+    with scoped(world_a):
+        commission = Commission.objects.get(conversion_id=body["id"])
+    assert commission.hold_until == occurred_at + timedelta(days=30)
+
+
+@pytest.mark.parametrize(
+    "occurred_at",
+    [
+        "0001-01-01T00:00:00Z",
+        "1970-01-01T00:00:00Z",
+        (timezone.now() - timedelta(days=366)).isoformat(),
+    ],
+)
+def test_occurred_at_more_than_a_year_ago_is_refused(world_a, occurred_at):
+    response = post(
+        world_a,
+        {"kind": "sale", "external_id": "x", "amount": "100", "occurred_at": occurred_at},
+    )
+    assert response.status_code == 400
+    assert response.json()["errors"] == [
+        {
+            "field": "occurred_at",
+            "code": "invalid",
+            "message": "At most a year in the past; import older history from the dashboard "
+            "(Imports).",
+        }
+    ]
     with scoped(world_a):
         assert not Conversion.objects.filter(external_id="x").exists()
 
@@ -269,11 +342,73 @@ def test_a_customer_stays_with_the_partner_who_referred_them_first(world_a):
 
 def test_unattributed_conversions_are_kept_without_commission(world_a):
     body = post(
-        world_a, {"kind": "sale", "external_id": "u-1", "amount": "100", "partner": "nobody"}
+        world_a,
+        {"kind": "sale", "external_id": "u-1", "amount": "100", "coupon": "NO-SUCH-COUPON"},
     ).json()
     assert (body["attribution"], body["partner"]) == ("none", None)
     response = Client().get(f"{URL}?attribution=none", **world_a.api_headers())
     assert [c["external_id"] for c in response.json()["results"]] == ["u-1"]
+    with scoped(world_a):
+        assert not Commission.objects.filter(conversion_id=body["id"]).exists()
+
+
+@pytest.mark.parametrize("reference", ["nobody", "999999999"])
+def test_a_partner_reference_that_names_nobody_is_refused(world_a, world_b, reference):
+    response = post(
+        world_a, {"kind": "sale", "external_id": "x", "amount": "100", "partner": reference}
+    )
+    assert response.status_code == 400
+    assert response.json()["errors"] == [
+        {
+            "field": "partner",
+            "code": "unknown_partner",
+            "message": "No partner of this program has this code or id.",
+        }
+    ]
+    with scoped(world_a):
+        assert not Conversion.objects.filter(external_id="x").exists()
+
+
+def test_another_programs_partner_is_unknown(world_a, world_b):
+    foreign = world_b.partners[0]
+    for reference in (foreign.code, str(foreign.pk)):
+        response = post(
+            world_a, {"kind": "sale", "external_id": "x", "amount": "100", "partner": reference}
+        )
+        assert (response.status_code, response.json()["errors"][0]["code"]) == (
+            400,
+            "unknown_partner",
+        )
+
+
+def test_an_archived_partners_sale_is_recorded_and_says_it_earns_nothing(world_a):
+    """A code from a cookie may name a partner archived since: the sale is real and kept,
+    attributed to them, and the answer shows why it earns nothing."""
+    partner = world_a.partners[1]
+    with scoped(world_a):
+        partners_services.partner_archive(partner=partner, by=world_a.manager)
+    response = post(
+        world_a, {"kind": "sale", "external_id": "a-1", "amount": "100", "partner": partner.code}
+    )
+    assert response.status_code == 201
+    body = response.json()
+    assert (body["partner"], body["attribution"], body["partner_status"]) == (
+        partner.pk,
+        "partner",
+        "archived",
+    )
+    detail = Client().get(f"{URL}/{body['id']}", **world_a.api_headers()).json()
+    assert detail["partner_status"] == "archived"
+    active = post(
+        world_a,
+        {
+            "kind": "sale",
+            "external_id": "a-2",
+            "amount": "100",
+            "partner": world_a.partners[0].code,
+        },
+    ).json()
+    assert active["partner_status"] == "active"
     with scoped(world_a):
         assert not Commission.objects.filter(conversion_id=body["id"]).exists()
 
@@ -286,7 +421,7 @@ def test_suspended_partners_earn_nothing(world_a):
     body = post(
         world_a, {"kind": "sale", "external_id": "s-1", "amount": "100", "partner": partner.code}
     ).json()
-    assert body["partner"] == partner.pk
+    assert (body["partner"], body["partner_status"]) == (partner.pk, "suspended")
     with scoped(world_a):
         assert not Commission.objects.filter(conversion_id=body["id"]).exists()
 
@@ -372,28 +507,23 @@ def test_a_failed_write_does_not_burn_the_idempotency_key(world_a):
 
 def test_list_filters_and_detail(world_a, world_b):
     code = world_a.partners[1].code
-    post(
-        world_a,
-        {
-            "kind": "lead",
-            "external_id": "lf-1",
-            "partner": code,
-            "occurred_at": "2025-01-10T10:00:00Z",
-        },
-    )
-    post(
-        world_a,
-        {
-            "kind": "lead",
-            "external_id": "lf-2",
-            "partner": code,
-            "occurred_at": "2025-02-10T10:00:00Z",
-        },
-    )
+    today = timezone.now().date()
+    for external_id, days_ago in (("lf-1", 60), ("lf-2", 30)):
+        occurred_at = f"{today - timedelta(days=days_ago)}T10:00:00Z"
+        post(
+            world_a,
+            {
+                "kind": "lead",
+                "external_id": external_id,
+                "partner": code,
+                "occurred_at": occurred_at,
+            },
+        )
     client, headers = Client(), world_a.api_headers()
     pid = world_a.partners[1].pk
+    after, before = today - timedelta(days=45), today - timedelta(days=15)
     got = client.get(
-        f"{URL}?kind=lead&partner={pid}&occurred_after=2025-02-01&occurred_before=2025-03-01",
+        f"{URL}?kind=lead&partner={pid}&occurred_after={after}&occurred_before={before}",
         **headers,
     ).json()
     assert [c["external_id"] for c in got["results"]] == ["lf-2"]

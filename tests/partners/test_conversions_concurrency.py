@@ -4,6 +4,7 @@ connections: one conversion, one commission, every answer the same id (or a 409)
 import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -50,7 +51,7 @@ def test_fifty_concurrent_identical_posts(transactional_db, world_a, headers):
         "external_id": "storm-1",
         "amount": "999.99",
         "partner": world_a.partners[0].code,
-        "occurred_at": "2020-01-01T10:00:00Z",
+        "occurred_at": (timezone.now() - timedelta(days=200)).isoformat(),
     }
     results = _storm(world_a, payload, headers)
     statuses = sorted(status for status, _ in results)
@@ -64,9 +65,11 @@ def test_fifty_concurrent_identical_posts(transactional_db, world_a, headers):
         assert Conversion.objects.filter(external_id="storm-1").count() == 1
         commission = Commission.objects.get(conversion__external_id="storm-1")
         assert commission.amount == Decimal("100.00")
-        # Long past its hold period: one approval, exactly one accrual, whatever runs twice.
-        services.commissions_approve_matured(now=timezone.now())
-        services.commissions_approve_matured(now=timezone.now())
+        # Once its hold period is over (from the recording): one approval, exactly one
+        # accrual, whatever runs twice.
+        matured = commission.hold_until
+        services.commissions_approve_matured(now=matured)
+        services.commissions_approve_matured(now=matured)
         assert LedgerEntry.objects.filter(commission=commission).count() == 1
         if headers:
             assert IdempotencyRecord.objects.filter(key="storm-key").count() == 1

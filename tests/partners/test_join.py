@@ -109,3 +109,17 @@ def test_a_logged_in_user_joins_with_their_account(world_a):
     )
     # Joining again just goes to the cabinet.
     assert client.get(url(world_a))["Location"] == f"/p/{world_a.tenant.slug}/"
+
+
+def test_a_disposable_email_waits_for_review_even_when_the_program_auto_approves(world_a, anon):
+    world_a.tenant.auto_approve_partners = True
+    world_a.tenant.save()
+    anon.post(url(world_a), join_data(email="olga@mailinator.com"))
+    anon.logout()
+    anon.post(url(world_a), join_data(email="ivan@reviews.test", name="Ivan Reviews"))
+    statuses = dict(
+        Partner.unscoped.filter(email__in=["olga@mailinator.com", "ivan@reviews.test"]).values_list(
+            "email", "status"
+        )
+    )
+    assert statuses == {"olga@mailinator.com": "pending", "ivan@reviews.test": "active"}

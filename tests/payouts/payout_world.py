@@ -3,6 +3,7 @@
 from datetime import timedelta
 from decimal import Decimal
 
+import time_machine
 from django.utils import timezone
 
 from partners.conversions import conversion_record
@@ -15,17 +16,23 @@ ACCOUNT, BIK = "40702810038000017240", "044525225"
 INN = "500100732259"  # 12 digits, both check digits valid
 
 
+def recorded_days_ago(days: int):
+    """Inside: the clock reads ``days`` ago, so a conversion recorded there occurred and was
+    recorded then — the hold period counts from the recording (docs/money.md)."""
+    return time_machine.travel(timezone.now() - timedelta(days=days), tick=False)
+
+
 def earn(world, partner, sale: str, *, external_id: str, days_ago: int = 40) -> Commission:
     """A sale long past its hold period: its commission (10% by the world's rule) is approved
     by the next batch."""
-    conversion = conversion_record(
-        tenant=world.tenant,
-        kind="sale",
-        external_id=external_id,
-        amount=sale,
-        partner=partner.code,
-        occurred_at=timezone.now() - timedelta(days=days_ago),
-    ).conversion
+    with recorded_days_ago(days_ago):
+        conversion = conversion_record(
+            tenant=world.tenant,
+            kind="sale",
+            external_id=external_id,
+            amount=sale,
+            partner=partner.code,
+        ).conversion
     return Commission.objects.get(conversion=conversion, tier=1)
 
 

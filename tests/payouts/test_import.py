@@ -1,12 +1,15 @@
 """``manage.py import_conversions``: row errors with line numbers, valid rows in, re-runs no-ops."""
 
+from datetime import timedelta
 from decimal import Decimal
 from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 
 from partners.models import Conversion, Customer
+from payouts import services
 from payouts.models import Commission, CommissionRule
 from tenancy.scope import tenant_scope
 
@@ -162,3 +165,34 @@ def test_each_column_is_checked_by_its_model_field(world_a, tmp_path):
             ("imp-largest", Decimal("999999999999999.99")),
             ("imp-zeros", Decimal("10.00")),
         ]
+
+
+def test_imported_history_is_held_from_the_import(world_a, tmp_path):
+    """An import may bring years-old history, but its commissions wait the hold period from
+    the import: backdating does not make a sale payable at the next approval."""
+    partner = world_a.partners[0]
+    now = timezone.now()
+    two_years_ago = (now - timedelta(days=730)).isoformat()
+    run(world_a, tmp_path, HEADER + f"old-1,sale,{partner.code},,1000.00,RUB,{two_years_ago}\n")
+    with tenant_scope(world_a.tenant):
+        commission = Commission.objects.get(conversion__external_id="old-1")
+        assert commission.conversion.occurred_at.isoformat() == two_years_ago
+        assert commission.hold_until >= now + timedelta(days=30)
+        assert commission.hold_until - commission.created_at == timedelta(days=30)
+        services.commissions_approve_matured()
+        commission.refresh_from_db()
+        assert commission.status == "pending"
+
+
+def test_imported_dates_more_than_ten_years_ago_are_row_errors(world_a, tmp_path):
+    eleven_years_ago = (timezone.now() - timedelta(days=4018)).isoformat()
+    text = (
+        HEADER
+        + "old-2,sale,,,1000.00,RUB,0001-01-01T00:00:00Z\n"  # line 2
+        + f"old-3,sale,,,1000.00,RUB,{eleven_years_ago}\n"  # line 3
+    )
+    _out, err = run(world_a, tmp_path, text)
+    assert err.splitlines() == [
+        "line 2: occurred_at: more than 10 years ago",
+        "line 3: occurred_at: more than 10 years ago",
+    ]

@@ -16,6 +16,7 @@ from payouts import selectors, services
 from payouts.models import Commission, CommissionRule, CommissionStatus, EntryKind, LedgerEntry
 from payouts.tasks import commissions_approve_matured, commissions_approve_matured_all
 from tenancy.scope import tenant_scope
+from tests.payouts.payout_world import recorded_days_ago
 
 
 @pytest.fixture
@@ -46,7 +47,8 @@ def balance(partner):
 
 def test_hold_maturation_at_the_boundary(scope_a):
     start = timezone.now().replace(microsecond=0)
-    conversion = record_sale(scope_a, "m-1", occurred_at=start)
+    with time_machine.travel(start, tick=False):  # recorded as it occurred
+        conversion = record_sale(scope_a, "m-1")
     commission = Commission.objects.get(conversion=conversion)
     Commission.objects.exclude(pk=commission.pk).update(
         status=CommissionStatus.REJECTED
@@ -215,12 +217,8 @@ def test_review_of_held_commissions(scope_a):
     assert commission.status == "pending"  # released, still inside its hold period
     with pytest.raises(services.ConflictError):
         services.commission_review(commission=commission, approve=True, user=scope_a.manager)
-    old = record_sale(
-        scope_a,
-        "h-2",
-        customer_email=partner.email,
-        occurred_at=timezone.now() - timedelta(days=40),
-    )
+    with recorded_days_ago(40):
+        old = record_sale(scope_a, "h-2", customer_email=partner.email)
     commission = Commission.objects.get(conversion=old)
     services.commission_review(commission=commission, approve=True, user=scope_a.manager)
     commission.refresh_from_db()
@@ -328,8 +326,9 @@ def test_commission_rules_api(world_a):
 
 
 def test_approval_runs_in_batches_until_nothing_is_left(scope_a):
-    for i in range(5):
-        record_sale(scope_a, f"batch-{i}", occurred_at=timezone.now() - timedelta(days=31))
+    with recorded_days_ago(31):
+        for i in range(5):
+            record_sale(scope_a, f"batch-{i}")
     assert services.commissions_approve_matured(batch=2) == 5  # 2 + 2 + 1 (the world's is younger)
     assert Commission.objects.filter(status="approved").count() == 5
     assert LedgerEntry.objects.filter(kind="accrual").count() == 5

@@ -5,8 +5,10 @@ import re
 from datetime import date, datetime
 from decimal import Decimal
 
+import time_machine
 from django.test import Client
 
+from partners import services as partners_services
 from partners.conversions import conversion_record, conversion_refund
 from partners.models import Conversion
 from payouts import selectors
@@ -84,9 +86,34 @@ def test_conversion_list_shows_unattributed(world_a):
     assert "Aardvark-order-1" not in text
 
 
+def test_conversion_list_flags_a_partner_who_does_not_earn(world_a):
+    archived, active = world_a.partners[0], world_a.partners[1]
+    with tenant_scope(world_a.tenant):
+        for partner in (archived, active):
+            conversion_record(
+                tenant=world_a.tenant,
+                kind="sale",
+                external_id=f"sale-{partner.code}",
+                amount="100.00",
+                partner=partner.code,
+            )
+        partners_services.partner_archive(partner=archived, by=world_a.manager)
+    page = world_a.client_for(world_a.analyst).get(url(world_a, "conversions/?kind=sale"))
+    rows = re.findall(r"<tr>(.*?)</tr>", page.content.decode(), re.S)
+    flagged = {
+        name
+        for row in rows
+        if "Archived: earns nothing" in row
+        for name in re.findall(r"<td>(sale-[^<]*)</td>", row)
+    }
+    assert flagged == {f"sale-{archived.code}"}
+    assert any(f"sale-{active.code}" in row for row in rows)
+
+
 def test_conversion_list_filters(world_a):
     first, second = world_a.partners[0], world_a.partners[1]
-    with tenant_scope(world_a.tenant):
+    # Recorded in the spring of 2026: the API takes conversions up to a year back.
+    with tenant_scope(world_a.tenant), time_machine.travel("2026-05-01T00:00:00Z", tick=False):
         for external_id, kind, partner, occurred in (
             ("f-lead", "lead", second, "2026-03-10T12:00:00+03:00"),
             ("f-sale-march", "sale", second, "2026-03-20T12:00:00+03:00"),
@@ -116,6 +143,36 @@ def test_conversion_list_filters(world_a):
     # Days are the program's (Moscow): 00:30 on 2 April there is still 1 April in UTC.
     assert listed("from=2026-04-02&to=2026-04-02") == {"f-sale-april"}
     assert listed("attribution=partner&kind=action") == set()
+
+
+def test_a_disposable_customer_email_is_held_for_review_and_flagged(world_a):
+    partner = world_a.partners[0]
+    with tenant_scope(world_a.tenant):
+        for external_id, email in (("burner", "buyer@mailinator.com"), ("real", "b@shop.test")):
+            conversion_record(
+                tenant=world_a.tenant,
+                kind="sale",
+                external_id=external_id,
+                amount="100",
+                partner=partner.code,
+                customer_email=email,
+            )
+        held = Commission.objects.get(conversion__external_id="burner")
+        fine = Commission.objects.get(conversion__external_id="real")
+    assert (held.status, held.hold_reason) == (
+        "on_hold",
+        "The customer's email is at a disposable mail service (mailinator.com).",
+    )
+    assert (fine.status, fine.hold_reason) == ("pending", "")
+    manager = world_a.client_for(world_a.manager)
+    queue = manager.get(url(world_a, "commissions/review/")).content.decode()
+    assert "The customer&#x27;s email is at a disposable mail service (mailinator.com)." in queue
+    listing = manager.get(url(world_a, "conversions/?kind=sale")).content.decode()
+    rows = re.findall(r"<tr>(.*?)</tr>", listing, re.S)
+    flagged = [row for row in rows if 'data-testid="disposable-customer"' in row]
+    assert len(flagged) == 1
+    assert "<td>burner" in flagged[0]
+    assert "Disposable customer email" in flagged[0]
 
 
 def test_review_queue_approve_reject_and_analysts_are_refused(world_a):

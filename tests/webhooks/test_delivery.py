@@ -11,6 +11,7 @@ from decimal import Decimal
 
 import pytest
 from django.db import connection, transaction
+from django.test import Client
 from django.utils import timezone
 
 from core.errors import ConflictError, ServiceError
@@ -490,3 +491,45 @@ def test_a_real_worker_delivers_a_published_event(world_a, receiver, celery_work
     delivery = delivery_of(endpoint)
     assert (delivery.status, delivery.attempts, delivery.response_code) == ("succeeded", 1, 200)
     assert json.loads(requests[0].body)["data"] == {"amount": "99.00"}
+
+
+ZONE = "An address with a zone id names one of our own network links; use a public one."
+
+
+@pytest.mark.parametrize("private_targets_allowed", [True, False], ids=["dev", "production"])
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("http://[fe80::1%25eth0]/x", ZONE),
+        ("https://[fe80::1%eth0]:8443/x", ZONE),
+        ("http://[::ffff:169.254.1.1%25lo]/", ZONE),
+        ("http://[2001:db8::1%251]/x", ZONE),
+        ("http://[v1.fe80::1]/x", "Between [ ] put an IPv6 address."),
+        ("http://exa%6Dple.com/hooks", "Write the host name without percent-encoding."),
+    ],
+)
+def test_scoped_and_odd_address_forms_are_refused_when_saved(
+    world_a, settings, url, message, private_targets_allowed
+):
+    """They resolved to nothing when saved, so they were accepted, and then failed every
+    delivery; a zone id names a link of our own machine."""
+    settings.WEBHOOKS_ALLOW_PRIVATE_TARGETS = private_targets_allowed
+    with tenant_scope(world_a.tenant), pytest.raises(ServiceError) as error:
+        services.endpoint_create(tenant=world_a.tenant, url=url, events=["partner.created"])
+    assert (error.value.field, error.value.message) == ("url", message)
+
+
+def test_a_zone_id_is_refused_by_the_api_too(world_a):
+    response = Client().post(
+        "/api/v1/webhook-endpoints",
+        {"url": "http://[fe80::1%25eth0]/x", "events": ["partner.created"]},
+        content_type="application/json",
+        **world_a.api_headers(),
+    )
+    assert response.status_code == 400
+    assert response.json()["errors"] == [{"field": "url", "code": "invalid", "message": ZONE}]
+
+
+def test_a_bracketed_ipv6_address_is_still_accepted(world_a):
+    endpoint = make_endpoint(world_a, "https://[2001:db8::1]:8443/hooks")
+    assert endpoint.url == "https://[2001:db8::1]:8443/hooks"

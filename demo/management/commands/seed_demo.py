@@ -6,6 +6,7 @@ from decimal import Decimal
 
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.db.models import DateTimeField, ExpressionWrapper, OuterRef, Subquery
 from django.utils import timezone
 from tqdm import tqdm
 
@@ -135,6 +136,7 @@ class Command(BaseCommand):
                 imported = conversions_import(
                     tenant=tenant, lines=conversions_csv(people, tenant.currency)
                 )
+                self._history_holds(tenant)
                 steps.update()
                 refunds = self._refunds(rng, now)
                 steps.update()
@@ -364,6 +366,18 @@ class Command(BaseCommand):
         for start in range(0, len(rows), 50_000):
             clicks_write(rows[start : start + 50_000])
         return len(rows)
+
+    def _history_holds(self, tenant) -> None:
+        """The demo's year of conversions stands for sales recorded as they happened, so
+        their commissions hold from then; an import holds from the import (docs/money.md)."""
+        conversion = Conversion.objects.filter(pk=OuterRef("conversion_id"))
+        occurred_at = conversion.values("occurred_at")[:1]
+        Commission.objects.update(
+            hold_until=ExpressionWrapper(
+                Subquery(occurred_at) + timedelta(days=tenant.hold_days),
+                output_field=DateTimeField(),
+            )
+        )
 
     def _refunds(self, rng, now) -> int:
         """About 4% of sales are returned in full, 2% in part — within their refund window."""
