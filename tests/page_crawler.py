@@ -60,8 +60,17 @@ def links(url: str, body: str) -> list[str]:
     return [urldefrag(urljoin(url, html.unescape(href)))[0] for href in HREF.findall(body)]
 
 
-def crawl(client: Client, start: list[str], *, within: str, limit: int = 1500) -> Crawl:
-    """GETs ``start`` and every link under ``within`` found on the pages, each URL once."""
+def crawl(
+    client: Client,
+    start: list[str],
+    *,
+    within: str,
+    skip: tuple[str, ...] = (),
+    follow: bool = True,
+    limit: int = 1500,
+) -> Crawl:
+    """GETs ``start`` and (``follow``) every link under ``within`` but not under ``skip`` found
+    on the pages, each URL once."""
     result = Crawl()
     queue, seen = deque(start), set(start)
     while queue:
@@ -76,8 +85,8 @@ def crawl(client: Client, start: list[str], *, within: str, limit: int = 1500) -
             continue
         body = response.content.decode()
         result.pages[url] = body
-        for link in links(url, body):
-            if link.startswith(within) and link not in seen:
+        for link in links(url, body) if follow else []:
+            if link.startswith(within) and not link.startswith(skip) and link not in seen:
                 seen.add(link)
                 queue.append(link)
         assert len(seen) <= limit, f"over {limit} URLs: the crawl does not end ({url})"
