@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
@@ -14,7 +12,6 @@ from django.db.models.expressions import RawSQL
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
-from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 
 from analytics import charts, rankings, rebuild, selectors, services
@@ -22,6 +19,7 @@ from analytics.models import ProgramCost
 from analytics.periods import PRESETS, DashboardQuery, parse_query
 from analytics.tasks import rollups_rebuild
 from core.errors import ServiceError
+from core.exports import Table, table_response
 from core.validation import field_clean
 from partners.geography import GeographyTier
 from partners.models import (
@@ -287,14 +285,6 @@ def _export_rows(request: TeamRequest, table: str) -> tuple[list[str], list[list
     raise Http404
 
 
-def _xlsx_cell(value):
-    if isinstance(value, Decimal):
-        return float(value)  # a spreadsheet's numbers are floats: display only
-    if isinstance(value, Promise):
-        return str(value)  # a translated label
-    return value
-
-
 @manager_page("view")
 def export(request: TeamRequest) -> HttpResponse:
     """Any dashboard table (?table=…) as CSV or XLSX (?format=…), for the same period and
@@ -302,31 +292,9 @@ def export(request: TeamRequest) -> HttpResponse:
     table, fmt = request.GET.get("table", ""), request.GET.get("format", "csv")
     header, rows = _export_rows(request, table)
     filename = f"{request.tenant.slug}-{table}-{local_today(tenant=request.tenant).isoformat()}"
-    if fmt == "csv":
-        response = HttpResponse(content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="{filename}.csv"'
-        response.write("\ufeff")  # so that Excel reads the file as UTF-8
-        writer = csv.writer(response)
-        writer.writerow([str(h) for h in header])
-        writer.writerows([["" if v is None else v for v in row] for row in rows])
-        return response
-    if fmt == "xlsx":
-        from openpyxl import Workbook
-
-        workbook = Workbook(write_only=True)
-        sheet = workbook.create_sheet(table[:31])
-        sheet.append([str(h) for h in header])
-        for row in rows:
-            sheet.append([_xlsx_cell(v) for v in row])
-        buffer = io.BytesIO()
-        workbook.save(buffer)
-        response = HttpResponse(
-            buffer.getvalue(),
-            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        )
-        response["Content-Disposition"] = f'attachment; filename="{filename}.xlsx"'
-        return response
-    raise Http404
+    return table_response(
+        Table(header=header, rows=rows, title=table), fmt=fmt, filename=filename, bom=True
+    )
 
 
 def _parse_costs(data) -> tuple[dict, dict[str, str]]:

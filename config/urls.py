@@ -1,11 +1,18 @@
 import sys
 
+from csp.constants import UNSAFE_INLINE
+from csp.decorators import csp_update
 from django.contrib import admin
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect, JsonResponse
 from django.template import loader
+from django.templatetags.static import static
 from django.urls import include, path
 from django.views.defaults import page_not_found, server_error
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import (
+    SpectacularAPIView,
+    SpectacularRedocView,
+    SpectacularSwaggerSplitView,
+)
 
 from analytics.urls import manager_urlpatterns as analytics_manager_urlpatterns
 from campaigns.urls import cabinet_urlpatterns as campaign_cabinet_urlpatterns
@@ -40,9 +47,20 @@ urlpatterns = [
     path("p/<slug:tenant_slug>/", include(campaign_cabinet_urlpatterns)),
     *campaign_public_urlpatterns,
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
-    path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+    # The Content-Security-Policy allows no inline script: Swagger UI's init script is served
+    # from its own URL. Redoc styles itself with injected <style> elements (styled-components),
+    # so its page alone allows inline styles (docs/architecture.md, "Front end").
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
+    path(
+        "api/redoc/",
+        csp_update({"style-src": [UNSAFE_INLINE]})(
+            SpectacularRedocView.as_view(url_name="api-schema")
+        ),
+        name="api-redoc",
+    ),
     path("admin/", admin.site.urls),
+    # Browsers ask for it on pages that name no icon (the admin's, the API docs').
+    path("favicon.ico", lambda request: HttpResponsePermanentRedirect(static("favicon.svg"))),
 ]
 
 

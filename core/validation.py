@@ -13,9 +13,12 @@ from typing import Any, TypeVar
 from django.core.exceptions import NON_FIELD_ERRORS, FieldDoesNotExist, ValidationError
 from django.db import models
 from django.db.models import Field
+from django.utils.deconstruct import deconstructible
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 
 from core.errors import ServiceError
+from core.exports import FORMULA_START
 
 M = TypeVar("M", bound=models.Model)
 
@@ -162,3 +165,34 @@ def values_clean(model: type[models.Model], values: dict[str, Any]) -> dict[str,
     instance = model(**values)
     model_validate(instance, fields=values, unique=False)
     return {name: getattr(instance, name) for name in values}
+
+
+@deconstructible
+class NoFormulaStart:
+    """Refuses text that a spreadsheet would run as a formula (it starts with ``=``, ``+``,
+    ``-``, ``@``, a tab or a carriage return), for fields that leave the product in files others
+    open — a payee's name in the bank register. The exports neutralise such text anyway
+    (core.exports); a bank's import may not read the quote they add, so it is refused at entry.
+    ``label`` names the field in the message."""
+
+    code = "formula"
+
+    def __init__(self, label: Any) -> None:
+        self.label = label
+
+    def __call__(self, value: Any) -> None:
+        if isinstance(value, str) and value.startswith(FORMULA_START):
+            raise ValidationError(
+                _(
+                    "%(field)s cannot start with “=”, “+”, “-”, “@”, a tab or a line break: "
+                    "a spreadsheet would run it as a formula."
+                ),
+                code=self.code,
+                params={"field": capfirst(self.label)},
+            )
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, NoFormulaStart) and str(other.label) == str(self.label)
+
+    def __hash__(self) -> int:
+        return hash(str(self.label))

@@ -1,28 +1,19 @@
 """Manager pages for imports. Everyone on the team may look at the jobs; owners and managers
 (``operate``) start them."""
 
-import csv
-
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET
 
 from core.errors import ServiceError
+from core.exports import Table, table_response
 from imports import selectors, services
 from imports.columns import COLUMNS
 from imports.forms import ImportForm
 from imports.models import ImportKind
 from tenancy.requests import TeamRequest
 from tenancy.views import manager_page
-
-# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection); the
-# error messages quote the file's own values, so such a cell is written after an apostrophe.
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _cell(value):
-    return f"'{value}" if isinstance(value, str) and value.startswith(FORMULA_START) else value
 
 
 def _job_or_404(job_id: int):
@@ -80,9 +71,6 @@ def import_job_detail(request: TeamRequest, importjob_id: int) -> HttpResponse:
 @require_GET
 def import_job_errors(request: TeamRequest, importjob_id: int) -> HttpResponse:
     job = _job_or_404(importjob_id)
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="import-{job.pk}-errors.csv"'
-    writer = csv.writer(response)
-    writer.writerow(["line", "column", "message"])
-    writer.writerows([_cell(value) for value in row] for row in job.errors)
-    return response
+    # The messages quote the file's own values: the writer keeps them from running as formulas.
+    table = Table(header=["line", "column", "message"], rows=job.errors, title="errors")
+    return table_response(table, fmt="csv", filename=f"import-{job.pk}-errors")

@@ -7,6 +7,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from core.validation import NoFormulaStart
 from partners.geography import GeographyTier
 from partners.models import (
     ActivitySegment,
@@ -282,12 +283,19 @@ class PayoutDetails(TenantOwned):
 
     partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="payout_details")
     method = models.CharField(_("method"), max_length=16, choices=PayoutMethod.choices)
-    holder_name = models.CharField(_("recipient's full name"), max_length=150)
+    # Both go to the bank's register: text that a spreadsheet would run is refused.
+    holder_name = models.CharField(
+        _("recipient's full name"),
+        max_length=150,
+        validators=[NoFormulaStart(_("recipient's full name"))],
+    )
     # Encrypted at rest (payouts/crypto.py); shown masked, in full only in the bank register.
     card_number = EncryptedTextField(_("card number"), blank=True)
     account_number = EncryptedTextField(_("account number"), blank=True)
     bik = models.CharField(_("bank BIK"), max_length=9, blank=True)
-    bank_name = models.CharField(_("bank"), max_length=150, blank=True)
+    bank_name = models.CharField(
+        _("bank"), max_length=150, blank=True, validators=[NoFormulaStart(_("bank"))]
+    )
     inn = models.CharField(_("INN"), max_length=12, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     created_by = models.ForeignKey(

@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from core.errors import ServiceError
+from core.exports import table_response
 from partners.models import (
     AttributionMethod,
     Conversion,
@@ -317,18 +318,13 @@ def payout_batch_approve(request: TeamRequest, payoutbatch_id: int) -> HttpRespo
 def payout_batch_export(request: TeamRequest, payoutbatch_id: int, fmt: str) -> HttpResponse:
     batch = get_object_or_404(PayoutBatch, pk=payoutbatch_id)
     try:
-        if fmt == "xlsx":
-            content = bank_files.register_xlsx(batch)
-            content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-        else:
-            content, content_type = bank_files.register_csv(batch), "text/csv; charset=utf-8"
+        table = bank_files.register_table(batch)
     except ServiceError as error:
         messages.error(request, error.message)
         return _batch_redirect(request, batch.pk)
-    response = HttpResponse(content, content_type=content_type)
-    filename = f"payouts-{request.tenant.slug}-batch-{batch.pk}.{fmt}"
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
+    return table_response(
+        table, fmt=fmt, filename=f"payouts-{request.tenant.slug}-batch-{batch.pk}"
+    )
 
 
 @require_POST

@@ -1,4 +1,4 @@
-// Draws every [data-figure] element of a page from a JSON map of plotly figures, in the page's
+// Draws every chart of a page ([data-figure], [data-figure-json]) from JSON in the page, in the page's
 // language (the locale comes from the "chart-locale" JSON script that charts/head.html writes).
 // Figures come without a template: head.html writes plotly.py's "plotly" template once per page
 // ("chart-template"), and each figure that names none gets it here, so they look as before.
@@ -37,14 +37,19 @@
     if (window.Plotly) { Plotly.newPlot(el, figure.data, layoutOf(figure), config(extra)); }
   }
 
-  // figuresId: id of a json_script holding {name: figure}; elements name theirs in data-figure.
-  function drawAll(figuresId, extra) {
-    var source = document.getElementById(figuresId);
-    if (!source || !window.Plotly) { return; }
-    var figures = JSON.parse(source.textContent);
-    document.querySelectorAll("[data-figure]").forEach(function (el) {
-      var figure = figures[el.dataset.figure];
+  // Every chart of the page, once it is parsed: an element with data-figure="name" takes that
+  // figure of the page's "chart-figures" JSON map, one with data-figure-json="id" the figure of
+  // that JSON script; data-chart-config adds plotly config (JSON). Drawn here rather than by an
+  // inline script, which the Content-Security-Policy refuses.
+  function drawPage() {
+    if (!window.Plotly) { return; }
+    var source = document.getElementById("chart-figures");
+    var figures = source ? JSON.parse(source.textContent) : {};
+    document.querySelectorAll("[data-figure], [data-figure-json]").forEach(function (el) {
+      var single = el.dataset.figureJson && document.getElementById(el.dataset.figureJson);
+      var figure = single ? JSON.parse(single.textContent) : figures[el.dataset.figure];
       if (!figure) { return; }
+      var extra = el.dataset.chartConfig ? JSON.parse(el.dataset.chartConfig) : undefined;
       // One chart that plotly cannot draw must not leave the page's later charts blank.
       try { draw(el, figure, extra); } catch (error) { console.error(el.dataset.figure, error); }
     });
@@ -52,5 +57,10 @@
 
   registerLocale();
   readTemplate();
-  window.pfCharts = {drawAll: drawAll, draw: draw};
+  window.pfCharts = {draw: draw, drawPage: drawPage};
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", drawPage);
+  } else {
+    drawPage();
+  }
 })();

@@ -383,6 +383,12 @@ def test_first_details_are_no_change_and_the_same_details_add_no_row(world):
     assert batch_create(world).lines.get().status == "ready"
 
 
+NOT_A_FORMULA = (
+    "cannot start with “=”, “+”, “-”, “@”, a tab or a line break: "
+    "a spreadsheet would run it as a formula."
+)
+
+
 def test_self_employed_details_are_validated(world):
     partner = world.partners[0]
 
@@ -419,6 +425,12 @@ def test_self_employed_details_are_validated(world):
             "This card number is not valid: check the digits.",
         ),
         ({"method": "cash"}, "method", "Choose how to be paid."),
+        # Text that goes to the bank's register must not start like a spreadsheet formula.
+        *[
+            ({"holder_name": name}, "holder_name", f"Recipient's full name {NOT_A_FORMULA}")
+            for name in ("=cmd|' /C calc'!A0", "+1", "-2+3", "@SUM(A1)")
+        ],
+        ({"bank_name": "=HYPERLINK(1)"}, "bank_name", f"Bank {NOT_A_FORMULA}"),
         # The model's lengths, not a silent cut.
         (
             {"bank_name": "Б" * 151},

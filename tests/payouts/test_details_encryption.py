@@ -15,6 +15,7 @@ from django.utils import timezone
 from openpyxl import load_workbook
 from openpyxl.worksheet.worksheet import Worksheet
 
+from core.exports import table_csv, table_xlsx
 from payouts import bank_files, batches
 from payouts.models import PayoutDetails
 from tenancy.scope import tenant_scope
@@ -78,7 +79,7 @@ def test_bank_register_carries_the_full_numbers(world):
     # Entered long ago, so the line is not held for review after a change of details.
     PayoutDetails.objects.filter(pk=details.pk).update(created_at=timezone.now() - timedelta(60))
     batch = batches.payout_batch_approve(batch=batch_create(world))
-    rows = list(csv.DictReader(io.StringIO(bank_files.register_csv(batch).decode())))
+    rows = list(csv.DictReader(io.StringIO(table_csv(bank_files.register_table(batch)).decode())))
     assert [(r["partner_code"], r["card_number"], r["amount"]) for r in rows] == [
         (partner.code, CARD, "500.00")
     ]
@@ -86,7 +87,8 @@ def test_bank_register_carries_the_full_numbers(world):
 
 def test_bank_register_xlsx_holds_a_partners_text_as_text_not_a_formula(world):
     """The recipient's name and bank are the partner's own input: in the XLSX register a name
-    starting with "=" must stay a string, not become a formula run on the manager's machine."""
+    starting with "=" (entered before such names were refused) stays a string after a quote,
+    not a formula run on the manager's machine; the amount stays a number."""
     settings_set(world, minimum="100.00")
     partner = world.partners[0]
     earn(world, partner, "5000.00", external_id="enc-xlsx")
@@ -96,12 +98,14 @@ def test_bank_register_xlsx_holds_a_partners_text_as_text_not_a_formula(world):
         holder_name=evil, created_at=timezone.now() - timedelta(60)
     )
     batch = batches.payout_batch_approve(batch=batch_create(world))
-    sheet = load_workbook(io.BytesIO(bank_files.register_xlsx(batch))).active
+    sheet = load_workbook(io.BytesIO(table_xlsx(bank_files.register_table(batch)))).active
     assert isinstance(sheet, Worksheet)
     header = [cell.value for cell in sheet[1]]
     recipient = sheet.cell(row=2, column=header.index("recipient") + 1)
-    assert (recipient.value, recipient.data_type) == (evil, "s")
+    assert (recipient.value, recipient.data_type) == (f"'{evil}", "s")
     assert sheet.cell(row=2, column=header.index("card_number") + 1).value == CARD
+    amount = sheet.cell(row=2, column=header.index("amount") + 1)
+    assert (amount.value, amount.data_type, amount.number_format) == (500, "n", "0.00")
 
 
 def test_rotation_reencrypts_under_the_new_key(world, settings):

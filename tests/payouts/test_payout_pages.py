@@ -278,6 +278,37 @@ def cabinet(world, path):
     return f"/p/{world.tenant.slug}/{path}"
 
 
+@pytest.mark.parametrize(
+    ("language", "message"),
+    [
+        (
+            "en",
+            "Recipient's full name cannot start with “=”, “+”, “-”, “@”, a tab or a line "
+            "break: a spreadsheet would run it as a formula.",
+        ),
+        (
+            "ru",
+            "Поле «ФИО получателя» не может начинаться с «=», «+», «-», «@», табуляции или "
+            "перевода строки: электронная таблица выполнит его как формулу.",
+        ),
+    ],
+)
+def test_partner_details_refuse_a_payee_name_that_is_a_formula(world, language, message):
+    """The payee's name goes to the bank's register: a name a spreadsheet would run is refused
+    on the page, beside the field, in the page's language; nothing is saved."""
+    partner = world.partners[1]
+    client = world.client_for(partner.user)
+    client.cookies["pf_language"] = language
+    before = PayoutDetails.unscoped.filter(partner=partner).count()
+    response = client.post(
+        cabinet(world, "payouts/details/"),
+        {"method": "card", "holder_name": "=cmd|' /C calc'!A0", "card_number": "4111111111111111"},
+    )
+    assert response.status_code == 400
+    assert response.context["form"].errors["holder_name"] == [message]
+    assert PayoutDetails.unscoped.filter(partner=partner).count() == before
+
+
 def test_partner_details_request_payouts_and_statement(world):
     partner = world.partners[1]
     client = world.client_for(partner.user)

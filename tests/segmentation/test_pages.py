@@ -89,7 +89,7 @@ def test_overview_shows_sizes_revenue_share_and_average(program):
     assert "0%" in newcomer
     assert 'data-testid="recompute-now"' not in page  # analysts may not recompute
     assert 'data-figure="segments"' in page
-    assert '"segment-figures"' in page
+    assert '"chart-figures"' in page
     # The first run moved every partner from no segment into one.
     assert "No segment" in page
     assert f'data-status="{RunStatus.SUCCEEDED}"' in page
