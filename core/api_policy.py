@@ -10,6 +10,7 @@ from uuid import uuid4
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
+from django.utils.translation import gettext as _
 from rest_framework import exceptions, pagination, throttling
 from rest_framework.response import Response
 
@@ -92,6 +93,19 @@ class CursorPagination(pagination.CursorPagination):
     ordering: str | list[str] | tuple[str, ...] = "-id"
     page_size_query_param = "page_size"
     max_page_size = 500
+
+    def decode_cursor(self, request):
+        # DRF answers a cursor it cannot read with a 404; it is a bad parameter like any other.
+        try:
+            return super().decode_cursor(request)
+        except exceptions.NotFound:
+            raise exceptions.ValidationError(
+                {
+                    self.cursor_query_param: [
+                        _("Not a cursor of this list: use its next or previous link.")
+                    ]
+                }
+            ) from None
 
 
 def _flatten(detail, prefix: str = "") -> list[dict]:

@@ -91,9 +91,11 @@ class ConversionCreateSerializer(serializers.Serializer):
 
 
 class ConversionSerializer(serializers.ModelSerializer):
-    partner_code = serializers.CharField(source="partner.code", default=None, read_only=True)
+    partner_code = serializers.CharField(
+        source="partner.code", default=None, allow_null=True, read_only=True
+    )
     customer_external_id = serializers.CharField(
-        source="customer.external_id", default=None, read_only=True
+        source="customer.external_id", default=None, allow_null=True, read_only=True
     )
 
     class Meta:
