@@ -144,11 +144,10 @@ def test_a_field_read_from_a_nullable_column_is_nullable():
 
 # Schemathesis against a live server
 
-# TEMPORARY — the lead removes these after merging issue 17's bad-input branch, which fixes
-# their 500s. Each keeps one kind of generated case out of the run, so that this test guards
-# everything else until then. Nothing else may be added here: fix the API or the schema.
-KNOWN_FIXED_ELSEWHERE: list[tuple[str, list[str]]] = []
-
+# What the answers must be: no 5xx, and each one's status, content type, headers and body as
+# documented. Left out: negative_data_rejection and positive_data_acceptance judge the API's
+# input checks against the schema, which cannot say that a partner code must exist or that a
+# number sent for a text field is read as text; the bad-input tests cover those.
 CHECKS = ",".join(
     [
         "not_a_server_error",
@@ -158,15 +157,16 @@ CHECKS = ",".join(
         "response_schema_conformance",
     ]
 )
-MAX_EXAMPLES = 20
+MAX_EXAMPLES = 10
 
 
 @pytest.mark.django_db(transaction=True)
 def test_the_api_answers_as_its_schema_says(live_server, world_a, world_b, monkeypatch, tmp_path):
     """Schemathesis' every phase (the schema's examples, its boundary and negative values,
-    random fuzzing, and stateful sequences that reuse the ids answers give), with program A's
-    key, against a live server that holds programs A and B, so that B's ids exist and must
-    answer as unknown ones. Deterministic: a fixed seed, no example database, one worker."""
+    fuzzing, and stateful sequences that reuse the ids answers give), with program A's key,
+    against a live server holding programs A and B, so that the ids it tries include B's
+    (tests/cross_tenant.py proves those are 404s). Deterministic: derandomized generation
+    without an example database, one worker. About 4,300 requests."""
 
     def no_network(url, body, headers):  # webhooks the run subscribes never leave the machine
         return transport.PostResult(status=None, latency_ms=0, error="not sent in this test")
@@ -184,9 +184,7 @@ def test_the_api_answers_as_its_schema_says(live_server, world_a, world_b, monke
         CHECKS,
         "--max-examples",
         str(MAX_EXAMPLES),
-        "--seed",
-        "17",
-        "--generation-deterministic",  # also: no example database
+        "--generation-deterministic",
         "--suppress-health-check",
         "all",
         "--workers",
@@ -194,12 +192,11 @@ def test_the_api_answers_as_its_schema_says(live_server, world_a, world_b, monke
         "--request-timeout",
         "60",
         "--no-color",
-        *(arg for _reason, args in KNOWN_FIXED_ELSEWHERE for arg in args),
     ]
     # In a directory of its own: Schemathesis reads a schemathesis.toml and writes reports there.
     run = subprocess.run(
         command, cwd=tmp_path, capture_output=True, text=True, timeout=600, check=False
     )
     output = run.stdout + run.stderr
-    (tmp_path / "out.txt").write_text(output)
+    (tmp_path / "schemathesis.txt").write_text(output)  # the whole report, beside its cwd
     assert run.returncode == 0, output[-20000:]
