@@ -12,7 +12,11 @@ import pytest
 from django.core.exceptions import FieldDoesNotExist
 from django.core.management import call_command
 from django.test import Client
+from django.urls import path as url_path
+from drf_spectacular.generators import SchemaGenerator
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
+from rest_framework.views import APIView
 
 from webhooks import transport
 
@@ -74,6 +78,27 @@ def test_every_operation_documents_its_errors_as_problems(schema):
                 operation["responses"]["200"]["content"]
                 == (operation["responses"]["201"]["content"])
             )
+
+
+def test_an_operation_declares_an_error_of_its_own_and_gets_the_problem_body():
+    class Refusing(APIView):
+        @extend_schema(
+            request=None,
+            responses={204: None, 422: OpenApiResponse(description="No partner has this code.")},
+        )
+        def post(self, request):
+            raise NotImplementedError
+
+    schema = SchemaGenerator(patterns=[url_path("api/v1/refusing", Refusing.as_view())]).get_schema(
+        request=None, public=True
+    )
+    responses = schema["paths"]["/api/v1/refusing"]["post"]["responses"]
+    assert responses["422"] == {
+        "description": "No partner has this code.",
+        "content": {PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    }
+    assert responses["409"] == {"$ref": "#/components/responses/Conflict"}
+    assert "415" not in responses  # no JSON body to refuse
 
 
 def test_balances_are_documented_as_pages(schema):
