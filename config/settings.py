@@ -246,7 +246,7 @@ SPECTACULAR_SETTINGS = {
         "body that is not JSON; 422 well-formed but not actionable; 429 too many requests "
         "(`Retry-After`); 503 briefly unavailable, retry.\n\n"
         "Every write takes an optional `Idempotency-Key` header. Lists are cursor-paged: "
-        "follow `next`. A choice left unset reads `\"\"`; a value that may be missing reads "
+        'follow `next`. A choice left unset reads `""`; a value that may be missing reads '
         "`null`."
     ),
     "VERSION": "1.0.0",
