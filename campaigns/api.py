@@ -151,7 +151,7 @@ class CampaignViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantVi
     """The program's campaigns with live enrollment counts."""
 
     model = Campaign
-    lookup_value_regex = r"\d+"  # another id is a 404, not a lookup that fails on its type
+    lookup_value_regex = r"\d+"  # an id that is not a number is unknown (404), not a 500
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
