@@ -12,6 +12,8 @@ from analytics import rankings, selectors
 from analytics.models import DailyPartnerStats
 from analytics.periods import PRESETS, DashboardQuery, parse_query
 from core.errors import ServiceError
+from partners.geography import GeographyTier
+from partners.models import ActivitySegment, ChannelType
 from segmentation.history import segment_sizes_over_time
 from segmentation.selectors import local_today
 from tenancy.rest import TenantAPIView
@@ -28,9 +30,18 @@ QUERY_PARAMETERS = [
     OpenApiParameter(
         "end", OpenApiTypes.DATE, description="With period=custom: the last day, inclusive."
     ),
-    OpenApiParameter("segment", str, description="Only partners in this activity segment."),
-    OpenApiParameter("channel", str, description="Only partners of this channel type."),
-    OpenApiParameter("geo", str, description="Only partners of this geography tier."),
+    OpenApiParameter(
+        "segment",
+        str,
+        enum=ActivitySegment.values,
+        description="Only partners in this activity segment.",
+    ),
+    OpenApiParameter(
+        "channel", str, enum=ChannelType.values, description="Only partners of this channel type."
+    ),
+    OpenApiParameter(
+        "geo", str, enum=GeographyTier.values, description="Only partners of this geography tier."
+    ),
 ]
 
 
@@ -190,7 +201,11 @@ class RankingsView(AnalyticsView):
     @extend_schema(
         parameters=[
             *QUERY_PARAMETERS,
-            OpenApiParameter("limit", int, description="Top partners, 1 to 1,000 (default 10)."),
+            OpenApiParameter(
+                "limit",
+                {"type": "integer", "minimum": 1, "maximum": 1000},
+                description="Top partners, 1 to 1,000 (default 10).",
+            ),
         ],
         operation_id="analytics_rankings",
         responses={200: OpenApiTypes.OBJECT},

@@ -115,7 +115,9 @@ class EnrollmentSerializer(serializers.ModelSerializer):
 
 class MessageSerializer(serializers.ModelSerializer):
     step = serializers.IntegerField(source="step.position", read_only=True)
-    variant = serializers.CharField(source="variant.name", read_only=True, default=None)
+    variant = serializers.CharField(
+        source="variant.name", read_only=True, default=None, allow_null=True
+    )
 
     class Meta:
         model = Message
@@ -149,6 +151,7 @@ class CampaignViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantVi
     """The program's campaigns with live enrollment counts."""
 
     model = Campaign
+    lookup_value_regex = r"\d+"  # an id that is not a number is unknown (404), not a 500
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):

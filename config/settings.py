@@ -287,7 +287,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["core.api_policy.APIKeyRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"api_key": env.str("API_RATE", default="6000/min")},
     "EXCEPTION_HANDLER": "core.api_policy.problem_exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "core.api_schema.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "UNAUTHENTICATED_USER": None,
@@ -296,8 +296,18 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Partnerflow API",
     "DESCRIPTION": (
         "Server-to-server API of a Partnerflow program. Authenticate with "
-        "`Authorization: Bearer pf_live_…`; every key belongs to one program. "
-        "Errors are RFC 9457 problem+json documents."
+        "`Authorization: Bearer pf_live_…`; every key belongs to one program.\n\n"
+        "Errors are RFC 9457 `application/problem+json` documents (`Problem`): `type` "
+        "(`urn:partnerflow:problem:<code>`), `title`, `status`, `detail`, and for invalid input "
+        "`errors`, one `{field, code, message}` per field. Each operation lists the statuses it "
+        "can answer: 400 a bad parameter, header or body field; 401 no key or an unknown one; "
+        "404 no such object in this program (another program's ids too); 409 a reused "
+        "`Idempotency-Key` or a change the object's state refuses; 413 a body too large; 415 a "
+        "body that is not JSON; 422 well-formed but not actionable; 429 too many requests "
+        "(`Retry-After`); 503 briefly unavailable, retry.\n\n"
+        "Every write takes an optional `Idempotency-Key` header. Lists are cursor-paged: "
+        'follow `next`. A choice left unset reads `""`; a value that may be missing reads '
+        "`null`."
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,

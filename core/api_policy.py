@@ -120,6 +120,19 @@ class CursorPagination(pagination.CursorPagination):
     page_size_query_param = "page_size"
     max_page_size = 500
 
+    def decode_cursor(self, request):
+        # DRF answers a cursor it cannot read with a 404; it is a bad parameter like any other.
+        try:
+            return super().decode_cursor(request)
+        except exceptions.NotFound:
+            raise exceptions.ValidationError(
+                {
+                    self.cursor_query_param: [
+                        _("Not a cursor of this list: use its next or previous link.")
+                    ]
+                }
+            ) from None
+
 
 def _flatten(detail, prefix: str = "") -> list[dict]:
     if isinstance(detail, dict):

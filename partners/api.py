@@ -32,10 +32,16 @@ from tenancy.rest import TenantViewSet
 
 class PartnerSerializer(serializers.ModelSerializer):
     tags = serializers.SerializerMethodField()
-    recruited_by = serializers.SlugRelatedField[Partner](slug_field="code", read_only=True)
+    recruited_by = serializers.SlugRelatedField[Partner](
+        slug_field="code", read_only=True, allow_null=True
+    )
     # Who made the last status change: a team member's email, or the API key's name.
-    status_changed_by = serializers.SlugRelatedField[User](slug_field="email", read_only=True)
-    status_changed_by_key = serializers.SlugRelatedField[APIKey](slug_field="name", read_only=True)
+    status_changed_by = serializers.SlugRelatedField[User](
+        slug_field="email", read_only=True, allow_null=True
+    )
+    status_changed_by_key = serializers.SlugRelatedField[APIKey](
+        slug_field="name", read_only=True, allow_null=True
+    )
 
     class Meta:
         model = Partner

@@ -20,6 +20,7 @@ from partners.models import (
     ConversionKind,
     ConversionStatus,
     Customer,
+    PartnerStatus,
 )
 from tenancy.rest import TenantViewSet
 
@@ -109,10 +110,14 @@ class ConversionCreateSerializer(serializers.Serializer):
 
 
 class ConversionSerializer(serializers.ModelSerializer):
-    partner_code = serializers.CharField(source="partner.code", default=None, read_only=True)
-    partner_status = serializers.CharField(
+    partner_code = serializers.CharField(
+        source="partner.code", default=None, allow_null=True, read_only=True
+    )
+    partner_status = serializers.ChoiceField(
+        choices=PartnerStatus.choices,
         source="partner.status",
         default=None,
+        allow_null=True,
         read_only=True,
         help_text=(
             "The partner's status now. Only an active partner earns: a conversion of a pending, "
@@ -120,7 +125,7 @@ class ConversionSerializer(serializers.ModelSerializer):
         ),
     )
     customer_external_id = serializers.CharField(
-        source="customer.external_id", default=None, read_only=True
+        source="customer.external_id", default=None, allow_null=True, read_only=True
     )
 
     class Meta:

@@ -118,6 +118,7 @@ class BalanceView(TenantAPIView):
     ``pending`` (hold period or review), ``approved`` and ``paid`` totals."""
 
     model = Partner
+    pagination_class = CursorPagination  # the schema documents the page, as for every list
 
     @extend_schema(
         parameters=[PARTNER_PARAM],
@@ -132,7 +133,7 @@ class BalanceView(TenantAPIView):
         if partner is not None:
             partners = partners.filter(pk=partner)
         # Paged like every list (by partner, newest first), one balance query per page.
-        paginator = CursorPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(partners.only("pk"), request, view=self)
         assert page is not None  # None only without a page size; settings set PAGE_SIZE
         balances = selectors.partner_balances(partner_ids=[p.pk for p in page])

@@ -6,8 +6,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from django.db.models import Count, F, Max, Q, QuerySet, Sum
-from django.db.models.functions import TruncDate
+from django.db.models import Count, F, Max, Q, QuerySet, Sum, Value
+from django.db.models.functions import Coalesce, TruncDate
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
@@ -210,7 +210,11 @@ def partners_with_details_changed_since(
 def payout_batch_list() -> QuerySet[PayoutBatch]:
     return PayoutBatch.objects.annotate(
         line_count=Count("lines"),
-        total=Sum("lines__amount", filter=~Q(lines__status__in=["excluded", "failed"])),
+        # A batch without payable lines totals 0, not null.
+        total=Coalesce(
+            Sum("lines__amount", filter=~Q(lines__status__in=["excluded", "failed"])),
+            Value(Decimal(0)),
+        ),
     ).order_by("-created_at", "-id")
 
 

@@ -59,18 +59,25 @@ class SegmentsView(TenantAPIView):
         return Response(SegmentsSerializer(payload).data)
 
 
+def _segment_or_none(help_text: str) -> serializers.ChoiceField:
+    return serializers.ChoiceField(
+        choices=ActivitySegment.choices, allow_blank=True, read_only=True, help_text=help_text
+    )
+
+
 class TransitionSerializer(serializers.ModelSerializer):
-    from_segment = serializers.CharField(help_text='"" stands for no segment.')
-    to_segment = serializers.CharField(help_text='"" stands for no segment.')
+    from_segment = _segment_or_none('"" stands for no segment.')
+    to_segment = _segment_or_none('"" stands for no segment.')
 
     class Meta:
         model = SegmentTransition
         fields = ["from_segment", "to_segment", "at", "as_of", "run"]
+        read_only_fields = fields
 
 
 class SegmentHistorySerializer(serializers.Serializer):
     partner = serializers.IntegerField()
-    segment = serializers.CharField(allow_blank=True, help_text='Now; "" when not segmented.')
+    segment = _segment_or_none('Now; "" when not segmented.')
     since = serializers.DateTimeField(allow_null=True)
     explanation = serializers.CharField(
         allow_blank=True, help_text="Why, in plain words, in the request's language."

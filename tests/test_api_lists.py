@@ -95,3 +95,8 @@ def test_balances_are_paged_and_list_every_partner(world_a):
     assert len(world_a.partners) > 1
     without = [row for row in rows if row["partner"] != world_a.partners[0].pk]
     assert {(row["balance"], row["pending"]) for row in without} == {("0.00", "0.00")}
+
+
+@pytest.mark.parametrize("name", ["partners", *PARTNER_LISTS])
+def test_a_cursor_the_list_did_not_give_is_a_400_naming_it(world_a, name):
+    assert _problem_fields(_get(world_a, f"{name}?cursor=not-a-cursor")) == {"cursor"}

@@ -203,6 +203,17 @@ def test_api_lists_campaigns_enrolls_and_shows_a_partners_messages(world_a):
     assert messages[0]["action"] == "email"
 
 
+def test_api_an_id_that_is_not_a_number_is_an_unknown_campaign(world_a):
+    response = Client().post(
+        "/api/v1/campaigns/null/enroll",
+        data=json.dumps({"partner_ids": [world_a.partners[0].pk]}),
+        content_type="application/json",
+        **world_a.api_headers(),
+    )
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/problem+json"
+
+
 def test_steps_move_up_and_down(scope):
     program = scope
     campaign = make_campaign(

@@ -427,3 +427,12 @@ def test_payouts_api(world):
     assert [p["id"] for p in listing["results"]] == [line_id]
     batches_list = client.get("/api/v1/payout-batches", **headers).json()
     assert [b["id"] for b in batches_list["results"]] == [body["id"]]
+
+
+def test_a_batch_without_payable_lines_totals_zero_in_the_api(world_a):
+    # world_a's closed batch holds one excluded line (tests/money_world.py).
+    headers = world_a.api_headers()
+    (batch,) = Client().get("/api/v1/payout-batches", **headers).json()["results"]
+    assert (batch["line_count"], batch["total"]) == (1, "0.00")
+    detail = Client().get(f"/api/v1/payout-batches/{batch['id']}", **headers).json()
+    assert detail["total"] == "0.00"
