@@ -84,6 +84,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost: under /api/ every error is problem+json, whoever answered it.
+    "core.middleware.APIProblemMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -95,6 +97,8 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "tenancy.middleware.TenantScopeMiddleware",
     "tenancy.middleware.UserLanguageMiddleware",
+    # Last: a refused value renders a page of the program, in the caller's language.
+    "core.middleware.PageInputMiddleware",
 ]
 
 # Shorter stacks for the two server-facing hot paths (config/wsgi.py, docs/benchmarks.md): no
@@ -103,6 +107,7 @@ MIDDLEWARE = [
 # a 302 (its 404 page picks the visitor's language itself). Security, common and clickjacking
 # headers stay as on every page.
 API_MIDDLEWARE = [
+    "core.middleware.APIProblemMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -116,7 +121,8 @@ REDIRECT_MIDDLEWARE = [
 
 if PRODUCTION:
     # runserver and the test live server serve static files themselves.
-    MIDDLEWARE.insert(1, "whitenoise.middleware.WhiteNoiseMiddleware")
+    security = MIDDLEWARE.index("django.middleware.security.SecurityMiddleware")
+    MIDDLEWARE.insert(security + 1, "whitenoise.middleware.WhiteNoiseMiddleware")
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
@@ -229,7 +235,7 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "core.api_policy.problem_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["core.api_policy.JSONParser"],
     "UNAUTHENTICATED_USER": None,
 }
 SPECTACULAR_SETTINGS = {

@@ -9,6 +9,7 @@ from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from core.api_fields import ModelSerializer
 from core.api_filters import ListFilters
 from core.api_policy import CursorPagination
 from partners.api_params import PARTNER_PARAM, partner_param
@@ -118,6 +119,8 @@ class BalanceView(TenantAPIView):
     ``pending`` (hold period or review), ``approved`` and ``paid`` totals."""
 
     model = Partner
+    # Paged like every list; declared so that the schema shows it (cursor, page_size).
+    pagination_class = CursorPagination
 
     @extend_schema(
         parameters=[PARTNER_PARAM],
@@ -132,7 +135,7 @@ class BalanceView(TenantAPIView):
         if partner is not None:
             partners = partners.filter(pk=partner)
         # Paged like every list (by partner, newest first), one balance query per page.
-        paginator = CursorPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(partners.only("pk"), request, view=self)
         assert page is not None  # None only without a page size; settings set PAGE_SIZE
         balances = selectors.partner_balances(partner_ids=[p.pk for p in page])
@@ -151,7 +154,7 @@ class ScopedPrimaryKeyField(serializers.PrimaryKeyRelatedField):
         return self.related_model.objects.all()
 
 
-class CommissionRuleSerializer(serializers.ModelSerializer):
+class CommissionRuleSerializer(ModelSerializer):
     value = MoneyField(max_length=20, decimal_places=4)
     min_order_amount = MoneyField(max_length=20, required=False, allow_null=True, decimal_places=2)
     segments = serializers.ListField(
