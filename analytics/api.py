@@ -12,6 +12,7 @@ from analytics import rankings, selectors
 from analytics.models import DailyPartnerStats
 from analytics.periods import PRESETS, DashboardQuery, parse_query
 from core.errors import ServiceError
+from core.validation import whole_number
 from partners.geography import GeographyTier
 from partners.models import ActivitySegment, ChannelType
 from segmentation.history import segment_sizes_over_time
@@ -212,11 +213,11 @@ class RankingsView(AnalyticsView):
     )
     def get(self, request):
         query = self.analytics_query()
-        limit = request.query_params.get("limit", "10")
-        if not limit.isdigit() or not 1 <= int(limit) <= 1000:
+        limit = whole_number(request.query_params.get("limit", "10"), minimum=1, maximum=1000)
+        if limit is None:
             raise ServiceError(_("A whole number from 1 to 1,000."), field="limit")
         curve, top = rankings.partner_ranking(
-            tenant=self.tenant, period=query.period, filters=query.filters, limit=int(limit)
+            tenant=self.tenant, period=query.period, filters=query.filters, limit=limit
         )
         return Response(
             {

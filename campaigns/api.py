@@ -9,6 +9,7 @@ from rest_framework.response import Response
 
 from campaigns import enrollment, selectors
 from campaigns.models import Campaign, Enrollment, Message, Step
+from core.api_fields import WholeNumberField
 from partners.models import Partner
 from tenancy.rest import TenantAPIView, TenantViewSet
 
@@ -83,7 +84,7 @@ class CampaignDetailSerializer(CampaignSerializer):
 
 class EnrollSerializer(serializers.Serializer):
     partner_ids = serializers.ListField(
-        child=serializers.IntegerField(min_value=1), min_length=1, max_length=10000
+        child=WholeNumberField(min_value=1), min_length=1, max_length=10000
     )
 
 

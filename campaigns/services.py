@@ -30,7 +30,7 @@ from campaigns.models import (
 )
 from campaigns.templating import template_check
 from core.errors import ConflictError, ServiceError
-from core.validation import field_clean, values_clean
+from core.validation import field_clean, values_clean, whole_number
 from partners.models import Partner
 from partners.services import partner_update
 from segmentation.models import CustomSegment
@@ -76,7 +76,8 @@ def _custom_segment(value: Any, *, field: str, required: bool) -> CustomSegment 
             raise ServiceError(_("Choose a custom segment."), field=field, code="required")
         return None
     pk = value.pk if isinstance(value, CustomSegment) else value
-    segment = CustomSegment.objects.filter(pk=pk).first() if str(pk).isdigit() else None
+    segment_id = pk if isinstance(pk, int) and not isinstance(pk, bool) else whole_number(str(pk))
+    segment = CustomSegment.objects.filter(pk=segment_id).first() if segment_id else None
     if segment is None:
         raise ServiceError(_("No such custom segment in this program."), field=field)
     return segment
@@ -220,7 +221,7 @@ def _step_fields(*, campaign: Campaign, data: dict) -> dict:
             if clean[name] is None:
                 raise ServiceError(_("This field is required."), field=name, code="required")
     if action == Action.ASSIGN_MANAGER:
-        ids = [int(i) for i in data.get("manager_ids") or [] if str(i).isdigit()]
+        ids = [n for i in data.get("manager_ids") or [] if (n := whole_number(str(i))) is not None]
         known = set(Membership.objects.filter(pk__in=ids).values_list("pk", flat=True))
         if not ids or set(ids) - known:
             raise ServiceError(_("Choose members of this program's team."), field="manager_ids")

@@ -23,6 +23,7 @@ from campaigns.models import Campaign, CampaignStatus, Message, Step, Variant
 from campaigns.templating import CONTEXT_KEYS, RenderTooLarge, contexts_for, texts_for
 from campaigns.templating import render as render_text
 from core.errors import ServiceError
+from core.validation import whole_number
 from partners.models import Partner
 from tenancy.requests import TeamRequest
 from tenancy.views import manager_page
@@ -222,8 +223,8 @@ def _preview(request: TeamRequest, step: Step) -> dict | None:
     if partner is None:
         return {"error": _("No partner with the code %(code)s.") % {"code": code}, "code": code}
     variant = None
-    if request.GET.get("variant", "").isdigit():
-        variant = step.variants.filter(pk=int(request.GET["variant"])).first()
+    if (variant_id := whole_number(request.GET.get("variant", ""))) is not None:
+        variant = step.variants.filter(pk=variant_id).first()
     language, context = contexts_for(tenant=request.tenant, partner_ids=[partner.pk])[partner.pk]
     subject, body = texts_for(step, variant, language)
     try:

@@ -96,6 +96,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost: under /api/ every error is problem+json, whoever answered it.
+    "core.middleware.APIProblemMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -109,6 +111,8 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "tenancy.middleware.TenantScopeMiddleware",
     "tenancy.middleware.UserLanguageMiddleware",
+    # Last: a refused value renders a page of the program, in the caller's language.
+    "core.middleware.PageInputMiddleware",
     # Last, as django-axes asks: a locked-out login answers 429 (tenancy.login_throttle).
     "axes.middleware.AxesMiddleware",
 ]
@@ -119,6 +123,7 @@ MIDDLEWARE = [
 # a 302 (its 404 page picks the visitor's language itself). Security, common and clickjacking
 # headers stay as on every page.
 API_MIDDLEWARE = [
+    "core.middleware.APIProblemMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -134,7 +139,8 @@ REDIRECT_MIDDLEWARE = [
 
 if PRODUCTION:
     # runserver and the test live server serve static files themselves.
-    MIDDLEWARE.insert(1, "whitenoise.middleware.WhiteNoiseMiddleware")
+    security = MIDDLEWARE.index("django.middleware.security.SecurityMiddleware")
+    MIDDLEWARE.insert(security + 1, "whitenoise.middleware.WhiteNoiseMiddleware")
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
@@ -289,7 +295,7 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "core.api_policy.problem_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "core.api_schema.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["core.api_policy.JSONParser"],
     "UNAUTHENTICATED_USER": None,
 }
 SPECTACULAR_SETTINGS = {

@@ -7,7 +7,10 @@ the service that writes enforces them here, and a broken rule becomes the projec
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Iterable
+from decimal import Decimal
 from typing import Any, TypeVar
 
 from django.core.exceptions import NON_FIELD_ERRORS, FieldDoesNotExist, ValidationError
@@ -24,6 +27,57 @@ M = TypeVar("M", bound=models.Model)
 
 # Django's own codes for an empty value; the project answers them alike.
 REQUIRED_CODES = frozenset({"required", "blank", "null"})
+
+# PostgreSQL's bigint, the widest integer column (every id).
+BIGINT_MAX = 2**63 - 1
+# Numbers written as text, ASCII only: str.isdigit() and Decimal() also take "²" (which int()
+# then refuses: a 500) and Arabic-Indic "١٠" (read as 10), Decimal() takes "1e3" and "NaN".
+_WHOLE_NUMBER = re.compile(r"-?[0-9]+")
+_PLAIN_DECIMAL = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
+# Longer than any bigint, short enough for int() to be cheap.
+_WHOLE_NUMBER_DIGITS = 20
+
+
+def whole_number(text: str, *, minimum: int = 0, maximum: int = BIGINT_MAX) -> int | None:
+    """The integer ``text`` writes in ASCII digits (a minus sign only when ``minimum`` is
+    negative), from ``minimum`` to ``maximum``; None for anything else."""
+    if len(text) > _WHOLE_NUMBER_DIGITS or not _WHOLE_NUMBER.fullmatch(text):
+        return None
+    number = int(text)
+    return number if minimum <= number <= maximum else None
+
+
+def plain_decimal(text: str) -> Decimal | None:
+    """The number ``text`` writes as ASCII digits with an optional minus sign and decimal
+    point ("1999.90", "-5", "10"); None for anything else: an exponent, other digits, a
+    sign "+", "NaN"."""
+    return Decimal(text) if _PLAIN_DECIMAL.fullmatch(text) else None
+
+
+def json_unstorable(value: Any) -> str | None:
+    """Where in a parsed JSON value PostgreSQL's jsonb would refuse it — a NUL character in a
+    key or a string, a number too large for a float (``1e400`` parses as infinity) — as a path
+    such as ``items[2].name`` ("" for the value itself); None when it can be stored. The walk is
+    a loop, not a recursion: a value nested to Python's recursion limit is checked too."""
+    pending: list[tuple[str, Any]] = [("", value)]
+    while pending:
+        path, item = pending.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return path
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                return path
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                name = str(key).replace("\x00", "\\u0000")
+                child_path = f"{path}.{name}" if path else name
+                if name != key:
+                    return child_path
+                pending.append((child_path, child))
+        elif isinstance(item, list | tuple):
+            pending.extend((f"{path}[{index}]", child) for index, child in enumerate(item))
+    return None
 
 
 def _own_message(model_field: Field | None, code: str | None) -> bool:
@@ -147,10 +201,11 @@ def model_update(
 def serializer_field(model: type[models.Model], name: str, **overrides: Any) -> Any:
     """The DRF field a ModelSerializer would build for ``model``'s field ``name`` (its
     max_length, choices, validators, blank and null), with ``overrides``: for serializers
-    that are not a ModelSerializer but take the model's values."""
-    from rest_framework import serializers
+    that are not a ModelSerializer but take the model's values. The project's ModelSerializer
+    (core.api_fields): integers in ASCII digits only."""
+    from core.api_fields import ModelSerializer  # it imports this module
 
-    builder: serializers.ModelSerializer = serializers.ModelSerializer()
+    builder = ModelSerializer()
     field = model._meta.get_field(name)
     if not isinstance(field, models.Field):
         raise TypeError(f"{model.__name__}.{name} is a relation's reverse side, not a field")

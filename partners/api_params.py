@@ -5,6 +5,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 
 from core.api_filters import ListFilters
+from core.validation import whole_number
 from partners import selectors
 from partners.models import Partner
 
@@ -18,8 +19,8 @@ def _partner_id(value: str) -> int | None:
     partner = selectors.partner_by_code(code=value)
     if partner is not None:
         return partner.pk
-    if value.isdigit():
-        return Partner.objects.filter(pk=int(value)).values_list("pk", flat=True).first()
+    if (pk := whole_number(value)) is not None:
+        return Partner.objects.filter(pk=pk).values_list("pk", flat=True).first()
     return None
 
 

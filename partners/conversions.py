@@ -22,7 +22,7 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from functools import lru_cache
 from typing import cast
 
@@ -35,6 +35,7 @@ from django.utils.translation import gettext as _
 from core.errors import ConflictError, ServiceError
 from core.program_cache import program_cache_scope
 from core.sql import insert_fields, insert_values, mark_saved, prepared_cursor, rows_insert
+from core.validation import plain_decimal, whole_number
 from partners.models import (
     AttributionMethod,
     Click,
@@ -88,11 +89,12 @@ def _decimal(value, field: str) -> Decimal:
             _('Send money as a string, e.g. "1999.90", never as a floating-point number.'),
             field=field,
         )
-    try:
-        result = Decimal(str(value).strip())
-    except (InvalidOperation, ValueError):
-        raise ServiceError(_("Not a number."), field=field) from None
-    if not result.is_finite():
+    if isinstance(value, Decimal):
+        result: Decimal | None = value if value.is_finite() else None
+    else:
+        # Plain ASCII digits only: Decimal() alone also reads "1e3", "NaN" and "١٠".
+        result = plain_decimal(str(value).strip())
+    if result is None:
         raise ServiceError(_("Not a number."), field=field)
     return result
 
@@ -177,8 +179,8 @@ def partner_find(*, tenant: Tenant, reference: str) -> Partner | None:
         row = cursor.fetchone()
     if row is not None:
         return Partner.from_db(connection.alias, attnames, row)
-    if reference.isdigit():
-        return Partner.objects.filter(pk=int(reference)).first()
+    if (pk := whole_number(reference)) is not None:
+        return Partner.objects.filter(pk=pk).first()
     return None
 
 

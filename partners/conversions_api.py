@@ -10,6 +10,7 @@ from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from core.api_fields import DecimalTextField, JSONObjectField
 from core.api_filters import ListFilters
 from core.validation import serializer_field
 from partners.api_params import PARTNER_PARAM, partner_param
@@ -27,9 +28,9 @@ from tenancy.rest import TenantViewSet
 CENTS = Decimal("0.01")
 
 
-class MoneyField(serializers.CharField):
+class MoneyField(DecimalTextField):
     """Money in JSON: a string ("1999.90") or an integer, never a float, which cannot hold
-    1999.90 exactly."""
+    1999.90 exactly, and in ASCII digits (core.api_fields.DecimalTextField)."""
 
     default_error_messages = {
         "float": 'Send money as a string, e.g. "1999.90", never as a floating-point number.',
@@ -43,13 +44,6 @@ class MoneyField(serializers.CharField):
         if self.decimal_places is None or value is None:
             return super().to_representation(value)
         return str(Decimal(value).quantize(Decimal(1).scaleb(-self.decimal_places)))
-
-    def to_internal_value(self, data):
-        if isinstance(data, float):
-            self.fail("float")
-        if isinstance(data, bool):
-            self.fail("invalid")
-        return super().to_internal_value(str(data) if isinstance(data, int) else data)
 
 
 class ConversionCreateSerializer(serializers.Serializer):
@@ -100,7 +94,7 @@ class ConversionCreateSerializer(serializers.Serializer):
         Customer, "external_id", required=False, allow_blank=True
     )
     customer_email = serializer_field(Conversion, "customer_email")
-    metadata = serializers.DictField(required=False)
+    metadata = JSONObjectField(required=False)
 
     def get_fields(self) -> dict:
         # DRF deep-copies the declared fields for every instance, running each field's

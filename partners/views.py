@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
 from core.errors import ServiceError
+from core.validation import whole_number
 from partners import list_filters, selectors, services, timeline
 from partners.forms import BulkForm, CouponForm, PartnerEditForm, StatusForm
 from partners.geography import GeographyTier
@@ -43,8 +44,7 @@ def _list_filters(request: HttpRequest) -> dict:
     for name, choices in FILTERS.items():
         value = request.GET.get(name, "")
         values[name] = value if value in choices.values else ""
-    tag = request.GET.get("tag", "")
-    values["tag"] = int(tag) if tag.isdigit() else None
+    values["tag"] = whole_number(request.GET.get("tag", ""))
     values["search"] = request.GET.get("q", "").strip()[:100]
     sort = request.GET.get("sort", "-joined")
     values["sort"] = sort if sort in selectors.PARTNER_SORTS else "-joined"

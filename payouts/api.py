@@ -9,6 +9,7 @@ from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from core.api_fields import ModelSerializer
 from core.api_filters import ListFilters
 from core.api_policy import CursorPagination
 from partners.api_params import PARTNER_PARAM, partner_param
@@ -152,7 +153,7 @@ class ScopedPrimaryKeyField(serializers.PrimaryKeyRelatedField):
         return self.related_model.objects.all()
 
 
-class CommissionRuleSerializer(serializers.ModelSerializer):
+class CommissionRuleSerializer(ModelSerializer):
     value = MoneyField(max_length=20, decimal_places=4)
     min_order_amount = MoneyField(max_length=20, required=False, allow_null=True, decimal_places=2)
     segments = serializers.ListField(

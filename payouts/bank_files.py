@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 
 from core.errors import ServiceError
 from core.exports import Table
+from core.validation import whole_number
 from payouts import batches
 from payouts.models import PayoutBatch, PayoutBatchStatus, PayoutLine, PayoutLineStatus
 from tenancy.models import User
@@ -120,19 +121,19 @@ def _parse_rows(reader: csv.DictReader, batch: PayoutBatch) -> tuple[list[tuple]
     for number, raw in enumerate(reader, start=2):
         row = {(k or "").strip().lower(): (v or "").strip() for k, v in raw.items() if k}
         payout_id, status = row.get("payout_id", ""), row.get("status", "").lower()
-        if not payout_id.isdigit() or int(payout_id) not in lines:
+        if (line_id := whole_number(payout_id)) is None or line_id not in lines:
             errors.append(
                 _("Row %(row)s: payout_id: no payout %(id)s in this batch.")
                 % {"row": number, "id": payout_id or "—"}
             )
             continue
-        if int(payout_id) in seen:
+        if line_id in seen:
             errors.append(
                 _("Row %(row)s: payout_id: payout %(id)s is listed twice.")
                 % {"row": number, "id": payout_id}
             )
             continue
-        seen.add(int(payout_id))
+        seen.add(line_id)
         if status not in ("paid", "failed"):
             errors.append(
                 _("Row %(row)s: status: “paid” or “failed”, not “%(value)s”.")
@@ -142,9 +143,7 @@ def _parse_rows(reader: csv.DictReader, batch: PayoutBatch) -> tuple[list[tuple]
         if status == "failed" and not row.get("reason"):
             errors.append(_("Row %(row)s: reason: say why the payout failed.") % {"row": number})
             continue
-        rows.append(
-            (lines[int(payout_id)], status, row.get("reason", ""), row.get("reference", ""))
-        )
+        rows.append((lines[line_id], status, row.get("reason", ""), row.get("reference", "")))
     if not rows and not errors:
         errors.append(_("The file lists no payouts."))
     return rows, errors

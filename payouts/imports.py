@@ -23,7 +23,7 @@ import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.db import connection, transaction
@@ -32,7 +32,7 @@ from django.utils.translation import gettext as _
 
 from core.errors import ServiceError
 from core.sql import table_names, tables_analyze
-from core.validation import field_clean
+from core.validation import field_clean, plain_decimal, whole_number
 from partners.conversions import FUTURE_SKEW, money_fits
 from partners.models import Conversion, ConversionKind, Customer, Partner, PartnerStatus, PartnerTag
 from partners.money import minor_digits
@@ -57,6 +57,10 @@ BATCH = 20_000
 # History from another platform may be old; older than this is a broken date (year 1, 1970).
 OLDEST = timedelta(days=3653)
 MAX_ERRORS_KEPT = 1000
+# The widest count the column holds (Conversion.count's own range).
+COUNT_MAX = connection.ops.integer_field_range(
+    Conversion._meta.get_field("count").get_internal_type()
+)[1]
 
 
 @dataclass
@@ -94,11 +98,8 @@ def _parse_row(
     raw_amount = (row.get("amount") or "").strip()
     amount = None
     if raw_amount:
-        try:
-            amount = Decimal(raw_amount)
-        except InvalidOperation:
-            return "amount: " + _("%(value)r is not a number") % {"value": raw_amount}
-        if not amount.is_finite():
+        amount = plain_decimal(raw_amount)  # ASCII digits: not "1e3", "NaN" or "١٠"
+        if amount is None:
             return "amount: " + _("%(value)r is not a number") % {"value": raw_amount}
         if amount < 0:  # 0 is a free order: a real result
             return "amount: " + _("must not be negative")
@@ -133,9 +134,10 @@ def _parse_row(
     raw_count = (row.get("count") or "").strip()
     count = 1
     if kind == ConversionKind.IMPRESSION:
-        if not raw_count.isdigit() or int(raw_count) < 1:
+        parsed = whole_number(raw_count, minimum=1, maximum=COUNT_MAX)
+        if parsed is None:
             return "count: " + _("impressions need a whole count of at least 1")
-        count = int(raw_count)
+        count = parsed
     if kind == ConversionKind.ACTION and not action_name:
         return "action_name: " + _("an action needs its name")
     return (

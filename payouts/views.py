@@ -3,7 +3,7 @@ review queue of held commissions, the partner money fragment, and payouts: setti
 (create, review, exclude, approve, export, mark, import the bank's result) and statements."""
 
 from datetime import datetime, time
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from django.contrib import messages
 from django.core.paginator import Paginator
@@ -17,6 +17,8 @@ from django.views.decorators.http import require_GET, require_POST
 
 from core.errors import ServiceError
 from core.exports import table_response
+from core.validation import plain_decimal, whole_number
+from partners.conversions import money_fits
 from partners.models import (
     AttributionMethod,
     Conversion,
@@ -76,17 +78,16 @@ def _spec_from_form(form: CommissionRuleForm, rule_id: int) -> RuleSpec:
 def _preview(request: HttpRequest, *, kind: str, rules: list[RuleSpec] | None) -> dict | None:
     """“A 10,000 ₽ sale by this partner today earns …”, priced by the engine itself."""
     partners = Partner.objects.filter(status=PartnerStatus.ACTIVE).order_by("name")
-    chosen = request.POST.get("preview_partner") or request.GET.get("preview_partner") or ""
-    partner = partners.filter(pk=int(chosen)).first() if chosen.isdigit() else partners.first()
+    chosen = whole_number(
+        request.POST.get("preview_partner") or request.GET.get("preview_partner") or ""
+    )
+    partner = partners.filter(pk=chosen).first() if chosen is not None else partners.first()
     if partner is None:
         return None
-    try:
-        amount = Decimal(
-            request.POST.get("preview_amount")
-            or request.GET.get("preview_amount")
-            or PREVIEW_AMOUNT
-        )
-    except InvalidOperation:
+    amount = plain_decimal(
+        request.POST.get("preview_amount") or request.GET.get("preview_amount") or ""
+    )
+    if amount is None or amount < 0 or not money_fits(amount):
         amount = PREVIEW_AMOUNT
     result = services.commission_preview(
         partner=partner,
@@ -179,8 +180,8 @@ def conversion_list(request: TeamRequest) -> HttpResponse:
         if params.get(name) in allowed:
             chosen[name] = params[name]
             conversions = conversions.filter(**{name: params[name]})
-    if (partner := params.get("partner", "")).isdigit():
-        conversions = conversions.filter(partner_id=int(partner))
+    if (partner := whole_number(params.get("partner", ""))) is not None:
+        conversions = conversions.filter(partner_id=partner)
     if start := _day(params.get("from", "")):
         conversions = conversions.filter(occurred_at__gte=start)
     if end := _day(params.get("to", ""), end=True):

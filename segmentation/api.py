@@ -9,6 +9,7 @@ from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status
 from rest_framework.response import Response
 
+from core.api_fields import JSONValueField
 from partners.models import ActivitySegment, Partner
 from segmentation import custom_segments, engine, selectors
 from segmentation.models import (
@@ -131,7 +132,7 @@ class CustomSegmentWriteSerializer(serializers.Serializer):
 
     name = serializers.CharField(allow_blank=True, trim_whitespace=False)
     description = serializers.CharField(required=False, allow_blank=True, default="")
-    definition = serializers.JSONField(
+    definition = JSONValueField(
         help_text='{"match": "all"|"any", "conditions": [{"field", "op", "value", "days"?}]}'
     )
 

@@ -34,6 +34,7 @@ from django.db.models.functions import Coalesce, Greatest
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
+from core.validation import whole_number
 from partners.geography import GeographyTier
 from partners.models import (
     ActivitySegment,
@@ -218,10 +219,13 @@ def _value_clean(spec: ConditionField, value: Any, path: str, errors: dict, tag_
         if spec.kind == TAGS:
             ids = []
             for v in value:
-                if isinstance(v, bool) or not str(v).strip().isdigit() or int(v) not in tag_ids:
+                tag_id = v if isinstance(v, int) and not isinstance(v, bool) else None
+                if isinstance(v, str):
+                    tag_id = whole_number(v.strip())
+                if tag_id is None or tag_id not in tag_ids:
                     errors[path] = str(_("No tag with id %(id)s in this program.") % {"id": v})
                     return None
-                ids.append(int(v))
+                ids.append(tag_id)
             return sorted(set(ids))
         texts = [v.strip() for v in value if isinstance(v, str) and v.strip()]
         if len(texts) != len(value) or any(len(t) > 100 for t in texts):
@@ -252,8 +256,8 @@ def _value_clean(spec: ConditionField, value: Any, path: str, errors: dict, tag_
 
 
 def _whole_number(value: Any, path: str, errors: dict, *, minimum: int) -> int | None:
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value)
+    if isinstance(value, str):
+        value = whole_number(value.strip())
     if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= MAX_DAYS:
         errors[path] = str(
             _("Enter a whole number from %(min)s to %(max)s.") % {"min": minimum, "max": MAX_DAYS}

@@ -20,6 +20,7 @@ from django.views.decorators.http import require_POST
 
 from core.errors import ServiceError
 from core.sql import table_names
+from core.validation import whole_number
 from partners.models import ActivitySegment, Conversion, Partner, PartnerStatus, Tag
 from segmentation import charts, conditions, custom_segments, engine, services, tasks
 from segmentation.features import features_read, local_day_end, local_day_start
@@ -346,9 +347,9 @@ def _rows_from_post(post) -> list[ConditionRow]:
         )
     if "add" in post:
         rows.append(_new_row())
-    remove = post.get("remove", "")
-    if remove.isdigit() and int(remove) < len(rows):
-        del rows[int(remove)]
+    remove = whole_number(post.get("remove", ""))
+    if remove is not None and remove < len(rows):
+        del rows[remove]
     return rows
 
 

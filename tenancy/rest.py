@@ -12,6 +12,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView, set_rollback
 
+from core.api_filters import query_parameters_check
 from core.errors import ConflictError, ServiceError
 from core.program_cache import program_cache_scope
 from tenancy import scope
@@ -65,6 +66,7 @@ class TenantScopedAPIMixin(_APIViewBase):
     def initial(self, request, *args, **kwargs) -> None:
         super().initial(request, *args, **kwargs)
         self._idempotency_record: IdempotencyRecord | None = None
+        query_parameters_check(self, request)
         key = request.META.get(IDEMPOTENCY_HEADER, "")
         if key and request.method in UNSAFE_METHODS and isinstance(request.auth, APIKey):
             self._idempotency_claim(request, key)

@@ -78,6 +78,31 @@ def test_the_api_through_its_short_stack(world_a):
 
 
 @pytest.mark.django_db(transaction=True)
+def test_the_api_short_stack_answers_django_s_own_errors_as_problems(world_a):
+    # Refused before any view (a host not in ALLOWED_HOSTS): Django's HTML 400 page, rewritten
+    # by core.middleware.APIProblemMiddleware, outermost in settings.API_MIDDLEWARE.
+    status, headers, content = call(
+        "GET", "/api/v1/program", HTTP_HOST="evil.example", HTTP_AUTHORIZATION="Bearer x"
+    )
+    assert (status, headers["Content-Type"]) == (400, "application/problem+json")
+    assert json.loads(content) == {
+        "type": "urn:partnerflow:problem:bad_request",
+        "title": "Bad Request",
+        "status": 400,
+        "detail": "Bad request syntax or unsupported method",
+    }
+    # Unknown and repeated parameters, NUL characters: 400s naming them, on this stack too.
+    status, _, content = call(
+        "GET",
+        "/api/v1/links",
+        QUERY_STRING="partner=a%00b&colour=blue&page_size=0",
+        HTTP_AUTHORIZATION=f"Bearer {world_a.api_secret}",
+    )
+    assert status == 400
+    assert [e["field"] for e in json.loads(content)["errors"]] == ["partner", "colour"]
+
+
+@pytest.mark.django_db(transaction=True)
 def test_only_pages_go_through_the_session_and_csrf_middleware(world_a, monkeypatch):
     # Without this the two tests above would pass through the full stack too: it sets no
     # cookie and picks the language just the same.
@@ -118,6 +143,8 @@ def test_the_application_imports_every_view_before_its_first_request():
         "from django.urls import get_resolver\n"
         "assert 'url_patterns' in vars(get_resolver()), 'URLconf not loaded'\n"
         "assert 'campaigns.views' in sys.modules and 'analytics.views' in sys.modules\n"
+        "from core.api_filters import declared_parameters_load\n"
+        "assert declared_parameters_load.cache_info().currsize == 1, 'parameters not read'\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False

@@ -10,12 +10,12 @@ from tests.partners.test_conversions import post
 @pytest.mark.parametrize(
     ("extra", "field", "message"),
     [
-        ({"amount": "1e20"}, "amount", "Too large."),
+        ({"amount": "100000000000000000000"}, "amount", "Too large."),
         ({"amount": "1000000000000000"}, "amount", "Too large."),
         ({"amount": "123456789012345678901"}, "amount", "Too large."),
         ({"amount": "10000000000000000"}, "amount", "Too large."),
         (
-            {"amount": "100", "currency": "USD", "exchange_rate": "1e20"},
+            {"amount": "100", "currency": "USD", "exchange_rate": "100000000000000000000"},
             "exchange_rate",
             "At this rate the amount is too large.",
         ),

@@ -147,7 +147,8 @@ def test_each_column_is_checked_by_its_model_field(world_a, tmp_path):
             "imp-largest,sale,,,999999999999999.99,RUB,2025-02-02T00:00:00Z,",  # line 6
             ",lead,,,,,2025-02-02T00:00:00Z,",  # line 7
             "imp-zeros,sale,,,10.000,RUB,2025-02-02T00:00:00Z,",  # line 8: trailing zeros
-            "imp-e30,sale,,,1e30,RUB,2025-02-02T00:00:00Z,",  # line 9: no crash, a row error
+            "imp-e30,sale,,,1e30,RUB,2025-02-02T00:00:00Z,",  # line 9: plain decimals only
+            "imp-big,sale,,,1000000000000000000000000000000,RUB,2025-02-02T00:00:00Z,",  # 10
         ]
     )
     _out, err = run(world_a, tmp_path, text + "\n")
@@ -157,7 +158,8 @@ def test_each_column_is_checked_by_its_model_field(world_a, tmp_path):
         "line 4: action_name: Ensure this value has at most 64 characters (it has 65).",
         "line 5: amount: Too large.",
         "line 7: external_id: This field is required.",
-        "line 9: amount: Too large.",
+        "line 9: amount: '1e30' is not a number",
+        "line 10: amount: Too large.",
     ]
     with tenant_scope(world_a.tenant):
         imported = Conversion.objects.filter(external_id__startswith="imp-")
