@@ -20,6 +20,7 @@ from partners.signals import clicks_recorded, conversion_recorded, conversion_re
 from payouts.signals import commission_reviewed
 from segmentation.signals import counted_kinds_changed, segment_changed
 from tenancy.models import Tenant
+from tenancy.scope import tenant_id_scope
 from tenancy.signals import tenant_created, timezone_changed
 
 
@@ -44,14 +45,16 @@ def _clicks_written(sender, clicks, **kwargs) -> None:
 
 @receiver(commission_reviewed)
 def _commission_reviewed(sender, commission, **kwargs) -> None:
-    """A rejected (or released) commission changes its conversion day's commissions figure."""
-    occurred_at = (
-        Conversion.unscoped.filter(pk=commission.conversion_id, tenant_id=commission.tenant_id)
-        .values_list("occurred_at", flat=True)
-        .first()
-    )
-    tenant = Tenant.objects.filter(pk=commission.tenant_id).only("timezone").first()
-    if occurred_at is not None and tenant is not None:
+    """A rejected (or released) commission changes its conversion day's commissions figure.
+    Sent after commit, when the request's scope may have closed (the API's): in the
+    commission's own."""
+    with tenant_id_scope(commission.tenant_id) as tenant:
+        occurred_at = (
+            Conversion.objects.filter(pk=commission.conversion_id)
+            .values_list("occurred_at", flat=True)
+            .first()
+        )
+    if occurred_at is not None:
         rollup_mark_dirty(tenant_id=tenant.pk, days=[local_day(occurred_at, tenant.timezone)])
 
 

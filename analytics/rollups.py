@@ -39,11 +39,12 @@ from analytics.models import (
     revenue_bucket_sql,
 )
 from core.redis_store import REDIS_UNAVAILABLE, redis_client, redis_key, redis_unavailable
-from core.sql import binary_cursor, table_names
+from core.sql import binary_cursor, table_names, tables_analyze
 from partners.models import Click, Conversion, Partner
 from payouts.models import Commission
 from segmentation.models import SegmentationPolicy, default_counted_kinds
 from tenancy.models import Tenant
+from tenancy.scope import all_tenants, tenant_scope
 
 tables = table_names(
     Click,
@@ -145,12 +146,12 @@ def _take_dirty(tenant_id: int) -> list[date]:
 def _stale_rankings() -> set[int]:
     """Programs whose window totals are of an earlier local day than today."""
     now = timezone.now()
-    return {
-        tenant_id
-        for tenant_id, tz_name, as_of in RankingSnapshot.unscoped.values_list(
-            "tenant_id", "tenant__timezone", "as_of"
+    with all_tenants():
+        snapshots = list(
+            RankingSnapshot.objects.values_list("tenant_id", "tenant__timezone", "as_of")
         )
-        if as_of != local_day(now, tz_name)
+    return {
+        tenant_id for tenant_id, tz_name, as_of in snapshots if as_of != local_day(now, tz_name)
     }
 
 
@@ -174,7 +175,8 @@ def rollups_refresh_dirty() -> dict[int, int]:
         # said partners changed, and once a day (a bulk change that sent no signal).
         sync = tenant_id in changed or tenant_id in stale
         try:
-            rollup_refresh_days(tenant=tenant, days=days, sync_attributes=sync)
+            with tenant_scope(tenant):
+                rollup_refresh_days(tenant=tenant, days=days, sync_attributes=sync)
         except Exception:
             rollup_mark_dirty(tenant_id=tenant_id, days=days)
             if sync:
@@ -571,7 +573,7 @@ def _rankings_refresh(cursor, tenant: Tenant, partner_ids) -> None:
     if partner_ids is None:
         # All rows replaced: without fresh statistics the planner would not walk the ranking
         # index for the top partners.
-        cursor.execute(f"ANALYZE {tables.PartnerWindowTotals}, {tables.RevenueHistogram}")
+        tables_analyze(PartnerWindowTotals, RevenueHistogram)
     cursor.execute(
         f"""
         INSERT INTO {tables.RankingSnapshot} (tenant_id, as_of) VALUES (%(tenant)s, %(as_of)s)
@@ -841,9 +843,7 @@ def rollup_rebuild(
         step("attributes")
         # A rebuild usually follows a bulk load (an import, the demo); without fresh statistics
         # the planner takes those tables for empty and joins them row by row.
-        cursor.execute(
-            f"ANALYZE {tables.Partner}, {tables.Click}, {tables.Conversion}, {tables.Commission}"
-        )
+        tables_analyze(Partner, Click, Conversion, Commission)
         _attributes_replace(cursor, tenant, None)
         cursor.execute(
             f"""
@@ -884,13 +884,10 @@ def rollup_rebuild(
         _month_totals_refresh(cursor, tenant, None, None)
         step("columns")
         _ranking_columns_refresh(cursor, tenant, None, None)
-        cursor.execute(
-            f"ANALYZE {tables.DailyPartnerStats}, {tables.PartnerMilestones},"
-            f" {tables.PartnerAttributes}, {tables.PartnerMonthTotals}"
-        )
+        tables_analyze(DailyPartnerStats, PartnerMilestones, PartnerAttributes, PartnerMonthTotals)
         step("cubes")
         _cubes_refresh(cursor, tenant, None, None)
-        cursor.execute(f"ANALYZE {tables.DailyCube}, {tables.MonthCube}, {tables.CohortCube}")
+        tables_analyze(DailyCube, MonthCube, CohortCube)
         step("rankings")
         _rankings_refresh(cursor, tenant, None)
         basis_record(tenant=tenant, kinds=kinds)
@@ -915,7 +912,7 @@ def basis_record(*, tenant: Tenant, kinds: list[str]) -> None:
 def stale_bases() -> list[tuple[int, str]]:
     """Programs whose rollups were built with another zone or other counted kinds than their
     settings now say, with which of the two differs (the zone first)."""
-    with connection.cursor() as cursor:
+    with all_tenants(), connection.cursor() as cursor:
         cursor.execute(
             f"""
             SELECT b.tenant_id,

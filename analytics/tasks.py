@@ -5,6 +5,7 @@ from celery import shared_task
 from analytics import rebuild
 from analytics.rollups import rollup_rebuild, rollups_refresh_dirty, stale_bases
 from tenancy.models import Tenant
+from tenancy.scope import tenant_scope
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,8 @@ def rollups_rebuild(self, tenant_id: int) -> int | None:
         rebuild.rebuild_step(tenant_id=tenant_id, step=step, steps=steps, label=key)
 
     try:
-        rows = rollup_rebuild(tenant=tenant, progress=progress)
+        with tenant_scope(tenant):
+            rows = rollup_rebuild(tenant=tenant, progress=progress)
     except Exception as error:
         if self.request.retries < self.max_retries:
             rebuild.rebuild_requeued(tenant_id=tenant_id)

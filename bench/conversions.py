@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.roles import roles_env
 from bench.server import cpu_seconds, free_port, gunicorn
 
 REPO = Path(__file__).resolve().parent.parent
@@ -41,7 +42,9 @@ def environment(settings: str) -> dict:
         "DJANGO_ENV": "dev",
         "DEBUG": "false",
         "DJANGO_SETTINGS_MODULE": settings,
-        "DATABASE_URL": DATABASE_URL,
+        # The servers connect as a role that owns nothing, under row-level security; migrate
+        # runs as the owner (bench/roles.py).
+        **roles_env(DATABASE_URL),
         "CONN_MAX_AGE": "600",
         "LOG_LEVEL": "WARNING",
         "API_RATE": "100000000/min",
@@ -63,6 +66,7 @@ def database_create() -> str:
         "import django; django.setup()\n"
         "from decimal import Decimal\n"
         "from django.db import connection\n"
+        "from core.database import as_owner\n"
         "from tenancy.models import Tenant\n"
         "from tenancy.scope import tenant_scope\n"
         "from tenancy.services import api_key_create\n"
@@ -73,7 +77,7 @@ def database_create() -> str:
         "    Partner.objects.create(code='BENCH1', name='Bench partner', email='b@bench.test', status='active')\n"
         "    CommissionRule.objects.create(name='10%', kind='sale', model='percent', value=Decimal(10))\n"
         "    key, secret = api_key_create(tenant=tenant, name='bench', created_by=None)\n"
-        "with connection.cursor() as c:\n"
+        "with as_owner(), connection.cursor() as c:\n"
         "    c.execute('CREATE TABLE bench_insert (id bigserial primary key, external_id text, payload text, "
         "created_at timestamptz default now())')\n"
         "print(secret)\n"

@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.roles import roles_env
 from bench.server import free_port, gunicorn
 
 REPO = Path(__file__).resolve().parent.parent
@@ -37,7 +38,9 @@ def bench_env() -> dict:
         "DJANGO_SETTINGS_MODULE": "bench.redirect_settings",
         "DJANGO_ENV": "dev",
         "DEBUG": "false",
-        "DATABASE_URL": f"{SERVER_URL}/{DB_NAME}",
+        # The server connects as a role that owns nothing, under row-level security; migrate
+        # runs as the owner (bench/roles.py).
+        **roles_env(f"{SERVER_URL}/{DB_NAME}"),
         "CONN_MAX_AGE": "600",
         "CACHE_KEY_PREFIX": "pf-bench",
         "LOG_LEVEL": "WARNING",
@@ -68,11 +71,13 @@ def create_fixture() -> str:
     """A program, an active partner and a link; returns the link code."""
     from django.db import connection
 
+    from core.database import as_owner
     from partners import services
     from tenancy.models import Tenant
     from tenancy.scope import tenant_scope
 
-    with connection.cursor() as cursor:
+    # The owner's table: the app role gets its rights by default (core.database.grants_apply).
+    with as_owner(), connection.cursor() as cursor:
         cursor.execute("CREATE TABLE bench_hit (id bigserial PRIMARY KEY, at timestamptz)")
     tenant = Tenant.objects.create(
         slug="bench",

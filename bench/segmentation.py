@@ -67,12 +67,13 @@ def peak_rss_mib() -> float:
 def insert_select(cursor, table: str, count_sql: str, values: dict[str, str]) -> None:
     """INSERT INTO table SELECT … FROM generate_series: the given expressions for the named
     columns, a neutral value for every other NOT NULL column (so the benchmark survives new
-    columns other apps add), NULL for the rest."""
+    columns other apps add), NULL for the rest; generated columns compute themselves."""
     cursor.execute(
         """
         SELECT column_name, data_type, is_nullable = 'YES',
                column_default IS NOT NULL OR is_identity = 'YES'
-        FROM information_schema.columns WHERE table_name = %s ORDER BY ordinal_position
+        FROM information_schema.columns WHERE table_name = %s AND is_generated = 'NEVER'
+        ORDER BY ordinal_position
         """,
         [table],
     )

@@ -29,6 +29,7 @@ from partners.models import Conversion, Partner
 from segmentation.models import SegmentMembership
 from segmentation.selectors import custom_segment_partners, policy_get
 from tenancy.models import Tenant
+from tenancy.scope import tenant_id_scope
 
 tables = table_names(Campaign, Enrollment, Partner)
 
@@ -219,16 +220,15 @@ _RESULT_GOALS = (Goal.FIRST_RESULT, Goal.NEW_RESULT)
 
 def result_goals_load(tenant_id: int) -> frozenset[str]:
     """The result goals of the program's campaigns that have a running enrollment."""
-    return frozenset(
-        Campaign.unscoped.filter(
-            tenant_id=tenant_id,
-            goal__in=_RESULT_GOALS,
-            enrollments__state=EnrollmentState.RUNNING,
+    with tenant_id_scope(tenant_id):  # cached for every request of the program
+        return frozenset(
+            Campaign.objects.filter(
+                goal__in=_RESULT_GOALS, enrollments__state=EnrollmentState.RUNNING
+            )
+            .order_by()
+            .values_list("goal", flat=True)
+            .distinct()
         )
-        .order_by()
-        .values_list("goal", flat=True)
-        .distinct()
-    )
 
 
 _RUNNING_RESULT_GOALS_SQL = (

@@ -41,6 +41,26 @@ else:
     ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
     DEBUG = env.bool("DEBUG", default=DJANGO_ENV == "dev")
 
+# The web and worker processes connect as DATABASE_URL's role, which owns nothing; the tables
+# belong to DATABASE_OWNER_URL's role, which `migrate` runs as (core/database.py,
+# docs/architecture.md "Database roles"). Without it one role does both.
+_owner_url = env.str("DATABASE_OWNER_URL", default="")
+DATABASE_OWNER = environ.Env.db_url_config(_owner_url) if _owner_url else None
+if TESTING and DATABASE_OWNER is None:
+    # The tests always run split, so that a missing grant fails a test: DATABASE_URL's role
+    # creates and migrates the test database, and the tests connect as a role of their own,
+    # which the test session creates when it is missing (tests/conftest.py).
+    DATABASE_OWNER = dict(DATABASES["default"])
+    DATABASES["default"]["USER"] = DATABASES["default"]["PASSWORD"] = env.str(
+        "TEST_DATABASE_APP_ROLE", default="partnerflow_test_app"
+    )
+if DATABASE_OWNER is not None and DATABASE_OWNER["NAME"] != DATABASES["default"]["NAME"]:
+    raise environ.ImproperlyConfigured(
+        "DATABASE_OWNER_URL and DATABASE_URL must name the same database"
+    )
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Django's backend, plus the session settings of the row-level security (core/postgres).
+    DATABASES["default"]["ENGINE"] = "core.postgres"
 DATABASES["default"]["ATOMIC_REQUESTS"] = True
 if TESTING:
     # One test database per test process, so that two test runs on one machine don't collide.

@@ -95,8 +95,9 @@ def binary_cursor() -> CursorWrapper:
 
 @lru_cache(maxsize=64)
 def insert_fields(model: type[Model]) -> tuple[Field, ...]:
-    """The columns ``rows_insert`` writes: every concrete field but the primary key."""
-    return tuple(f for f in model._meta.concrete_fields if not f.primary_key)
+    """The columns ``rows_insert`` writes: every concrete field but the primary key and the
+    columns the database computes."""
+    return tuple(f for f in model._meta.concrete_fields if not f.primary_key and not f.generated)
 
 
 def insert_values(obj: Model, db=None) -> list:
@@ -168,10 +169,15 @@ def tables_analyze(*models: type[Model]) -> None:
     a just-filled table with the statistics it had before — none at all for a new one, where
     autovacuum is off or has not come round yet — and may estimate one row where there are a
     million (a segment recompute chose a nested loop and ran for minutes instead of seconds).
-    Inside a transaction it samples that transaction's own new rows too."""
-    tables = ", ".join(connection.ops.quote_name(model._meta.db_table) for model in models)
+    Inside a transaction it samples that transaction's own new rows too.
+
+    The app's role owns no table, so it may not ANALYZE one itself: ``core_tables_analyze``
+    (core/migrations/0001_database.py) runs it as the tables' owner."""
     with connection.cursor() as cursor:
-        cursor.execute(f"ANALYZE {tables}")
+        cursor.execute(
+            "SELECT core_tables_analyze(%s::text[]::regclass[])",
+            [[connection.ops.quote_name(model._meta.db_table) for model in models]],
+        )
 
 
 def table_names(*models: type[Model]) -> SimpleNamespace:

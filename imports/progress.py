@@ -9,6 +9,7 @@ from django.db import connection
 
 from core.sql import table_names
 from imports.models import ImportJob
+from tenancy.rls import raw_connection_scope
 
 tables = table_names(ImportJob)
 
@@ -40,6 +41,7 @@ class ProgressWriter:
         if self._connection is None:
             self._connection = connection.get_new_connection(connection.get_connection_params())
             self._connection.autocommit = True
+            raw_connection_scope(self._connection, self.tenant_id)
         with self._connection.cursor() as cursor:
             # Raw SQL carries the tenant in its own WHERE (docs/architecture.md).
             cursor.execute(

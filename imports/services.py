@@ -33,6 +33,7 @@ from imports.progress import ProgressWriter
 from partners.imports import PartnersImportSummary, partners_import
 from payouts.imports import ImportSummary, conversions_import
 from tenancy.models import Tenant
+from tenancy.scope import all_tenants
 
 log = logging.getLogger(__name__)
 
@@ -236,21 +237,22 @@ def import_jobs_sweep() -> tuple[list[tuple[int, int]], int]:
     running jobs older than any task may live and queued jobs no worker took for
     GIVE_UP_AFTER (their pages would poll forever). Returns (to requeue, failed count)."""
     now = timezone.now()
-    never_started = ImportJob.unscoped.filter(
-        status=ImportStatus.QUEUED, created_at__lt=now - GIVE_UP_AFTER
-    ).update(status=ImportStatus.FAILED, content=b"", finished_at=now, failure=NO_WORKER)
-    lost = list(
-        ImportJob.unscoped.filter(
-            status=ImportStatus.QUEUED, created_at__lt=now - REQUEUE_AFTER
-        ).values_list("tenant_id", "pk")
-    )
-    failed = ImportJob.unscoped.filter(
-        status=ImportStatus.RUNNING, started_at__lt=now - STALE_AFTER
-    ).update(
-        status=ImportStatus.FAILED,
-        content=b"",
-        finished_at=now,
-        # English in the row; the page shows it translated (gettext_noop marks it for the catalogue).
-        failure=WORKER_LOST,
-    )
+    with all_tenants():
+        never_started = ImportJob.objects.filter(
+            status=ImportStatus.QUEUED, created_at__lt=now - GIVE_UP_AFTER
+        ).update(status=ImportStatus.FAILED, content=b"", finished_at=now, failure=NO_WORKER)
+        lost = list(
+            ImportJob.objects.filter(
+                status=ImportStatus.QUEUED, created_at__lt=now - REQUEUE_AFTER
+            ).values_list("tenant_id", "pk")
+        )
+        failed = ImportJob.objects.filter(
+            status=ImportStatus.RUNNING, started_at__lt=now - STALE_AFTER
+        ).update(
+            status=ImportStatus.FAILED,
+            content=b"",
+            finished_at=now,
+            # English in the row; the page shows it translated (gettext_noop marks it for the catalogue).
+            failure=WORKER_LOST,
+        )
     return lost, failed + never_started

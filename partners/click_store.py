@@ -25,6 +25,7 @@ from django.db import connection, transaction
 from core.redis_store import redis_client, redis_key
 from partners.models import Click, Partner
 from partners.signals import clicks_recorded
+from tenancy.scope import all_tenants
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +85,8 @@ def clicks_write(rows: list[tuple]) -> int:
         return 0
     table = Click._meta.db_table
     columns = ", ".join(COLUMNS)
-    with transaction.atomic(), connection.cursor() as cursor:
+    # A batch holds every program's clicks.
+    with all_tenants(), transaction.atomic(), connection.cursor() as cursor:
         # Kept for the life of the (persistent) connection, emptied at every commit; the
         # TRUNCATE covers a flush nested in an outer transaction that has not committed.
         cursor.execute(

@@ -27,7 +27,7 @@ from functools import lru_cache
 from typing import cast
 
 from django.db import connection
-from django.db.models import DecimalField
+from django.db.models import DecimalField, Value
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -160,11 +160,11 @@ def _partner_by_code_sql() -> tuple[str, tuple[str, ...]]:
     fields = Partner._meta.concrete_fields
     # Concrete fields always have a column (the stubs type ``column`` as optional for all fields).
     columns = ", ".join(f"p.{connection.ops.quote_name(cast(str, f.column))}" for f in fields)
-    # Identifiers come from the model. lower(code) = …, so that the unique index on
-    # (lower(code), tenant) serves it.
+    # Identifiers come from the model. code_key (lower(code), stored) = …, so that the unique
+    # index on (code_key, tenant) serves it under the row-level security too.
     sql = (
         f"SELECT {columns} FROM {Partner._meta.db_table} p "  # noqa: S608
-        "WHERE p.tenant_id = %s AND lower(p.code) = %s"
+        "WHERE p.tenant_id = %s AND p.code_key = lower(%s)"
     )
     return sql, tuple(f.attname for f in fields)
 
@@ -175,7 +175,7 @@ def partner_find(*, tenant: Tenant, reference: str) -> Partner | None:
     reference = reference.strip()
     sql, attnames = _partner_by_code_sql()
     with prepared_cursor() as cursor:
-        cursor.execute(sql, [tenant.pk, reference.lower()])
+        cursor.execute(sql, [tenant.pk, reference])
         row = cursor.fetchone()
     if row is not None:
         return Partner.from_db(connection.alias, attnames, row)
@@ -200,8 +200,7 @@ def conversion_attribute(
             return Attribution(click.partner, AttributionMethod.CLICK, click)
     if coupon:
         found = (
-            Coupon.objects.annotate(code_lower=Lower("code"))
-            .filter(code_lower=coupon.lower(), is_active=True)
+            Coupon.objects.filter(code_key=Lower(Value(coupon)), is_active=True)
             .select_related("partner")
             .first()
         )

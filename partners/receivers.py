@@ -8,6 +8,7 @@ from django.dispatch import receiver
 from partners.models import Partner, ReferralLink
 from partners.tracking import link_cache_invalidate
 from tenancy.models import Tenant
+from tenancy.scope import tenant_scope
 
 
 @receiver([post_save, post_delete], sender=ReferralLink)
@@ -25,6 +26,8 @@ def _partner_changed(sender, instance: Partner, created: bool, **kwargs) -> None
 @receiver(post_save, sender=Tenant)
 def _tenant_changed(sender, instance: Tenant, created: bool, **kwargs) -> None:
     # The rate limit and the cookie lifetime are cached with each link.
+    # Saved in its own scope, in another's (support, inside all_tenants()) or in none (a shell).
     if not created:
-        codes = ReferralLink.unscoped.filter(tenant_id=instance.pk).values_list("code", flat=True)
-        link_cache_invalidate(list(codes))
+        with tenant_scope(instance):
+            codes = list(ReferralLink.objects.values_list("code", flat=True))
+        link_cache_invalidate(codes)

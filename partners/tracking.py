@@ -47,6 +47,7 @@ from core.redis_store import (
 )
 from partners.click_store import click_row, clicks_write, stream_key
 from partners.models import PartnerStatus, ReferralLink
+from tenancy.scope import all_tenants
 
 LINK_CACHE_SECONDS = 600
 MISSING_LINK_CACHE_SECONDS = 60
@@ -119,12 +120,13 @@ def ip_hash(ip: str) -> str:
 
 def _link_target_from_db(code: str) -> LinkTarget | None:
     # The URL names no program, so this lookup crosses tenants on purpose: codes are unique
-    # across all programs.
-    link = (
-        ReferralLink.unscoped.select_related("partner", "tenant")
-        .filter(code=code.lower(), is_active=True)
-        .first()
-    )
+    # across all programs. Only on a miss of the link's cache.
+    with all_tenants():
+        link = (
+            ReferralLink.objects.select_related("partner", "tenant")
+            .filter(code=code.lower(), is_active=True)
+            .first()
+        )
     if link is None or link.partner.status not in (PartnerStatus.ACTIVE, PartnerStatus.SUSPENDED):
         return None
     return LinkTarget(

@@ -30,6 +30,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.database import session_settings_sync
 from core.errors import ServiceError
 from core.sql import table_names, tables_analyze
 from core.validation import field_clean, plain_decimal, whole_number
@@ -160,7 +161,9 @@ def _stage(
     now = timezone.now()
     digits = minor_digits(tenant.currency)
     # ON COMMIT DROP cleans up; inside an outer transaction (tests) an earlier run's table may remain.
-    cursor.execute("DROP TABLE IF EXISTS import_conversion, import_new, import_partner_ref")
+    cursor.execute(
+        "DROP TABLE IF EXISTS import_conversion, import_new, import_partner_ref, import_commission"
+    )
     cursor.execute(
         """CREATE TEMP TABLE import_conversion (
             line integer, external_id text, kind text, partner_ref text, customer_external_id text,
@@ -191,7 +194,7 @@ def _resolve_partners(cursor, tenant: Tenant, summary: ImportSummary) -> None:
     )
     cursor.execute(
         f"""UPDATE import_partner_ref r SET partner_id = p.id FROM {tables.Partner} p
-           WHERE p.tenant_id = %(tenant)s AND lower(p.code) = lower(r.partner_ref)""",
+           WHERE p.tenant_id = %(tenant)s AND p.code_key = lower(r.partner_ref)""",
         params,
     )
     cursor.execute(
@@ -322,6 +325,12 @@ def _price(cursor, tenant: Tenant, summary: ImportSummary, progress: Callable[[i
     hold = timedelta(days=tenant.hold_days)
     now = timezone.now()
     columns = "tenant_id, conversion_id, partner_id, tier, amount, reversed_amount, currency, status, trace, hold_reason, hold_until, created_at, review_note"
+    # COPY cannot write to a table under row-level security (tenancy/rls.py): the rows go
+    # through a temporary table of the same columns and one INSERT … SELECT per batch.
+    cursor.execute(
+        f"CREATE TEMP TABLE import_commission ON COMMIT DROP AS"
+        f" SELECT {columns} FROM {tables.Commission} WITH NO DATA"
+    )
     last_id = 0
     while True:
         cursor.execute(
@@ -379,9 +388,13 @@ def _price(cursor, tenant: Tenant, summary: ImportSummary, progress: Callable[[i
                         "",
                     )
                 )
-        with cursor.copy(f"COPY {tables.Commission} ({columns}) FROM STDIN") as copy:
+        with cursor.copy(f"COPY import_commission ({columns}) FROM STDIN") as copy:
             for row in out:
                 copy.write_row(row)
+        cursor.execute(
+            f"INSERT INTO {tables.Commission} ({columns}) SELECT {columns} FROM import_commission"
+        )
+        cursor.execute("TRUNCATE import_commission")
         summary.commissions += len(out)
         progress(len(batch))
 
@@ -410,6 +423,8 @@ def conversions_import(
 
     with transaction.atomic(), connection.cursor() as django_cursor:
         cursor = django_cursor.cursor  # psycopg's own cursor, for COPY
+        # Its statements skip Django's cursor, which sends the scope's settings (core.postgres).
+        session_settings_sync()
         _stage(cursor, numbered(), summary, tenant)
         _resolve_partners(cursor, tenant, summary)
         _bind_customers(cursor, tenant)

@@ -50,7 +50,7 @@ from payouts.models import (
 from payouts.rules import ConversionContext, RuleSpec, commission_compute
 from payouts.signals import commission_reviewed
 from tenancy.models import Tenant, User
-from tenancy.scope import current_tenant
+from tenancy.scope import current_tenant, tenant_id_scope
 from webhooks.services import event_publish, events_publish
 
 
@@ -99,7 +99,8 @@ RULES_CACHE_FIELD = "payouts.rules:1"  # :N, the value's form (core.program_cach
 
 def rule_specs_load(tenant_id: int) -> list[RuleSpec]:
     """The program's active rules as read from the database (the cache's loader)."""
-    return rule_specs(CommissionRule.unscoped.filter(tenant_id=tenant_id, is_active=True))
+    with tenant_id_scope(tenant_id):  # cached for every request of the program
+        return rule_specs(CommissionRule.objects.filter(is_active=True))
 
 
 def rules_cache_clear(*, tenant_id: int) -> None:

@@ -6,7 +6,7 @@ from django.utils import timezone
 from payouts import batches, services
 from payouts.models import PayoutSchedule, PayoutSettings
 from tenancy.models import Tenant
-from tenancy.scope import current_tenant, tenant_task
+from tenancy.scope import all_tenants, current_tenant, tenant_task
 
 
 @shared_task
@@ -28,11 +28,12 @@ def commissions_approve_matured(tenant_id: int) -> int:
 def payout_batches_create_scheduled() -> int:
     """Hourly: one task per program on the monthly schedule; each checks its own day in the
     program's time zone (a retried or repeated run finds the date's batch and does nothing)."""
-    tenant_ids = list(
-        PayoutSettings.unscoped.filter(schedule=PayoutSchedule.MONTHLY).values_list(
-            "tenant_id", flat=True
+    with all_tenants():
+        tenant_ids = list(
+            PayoutSettings.objects.filter(schedule=PayoutSchedule.MONTHLY).values_list(
+                "tenant_id", flat=True
+            )
         )
-    )
     for tenant_id in tenant_ids:
         payout_batch_create_scheduled.delay(tenant_id)
     return len(tenant_ids)

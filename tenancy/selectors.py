@@ -2,17 +2,22 @@ from django.db.models import Exists, OuterRef, QuerySet
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from tenancy.models import APIKey, Invitation, Membership, Tenant, User
+from tenancy.scope import all_tenants, tenant_scope
 
 
-def memberships_for_user(*, user: User) -> QuerySet[Membership]:
+def memberships_for_user(*, user: User) -> list[Membership]:
     """Every program the user works in — the one read that must span tenants for a person."""
-    return Membership.unscoped.filter(user=user).select_related("tenant").order_by("tenant__name")
+    with all_tenants():
+        return list(
+            Membership.objects.filter(user=user).select_related("tenant").order_by("tenant__name")
+        )
 
 
 def membership_for(*, tenant: Tenant, user: User) -> Membership | None:
     if not user.is_authenticated:
         return None
-    return Membership.unscoped.filter(tenant=tenant, user=user).select_related("user").first()
+    with tenant_scope(tenant):
+        return Membership.objects.filter(user=user).select_related("user").first()
 
 
 def membership_list() -> QuerySet[Membership]:

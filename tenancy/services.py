@@ -27,7 +27,7 @@ from tenancy.models import (
     hash_token,
     new_api_key_secret,
 )
-from tenancy.scope import tenant_scope
+from tenancy.scope import all_tenants, tenant_scope
 from tenancy.signals import tenant_created, timezone_changed
 
 API_KEY_TOUCH_INTERVAL = timedelta(minutes=1)
@@ -251,11 +251,12 @@ def invitation_revoke(*, invitation: Invitation) -> None:
 
 def invitation_find(*, raw_token: str) -> Invitation | None:
     """Entry point from an emailed link: the token decides the tenant, so this looks across all."""
-    return (
-        Invitation.unscoped.select_related("tenant")
-        .filter(token_hash=hash_token(raw_token))
-        .first()
-    )
+    with all_tenants():
+        return (
+            Invitation.objects.select_related("tenant")
+            .filter(token_hash=hash_token(raw_token))
+            .first()
+        )
 
 
 def invitation_check_open(*, invitation: Invitation) -> None:
@@ -360,11 +361,12 @@ def _api_key_load(key_hash: str) -> APIKey | None:
     cached = _recent_keys.get(key_hash)
     if cached is not None and time.monotonic() - cached[0] < API_KEY_CACHE_SECONDS:
         return cached[1]
-    key = (
-        APIKey.unscoped.select_related("tenant")
-        .filter(key_hash=key_hash, revoked_at__isnull=True)
-        .first()
-    )
+    with all_tenants():  # the key names the program
+        key = (
+            APIKey.objects.select_related("tenant")
+            .filter(key_hash=key_hash, revoked_at__isnull=True)
+            .first()
+        )
     if key is None:
         _recent_keys.pop(key_hash, None)
     else:
@@ -384,10 +386,11 @@ def api_key_authenticate(*, raw: str) -> APIKey | None:
     if key.last_used_at is None or now - key.last_used_at >= API_KEY_TOUCH_INTERVAL:
         # At most one write a minute per key, not one per request, however many processes
         # serve it: the row changes only when its last use is a minute old.
-        APIKey.unscoped.filter(
-            Q(last_used_at__isnull=True) | Q(last_used_at__lte=now - API_KEY_TOUCH_INTERVAL),
-            pk=key.pk,
-        ).update(last_used_at=now)
+        with tenant_scope(key.tenant):  # the request's own scope next: no change between
+            APIKey.objects.filter(
+                Q(last_used_at__isnull=True) | Q(last_used_at__lte=now - API_KEY_TOUCH_INTERVAL),
+                pk=key.pk,
+            ).update(last_used_at=now)
         key.last_used_at = now
     request_key = copy.copy(key)
     request_key.tenant = copy.copy(key.tenant)

@@ -64,7 +64,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
 def home(request: HttpRequest) -> HttpResponse:
     if not request.user.is_authenticated:
         return render(request, "landing.html")
-    memberships = list(selectors.memberships_for_user(user=request.user))
+    memberships = selectors.memberships_for_user(user=request.user)
     if len(memberships) == 1:
         return redirect("dashboard", tenant_slug=memberships[0].tenant.slug)
     return redirect("program_switch")

@@ -5,18 +5,23 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from email import message_from_bytes, policy
 from pathlib import Path
 from urllib.parse import quote
 
+import psycopg
 import pytest
 from django.conf import settings
-from django.db import connection
+from django.db import connection, connections
 from django.test import Client
 from django.utils import translation
+from psycopg import sql
 
+from core.database import as_owner, owner_settings
 from segmentation.models import CustomSegment, SegmentRun
 from tenancy import services
 from tenancy.models import Invitation, Role
@@ -233,13 +238,13 @@ class LoggedProcess(subprocess.Popen[str]):
     log: list[str]
 
 
-def _database_url_for_test_db(name: str | None = None) -> str:
+def _database_url_for_test_db(name: str | None = None, params: dict | None = None) -> str:
     """The test database (or another database ``name`` on its server) as a DATABASE_URL for a
     child process, as django-environ reads it: a Unix socket directory (the embedded
     PostgreSQL) goes URL-encoded in the first path segment, since the host part is not
-    decoded."""
-    params = connection.settings_dict
-    name = name or params["NAME"]
+    decoded. ``params``: another role's connection settings (the owner's)."""
+    params = params or connection.settings_dict
+    name = name or connection.settings_dict["NAME"]
     user = params["USER"] or "postgres"
     password = f":{quote(params['PASSWORD'], safe='')}" if params["PASSWORD"] else ""
     host = params["HOST"] or "127.0.0.1"
@@ -247,6 +252,84 @@ def _database_url_for_test_db(name: str | None = None) -> str:
         return f"postgres://{user}{password}@/{quote(host, safe='')}/{name}"
     port = f":{params['PORT']}" if params["PORT"] else ""
     return f"postgres://{user}{password}@{host}{port}/{name}"
+
+
+def database_env(name: str | None = None) -> dict[str, str]:
+    """DATABASE_URL (the app role) and DATABASE_OWNER_URL for a child process on the test
+    database, or on the database ``name`` of its server."""
+    return {
+        "DATABASE_URL": _database_url_for_test_db(name),
+        "DATABASE_OWNER_URL": _database_url_for_test_db(name, owner_settings()),
+    }
+
+
+def _owner_connect(dbname: str, **kwargs) -> psycopg.Connection:
+    owner = owner_settings()
+    params = {
+        "host": owner["HOST"],
+        "port": owner["PORT"],
+        "user": owner["USER"],
+        "password": owner["PASSWORD"],
+    }
+    return psycopg.connect(
+        dbname=dbname, **{k: v for k, v in params.items() if v not in ("", None)}, **kwargs
+    )
+
+
+@contextmanager
+def owner_connection(**kwargs) -> Iterator[psycopg.Connection]:
+    """A connection to the test database as the tables' owner (DATABASE_OWNER_URL, or the
+    DATABASE_URL pytest was given), for what the app role may not do: schema probes,
+    catalog changes. A connection of its own, outside the test's transaction."""
+    with _owner_connect(connection.settings_dict["NAME"], **kwargs) as conn:
+        yield conn
+
+
+def _app_role_ensure() -> None:
+    """Creates the tests' app role when it is missing (config/settings.py: without
+    DATABASE_OWNER_URL the tests connect as a role of their own, `partnerflow_test_app`)."""
+    role = settings.DATABASES["default"]["USER"]
+    if role == owner_settings()["USER"]:
+        return
+    with _owner_connect("postgres", autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role]).fetchone():
+            return
+        password = settings.DATABASES["default"]["PASSWORD"]
+        statement = sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
+            sql.Identifier(role), sql.Literal(password)
+        )
+        try:
+            conn.execute(statement)
+        except psycopg.errors.DuplicateObject:
+            pass  # another test run was faster
+        except psycopg.errors.InsufficientPrivilege as exc:
+            raise RuntimeError(
+                f"The test app role {role!r} is missing and {conn.info.user!r} may not create "
+                "it: create it, or set DATABASE_URL to a role that owns nothing and "
+                "DATABASE_OWNER_URL to the owner (docs/architecture.md, 'Database roles')."
+            ) from exc
+
+
+_owner_scope: list = []
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings):
+    """The test database is created and migrated by the tables' owner (config/settings.py:
+    DATABASE_OWNER_URL, or else DATABASE_URL with the tests' own app role); ``django_db_setup``
+    below hands the tests the app role's connection, so a missing grant fails a test."""
+    _app_role_ensure()
+    owner = as_owner()
+    owner.__enter__()
+    _owner_scope.append(owner)
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup):
+    _owner_scope.pop().__exit__(None, None, None)
+    yield
+    # The database is dropped by the owner's connection: the app role's must be gone by then.
+    connections.close_all()
 
 
 @pytest.fixture
@@ -259,7 +342,7 @@ def celery_worker(transactional_db, settings, smtp_server):
     env = {
         **os.environ,
         "DJANGO_ENV": "test",
-        "DATABASE_URL": _database_url_for_test_db(),
+        **database_env(),
         "CELERY_QUEUE": queue,
         "CELERY_TASK_ALWAYS_EAGER": "false",
         "EMAIL_URL": f"smtp://127.0.0.1:{smtp_server.port}",

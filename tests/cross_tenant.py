@@ -16,6 +16,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, resolve
 from drf_spectacular.generators import SchemaGenerator
 
 from tenancy.models import TenantOwned
+from tenancy.scope import tenant_scope
 
 SURFACES = ("app/<slug:tenant_slug>/", "p/<slug:tenant_slug>/")
 PARAM = re.compile(r"<(?:(?P<converter>\w+):)?(?P<name>\w+)>")
@@ -69,13 +70,14 @@ def tenant_models() -> dict[str, type[TenantOwned]]:
 
 def snapshot(tenant) -> dict:
     """Every tenant-owned row of one tenant, to prove that nothing of B changed."""
-    return {
-        name: sorted(
-            json.dumps(row, default=str, sort_keys=True)
-            for row in model.unscoped.filter(tenant=tenant).values()
-        )
-        for name, model in tenant_models().items()
-    }
+    with tenant_scope(tenant):
+        return {
+            name: sorted(
+                json.dumps(row, default=str, sort_keys=True)
+                for row in model.unscoped.filter(tenant=tenant).values()
+            )
+            for name, model in tenant_models().items()
+        }
 
 
 class Walker:
@@ -95,7 +97,8 @@ class Walker:
                 f"no tenant-owned model for URL parameter {param!r}: name it <model>_id"
             )
             return None
-        obj = model.unscoped.filter(tenant=self.b.tenant).order_by("pk").first()
+        with tenant_scope(self.b.tenant):
+            obj = model.unscoped.filter(tenant=self.b.tenant).order_by("pk").first()
         if obj is None:
             self.violations.append(f"the fixtures hold no {model.__name__} of tenant B: add one")
         return obj

@@ -35,6 +35,7 @@ DOCUMENTED_VARS = (
     "CSRF_TRUSTED_ORIGINS",
     "WEB_CONCURRENCY",
     "POSTGRES_PASSWORD",
+    "POSTGRES_APP_PASSWORD",
     "PAYOUT_DETAILS_KEYS",
 )
 BUILD_ONLY_VARS = ("SECRET_KEY", "DATABASE_URL", "ALLOWED_HOSTS", "PAYOUT_DETAILS_KEYS")
@@ -157,23 +158,43 @@ def test_compose_has_no_version_key(compose):
 
 
 def test_compose_defines_exactly_the_stack(services):
-    assert set(services) == {"postgres", "redis", "web", "worker", "beat"}
+    assert set(services) == {"postgres", "redis", "migrate", "web", "worker", "beat"}
 
 
 def test_app_services_share_one_build(services):
-    builds = {name: _build(services[name]) for name in APP_SERVICES}
-    assert builds == dict.fromkeys(APP_SERVICES, (".", "Dockerfile"))
-    images = {services[name].get("image") for name in APP_SERVICES}
+    names = (*APP_SERVICES, "migrate")
+    builds = {name: _build(services[name]) for name in names}
+    assert builds == dict.fromkeys(names, (".", "Dockerfile"))
+    images = {services[name].get("image") for name in names}
     assert len(images) == 1
 
 
-def test_web_migrates_then_runs_gunicorn(services):
+def test_migrate_runs_once_as_the_owner_before_the_app_services(services):
+    migrate = services["migrate"]
+    assert _as_text(migrate["command"]) == "python manage.py migrate --noinput"
+    assert migrate["restart"] == "no"
+    env = _environment(migrate)
+    owner, app = urlsplit(env["DATABASE_OWNER_URL"]), urlsplit(env["DATABASE_URL"])
+    assert (owner.username, app.username) == ("partnerflow", "partnerflow_app")
+    assert owner.path == app.path == "/partnerflow"
+    assert "migrate" not in migrate["depends_on"]
+
+
+def test_web_runs_gunicorn(services):
     command = _as_text(services["web"]["command"])
-    assert "python manage.py migrate --noinput" in command
+    assert "migrate" not in command
     assert "gunicorn config.wsgi:application" in command
     assert "--bind 0.0.0.0:8000" in command
-    assert command.index("migrate --noinput") < command.index("gunicorn")
     assert services["web"]["ports"] == ["8000:8000"]
+
+
+def test_the_app_role_is_created_with_the_database(services):
+    postgres = services["postgres"]
+    assert postgres["environment"]["POSTGRES_USER"] == "partnerflow"
+    init = "./deploy/postgres/app-role.sh:/docker-entrypoint-initdb.d/app-role.sh:ro"
+    assert init in postgres["volumes"]
+    script = (ROOT / "deploy" / "postgres" / "app-role.sh").read_text()
+    assert "CREATE ROLE partnerflow_app LOGIN PASSWORD :'app_password'" in script
 
 
 @pytest.mark.parametrize(
@@ -189,6 +210,7 @@ def test_app_services_wait_for_healthy_backing_services(services, service):
     assert services[service]["depends_on"] == {
         "postgres": {"condition": "service_healthy"},
         "redis": {"condition": "service_healthy"},
+        "migrate": {"condition": "service_completed_successfully"},
     }
 
 
@@ -226,6 +248,9 @@ def test_app_services_use_compose_hostnames(services, service):
     assert env["DJANGO_ENV"] == "production"
     database = urlsplit(env["DATABASE_URL"])
     assert (database.scheme, database.hostname, database.port) == ("postgres", "postgres", 5432)
+    # The role that owns nothing; the owner's URL is the migrate service's alone.
+    assert database.username == "partnerflow_app"
+    assert "DATABASE_OWNER_URL" not in env
     redis = urlsplit(env["REDIS_URL"])
     assert (redis.scheme, redis.hostname, redis.port) == ("redis", "redis", 6379)
     env_file = services[service]["env_file"]

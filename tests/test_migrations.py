@@ -13,10 +13,11 @@ from django.apps import apps
 from django.db import connection
 from django.db.migrations.loader import MigrationLoader
 
-from tests.conftest import REPO, _database_url_for_test_db
+from tests.conftest import REPO, database_env, owner_connection
 
 # The project's apps with migrations, lowest first (each imports only those before it).
 APPS = [
+    "core",
     "tenancy",
     "webhooks",
     "partners",
@@ -71,14 +72,15 @@ def _owned(label: str, tables) -> set[str]:
 @pytest.fixture
 def empty_database(django_db_setup, django_db_blocker):
     name = f"{connection.settings_dict['NAME']}_migrations"
-    with django_db_blocker.unblock(), connection.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        cursor.execute(f'CREATE DATABASE "{name}"')
+    # Created by the tables' owner, as the test database is (the app role may not).
+    with owner_connection(autocommit=True) as owner:
+        owner.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        owner.execute(f'CREATE DATABASE "{name}"')
     try:
         yield name
     finally:
-        with django_db_blocker.unblock(), connection.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        with owner_connection(autocommit=True) as owner:
+            owner.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def test_every_app_migrates_from_zero_to_head_and_back(empty_database):
@@ -86,7 +88,7 @@ def test_every_app_migrates_from_zero_to_head_and_back(empty_database):
         **os.environ,
         "DJANGO_ENV": "test",
         "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DATABASE_URL": _database_url_for_test_db(empty_database),
+        **database_env(empty_database),
     }
     done = subprocess.run(
         [sys.executable, "-c", STEPS, *reversed(APPS)],

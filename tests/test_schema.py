@@ -9,6 +9,8 @@ plan cached while the table was small (bench/HISTORY.md, Conversions, 2026-12-06
 import pytest
 from django.db import connection
 
+from tests.conftest import owner_connection
+
 # Single-column, non-partial indexes on tenant_id whose table has another non-partial index
 # starting with tenant_id.
 COVERED_TENANT_INDEXES = """
@@ -38,17 +40,18 @@ def test_no_tenant_index_is_covered_by_another():
 @pytest.mark.django_db
 def test_the_check_finds_a_covered_index():
     # The query above is what holds the schema to the rule: it must see one when there is one.
-    with connection.cursor() as cursor:
-        cursor.execute("CREATE INDEX schema_check_probe ON partners_customer (tenant_id)")
-        cursor.execute(COVERED_TENANT_INDEXES)
-        covered = cursor.fetchall()
+    # Only the tables' owner may add an index; its transaction is rolled back.
+    with owner_connection() as owner:
+        owner.execute("CREATE INDEX schema_check_probe ON partners_customer (tenant_id)")
+        covered = owner.execute(COVERED_TENANT_INDEXES).fetchall()
+        owner.rollback()
     assert covered == [("partners_customer", "schema_check_probe")]
 
 
 @pytest.mark.django_db
 def test_the_hand_written_migrations_are_applied():
-    # What 0001_initial cannot say (analytics/0002_sql, segmentation/0002_sql): lost if a
-    # regeneration of the migrations dropped them.
+    # What 0001_initial cannot say (analytics/0002_sql, segmentation/0002_sql, payouts/0002_sql,
+    # core/0001_database): lost if a regeneration of the migrations dropped them.
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT reloptions FROM pg_class WHERE oid = 'segmentation_segmentmembership'::regclass"
@@ -59,3 +62,13 @@ def test_the_hand_written_migrations_are_applied():
             " WHERE attrelid = 'analytics_rankingcolumns'::regclass AND attname = 'packed'"
         )
         assert cursor.fetchone() == ("e",)
+        cursor.execute(
+            "SELECT tgname FROM pg_trigger WHERE tgrelid = 'payouts_ledgerentry'::regclass"
+            " AND NOT tgisinternal"
+        )
+        assert cursor.fetchall() == [("payouts_ledgerentry_append_only",)]
+        cursor.execute(
+            "SELECT proname, prosecdef FROM pg_proc"
+            " WHERE proname IN ('core_append_only', 'core_tables_analyze') ORDER BY 1"
+        )
+        assert cursor.fetchall() == [("core_append_only", False), ("core_tables_analyze", True)]

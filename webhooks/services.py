@@ -27,6 +27,7 @@ from core.errors import ConflictError, ServiceError
 from core.program_cache import program_cache_changed, program_cache_get
 from core.validation import model_validate
 from tenancy.models import Tenant
+from tenancy.scope import tenant_id_scope
 from webhooks import event_types, signing, transport
 from webhooks.models import (
     DeliveryStatus,
@@ -174,8 +175,13 @@ SUBSCRIPTIONS_CACHE_FIELD = "webhooks.subscriptions:1"  # :N, the value's form (
 def subscriptions_load(tenant_id: int) -> dict[str, list[int]]:
     """Event name → ids of the program's active endpoints taking it, from the database."""
     subscriptions: dict[str, list[int]] = {}
-    endpoints = WebhookEndpoint.unscoped.filter(tenant_id=tenant_id, is_active=True)
-    for endpoint_id, names in endpoints.order_by("pk").values_list("pk", "events"):
+    with tenant_id_scope(tenant_id):  # cached for every request of the program
+        endpoints = list(
+            WebhookEndpoint.objects.filter(is_active=True)
+            .order_by("pk")
+            .values_list("pk", "events")
+        )
+    for endpoint_id, names in endpoints:
         for name in names:
             subscriptions.setdefault(name, []).append(endpoint_id)
     return subscriptions

@@ -11,7 +11,7 @@ from django.db import connection
 from analytics import columns, rankings
 from analytics.models import FIRST_REVENUE_BUCKET, REVENUE_BUCKET_EDGES, RankingColumns
 from core.sql import binary_cursor
-from tenancy.scope import tenant_scope
+from tenancy.scope import all_tenants, tenant_scope
 from tests.factories import TenantFactory
 
 
@@ -195,7 +195,7 @@ def test_ranking_columns_read_only_the_rows_whose_version_is_not_held(monkeypatc
     wanted = [("month", may, 1), ("month", june, -1), ("day", may, 1)]  # no row for the day
 
     def read() -> dict:
-        with binary_cursor() as cursor:
+        with tenant_scope(tenant), binary_cursor() as cursor:
             signed = rankings._ranking_columns(cursor, tenant=tenant, wanted=wanted)
         sums = columns.period_sums(signed)
         return {int(p): (int(k), int(n)) for p, k, n in zip(*vars(sums).values(), strict=True)}
@@ -205,7 +205,10 @@ def test_ranking_columns_read_only_the_rows_whose_version_is_not_held(monkeypatc
     assert read() == {3: (50, -1)}
     assert len(unpacked) == 2  # both held: neither packed value read again
     # Rewritten in the same transaction (the same xmin): still seen as a new version.
-    RankingColumns.unscoped.filter(tenant=tenant, starts=june).update(packed=_pack({3: (10, 0)}))
+    with all_tenants():
+        RankingColumns.unscoped.filter(tenant=tenant, starts=june).update(
+            packed=_pack({3: (10, 0)})
+        )
     assert read() == {3: (90, 0)}
     assert len(unpacked) == 3
     # Another program's columns of the same month are its own.
@@ -214,7 +217,7 @@ def test_ranking_columns_read_only_the_rows_whose_version_is_not_held(monkeypatc
         RankingColumns.objects.create(
             span="month", starts=may, partners=1, packed=_pack({9: (1, 0)})
         )
-    with binary_cursor() as cursor:
+    with tenant_scope(other), binary_cursor() as cursor:
         signed = rankings._ranking_columns(cursor, tenant=other, wanted=wanted)
     assert [(sign, column.partners.tolist()) for sign, column in signed] == [(1, [9])]
 
@@ -247,7 +250,7 @@ def test_a_held_column_dropped_during_the_read_is_still_used(monkeypatch):
             return self.cursor.fetchall()
 
     def read(dropping: bool) -> dict:
-        with binary_cursor() as cursor:
+        with tenant_scope(tenant), binary_cursor() as cursor:
             reader = DroppingCursor(cursor) if dropping else cursor
             signed = rankings._ranking_columns(reader, tenant=tenant, wanted=wanted)
         sums = columns.period_sums(signed)

@@ -127,16 +127,22 @@ def test_flushed_clicks_reach_the_rollups(program, django_capture_on_commit_call
     assert (row.day, row.clicks) == (date(2026, 6, 28), 3)
 
 
+def _held_commission_counted(tenant, partner):
+    """A commission on hold of a sale on June 10th, counted in the day's rollup."""
+    held = _commission(
+        tenant,
+        _conversion(tenant, partner, "sale", msk("2026-06-10", 15), "400.00"),
+        "40.00",
+        status=CommissionStatus.ON_HOLD,
+    )
+    rollup_refresh_days(tenant=tenant, days=[date(2026, 6, 10)])
+    return held
+
+
 def test_a_rejected_commission_leaves_the_rollups(program, django_capture_on_commit_callbacks):
     tenant, p1 = program.tenant, program.partners["p1"]
     with tenant_scope(tenant):
-        held = _commission(
-            tenant,
-            _conversion(tenant, p1, "sale", msk("2026-06-10", 15), "400.00"),
-            "40.00",
-            status=CommissionStatus.ON_HOLD,
-        )
-        rollup_refresh_days(tenant=tenant, days=[date(2026, 6, 10)])
+        held = _held_commission_counted(tenant, p1)
         assert DailyPartnerStats.objects.get(
             partner=p1, day=date(2026, 6, 10)
         ).commissions == Decimal("140.00")
@@ -150,6 +156,21 @@ def test_a_rejected_commission_leaves_the_rollups(program, django_capture_on_com
         assert DailyPartnerStats.objects.get(
             partner=p1, day=date(2026, 6, 10)
         ).commissions == Decimal("100.00")
+
+
+def test_a_review_committed_after_its_scope_closed_still_marks_its_day(
+    program, django_capture_on_commit_callbacks
+):
+    # On the API the scope closes before the request's transaction commits: the receiver of
+    # commission_reviewed runs in no scope, where the row-level security shows no conversion.
+    tenant, p1 = program.tenant, program.partners["p1"]
+    with tenant_scope(tenant):
+        held = _held_commission_counted(tenant, p1)
+        with django_capture_on_commit_callbacks() as callbacks:
+            commission_review(commission=held, approve=False, user=program.owner, note="Fake")
+    for callback in callbacks:
+        callback()
+    assert rollups_refresh_dirty() == {tenant.pk: 1}
 
 
 def _derived_tables(tenant) -> dict[str, list[tuple]]:

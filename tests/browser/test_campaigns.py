@@ -76,7 +76,7 @@ def test_manager_builds_a_campaign_and_the_partner_answers_its_survey(live_serve
     expect(page.locator(".messages")).to_contain_text("Partners enrolled: 1.")
 
     with tenant_scope(tenant):
-        survey = Message.objects.get(action="survey")
+        survey = Message.objects.select_related("variant").get(action="survey")
     assert survey.variant is not None
     expected = "Why did you join?" if survey.variant.name == "Plain" else "Maria, why did you join?"
 

@@ -64,7 +64,9 @@ def raw_revenue(tenant, preset: str, channel: str = "") -> Decimal:
     )
     if channel:
         sales = sales.filter(partner__channel_type=channel)
-    return sales.aggregate(total=Sum(F("amount") - F("refunded_amount")))["total"] or Decimal(0)
+    with tenant_scope(tenant):
+        total = sales.aggregate(total=Sum(F("amount") - F("refunded_amount")))["total"]
+    return total or Decimal(0)
 
 
 def chart_funnel(page: Page) -> list[int]:

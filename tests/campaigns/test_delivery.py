@@ -108,7 +108,8 @@ def test_a_sender_killed_mid_send_never_sends_twice(scope):
     assert mail.outbox == []
     with all_tenants():
         assert delivery.messages_sweep(now=timezone.now() + timedelta(minutes=16)) == []
-    message.refresh_from_db()
+    with all_tenants():
+        message.refresh_from_db()
     assert message.status == MessageStatus.FAILED
     assert (
         message.detail == "Interrupted while sending; not retried so that it is never sent twice."
@@ -225,13 +226,15 @@ def test_no_consent_suppresses_and_one_click_post_unsubscribes(
     page = client.get(path)
     assert page.status_code == 200
     assert "Stop receiving marketing emails" in page.content.decode()
-    consenting.refresh_from_db()
+    with all_tenants():
+        consenting.refresh_from_db()
     assert consenting.marketing_consent is True  # a GET (a link scanner) changes nothing
     response = client.post(
         path, data="List-Unsubscribe=One-Click", content_type="application/x-www-form-urlencoded"
     )
     assert response.status_code == 200
-    consenting.refresh_from_db()
+    with all_tenants():
+        consenting.refresh_from_db()
     assert (consenting.marketing_consent, consenting.marketing_consent_at) == (False, None)
     # The next step's email is suppressed.
     mail.outbox = []
@@ -292,5 +295,6 @@ def test_an_unreachable_mail_server_leaves_the_message_queued_for_retry(scope, s
     dispatch.dispatch_due(tenant=program)
     message = Message.objects.get()
     assert delivery.messages_deliver(tenant=program, message_ids=[message.pk]) == {"retry": 1}
-    message.refresh_from_db()
+    with all_tenants():
+        message.refresh_from_db()
     assert (message.status, message.claimed_at, message.attempts) == ("queued", None, 1)

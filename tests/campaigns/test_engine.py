@@ -27,6 +27,7 @@ from partners.services import partner_approve, partner_create
 from partners.signals import partner_joined
 from segmentation.models import SegmentMembership, SegmentRun
 from segmentation.signals import segment_changed
+from tenancy.scope import all_tenants
 from tests.campaigns.conftest import email_step, make_campaign, make_partners
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # 12:00 in Moscow, a Monday
@@ -214,11 +215,13 @@ def test_steps_run_after_their_delays_only_within_sending_hours(scope):
     night = start + timedelta(days=1, hours=12)  # 23:00 local
     with time_machine.travel(night, tick=False):
         assert dispatch.dispatch_due(tenant=program) == 0
-    enrollment.refresh_from_db()
+    with all_tenants():
+        enrollment.refresh_from_db()
     assert enrollment.due_at == datetime(2026, 3, 4, 0, 0, tzinfo=UTC)  # 10:00 local next day
     with time_machine.travel(enrollment.due_at, tick=False):
         assert dispatch.dispatch_due(tenant=program) == 1
-    enrollment.refresh_from_db()
+    with all_tenants():
+        enrollment.refresh_from_db()
     assert (enrollment.state, enrollment.position) == ("completed", 2)
     assert Message.objects.filter(enrollment=enrollment).count() == 2
 
@@ -285,7 +288,8 @@ def test_first_result_goal_ends_the_enrollment(scope, reference):
         )
     goal_queries = [q for q in queries if q["sql"].startswith("SELECT ARRAY(SELECT DISTINCT")]
     assert len(goal_queries) == 1
-    enrollment.refresh_from_db()
+    with all_tenants():
+        enrollment.refresh_from_db()
     assert enrollment.state == EnrollmentState.GOAL_REACHED
     assert enrollment.ended_at is not None
 
@@ -330,12 +334,14 @@ def test_new_result_goal_ignores_results_before_enrollment(scope):
         partner=partner.code,
         occurred_at=enrollment.enrolled_at - timedelta(days=3),
     )
-    enrollment.refresh_from_db()
+    with all_tenants():
+        enrollment.refresh_from_db()
     assert enrollment.state == "running"
     conversion_record(
         tenant=program, kind="sale", external_id="new", amount="100.00", partner=partner.code
     )
-    enrollment.refresh_from_db()
+    with all_tenants():
+        enrollment.refresh_from_db()
     assert enrollment.state == "goal_reached"
 
 
@@ -526,7 +532,8 @@ def test_the_beat_tick_dispatches_due_programs_and_sweeps_at_risk_after_a_run(pr
         )
     # Nothing is due yet and no run finished lately: the tick queues no program.
     assert tasks.campaigns_dispatch() == 0
-    SegmentRun.unscoped.filter(pk=run.pk).update(finished_at=timezone.now())
+    with all_tenants():
+        SegmentRun.unscoped.filter(pk=run.pk).update(finished_at=timezone.now())
     assert tasks.campaigns_dispatch() == 1
     with tenant_scope(program):
         assert Enrollment.objects.get(campaign=risky).partner_id == b.pk
@@ -543,7 +550,8 @@ def test_a_campaign_that_waits_for_its_goal_keeps_a_goal(scope):
     with pytest.raises(services.ServiceError) as error:
         services.campaign_update(campaign=campaign, goal="none")
     assert error.value.field == "goal"
-    campaign.refresh_from_db()
+    with all_tenants():
+        campaign.refresh_from_db()
     assert campaign.goal == "first_result"
 
 

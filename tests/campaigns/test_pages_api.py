@@ -9,7 +9,7 @@ from campaigns import dispatch
 from campaigns.enrollment import enroll
 from campaigns.models import Action, Campaign, Message, Step, Variant
 from tenancy.models import Role
-from tenancy.scope import tenant_scope
+from tenancy.scope import all_tenants, tenant_scope
 from tests.campaigns.conftest import email_step, make_campaign, make_partners
 from tests.factories import MembershipFactory, UserFactory
 
@@ -90,7 +90,8 @@ def test_builder_creates_a_campaign_with_a_step_and_a_variant(scope):
     assert "Hi Partner 0" in text
     assert "You earned RUB\xa00" in text
     response = client.post(f"{base}{campaign.pk}/status/", {"status": "active"})
-    campaign.refresh_from_db()
+    with all_tenants():
+        campaign.refresh_from_db()
     assert campaign.status == "active"
     listing = client.get(base)
     assert 'data-count="enrolled">0<' in listing.content.decode()
@@ -107,7 +108,8 @@ def test_analyst_cannot_change_campaigns(scope):
         ).status_code
         == 403
     )
-    campaign.refresh_from_db()
+    with all_tenants():
+        campaign.refresh_from_db()
     assert campaign.status == "draft"
 
 
@@ -143,12 +145,14 @@ def test_partner_answers_a_survey_and_the_manager_sees_it(
         f"/p/{program.slug}/messages/{message.pk}/", {"choice": "No time", "text": "Busy season"}
     )
     assert response.status_code == 302
-    message.refresh_from_db()
+    with all_tenants():
+        message.refresh_from_db()
     assert (message.answer_choice, message.answer_text) == ("No time", "Busy season")
     assert message.read_at is not None
     again = cabinet.post(f"/p/{program.slug}/messages/{message.pk}/", {"choice": "Low commission"})
     assert again.status_code == 200
-    message.refresh_from_db()
+    with all_tenants():
+        message.refresh_from_db()
     assert message.answer_choice == "No time"
     manager = _manager(program)
     log = manager.get(f"/app/{program.slug}/campaigns/{campaign.pk}/messages/").content.decode()

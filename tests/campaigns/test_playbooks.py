@@ -5,7 +5,7 @@ from campaigns.playbooks import playbooks_create
 from campaigns.templating import render, template_check
 from tenancy import services as tenancy_services
 from tenancy.models import Membership
-from tenancy.scope import tenant_scope
+from tenancy.scope import all_tenants, tenant_scope
 from tests.factories import UserFactory
 
 
@@ -60,9 +60,10 @@ def test_playbook_texts_are_valid_and_render_in_both_languages(db):
                 assert step.subject_ru
                 assert step.body_en
                 assert step.body_ru
-    sleeping_first = Step.unscoped.get(
-        campaign__tenant=tenant, campaign__playbook="sleeping", position=0
-    )
+    with all_tenants():
+        sleeping_first = Step.unscoped.get(
+            campaign__tenant=tenant, campaign__playbook="sleeping", position=0
+        )
     assert (
         render(sleeping_first.subject_ru, context) == "Анна, помните, вы заработали 12\xa0340\xa0₽?"
     )

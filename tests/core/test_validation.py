@@ -7,6 +7,7 @@ from django.utils import translation
 from core.errors import ServiceError
 from core.validation import field_clean, model_update, model_validate
 from partners.models import Partner
+from tenancy.scope import all_tenants
 from tests.partners.conftest import scoped
 
 pytestmark = pytest.mark.django_db
@@ -78,14 +79,16 @@ def test_model_update_saves_only_what_changed_and_nothing_when_a_rule_breaks(wor
                 unique=False,
             )
         assert caught.value.field == "phone"
-        partner.refresh_from_db()
+        with all_tenants():
+            partner.refresh_from_db()
         assert (partner.name, partner.city) == (name, city)
 
         _, changed = model_update(
             instance=partner, fields=["name", "city"], data={"name": "Renamed", "city": city}
         )
         assert changed is True
-        partner.refresh_from_db()
+        with all_tenants():
+            partner.refresh_from_db()
         assert (partner.name, partner.city) == ("Renamed", city)
         _, changed = model_update(instance=partner, fields=["name"], data={"name": "Renamed"})
         assert changed is False

@@ -18,7 +18,7 @@ from imports import services
 from imports.models import ImportJob, ImportStatus
 from partners.models import Conversion, Partner
 from payouts.models import Commission
-from tenancy.scope import tenant_scope
+from tenancy.scope import all_tenants, tenant_scope
 from tests.cross_tenant import tenant_pages
 from tests.factories import UserFactory
 
@@ -47,7 +47,8 @@ def upload_and_run(client, world, kind, text, capture, name="file.csv") -> Impor
     with capture(execute=True):
         response = upload(client, world, kind, text, name)
     assert response.status_code == 302, response.content.decode()[:2000]
-    job = ImportJob.unscoped.get(pk=int(response["Location"].rstrip("/").rsplit("/", 1)[1]))
+    with all_tenants():
+        job = ImportJob.unscoped.get(pk=int(response["Location"].rstrip("/").rsplit("/", 1)[1]))
     assert response["Location"] == f"/app/{world.tenant.slug}/imports/{job.pk}/"
     return job
 
@@ -60,7 +61,8 @@ def test_upload_imports_the_rows_into_the_program_and_shows_the_summary(
         client, world_a, "partners", PARTNERS_CSV, django_capture_on_commit_callbacks, "old.csv"
     )
 
-    job.refresh_from_db()
+    with all_tenants():
+        job.refresh_from_db()
     assert (job.tenant, job.kind, job.file_name, job.status) == (
         world_a.tenant,
         "partners",
@@ -83,9 +85,11 @@ def test_upload_imports_the_rows_into_the_program_and_shows_the_summary(
     assert job.started_at is not None
     assert job.finished_at is not None
     assert job.finished_at >= job.started_at
-    anna = Partner.unscoped.get(email="anna@imp.test")
+    with all_tenants():
+        anna = Partner.unscoped.get(email="anna@imp.test")
     assert (anna.tenant, anna.name, anna.country) == (world_a.tenant, "Anna", "RU")
-    assert not Partner.unscoped.filter(tenant=world_b.tenant, email="anna@imp.test").exists()
+    with all_tenants():
+        assert not Partner.unscoped.filter(tenant=world_b.tenant, email="anna@imp.test").exists()
 
     page = client.get(f"/app/{world_a.tenant.slug}/imports/{job.pk}/")
     body = page.content.decode()
@@ -113,7 +117,8 @@ def test_row_errors_are_in_the_language_of_who_started_the_import(
         PARTNERS_CSV,
         django_capture_on_commit_callbacks,
     )
-    job.refresh_from_db()
+    with all_tenants():
+        job.refresh_from_db()
     assert job.errors == [
         [3, "email", "'not-an-email': Введите корректный адрес электронной почты."],
         [4, "country", "'XX': Укажите двухбуквенный код страны по ISO 3166, например RU."],
@@ -131,7 +136,8 @@ def test_an_unexpected_error_fails_the_job_without_showing_internals(
     job = upload_and_run(
         client, world_a, "partners", PARTNERS_CSV, django_capture_on_commit_callbacks
     )
-    job.refresh_from_db()
+    with all_tenants():
+        job.refresh_from_db()
     assert job.status == ImportStatus.FAILED
     assert job.failure == services.UNEXPECTED
     page = client.get(f"/app/{world_a.tenant.slug}/imports/{job.pk}/").content.decode()
@@ -184,7 +190,8 @@ def test_errors_download_does_not_hand_a_spreadsheet_a_formula(
 
 def test_a_header_without_required_columns_is_a_field_error_and_queues_nothing(world_a):
     client = world_a.client_for(world_a.owner)
-    before = ImportJob.unscoped.count()
+    with all_tenants():
+        before = ImportJob.unscoped.count()
     response = upload(client, world_a, "conversions", "external_id,kind,amount\nx,sale,10\n")
     assert response.status_code == 400
     errors = response.context["form"].errors
@@ -194,7 +201,8 @@ def test_a_header_without_required_columns_is_a_field_error_and_queues_nothing(w
         ]
     }
     assert 'data-field="file">The header lacks the column(s): partner' in response.content.decode()
-    assert ImportJob.unscoped.count() == before
+    with all_tenants():
+        assert ImportJob.unscoped.count() == before
 
 
 def test_a_field_the_csv_reader_refuses_is_a_file_error_naming_its_line(
@@ -203,18 +211,21 @@ def test_a_field_the_csv_reader_refuses_is_a_file_error_naming_its_line(
     """A field over the csv module's limit (128 KiB): in the header a field error on upload
     (not a server error), further down a failed job that names the line."""
     client = world_a.client_for(world_a.owner)
-    before = ImportJob.unscoped.count()
+    with all_tenants():
+        before = ImportJob.unscoped.count()
     huge = "x" * 200_000
     response = upload(client, world_a, "partners", f'email,name,"{huge}"\na@imp.test,A,\n')
     assert response.status_code == 400
     assert response.context["form"].errors == {
         "file": ["Line 1 is not valid CSV: field larger than field limit (131072)"]
     }
-    assert ImportJob.unscoped.count() == before
+    with all_tenants():
+        assert ImportJob.unscoped.count() == before
 
     text = f'email,name\nanna@imp.test,Anna\nboris@imp.test,"{huge}"\n'
     job = upload_and_run(client, world_a, "partners", text, django_capture_on_commit_callbacks)
-    job.refresh_from_db()
+    with all_tenants():
+        job.refresh_from_db()
     assert (job.status, job.failure) == (
         ImportStatus.FAILED,
         "Line 3 is not valid CSV: field larger than field limit (131072)",
@@ -225,7 +236,8 @@ def test_a_field_the_csv_reader_refuses_is_a_file_error_naming_its_line(
 
 def test_a_file_that_is_not_utf8_or_too_large_is_refused(world_a, monkeypatch):
     client = world_a.client_for(world_a.owner)
-    before = ImportJob.unscoped.count()
+    with all_tenants():
+        before = ImportJob.unscoped.count()
     response = client.post(
         f"/app/{world_a.tenant.slug}/imports/new/",
         {
@@ -238,7 +250,8 @@ def test_a_file_that_is_not_utf8_or_too_large_is_refused(world_a, monkeypatch):
     response = upload(client, world_a, "partners", "email,name\n" + "x" * (1024 * 1024))
     assert response.status_code == 400
     assert response.context["form"].errors == {"file": ["The file is larger than 1 MB."]}
-    assert ImportJob.unscoped.count() == before
+    with all_tenants():
+        assert ImportJob.unscoped.count() == before
 
 
 def test_re_importing_a_file_imports_nothing_twice(world_a, django_capture_on_commit_callbacks):
@@ -252,8 +265,9 @@ def test_re_importing_a_file_imports_nothing_twice(world_a, django_capture_on_co
     second = upload_and_run(
         client, world_a, "conversions", text, django_capture_on_commit_callbacks
     )
-    first.refresh_from_db()
-    second.refresh_from_db()
+    with all_tenants():
+        first.refresh_from_db()
+        second.refresh_from_db()
     assert (first.status, first.imported, first.already_present, first.commissions) == (
         "succeeded",
         2,
@@ -348,9 +362,10 @@ def test_the_sweep_fails_lost_runs_and_requeues_lost_tasks(world_a, world_b):
     from imports.tasks import import_jobs_sweep
 
     assert import_jobs_sweep() == 2  # one re-enqueued (and run, eagerly), one failed
-    stale.refresh_from_db()
-    fresh.refresh_from_db()
-    lost.refresh_from_db()
+    with all_tenants():
+        stale.refresh_from_db()
+        fresh.refresh_from_db()
+        lost.refresh_from_db()
     assert (stale.status, stale.failure, bytes(stale.content)) == (
         ImportStatus.FAILED,
         services.WORKER_LOST,
@@ -358,7 +373,8 @@ def test_the_sweep_fails_lost_runs_and_requeues_lost_tasks(world_a, world_b):
     )
     assert fresh.status == ImportStatus.RUNNING
     assert (lost.status, lost.imported) == (ImportStatus.SUCCEEDED, 1)
-    assert Partner.unscoped.get(email="lost@imp.test").tenant == world_b.tenant
+    with all_tenants():
+        assert Partner.unscoped.get(email="lost@imp.test").tenant == world_b.tenant
 
     page = world_a.client_for(world_a.owner).get(f"/app/{world_a.tenant.slug}/imports/{stale.pk}/")
     assert "The worker stopped before the import finished." in page.content.decode()
@@ -373,7 +389,8 @@ def test_a_job_no_worker_takes_fails_and_its_page_stops_polling(world_a):
             created_at=timezone.now() - services.GIVE_UP_AFTER - timedelta(minutes=1)
         )
     assert services.import_jobs_sweep() == ([], 1)
-    job.refresh_from_db()
+    with all_tenants():
+        job.refresh_from_db()
     assert (job.status, job.failure, bytes(job.content)) == (
         ImportStatus.FAILED,
         services.NO_WORKER,
@@ -394,18 +411,21 @@ def test_analysts_look_but_do_not_start_imports(world_a, django_capture_on_commi
     assert analyst.get(f"/app/{slug}/imports/").status_code == 200
     assert "New import" not in analyst.get(f"/app/{slug}/imports/").content.decode()
     assert analyst.get(f"/app/{slug}/imports/new/").status_code == 403
-    before = ImportJob.unscoped.count()
+    with all_tenants():
+        before = ImportJob.unscoped.count()
     with django_capture_on_commit_callbacks(execute=True):
         assert upload(analyst, world_a, "partners", PARTNERS_CSV).status_code == 403
-    assert ImportJob.unscoped.count() == before
-    assert not Partner.unscoped.filter(email="anna@imp.test").exists()
+    with all_tenants():
+        assert ImportJob.unscoped.count() == before
+        assert not Partner.unscoped.filter(email="anna@imp.test").exists()
     owner_list = world_a.client_for(world_a.owner).get(f"/app/{slug}/imports/").content.decode()
     assert "New import" in owner_list
 
 
 def test_another_programs_job_is_not_found(world_a, world_b):
     client = world_a.client_for(world_a.owner)
-    job_b = ImportJob.unscoped.get(tenant=world_b.tenant)
+    with all_tenants():
+        job_b = ImportJob.unscoped.get(tenant=world_b.tenant)
     for suffix in ("", "errors.csv"):
         assert (
             client.get(f"/app/{world_a.tenant.slug}/imports/{job_b.pk}/{suffix}").status_code == 404
@@ -459,7 +479,8 @@ def test_a_running_job_polls_and_shows_its_progress(world_a):
     assert f'hx-get="{url}" hx-trigger="every 1s"' in body
     assert 'value="25" data-testid="import-progress"' in body
     assert "500 of 2,000 rows read" in body
-    ImportJob.unscoped.filter(pk=job.pk).update(rows_done=2000)
+    with all_tenants():
+        ImportJob.unscoped.filter(pk=job.pk).update(rows_done=2000)
     type(world_a.analyst).objects.filter(pk=world_a.analyst.pk).update(language="ru")
     body = client.get(url, headers={"HX-Request": "true"}).content.decode()
     assert "Прочитано строк: 2" in body

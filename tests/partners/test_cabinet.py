@@ -7,6 +7,7 @@ import pytest
 from django.utils import timezone
 
 from partners.models import Click, Partner, ReferralLink
+from tenancy.scope import all_tenants
 from tests.partners.conftest import scoped
 
 pytestmark = pytest.mark.django_db
@@ -29,8 +30,9 @@ def test_links_page_lists_own_links_and_creates_one(world_a, partner_client):
         url, {"destination_url": "https://shop.example/sale", "sub_id": "tg"}
     )
     assert response.status_code == 302
-    link = ReferralLink.unscoped.get(destination_url="https://shop.example/sale")
-    assert (link.partner, link.sub_id) == (world_a.partners[0], "tg")
+    with all_tenants():
+        link = ReferralLink.unscoped.get(destination_url="https://shop.example/sale")
+        assert (link.partner, link.sub_id) == (world_a.partners[0], "tg")
     assert f"http://testserver/r/{link.code}" in partner_client.get(url).content.decode()
 
 
@@ -95,7 +97,8 @@ def test_stats_page_counts_by_day_with_a_local_chart(world_a, partner_client):
 
 def test_pending_partner_cannot_create_links(world_a):
     partner = world_a.partners[1]
-    Partner.unscoped.filter(pk=partner.pk).update(status="pending")
+    with all_tenants():
+        Partner.unscoped.filter(pk=partner.pk).update(status="pending")
     client = world_a.client_for(partner.user)
     response = client.post(
         f"/p/{world_a.tenant.slug}/links/", {"destination_url": "https://aardvark.example/"}

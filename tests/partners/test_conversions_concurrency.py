@@ -95,7 +95,8 @@ def test_a_customer_bound_by_a_transaction_committing_meanwhile_is_named_on_the_
         "port": settings["PORT"] or 5432,
         "password": settings["PASSWORD"] or None,
     }
-    other = psycopg.connect(**params)
+    # A session of the program's scope (tenancy/rls.py).
+    other = psycopg.connect(**params, options=f"-c app.tenant_id={world_a.tenant.pk}")
     other.execute(
         "INSERT INTO partners_customer (tenant_id, external_id, partner_id, email, first_seen_at)"
         " VALUES (%s, 'race-customer', %s, '', now())",

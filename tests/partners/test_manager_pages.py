@@ -5,6 +5,7 @@ from django.utils import timezone
 
 from partners import services
 from partners.models import Click, Partner, PartnerTag
+from tenancy.scope import all_tenants
 from tests.factories import PartnerFactory
 from tests.partners.conftest import scoped
 
@@ -77,26 +78,30 @@ def test_list_filters_by_tag_and_paginates(cast):
 
 def test_bulk_approve_and_tag(cast):
     client = cast.client_for(cast.manager)
-    ids = [
-        str(p.pk)
-        for p in Partner.unscoped.filter(
-            tenant=cast.tenant, name__in=["Anna Moscow", "Boris Kazan"]
-        )
-    ]
+    with all_tenants():
+        ids = [
+            str(p.pk)
+            for p in Partner.unscoped.filter(
+                tenant=cast.tenant, name__in=["Anna Moscow", "Boris Kazan"]
+            )
+        ]
     url = f"/app/{cast.tenant.slug}/partners/bulk/"
     response = client.post(url, {"action": "approve", "partners": ids, "next": "?status=pending"})
     assert response.status_code == 302
     assert response["Location"] == f"/app/{cast.tenant.slug}/partners/?status=pending"
-    assert Partner.unscoped.get(name="Anna Moscow").status == "active"
+    with all_tenants():
+        assert Partner.unscoped.get(name="Anna Moscow").status == "active"
     client.post(url, {"action": "tag", "partners": ids, "tag": "Spring"})
-    assert PartnerTag.unscoped.filter(tag__name="Spring").count() == 2
+    with all_tenants():
+        assert PartnerTag.unscoped.filter(tag__name="Spring").count() == 2
     response = client.post(url, {"action": "tag", "partners": ids, "tag": ""}, follow=True)
     assert [str(m) for m in response.context["messages"]][-1] == "This field is required."
 
 
 def test_analysts_cannot_change_anything(cast):
     client = cast.client_for(cast.analyst)
-    partner = Partner.unscoped.get(name="Anna Moscow")
+    with all_tenants():
+        partner = Partner.unscoped.get(name="Anna Moscow")
     slug = cast.tenant.slug
     assert (
         client.post(
@@ -114,7 +119,8 @@ def test_analysts_cannot_change_anything(cast):
         == 403
     )
     assert client.get(f"/app/{slug}/partners/{partner.pk}/").status_code == 200
-    assert Partner.unscoped.get(pk=partner.pk).status == "pending"
+    with all_tenants():
+        assert Partner.unscoped.get(pk=partner.pk).status == "pending"
     assert 'name="partners"' not in client.get(f"/app/{slug}/partners/").content.decode()
 
 
@@ -160,7 +166,8 @@ def test_edit_saves_through_the_service(world_a):
     }
     response = client.post(url, data)
     assert response.status_code == 302
-    partner.refresh_from_db()
+    with all_tenants():
+        partner.refresh_from_db()
     assert (partner.name, partner.geography_tier, partner.manager_id) == (
         "Renamed",
         "million_plus",
@@ -180,7 +187,8 @@ def test_status_changes_with_a_reason(world_a):
     response = client.post(url, {"action": "suspend", "reason": ""}, follow=True)
     assert [str(m) for m in response.context["messages"]] == ["Give a reason."]
     client.post(url, {"action": "suspend", "reason": "Cookie stuffing"})
-    partner.refresh_from_db()
+    with all_tenants():
+        partner.refresh_from_db()
     assert (partner.status, partner.status_reason, partner.status_changed_by) == (
         "suspended",
         "Cookie stuffing",

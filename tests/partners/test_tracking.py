@@ -16,6 +16,7 @@ from partners import click_store, services, tracking
 from partners.models import Click, Partner
 from partners.selectors import click_lookup
 from partners.tasks import clicks_flush
+from tenancy.scope import all_tenants
 from tests.conftest import REPO, _database_url_for_test_db
 from tests.partners.conftest import scoped, stream_length
 from tests.waiting import wait_until
@@ -53,7 +54,8 @@ def test_redirect_sets_cookie_and_click_param_and_buffers_the_click(
     assert cookie.value == click_id
     assert cookie["max-age"] == 30 * 24 * 3600
     assert cookie["httponly"] is True
-    assert Click.unscoped.filter(pk=click_id).count() == 0  # nothing written on the hot path
+    with all_tenants():
+        assert Click.unscoped.filter(pk=click_id).count() == 0  # nothing written on the hot path
     assert stream_length() == 1
     # Cached: the second visit touches no database at all.
     with django_assert_num_queries(0):
@@ -62,7 +64,8 @@ def test_redirect_sets_cookie_and_click_param_and_buffers_the_click(
 
     result = click_store.clicks_flush()
     assert result == {"read": 2, "inserted": 2}
-    click = Click.unscoped.get(pk=click_id)
+    with all_tenants():
+        click = Click.unscoped.get(pk=click_id)
     assert (click.tenant_id, click.partner_id, click.link_id) == (
         world_a.tenant.pk,
         link.partner_id,
@@ -102,7 +105,8 @@ def test_suspended_partner_redirects_without_an_attributable_click(world_a, anon
     assert response["Location"] == "https://shop.example/tv?utm=x"
     assert "pf_click" not in response.cookies
     assert stream_length() == 1
-    Partner.unscoped.filter(pk=link.partner_id).update(status="archived")
+    with all_tenants():
+        Partner.unscoped.filter(pk=link.partner_id).update(status="archived")
     tracking.link_cache_invalidate([link.code])
     assert anon.get(f"/r/{link.code}").status_code == 404
 
@@ -165,7 +169,8 @@ def test_a_redelivered_batch_inserts_nothing_twice(world_a, anon):
         "inserted": 2,
     }  # not idle long enough yet
     assert click_store.clicks_flush(claim_idle_ms=0) == {"read": 5, "inserted": 0}
-    assert Click.unscoped.filter(link=link).count() == 7
+    with all_tenants():
+        assert Click.unscoped.filter(link=link).count() == 7
     assert client.xpending(stream, click_store.GROUP)["pending"] == 0
     assert stream_length() == 0
 
@@ -184,10 +189,12 @@ def test_clicks_of_a_deleted_partner_do_not_hold_up_the_others(world_a, anon, ca
     for n in range(3):
         anon.get(f"/r/{kept.code}", REMOTE_ADDR=f"10.5.0.{n}")
         anon.get(f"/r/{gone.code}", REMOTE_ADDR=f"10.5.1.{n}")
-    Partner.unscoped.filter(pk=gone_partner.pk).delete()
+    with all_tenants():
+        Partner.unscoped.filter(pk=gone_partner.pk).delete()
     assert click_store.clicks_flush(claim_idle_ms=0) == {"read": 6, "inserted": 3}
-    assert Click.unscoped.filter(link=kept).count() == 3
-    assert not Click.unscoped.filter(partner_id=gone_partner.pk).exists()
+    with all_tenants():
+        assert Click.unscoped.filter(link=kept).count() == 3
+        assert not Click.unscoped.filter(partner_id=gone_partner.pk).exists()
     assert stream_length() == 0
     assert "dropped 3 buffered clicks of deleted partners or programs" in caplog.text
 
@@ -201,17 +208,20 @@ def test_clicks_recorded_while_no_worker_runs_are_written_exactly_once(world_a, 
         for n in range(300)
     }
     assert len(click_ids) == 300
-    assert Click.unscoped.filter(link=link).count() == 0
+    with all_tenants():
+        assert Click.unscoped.filter(link=link).count() == 0
     worker = request.getfixturevalue("celery_worker")  # the worker starts only now
     clicks_flush.delay()
     clicks_flush.delay()  # a second, overlapping run must not double anything
     # The flush writes the rows, then empties the stream: wait for both.
-    assert wait_until(
-        lambda: Click.unscoped.filter(link=link).count() >= 300 and stream_length() == 0
-    )
+    with all_tenants():
+        assert wait_until(
+            lambda: Click.unscoped.filter(link=link).count() >= 300 and stream_length() == 0
+        )
     clicks_flush.delay()
     time.sleep(1)  # a third run finds nothing to write
-    written = set(map(str, Click.unscoped.filter(link=link).values_list("id", flat=True)))
+    with all_tenants():
+        written = set(map(str, Click.unscoped.filter(link=link).values_list("id", flat=True)))
     assert written == click_ids, "".join(worker.log[-30:])
     assert stream_length() == 0
 

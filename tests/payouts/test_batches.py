@@ -24,7 +24,7 @@ from payouts.models import (
 )
 from payouts.services import commissions_approve_matured
 from payouts.tasks import payout_batches_create_scheduled
-from tenancy.scope import tenant_scope
+from tenancy.scope import all_tenants, tenant_scope
 from tests.factories import PartnerFactory
 from tests.payouts.payout_world import (
     ACCOUNT,
@@ -120,7 +120,8 @@ def test_hold_boundary(world):
     just_before = start + timedelta(days=30) - timedelta(seconds=1)
     with time_machine.travel(just_before, tick=False), pytest.raises(ServiceError):
         batch_create(world)
-    commission.refresh_from_db()
+    with all_tenants():
+        commission.refresh_from_db()
     assert commission.status == "pending"
     with time_machine.travel(start + timedelta(days=30), tick=False):
         batch = batch_create(world)
@@ -141,7 +142,8 @@ def test_exclusion_returns_the_money_and_frees_the_commissions(world):
         batches.payout_line_exclude(line=line, reason="  ")
     assert (error.value.field, error.value.message) == ("reason", "Say why.")
     batches.payout_line_exclude(line=line, reason="Fraud check", user=world.manager)
-    line.refresh_from_db()
+    with all_tenants():
+        line.refresh_from_db()
     assert (line.status, line.reason, line.resolved_by) == (
         "excluded",
         "Fraud check",
@@ -179,9 +181,11 @@ def test_failed_line_returns_to_the_balance_and_is_paid_next_time(world):
     assert (marked.line.status, marked.line.reason) == ("failed", "Card closed")
     assert accounts(partner)["balance"] == Decimal("150.00")
     assert accounts(partner)["in_payout"] == Decimal("0.00")
-    commission.refresh_from_db()
+    with all_tenants():
+        commission.refresh_from_db()
     assert commission.status == "approved"
-    batch.refresh_from_db()
+    with all_tenants():
+        batch.refresh_from_db()
     assert batch.status == "closed"
     # Failing it again is a no-op; paying a failed line is refused.
     assert batches.payout_line_mark_failed(line=line, reason="Again").changed is False
@@ -195,7 +199,8 @@ def test_failed_line_returns_to_the_balance_and_is_paid_next_time(world):
     assert new_line.amount == Decimal("150.00")
     batches.payout_batch_approve(batch=second)
     batches.payout_line_mark_paid(line=new_line, reference="BANK-77")
-    commission.refresh_from_db()
+    with all_tenants():
+        commission.refresh_from_db()
     assert commission.status == "paid"
     assert accounts(partner) | {} == {
         "balance": Decimal("0.00"),
@@ -217,7 +222,8 @@ def test_mark_paid_twice_is_a_no_op(world):
     first = batches.payout_line_mark_paid(line=line, reference="R-1")
     second = batches.payout_line_mark_paid(line=line, reference="R-2")
     assert (first.changed, second.changed) == (True, False)
-    line.refresh_from_db()
+    with all_tenants():
+        line.refresh_from_db()
     assert (line.status, line.reference) == ("paid", "R-1")
     assert LedgerEntry.objects.filter(cause__startswith=f"payout-paid:line:{line.pk}").count() == 2
     assert accounts(partner)["paid_out"] == Decimal("100.00")
@@ -257,11 +263,13 @@ def test_refund_while_in_a_batch_is_deducted_next_time(world):
     commission = earn(world, partner, "1000.00", external_id="w-1")
     batch = batch_create(world)
     conversion_refund(conversion=commission.conversion)
-    commission.refresh_from_db()
+    with all_tenants():
+        commission.refresh_from_db()
     assert commission.status == "reversed"
     batches.payout_batch_approve(batch=batch)
     batches.payout_line_mark_paid(line=batch.lines.get())
-    commission.refresh_from_db()
+    with all_tenants():
+        commission.refresh_from_db()
     assert commission.status == "reversed"  # stays; its refund is on the balance
     assert accounts(partner)["balance"] == Decimal("-100.00")
     assert accounts(partner)["paid_out"] == Decimal("100.00")
@@ -303,7 +311,8 @@ def test_a_crash_inside_a_step_leaves_a_state_the_retry_completes(world, monkeyp
     monkeypatch.setattr(batches, "events_publish", crash)
     with pytest.raises(RuntimeError):
         batches.payout_line_mark_paid(line=line)
-    line.refresh_from_db()
+    with all_tenants():
+        line.refresh_from_db()
     assert line.status == "ready"
     assert not LedgerEntry.objects.filter(cause__startswith="payout-paid:").exists()
     monkeypatch.undo()
@@ -481,9 +490,11 @@ def test_receipt_only_for_paid_self_employed_payouts(world):
     assert early.value.message == "Add the receipt once the payout is paid."
     batches.payout_batch_approve(batch=batch)
     batches.payout_line_mark_paid(line=line)
-    line.refresh_from_db()
+    with all_tenants():
+        line.refresh_from_db()
     batches.payout_receipt_save(line=line, receipt=" 20ab1cd2ef ")
-    line.refresh_from_db()
+    with all_tenants():
+        line.refresh_from_db()
     assert line.receipt == "20ab1cd2ef"
 
 
@@ -519,7 +530,8 @@ def test_partner_requests_on_the_request_schedule(world):
     batch = batch_create(world)
     line = batch.lines.get()
     assert line.partner == partner  # the other partner did not ask
-    request.refresh_from_db()
+    with all_tenants():
+        request.refresh_from_db()
     assert (request.status, request.line) == ("batched", line)
     assert PayoutRequest.objects.filter(status="open").count() == 0
 
@@ -633,12 +645,14 @@ def test_an_excluded_line_reopens_the_partners_request(world):
     request = batches.payout_request_create(partner=partner)
     batch = batch_create(world)
     batches.payout_line_exclude(line=batch.lines.get(), reason="Documents missing")
-    request.refresh_from_db()
+    with all_tenants():
+        request.refresh_from_db()
     assert (request.status, request.line) == ("open", None)
     batches.payout_batch_approve(batch=batch)
     second = batch_create(world)
     assert second.lines.get().amount == Decimal("100.00")
-    request.refresh_from_db()
+    with all_tenants():
+        request.refresh_from_db()
     assert (request.status, request.line) == ("batched", second.lines.get())
 
 
@@ -651,9 +665,11 @@ def test_a_failed_line_reopens_the_partners_request(world):
     request = batches.payout_request_create(partner=partner)
     batch = batches.payout_batch_approve(batch=batch_create(world))
     batches.payout_line_mark_failed(line=batch.lines.get(), reason="Card closed")
-    request.refresh_from_db()
+    with all_tenants():
+        request.refresh_from_db()
     assert (request.status, request.line) == ("open", None)
     second = batch_create(world)
     assert second.lines.get().amount == Decimal("100.00")
-    request.refresh_from_db()
+    with all_tenants():
+        request.refresh_from_db()
     assert (request.status, request.line) == ("batched", second.lines.get())

@@ -18,7 +18,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from core.exports import table_csv, table_xlsx
 from payouts import bank_files, batches
 from payouts.models import PayoutDetails
-from tenancy.scope import tenant_scope
+from tenancy.scope import all_tenants, tenant_scope
 from tests.payouts.payout_world import (
     ACCOUNT,
     BIK,
@@ -131,3 +131,22 @@ def test_rotation_reencrypts_under_the_new_key(world, settings):
         pytest.raises(InvalidToken),
     ):
         PayoutDetails.objects.get(pk=card.pk)
+
+
+def test_rotation_reencrypts_every_programs_details_outside_any_scope(world_a, world_b, settings):
+    # An operator's command, run with no program in scope: it sees every program's rows
+    # through all_tenants() (the row-level security shows none outside a scope).
+    cards = []
+    for world in (world_a, world_b):
+        with tenant_scope(world.tenant):
+            clean_slate(world)
+            cards.append(card_details(world.partners[0]))
+    new = Fernet.generate_key().decode()
+    with override_settings(PAYOUT_DETAILS_KEYS=[new, settings.PAYOUT_DETAILS_KEYS[0]]):
+        out = StringIO()
+        call_command("payout_details_reencrypt", "--no-progress", stdout=out)
+    assert "Re-encrypted the payout details of 2 rows" in out.getvalue()
+    with all_tenants():
+        for card in cards:
+            (number, _account) = stored(card.pk)
+            assert Fernet(new.encode()).decrypt(number.encode()).decode() == CARD

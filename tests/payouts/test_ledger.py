@@ -15,7 +15,7 @@ from partners.models import Conversion
 from payouts import selectors, services
 from payouts.models import Commission, CommissionRule, CommissionStatus, EntryKind, LedgerEntry
 from payouts.tasks import commissions_approve_matured, commissions_approve_matured_all
-from tenancy.scope import tenant_scope
+from tenancy.scope import all_tenants, tenant_scope
 from tests.payouts.payout_world import recorded_days_ago
 
 
@@ -56,11 +56,13 @@ def test_hold_maturation_at_the_boundary(scope_a):
     assert commission.hold_until == start + timedelta(days=30)
     with time_machine.travel(commission.hold_until - timedelta(seconds=1), tick=False):
         assert services.commissions_approve_matured() == 0
-    commission.refresh_from_db()
+    with all_tenants():
+        commission.refresh_from_db()
     assert commission.status == CommissionStatus.PENDING
     with time_machine.travel(commission.hold_until, tick=False):
         commissions_approve_matured(scope_a.tenant.pk)
-    commission.refresh_from_db()
+    with all_tenants():
+        commission.refresh_from_db()
     assert commission.status == CommissionStatus.APPROVED
     assert commission.approved_at == commission.hold_until
     assert entries(commission) == [("accrual", Decimal("100.00"))]
@@ -96,14 +98,16 @@ def test_refund_of_a_pending_commission_reverses_it_without_entries(scope_a):
     commission = Commission.objects.get(conversion=conversion)
     assert (commission.status, commission.reversed_amount) == ("reversed", Decimal("100.00"))
     assert entries(commission) == []
-    conversion.refresh_from_db()
+    with all_tenants():
+        conversion.refresh_from_db()
     assert (conversion.status, conversion.refunded_amount) == ("refunded", Decimal("1000.00"))
 
 
 def test_refund_of_an_approved_commission_books_a_reversal(scope_a):
     conversion, commission = _approved(scope_a, "r-2")
     conversion_refund(conversion=conversion)
-    commission.refresh_from_db()
+    with all_tenants():
+        commission.refresh_from_db()
     assert commission.status == "reversed"
     assert entries(commission) == [("accrual", Decimal("100.00")), ("reversal", Decimal("-100.00"))]
     assert balance(scope_a.partners[0]) == 0
@@ -112,10 +116,12 @@ def test_refund_of_an_approved_commission_books_a_reversal(scope_a):
 def test_refund_of_a_paid_commission_adds_an_adjustment_and_leaves_the_row(scope_a):
     conversion, commission = _approved(scope_a, "r-3")
     services.commission_mark_paid(commission=commission)
-    commission.refresh_from_db()
+    with all_tenants():
+        commission.refresh_from_db()
     before = (commission.status, commission.amount, commission.reversed_amount, commission.paid_at)
     conversion_refund(conversion=conversion, amount="250.00")
-    commission.refresh_from_db()
+    with all_tenants():
+        commission.refresh_from_db()
     assert (
         commission.status,
         commission.amount,
@@ -139,7 +145,8 @@ def test_partial_refunds_add_up_to_the_whole_commission(scope_a):
             amount=part,
             external_id=f"rf-{part}-{commission.reversed_amount}",
         )
-        commission.refresh_from_db()
+        with all_tenants():
+            commission.refresh_from_db()
     assert entries(commission) == [
         ("accrual", Decimal("10.00")),
         ("reversal", Decimal("-3.33")),
@@ -201,7 +208,8 @@ def test_a_lead_is_refunded_whole(scope_a):
     ).conversion
     refund = conversion_refund(conversion=conversion)
     assert refund.amount is None
-    conversion.refresh_from_db()
+    with all_tenants():
+        conversion.refresh_from_db()
     assert conversion.status == "refunded"
 
 
@@ -213,7 +221,8 @@ def test_review_of_held_commissions(scope_a):
     with pytest.raises(services.ServiceError, match="Say why"):
         services.commission_review(commission=commission, approve=False, user=scope_a.manager)
     services.commission_review(commission=commission, approve=True, user=scope_a.manager)
-    commission.refresh_from_db()
+    with all_tenants():
+        commission.refresh_from_db()
     assert commission.status == "pending"  # released, still inside its hold period
     with pytest.raises(services.ConflictError):
         services.commission_review(commission=commission, approve=True, user=scope_a.manager)
@@ -221,7 +230,8 @@ def test_review_of_held_commissions(scope_a):
         old = record_sale(scope_a, "h-2", customer_email=partner.email)
     commission = Commission.objects.get(conversion=old)
     services.commission_review(commission=commission, approve=True, user=scope_a.manager)
-    commission.refresh_from_db()
+    with all_tenants():
+        commission.refresh_from_db()
     assert commission.status == "approved"
     assert entries(commission) == [("accrual", Decimal("100.00"))]
     rejected = Commission.objects.get(
@@ -230,7 +240,8 @@ def test_review_of_held_commissions(scope_a):
     services.commission_review(
         commission=rejected, approve=False, user=scope_a.manager, note="Own purchase"
     )
-    rejected.refresh_from_db()
+    with all_tenants():
+        rejected.refresh_from_db()
     assert (rejected.status, rejected.review_note, rejected.reviewed_by) == (
         "rejected",
         "Own purchase",

@@ -13,7 +13,7 @@ from partners.conversions import conversion_record, conversion_refund
 from partners.models import Conversion
 from payouts import selectors
 from payouts.models import Commission, CommissionRule
-from tenancy.scope import tenant_scope
+from tenancy.scope import all_tenants, tenant_scope
 
 
 def url(world, path):
@@ -61,7 +61,8 @@ def test_rule_list_and_editor_with_preview(world_a):
     assert "This rate model applies to sale only." in bad.content.decode()
     deactivate = client.post(url(world_a, f"commission-rules/{rule.pk}/deactivate/"))
     assert deactivate.status_code == 302
-    rule.refresh_from_db()
+    with all_tenants():
+        rule.refresh_from_db()
     assert rule.is_active is False
 
 
@@ -212,8 +213,9 @@ def test_review_queue_approve_reject_and_analysts_are_refused(world_a):
         url(world_a, f"commissions/{second.pk}/review/"),
         {"decision": "reject", "note": "Own order"},
     )
-    first.refresh_from_db()
-    second.refresh_from_db()
+    with all_tenants():
+        first.refresh_from_db()
+        second.refresh_from_db()
     assert (first.status, second.status, second.review_note) == ("pending", "rejected", "Own order")
 
 

@@ -17,7 +17,7 @@ from core.errors import ServiceError
 from payouts import batches, selectors
 from payouts.models import PayoutBatch, PayoutDetails, PayoutLine, PayoutSettings
 from payouts.services import commissions_approve_matured
-from tenancy.scope import tenant_scope
+from tenancy.scope import all_tenants, tenant_scope
 from tests.payouts.payout_world import (
     ACCOUNT,
     BIK,
@@ -216,7 +216,8 @@ def test_the_settings_service_checks_the_model_rules_itself(world):
             assert raised.value.field == field
             assert raised.value.message.startswith(message)
         assert list(PayoutSettings.objects.values()) == before
-    world.tenant.refresh_from_db()
+    with all_tenants():
+        world.tenant.refresh_from_db()
     assert world.tenant.hold_days == hold_days
 
 
@@ -262,7 +263,8 @@ def test_settings_page(world):
             10,
             7,
         )
-    world.tenant.refresh_from_db()
+    with all_tenants():
+        world.tenant.refresh_from_db()
     assert world.tenant.hold_days == 14
     # A manager runs payouts but does not change program settings.
     assert world.client_for(world.manager).get(url(world, "payouts/settings/")).status_code == 403

@@ -94,8 +94,9 @@ def save_conversions(tenant, conversions) -> None:
         Conversion.objects.bulk_create(list(conversions))
 
 
-def database_dsn() -> str:
-    """A libpq connection string for the test database, for a second, independent session."""
+def database_dsn(tenant_id: int | None = None) -> str:
+    """A libpq connection string for the test database, for a second, independent session;
+    with ``tenant_id``, a session of that tenant's scope (tenancy/rls.py)."""
     params = connection.settings_dict
     return psycopg.conninfo.make_conninfo(
         dbname=params["NAME"],
@@ -103,4 +104,5 @@ def database_dsn() -> str:
         port=params["PORT"] or 5432,
         user=params["USER"] or "postgres",
         password=params["PASSWORD"] or None,
+        options=f"-c app.tenant_id={tenant_id}" if tenant_id else None,
     )

@@ -33,7 +33,7 @@ from django.utils import timezone
 from config.celery import app
 from segmentation.models import RunStatus, RunTrigger, SegmentationPolicy, SegmentRun
 from tenancy.scope import all_tenants, tenant_scope
-from tests.conftest import REPO, LoggedProcess, _database_url_for_test_db
+from tests.conftest import REPO, LoggedProcess, database_env
 from tests.factories import TenantFactory
 from tests.segmentation.conftest import local, make_partners, sale, save_conversions
 from tests.waiting import wait_until
@@ -57,7 +57,7 @@ def celery_beat(celery_worker, tmp_path):
     env = {
         **os.environ,
         "DJANGO_ENV": "test",
-        "DATABASE_URL": _database_url_for_test_db(),
+        **database_env(),
         "CELERY_QUEUE": app.conf.task_default_queue,  # the worker's private queue
         "CELERY_TASK_ALWAYS_EAGER": "false",
     }

@@ -16,7 +16,7 @@ from segmentation.custom_segments import CustomSegmentInvalid
 from segmentation.models import CustomSegment, CustomSegmentMembership, SegmentMembership
 from segmentation.selectors import custom_segment_partners, definition_partners, local_today
 from segmentation.signals import custom_segment_changed
-from tenancy.scope import tenant_scope
+from tenancy.scope import all_tenants, tenant_scope
 from tests.factories import PartnerFactory, TenantFactory, UserFactory
 from tests.segmentation.conftest import local, make_partners, sale, save_conversions
 from webhooks.models import WebhookEndpoint, WebhookEvent
@@ -97,7 +97,8 @@ def test_joined_days_boundaries_are_local_days(world):
     start = local(world.tenant, world.today.year, world.today.month, world.today.day, 9)
     with world.scope():
         Partner.objects.update(joined_at=start - timedelta(days=30))
-        world.match.refresh_from_db()
+        with all_tenants():
+            world.match.refresh_from_db()
 
         def names(op, days):
             definition = {

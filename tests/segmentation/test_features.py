@@ -10,6 +10,7 @@ import pytest
 from partners.models import PartnerStatus
 from segmentation.features import features_read
 from segmentation.models import SegmentationPolicy
+from tenancy.scope import tenant_scope
 from tests.factories import TenantFactory
 from tests.segmentation.conftest import local, make_partners, sale, save_conversions
 
@@ -24,9 +25,10 @@ def tenant():
 
 
 def read(tenant, **policy):
-    frame = features_read(
-        tenant=tenant, policy=SegmentationPolicy(tenant=tenant, **policy), as_of=AS_OF
-    )
+    with tenant_scope(tenant):  # as the segment run reads them
+        frame = features_read(
+            tenant=tenant, policy=SegmentationPolicy(tenant=tenant, **policy), as_of=AS_OF
+        )
     return frame.sort_values("partner_id").reset_index(drop=True)
 
 

@@ -54,7 +54,8 @@ def test_the_next_run_fails_a_run_left_running():
     dead = orphan(program.tenant, started_minutes_ago=3)
     run = program.recompute()
     assert run.status == RunStatus.SUCCEEDED
-    dead.refresh_from_db()
+    with all_tenants():
+        dead.refresh_from_db()
     assert dead.status == RunStatus.FAILED
     assert dead.error == KILLED
     assert dead.finished_at is not None
@@ -110,7 +111,7 @@ def test_progress_is_visible_to_other_sessions_while_running():
     seen: dict[str, Any] = {}  # a run's row by stage message, and the fragment's HTML
 
     def poll(stage_message: str) -> None:
-        with psycopg.connect(database_dsn()) as other:
+        with psycopg.connect(database_dsn(program.tenant.pk)) as other:
             seen[stage_message] = other.execute(
                 "SELECT status, stage, progress FROM segmentation_segmentrun"
             ).fetchone()
@@ -132,7 +133,7 @@ def test_progress_is_visible_to_other_sessions_while_running():
     def progress(message: str) -> None:
         poll(message)
         if message.startswith("Writing"):
-            with psycopg.connect(database_dsn()) as other:
+            with psycopg.connect(database_dsn(program.tenant.pk)) as other:
                 row = other.execute("SELECT id FROM segmentation_segmentrun").fetchone()
                 assert row is not None
                 fragment(row[0])
@@ -180,7 +181,8 @@ def test_a_failing_subscriber_does_not_fail_a_committed_run():
     finally:
         segment_changed.disconnect(broken)
     assert run.status == RunStatus.SUCCEEDED
-    run.refresh_from_db()
+    with all_tenants():
+        run.refresh_from_db()
     assert (run.status, run.error, run.transitions) == (RunStatus.SUCCEEDED, "", 15)
 
 

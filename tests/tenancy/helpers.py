@@ -6,7 +6,7 @@ from django.db import connections
 
 from tenancy import services
 from tenancy.models import Invitation
-from tenancy.scope import tenant_scope
+from tenancy.scope import all_tenants, tenant_scope
 
 
 def field_errors(form) -> dict[str, list[str]]:
@@ -23,7 +23,8 @@ def open_invitation(world, *, email: str, role: str = "manager") -> tuple[Invita
         )
         raw = services.invitation_claim_for_sending(invitation=invitation)
     assert raw is not None
-    return Invitation.unscoped.get(pk=invitation.pk), raw
+    with all_tenants():
+        return Invitation.unscoped.get(pk=invitation.pk), raw
 
 
 ACCEPT_LINK = re.compile(r"http://[^/\s]+/invite/(?P<token>[A-Za-z0-9_-]+)/")

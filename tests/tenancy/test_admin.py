@@ -66,6 +66,7 @@ def test_the_admin_cannot_change_a_programs_currency_or_time_zone(world_a, staff
     }
     response = staff_client.post(change, data)
     assert response.status_code == 302, response.context and response.context["errors"]
-    tenant.refresh_from_db()
+    with all_tenants():
+        tenant.refresh_from_db()
     assert (tenant.name, tenant.timezone) == ("Renamed", world_a.tenant.timezone)
     assert tenant.currency == world_a.tenant.currency

@@ -11,6 +11,7 @@ import time_machine
 
 from core.api_policy import APIKeyRateThrottle
 from tenancy.models import Membership
+from tenancy.scope import all_tenants
 
 pytestmark = pytest.mark.django_db
 
@@ -98,14 +99,15 @@ def test_non_numeric_member_id_is_404(world_a, client):
 
 
 def test_cursor_pagination_walks_every_member_exactly_once(world_a, world_b, client):
-    extra = [
-        Membership.unscoped.get(pk=m.pk)
-        for m in (
-            world_a.memberships["owner"],
-            world_a.memberships["manager"],
-            world_a.memberships["analyst"],
-        )
-    ]
+    with all_tenants():
+        extra = [
+            Membership.unscoped.get(pk=m.pk)
+            for m in (
+                world_a.memberships["owner"],
+                world_a.memberships["manager"],
+                world_a.memberships["analyst"],
+            )
+        ]
     url = "/api/v1/members?page_size=1"
     seen: list[int] = []
     pages = 0

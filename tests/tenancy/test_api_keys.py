@@ -9,6 +9,7 @@ import time_machine
 
 from tenancy import services
 from tenancy.models import ROLE_PERMISSIONS, APIKey, Role
+from tenancy.scope import all_tenants
 
 pytestmark = pytest.mark.django_db
 
@@ -17,11 +18,12 @@ SECRET = re.compile(r'<code class="copyable" id="new-secret">(pf_live_[A-Za-z0-9
 
 
 def keys_state(tenant) -> list[tuple]:
-    return sorted(
-        APIKey.unscoped.filter(tenant=tenant).values_list(
-            "pk", "name", "key_hash", "revoked_at", "last_used_at"
+    with all_tenants():
+        return sorted(
+            APIKey.unscoped.filter(tenant=tenant).values_list(
+                "pk", "name", "key_hash", "revoked_at", "last_used_at"
+            )
         )
-    )
 
 
 def test_create_shows_the_secret_once_and_stores_only_its_hash(world_a, client):
@@ -43,15 +45,17 @@ def test_create_shows_the_secret_once_and_stores_only_its_hash(world_a, client):
     assert shown.context["new_secret"] == secret
     assert shown.context["form"].is_bound is False
 
-    key = APIKey.unscoped.get(name="Shop backend")
+    with all_tenants():
+        key = APIKey.unscoped.get(name="Shop backend")
     assert key.tenant_id == world_a.tenant.pk
     assert key.created_by_id == world_a.owner.pk
     assert key.key_hash == hashlib.sha256(secret.encode()).hexdigest()
     assert key.prefix == secret[:12]
     assert key.revoked_at is None
     assert key.last_used_at is None
-    assert not APIKey.unscoped.filter(key_hash=secret).exists()
-    assert not APIKey.unscoped.filter(prefix=secret).exists()
+    with all_tenants():
+        assert not APIKey.unscoped.filter(key_hash=secret).exists()
+        assert not APIKey.unscoped.filter(prefix=secret).exists()
 
     reload = client.get(KEYS)
     assert reload.status_code == 200
@@ -97,7 +101,8 @@ def test_revoke_makes_the_api_answer_401(world_a, client):
     response = client.post(f"/app/a-program/api-keys/{key.pk}/revoke/")
     assert response.status_code == 302
     assert response["Location"] == KEYS
-    key.refresh_from_db()
+    with all_tenants():
+        key.refresh_from_db()
     assert key.revoked_at is not None
     page = client.get(KEYS)
     assert "Key “Aardvark backend” revoked; requests with it now get 401." in page.content.decode()
@@ -118,9 +123,11 @@ def test_revoking_twice_keeps_the_first_revocation_time(world_a, client):
     client.force_login(world_a.owner)
     url = f"/app/a-program/api-keys/{world_a.api_key.pk}/revoke/"
     client.post(url)
-    first = APIKey.unscoped.get(pk=world_a.api_key.pk).revoked_at
+    with all_tenants():
+        first = APIKey.unscoped.get(pk=world_a.api_key.pk).revoked_at
     client.post(url)
-    assert APIKey.unscoped.get(pk=world_a.api_key.pk).revoked_at == first
+    with all_tenants():
+        assert APIKey.unscoped.get(pk=world_a.api_key.pk).revoked_at == first
 
 
 def test_last_used_is_recorded_and_not_rewritten_within_a_minute(world_a, client):
@@ -128,22 +135,26 @@ def test_last_used_is_recorded_and_not_rewritten_within_a_minute(world_a, client
     start = datetime(2030, 5, 1, 12, 0, 0, tzinfo=UTC)
     with time_machine.travel(start, tick=False) as traveller:
         assert client.get("/api/v1/program", **headers).status_code == 200
-        assert APIKey.unscoped.get(pk=world_a.api_key.pk).last_used_at == start
+        with all_tenants():
+            assert APIKey.unscoped.get(pk=world_a.api_key.pk).last_used_at == start
 
         traveller.shift(timedelta(seconds=59))
         assert client.get("/api/v1/members", **headers).status_code == 200
-        assert APIKey.unscoped.get(pk=world_a.api_key.pk).last_used_at == start
+        with all_tenants():
+            assert APIKey.unscoped.get(pk=world_a.api_key.pk).last_used_at == start
 
         traveller.shift(timedelta(seconds=1))
         assert client.get("/api/v1/program", **headers).status_code == 200
-        assert APIKey.unscoped.get(pk=world_a.api_key.pk).last_used_at == start + timedelta(
-            minutes=1
-        )
+        with all_tenants():
+            assert APIKey.unscoped.get(pk=world_a.api_key.pk).last_used_at == start + timedelta(
+                minutes=1
+            )
 
 
 def test_a_refused_request_does_not_touch_last_used(world_a, client):
     client.get("/api/v1/program", HTTP_AUTHORIZATION="Bearer pf_live_wrong")
-    assert APIKey.unscoped.get(pk=world_a.api_key.pk).last_used_at is None
+    with all_tenants():
+        assert APIKey.unscoped.get(pk=world_a.api_key.pk).last_used_at is None
 
 
 def test_only_owners_manage_api_keys():
@@ -177,7 +188,8 @@ def test_an_owner_cannot_revoke_another_programs_key(world_a, world_b, client):
     client.force_login(world_a.owner)
     response = client.post(f"/app/a-program/api-keys/{world_b.api_key.pk}/revoke/")
     assert response.status_code == 404
-    assert APIKey.unscoped.get(pk=world_b.api_key.pk).revoked_at is None
+    with all_tenants():
+        assert APIKey.unscoped.get(pk=world_b.api_key.pk).revoked_at is None
     assert client.get("/api/v1/program", **world_b.api_headers()).status_code == 200
 
 

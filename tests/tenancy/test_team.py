@@ -10,7 +10,7 @@ from django.utils import timezone
 from core.errors import ServiceError
 from tenancy import services
 from tenancy.models import Invitation, Membership, Role, User, hash_token
-from tenancy.scope import tenant_scope
+from tenancy.scope import all_tenants, tenant_scope
 from tenancy.tasks import invitation_send, invitations_expire
 from tests.factories import PASSWORD, MembershipFactory
 from tests.tenancy.helpers import (
@@ -28,17 +28,18 @@ TEAM = "/app/a-program/team/"
 
 def team_state(tenant) -> dict:
     """Everything a team action may change, to show that a refused one changed nothing."""
-    return {
-        "members": sorted(
-            Membership.unscoped.filter(tenant=tenant).values_list("pk", "user_id", "role")
-        ),
-        "invitations": sorted(
-            Invitation.unscoped.filter(tenant=tenant).values_list(
-                "pk", "email", "role", "token_hash", "sent_at", "accepted_at", "revoked_at"
-            )
-        ),
-        "users": User.objects.count(),
-    }
+    with all_tenants():
+        return {
+            "members": sorted(
+                Membership.unscoped.filter(tenant=tenant).values_list("pk", "user_id", "role")
+            ),
+            "invitations": sorted(
+                Invitation.unscoped.filter(tenant=tenant).values_list(
+                    "pk", "email", "role", "token_hash", "sent_at", "accepted_at", "revoked_at"
+                )
+            ),
+            "users": User.objects.count(),
+        }
 
 
 def invite(client, capture, *, email: str, role: str = "manager"):
@@ -77,7 +78,8 @@ def test_owner_invites_and_the_email_arrives_with_the_accept_link(
     assert link in text
     assert f'href="{link}"' in message.get_body(preferencelist=("html",)).get_content()
 
-    invitation = Invitation.unscoped.get(email="new.person@example.test")
+    with all_tenants():
+        invitation = Invitation.unscoped.get(email="new.person@example.test")
     assert invitation.tenant_id == world_a.tenant.pk
     assert invitation.role == Role.ANALYST
     assert invitation.invited_by_id == world_a.owner.pk
@@ -87,7 +89,8 @@ def test_owner_invites_and_the_email_arrives_with_the_accept_link(
     # Only the token's hash is stored; the raw token exists only in the email.
     assert invitation.token_hash == hash_token(token)
     assert len(token) >= 40
-    assert not Invitation.unscoped.filter(token_hash=token).exists()
+    with all_tenants():
+        assert not Invitation.unscoped.filter(token_hash=token).exists()
     expected_expiry = invitation.created_at + timedelta(days=7)
     assert abs((invitation.expires_at - expected_expiry).total_seconds()) < 5
 
@@ -141,7 +144,8 @@ def test_inviting_a_member_of_another_program_is_allowed(
     )
     assert response.status_code == 302
     assert [m["To"] for m in smtp_server.wait_for(1)] == ["owner@b-zebra.test"]
-    assert Invitation.unscoped.get(email="owner@b-zebra.test").tenant_id == world_a.tenant.pk
+    with all_tenants():
+        assert Invitation.unscoped.get(email="owner@b-zebra.test").tenant_id == world_a.tenant.pk
 
 
 @pytest.mark.parametrize(
@@ -176,11 +180,15 @@ def test_a_new_invitation_replaces_the_open_one_for_the_same_address(
         role="manager",
     )
     assert response.status_code == 302
-    old.refresh_from_db()
+    with all_tenants():
+        old.refresh_from_db()
     assert old.revoked_at is not None
-    open_ones = Invitation.unscoped.filter(
-        email="invitee@a-aardvark.test", accepted_at=None, revoked_at=None
-    )
+    with all_tenants():
+        open_ones = list(
+            Invitation.unscoped.filter(
+                email="invitee@a-aardvark.test", accepted_at=None, revoked_at=None
+            )
+        )
     assert [(i.role, i.sent_at is not None) for i in open_ones] == [("manager", True)]
 
 
@@ -190,15 +198,18 @@ def test_invitation_send_twice_sends_one_email(world_a, smtp_server):
     invitation_send(world_a.tenant.pk, invitation.pk)
     # Eager tasks run inline: both runs are over, and the second found the claim taken.
     assert len(smtp_server.messages) == 1
-    invitation.refresh_from_db()
+    with all_tenants():
+        invitation.refresh_from_db()
     assert invitation.token_hash == hash_token(accept_token_from(smtp_server.messages[0]))
 
 
 def test_invitation_send_for_a_closed_invitation_sends_nothing(world_a, smtp_server):
-    Invitation.unscoped.filter(pk=world_a.invitation.pk).update(revoked_at=timezone.now())
+    with all_tenants():
+        Invitation.unscoped.filter(pk=world_a.invitation.pk).update(revoked_at=timezone.now())
     invitation_send(world_a.tenant.pk, world_a.invitation.pk)
     assert smtp_server.messages == []
-    assert Invitation.unscoped.get(pk=world_a.invitation.pk).sent_at is None
+    with all_tenants():
+        assert Invitation.unscoped.get(pk=world_a.invitation.pk).sent_at is None
 
 
 def test_invitation_send_with_the_mail_server_down_releases_the_claim(world_a, settings):
@@ -207,16 +218,19 @@ def test_invitation_send_with_the_mail_server_down_releases_the_claim(world_a, s
     settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", 9
     with pytest.raises(ConnectionRefusedError):
         invitation_send.run(world_a.tenant.pk, world_a.invitation.pk)
-    invitation = Invitation.unscoped.get(pk=world_a.invitation.pk)
+    with all_tenants():
+        invitation = Invitation.unscoped.get(pk=world_a.invitation.pk)
     assert (invitation.sent_at, invitation.token_hash) == (None, None)
 
 
 def test_invitations_expire_closes_only_expired_open_ones(world_a, world_b):
     past = timezone.now() - timedelta(minutes=1)
-    Invitation.unscoped.filter(pk=world_b.invitation.pk).update(expires_at=past)
+    with all_tenants():
+        Invitation.unscoped.filter(pk=world_b.invitation.pk).update(expires_at=past)
     assert invitations_expire() == 1
-    assert Invitation.unscoped.get(pk=world_b.invitation.pk).revoked_at is not None
-    assert Invitation.unscoped.get(pk=world_a.invitation.pk).revoked_at is None
+    with all_tenants():
+        assert Invitation.unscoped.get(pk=world_b.invitation.pk).revoked_at is not None
+        assert Invitation.unscoped.get(pk=world_a.invitation.pk).revoked_at is None
 
 
 # Accepting
@@ -238,10 +252,12 @@ def test_accept_as_a_new_user(world_a, anon):
     assert user.full_name == "New Bie"
     assert user.check_password(PASSWORD)
     assert int(anon.session["_auth_user_id"]) == user.pk
-    assert list(Membership.unscoped.filter(user=user).values_list("tenant__slug", "role")) == [
-        ("a-program", Role.ANALYST)
-    ]
-    invitation.refresh_from_db()
+    with all_tenants():
+        assert list(Membership.unscoped.filter(user=user).values_list("tenant__slug", "role")) == [
+            ("a-program", Role.ANALYST)
+        ]
+    with all_tenants():
+        invitation.refresh_from_db()
     assert invitation.accepted_at is not None
     dashboard = anon.get("/app/a-program/")
     assert dashboard.status_code == 200
@@ -290,10 +306,12 @@ def test_accept_as_the_logged_in_user_with_the_same_email(world_a, world_b, clie
 
     assert response.status_code == 302
     assert response["Location"] == "/app/a-program/"
-    assert sorted(
-        Membership.unscoped.filter(user=world_b.owner).values_list("tenant__slug", "role")
-    ) == [("a-program", Role.MANAGER), ("b-program", Role.OWNER)]
-    invitation.refresh_from_db()
+    with all_tenants():
+        assert sorted(
+            Membership.unscoped.filter(user=world_b.owner).values_list("tenant__slug", "role")
+        ) == [("a-program", Role.MANAGER), ("b-program", Role.OWNER)]
+    with all_tenants():
+        invitation.refresh_from_db()
     assert invitation.accepted_at is not None
     assert client.get("/app/a-program/").status_code == 200
 
@@ -312,7 +330,8 @@ def test_a_different_logged_in_user_is_refused(world_a, world_b, client):
     assert response.context["error_message"] == expected
     assert expected in response.content.decode()
     assert team_state(world_a.tenant) == before
-    assert not Membership.unscoped.filter(tenant=world_a.tenant, user=world_b.owner).exists()
+    with all_tenants():
+        assert not Membership.unscoped.filter(tenant=world_a.tenant, user=world_b.owner).exists()
 
 
 def test_an_anonymous_visitor_whose_email_has_an_account_must_log_in(world_a, world_b, anon):
@@ -326,7 +345,8 @@ def test_an_anonymous_visitor_whose_email_has_an_account_must_log_in(world_a, wo
         "An account with this email exists: log in first, then open the link again."
     )
     assert team_state(world_a.tenant) == before
-    world_b.owner.refresh_from_db()
+    with all_tenants():
+        world_b.owner.refresh_from_db()
     assert world_b.owner.full_name == "Zebra Owner"
     assert world_b.owner.check_password(PASSWORD)
     assert "_auth_user_id" not in anon.session
@@ -346,7 +366,8 @@ def test_an_anonymous_visitor_whose_email_has_an_account_must_log_in(world_a, wo
 )
 def test_closed_invitation_shows_its_message_and_changes_nothing(world_a, anon, change, message):
     invitation, token = open_invitation(world_a, email="late@example.test")
-    Invitation.unscoped.filter(pk=invitation.pk).update(**change)
+    with all_tenants():
+        Invitation.unscoped.filter(pk=invitation.pk).update(**change)
     before = team_state(world_a.tenant)
 
     for response in (
@@ -374,8 +395,9 @@ def test_the_token_of_one_program_never_opens_anothers(world_a, world_b, client)
     client.force_login(world_a.owner)
     response = client.post(f"/invite/{token}/")
     assert response["Location"] == "/app/b-program/"
-    assert Membership.unscoped.get(tenant=world_b.tenant, user=world_a.owner).role == "analyst"
-    assert Membership.unscoped.get(tenant=world_a.tenant, user=world_a.owner).role == "owner"
+    with all_tenants():
+        assert Membership.unscoped.get(tenant=world_b.tenant, user=world_a.owner).role == "analyst"
+        assert Membership.unscoped.get(tenant=world_a.tenant, user=world_a.owner).role == "owner"
 
 
 # Resending and withdrawing
@@ -385,7 +407,8 @@ def test_resend_rotates_the_token(world_a, smtp_server, anon, django_capture_on_
     owner = world_a.client_for(world_a.owner)
     invite(owner, django_capture_on_commit_callbacks, email="resend@example.test")
     first_token = accept_token_from(smtp_server.wait_for(1)[0])
-    invitation = Invitation.unscoped.get(email="resend@example.test")
+    with all_tenants():
+        invitation = Invitation.unscoped.get(email="resend@example.test")
 
     with django_capture_on_commit_callbacks(execute=True):
         response = owner.post(f"/app/a-program/invitations/{invitation.pk}/resend/")
@@ -396,7 +419,8 @@ def test_resend_rotates_the_token(world_a, smtp_server, anon, django_capture_on_
     assert [m["To"] for m in messages] == ["resend@example.test", "resend@example.test"]
     second_token = accept_token_from(messages[1])
     assert second_token != first_token
-    invitation.refresh_from_db()
+    with all_tenants():
+        invitation.refresh_from_db()
     assert invitation.token_hash == hash_token(second_token)
     assert invitation.sent_at is not None
     assert anon.get(f"/invite/{first_token}/").status_code == 404
@@ -408,15 +432,17 @@ def test_resend_extends_an_expired_invitation(
     world_a, smtp_server, anon, django_capture_on_commit_callbacks
 ):
     invitation, old_token = open_invitation(world_a, email="slow@example.test")
-    Invitation.unscoped.filter(pk=invitation.pk).update(
-        expires_at=timezone.now() - timedelta(days=1)
-    )
+    with all_tenants():
+        Invitation.unscoped.filter(pk=invitation.pk).update(
+            expires_at=timezone.now() - timedelta(days=1)
+        )
     with django_capture_on_commit_callbacks(execute=True):
         world_a.client_for(world_a.owner).post(
             f"/app/a-program/invitations/{invitation.pk}/resend/"
         )
     token = accept_token_from(smtp_server.wait_for(1)[0])
-    invitation.refresh_from_db()
+    with all_tenants():
+        invitation.refresh_from_db()
     assert invitation.expires_at > timezone.now() + timedelta(days=6)
     assert anon.get(f"/invite/{token}/").status_code == 200
     assert anon.get(f"/invite/{old_token}/").status_code == 404
@@ -424,7 +450,8 @@ def test_resend_extends_an_expired_invitation(
 
 def test_resend_of_a_closed_invitation_is_refused(world_a, smtp_server, client):
     invitation, _ = open_invitation(world_a, email="done@example.test")
-    Invitation.unscoped.filter(pk=invitation.pk).update(accepted_at=timezone.now())
+    with all_tenants():
+        Invitation.unscoped.filter(pk=invitation.pk).update(accepted_at=timezone.now())
     before = team_state(world_a.tenant)
     client.force_login(world_a.owner)
     response = client.post(f"/app/a-program/invitations/{invitation.pk}/resend/", follow=True)
@@ -440,7 +467,8 @@ def test_revoke_withdraws_the_invitation(world_a, anon, client):
     response = client.post(f"/app/a-program/invitations/{invitation.pk}/revoke/")
     assert response.status_code == 302
     assert response["Location"] == TEAM
-    invitation.refresh_from_db()
+    with all_tenants():
+        invitation.refresh_from_db()
     assert invitation.revoked_at is not None
     link = anon.get(f"/invite/{token}/")
     assert link.status_code == 410
@@ -459,7 +487,8 @@ def test_owner_changes_a_role(world_a, client):
     response = client.post(f"/app/a-program/team/{manager.pk}/role/", {"role": "analyst"})
     assert response.status_code == 302
     assert response["Location"] == TEAM
-    assert Membership.unscoped.get(pk=manager.pk).role == Role.ANALYST
+    with all_tenants():
+        assert Membership.unscoped.get(pk=manager.pk).role == Role.ANALYST
     assert "Role of Aardvark Manager changed." in client.get(TEAM).content.decode()
 
 
@@ -470,7 +499,8 @@ def test_an_unknown_role_is_refused(world_a, client):
         f"/app/a-program/team/{manager.pk}/role/", {"role": "superuser"}, follow=True
     )
     assert "Choose a role." in response.content.decode()
-    assert Membership.unscoped.get(pk=manager.pk).role == Role.MANAGER
+    with all_tenants():
+        assert Membership.unscoped.get(pk=manager.pk).role == Role.MANAGER
 
 
 def test_the_last_owner_cannot_be_demoted(world_a, client):
@@ -501,13 +531,14 @@ def test_with_two_owners_one_may_step_down(world_a, client):
     client.post(f"/app/a-program/team/{manager.pk}/role/", {"role": "owner"})
     response = client.post(f"/app/a-program/team/{owner.pk}/role/", {"role": "analyst"})
     assert response.status_code == 302
-    assert sorted(
-        Membership.unscoped.filter(tenant=world_a.tenant).values_list("user__email", "role")
-    ) == [
-        ("analyst@a-aardvark.test", "analyst"),
-        ("manager@a-aardvark.test", "owner"),
-        ("owner@a-aardvark.test", "analyst"),
-    ]
+    with all_tenants():
+        assert sorted(
+            Membership.unscoped.filter(tenant=world_a.tenant).values_list("user__email", "role")
+        ) == [
+            ("analyst@a-aardvark.test", "analyst"),
+            ("manager@a-aardvark.test", "owner"),
+            ("owner@a-aardvark.test", "analyst"),
+        ]
     # the former owner lost the owner's pages at once
     assert client.get("/app/a-program/api-keys/").status_code == 403
 
@@ -517,7 +548,8 @@ def test_owner_removes_a_member(world_a, client):
     manager = world_a.memberships["manager"]
     response = client.post(f"/app/a-program/team/{manager.pk}/remove/")
     assert response.status_code == 302
-    assert not Membership.unscoped.filter(pk=manager.pk).exists()
+    with all_tenants():
+        assert not Membership.unscoped.filter(pk=manager.pk).exists()
     assert User.objects.filter(pk=world_a.manager.pk).exists()
     assert "Aardvark Manager was removed from the team." in client.get(TEAM).content.decode()
     # the removed manager is out of the program
@@ -614,11 +646,12 @@ def test_two_owners_demoting_each_other_at_once_leave_one_owner(world_a):
     thread.join(timeout=WAIT_SECONDS)
 
     assert outcome == {"error": ("role", "A program needs at least one owner.")}
-    assert sorted(
-        Membership.unscoped.filter(tenant=world_a.tenant, role="owner").values_list(
-            "user__email", flat=True
-        )
-    ) == ["co@a.test"]
+    with all_tenants():
+        assert sorted(
+            Membership.unscoped.filter(tenant=world_a.tenant, role="owner").values_list(
+                "user__email", flat=True
+            )
+        ) == ["co@a.test"]
 
 
 def test_membership_service_errors(world_a):

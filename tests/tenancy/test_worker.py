@@ -10,7 +10,7 @@ from django.db import transaction
 from config.celery import app
 from tenancy import services
 from tenancy.models import Invitation, Role, hash_token
-from tenancy.scope import tenant_scope
+from tenancy.scope import all_tenants, tenant_scope
 from tenancy.tasks import invitation_send
 from tests.tenancy.helpers import accept_token_from
 from tests.waiting import wait_until
@@ -45,16 +45,18 @@ def test_worker_sends_the_invitation_and_marks_it_sent(world_a, celery_worker, s
         time.sleep(0.3)
         assert smtp_server.messages == []
 
-    assert wait_until(
-        lambda: Invitation.unscoped.filter(pk=invitation.pk, sent_at__isnull=False).exists()
-    ), worker_log(celery_worker)
+    with all_tenants():
+        assert wait_until(
+            lambda: Invitation.unscoped.filter(pk=invitation.pk, sent_at__isnull=False).exists()
+        ), worker_log(celery_worker)
     messages = smtp_server.wait_for(1)
     assert len(messages) == 1, worker_log(celery_worker)
     message = messages[0]
     assert message["To"] == "colleague@example.test"
     assert message["Subject"] == "You are invited to Aardvark Program A on Partnerflow"
     token = accept_token_from(message)
-    sent = Invitation.unscoped.get(pk=invitation.pk)
+    with all_tenants():
+        sent = Invitation.unscoped.get(pk=invitation.pk)
     assert sent.token_hash == hash_token(token)
     log = worker_log(celery_worker)
     assert "Task tenancy.tasks.invitation_send[" in log
@@ -81,14 +83,18 @@ def test_nothing_is_sent_when_the_transaction_rolls_back(world_a, celery_worker,
         raise RuntimeError("abort")
     # A task published now still reaches the worker, so the queue is live...
     invitation_send.delay(world_a.tenant.pk, world_a.invitation.pk)
-    assert wait_until(
-        lambda: Invitation.unscoped.filter(pk=world_a.invitation.pk, sent_at__isnull=False).exists()
-    ), worker_log(celery_worker)
+    with all_tenants():
+        assert wait_until(
+            lambda: Invitation.unscoped.filter(
+                pk=world_a.invitation.pk, sent_at__isnull=False
+            ).exists()
+        ), worker_log(celery_worker)
     smtp_server.wait_for(1)
     time.sleep(0.5)
     # ...and only that one email went out.
     assert [m["To"] for m in smtp_server.messages] == ["invitee@a-aardvark.test"]
-    assert not Invitation.unscoped.filter(email="ghost@example.test").exists()
+    with all_tenants():
+        assert not Invitation.unscoped.filter(email="ghost@example.test").exists()
 
 
 def test_invitation_send_twice_sends_one_email(world_a, celery_worker, smtp_server):
@@ -103,5 +109,6 @@ def test_invitation_send_twice_sends_one_email(world_a, celery_worker, smtp_serv
     assert len(smtp_server.messages) == 1
     log = worker_log(celery_worker)
     assert f"invitation {world_a.invitation.pk} already sent or closed; nothing to do" in log
-    invitation = Invitation.unscoped.get(pk=world_a.invitation.pk)
+    with all_tenants():
+        invitation = Invitation.unscoped.get(pk=world_a.invitation.pk)
     assert invitation.token_hash == hash_token(accept_token_from(smtp_server.messages[0]))

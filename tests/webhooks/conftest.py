@@ -7,7 +7,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from tenancy.scope import tenant_scope
+from tenancy.scope import all_tenants, tenant_scope
 from tests.waiting import WAIT_SECONDS, wait_until
 from webhooks import services, tasks
 from webhooks.models import WebhookDelivery, WebhookEndpoint
@@ -117,6 +117,7 @@ def make_endpoint(world, url: str, events=("partner.created",), **extra) -> Webh
 
 def delivery_of(endpoint) -> WebhookDelivery:
     """The newest delivery to ``endpoint`` (the world fixtures' own excluded by endpoint)."""
-    delivery = WebhookDelivery.unscoped.filter(endpoint=endpoint).order_by("-id").first()
+    with all_tenants():
+        delivery = WebhookDelivery.unscoped.filter(endpoint=endpoint).order_by("-id").first()
     assert delivery is not None, f"no delivery to {endpoint.url}"
     return delivery

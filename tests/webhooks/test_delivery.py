@@ -15,7 +15,7 @@ from django.test import Client
 from django.utils import timezone
 
 from core.errors import ConflictError, ServiceError
-from tenancy.scope import tenant_scope
+from tenancy.scope import all_tenants, tenant_scope
 from tests.waiting import wait_until
 from tests.webhooks.conftest import delivery_of, make_endpoint
 from webhooks import services, tasks, transport
@@ -49,7 +49,8 @@ def publish(world, event="partner.created", payload=PAYLOAD):
 
 def send(delivery, attempt):
     tasks.delivery_send(delivery.tenant_id, delivery.pk, attempt)
-    delivery.refresh_from_db()
+    with all_tenants():
+        delivery.refresh_from_db()
     return delivery
 
 
@@ -84,7 +85,8 @@ def test_publish_posts_a_signed_request_to_subscribed_endpoints_only(
         "created_at": event.created_at.isoformat(),
         "data": {"partner_id": 17, "name": "Ирина", "amount": "12.50"},
     }
-    assert WebhookDelivery.unscoped.filter(event=event).count() == 1
+    with all_tenants():
+        assert WebhookDelivery.unscoped.filter(event=event).count() == 1
     assert delivery.status == DeliveryStatus.SUCCEEDED
     assert delivery.attempts == 1
     assert delivery.response_code == 200
@@ -136,14 +138,16 @@ def test_failures_back_off_then_succeed(
     assert len({r.body for r in receiver.requests}) == 1  # the same bytes every time
     # Every attempt stays in the history, not only the last one.
     attempts = WebhookAttempt.unscoped.filter(delivery=delivery)
-    history = list(attempts.values_list("number", "ok", "response_code", "response_excerpt"))
+    with all_tenants():
+        history = list(attempts.values_list("number", "ok", "response_code", "response_excerpt"))
     assert history == [
         (1, False, 500, "упало" * 200),
         (2, False, 503, "упало" * 200),
         (3, True, 200, history[2][3]),
     ]
     send(delivery, 3)  # a duplicated task finds the attempt taken: nothing sent or recorded
-    assert attempts.count() == 3
+    with all_tenants():
+        assert attempts.count() == 3
     assert len(receiver.requests) == 3
 
 
@@ -160,7 +164,8 @@ def test_gives_up_after_the_last_attempt(world_a, receiver, scheduled):
     assert delivery.attempts == 6
     assert delivery.next_attempt_at is None
     assert len(receiver.requests) == 6
-    endpoint.refresh_from_db()
+    with all_tenants():
+        endpoint.refresh_from_db()
     assert endpoint.consecutive_failures == 1
     assert endpoint.is_active is True  # one delivery giving up is not a run of them
 
@@ -200,7 +205,8 @@ def test_a_run_of_deliveries_giving_up_disables_the_endpoint_and_emails_the_owne
             for attempt in range(1, 7):
                 send(delivery, attempt)
 
-    endpoint.refresh_from_db()
+    with all_tenants():
+        endpoint.refresh_from_db()
     assert endpoint.is_active is False
     assert endpoint.consecutive_failures == 2
     assert endpoint.disabled_reason == "2 deliveries in a row failed after every retry."
@@ -218,11 +224,13 @@ def test_a_run_of_deliveries_giving_up_disables_the_endpoint_and_emails_the_owne
     assert f"http://127.0.0.1:8000/app/{world_a.tenant.slug}/webhooks/{endpoint.pk}/" in text
 
     # A disabled endpoint gets no new deliveries; with no subscriber left, nothing is stored.
-    deliveries = WebhookDelivery.unscoped.count()
-    events = WebhookEvent.unscoped.count()
+    with all_tenants():
+        deliveries = WebhookDelivery.unscoped.count()
+        events = WebhookEvent.unscoped.count()
     assert publish(world_a) is None
-    assert WebhookDelivery.unscoped.count() == deliveries
-    assert WebhookEvent.unscoped.count() == events
+    with all_tenants():
+        assert WebhookDelivery.unscoped.count() == deliveries
+        assert WebhookEvent.unscoped.count() == events
 
 
 def test_a_success_resets_the_failure_run(world_a, receiver, scheduled):
@@ -232,12 +240,14 @@ def test_a_success_resets_the_failure_run(world_a, receiver, scheduled):
     delivery = delivery_of(endpoint)
     for attempt in range(1, 7):
         send(delivery, attempt)
-    endpoint.refresh_from_db()
+    with all_tenants():
+        endpoint.refresh_from_db()
     assert endpoint.consecutive_failures == 1
     receiver.status = 200
     publish(world_a)
     send(delivery_of(endpoint), 1)
-    endpoint.refresh_from_db()
+    with all_tenants():
+        endpoint.refresh_from_db()
     assert endpoint.consecutive_failures == 0
 
 
@@ -249,7 +259,8 @@ def test_replay_sends_the_same_event_again_as_a_new_attempt(world_a, receiver, s
 
     with tenant_scope(world_a.tenant):
         services.delivery_replay(delivery=delivery)
-    delivery.refresh_from_db()
+    with all_tenants():
+        delivery.refresh_from_db()
     assert (delivery.status, delivery.replays, delivery.cycle_start) == ("pending", 1, 1)
     assert delivery.replayed_at is not None
     # on_commit is not run inside the test transaction: enqueue as the commit would.
@@ -289,7 +300,8 @@ def test_replay_is_refused_while_an_attempt_is_pending(world_a, receiver, schedu
     with tenant_scope(world_a.tenant), pytest.raises(ConflictError) as error:
         services.delivery_replay(delivery=delivery)
     assert error.value.message == "This delivery is being sent right now; try again in a minute."
-    delivery.refresh_from_db()
+    with all_tenants():
+        delivery.refresh_from_db()
     assert (delivery.replays, delivery.attempts) == (0, 0)
 
 
@@ -329,7 +341,8 @@ def test_two_workers_racing_for_one_attempt_send_one_request(world_a, receiver, 
         thread.join(10)
     assert errors == []
     assert len(receiver.requests) == 1
-    delivery.refresh_from_db()
+    with all_tenants():
+        delivery.refresh_from_db()
     assert (delivery.status, delivery.attempts) == (DeliveryStatus.SUCCEEDED, 1)
 
 
@@ -350,8 +363,11 @@ def test_nothing_is_sent_when_the_publishing_transaction_rolls_back(world_a, rec
 
     time.sleep(0.3)
     assert receiver.requests == []
-    assert not WebhookDelivery.unscoped.filter(endpoint=endpoint).exists()
-    assert not WebhookEvent.unscoped.filter(tenant=world_a.tenant, payload__partner_id=17).exists()
+    with all_tenants():
+        assert not WebhookDelivery.unscoped.filter(endpoint=endpoint).exists()
+        assert not WebhookEvent.unscoped.filter(
+            tenant=world_a.tenant, payload__partner_id=17
+        ).exists()
 
     # The control: the same publish, committed, is delivered (eagerly, after the commit).
     with transaction.atomic():
@@ -368,9 +384,10 @@ def test_the_sweep_requeues_deliveries_whose_task_was_lost(world_a, receiver, sc
     publish(world_a)
     in_flight = delivery_of(endpoint)
     assert in_flight.pk != lost.pk
-    WebhookDelivery.unscoped.filter(pk=lost.pk).update(
-        next_attempt_at=timezone.now() - timedelta(minutes=10)
-    )
+    with all_tenants():
+        WebhookDelivery.unscoped.filter(pk=lost.pk).update(
+            next_attempt_at=timezone.now() - timedelta(minutes=10)
+        )
     with tenant_scope(world_a.tenant):
         assert services.delivery_claim(delivery_id=in_flight.pk, attempt=1)  # lease of 5 min
     scheduled.clear()
@@ -394,9 +411,10 @@ def test_an_attempt_whose_worker_died_is_retried_after_the_lease(world_a, receiv
     with tenant_scope(world_a.tenant):
         assert services.delivery_claim(delivery_id=delivery.pk, attempt=1)
     # The worker died after claiming; its lease ran out.
-    WebhookDelivery.unscoped.filter(pk=delivery.pk).update(
-        next_attempt_at=timezone.now() - timedelta(minutes=3)
-    )
+    with all_tenants():
+        WebhookDelivery.unscoped.filter(pk=delivery.pk).update(
+            next_attempt_at=timezone.now() - timedelta(minutes=3)
+        )
     scheduled.clear()
     assert tasks.deliveries_requeue_stalled() == 1
     assert scheduled[0]["args"] == [world_a.tenant.pk, delivery.pk, 2]
@@ -409,7 +427,8 @@ def test_a_disabled_endpoints_pending_delivery_gives_up_without_sending(
 ):
     endpoint = make_endpoint(world_a, receiver.url)
     publish(world_a)
-    WebhookEndpoint.unscoped.filter(pk=endpoint.pk).update(is_active=False)
+    with all_tenants():
+        WebhookEndpoint.unscoped.filter(pk=endpoint.pk).update(is_active=False)
     delivery = send(delivery_of(endpoint), 1)
     assert delivery.status == DeliveryStatus.GIVING_UP
     assert delivery.error == "The endpoint is turned off."

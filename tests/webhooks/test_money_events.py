@@ -9,7 +9,7 @@ import time_machine
 from partners.conversions import conversion_record, conversion_refund
 from payouts import services
 from payouts.models import Commission
-from tenancy.scope import tenant_scope
+from tenancy.scope import all_tenants, tenant_scope
 from tests.webhooks.conftest import make_endpoint
 from webhooks.models import WebhookEvent
 
@@ -22,14 +22,18 @@ MONEY_EVENTS = [
 
 
 def _events(world, since: int) -> list[tuple[str, dict]]:
-    return [
-        (event.name, event.payload)
-        for event in WebhookEvent.unscoped.filter(tenant=world.tenant, pk__gt=since).order_by("id")
-    ]
+    with all_tenants():
+        return [
+            (event.name, event.payload)
+            for event in WebhookEvent.unscoped.filter(tenant=world.tenant, pk__gt=since).order_by(
+                "id"
+            )
+        ]
 
 
 def _last_id() -> int:
-    return WebhookEvent.unscoped.order_by("-id").values_list("id", flat=True).first() or 0
+    with all_tenants():
+        return WebhookEvent.unscoped.order_by("-id").values_list("id", flat=True).first() or 0
 
 
 def test_a_sale_its_approval_and_its_refund(world_a):

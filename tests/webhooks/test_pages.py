@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from tenancy.scope import tenant_scope
+from tenancy.scope import all_tenants, tenant_scope
 from tests.webhooks.conftest import make_endpoint
 from webhooks import services
 from webhooks.models import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
@@ -15,11 +15,12 @@ def url(world, path=""):
 
 
 def endpoints_of(world):
-    return list(
-        WebhookEndpoint.unscoped.filter(tenant=world.tenant)
-        .order_by("pk")
-        .values("url", "events", "is_active", "secret", "description")
-    )
+    with all_tenants():
+        return list(
+            WebhookEndpoint.unscoped.filter(tenant=world.tenant)
+            .order_by("pk")
+            .values("url", "events", "is_active", "secret", "description")
+        )
 
 
 def test_owner_adds_an_endpoint(world_a):
@@ -33,9 +34,10 @@ def test_owner_adds_an_endpoint(world_a):
             "is_active": "on",
         },
     )
-    endpoint = WebhookEndpoint.unscoped.get(
-        tenant=world_a.tenant, url="https://crm.shop.test/hooks"
-    )
+    with all_tenants():
+        endpoint = WebhookEndpoint.unscoped.get(
+            tenant=world_a.tenant, url="https://crm.shop.test/hooks"
+        )
     assert response.status_code == 302
     assert response["Location"] == url(world_a, f"{endpoint.pk}/")
     assert endpoint.events == ["commission.created", "partner.created"]
@@ -73,19 +75,22 @@ def test_owner_edits_and_turns_an_endpoint_off_and_on(world_a):
         {"url": "https://new.shop.test/hooks", "description": "New", "events": ["payout.paid"]},
     )
     assert response.status_code == 302
-    endpoint.refresh_from_db()
+    with all_tenants():
+        endpoint.refresh_from_db()
     assert (endpoint.url, endpoint.events, endpoint.is_active) == (
         "https://new.shop.test/hooks",
         ["payout.paid"],
         False,
     )
     assert endpoint.disabled_reason == "Turned off by a team member."
-    WebhookEndpoint.unscoped.filter(pk=endpoint.pk).update(consecutive_failures=7)
+    with all_tenants():
+        WebhookEndpoint.unscoped.filter(pk=endpoint.pk).update(consecutive_failures=7)
     client.post(
         url(world_a, f"{endpoint.pk}/edit/"),
         {"url": endpoint.url, "events": ["payout.paid"], "is_active": "on"},
     )
-    endpoint.refresh_from_db()
+    with all_tenants():
+        endpoint.refresh_from_db()
     assert (endpoint.is_active, endpoint.consecutive_failures, endpoint.disabled_at) == (
         True,
         0,
@@ -110,11 +115,13 @@ def test_owner_rotates_the_secret_and_deletes(world_a):
     old = endpoint.secret
     client = world_a.client_for(world_a.owner)
     assert client.post(url(world_a, f"{endpoint.pk}/rotate-secret/")).status_code == 302
-    endpoint.refresh_from_db()
+    with all_tenants():
+        endpoint.refresh_from_db()
     assert endpoint.secret != old
     assert endpoint.secret.startswith("whsec_")
     assert client.post(url(world_a, f"{endpoint.pk}/delete/")).status_code == 302
-    assert not WebhookEndpoint.unscoped.filter(pk=endpoint.pk).exists()
+    with all_tenants():
+        assert not WebhookEndpoint.unscoped.filter(pk=endpoint.pk).exists()
 
 
 @pytest.mark.parametrize("role", ["manager", "analyst"])
@@ -122,14 +129,16 @@ def test_managers_and_analysts_see_the_log_but_change_nothing(world_a, role):
     endpoint = make_endpoint(world_a, "https://shop.test/hooks")
     with tenant_scope(world_a.tenant):
         delivery = services.endpoint_ping(endpoint=endpoint)
-    WebhookDelivery.unscoped.filter(pk=delivery.pk).update(
-        status=DeliveryStatus.GIVING_UP,
-        attempts=6,
-        response_code=502,
-        response_excerpt="Bad gateway",
-    )
+    with all_tenants():
+        WebhookDelivery.unscoped.filter(pk=delivery.pk).update(
+            status=DeliveryStatus.GIVING_UP,
+            attempts=6,
+            response_code=502,
+            response_excerpt="Bad gateway",
+        )
     before = endpoints_of(world_a)
-    deliveries_before = list(WebhookDelivery.unscoped.filter(tenant=world_a.tenant).values())
+    with all_tenants():
+        deliveries_before = list(WebhookDelivery.unscoped.filter(tenant=world_a.tenant).values())
     client = world_a.client_for(getattr(world_a, role))
 
     listing = client.get(url(world_a))
@@ -159,25 +168,29 @@ def test_managers_and_analysts_see_the_log_but_change_nothing(world_a, role):
         assert response.status_code == 403, path
     assert client.get(url(world_a, "new/")).status_code == 403
     assert endpoints_of(world_a) == before
-    assert (
-        list(WebhookDelivery.unscoped.filter(tenant=world_a.tenant).values()) == deliveries_before
-    )
+    with all_tenants():
+        assert (
+            list(WebhookDelivery.unscoped.filter(tenant=world_a.tenant).values())
+            == deliveries_before
+        )
 
 
 def test_owner_replays_a_delivery_from_the_log(world_a):
     endpoint = make_endpoint(world_a, "https://shop.test/hooks")
     with tenant_scope(world_a.tenant):
         delivery = services.endpoint_ping(endpoint=endpoint)
-    WebhookDelivery.unscoped.filter(pk=delivery.pk).update(
-        status=DeliveryStatus.SUCCEEDED, attempts=1, response_code=200
-    )
+    with all_tenants():
+        WebhookDelivery.unscoped.filter(pk=delivery.pk).update(
+            status=DeliveryStatus.SUCCEEDED, attempts=1, response_code=200
+        )
     client = world_a.client_for(world_a.owner)
     page = client.get(url(world_a, f"deliveries/{delivery.pk}/"))
     assert "Send again" in page.content.decode()
     response = client.post(url(world_a, f"deliveries/{delivery.pk}/replay/"))
     assert response.status_code == 302
     assert response["Location"] == url(world_a, f"deliveries/{delivery.pk}/")
-    delivery.refresh_from_db()
+    with all_tenants():
+        delivery.refresh_from_db()
     assert (delivery.status, delivery.replays, delivery.cycle_start) == ("pending", 1, 1)
 
 
@@ -211,12 +224,14 @@ def test_replaying_a_pending_delivery_is_refused_with_a_message(world_a):
     assert "This delivery is being sent right now; try again in a minute." in (
         response.content.decode()
     )
-    delivery.refresh_from_db()
+    with all_tenants():
+        delivery.refresh_from_db()
     assert delivery.replays == 0
 
 
 def test_another_programs_endpoint_is_404(world_a, world_b):
-    theirs = WebhookEndpoint.unscoped.filter(tenant=world_b.tenant).first()
+    with all_tenants():
+        theirs = WebhookEndpoint.unscoped.filter(tenant=world_b.tenant).first()
     assert theirs is not None
     client = world_a.client_for(world_a.owner)
     assert client.get(url(world_a, f"{theirs.pk}/")).status_code == 404
@@ -227,7 +242,8 @@ def test_owner_sends_a_test_event_from_the_page(world_a):
     endpoint = make_endpoint(world_a, "https://shop.test/hooks")
     response = world_a.client_for(world_a.owner).post(url(world_a, f"{endpoint.pk}/ping/"))
     assert response.status_code == 302
-    delivery = WebhookDelivery.unscoped.get(endpoint=endpoint)
-    assert (delivery.event.name, delivery.status) == ("ping", "pending")
+    with all_tenants():
+        delivery = WebhookDelivery.unscoped.get(endpoint=endpoint)
+        assert (delivery.event.name, delivery.status) == ("ping", "pending")
     page = world_a.client_for(world_a.owner).get(url(world_a, f"{endpoint.pk}/"))
     assert f'data-delivery="{delivery.pk}" data-status="pending"' in page.content.decode()

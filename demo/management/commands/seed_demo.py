@@ -5,13 +5,14 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.core.management.base import BaseCommand
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import DateTimeField, ExpressionWrapper, OuterRef, Subquery
 from django.utils import timezone
 from tqdm import tqdm
 
 from analytics.models import ProgramCost
 from analytics.rollups import rollup_rebuild
+from core.database import as_owner
 from core.sql import tables_analyze
 from demo.generator import build_activity, build_partners, conversions_csv
 from demo.payouts import demo_open_batch, demo_paid_batch
@@ -51,6 +52,7 @@ from tenancy.models import Membership, Role, Tenant, User
 from tenancy.scope import tenant_scope
 
 DEMO_SLUG = "demo"
+LEDGER_TRIGGER = "payouts_ledgerentry_append_only"  # payouts/migrations/0002_sql.py
 DEMO_PASSWORD = "partnerflow-demo"  # noqa: S105 - the documented demo login
 TEAM = [
     ("owner@demo.partnerflow.local", "Анна Владимирова", Role.OWNER),
@@ -194,22 +196,30 @@ class Command(BaseCommand):
             )
         return len(ids)
 
-    @transaction.atomic
     def _delete(self, tenant) -> None:
-        """Money rows protect what they refer to, so they go first, newest layer first."""
-        with tenant_scope(tenant):
-            for model in (
-                PayoutRequest,
-                PayoutItem,
-                PayoutLine,
-                PayoutBatch,
-                LedgerEntry,
-                Commission,
-                Refund,
-                Conversion,
-            ):
-                model.objects.all().delete()
-        tenant.delete()
+        """Money rows protect what they refer to, so they go first, newest layer first.
+
+        The ledger is append-only for every role (payouts/migrations/0002_sql.py), and the app's
+        role may not delete from it at all: deleting the program's money history is the tables'
+        owner's act, with the ledger's trigger off for this one transaction (its lock keeps
+        other sessions from writing to the ledger meanwhile)."""
+        ledger = connection.ops.quote_name(LedgerEntry._meta.db_table)
+        with as_owner(), transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(f"ALTER TABLE {ledger} DISABLE TRIGGER {LEDGER_TRIGGER}")
+            with tenant_scope(tenant):
+                for model in (
+                    PayoutRequest,
+                    PayoutItem,
+                    PayoutLine,
+                    PayoutBatch,
+                    LedgerEntry,
+                    Commission,
+                    Refund,
+                    Conversion,
+                ):
+                    model.objects.all().delete()
+                tenant.delete()
+            cursor.execute(f"ALTER TABLE {ledger} ENABLE TRIGGER {LEDGER_TRIGGER}")
 
     def _user(self, email: str, name: str) -> User:
         user = User.objects.filter(email=email).first()

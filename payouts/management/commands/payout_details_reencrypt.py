@@ -5,6 +5,7 @@ from tqdm import tqdm
 from core.sql import table_names
 from payouts.crypto import cipher
 from payouts.models import PayoutDetails
+from tenancy.scope import all_tenants
 
 tables = table_names(PayoutDetails)
 
@@ -22,6 +23,10 @@ class Command(BaseCommand):
         parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     def handle(self, *args, **options) -> None:
+        with all_tenants():  # every program's rows
+            self._reencrypt(options)
+
+    def _reencrypt(self, options) -> None:
         rotated = 0
         with connection.cursor() as cursor:
             cursor.execute(
