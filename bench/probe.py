@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import IO
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.roles import roles_env
 from bench.server import free_port, gunicorn
 
 REPO = Path(__file__).resolve().parent.parent
@@ -147,7 +148,9 @@ def probe_env(redis_url: str, smtp_port: int, site_url: str) -> dict:
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "PAYOUT_DETAILS_KEYS": Fernet.generate_key().decode(),
         "SECURE_SSL_REDIRECT": "false",
-        "DATABASE_URL": f"{SERVER_URL}/{DB_NAME}",
+        # The processes connect as a role that owns nothing, under row-level security;
+        # migrate runs as the owner (bench/roles.py).
+        **roles_env(f"{SERVER_URL}/{DB_NAME}"),
         "REDIS_URL": redis_url,
         "CELERY_QUEUE": "partnerflow-probe",
         "CACHE_KEY_PREFIX": "pf-probe",

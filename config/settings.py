@@ -131,7 +131,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "tenancy.middleware.TenantScopeMiddleware",
     "tenancy.middleware.UserLanguageMiddleware",
-    # Last: a refused value renders a page of the program, in the caller's language.
+    # Last before axes: a refused value renders a page of the program, in the caller's language.
     "core.middleware.PageInputMiddleware",
     # Last, as django-axes asks: a locked-out login answers 429 (tenancy.login_throttle).
     "axes.middleware.AxesMiddleware",

@@ -34,8 +34,9 @@ CONTENT_TYPES = {
 
 
 def text_neutralised(text: str) -> str:
-    """``text`` as a spreadsheet shows it and never runs it."""
-    return f"'{text}" if text.startswith(FORMULA_START) else text
+    """``text`` as a spreadsheet shows it and never runs it (leading spaces aside: some
+    importers trim them before reading a formula)."""
+    return f"'{text}" if text.lstrip(" \u00a0").startswith(FORMULA_START) else text
 
 
 def cell_value(value: Any) -> Any:

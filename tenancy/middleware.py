@@ -35,6 +35,10 @@ class TenantScopeMiddleware:
         if match := CABINET_PATH.match(path):
             return self._cabinet(request, match["slug"])
         if path.startswith("/admin/") and request.user.is_authenticated and request.user.is_staff:
+            # The operators' admin sees every program: its password login is not enough when
+            # the account has a second factor (the same gate as a program's pages).
+            if (gate := two_factor_gate(request, tenant=None)) is not None:
+                return gate
             with scope.all_tenants():
                 return self.get_response(request)
         return self.get_response(request)

@@ -11,7 +11,7 @@ from django.http import Http404
 from django.utils.translation import gettext_lazy
 from openpyxl import load_workbook
 
-from core.exports import Table, table_csv, table_response, table_xlsx
+from core.exports import Table, table_csv, table_response, table_xlsx, text_neutralised
 
 ROW = [Decimal("-5.00"), -3, "-1+2", "=1+1", "+1", "@SUM(A1)", "\tX", "\rX", None, "plain"]
 NEUTRALISED = ["'-1+2", "'=1+1", "'+1", "'@SUM(A1)", "'\tX", "'\rX"]
@@ -60,3 +60,8 @@ def test_response_names_the_file_and_refuses_an_unknown_format():
     assert response["Content-Disposition"] == 'attachment; filename="shop-top-2026.xlsx"'
     with pytest.raises(Http404):
         table_response(table, fmt="pdf", filename="x")
+
+
+@pytest.mark.parametrize("text", [" =1+1", '\u00a0=HYPERLINK("http://x")', "  @SUM(1)"])
+def test_a_formula_behind_leading_spaces_is_neutralised_too(text):
+    assert text_neutralised(text) == f"'{text}"

@@ -316,3 +316,17 @@ def test_new_recovery_codes_replace_the_old_ones(program):
     assert sorted(
         StaticToken.objects.filter(device__user=program["manager"]).values_list("token", flat=True)
     ) == sorted(new_codes)
+
+
+def test_the_admin_asks_a_staff_account_with_a_second_factor_for_the_code(program):
+    """The operators' admin sees every program: its password login alone does not open it."""
+    staff = UserFactory(email="operator@safe.test", is_staff=True, is_superuser=True)
+    device, _codes = two_factor_on(staff)
+    client = Client()
+    client.force_login(staff)  # what /admin/login/ does: the password only
+    response = client.get("/admin/")
+    assert response.status_code == 302
+    assert response["Location"] == f"{CODE_STEP}?next=%2Fadmin%2F"
+    done = client.post(CODE_STEP, {"code": device_code(device), "next": "/admin/"})
+    assert done["Location"] == "/admin/"
+    assert client.get("/admin/").status_code == 200
