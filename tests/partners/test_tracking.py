@@ -17,7 +17,7 @@ from partners.models import Click, Partner
 from partners.selectors import click_lookup
 from partners.tasks import clicks_flush
 from tenancy.scope import all_tenants
-from tests.conftest import REPO, _database_url_for_test_db
+from tests.conftest import REPO, database_env, owner_connection
 from tests.partners.conftest import scoped, stream_length
 from tests.waiting import wait_until
 
@@ -244,23 +244,29 @@ def test_program_settings_changes_reach_cached_links(world_a, anon):
 @contextmanager
 def click_commit_trigger(body: str):
     """A deferred trigger on the click table: ``body`` (PL/pgSQL) runs as a transaction that
-    inserted clicks commits."""
-    with connection.cursor() as cursor:
-        cursor.execute(
+    inserted clicks commits. Created by the owner: the app role may not change the schema."""
+    table = Click._meta.db_table
+    with owner_connection(autocommit=True) as owner:
+        owner.execute(
             "CREATE FUNCTION pf_test_click_commit() RETURNS trigger LANGUAGE plpgsql AS "
             f"$$ BEGIN {body}; RETURN NULL; END $$"
         )
-        cursor.execute(
-            "CREATE CONSTRAINT TRIGGER pf_test_click_commit AFTER INSERT ON "
-            f"{Click._meta.db_table} DEFERRABLE INITIALLY DEFERRED FOR EACH ROW "
-            "EXECUTE FUNCTION pf_test_click_commit()"
+        owner.execute(
+            f"CREATE CONSTRAINT TRIGGER pf_test_click_commit AFTER INSERT ON {table} "
+            "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION pf_test_click_commit()"
         )
     try:
         yield
     finally:
-        with connection.cursor() as cursor:
-            cursor.execute(f"DROP TRIGGER pf_test_click_commit ON {Click._meta.db_table}")
-            cursor.execute("DROP FUNCTION pf_test_click_commit()")
+        with owner_connection(autocommit=True) as owner:
+            owner.execute(f"DROP TRIGGER pf_test_click_commit ON {table}")
+            owner.execute("DROP FUNCTION pf_test_click_commit()")
+
+
+def written(link) -> set[str]:
+    """The ids of the link's clicks in PostgreSQL (read across programs, as the flush writes)."""
+    with all_tenants():
+        return set(map(str, Click.unscoped.filter(link=link).values_list("id", flat=True)))
 
 
 def pending() -> int:
@@ -274,10 +280,10 @@ def test_a_flush_whose_commit_fails_keeps_every_click_in_the_buffer(world_a, ano
     with click_commit_trigger("RAISE EXCEPTION 'commit refused'"):
         with pytest.raises(DatabaseError, match="commit refused"):
             click_store.clicks_flush()
-        assert not Click.unscoped.filter(link=link).exists()
+        assert not written(link)
         assert (stream_length(), pending()) == (4, 4)  # read, neither acknowledged nor deleted
     assert click_store.clicks_flush(claim_idle_ms=0) == {"read": 4, "inserted": 4}
-    assert set(map(str, Click.unscoped.filter(link=link).values_list("id", flat=True))) == sent
+    assert written(link) == sent
     assert (stream_length(), pending()) == (0, 0)
 
 
@@ -305,7 +311,7 @@ def test_a_flush_worker_killed_before_its_commit_loses_no_click(world_a, anon):
         **os.environ,
         "DJANGO_ENV": "test",
         "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DATABASE_URL": _database_url_for_test_db(),
+        **database_env(),
     }
     with click_commit_trigger("PERFORM pg_sleep(120)"):
         worker = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, env=env)
@@ -320,8 +326,8 @@ def test_a_flush_worker_killed_before_its_commit_loses_no_click(world_a, anon):
                 " WHERE datname = current_database() AND wait_event = 'PgSleep'"
             )
         assert wait_until(lambda: _sleeping_backends() == 0, timeout=30)
-    assert not Click.unscoped.filter(link=link).exists()
+    assert not written(link)
     assert (stream_length(), pending()) == (5, 5)
     assert click_store.clicks_flush(claim_idle_ms=0) == {"read": 5, "inserted": 5}
-    assert set(map(str, Click.unscoped.filter(link=link).values_list("id", flat=True))) == sent
+    assert written(link) == sent
     assert (stream_length(), pending()) == (0, 0)
