@@ -69,4 +69,5 @@ def test_the_flag_in_russian(world_a):
     page = client.get(f"/app/{world_a.tenant.slug}/partners/{partner.pk}/").content.decode()
     assert "Одноразовый адрес" in page
     assert "0815.ru — сервис одноразовой почты" in page
-    assert Partner.unscoped.get(pk=partner.pk).status == "pending"
+    with tenant_scope(world_a.tenant):
+        assert Partner.objects.get(pk=partner.pk).status == "pending"
