@@ -472,6 +472,7 @@ def cmd_services(args: list[str]) -> int:
 
 
 def dev_processes(port: str) -> dict[str, list[str]]:
+    DATA.mkdir(exist_ok=True)  # beat's schedule file, also when no embedded server made it
     return {
         "web": manage("runserver", f"127.0.0.1:{port}"),
         "worker": [
