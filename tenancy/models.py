@@ -3,9 +3,11 @@ import secrets
 from typing import ClassVar
 from zoneinfo import available_timezones
 
+import pycountry
 from babel.numbers import list_currencies
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, BaseUserManager
+from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
@@ -52,6 +54,15 @@ def currency_validate(value: str) -> None:
     if value not in CURRENCIES:
         raise ValidationError(
             _("Unknown currency “%(value)s”: use an ISO 4217 code such as RUB, USD or EUR."),
+            code="invalid",
+            params={"value": value},
+        )
+
+
+def country_code_validate(value: str) -> None:
+    if pycountry.countries.get(alpha_2=value or "-") is None:
+        raise ValidationError(
+            _("Unknown country “%(value)s”: use a two-letter ISO 3166 code such as RU or DE."),
             code="invalid",
             params={"value": value},
         )
@@ -182,6 +193,31 @@ class Tenant(models.Model):
     )
     click_rate_limit_per_minute = models.PositiveIntegerField(
         _("clicks counted per visitor and link per minute"), default=20
+    )
+    # The program's home country: the join form's default, the geography tiers, the payout
+    # methods offered (docs/architecture.md, 'Not only Russia').
+    country = models.CharField(
+        _("country"),
+        max_length=2,
+        default="RU",
+        validators=[country_code_validate],
+        help_text=_("Two-letter ISO 3166 code of the country the program works from, e.g. RU."),
+    )
+    # What partners' emails are sent as (the address itself is the platform's), and which
+    # transactional notices the program has switched off (notices/kinds.py names them).
+    sender_name = models.CharField(
+        _("sender name"),
+        max_length=80,
+        blank=True,
+        help_text=_("Shown as the sender of emails to partners; empty: the program's name."),
+    )
+    reply_to_email = models.EmailField(
+        _("reply-to address"),
+        blank=True,
+        help_text=_("Partners' replies to the program's emails go here."),
+    )
+    notices_off = ArrayField(
+        models.CharField(max_length=40), default=list, blank=True, editable=False
     )
     require_two_factor = models.BooleanField(
         _("require two-factor authentication from the team"),
