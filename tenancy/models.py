@@ -135,6 +135,11 @@ class User(AbstractUser):
         return self.full_name.split(" ")[0] if self.full_name else self.email
 
 
+class AttributionModel(models.TextChoices):
+    LAST_CLICK = "last", _("Last click")
+    FIRST_CLICK = "first", _("First click")
+
+
 class Tenant(models.Model):
     """A partner program: the unit of isolation."""
 
@@ -177,6 +182,20 @@ class Tenant(models.Model):
         _("approve new partners automatically"), default=False
     )
     attribution_window_days = models.PositiveIntegerField(_("attribution window, days"), default=30)
+    attribution_model = models.CharField(
+        _("attribution"),
+        max_length=5,
+        choices=AttributionModel.choices,
+        default=AttributionModel.LAST_CLICK,
+        help_text=_("Which partner's click a sale is credited to when a visitor clicked several."),
+    )
+    deep_links_allowed = models.BooleanField(
+        _("deep links allowed"),
+        default=True,
+        help_text=_(
+            "Partners may link to any page of the allowed domains; off: only to their home pages."
+        ),
+    )
     hold_days = models.PositiveIntegerField(
         _("hold period, days"),
         default=30,
