@@ -128,7 +128,12 @@ class LinkCreateSerializer(serializers.Serializer):
     partner = _input(Partner, "code", help_text="The partner's code.")
     # Text, not a URLField: the service words a bad address itself (the model's message).
     destination_url = serializers.CharField(
-        max_length=ReferralLink._meta.get_field("destination_url").max_length
+        max_length=ReferralLink._meta.get_field("destination_url").max_length,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="A page on the program's allowed domains (only their home pages when the "
+        "program allows no deep links); empty: the program's website.",
     )
     sub_id = _input(ReferralLink, "sub_id", default="")
 

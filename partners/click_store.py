@@ -22,7 +22,7 @@ from typing import Any, cast
 import redis
 from django.db import connection, transaction
 
-from core.redis_store import redis_client, redis_key
+from core.redis_store import REDIS_UNAVAILABLE, redis_client, redis_key, redis_unavailable
 from partners.models import Click, Partner
 from partners.signals import clicks_recorded
 from tenancy.scope import all_tenants
@@ -117,7 +117,41 @@ def clicks_write(rows: list[tuple]) -> int:
     if written:
         # Apps above (analytics' rollups) learn which program days got new clicks.
         transaction.on_commit(lambda: clicks_recorded.send(sender=Click, clicks=written))
+        transaction.on_commit(lambda: _last_clicks_note(written))
     return len(written)
+
+
+def last_click_key(tenant_id: int) -> str:
+    return redis_key(f"lastclick:{tenant_id}")
+
+
+def _last_clicks_note(written: list[tuple[int, datetime]]) -> None:
+    """Notes each program's newest written click for the Install tracking page ("last click
+    received"): the clicks table has no index by program and time, and one on the hot write
+    path would cost every click for one line on one page."""
+    latest: dict[int, datetime] = {}
+    for tenant_id, created_at in written:
+        if tenant_id not in latest or created_at > latest[tenant_id]:
+            latest[tenant_id] = created_at
+    try:
+        pipe = redis_client().pipeline(transaction=False)
+        for tenant_id, created_at in latest.items():
+            # Redis's own max over concurrent flushes is not needed: a note a few seconds old
+            # is as good for the page.
+            pipe.set(last_click_key(tenant_id), created_at.timestamp())
+        pipe.execute()
+    except REDIS_UNAVAILABLE as error:  # the clicks are written; only the note is lost
+        redis_unavailable(error, fallback="the Install tracking page misses the last click")
+
+
+def last_click_at(tenant_id: int) -> datetime | None:
+    """When the program's newest click was written (None: none noted)."""
+    try:
+        raw = redis_client().get(last_click_key(tenant_id))
+    except REDIS_UNAVAILABLE as error:
+        redis_unavailable(error, fallback="the Install tracking page shows no last click")
+        return None
+    return datetime.fromtimestamp(float(raw), tz=UTC) if raw else None
 
 
 def _write_and_ack(client: redis.Redis, stream: str, entries: list) -> tuple[int, int]:

@@ -46,6 +46,7 @@ from partners.models import (
     Customer,
     Partner,
     Refund,
+    TestConversion,
 )
 from partners.money import minor_digits, money_round
 from partners.signals import conversion_recorded, conversion_refunded
@@ -65,6 +66,25 @@ MAX_METADATA_BYTES = 8192
 class RecordResult:
     conversion: Conversion
     created: bool
+
+
+@dataclass(frozen=True)
+class _Checked:
+    kind: str
+    external_id: str
+    amount: Decimal | None
+    currency: str
+    count: int | None
+    action_name: str
+    occurred_at: datetime
+    click_id: uuid.UUID | None
+    coupon: str
+    customer_external_id: str
+    customer_email: str
+    metadata: dict
+    payload_hash: str
+    attribution: Attribution
+    now: datetime
 
 
 @dataclass(frozen=True)
@@ -228,7 +248,7 @@ def conversion_attribute(
     return Attribution(None, AttributionMethod.NONE)
 
 
-def conversion_record(
+def _conversion_checked(
     *,
     tenant: Tenant,
     kind: str,
@@ -245,9 +265,9 @@ def conversion_record(
     customer_email: str = "",
     metadata: dict | None = None,
     exchange_rate=None,
-) -> RecordResult:
-    """Records a conversion once. The same ``(kind, external_id)`` with the same data returns the
-    stored conversion (``created=False``); with different data it is a ConflictError.
+) -> _Checked:
+    """A conversion's data checked, normalised and attributed, before it is stored — for a
+    real conversion and a test one alike (``conversion_record``, ``conversion_test_record``).
 
     The fields' own rules (kind's choices, external_id's and action_name's lengths, the types)
     are the model's, checked by the API's ConversionCreateSerializer built from it, and not
@@ -350,23 +370,83 @@ def conversion_record(
         partner=str(partner or ""),
         customer_external_id=customer_external_id,
     )
+    return _Checked(
+        kind=kind,
+        external_id=external_id,
+        amount=amount,
+        currency=currency,
+        count=count,
+        action_name=action_name,
+        occurred_at=occurred_at,
+        click_id=click_id,
+        coupon=coupon,
+        customer_external_id=customer_external_id,
+        customer_email=customer_email,
+        metadata=metadata,
+        payload_hash=payload_hash,
+        attribution=attribution,
+        now=now,
+    )
+
+
+def conversion_record(
+    *,
+    tenant: Tenant,
+    kind: str,
+    external_id: str,
+    amount=None,
+    currency: str = "",
+    count: int | None = None,
+    action_name: str = "",
+    occurred_at: datetime | None = None,
+    click_id: uuid.UUID | str | None = None,
+    coupon: str = "",
+    partner: str = "",
+    customer_external_id: str = "",
+    customer_email: str = "",
+    metadata: dict | None = None,
+    exchange_rate=None,
+) -> RecordResult:
+    """Records a conversion once. The same ``(kind, external_id)`` with the same data returns the
+    stored conversion (``created=False``); with different data it is a ConflictError. The checks
+    and the attribution: ``_conversion_checked``."""
+    checked = _conversion_checked(
+        tenant=tenant,
+        kind=kind,
+        external_id=external_id,
+        amount=amount,
+        currency=currency,
+        count=count,
+        action_name=action_name,
+        occurred_at=occurred_at,
+        click_id=click_id,
+        coupon=coupon,
+        partner=partner,
+        customer_external_id=customer_external_id,
+        customer_email=customer_email,
+        metadata=metadata,
+        exchange_rate=exchange_rate,
+    )
+    attribution = checked.attribution
+    kind, external_id = checked.kind, checked.external_id
+    customer_external_id = checked.customer_external_id
     conversion = Conversion(
         tenant=tenant,
         kind=kind,
         external_id=external_id,
         partner=attribution.partner,
-        click_id=click_id,
-        coupon_code=coupon[:40] if attribution.method == AttributionMethod.COUPON else "",
+        click_id=checked.click_id,
+        coupon_code=checked.coupon[:40] if attribution.method == AttributionMethod.COUPON else "",
         attribution=attribution.method,
-        action_name=action_name,
-        amount=amount,
-        currency=currency,
-        count=count or 1,
-        customer_email=customer_email,
-        metadata=metadata,
-        payload_hash=payload_hash,
-        occurred_at=occurred_at,
-        created_at=now,
+        action_name=checked.action_name,
+        amount=checked.amount,
+        currency=checked.currency,
+        count=checked.count or 1,
+        customer_email=checked.customer_email,
+        metadata=checked.metadata,
+        payload_hash=checked.payload_hash,
+        occurred_at=checked.occurred_at,
+        created_at=checked.now,
     )
     if customer_external_id and attribution.partner is not None:
         created = _conversion_insert_binding_customer(
@@ -383,7 +463,7 @@ def conversion_record(
         existing = Conversion.objects.select_related("partner", "customer").get(
             kind=kind, external_id=external_id
         )
-        return _repeat(existing, payload_hash)
+        return _repeat(existing, checked.payload_hash)
     # The receivers (commission rules, campaign goals) and both webhook events read the
     # program's cached state: once for all of them.
     with program_cache_scope():
@@ -394,6 +474,50 @@ def conversion_record(
             tenant=tenant, event="conversion.created", payload=conversion_event(conversion)
         )
     return RecordResult(conversion, True)
+
+
+@dataclass(frozen=True)
+class TestRecordResult:
+    __test__ = False  # not a pytest test class, whatever its name
+
+    conversion: TestConversion
+    created: bool
+
+
+def conversion_test_record(*, tenant: Tenant, **fields) -> TestRecordResult:
+    """A test conversion (``"test": true``, docs/tracking.md): the same checks and attribution
+    as ``conversion_record`` takes the same arguments through, and the same idempotency by
+    ``(kind, external_id)`` — among test conversions only, so a test never blocks the real
+    order's id. Kept in TestConversion; no signal, no webhook: nothing earns, nothing counts,
+    and a customer is not bound to the partner."""
+    checked = _conversion_checked(tenant=tenant, **fields)
+    attribution = checked.attribution
+    test = TestConversion(
+        tenant=tenant,
+        kind=checked.kind,
+        external_id=checked.external_id,
+        partner=attribution.partner,
+        click_id=checked.click_id,
+        coupon_code=checked.coupon[:40] if attribution.method == AttributionMethod.COUPON else "",
+        attribution=attribution.method,
+        action_name=checked.action_name,
+        amount=checked.amount,
+        currency=checked.currency,
+        count=checked.count or 1,
+        customer_external_id=checked.customer_external_id,
+        customer_email=checked.customer_email,
+        metadata=checked.metadata,
+        payload_hash=checked.payload_hash,
+        occurred_at=checked.occurred_at,
+        created_at=checked.now,
+    )
+    if rows_insert([test], unless_present="tenant_id, kind, external_id"):
+        return TestRecordResult(test, True)
+    existing = TestConversion.objects.select_related("partner").get(
+        kind=checked.kind, external_id=checked.external_id
+    )
+    _repeat_check(existing, checked.payload_hash)
+    return TestRecordResult(existing, False)
 
 
 def conversion_event(conversion: Conversion) -> dict:
@@ -419,6 +543,11 @@ def _conversion_insert(conversion: Conversion) -> bool:
 
 
 def _repeat(existing: Conversion, payload_hash: str) -> RecordResult:
+    _repeat_check(existing, payload_hash)
+    return RecordResult(existing, False)
+
+
+def _repeat_check(existing: Conversion | TestConversion, payload_hash: str) -> None:
     if existing.payload_hash != payload_hash:
         raise ConflictError(
             _(
@@ -428,7 +557,6 @@ def _repeat(existing: Conversion, payload_hash: str) -> RecordResult:
             % {"kind": existing.kind, "id": existing.external_id},
             field="external_id",
         )
-    return RecordResult(existing, False)
 
 
 @lru_cache(maxsize=1)

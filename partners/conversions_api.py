@@ -5,7 +5,7 @@ from decimal import Decimal
 
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -14,7 +14,7 @@ from core.api_fields import DecimalTextField, JSONObjectField
 from core.api_filters import ListFilters
 from core.validation import serializer_field
 from partners.api_params import PARTNER_PARAM, partner_param
-from partners.conversions import conversion_record, conversion_refund
+from partners.conversions import conversion_record, conversion_refund, conversion_test_record
 from partners.models import (
     AttributionMethod,
     Conversion,
@@ -22,6 +22,7 @@ from partners.models import (
     ConversionStatus,
     Customer,
     PartnerStatus,
+    TestConversion,
 )
 from tenancy.rest import TenantViewSet
 
@@ -95,6 +96,16 @@ class ConversionCreateSerializer(serializers.Serializer):
     )
     customer_email = serializer_field(Conversion, "customer_email")
     metadata = JSONObjectField(required=False)
+    test = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text=(
+            "true: a test conversion (docs/tracking.md, 'Test mode'): checked, attributed and "
+            "idempotent like a real one, answered with the attribution, and kept apart — no "
+            "commission, no ledger entry, no webhook, not in the reports. Its external_id is "
+            "its own: a test never blocks the real order's."
+        ),
+    )
 
     def get_fields(self) -> dict:
         # DRF deep-copies the declared fields for every instance, running each field's
@@ -148,6 +159,38 @@ class ConversionSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class TestConversionSerializer(serializers.Serializer):
+    """The answer to a test conversion: what was received and how it was attributed."""
+
+    __test__ = False  # not a pytest test class, whatever its name
+
+    test = serializers.BooleanField(help_text="Always true: nothing was earned or counted.")
+    id = serializers.IntegerField(help_text="The test conversion's id (not a conversion's).")
+    kind = serializers.ChoiceField(choices=ConversionKind.choices)
+    external_id = serializers.CharField()
+    partner = serializers.IntegerField(allow_null=True)
+    partner_code = serializers.CharField(allow_null=True)
+    partner_status = serializers.ChoiceField(choices=PartnerStatus.choices, allow_null=True)
+    attribution = serializers.ChoiceField(choices=AttributionMethod.choices)
+    click_id = serializers.UUIDField(allow_null=True)
+    coupon_code = serializers.CharField()
+    customer_external_id = serializers.CharField()
+    action_name = serializers.CharField()
+    amount = serializers.DecimalField(max_digits=18, decimal_places=2, allow_null=True)
+    currency = serializers.CharField()
+    count = serializers.IntegerField()
+    metadata = serializers.JSONField()
+    occurred_at = serializers.DateTimeField()
+    created_at = serializers.DateTimeField()
+
+
+CONVERSION_ANSWER = PolymorphicProxySerializer(
+    component_name="ConversionAnswer",
+    serializers=[ConversionSerializer, TestConversionSerializer],
+    resource_type_field_name=None,
+)
+
+
 def _decimal_text(value: Decimal | None) -> str | None:
     return None if value is None else f"{Decimal(value).quantize(CENTS):f}"
 
@@ -182,6 +225,30 @@ def conversion_body(conversion: Conversion) -> dict:
         "metadata": conversion.metadata,
         "occurred_at": _time_text(conversion.occurred_at),
         "created_at": _time_text(conversion.created_at),
+    }
+
+
+def conversion_test_body(test: TestConversion) -> dict:
+    partner = test.partner
+    return {
+        "test": True,
+        "id": test.pk,
+        "kind": test.kind,
+        "external_id": test.external_id,
+        "partner": test.partner_id,
+        "partner_code": partner.code if partner is not None else None,
+        "partner_status": partner.status if partner is not None else None,
+        "attribution": test.attribution,
+        "click_id": str(test.click_id) if test.click_id is not None else None,
+        "coupon_code": test.coupon_code,
+        "customer_external_id": test.customer_external_id,
+        "action_name": test.action_name,
+        "amount": _decimal_text(test.amount),
+        "currency": test.currency,
+        "count": test.count,
+        "metadata": test.metadata,
+        "occurred_at": _time_text(test.occurred_at),
+        "created_at": _time_text(test.created_at),
     }
 
 
@@ -249,18 +316,22 @@ class ConversionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Tenant
 
     @extend_schema(
         request=ConversionCreateSerializer,
-        responses={201: ConversionSerializer, 200: ConversionSerializer},
+        responses={201: CONVERSION_ANSWER, 200: CONVERSION_ANSWER},
         description="Idempotent by (kind, external_id): the same data again answers 200 with the "
-        "stored conversion; different data with a used id is a 409.",
+        'stored conversion; different data with a used id is a 409. With "test": true, a test '
+        "conversion (TestConversion: no money, not counted) answers instead.",
     )
     def create(self, request):
         data = ConversionCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        result = conversion_record(tenant=self.tenant, **data.validated_data)
-        return Response(
-            conversion_body(result.conversion),
-            status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
-        )
+        fields = dict(data.validated_data)
+        if fields.pop("test", False):
+            test = conversion_test_record(tenant=self.tenant, **fields)
+            body, created = conversion_test_body(test.conversion), test.created
+        else:
+            result = conversion_record(tenant=self.tenant, **fields)
+            body, created = conversion_body(result.conversion), result.created
+        return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
     @extend_schema(request=RefundSerializer, responses={201: RefundResultSerializer})
     @action(detail=True, methods=["post"])

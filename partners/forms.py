@@ -109,7 +109,12 @@ class BulkForm(forms.Form):
 
 class LinkForm(ServiceFormMixin, forms.Form):
     destination_url = form_field(
-        ReferralLink, "destination_url", label=_("Destination page"), form_class=forms.CharField
+        ReferralLink,
+        "destination_url",
+        label=_("Destination page"),
+        form_class=forms.CharField,
+        required=False,
+        help_text=_("Empty: the program's website."),
     )
     sub_id = form_field(
         ReferralLink,
@@ -121,3 +126,15 @@ class LinkForm(ServiceFormMixin, forms.Form):
 
 class CouponForm(ServiceFormMixin, forms.Form):
     code = form_field(Coupon, "code", label=_("Coupon code"))
+
+
+class TrackingTestForm(ServiceFormMixin, forms.Form):
+    """The Install tracking page's test lead: what a landing page would send."""
+
+    click_id = forms.CharField(
+        label=_("Click id"),
+        required=False,
+        max_length=36,
+        help_text=_("The pf_click value from a landing URL after visiting a partner's link."),
+    )
+    partner = forms.CharField(label=_("or partner code"), required=False, max_length=150)

@@ -395,3 +395,42 @@ class Refund(TenantOwned):
                 name="refund_amount_positive",
             ),
         ]
+
+
+class TestConversion(TenantOwned):
+    """A conversion sent with ``"test": true`` (docs/tracking.md, 'Test mode'): checked and
+    attributed exactly as a real one, and kept apart so that no money or report path can count
+    it — no commission, ledger entry, webhook, rollup or customer binding reads this table.
+    What was received and how it was attributed, for the Install tracking page."""
+
+    __test__ = False  # not a pytest test class, whatever its name
+
+    tenant = tenant_key(indexed=False)
+
+    kind = models.CharField(max_length=16, choices=ConversionKind.choices)
+    external_id = models.CharField(max_length=128)
+    partner = models.ForeignKey(
+        Partner, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    click_id = models.UUIDField(null=True, blank=True)
+    coupon_code = models.CharField(max_length=40, blank=True)
+    attribution = models.CharField(max_length=16, choices=AttributionMethod.choices)
+    action_name = models.CharField(max_length=64, blank=True)
+    amount = models.DecimalField(max_digits=18, decimal_places=2, null=True, blank=True)
+    currency = models.CharField(max_length=3, blank=True)
+    count = models.PositiveIntegerField(default=1)
+    customer_external_id = models.CharField(max_length=128, blank=True)
+    customer_email = models.EmailField(blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    payload_hash = models.CharField(max_length=64)
+    occurred_at = models.DateTimeField()
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "kind", "external_id"], name="test_conversion_unique_external_id"
+            ),
+        ]
+        indexes = [models.Index(fields=["tenant", "created_at"])]

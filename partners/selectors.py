@@ -11,6 +11,7 @@ from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import TruncDate
 
 from partners import tracking
+from partners.click_store import last_click_at
 from partners.models import (
     Click,
     Conversion,
@@ -20,6 +21,7 @@ from partners.models import (
     PartnerStatus,
     ReferralLink,
     Tag,
+    TestConversion,
 )
 from tenancy.models import User
 from tenancy.scope import current_tenant_id
@@ -202,3 +204,29 @@ def partner_daily_stats(
         )
         for day in window
     ]
+
+
+@dataclass(frozen=True)
+class TrackingStatus:
+    """What the Install tracking page shows to prove the setup works."""
+
+    last_click_at: datetime | None
+    last_conversion: Conversion | None
+    test_conversions: list[TestConversion]
+
+
+def tracking_status(*, tenant_id: int, tests: int = 5) -> TrackingStatus:
+    return TrackingStatus(
+        last_click_at=last_click_at(tenant_id),
+        # (tenant, occurred_at) is indexed; a conversion is reported as it happens.
+        last_conversion=Conversion.objects.order_by("-occurred_at", "-id").first(),
+        test_conversions=list(TestConversion.objects.select_related("partner")[:tests]),
+    )
+
+
+def partner_code_sample() -> str:
+    """An active partner's code, for copy-paste examples ("" when the program has none)."""
+    partner = (
+        Partner.objects.filter(status=PartnerStatus.ACTIVE).order_by("joined_at", "id").first()
+    )
+    return partner.code if partner is not None else ""

@@ -425,9 +425,26 @@ def allowed_link_domains(tenant: Tenant) -> list[str]:
     return domains
 
 
+def link_default_destination(tenant: Tenant) -> str:
+    """Where a link leads when the partner names no page: the program's website, else the home
+    page of its first allowed domain ("" when the program has set neither)."""
+    if tenant.website_url:
+        return tenant.website_url
+    domains = allowed_link_domains(tenant)
+    return f"https://{domains[0]}/" if domains else ""
+
+
 def _clean_destination(*, tenant: Tenant, url: str) -> str:
-    url = field_clean(ReferralLink, "destination_url", _stripped(url))
-    host = (urlsplit(url).hostname or "").lower()
+    url = _stripped(url) or link_default_destination(tenant)
+    if not url:
+        raise ServiceError(
+            _("The program has not set any allowed destination yet."),
+            field="destination_url",
+            code="domain_not_allowed",
+        )
+    url = field_clean(ReferralLink, "destination_url", url)
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
     domains = allowed_link_domains(tenant)
     if not any(host == d or host.endswith("." + d) for d in domains):
         if not domains:
@@ -435,10 +452,21 @@ def _clean_destination(*, tenant: Tenant, url: str) -> str:
         else:
             message = _("Links may only lead to: %(domains)s.") % {"domains": ", ".join(domains)}
         raise ServiceError(message, field="destination_url", code="domain_not_allowed")
+    if not tenant.deep_links_allowed and parts.path not in ("", "/"):
+        # The program wants every visitor on its home page (docs/tracking.md, 'Links'); a query
+        # string (utm tags) still rides along.
+        raise ServiceError(
+            _("This program's links lead to the home page only, e.g. https://%(domain)s/.")
+            % {"domain": host},
+            field="destination_url",
+            code="deep_link_not_allowed",
+        )
     return url
 
 
-def link_create(*, partner: Partner, destination_url: str, sub_id: str = "") -> ReferralLink:
+def link_create(*, partner: Partner, destination_url: str = "", sub_id: str = "") -> ReferralLink:
+    """A partner's new link to ``destination_url`` (empty: the program's website), which must
+    lie on the program's allowed domains — only their home pages without deep links."""
     if partner.status != PartnerStatus.ACTIVE:
         raise ServiceError(
             _("Only active partners can create links."), field="partner", code="inactive"

@@ -55,6 +55,9 @@ CLICK_KEY_SECONDS = 24 * 3600
 RATE_WINDOW_SECONDS = 60
 CLICK_PARAM = "pf_click"
 CLICK_COOKIE = "pf_click"
+# The partner's code beside the click id on the landing URL, for the merchant's own use (the
+# tracking snippet keeps it; a conversion may name it as ``partner``).
+PARTNER_PARAM = "pf_ref"
 
 # KEYS: link cache, rate counter, stream, click key.
 # ARGV: click id, unix time, IP hash, user agent, referrer, rate window s, click key TTL s.
@@ -92,6 +95,7 @@ class LinkTarget:
     attributable: bool
     rate_limit: int
     cookie_days: int
+    partner_code: str = ""  # a default: links cached before the field existed still load
 
 
 def link_cache_key(code: str) -> str:
@@ -138,6 +142,7 @@ def _link_target_from_db(code: str) -> LinkTarget | None:
         attributable=link.partner.status == PartnerStatus.ACTIVE,
         rate_limit=link.tenant.click_rate_limit_per_minute,
         cookie_days=link.tenant.attribution_window_days,
+        partner_code=link.partner.code,
     )
 
 
@@ -154,10 +159,16 @@ def link_cache_invalidate(codes: list[str]) -> None:
         redis_client().delete(*[link_cache_key(code) for code in codes])
 
 
-def with_click_param(url: str, click_id: str) -> str:
+def with_click_param(url: str, click_id: str, partner_code: str = "") -> str:
+    """``url`` with ``pf_click`` (and ``pf_ref``, the partner's code) in its query: the landing
+    page's first-party snippet reads them there (docs/tracking.md) — the redirect's own cookie
+    is on our domain, third-party to the merchant's site."""
     parts = urlsplit(url)
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != CLICK_PARAM]
+    ours = (CLICK_PARAM, PARTNER_PARAM)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in ours]
     query.append((CLICK_PARAM, click_id))
+    if partner_code:
+        query.append((PARTNER_PARAM, partner_code))
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
@@ -249,7 +260,7 @@ def _not_found(request: HttpRequest) -> NoReturn:
 @transaction.non_atomic_requests
 def referral_redirect(request: HttpRequest, code: str) -> HttpResponse:
     """``GET /r/<code>``: buffer the click, set the cookie, 302 to the destination with
-    ``pf_click``. One Redis round trip; the database only on a link-cache miss, or while
+    ``pf_click`` and ``pf_ref``. One Redis round trip; the database only on a link-cache miss, or while
     Redis is down."""
     if len(code) > 32:
         _not_found(request)
@@ -265,7 +276,8 @@ def referral_redirect(request: HttpRequest, code: str) -> HttpResponse:
         # A suspended partner's link keeps working for the visitor but earns nothing; so does
         # a flood over the rate limit.
         return HttpResponseRedirect(target.destination_url)
-    response = HttpResponseRedirect(with_click_param(target.destination_url, click_id))
+    landing = with_click_param(target.destination_url, click_id, target.partner_code)
+    response = HttpResponseRedirect(landing)
     response.set_cookie(
         CLICK_COOKIE,
         click_id,

@@ -16,6 +16,8 @@ manager_urlpatterns = [
     path("partners/<int:partner_id>/edit/", views.partner_edit, name="partner_edit"),
     path("partners/<int:partner_id>/status/", views.partner_status, name="partner_status"),
     path("partners/<int:partner_id>/coupons/", views.partner_coupon_add, name="partner_coupon_add"),
+    path("tracking/", views.tracking_install, name="tracking_install"),
+    path("tracking/test/", views.tracking_test, name="tracking_test"),
 ]
 
 # Mounted under /p/<slug:tenant_slug>/

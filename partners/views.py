@@ -1,12 +1,15 @@
 """Manager pages of the partners app."""
 
+from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
@@ -14,9 +17,18 @@ from django.views.decorators.http import require_POST
 from core.errors import ServiceError
 from core.validation import whole_number
 from partners import list_filters, selectors, services, timeline
-from partners.forms import BulkForm, CouponForm, PartnerEditForm, StatusForm
+from partners.conversions import conversion_test_record
+from partners.forms import BulkForm, CouponForm, PartnerEditForm, StatusForm, TrackingTestForm
 from partners.geography import GeographyTier
-from partners.models import ActivitySegment, ChannelType, Partner, PartnerStatus, PartnerType
+from partners.models import (
+    ActivitySegment,
+    ChannelType,
+    ConversionKind,
+    Partner,
+    PartnerStatus,
+    PartnerType,
+)
+from partners.money import quantum
 from tenancy.requests import TeamRequest
 from tenancy.selectors import membership_list
 from tenancy.views import manager_page
@@ -253,3 +265,96 @@ def partner_summary(request: TeamRequest) -> HttpResponse:
     return render(
         request, "manager/partners/_summary.html", {"rows": rows, "total": sum(counts.values())}
     )
+
+
+def _tracking_examples(request: TeamRequest, partner_code: str) -> dict[str, str]:
+    """The Install tracking page's copy-paste code, with the program's real values."""
+    tenant = request.tenant
+    script_url = request.build_absolute_uri(f"{settings.STATIC_URL}js/partnerflow.js")
+    # Text to show (the template escapes it), not markup to render.
+    script = (
+        f'<script src="{script_url}" data-program="{tenant.slug}"\n'
+        f'        data-window-days="{tenant.attribution_window_days}" '
+        f'data-attribution="{tenant.attribution_model}" defer></script>'
+    )
+    form = (
+        '<form action="/signup" method="post" data-partnerflow>\n'
+        '  <input name="email" type="email">\n'
+        "  <!-- partnerflow.js adds: "
+        '<input type="hidden" name="pf_click" value="…"> -->\n'
+        '  <button type="submit">Sign up</button>\n'
+        "</form>"
+    )
+    endpoint = request.build_absolute_uri("/api/v1/conversions")
+    amount = f"{Decimal(1990).quantize(quantum(tenant.currency))}"
+    referral = f', "partner": "{partner_code}"' if partner_code else ""
+
+    def curl(key: str, body: str) -> str:
+        return (
+            f"curl -X POST {endpoint} \\\n"
+            '  -H "Authorization: Bearer $PARTNERFLOW_API_KEY" \\\n'
+            '  -H "Content-Type: application/json" \\\n'
+            f'  -H "Idempotency-Key: {key}" \\\n'
+            f"  -d '{{{body}{referral}, \"test\": true}}'"
+        )
+
+    return {
+        "script": script,
+        "form": form,
+        "api": 'window.partnerflow.clickId()     // the click id, or ""\n'
+        'window.partnerflow.partnerCode() // the partner\'s code, or ""\n'
+        "window.partnerflow.fill(form)    // fills a form's pf_click and pf_ref fields",
+        "lead": curl(
+            "test-lead-1001",
+            '"kind": "lead", "external_id": "lead-1001", "customer_external_id": "user-1001"',
+        ),
+        "sale": curl(
+            "test-order-1001",
+            f'"kind": "sale", "external_id": "order-1001", "amount": "{amount}", '
+            f'"currency": "{tenant.currency}", "customer_external_id": "user-1001"',
+        ),
+    }
+
+
+def _tracking_page(request: TeamRequest, test_form: TrackingTestForm, status: int = 200):
+    partner_code = selectors.partner_code_sample()
+    context = {
+        "code": _tracking_examples(request, partner_code),
+        "partner_code": partner_code,
+        "tracking": selectors.tracking_status(tenant_id=request.tenant.pk),
+        "test_form": test_form,
+    }
+    return render(request, "manager/tracking_install.html", context, status=status)
+
+
+@manager_page("view")
+def tracking_install(request: TeamRequest) -> HttpResponse:
+    return _tracking_page(request, TrackingTestForm())
+
+
+@require_POST
+@manager_page("operate")
+def tracking_test(request: TeamRequest) -> HttpResponse:
+    """Records a test lead from the page, attributed as the API would (nothing earns)."""
+    form = TrackingTestForm(request.POST)
+    if form.is_valid():
+        try:
+            result = conversion_test_record(
+                tenant=request.tenant,
+                kind=ConversionKind.LEAD,
+                external_id=f"dashboard-test-{timezone.now():%Y%m%d%H%M%S%f}",
+                click_id=form.cleaned_data["click_id"] or None,
+                partner=form.cleaned_data["partner"],
+            )
+        except ServiceError as error:
+            form.add_service_error(error)
+        else:
+            test = result.conversion
+            partner = test.partner.name if test.partner is not None else _("no partner")
+            messages.success(
+                request,
+                _("Test lead recorded: %(partner)s, attribution “%(method)s”. Nothing earned.")
+                % {"partner": partner, "method": test.get_attribution_display()},
+            )
+            return redirect("tracking_install", tenant_slug=request.tenant.slug)
+    return _tracking_page(request, form, status=400)

@@ -24,7 +24,8 @@ def test_the_redirect_through_its_short_stack(world_a):
     status, headers, _ = call("GET", f"/r/{link.code}")
     assert status == 302
     click_id = parse_qs(urlsplit(headers["Location"]).query)["pf_click"][0]
-    assert headers["Location"] == f"https://shop.example/tv?pf_click={click_id}"
+    code = world_a.partners[0].code
+    assert headers["Location"] == f"https://shop.example/tv?pf_click={click_id}&pf_ref={code}"
     assert f"pf_click={click_id}" in headers["Set-Cookie"]
     assert "HttpOnly" in headers["Set-Cookie"]
     assert headers["X-Frame-Options"] == "DENY"

@@ -49,7 +49,10 @@ def test_redirect_sets_cookie_and_click_param_and_buffers_the_click(
     )
     assert response.status_code == 302
     click_id = click_id_of(response)
-    assert response["Location"] == f"https://shop.example/tv?utm=x&pf_click={click_id}"
+    code = world_a.partners[0].code
+    assert (
+        response["Location"] == f"https://shop.example/tv?utm=x&pf_click={click_id}&pf_ref={code}"
+    )
     cookie = response.cookies["pf_click"]
     assert cookie.value == click_id
     assert cookie["max-age"] == 30 * 24 * 3600
