@@ -131,10 +131,5 @@ class CouponForm(ServiceFormMixin, forms.Form):
 class TrackingTestForm(ServiceFormMixin, forms.Form):
     """The Install tracking page's test lead: what a landing page would send."""
 
-    click_id = forms.CharField(
-        label=_("Click id"),
-        required=False,
-        max_length=36,
-        help_text=_("The pf_click value from a landing URL after visiting a partner's link."),
-    )
+    click_id = forms.CharField(label=_("Click id"), required=False, max_length=36)
     partner = forms.CharField(label=_("or partner code"), required=False, max_length=150)

@@ -1,5 +1,6 @@
 """Manager pages of the partners app."""
 
+import json
 from decimal import Decimal
 from typing import Any
 
@@ -277,41 +278,54 @@ def _tracking_examples(request: TeamRequest, partner_code: str) -> dict[str, str
         f'        data-window-days="{tenant.attribution_window_days}" '
         f'data-attribution="{tenant.attribution_model}" defer></script>'
     )
+    adds = _("partnerflow.js adds:")  # outside the f-string, where xgettext finds it
     form = (
         '<form action="/signup" method="post" data-partnerflow>\n'
         '  <input name="email" type="email">\n'
-        "  <!-- partnerflow.js adds: "
+        f"  <!-- {adds} "
         '<input type="hidden" name="pf_click" value="…"> -->\n'
         '  <button type="submit">Sign up</button>\n'
         "</form>"
     )
     endpoint = request.build_absolute_uri("/api/v1/conversions")
     amount = f"{Decimal(1990).quantize(quantum(tenant.currency))}"
-    referral = f', "partner": "{partner_code}"' if partner_code else ""
 
-    def curl(key: str, body: str) -> str:
+    def curl(key: str, fields: dict[str, str]) -> str:
+        if partner_code:
+            fields = {**fields, "partner": partner_code}
+        body = ",\n".join(f"    {json.dumps(k)}: {json.dumps(v)}" for k, v in fields.items())
         return (
             f"curl -X POST {endpoint} \\\n"
             '  -H "Authorization: Bearer $PARTNERFLOW_API_KEY" \\\n'
             '  -H "Content-Type: application/json" \\\n'
             f'  -H "Idempotency-Key: {key}" \\\n'
-            f"  -d '{{{body}{referral}, \"test\": true}}'"
+            f"  -d '{{\n{body},\n    \"test\": true\n  }}'"
         )
 
     return {
         "script": script,
         "form": form,
-        "api": 'window.partnerflow.clickId()     // the click id, or ""\n'
-        'window.partnerflow.partnerCode() // the partner\'s code, or ""\n'
-        "window.partnerflow.fill(form)    // fills a form's pf_click and pf_ref fields",
+        "api": "\n".join(
+            [
+                "window.partnerflow.clickId()     // " + _('the click id, or ""'),
+                "window.partnerflow.partnerCode() // " + _('the partner\'s code, or ""'),
+                "window.partnerflow.fill(form)    // "
+                + _("fills the form's pf_click and pf_ref fields"),
+            ]
+        ),
         "lead": curl(
             "test-lead-1001",
-            '"kind": "lead", "external_id": "lead-1001", "customer_external_id": "user-1001"',
+            {"kind": "lead", "external_id": "lead-1001", "customer_external_id": "user-1001"},
         ),
         "sale": curl(
             "test-order-1001",
-            f'"kind": "sale", "external_id": "order-1001", "amount": "{amount}", '
-            f'"currency": "{tenant.currency}", "customer_external_id": "user-1001"',
+            {
+                "kind": "sale",
+                "external_id": "order-1001",
+                "amount": amount,
+                "currency": tenant.currency,
+                "customer_external_id": "user-1001",
+            },
         ),
     }
 

@@ -199,7 +199,10 @@ def test_the_install_page_shows_the_programs_own_values(world_a, world_b):
     assert "curl -X POST http://testserver/api/v1/conversions" in text
     assert f"&quot;partner&quot;: &quot;{world_a.partners[0].code}&quot;" in text
     assert "Idempotency-Key: test-order-1001" in text
-    assert "&quot;amount&quot;: &quot;1990.00&quot;, &quot;currency&quot;: &quot;RUB&quot;" in text
+    assert (
+        "&quot;amount&quot;: &quot;1990.00&quot;,\n    &quot;currency&quot;: &quot;RUB&quot;"
+        in text
+    )
     assert world_b.partners[0].code not in text
     assert world_b.tenant.slug not in text
     assert "Record a test lead" not in text  # an analyst may look, not record
