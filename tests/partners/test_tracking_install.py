@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from core.errors import ServiceError
 from partners import services
+from partners.click_store import clicks_flush
 from partners.models import Click, Conversion, Customer, ReferralLink, TestConversion
 from payouts.models import Commission, LedgerEntry
 from tenancy.models import AttributionModel
@@ -229,3 +230,38 @@ def test_a_test_lead_from_the_page_shows_its_attribution(world_a):
     with tenant_scope(world_a.tenant):
         assert TestConversion.objects.count() == 1
         assert Conversion.objects.filter(external_id__startswith="dashboard-test").count() == 0
+
+
+def test_the_cabinet_says_links_lead_to_home_pages_and_makes_one_to_the_website(world_a):
+    tenant = world_a.tenant
+    tenant.website_url, tenant.deep_links_allowed = "https://shop.example/", False
+    tenant.save()
+    client = world_a.client_for(world_a.partners[0].user)
+    url = f"/p/{tenant.slug}/links/"
+    assert "Links may lead to the home pages of: shop.example" in client.get(url).content.decode()
+    deep = client.post(url, {"destination_url": "https://shop.example/tv", "sub_id": ""})
+    assert deep.status_code == 400
+    assert deep.context["form"].errors["destination_url"] == [
+        "This program's links lead to the home page only, e.g. https://shop.example/."
+    ]
+    assert client.post(url, {"destination_url": "", "sub_id": "tg"}).status_code == 302
+    with tenant_scope(tenant):
+        assert ReferralLink.objects.get(sub_id="tg").destination_url == "https://shop.example/"
+
+
+def test_the_install_page_shows_the_last_written_click(world_a, django_capture_on_commit_callbacks):
+    world_a.tenant.website_url = "https://shop.example"
+    world_a.tenant.save()
+    with tenant_scope(world_a.tenant):
+        link = services.link_create(partner=world_a.partners[0])
+    page = logged_in(world_a.owner)
+    url = f"/app/{world_a.tenant.slug}/tracking/"
+    assert "No click yet" in page.get(url).content.decode()
+    Client().get(f"/r/{link.code}", REMOTE_ADDR="10.9.0.2")
+    with django_capture_on_commit_callbacks(execute=True):
+        clicks_flush()
+    with tenant_scope(world_a.tenant):
+        click = Click.objects.get(link=link)
+    status = page.get(url).context["tracking"]
+    assert status.last_click_at == click.created_at
+    assert "No click yet" not in page.get(url).content.decode()
