@@ -6,6 +6,7 @@ from typing import Any, cast
 from django import forms
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from campaigns.models import (
     MAX_DELAY_MINUTES,
@@ -63,9 +64,10 @@ class CampaignForm(ServiceFormMixin, forms.Form):
 
 
 class DelayUnit(models.TextChoices):
-    MINUTES = "minutes", _("minutes")
-    HOURS = "hours", _("hours")
-    DAYS = "days", _("days")
+    # With a context: after any number (“3 дн.”), unlike the plain words elsewhere.
+    MINUTES = "minutes", pgettext_lazy("delay unit", "minutes")
+    HOURS = "hours", pgettext_lazy("delay unit", "hours")
+    DAYS = "days", pgettext_lazy("delay unit", "days")
 
 
 MINUTES_PER = {DelayUnit.MINUTES: 1, DelayUnit.HOURS: 60, DelayUnit.DAYS: 24 * 60}
