@@ -8,4 +8,9 @@ class AnalyticsConfig(AppConfig):
     name = "analytics"
 
     def ready(self) -> None:
-        from analytics import receivers  # noqa: F401 - connects the rollup refresh to events
+        from analytics import (
+            partner_list,
+            receivers,  # noqa: F401 - connects the rollup refresh to events
+        )
+
+        partner_list.register()  # revenue and last result on the manager's partner list

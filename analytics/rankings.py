@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from decimal import Decimal
 
+import numpy as np
 from django.db import connection
 
 from analytics import columns
@@ -266,3 +267,13 @@ def top_partners(
 ) -> list[dict]:
     """The top partners of partner_ranking."""
     return partner_ranking(tenant=tenant, period=period, filters=filters, limit=limit)[1]
+
+
+def partner_period_sums(
+    *, tenant: Tenant, period: Period, allowed: np.ndarray | None = None
+) -> columns.PeriodSums:
+    """Each partner's revenue (kopecks) and leads over any period, from the packed columns
+    (only ``allowed`` ids if given): what the partner list shows and sorts by."""
+    with binary_cursor() as cursor:
+        packed = _ranking_columns(cursor, tenant=tenant, wanted=_columns_wanted(period))
+    return columns.period_sums(packed, allowed=allowed)

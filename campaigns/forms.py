@@ -1,12 +1,23 @@
 """Builder forms. They only shape input (their fields are the models' fields); the services
 decide what is valid, through the models' rules, and name the field that is not."""
 
-from typing import cast
+from typing import Any, cast
 
 from django import forms
+from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
-from campaigns.models import Action, Campaign, Goal, Step, Trigger, Variant
+from campaigns.models import (
+    MAX_DELAY_MINUTES,
+    TEXT_ACTIONS,
+    Action,
+    Campaign,
+    Goal,
+    Step,
+    Trigger,
+    Variant,
+)
 from partners.models import ActivitySegment
 from segmentation.selectors import custom_segment_list
 from tenancy.forms import ServiceFormMixin
@@ -52,12 +63,44 @@ class CampaignForm(ServiceFormMixin, forms.Form):
         cast(forms.ChoiceField, self.fields["audience"]).choices = segments
 
 
+class DelayUnit(models.TextChoices):
+    # With a context: after any number (“3 дн.”), unlike the plain words elsewhere.
+    MINUTES = "minutes", pgettext_lazy("delay unit", "minutes")
+    HOURS = "hours", pgettext_lazy("delay unit", "hours")
+    DAYS = "days", pgettext_lazy("delay unit", "days")
+
+
+MINUTES_PER = {DelayUnit.MINUTES: 1, DelayUnit.HOURS: 60, DelayUnit.DAYS: 24 * 60}
+
+
+def delay_split(minutes: int) -> tuple[int, str]:
+    """A delay in its largest whole unit: 1440 → (1, "days"), 90 → (90, "minutes")."""
+    for unit in (DelayUnit.DAYS, DelayUnit.HOURS):
+        if minutes and minutes % MINUTES_PER[unit] == 0:
+            return minutes // MINUTES_PER[unit], unit.value
+    return minutes, (DelayUnit.MINUTES if minutes else DelayUnit.HOURS).value
+
+
+# Which of the step's parts each action uses (the page shows only those; the service keeps
+# only those).
+ACTION_PARTS = {
+    "texts": [a.value for a in Action if a in TEXT_ACTIONS],
+    "boost": [Action.BOOST.value],
+    "managers": [Action.ASSIGN_MANAGER.value],
+    "survey": [Action.SURVEY.value],
+}
+
+
 class StepForm(ServiceFormMixin, forms.Form):
     action = forms.ChoiceField(label=_("Action"), choices=Action.choices)
-    delay_minutes = _field(
-        Step,
-        "delay_minutes",
-        help_text=_("After the previous step (or the enrollment): 60 = an hour, 1440 = a day."),
+    delay_amount = forms.IntegerField(
+        label=_("Delay"),
+        min_value=0,
+        required=False,
+        help_text=_("After the previous step (or the enrollment); 0 runs it at once."),
+    )
+    delay_unit = forms.ChoiceField(
+        label=_("Delay unit"), choices=DelayUnit.choices, initial=DelayUnit.HOURS, required=False
     )
     hours_from = _field(
         Step,
@@ -84,6 +127,23 @@ class StepForm(ServiceFormMixin, forms.Form):
         widget=forms.Textarea(attrs={"rows": 4}),
     )
     free_text = _field(Step, "free_text", required=False, initial=False)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        amount, unit = data.get("delay_amount") or 0, data.get("delay_unit") or DelayUnit.HOURS
+        if "delay_unit" not in self.errors and "delay_amount" not in self.errors:
+            minutes = amount * MINUTES_PER[unit]
+            if minutes > MAX_DELAY_MINUTES:
+                self.add_error("delay_amount", _("A delay can be at most 365 days."))
+            data["delay_minutes"] = minutes
+        return data
+
+    def add_service_error(self, error) -> None:
+        # The delay is entered as a number and a unit; the service names the minutes.
+        if error.field == "delay_minutes":
+            self.add_error("delay_amount", error.message)
+            return
+        super().add_service_error(error)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

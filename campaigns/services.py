@@ -190,8 +190,10 @@ def _step_fields(*, campaign: Campaign, data: dict) -> dict:
         "delay_minutes": data.get("delay_minutes") or 0,
         "hours_from": _optional(data.get("hours_from")),
         "hours_to": _optional(data.get("hours_to")),
-        "free_text": bool(data.get("free_text", True)),
-        **_texts(data),
+        # Only the parts of the chosen action are kept: texts for the actions that send one,
+        # the survey's free-text switch for a survey.
+        "free_text": bool(data.get("free_text", True)) if action == Action.SURVEY else True,
+        **(_texts(data) if action in TEXT_ACTIONS else _texts({})),
     }
     if action == Action.BOOST:
         values["boost_points"] = _points(_optional(data.get("boost_points")))

@@ -184,9 +184,12 @@ def unsubscribe_url(*, tenant_id: int, partner_id: int) -> str:
     return settings.SITE_URL + reverse("campaign_unsubscribe", args=[token])
 
 
-def contexts_for(*, tenant: Tenant, partner_ids: Iterable[int]) -> dict[int, tuple[str, dict]]:
-    """Each partner's language and template context (in that language): a fixed number of
-    queries whatever the number of partners."""
+def contexts_for(
+    *, tenant: Tenant, partner_ids: Iterable[int], language: str = ""
+) -> dict[int, tuple[str, dict]]:
+    """Each partner's language and template context (in that language, or in ``language`` when
+    given: the builder's preview shows both): a fixed number of queries whatever the number of
+    partners."""
     ids = list(partner_ids)
     partners = Partner.objects.filter(pk__in=ids).values(
         "pk", "name", "language", "activity_segment", "manager__user__full_name"
@@ -217,8 +220,9 @@ def contexts_for(*, tenant: Tenant, partner_ids: Iterable[int]) -> dict[int, tup
     }
     unsubscribe = base + reverse("campaign_unsubscribe", args=["-"])
     result = {}
+    chosen = language
     for row in partners:
-        language = row["language"] or tenant.language
+        language = chosen or row["language"] or tenant.language
         money = earned[row["pk"]]
         total = money["pending"] + money["approved"] + money["paid"]
         with translation.override(language):

@@ -14,6 +14,11 @@ manager_urlpatterns = [
     path(
         "campaigns/<int:campaign_id>/messages/", views.campaign_messages, name="campaign_messages"
     ),
+    path(
+        "campaigns/<int:campaign_id>/steps/preview/",
+        views.step_preview,
+        name="campaign_step_preview",
+    ),
     path("campaigns/steps/<int:step_id>/", views.step_edit, name="campaign_step"),
     path("campaigns/steps/<int:step_id>/delete/", views.step_delete, name="campaign_step_delete"),
     path("campaigns/steps/<int:step_id>/move/", views.step_move, name="campaign_step_move"),

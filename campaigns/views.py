@@ -6,25 +6,45 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models.functions import Lower
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from campaigns import enrollment, selectors, services
-from campaigns.forms import CampaignForm, EnrollForm, StepForm, VariantForm
+from campaigns.forms import (
+    ACTION_PARTS,
+    TEXTS,
+    CampaignForm,
+    EnrollForm,
+    StepForm,
+    VariantForm,
+    delay_split,
+)
 from campaigns.models import Campaign, CampaignStatus, Message, Step, Variant
-from campaigns.templating import CONTEXT_KEYS, RenderTooLarge, contexts_for, texts_for
+from campaigns.templating import (
+    CONTEXT_KEYS,
+    MAX_TEXT_CHARS,
+    RenderTooLarge,
+    contexts_for,
+    earnings_format,
+    template_check,
+    texts_for,
+)
 from campaigns.templating import render as render_text
 from core.errors import ServiceError
 from core.validation import whole_number
-from partners.models import Partner
+from partners.models import ActivitySegment, Partner, PartnerStatus
 from tenancy.requests import TeamRequest
 from tenancy.views import manager_page
 
@@ -175,18 +195,20 @@ def campaign_enroll(request: TeamRequest, campaign_id: int) -> HttpResponse:
 
 def _step_data(form: StepForm) -> dict:
     data = dict(form.cleaned_data)
+    del data["delay_amount"], data["delay_unit"]  # as delay_minutes (StepForm.clean)
     data["manager_ids"] = [int(pk) for pk in data.get("manager_ids") or []]
     return data
 
 
 def _step_editor(request: TeamRequest, campaign: Campaign, step: Step | None) -> HttpResponse:
-    initial: dict[str, Any] = {"free_text": True, "delay_minutes": 0}
+    initial: dict[str, Any] = {"free_text": True, "delay_amount": 0, "delay_unit": "hours"}
     if step is not None:
         initial = {
             name: getattr(step, name)
             for name in StepForm.base_fields
-            if name not in ("manager_ids", "choices_en", "choices_ru")
+            if name not in ("manager_ids", "choices_en", "choices_ru", "delay_amount", "delay_unit")
         }
+        initial["delay_amount"], initial["delay_unit"] = delay_split(step.delay_minutes)
         initial["manager_ids"] = [str(pk) for pk in step.manager_ids]
         initial["choices_en"] = "\n".join(step.choices_en)
         initial["choices_ru"] = "\n".join(step.choices_ru)
@@ -207,6 +229,7 @@ def _step_editor(request: TeamRequest, campaign: Campaign, step: Step | None) ->
             "step": step,
             "form": form,
             "context_keys": CONTEXT_KEYS,
+            "parts": ACTION_PARTS,
             "variants": list(step.variants.order_by("id")) if step else [],
             "preview": _preview(request, step) if step and request.method == "GET" else None,
         },
@@ -239,6 +262,83 @@ def _preview(request: TeamRequest, step: Step) -> dict | None:
         "subject": subject,
         "body": body,
     }
+
+
+def _sample_context(tenant, language: str) -> dict:
+    """A made-up partner's context, for a program without partners yet."""
+    with translation.override(language):
+        return {
+            "partner_name": _("Anna Smith"),
+            "program_name": tenant.name,
+            "earnings": earnings_format(Decimal("12340"), tenant.currency, language),
+            "last_result_date": formats.date_format(
+                timezone.localdate(), "j E Y" if language == "ru" else "DATE_FORMAT"
+            ),
+            "level": str(ActivitySegment.STABLE.label),
+            "manager_name": "",
+            **dict.fromkeys(
+                ("cabinet_url", "links_url", "referral_url", "messages_url", "unsubscribe_url"),
+                settings.SITE_URL + "/…",
+            ),
+        }
+
+
+@require_POST
+@manager_page("view")
+def step_preview(request: TeamRequest, campaign_id: int) -> HttpResponse:
+    """The live preview beside the step editor (htmx): the texts being typed, rendered as each
+    language's partners would get them, for a partner of the program (by code; else the first
+    active one; else a made-up one). Nothing is saved."""
+    campaign = get_object_or_404(Campaign, pk=campaign_id)
+    code = request.POST.get("preview_partner", "").strip()[:40]
+    partners = Partner.objects.filter(status=PartnerStatus.ACTIVE).order_by("pk")
+    partner = Partner.objects.filter(code__iexact=code).first() if code else partners.first()
+    texts = {name: request.POST.get(name, "")[: MAX_TEXT_CHARS + 1] for name in TEXTS}
+    labels = {name: StepForm.base_fields[name].label for name in TEXTS}
+    # Every text is checked before any renders: a panel may fall back to the other language's.
+    error = ""
+    for name in TEXTS:
+        try:
+            template_check(texts[name], field=name)
+        except ServiceError as refused:
+            error = f"{labels[name]}: {refused.message}"
+            break
+    source = SimpleNamespace(**texts)
+    panels = []
+    for language, label in (("en", _("English")), ("ru", _("Russian"))):
+        subject, body = texts_for(source, None, language)
+        own = texts[f"subject_{language}"] or texts[f"body_{language}"]
+        panel: dict[str, Any] = {
+            "language": language,
+            "label": label,
+            "fallback": bool(subject or body) and not own,
+            "empty": not (subject or body),
+            "error": error,
+        }
+        if not error and (subject or body):
+            if partner is not None:
+                context = contexts_for(
+                    tenant=request.tenant, partner_ids=[partner.pk], language=language
+                )[partner.pk][1]
+            else:
+                context = _sample_context(request.tenant, language)
+            try:
+                panel["subject"] = render_text(subject, context).strip()
+                panel["body"] = render_text(body, context)
+            except RenderTooLarge as too_large:
+                panel["error"] = str(too_large)
+        panels.append(panel)
+    return render(
+        request,
+        "manager/campaigns/_step_preview.html",
+        {
+            "campaign": campaign,
+            "partner": partner,
+            "code": code,
+            "panels": panels,
+            "sender": campaign.tenant.name,
+        },
+    )
 
 
 @manager_page("view")

@@ -7,12 +7,14 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from django.db.models import Count, Q, QuerySet
+from django.db import models
+from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
 from django.db.models.functions import TruncDate
 
 from partners import tracking
 from partners.click_store import last_click_at
 from partners.models import (
+    ActivitySegment,
     Click,
     Conversion,
     ConversionKind,
@@ -26,12 +28,25 @@ from partners.models import (
 from tenancy.models import User
 from tenancy.scope import current_tenant_id
 
-PARTNER_SORTS = {
+
+def _choice_rank(field: str, choices: type[models.TextChoices]) -> Case:
+    """A choice field ordered as its choices are listed (top before sleeping), not by value."""
+    return Case(
+        *(When(**{field: value}, then=Value(n)) for n, value in enumerate(choices.values)),
+        default=Value(len(choices.values)),
+        output_field=IntegerField(),
+    )
+
+
+PARTNER_SORTS: dict[str, tuple] = {
     "name": ("name", "id"),
     "-name": ("-name", "-id"),
     "joined": ("joined_at", "id"),
     "-joined": ("-joined_at", "-id"),
-    "status": ("status", "name", "id"),
+    "status": (_choice_rank("status", PartnerStatus), "name", "id"),
+    "-status": (_choice_rank("status", PartnerStatus).desc(), "name", "id"),
+    "segment": (_choice_rank("activity_segment", ActivitySegment), "name", "id"),
+    "-segment": (_choice_rank("activity_segment", ActivitySegment).desc(), "name", "id"),
 }
 
 

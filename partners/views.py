@@ -7,17 +7,18 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
+from django.utils.translation import get_language, gettext_lazy, ngettext
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
 from core.errors import ServiceError
 from core.validation import whole_number
-from partners import list_filters, selectors, services, timeline
+from partners import list_columns, list_filters, selectors, services, timeline
 from partners.conversions import conversion_test_record
 from partners.forms import BulkForm, CouponForm, PartnerEditForm, StatusForm, TrackingTestForm
 from partners.geography import GeographyTier
@@ -29,7 +30,7 @@ from partners.models import (
     PartnerStatus,
     PartnerType,
 )
-from partners.money import quantum
+from partners.money import money_format, quantum
 from tenancy.requests import TeamRequest
 from tenancy.selectors import membership_list
 from tenancy.views import manager_page
@@ -42,16 +43,18 @@ FILTERS = {
     "geography_tier": GeographyTier,
     "activity_segment": ActivitySegment,
 }
-SORTS = [
-    ("-joined", gettext_lazy("Newest first")),
-    ("joined", gettext_lazy("Oldest first")),
-    ("name", gettext_lazy("Name A–Z")),
-    ("-name", gettext_lazy("Name Z–A")),
-    ("status", gettext_lazy("Status")),
+# The list's columns: (sort key, heading, first direction when clicked).
+COLUMNS = [
+    ("name", gettext_lazy("Name"), ""),
+    ("status", gettext_lazy("Status"), ""),
+    ("segment", gettext_lazy("Segment"), ""),
+    ("revenue", None, "-"),  # headed by the chosen period
+    ("last_result", gettext_lazy("Last result"), "-"),
+    ("joined", gettext_lazy("Joined"), "-"),
 ]
 
 
-def _list_filters(request: HttpRequest) -> dict:
+def _list_filters(request: HttpRequest, sorts: set[str]) -> dict:
     """The list's filters from the query string; unknown values are ignored, not errors."""
     values: dict[str, str | int | None] = {}
     for name, choices in FILTERS.items():
@@ -60,14 +63,56 @@ def _list_filters(request: HttpRequest) -> dict:
     values["tag"] = whole_number(request.GET.get("tag", ""))
     values["search"] = request.GET.get("q", "").strip()[:100]
     sort = request.GET.get("sort", "-joined")
-    values["sort"] = sort if sort in selectors.PARTNER_SORTS else "-joined"
+    values["sort"] = sort if sort in sorts else "-joined"
     return values
+
+
+def _sort_headers(request: HttpRequest, sort: str, revenue_label: str) -> list[dict]:
+    """Each column's heading with the link that sorts by it (the other way when it is the
+    current sort), keeping the filters and going back to the first page."""
+    headers = []
+    for key, label, first in COLUMNS:
+        if key == "revenue" and not revenue_label:
+            continue
+        current = sort.lstrip("-") == key
+        params = request.GET.copy()
+        params.pop("page", None)
+        if current:
+            params["sort"] = key if sort.startswith("-") else f"-{key}"
+        else:
+            params["sort"] = f"{first}{key}"
+        direction = ("descending" if sort.startswith("-") else "ascending") if current else ""
+        headers.append(
+            {
+                "key": key,
+                "label": revenue_label if key == "revenue" else label,
+                "url": "?" + params.urlencode(),
+                "direction": direction,
+                "num": key == "revenue",
+            }
+        )
+    return headers
+
+
+def _money(figures: list_columns.PartnerRowFigures | None, currency: str) -> str:
+    return money_format(figures.revenue if figures else Decimal(0), currency, get_language())
 
 
 @manager_page("view")
 def partner_list(request: TeamRequest) -> HttpResponse:
-    filters = _list_filters(request)
-    partners = selectors.partner_list(**filters)
+    columns = list_columns.registered()  # revenue and last result, from analytics
+    sorts = set(selectors.PARTNER_SORTS)
+    periods: list[tuple[str, str]] = []
+    period = ""
+    if columns is not None:
+        sorts |= {f"{d}{key}" for key in columns.sort_keys for d in ("", "-")}
+        periods = columns.periods()
+        period = request.GET.get("period", "")
+        if period not in {value for value, _label in periods}:
+            period = periods[0][0]
+    filters = _list_filters(request, sorts)
+    sort = str(filters["sort"])
+    partners = selectors.partner_list(**{**filters, "sort": "-joined"})
     contributed = []  # filters of higher apps (partners.list_filters)
     for extra in list_filters.registered():
         choices = extra.choices()
@@ -77,11 +122,29 @@ def partner_list(request: TeamRequest) -> HttpResponse:
         else:
             value = ""
         contributed.append((extra.name, extra.any_label(), choices, value))
-    page = Paginator(partners, PAGE_SIZE).get_page(request.GET.get("page"))
+    ordered: QuerySet[Partner] | list[int]
+    if columns is not None and sort.lstrip("-") in columns.sort_keys:
+        ordered = columns.order(partners, sort.lstrip("-"), period, sort.startswith("-"))
+    else:
+        ordered = partners.order_by(*selectors.PARTNER_SORTS[sort])
+    page = Paginator(ordered, PAGE_SIZE).get_page(request.GET.get("page"))
+    if isinstance(ordered, list):  # ids in order: load the page's partners
+        found = Partner.objects.in_bulk(list(page.object_list))
+        page.object_list = [found[pk] for pk in page.object_list if pk in found]
+    rows: list[Partner] = list(page.object_list)  # type: ignore[arg-type]
+    figures = columns.figures([p.pk for p in rows], period) if columns and rows else {}
+    revenue_label = dict(periods).get(period, "")
     context = {
         "page": page,
+        "rows": [
+            (p, figures.get(p.pk), _money(figures.get(p.pk), request.tenant.currency)) for p in rows
+        ],
+        "with_figures": columns is not None,
+        "headers": _sort_headers(request, sort, str(revenue_label)),
         "filters": filters,
         "q": filters["search"],
+        "period": period,
+        "periods": periods,
         "filter_choices": [
             (name, label, FILTERS[name].choices, filters[name])
             for name, label in (
@@ -94,7 +157,6 @@ def partner_list(request: TeamRequest) -> HttpResponse:
         ]
         + contributed,
         "tags": selectors.tag_list(),
-        "sorts": SORTS,
         "statuses": PartnerStatus.choices,
     }
     return render(request, "manager/partners/list.html", context)

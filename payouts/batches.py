@@ -655,6 +655,33 @@ def payout_lines_mark_failed(
     return marks
 
 
+@transaction.atomic
+def payout_batch_mark_remaining_paid(
+    *, batch: PayoutBatch, confirmed: int, user: User | None = None
+) -> Marks:
+    """Marks paid every line of an approved batch still to be paid, once the manager confirmed
+    how many there are (``confirmed``). The batch row is locked first, so a second submit (a
+    double click, another tab) waits, then finds nothing left and changes nothing; if the lines
+    changed since the confirmation (one was marked failed meanwhile) nothing is marked."""
+    batch = PayoutBatch.objects.select_for_update().get(pk=batch.pk)
+    if batch.status == PayoutBatchStatus.OPEN:
+        raise ConflictError(
+            _("Approve the batch first: only an approved batch is paid."), code="batch_open"
+        )
+    remaining = list(
+        PayoutLine.objects.filter(batch_id=batch.pk, status=PayoutLineStatus.READY).values_list(
+            "pk", flat=True
+        )
+    )
+    if remaining and len(remaining) != confirmed:
+        raise ConflictError(
+            _("The batch changed since you confirmed: check the payouts left and confirm again."),
+            field="confirmed",
+            code="batch_changed",
+        )
+    return payout_lines_mark_paid(batch=batch, references=dict.fromkeys(remaining, ""), user=user)
+
+
 def _marked(line: PayoutLine, marks: Marks) -> Marked:
     if marks.refused:
         raise marks.refused[0][1]

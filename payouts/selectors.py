@@ -6,7 +6,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from django.db.models import Count, F, Max, Q, QuerySet, Sum, Value
+from django.db.models import Case, Count, F, IntegerField, Max, Q, QuerySet, Sum, Value, When
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
@@ -21,6 +21,7 @@ from payouts.models import (
     PayoutBatch,
     PayoutDetails,
     PayoutLine,
+    PayoutLineStatus,
     PayoutRequest,
     PayoutRequestStatus,
     PayoutSettings,
@@ -227,6 +228,39 @@ def payout_line_list(*, batch_id: int | None = None, partner_id: int | None = No
     if status:
         lines = lines.filter(status=status)
     return lines
+
+
+def payout_line_list_for_batch(
+    *, batch_id: int, status: str = "", method: str = "", search: str = "", to_check: bool = False
+) -> QuerySet[PayoutLine]:
+    """The batch page's lines: those waiting for a check first, then by partner name, each with
+    the number of its commissions (counted, not loaded: a line of a busy partner holds hundreds)."""
+    lines = payout_line_list(batch_id=batch_id, status=status)
+    if to_check:
+        lines = lines.filter(status=PayoutLineStatus.REVIEW)
+    if method:
+        lines = lines.filter(details__method=method)
+    if search:
+        lines = lines.filter(
+            Q(partner__name__icontains=search)
+            | Q(partner__email__icontains=search)
+            | Q(partner__code__iexact=search)
+        )
+    return lines.annotate(
+        item_count=Count("items"),
+        check_first=Case(
+            When(status=PayoutLineStatus.REVIEW, then=Value(0)),
+            default=Value(1),
+            output_field=IntegerField(),
+        ),
+    ).order_by("check_first", "partner__name", "id")
+
+
+def payout_batch_remaining(*, batch_id: int) -> dict:
+    """The lines of an approved batch still to be marked: how many and their total."""
+    return PayoutLine.objects.filter(batch_id=batch_id, status=PayoutLineStatus.READY).aggregate(
+        count=Count("id"), total=Coalesce(Sum("amount"), Value(ZERO))
+    )
 
 
 def payout_batch_totals(*, batch_id: int) -> dict[str, Decimal]:

@@ -31,6 +31,11 @@ manager_urlpatterns = [
         name="payout_batch_detail",
     ),
     path(
+        "payouts/batches/<int:payoutbatch_id>/mark-remaining-paid/",
+        views.payout_batch_mark_remaining,
+        name="payout_batch_mark_remaining",
+    ),
+    path(
         "payouts/batches/<int:payoutbatch_id>/approve/",
         views.payout_batch_approve,
         name="payout_batch_approve",

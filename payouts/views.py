@@ -11,7 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.dateparse import parse_date
-from django.utils.translation import get_language
+from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -35,7 +35,16 @@ from payouts.forms import (
     PayoutSettingsForm,
     ResultFileForm,
 )
-from payouts.models import Commission, CommissionRule, PayoutBatch, PayoutItem, PayoutLine
+from payouts.models import (
+    Commission,
+    CommissionRule,
+    PayoutBatch,
+    PayoutBatchStatus,
+    PayoutItem,
+    PayoutLine,
+    PayoutLineStatus,
+    PayoutMethod,
+)
 from payouts.rules import RuleSpec
 from tenancy.requests import TeamRequest
 from tenancy.views import manager_page
@@ -285,20 +294,85 @@ def payout_batch_create(request: TeamRequest) -> HttpResponse:
     return _batch_list(request, form, status=400)
 
 
+LINES_PER_PAGE = 50
+
+
+def _line_filters(request: HttpRequest) -> dict:
+    """The batch page's filters from the query string; unknown values are ignored."""
+    status = request.GET.get("status", "")
+    method = request.GET.get("method", "")
+    return {
+        "status": status if status in PayoutLineStatus.values else "",
+        "method": method if method in PayoutMethod.values else "",
+        "search": request.GET.get("q", "").strip()[:100],
+        "to_check": request.GET.get("check") == "1",
+    }
+
+
 @require_GET
 @manager_page("view")
 def payout_batch_detail(request: TeamRequest, payoutbatch_id: int) -> HttpResponse:
     batch = get_object_or_404(PayoutBatch, pk=payoutbatch_id)
-    lines = selectors.payout_line_list(batch_id=batch.pk).prefetch_related(
-        "items__commission__conversion"
-    )
+    filters = _line_filters(request)
+    lines = selectors.payout_line_list_for_batch(batch_id=batch.pk, **filters)
+    page = Paginator(lines, LINES_PER_PAGE).get_page(request.GET.get("page"))
+    totals = selectors.payout_batch_totals(batch_id=batch.pk)
     context = {
         "batch": batch,
-        "lines": lines,
-        "totals": selectors.payout_batch_totals(batch_id=batch.pk),
+        "page": page,
+        "filters": filters,
+        "statuses": PayoutLineStatus.choices,
+        "methods": PayoutMethod.choices,
+        "totals": totals,
+        "to_check": selectors.payout_line_list(
+            batch_id=batch.pk, status=PayoutLineStatus.REVIEW
+        ).count()
+        if batch.status == PayoutBatchStatus.OPEN
+        else 0,
+        "remaining": selectors.payout_batch_remaining(batch_id=batch.pk)
+        if batch.status == PayoutBatchStatus.APPROVED
+        else None,
         "result_form": ResultFileForm(),
     }
     return render(request, "manager/payouts/batch_detail.html", context)
+
+
+@manager_page("operate")
+def payout_batch_mark_remaining(request: TeamRequest, payoutbatch_id: int) -> HttpResponse:
+    """'Mark all remaining paid': a confirmation page (GET) naming how many payouts and how
+    much, then the mark (POST), done once however often it is submitted."""
+    batch = get_object_or_404(PayoutBatch, pk=payoutbatch_id)
+    if request.method == "POST":
+        confirmed = whole_number(request.POST.get("confirmed", ""))
+        if confirmed is None:
+            messages.error(request, _("Confirm how many payouts to mark."))
+            return _batch_redirect(request, batch.pk)
+        try:
+            marks = batches.payout_batch_mark_remaining_paid(
+                batch=batch, confirmed=confirmed, user=request.user
+            )
+        except ServiceError as error:
+            messages.error(request, error.message)
+            return _batch_redirect(request, batch.pk)
+        if marks.moved:
+            count = len(marks.moved)
+            messages.success(
+                request,
+                ngettext("%(n)d payout marked paid.", "%(n)d payouts marked paid.", count)
+                % {"n": count},
+            )
+        else:
+            messages.info(request, _("Nothing left to mark: every payout was already marked."))
+        return _batch_redirect(request, batch.pk)
+    remaining = selectors.payout_batch_remaining(batch_id=batch.pk)
+    if batch.status != PayoutBatchStatus.APPROVED or not remaining["count"]:
+        messages.info(request, _("Nothing left to mark: every payout was already marked."))
+        return _batch_redirect(request, batch.pk)
+    return render(
+        request,
+        "manager/payouts/batch_mark_remaining.html",
+        {"batch": batch, "remaining": remaining},
+    )
 
 
 @require_POST

@@ -1,5 +1,7 @@
 """Manager pages: partner list (filters, sort, bulk actions), detail, edit, status changes."""
 
+from datetime import timedelta
+
 import pytest
 from django.utils import timezone
 
@@ -204,3 +206,36 @@ def test_manager_adds_a_coupon(world_a):
     client.post(f"/app/{world_a.tenant.slug}/partners/{partner.pk}/coupons/", {"code": "OLGA15"})
     with scoped(world_a):
         assert list(partner.coupons.values_list("code", flat=True)) == ["OLGA15"]
+
+
+@pytest.mark.parametrize(
+    ("sort", "expected"),
+    [
+        ("name", ["Anna Moscow", "Boris Kazan", "Clara Berlin"]),
+        ("-name", ["Clara Berlin", "Boris Kazan", "Anna Moscow"]),
+        # Statuses and segments in the order of their choices, not alphabetically.
+        ("status", ["Anna Moscow", "Boris Kazan", "Clara Berlin"]),
+        ("-status", ["Clara Berlin", "Boris Kazan", "Anna Moscow"]),
+        ("segment", ["Boris Kazan", "Anna Moscow", "Clara Berlin"]),
+        ("-segment", ["Clara Berlin", "Anna Moscow", "Boris Kazan"]),
+        ("joined", ["Clara Berlin", "Boris Kazan", "Anna Moscow"]),
+        ("-joined", ["Anna Moscow", "Boris Kazan", "Clara Berlin"]),
+    ],
+)
+def test_list_sorts_on_each_column(cast, sort, expected):
+    with scoped(cast):
+        days = {"Anna Moscow": 1, "Boris Kazan": 2, "Clara Berlin": 3}
+        for name, days_ago in days.items():
+            partner = Partner.objects.get(name=name)
+            tag = services.partner_tag_add(partner=partner, name="cast")
+            Partner.objects.filter(pk=partner.pk).update(
+                joined_at=timezone.now() - timedelta(days=days_ago),
+                activity_segment={"Anna Moscow": "newcomer", "Clara Berlin": "sleeping"}.get(
+                    name, "top"
+                ),
+            )
+    response = cast.client_for(cast.analyst).get(
+        f"/app/{cast.tenant.slug}/partners/?tag={tag.pk}&sort={sort}"
+    )
+    assert names(response) == expected
+    assert f'data-testid="sort-{sort.lstrip("-")}"' in response.content.decode()

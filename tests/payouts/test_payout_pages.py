@@ -77,7 +77,7 @@ def test_manager_runs_a_batch_from_creation_to_paid(world):
         se_line = batch.lines.get(partner=world.partners[1])
     text = created.content.decode()
     assert f"Batch #{batch.pk} of " in text
-    assert "pg-1" in text  # the commission inside the line
+    assert "1 commission" in text  # counted on the line; listed on its statement
     assert "INN 500100732259" in text
     second = client.post(url(world, "payouts/batches/new/"), {"pay_date": "2026-12-02"})
     assert second.status_code == 400
