@@ -192,7 +192,10 @@ class Command(BaseCommand):
         )
         if ids:
             transaction.on_commit(
-                lambda: partner_joined.send(sender=Partner, tenant_id=tenant.pk, partner_ids=ids)
+                # replay: they were approved when seeded; notices sends them no approval email.
+                lambda: partner_joined.send(
+                    sender=Partner, tenant_id=tenant.pk, partner_ids=ids, replay=True
+                )
             )
         return len(ids)
 
