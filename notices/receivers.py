@@ -35,9 +35,7 @@ def on_partner_applied(sender, *, tenant_id, partner_ids, **kwargs) -> None:
 
 
 @receiver(partner_joined, dispatch_uid="notices.partner_joined")
-def on_partner_joined(sender, *, tenant_id, partner_ids, replay=False, **kwargs) -> None:
-    if replay:  # partners approved long ago, announced again (the demo's)
-        return
+def on_partner_joined(sender, *, tenant_id, partner_ids, **kwargs) -> None:
     with tenant_id_scope(tenant_id) as tenant:
         active = Partner.objects.filter(pk__in=partner_ids, status=PartnerStatus.ACTIVE)
         notices_create(

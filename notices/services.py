@@ -10,7 +10,9 @@ claims each before sending (core.outbox).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,8 +44,23 @@ class Occurrence:
     facts: dict[str, Any] = field(default_factory=dict)
 
 
+_muted: ContextVar[bool] = ContextVar("notices_muted", default=False)
+
+
+@contextmanager
+def notices_muted() -> Iterator[None]:
+    """Inside, no notice is created: for writing history rather than news (the demo's seed,
+    whose partners were approved and paid "months ago"). Wrap the transaction whole, so that
+    its after-commit signals arrive inside too."""
+    token = _muted.set(True)
+    try:
+        yield
+    finally:
+        _muted.reset(token)
+
+
 def notice_enabled(*, tenant: Tenant, kind: str) -> bool:
-    return kind in ALWAYS_ON or kind not in tenant.notices_off
+    return not _muted.get() and (kind in ALWAYS_ON or kind not in tenant.notices_off)
 
 
 def notice_settings_update(*, tenant: Tenant, enabled: Iterable[str]) -> list[str]:

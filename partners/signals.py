@@ -14,8 +14,7 @@ conversion_refunded = Signal()
 # kwargs: clicks — a list of (tenant_id, created_at) of the clicks just written; sent after commit
 clicks_recorded = Signal()
 # kwargs: tenant_id, partner_ids — partners just approved for the first time (at sign-up when
-# the program approves automatically, or from pending); sent after commit. ``replay=True``: an
-# announcement of partners approved earlier (the demo's), which notices do not answer.
+# the program approves automatically, or from pending); sent after commit
 partner_joined = Signal()
 # kwargs: tenant_id, partner_ids — partners who applied and wait for review (created pending);
 # sent after commit

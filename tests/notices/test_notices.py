@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from notices import delivery, tasks
 from notices.models import Notice, NoticeStatus
+from notices.services import notices_muted
 from partners import services as partner_services
 from partners.models import Partner
 from partners.signals import partner_joined
@@ -336,3 +337,13 @@ def test_a_real_worker_emails_the_approval_once(celery_worker, smtp_server):
             return sorted(Notice.objects.values_list("status", flat=True))
 
     assert wait_until(lambda: statuses() == ["sent", "sent"]), statuses()
+
+
+def test_nothing_is_announced_while_muted(program, django_capture_on_commit_callbacks):
+    with notices_muted(), django_capture_on_commit_callbacks(execute=True):
+        partner = apply(program)
+        partner_services.partner_approve(partner=partner, by=None)
+    assert notices() == []
+    with django_capture_on_commit_callbacks(execute=True):  # the same signal, not muted
+        partner_joined.send(sender=Partner, tenant_id=program.pk, partner_ids=[partner.pk])
+    assert [n.kind for n in notices()] == ["approved"]
