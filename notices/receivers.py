@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
-from django.db.models import Min
+from django.db.models import Exists, OuterRef
 from django.dispatch import receiver
 from django.utils import timezone
 
 from notices.models import NoticeKind
-from notices.services import Occurrence, notices_create
+from notices.services import Occurrence, notice_enabled, notices_create
 from partners.models import Partner, PartnerStatus
 from partners.signals import partner_applied, partner_joined, partner_rejected
 from payouts.models import Commission, PayoutDetails, PayoutLine, PayoutMethod
@@ -58,24 +58,22 @@ def on_partner_rejected(sender, *, tenant_id, partner_id, reason, **kwargs) -> N
 @receiver(commissions_created, dispatch_uid="notices.first_commission")
 def on_commissions_created(sender, *, tenant_id, commission_ids, partner_ids, **kwargs) -> None:
     with tenant_id_scope(tenant_id) as tenant:
-        # A partner's first commission is their lowest id: one indexed query on the conversion
-        # path, right whatever order concurrent conversions commit in (a later one that
-        # commits first is announced, the earlier one then finds the notice present).
-        firsts = set(
-            Commission.objects.filter(partner_id__in=set(partner_ids))
-            .values("partner_id")
-            .annotate(first=Min("pk"))
-            .values_list("first", flat=True)
-        )
-        new = firsts.intersection(commission_ids)
-        if not new:
+        # A partner's first commission is their lowest id: right whatever order concurrent
+        # conversions commit in (a later one that commits first is announced; the earlier one
+        # then finds the notice present). One query on the conversion path, whose EXISTS stops
+        # at the partner's first older commission however many they have.
+        if not notice_enabled(tenant=tenant, kind=NoticeKind.FIRST_COMMISSION):
             return
+        earlier = Commission.objects.filter(
+            partner_id=OuterRef("partner_id"), pk__lt=OuterRef("pk")
+        )
+        first = Commission.objects.filter(pk__in=commission_ids).exclude(Exists(earlier))
         notices_create(
             tenant=tenant,
             kind=NoticeKind.FIRST_COMMISSION,
             occurrences=[
                 Occurrence(partner_id=c.partner_id, facts={"amount": (c.amount, c.currency)})
-                for c in Commission.objects.filter(pk__in=new)
+                for c in first
             ],
         )
 
