@@ -3,9 +3,13 @@ unsubscribe link of marketing emails (/u/<token>/, RFC 8058 one-click)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 
@@ -14,17 +18,57 @@ from campaigns.forms import SurveyAnswerForm
 from campaigns.models import Action, Message
 from campaigns.templating import unsubscribe_token_read
 from core.errors import ServiceError
+from notices.selectors import cabinet_notices
 from partners.cabinet import PartnerRequest, partner_page
 from partners.models import Partner
 from tenancy.models import Tenant
 from tenancy.scope import tenant_scope
 
+LIST_LIMIT = 100
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A line of the cabinet's messages page: a campaign message or a notice."""
+
+    at: datetime
+    subject: str
+    url: str
+    unread: bool
+    survey: bool = False
+    message_id: int | None = None
+    notice_id: int | None = None
+
 
 @partner_page
 def cabinet_messages(request: PartnerRequest) -> HttpResponse:
-    items = selectors.cabinet_messages(partner=request.partner)
+    """The campaigns' messages and the program's notices (notices.selectors), newest first."""
+    slug = request.tenant.slug
+    items = [
+        Entry(
+            at=m.sent_at or m.created_at,
+            subject=m.subject,
+            url=reverse("cabinet_message", args=[slug, m.pk]),
+            unread=m.read_at is None,
+            survey=m.action == Action.SURVEY and m.answered_at is None,
+            message_id=m.pk,
+        )
+        for m in selectors.cabinet_messages(partner=request.partner)[:LIST_LIMIT]
+    ] + [
+        Entry(
+            at=n.created_at,
+            subject=n.subject,
+            url=reverse("cabinet_notice", args=[slug, n.pk]),
+            unread=n.read_at is None,
+            notice_id=n.pk,
+        )
+        for n in cabinet_notices(partner=request.partner)[:LIST_LIMIT]
+    ]
+    items.sort(key=lambda item: item.at, reverse=True)
     return render(
-        request, "cabinet/messages.html", {"partner": request.partner, "items": items[:100]}
+        request,
+        "cabinet/messages.html",
+        {"partner": request.partner, "items": items[:LIST_LIMIT]},
     )
 
 

@@ -1,4 +1,5 @@
-"""Delivery of the messages the dispatcher created: rendering, the cabinet, email.
+"""Delivery of the messages the dispatcher created: rendering, the cabinet, email (the
+outbox protocol of core.outbox, shared with notices).
 
 Each email is sent by the one sender whose conditional ``UPDATE … WHERE claimed_at IS NULL``
 claimed it. A claim is never released once a send was attempted, so a killed worker can lose
@@ -9,14 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import smtplib
 from collections import defaultdict
-from datetime import datetime, timedelta
-from email.utils import formataddr, parseaddr
+from datetime import datetime
 
-from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
-from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -26,39 +23,24 @@ from campaigns.models import (
     MessageStatus,
 )
 from campaigns.templating import contexts_for, render, texts_for
-from core.sql import table_names
+from core.outbox import (
+    MAX_CONNECT_ATTEMPTS,
+    SEND_ERRORS,
+    outbox_claim,
+    outbox_sweep,
+    send_failure,
+    sender_address,
+)
 from tenancy.models import Tenant
+from tenancy.scope import current_tenant
 
 log = logging.getLogger(__name__)
 
-# A queued email whose send task was lost is queued again after this long.
-REQUEUE_AFTER = timedelta(minutes=2)
-# A claimed email still unsent after this long: its sender died mid-send. It is not retried.
-CLAIM_TIMEOUT = timedelta(minutes=15)
-MAX_CONNECT_ATTEMPTS = 5
-
 RESULT_FIELDS = ["language", "subject", "body", "status", "sent_at", "detail"]
-
-tables = table_names(Message)
 
 
 def _claim(message_ids: list[int], now: datetime) -> list[int]:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            UPDATE {tables.Message} SET claimed_at = %s, attempts = attempts + 1
-            WHERE id = ANY(%s) AND tenant_id = %s AND status = 'queued' AND claimed_at IS NULL
-            RETURNING id
-            """,
-            [now, list(message_ids), _tenant_id()],
-        )
-        return [row[0] for row in cursor.fetchall()]
-
-
-def _tenant_id() -> int:
-    from tenancy.scope import current_tenant
-
-    return current_tenant().pk
+    return outbox_claim(Message, message_ids, tenant_id=current_tenant().pk, now=now)
 
 
 def messages_deliver(
@@ -113,11 +95,10 @@ def messages_deliver(
 
 
 def _email_for(*, tenant: Tenant, message: Message, unsubscribe: str) -> EmailMessage:
-    address = parseaddr(settings.DEFAULT_FROM_EMAIL)[1]
     return EmailMessage(
         subject=message.subject,
         body=message.body,
-        from_email=formataddr((tenant.name, address)),
+        from_email=sender_address(tenant.name),
         to=[message.partner.email],
         headers={
             "List-Unsubscribe": f"<{unsubscribe}>",
@@ -150,31 +131,14 @@ def _emails_send(*, tenant: Tenant, emails: list, outcome: dict) -> None:
             try:
                 mailer.send_messages([_email_for(tenant=tenant, message=message, unsubscribe=url)])
                 message.status, message.sent_at = MessageStatus.SENT, timezone.now()
-            except smtplib.SMTPRecipientsRefused as error:
-                message.status = MessageStatus.BOUNCED
-                message.detail = _smtp_text(next(iter(error.recipients.values()), ""))
-            except smtplib.SMTPResponseException as error:
-                message.status = (
-                    MessageStatus.BOUNCED if error.smtp_code >= 500 else MessageStatus.FAILED
-                )
-                message.detail = _smtp_text((error.smtp_code, error.smtp_error))
-            except (smtplib.SMTPException, OSError) as error:
-                message.status = MessageStatus.FAILED
-                message.detail = str(error)[:300]
+            except SEND_ERRORS as error:
+                message.status, message.detail = send_failure(error)
             # Each email's result is written as soon as it is known.
             message.save(update_fields=RESULT_FIELDS)
             outcome[message.status] += 1
     finally:
-        with contextlib.suppress(smtplib.SMTPException, OSError):  # closing a broken link
+        with contextlib.suppress(*SEND_ERRORS):  # closing a broken link
             mailer.close()
-
-
-def _smtp_text(reply) -> str:
-    if isinstance(reply, tuple) and len(reply) == 2:
-        code, text = reply
-        text = text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
-        return f"{code} {text}"[:300]
-    return str(reply)[:300]
 
 
 def messages_sweep(*, now: datetime | None = None) -> list[tuple[int, int]]:
@@ -182,12 +146,8 @@ def messages_sweep(*, now: datetime | None = None) -> list[tuple[int, int]]:
     sending again; messages whose sender died mid-send are marked failed (never retried: the
     email may have gone out). Across programs: call it inside ``all_tenants()``."""
     now = now or timezone.now()
-    Message.objects.filter(status=MessageStatus.QUEUED, claimed_at__lt=now - CLAIM_TIMEOUT).update(
-        status=MessageStatus.FAILED,
-        detail=_("Interrupted while sending; not retried so that it is never sent twice."),
-    )
-    return list(
-        Message.objects.filter(
-            status=MessageStatus.QUEUED, claimed_at__isnull=True, created_at__lt=now - REQUEUE_AFTER
-        ).values_list("tenant_id", "pk")[:10000]
+    return outbox_sweep(
+        Message,
+        now=now,
+        interrupted=_("Interrupted while sending; not retried so that it is never sent twice."),
     )

@@ -48,6 +48,13 @@ BEAT_SCHEDULE: dict = {
         "schedule": crontab(minute="*/15"),
         "options": {"expires": 60 * 14},
     },
+    "notices-sweep": {
+        # Sends again the notices whose send task was lost; marks failed those whose sender
+        # died mid-send (never retried). The claim makes an overlapping tick harmless.
+        "task": "notices.tasks.notices_sweep",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
     "campaigns-dispatch": {
         # Runs due campaign steps; the claims make an overlapping or repeated tick harmless.
         "task": "campaigns.tasks.campaigns_dispatch",

@@ -108,6 +108,7 @@ INSTALLED_APPS = [
     "webhooks",
     "partners",
     "payouts",
+    "notices",
     "segmentation",
     "campaigns",
     "analytics",

@@ -29,7 +29,7 @@ from partners.models import (
     ReferralLink,
     Tag,
 )
-from partners.signals import partner_joined
+from partners.signals import partner_applied, partner_joined, partner_rejected
 from partners.tracking import link_cache_invalidate
 from tenancy.models import APIKey, Membership, Tenant, User
 from webhooks.services import event_publish
@@ -230,6 +230,8 @@ def partner_create(
                     tenant=tenant, event="partner.approved", payload=partner_event(partner)
                 )
                 _joined_on_commit(tenant.pk, [partner.pk])
+            elif partner.status == PartnerStatus.PENDING:
+                _applied_on_commit(tenant.pk, partner.pk)
     except IntegrityError as error:  # a concurrent create won the race
         field = _integrity_field(error)
         raise ServiceError(
@@ -306,6 +308,12 @@ def _joined_on_commit(tenant_id: int, partner_ids: list[int]) -> None:
         )
 
 
+def _applied_on_commit(tenant_id: int, partner_id: int) -> None:
+    transaction.on_commit(
+        lambda: partner_applied.send(sender=Partner, tenant_id=tenant_id, partner_ids=[partner_id])
+    )
+
+
 def partner_approve(*, partner: Partner, by: Actor) -> Partner:
     """Approve a pending partner, or reinstate a suspended one."""
     joining = Partner.objects.filter(pk=partner.pk, status=PartnerStatus.PENDING).exists()
@@ -329,14 +337,22 @@ def _required_reason(reason: str) -> str:
 
 
 def partner_reject(*, partner: Partner, reason: str, by: User | None) -> Partner:
-    """Turn down a pending partner: they are archived with the reason."""
-    return _status_change(
+    """Turn down a pending partner: they are archived with the reason, which their notice
+    of the decision carries (notices)."""
+    partner = _status_change(
         partner=partner,
         to=PartnerStatus.ARCHIVED,
         allowed_from=(PartnerStatus.PENDING,),
         by=by,
         reason=_required_reason(reason),
     )
+    tenant_id, partner_id, reason = partner.tenant_id, partner.pk, partner.status_reason
+    transaction.on_commit(
+        lambda: partner_rejected.send(
+            sender=Partner, tenant_id=tenant_id, partner_id=partner_id, reason=reason
+        )
+    )
+    return partner
 
 
 def partner_suspend(*, partner: Partner, reason: str, by: Actor) -> Partner:

@@ -16,3 +16,8 @@ clicks_recorded = Signal()
 # kwargs: tenant_id, partner_ids — partners just approved for the first time (at sign-up when
 # the program approves automatically, or from pending); sent after commit
 partner_joined = Signal()
+# kwargs: tenant_id, partner_ids — partners who applied and wait for review (created pending);
+# sent after commit
+partner_applied = Signal()
+# kwargs: tenant_id, partner_id, reason — a pending partner turned down; sent after commit
+partner_rejected = Signal()

@@ -46,6 +46,7 @@ from payouts.models import (
     PayoutSettings,
 )
 from payouts.services import commissions_approve_matured
+from payouts.signals import payout_details_changed, payouts_failed, payouts_paid
 from tenancy.models import Tenant, User
 from webhooks.services import events_publish
 
@@ -135,6 +136,12 @@ def payout_details_change(
         details, fields=("method", "holder_name", "bik", "bank_name", "inn"), unique=False
     )
     details.save(force_insert=True)
+    tenant_id, partner_id, details_id = details.tenant_id, partner.pk, details.pk
+    transaction.on_commit(
+        lambda: payout_details_changed.send(
+            sender=PayoutDetails, tenant_id=tenant_id, partner_id=partner_id, details_id=details_id
+        )
+    )
     return details
 
 
@@ -623,6 +630,7 @@ def payout_lines_mark_paid(
     events_publish(
         tenant=Tenant(pk=batch.tenant_id), event="payout.paid", payloads=payout_events(marks.moved)
     )
+    _lines_on_commit(payouts_paid, batch.tenant_id, marks.moved)
     _close_if_done(batch)
     return marks
 
@@ -651,6 +659,7 @@ def payout_lines_mark_failed(
         event="payout.failed",
         payloads=payout_events(marks.moved),
     )
+    _lines_on_commit(payouts_failed, batch.tenant_id, marks.moved)
     _close_if_done(batch)
     return marks
 
@@ -680,6 +689,13 @@ def payout_batch_mark_remaining_paid(
             code="batch_changed",
         )
     return payout_lines_mark_paid(batch=batch, references=dict.fromkeys(remaining, ""), user=user)
+
+
+def _lines_on_commit(signal, tenant_id: int, lines: list[PayoutLine]) -> None:
+    line_ids = [line.pk for line in lines]
+    transaction.on_commit(
+        lambda: signal.send(sender=PayoutLine, tenant_id=tenant_id, line_ids=line_ids)
+    )
 
 
 def _marked(line: PayoutLine, marks: Marks) -> Marked:

@@ -48,7 +48,7 @@ from payouts.models import (
     LedgerEntry,
 )
 from payouts.rules import ConversionContext, RuleSpec, commission_compute
-from payouts.signals import commission_reviewed
+from payouts.signals import commission_reviewed, commissions_created
 from tenancy.models import Tenant, User
 from tenancy.scope import current_tenant, tenant_id_scope
 from webhooks.services import event_publish, events_publish
@@ -242,7 +242,22 @@ def commissions_create_for_conversion(
     created = rows_insert(created)
     for commission in created:
         _publish(commission, "commission.created")
+    if created:
+        _created_on_commit(tenant.pk, created)
     return created
+
+
+def _created_on_commit(tenant_id: int, commissions: list[Commission]) -> None:
+    commission_ids = [c.pk for c in commissions]
+    partner_ids = [c.partner_id for c in commissions]
+    transaction.on_commit(
+        lambda: commissions_created.send(
+            sender=Commission,
+            tenant_id=tenant_id,
+            commission_ids=commission_ids,
+            partner_ids=partner_ids,
+        )
+    )
 
 
 def commission_event(commission: Commission) -> dict:

@@ -22,6 +22,7 @@ from django.utils import translation
 from psycopg import sql
 
 from core.database import as_owner, owner_settings
+from notices.models import Notice
 from segmentation.models import CustomSegment, SegmentRun
 from tenancy import services
 from tenancy.models import Invitation, Role
@@ -123,6 +124,15 @@ def build_world(prefix: str, marker: str) -> TenantWorld:
     build_campaign_world(tenant=tenant, partners=partners, marker=marker)
     build_import_world(tenant=tenant, user=users["manager"], marker=marker)
     with tenant_scope(tenant):
+        Notice.objects.create(
+            tenant=tenant,
+            partner=partners[0],
+            kind="approved",
+            language="en",
+            subject=f"{marker} notice",
+            body=f"{marker} notice body",
+            html="",
+        )
         SegmentRun.objects.create(tenant=tenant, trigger="manual", as_of=date(2026, 1, 1))
         CustomSegment.objects.create(
             tenant=tenant,
