@@ -111,6 +111,11 @@ class SetupChecklist:
         return round(100 * self.done_count / self.total)
 
     @property
+    def next_key(self) -> str:
+        """The first step not done yet: the one the page puts forward."""
+        return next((item.key for item in self.items if not item.done), "")
+
+    @property
     def has_traffic(self) -> bool:
         """Whether any click or conversion has arrived: until then the figures are all zero."""
         done = {item.key for item in self.items if item.done}
