@@ -267,6 +267,7 @@ def test_pages_of_an_empty_program_send_no_empty_figure_and_say_what_will_appear
     page = partner_client.get("/p/fresh/stats/").content.decode()
     # The partner's one click is today: the 30 days have it, the chart is drawn.
     assert 'data-figure-json="stats-figure"' in page
+    assert 'data-chart-config="{&quot;displayModeBar&quot;: false}"' in page
     page = partner_client.get("/p/fresh/earnings/").content.decode()
     assert "No earnings in the last 30 days." in page
     assert 'id="earnings-figure"' not in page
