@@ -160,6 +160,7 @@ def dashboard(request: TeamRequest) -> HttpResponse:
         "presets": PRESETS,
         "kpis": kpis,
         "funnel": funnel,
+        "funnel_has_data": any(count for _label, count, _rate in funnel),
         "cohorts": cohorts,
         "breakdowns": breakdowns,
         "top_partners": top,
