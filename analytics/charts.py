@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from django.utils.translation import gettext as _
 
+from core.figures import REFERENCE
+
 # The segment figures live in segmentation (its overview page draws them too); the dashboard
 # uses them from here, with the same layout.
 from segmentation.charts import (  # noqa: F401 - re-exported for the dashboard
@@ -69,6 +71,7 @@ def pareto_chart(curve) -> dict:
         "mode": "lines",
         "name": _("Equal shares"),
         "line": {"dash": "dot", "color": "#98a2b3"},
+        "meta": REFERENCE,
     }
     return figure(
         [share, equal],

@@ -463,3 +463,21 @@ class ProgramCost(TenantOwned):
 
     def __str__(self) -> str:
         return self.month.strftime("%Y-%m")
+
+
+class ProgramSetup(TenantOwned):
+    """The dashboard's setup checklist (analytics.setup): when it was first seen complete (it
+    is not computed again after that) and whether the owner put it away before."""
+
+    tenant = tenant_key(indexed=False)
+
+    completed_at = models.DateTimeField(null=True, blank=True)
+    dismissed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant"], name="program_setup_one_per_program"),
+        ]
+
+    def __str__(self) -> str:
+        return f"setup of program {self.tenant_id}"

@@ -7,7 +7,9 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from analytics.models import ProgramCost
+from django.utils import timezone
+
+from analytics.models import ProgramCost, ProgramSetup
 from core.validation import values_clean
 from tenancy.models import Tenant
 
@@ -25,3 +27,15 @@ def program_cost_set(
         defaults=amounts,
     )
     return cost
+
+
+def program_setup_completed(*, tenant: Tenant) -> None:
+    """Records that the setup checklist was seen complete: the dashboard stops computing it."""
+    ProgramSetup.objects.update_or_create(tenant=tenant, defaults={"completed_at": timezone.now()})
+
+
+def program_setup_dismiss(*, tenant: Tenant, dismissed: bool) -> None:
+    """The owner puts the checklist away (or shows it again) before it is complete."""
+    ProgramSetup.objects.update_or_create(
+        tenant=tenant, defaults={"dismissed_at": timezone.now() if dismissed else None}
+    )

@@ -11,12 +11,15 @@ from django.db import transaction
 from django.db.models.expressions import RawSQL
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
 
 from analytics import charts, rankings, rebuild, selectors, services
 from analytics.models import ProgramCost
 from analytics.periods import PRESETS, DashboardQuery, parse_query
+from analytics.setup import SETUP_LINKS, setup_checklist
 from analytics.tasks import rollups_rebuild
 from core.errors import ServiceError
 from core.exports import Table, table_response
@@ -86,10 +89,32 @@ def _migration_rows(migration: dict, segment_labels: dict) -> list[dict]:
     ]
 
 
+def _setup_context(request: TeamRequest) -> dict:
+    """The setup checklist while the program is new (analytics.setup), with its public join
+    page to share. Seen complete once, it is recorded and not computed again."""
+    tenant = request.tenant
+    setup = setup_checklist(tenant=tenant)
+    if setup is not None and setup.complete:
+        services.program_setup_completed(tenant=tenant)
+        setup = None
+    return {
+        "setup": setup,
+        "join_url": request.build_absolute_uri(reverse("partner_join", args=[tenant.slug])),
+        "tracking_url": reverse(SETUP_LINKS["first_click"], args=[tenant.slug]),
+    }
+
+
 @manager_page("view")
 def dashboard(request: TeamRequest) -> HttpResponse:
     tenant = request.tenant
     query = dashboard_query(request)
+    setup_context = _setup_context(request)
+    setup = setup_context["setup"]
+    if setup is not None and not setup.has_traffic:
+        # No click or conversion yet: every figure would be zero. The page says what will
+        # appear and how to get there instead of drawing empty charts.
+        context = {"query": query, **setup_context, **_rebuild_context(request, polled=False)}
+        return render(request, "manager/analytics/dashboard_new.html", context)
     period, filters = query.period, query.filters
     kpis = selectors.kpis(
         tenant=tenant,
@@ -135,6 +160,7 @@ def dashboard(request: TeamRequest) -> HttpResponse:
         "presets": PRESETS,
         "kpis": kpis,
         "funnel": funnel,
+        "funnel_has_data": any(count for _label, count, _rate in funnel),
         "cohorts": cohorts,
         "breakdowns": breakdowns,
         "top_partners": top,
@@ -145,9 +171,18 @@ def dashboard(request: TeamRequest) -> HttpResponse:
         "segment_choices": ActivitySegment.choices,
         "channel_choices": ChannelType.choices,
         "geo_choices": GeographyTier.choices,
+        **setup_context,
         **_rebuild_context(request, polled=False),
     }
     return render(request, "manager/analytics/dashboard.html", context)
+
+
+@manager_page("manage_settings")
+@require_POST
+def setup_visibility(request: TeamRequest) -> HttpResponse:
+    """The owner hides the setup checklist (``hide=1``) or shows it again."""
+    services.program_setup_dismiss(tenant=request.tenant, dismissed=request.POST.get("hide") == "1")
+    return redirect("dashboard", tenant_slug=request.tenant.slug)
 
 
 def _rebuild_context(request: TeamRequest, *, polled: bool) -> dict:

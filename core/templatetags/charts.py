@@ -14,6 +14,8 @@ from django.utils.html import json_script
 from django.utils.safestring import SafeString
 from django.utils.translation import get_language, gettext
 
+from core.figures import figure_has_data
+
 register = template.Library()
 
 # Day 0 of plotly (d3) is Sunday; Babel numbers the days from Monday = 0.
@@ -81,3 +83,50 @@ def chart_template() -> SafeString:
     put in every figure; the figures leave it out and static/js/charts.js applies this one.
     The same for every page and language, so serialized once per process."""
     return json_script(plotly.io.templates["plotly"].to_plotly_json(), "chart-template")
+
+
+@register.filter
+def with_data(figures: dict[str, dict]) -> dict[str, dict]:
+    """A page's figures map without the figures that have nothing to show: the page does not
+    send them (their elements show an empty state instead, ``{% chart %}``)."""
+    return {name: figure for name, figure in figures.items() if figure_has_data(figure)}
+
+
+@register.inclusion_tag("charts/_chart.html")
+def chart(
+    figure_or_map: dict,
+    name: str = "",
+    *,
+    script_id: str = "",
+    element_id: str = "",
+    css_class: str = "chart",
+    config: str = "",
+    empty: str = "",
+    hint: str = "",
+    link: str = "",
+    link_text: str = "",
+) -> dict:
+    """A chart's element, or, when its figure has nothing to show, an empty state: the chart's
+    title, ``empty`` (what will appear here), ``hint`` (how to get there) and a link.
+
+    ``{% chart figures "revenue" … %}``: the figure named so in the page's figures map, drawn
+    from the map's "chart-figures" script (write it with ``figures|with_data``).
+    ``{% chart figure script_id="stats-figure" … %}``: a figure of its own, whose script this
+    writes (only when it has data).
+    """
+    figure = figure_or_map.get(name) if name else figure_or_map
+    title = ((figure or {}).get("layout", {}).get("title") or {}).get("text", "")
+    return {
+        "has_data": figure_has_data(figure),
+        "figure": figure,
+        "name": name,
+        "script_id": script_id,
+        "element_id": element_id,
+        "css_class": css_class,
+        "config": config,
+        "title": title,
+        "empty": empty,
+        "hint": hint,
+        "link": link,
+        "link_text": link_text,
+    }

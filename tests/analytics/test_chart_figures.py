@@ -81,6 +81,7 @@ def old_pareto_chart(curve) -> go.Figure:
         mode="lines",
         name=_("Equal shares"),
         line={"dash": "dot", "color": "#98a2b3"},
+        meta="reference",  # since: not data, for the empty state (core.figures)
     )
     figure.update_layout(
         **LAYOUT,

@@ -3,8 +3,11 @@
 import re
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import expect
 
+from partners.models import Click, ReferralLink
+from tenancy.scope import tenant_scope
 from tests.browser.helpers import PLOTLY_TEMPLATE_LOOK, chart_template_look, login
 from tests.factories import PASSWORD, PartnerFactory, TenantFactory
 
@@ -47,7 +50,12 @@ def test_partner_logs_in_to_the_cabinet(live_server, page):
 
 def test_partner_sees_the_stats_chart(live_server, page):
     tenant = TenantFactory(slug="cabco", name="Cab Co", language="en")
-    PartnerFactory(tenant=tenant, name="Maria Blogger", email="maria@blog.test")
+    partner = PartnerFactory(tenant=tenant, name="Maria Blogger", email="maria@blog.test")
+    with tenant_scope(tenant):  # a click today: a chart with nothing to show is not drawn
+        link = ReferralLink.objects.create(
+            tenant=tenant, partner=partner, code="MARIA1", destination_url="https://cab.test/"
+        )
+        Click.objects.create(tenant=tenant, partner=partner, link=link, created_at=timezone.now())
     login(page, live_server, "maria@blog.test", PASSWORD, path="/p/cabco/login/")
     page.goto(f"{live_server.url}/p/cabco/stats/")
     page.locator("#stats-chart .main-svg").first.wait_for()
