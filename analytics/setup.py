@@ -23,17 +23,17 @@ from django.utils.translation import gettext_lazy as _
 
 from analytics.models import ProgramSetup
 from core.sql import table_names
-from partners.models import Click, Conversion, Partner, PartnerStatus
+from partners.models import Click, Conversion, Partner, PartnerStatus, TestConversion
 from payouts.models import CommissionRule, PayoutSettings
 from tenancy.models import Invitation, Membership, Tenant
 
 # Where each item is done: URL names under /app/<slug>/, in one place so that they can be
-# pointed elsewhere as pages move (the tracking items will go to the tracking install page).
+# pointed elsewhere as pages move.
 SETUP_LINKS = {
     "website": "program_settings",
     "commission_rule": "commission_rule_list",
-    "first_click": "program_settings",
-    "first_conversion": "program_settings",
+    "first_click": "tracking_install",
+    "first_conversion": "tracking_install",
     "first_partner": "partner_list",
     "payout_settings": "payout_settings",
     "team": "team",
@@ -123,7 +123,15 @@ class SetupChecklist:
 
 
 tables = table_names(
-    Click, CommissionRule, Conversion, Invitation, Membership, Partner, PayoutSettings, ProgramSetup
+    Click,
+    CommissionRule,
+    Conversion,
+    Invitation,
+    Membership,
+    Partner,
+    PayoutSettings,
+    ProgramSetup,
+    TestConversion,
 )
 
 # One statement, an EXISTS per item: each is an index range on the tenant that stops at its
@@ -135,7 +143,8 @@ SELECT
   EXISTS (SELECT 1 FROM {tables.CommissionRule} WHERE tenant_id = %(tenant)s AND is_active
           AND (valid_until IS NULL OR valid_until > now())),
   EXISTS (SELECT 1 FROM {tables.Click} WHERE tenant_id = %(tenant)s),
-  EXISTS (SELECT 1 FROM {tables.Conversion} WHERE tenant_id = %(tenant)s),
+  EXISTS (SELECT 1 FROM {tables.Conversion} WHERE tenant_id = %(tenant)s)
+    OR EXISTS (SELECT 1 FROM {tables.TestConversion} WHERE tenant_id = %(tenant)s),
   EXISTS (SELECT 1 FROM {tables.Partner} WHERE tenant_id = %(tenant)s AND status = %(active)s),
   EXISTS (SELECT 1 FROM {tables.PayoutSettings} WHERE tenant_id = %(tenant)s),
   EXISTS (SELECT 1 FROM {tables.Invitation} WHERE tenant_id = %(tenant)s)
@@ -149,7 +158,7 @@ SELECT
 STATE_KEYS = (
     "commission_rule",
     "first_click",
-    "first_conversion",
+    "first_conversion",  # a test conversion too: it proves the install works
     "first_partner",
     # The row is written only when a person saves the payout settings page; a program
     # without one runs on the defaults nobody has looked at.
