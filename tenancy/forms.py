@@ -128,7 +128,7 @@ class ProgramTabForm(SettingsTabForm):
         Tenant, "pitch", label=_("Short pitch"), widget=forms.Textarea(attrs={"rows": 2})
     )
     logo = forms.FileField(
-        label=_("Logo"),
+        label=_("New logo"),
         required=False,
         help_text=_("PNG, JPEG or WebP, up to 1 MB; shown in the header and on the join page."),
         widget=forms.FileInput(attrs={"accept": "image/png,image/jpeg,image/webp"}),
@@ -223,7 +223,7 @@ class PartnersTabForm(SettingsTabForm):
 
 
 class TrackingTabForm(SettingsTabForm):
-    allowed_domains = form_field(Tenant, "allowed_domains", label=_("More domains"))
+    allowed_domains = form_field(Tenant, "allowed_domains", label=_("Allowed domains"))
     deep_links_allowed = form_field(
         Tenant, "deep_links_allowed", label=_("Deep links allowed"), required=False
     )

@@ -239,8 +239,25 @@ def program_settings_history(request: TeamRequest) -> HttpResponse:
         request.GET.get("page")
     )
     labels = selectors.settings_field_labels()
-    rows = [(change, labels.get(change.field, change.field)) for change in page]
+    rows = [
+        (
+            change,
+            labels.get(change.field, change.field),
+            _setting_shown(change.field, change.old_value),
+            _setting_shown(change.field, change.new_value),
+        )
+        for change in page
+    ]
     return render(request, "manager/settings/history.html", {"page": page, "rows": rows})
+
+
+def _setting_shown(field: str, value: str) -> str:
+    """A logged value as the history page shows it (the log keeps it as text)."""
+    if field == "logo":
+        return _("a new logo") if value else ""
+    if value in ("true", "false"):
+        return _("yes") if value == "true" else _("no")
+    return value
 
 
 @public_page
