@@ -346,6 +346,8 @@ SPECTACULAR_SETTINGS = {
     # One schema name per choice set used by several serializers.
     "ENUM_NAME_OVERRIDES": {
         "ActivitySegmentEnum": "partners.models.ActivitySegment",
+        "JoinFieldModeEnum": "tenancy.models.JoinFieldMode",
+        "CompanySizeEnum": "partners.models.CompanySize",
         "ChannelTypeEnum": "partners.models.ChannelType",
         "PartnerTypeEnum": "partners.models.PartnerType",
         "GeographyTierEnum": "partners.geography.GeographyTier",

@@ -26,6 +26,7 @@ from partners.urls import public_urlpatterns as partner_public_urlpatterns
 from payouts.urls import cabinet_urlpatterns as payout_cabinet_urlpatterns
 from payouts.urls import manager_urlpatterns as payout_manager_urlpatterns
 from segmentation.urls import manager_urlpatterns as segmentation_manager_urlpatterns
+from tenancy.urls import cabinet_urlpatterns as tenancy_cabinet_urlpatterns
 from tenancy.urls import manager_urlpatterns, public_urlpatterns
 from webhooks.urls import manager_urlpatterns as webhook_manager_urlpatterns
 
@@ -42,6 +43,7 @@ urlpatterns = [
     path("app/<slug:tenant_slug>/", include(segmentation_manager_urlpatterns)),
     path("app/<slug:tenant_slug>/", include(import_manager_urlpatterns)),
     path("p/<slug:tenant_slug>/", include(cabinet_urlpatterns)),
+    path("p/<slug:tenant_slug>/", include(tenancy_cabinet_urlpatterns)),
     path("p/<slug:tenant_slug>/", include(payout_cabinet_urlpatterns)),
     path("p/<slug:tenant_slug>/", include(notice_cabinet_urlpatterns)),
     path("app/<slug:tenant_slug>/", include(campaign_manager_urlpatterns)),

@@ -85,9 +85,8 @@ def _join(request: ProgramRequest, form: JoinForm, recruiter: Partner | None) ->
         user=user,
         name=data["name"],
         email=user.email,
-        channel_type=data["channel_type"],
         country=data["country"],
-        city=data["city"],
+        **form.partner_fields(),
         marketing_consent=data["marketing_consent"],
         recruited_by=recruiter,
         language=request.LANGUAGE_CODE if request.LANGUAGE_CODE in ("en", "ru") else "",
@@ -101,7 +100,7 @@ def join(request: ProgramRequest, tenant_slug: str) -> HttpResponse:
         return redirect("cabinet_home", tenant_slug=tenant_slug)
     ref = request.GET.get("ref", "")[:32]
     recruiter = selectors.partner_by_code(code=ref) if ref else None
-    form = JoinForm(request.POST or None, user=request.user)
+    form = JoinForm(request.POST or None, tenant=request.tenant, user=request.user)
     if request.method == "POST" and form.is_valid():
         try:
             with transaction.atomic():

@@ -1,4 +1,4 @@
-from typing import cast
+from typing import Any, cast
 
 from django import forms
 from django.conf import settings
@@ -16,8 +16,17 @@ from partners.models import (
 )
 from partners.services import TEXT_FIELDS
 from tenancy.forms import ServiceFormMixin
+from tenancy.models import JOIN_FIELDS, JoinFieldMode, Tenant
 
 BLANK = [("", "—")]
+
+
+# A required choice offers no empty option.
+BLANK_FREE_CHOICES: dict[str, Any] = {
+    "channel_type": ChannelType.choices,
+    "partner_type": PartnerType.choices,
+    "company_size": CompanySize.choices,
+}
 
 
 class JoinForm(ServiceFormMixin, forms.Form):
@@ -26,26 +35,55 @@ class JoinForm(ServiceFormMixin, forms.Form):
     name = form_field(Partner, "name", label=_("Your name or company"))
     email = form_field(Partner, "email", label=_("Email"))
     password = forms.CharField(label=_("Password"), widget=forms.PasswordInput, strip=False)
-    channel_type = forms.ChoiceField(label=_("How you promote"), choices=ChannelType.choices)
+    channel_type = forms.ChoiceField(
+        label=_("How you promote"), choices=[*BLANK, *ChannelType.choices]
+    )
     country = form_field(
         Partner,
         "country",
         label=_("Country"),
         required=True,
         help_text=_("Two-letter code, e.g. RU"),
-        initial="RU",
     )
     city = form_field(Partner, "city", label=_("City"))
+    phone = form_field(Partner, "phone", label=_("Phone"))
+    partner_type = forms.ChoiceField(
+        label=_("Partner type"), choices=[*BLANK, *PartnerType.choices]
+    )
+    company_size = forms.ChoiceField(
+        label=_("Company size"), choices=[*BLANK, *CompanySize.choices]
+    )
+    industry = form_field(Partner, "industry", label=_("Industry"))
     marketing_consent = forms.BooleanField(
         label=_("Send me news and tips about the program"), required=False
     )
+    accept_terms = forms.BooleanField(
+        label=_("I accept the terms"),
+        error_messages={"required": _("Accept the program's terms to join.")},
+    )
 
-    def __init__(self, *args, user=None, **kwargs) -> None:
+    def __init__(self, *args, tenant: Tenant, user=None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         if user is not None and user.is_authenticated:
             del self.fields["email"]
             del self.fields["password"]
             self.fields["name"].initial = user.full_name
+        # The program chooses which of these it asks and requires (its join form settings).
+        for name, mode in tenant.join_field_modes.items():
+            if mode == JoinFieldMode.OFF:
+                del self.fields[name]
+            else:
+                field = self.fields[name]
+                field.required = mode == JoinFieldMode.REQUIRED
+                if field.required and isinstance(field, forms.ChoiceField):
+                    field.choices = BLANK_FREE_CHOICES.get(name, field.choices)
+        self.fields["country"].initial = tenant.partners_country
+        if not tenant.terms_text.strip():
+            del self.fields["accept_terms"]
+
+    def partner_fields(self) -> dict[str, Any]:
+        """The asked questions' answers, for ``partner_create`` (an unasked one stays empty)."""
+        return {name: self.cleaned_data.get(name, "") for name in JOIN_FIELDS}
 
 
 class PartnerEditForm(ServiceFormMixin, forms.Form):

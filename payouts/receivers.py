@@ -6,6 +6,7 @@ from django.dispatch import receiver
 from partners.signals import conversion_recorded, conversion_refunded
 from payouts import services
 from payouts.models import CommissionRule
+from tenancy.signals import tenant_created
 
 
 @receiver(conversion_recorded, dispatch_uid="payouts.commissions_for_conversion")
@@ -31,3 +32,8 @@ def on_rule_changed(sender, *, instance: CommissionRule, **kwargs) -> None:
 )
 def on_rule_conditions_changed(sender, *, instance, **kwargs) -> None:
     services.rules_cache_clear(tenant_id=instance.tenant_id)
+
+
+@receiver(tenant_created, dispatch_uid="payouts.default_commission_rule")
+def on_tenant_created(sender, *, tenant, **kwargs) -> None:
+    services.commission_rule_create_default(tenant=tenant)

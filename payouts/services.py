@@ -20,7 +20,7 @@ from decimal import Decimal
 
 from django.db import transaction
 from django.db.models import Q, Sum
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from core.email_domains import email_disposable_domain
@@ -31,6 +31,7 @@ from core.validation import model_validate
 from partners.models import (
     Click,
     Conversion,
+    ConversionKind,
     ConversionStatus,
     Partner,
     PartnerStatus,
@@ -46,6 +47,7 @@ from payouts.models import (
     EntryKind,
     LedgerAccount,
     LedgerEntry,
+    RateModel,
 )
 from payouts.rules import ConversionContext, RuleSpec, commission_compute
 from payouts.signals import commission_reviewed, commissions_created
@@ -510,6 +512,26 @@ def commission_rule_save(
     if partners is not None:
         rule.partners.set(partners)
     return rule
+
+
+# A new program's first rule: a percentage of every sale, which the owner edits on the
+# commission rules page (docs/money.md, 'Rules').
+DEFAULT_SALE_PERCENT = Decimal("10")
+
+
+def commission_rule_create_default(*, tenant: Tenant) -> CommissionRule:
+    """The rule a new program starts with, named in the program's language."""
+    with translation.override(tenant.language):
+        name = _("Sales: %(percent)s%% of the order") % {"percent": DEFAULT_SALE_PERCENT}
+    return commission_rule_save(
+        tenant=tenant,
+        rule=CommissionRule(
+            name=name,
+            kind=ConversionKind.SALE,
+            model=RateModel.PERCENT,
+            value=DEFAULT_SALE_PERCENT,
+        ),
+    )
 
 
 def commission_rule_clean(data: dict) -> dict:

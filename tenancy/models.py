@@ -1,15 +1,23 @@
+import contextlib
 import hashlib
+import re
 import secrets
 from typing import ClassVar
+from urllib.parse import urlsplit
 from zoneinfo import available_timezones
 
 import pycountry
-from babel.numbers import list_currencies
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.core.validators import (
+    MaxLengthValidator,
+    MaxValueValidator,
+    MinValueValidator,
+    RegexValidator,
+    URLValidator,
+)
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils.timezone import now
@@ -46,7 +54,21 @@ RESERVED_SLUGS = frozenset(
         "p",
     }
 )
-CURRENCIES = sorted(list_currencies())
+# ISO 4217 codes a program can keep its books in: the current list (pycountry's copy of the
+# standard; historic codes such as ADP are not in it) without the precious metals, the bond
+# market and accounting units, the funds (codes that exist beside a currency for indexation or
+# settlement: CLF beside CLP, USN beside USD) and the test and "no currency" codes.
+NOT_PROGRAM_CURRENCIES = frozenset(
+    {
+        *("XAU", "XAG", "XPD", "XPT"),  # metals
+        *("XBA", "XBB", "XBC", "XBD", "XDR", "XSU", "XUA", "XAD"),  # units of account
+        *("BOV", "CHE", "CHW", "CLF", "COU", "MXV", "USN", "UYI", "UYW"),  # funds
+        *("XTS", "XXX"),  # testing, no currency
+    }
+)
+CURRENCIES = sorted(
+    c.alpha_3 for c in pycountry.currencies if c.alpha_3 not in NOT_PROGRAM_CURRENCIES
+)
 TIMEZONES = sorted(available_timezones())
 
 
@@ -75,6 +97,90 @@ def timezone_validate(value: str) -> None:
             code="invalid",
             params={"value": value},
         )
+
+
+# A host name as partners' links may lead to it: labels of Latin letters, digits and hyphens
+# (an internationalised name in its xn-- form), at least two of them.
+DOMAIN = re.compile(r"^(?=.{1,253}$)(?!-)[a-z0-9-]{1,63}(?<!-)(?:\.(?!-)[a-z0-9-]{1,63}(?<!-))+$")
+
+
+def domain_names(text: str) -> list[str]:
+    """The domains a comma-separated list names, as stored and compared: lower case, no
+    leading dot or "www.", an internationalised name in its ASCII (xn--) form when it converts."""
+    names = []
+    for part in text.split(","):
+        name = part.strip().lower().lstrip(".").removeprefix("www.")
+        if not name:
+            continue
+        with contextlib.suppress(UnicodeError):  # left as typed: the validator names it
+            name = name.encode("idna").decode("ascii")
+        names.append(name)
+    return names
+
+
+def allowed_domains_validate(value: str) -> None:
+    for name in domain_names(value):
+        if "/" in name or ":" in name:
+            raise ValidationError(
+                _("“%(value)s” is not a domain: write only the domain, e.g. shop.example."),
+                code="invalid_domain",
+                params={"value": name},
+            )
+        if not DOMAIN.match(name):
+            raise ValidationError(
+                _("“%(value)s” is not a valid domain name, e.g. shop.example."),
+                code="invalid_domain",
+                params={"value": name},
+            )
+
+
+class JoinFieldMode(models.TextChoices):
+    OFF = "off", _("Not asked")
+    OPTIONAL = "optional", _("Optional")
+    REQUIRED = "required", _("Required")
+
+
+# The optional questions of the join form (partners' fields of the same names), and how a
+# program that never chose asks them: the form as it was before the choice existed.
+JOIN_FIELDS: dict[str, str] = {
+    "channel_type": JoinFieldMode.REQUIRED,
+    "city": JoinFieldMode.OPTIONAL,
+    "phone": JoinFieldMode.OFF,
+    "partner_type": JoinFieldMode.OFF,
+    "company_size": JoinFieldMode.OFF,
+    "industry": JoinFieldMode.OFF,
+}
+
+
+JOIN_FIELD_LABELS = {
+    "channel_type": _("How they promote"),
+    "city": _("City"),
+    "phone": _("Phone"),
+    "partner_type": _("Partner type"),
+    "company_size": _("Company size"),
+    "industry": _("Industry"),
+}
+
+
+def join_fields_validate(value: object) -> None:
+    if not isinstance(value, dict):
+        raise ValidationError(
+            _("Give each question of the join form as a name and off, optional or required."),
+            code="invalid_join_fields",
+        )
+    for name, mode in value.items():
+        if name not in JOIN_FIELDS:
+            raise ValidationError(
+                _("Unknown join form question “%(value)s”; choose among: %(choices)s."),
+                code="invalid_join_fields",
+                params={"value": name, "choices": ", ".join(JOIN_FIELDS)},
+            )
+        if mode not in JoinFieldMode.values:
+            raise ValidationError(
+                _("“%(value)s” for %(name)s: choose off, optional or required."),
+                code="invalid_join_fields",
+                params={"value": mode, "name": name},
+            )
 
 
 class UserManager(BaseUserManager["User"]):
@@ -171,17 +277,65 @@ class Tenant(models.Model):
     created_at = models.DateTimeField(default=now, editable=False)
 
     # Program rules for partners, tracking and money (docs/money.md, 'Program settings').
-    website_url = models.URLField(_("website"), blank=True)
+    website_url = models.URLField(
+        _("website"),
+        blank=True,
+        validators=[
+            URLValidator(
+                schemes=["http", "https"],
+                message=_("Enter the website's address, e.g. https://shop.example."),
+            )
+        ],
+        help_text=_("Its domain is where partners' links lead unless you list others."),
+    )
     allowed_domains = models.CharField(
         _("allowed link destinations"),
         max_length=500,
         blank=True,
+        validators=[allowed_domains_validate],
         help_text=_("Comma-separated domains partners may link to; empty: the website's domain."),
+    )
+    pitch = models.CharField(
+        _("short pitch"),
+        max_length=300,
+        blank=True,
+        help_text=_("One or two sentences on the join page: why partners should join."),
+    )
+    # The logo's bytes are a ProgramLogo row (docs/architecture.md, 'Program settings'); this
+    # names its version, so that pages know there is one and its URL changes with it.
+    logo_version = models.CharField(max_length=16, blank=True, editable=False)
+    terms_text = models.TextField(
+        _("partner terms"),
+        blank=True,
+        validators=[MaxLengthValidator(20_000)],
+        help_text=_("Shown on the join page; partners accept them to join. Empty: no terms."),
+    )
+    join_fields = models.JSONField(
+        _("join form questions"),
+        default=dict,
+        blank=True,
+        validators=[join_fields_validate],
+        help_text=_("Which optional questions the join form asks, and which of them it requires."),
+    )
+    partner_default_country = models.CharField(
+        _("partners' default country"),
+        max_length=2,
+        blank=True,
+        validators=[country_code_validate],
+        help_text=_("Preselected on the join form; empty: the program's country."),
     )
     auto_approve_partners = models.BooleanField(
         _("approve new partners automatically"), default=False
     )
-    attribution_window_days = models.PositiveIntegerField(_("attribution window, days"), default=30)
+    attribution_window_days = models.PositiveIntegerField(
+        _("attribution window, days"),
+        default=30,
+        help_text=_("How long a click counts (the cookie's lifetime): 1 to 365 days."),
+        validators=[
+            MinValueValidator(1, _("The attribution window is 1 to 365 days.")),
+            MaxValueValidator(365, _("The attribution window is 1 to 365 days.")),
+        ],
+    )
     attribution_model = models.CharField(
         _("attribution"),
         max_length=5,
@@ -209,9 +363,20 @@ class Tenant(models.Model):
         _("minimum click-to-conversion time, seconds"),
         default=10,
         help_text=_("Faster conversions are held for review."),
+        validators=[
+            MaxValueValidator(
+                86_400, _("The minimum click-to-conversion time is 0 to 86,400 seconds.")
+            )
+        ],
     )
     click_rate_limit_per_minute = models.PositiveIntegerField(
-        _("clicks counted per visitor and link per minute"), default=20
+        _("clicks counted per visitor and link per minute"),
+        default=20,
+        help_text=_("Further clicks in the same minute are not counted: 1 to 1,000."),
+        validators=[
+            MinValueValidator(1, _("The click limit is 1 to 1,000 a minute.")),
+            MaxValueValidator(1_000, _("The click limit is 1 to 1,000 a minute.")),
+        ],
     )
     # The program's home country: the join form's default, the geography tiers, the payout
     # methods offered (docs/architecture.md, 'Not only Russia').
@@ -256,6 +421,29 @@ class Tenant(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def join_field_modes(self) -> dict[str, str]:
+        """Every optional question of the join form and how it is asked."""
+        return {**JOIN_FIELDS, **(self.join_fields or {})}
+
+    @property
+    def website_domain(self) -> str:
+        """The website's domain as an allowed destination ("" without a website)."""
+        host = urlsplit(self.website_url).hostname if self.website_url else None
+        return host.lower().removeprefix("www.") if host else ""
+
+    @property
+    def allowed_destination_list(self) -> list[str]:
+        """Where partners' links may lead: the listed domains, else the website's."""
+        listed = domain_names(self.allowed_domains)
+        if listed:
+            return listed
+        return [self.website_domain] if self.website_domain else []
+
+    @property
+    def partners_country(self) -> str:
+        return self.partner_default_country or self.country
 
 
 def tenant_key(*, indexed: bool = True) -> models.ForeignKey:
@@ -457,3 +645,49 @@ class EmailSendLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} to {self.email}"
+
+
+class SettingsChange(TenantOwned):
+    """One field of the program's settings changed: by whom (a team member on the settings
+    pages, or an API key), when, from what to what. Written by tenancy.services'
+    ``program_settings_update`` for every change, whichever surface made it."""
+
+    tenant = tenant_key(indexed=False)
+
+    at = models.DateTimeField(default=now, editable=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    api_key = models.ForeignKey(
+        APIKey, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # Who it was, as written at the time: the user's email or the key's name outlive them.
+    actor = models.CharField(max_length=200)
+    field = models.CharField(max_length=64)
+    old_value = models.TextField(blank=True)
+    new_value = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["tenant", "-at", "-id"], name="settingschange_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.field} by {self.actor}"
+
+
+class ProgramLogo(TenantOwned):
+    """The program's logo, its bytes kept in PostgreSQL beside the program (docs/architecture.md,
+    'Program settings'): a PNG, JPEG or WebP of at most ``LOGO_MAX_BYTES``, checked with Pillow
+    before it is stored."""
+
+    tenant = tenant_key(indexed=False)
+
+    content = models.BinaryField()
+    content_type = models.CharField(max_length=20)
+    updated_at = models.DateTimeField(default=now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant"], name="programlogo_one")]
+
+    def __str__(self) -> str:
+        return f"logo of {self.tenant_id}"

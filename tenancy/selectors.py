@@ -1,7 +1,16 @@
 from django.db.models import Exists, OuterRef, QuerySet
+from django.utils.translation import gettext as _
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from tenancy.models import APIKey, Invitation, Membership, Tenant, User
+from tenancy.models import (
+    APIKey,
+    Invitation,
+    Membership,
+    ProgramLogo,
+    SettingsChange,
+    Tenant,
+    User,
+)
 from tenancy.scope import all_tenants, tenant_scope
 
 
@@ -39,3 +48,23 @@ def invitation_list_open() -> QuerySet[Invitation]:
 
 def api_key_list() -> QuerySet[APIKey]:
     return APIKey.objects.select_related("created_by").order_by("revoked_at", "-created_at")
+
+
+def settings_change_list() -> QuerySet[SettingsChange]:
+    """The program's settings change log, newest first."""
+    return SettingsChange.objects.order_by("-at", "-id")
+
+
+def program_logo_get() -> ProgramLogo | None:
+    return ProgramLogo.objects.first()
+
+
+def settings_field_labels() -> dict[str, str]:
+    """What the change log calls each setting it records."""
+    labels = {
+        field.name: str(field.verbose_name)
+        for field in Tenant._meta.get_fields()
+        if hasattr(field, "verbose_name")
+    }
+    labels["logo"] = str(_("logo"))
+    return labels

@@ -1,7 +1,11 @@
 import copy
+import hashlib
+import io
+import json
 import secrets
 import time
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
@@ -13,7 +17,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.errors import ConflictError, ServiceError
-from core.validation import field_clean, model_update, values_clean
+from core.program_cache import program_cache_changed
+from core.validation import field_clean, model_update, model_validate, values_clean
 from tenancy.models import (
     RESERVED_SLUGS,
     APIKey,
@@ -21,9 +26,13 @@ from tenancy.models import (
     EmailSendLog,
     Invitation,
     Membership,
+    ProgramLogo,
     Role,
+    SettingsChange,
     Tenant,
     User,
+    allowed_domains_validate,
+    domain_names,
     hash_token,
     new_api_key_secret,
 )
@@ -74,18 +83,36 @@ def tenant_create(
     currency: str = "RUB",
     timezone_name: str = "Europe/Moscow",
     language: str = "ru",
+    website_url: str = "",
+    country: str = "RU",
 ) -> Tenant:
+    """A new program with its owner. Apps above tenancy give it their defaults on
+    ``tenant_created`` (a percentage-of-sales commission rule, the segment playbooks)."""
     slug = slug.strip().lower()
     name = name.strip()
+    website_url = website_url.strip()
+    country = country.strip().upper()
     _tenant_fields_clean(
-        slug=slug, name=name, currency=currency, timezone=timezone_name, language=language
+        slug=slug,
+        name=name,
+        currency=currency,
+        timezone=timezone_name,
+        language=language,
+        website_url=website_url,
+        country=country,
     )
     if Tenant.objects.filter(slug=slug).exists():
         raise ConflictError(_("The address “%(slug)s” is taken.") % {"slug": slug}, field="slug")
     try:
         with transaction.atomic():
             tenant = Tenant.objects.create(
-                slug=slug, name=name, currency=currency, timezone=timezone_name, language=language
+                slug=slug,
+                name=name,
+                currency=currency,
+                timezone=timezone_name,
+                language=language,
+                website_url=website_url,
+                country=country,
             )
     except IntegrityError:  # a concurrent signup took the slug between the check and the insert
         raise ConflictError(
@@ -97,18 +124,223 @@ def tenant_create(
     return tenant
 
 
-@transaction.atomic
-def tenant_update(*, tenant: Tenant, name: str, timezone_name: str, language: str) -> Tenant:
-    name = name.strip()
-    _tenant_fields_clean(name=name, timezone=timezone_name, language=language)
-    previous = (
-        Tenant.objects.select_for_update().values_list("timezone", flat=True).get(pk=tenant.pk)
+def tenant_update(
+    *, tenant: Tenant, name: str, timezone_name: str, language: str, by: User | None = None
+) -> Tenant:
+    """The program's name, time zone and language (``program_settings_update`` for the rest)."""
+    program_settings_update(
+        tenant=tenant,
+        data={"name": name, "timezone": timezone_name, "language": language},
+        user=by,
     )
-    tenant.name, tenant.timezone, tenant.language = name, timezone_name, language
-    tenant.save(update_fields=["name", "timezone", "language"])
-    if previous != timezone_name:
-        timezone_changed.send(sender=Tenant, tenant=tenant, previous=previous)
     return tenant
+
+
+# Program settings (docs/settings.md)
+
+# The settings an owner changes, by the tab of the settings pages that shows them; the API
+# takes the same names (tenancy.api). The currency and the address are fixed at creation.
+SETTINGS_SECTIONS: dict[str, tuple[str, ...]] = {
+    "program": ("name", "website_url", "pitch", "language", "timezone", "country"),
+    "partners": (
+        "auto_approve_partners",
+        "join_fields",
+        "terms_text",
+        "partner_default_country",
+    ),
+    "tracking": (
+        "allowed_domains",
+        "deep_links_allowed",
+        "attribution_window_days",
+        "attribution_model",
+        "click_rate_limit_per_minute",
+    ),
+    "money": ("hold_days", "fraud_min_click_seconds"),
+    "email": ("sender_name", "reply_to_email"),
+}
+SETTINGS_FIELDS: tuple[str, ...] = tuple(f for fields in SETTINGS_SECTIONS.values() for f in fields)
+_UPPER_CASE = frozenset({"country", "partner_default_country"})
+
+
+def _setting_normalized(tenant: Tenant, name: str, value: Any) -> Any:
+    if isinstance(value, str):
+        value = value.strip()
+        if name in _UPPER_CASE:
+            value = value.upper()
+        elif name == "allowed_domains":
+            allowed_domains_validate_named(value)
+            value = ", ".join(dict.fromkeys(domain_names(value)))
+    if name == "join_fields" and isinstance(value, dict):
+        # A change names the questions it changes; the others keep their mode.
+        value = {**tenant.join_field_modes, **value}
+    return value
+
+
+def allowed_domains_validate_named(value: str) -> None:
+    try:
+        allowed_domains_validate(value)
+    except ValidationError as error:
+        raise ServiceError(error.messages[0], field="allowed_domains") from None
+
+
+def setting_text(value: Any) -> str:
+    """A setting's value as the change log keeps it."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict | list):
+        return json.dumps(value, sort_keys=True, ensure_ascii=False)
+    return str(value)
+
+
+def settings_actor(*, user: User | None, api_key: APIKey | None) -> str:
+    if api_key is not None:
+        return _("API key “%(name)s” (%(prefix)s…)") % {
+            "name": api_key.name,
+            "prefix": api_key.prefix,
+        }
+    return user.email if user is not None else _("the system")
+
+
+def _settings_log(
+    *,
+    tenant: Tenant,
+    changes: list[tuple[str, str, str]],
+    user: User | None,
+    api_key: APIKey | None,
+) -> None:
+    actor = settings_actor(user=user, api_key=api_key)
+    at = timezone.now()
+    SettingsChange.objects.bulk_create(
+        [
+            SettingsChange(
+                tenant=tenant,
+                at=at,
+                user=user if api_key is None else None,
+                api_key=api_key,
+                actor=actor[:200],
+                field=name,
+                old_value=old,
+                new_value=new,
+            )
+            for name, old, new in changes
+        ]
+    )
+
+
+@transaction.atomic
+def program_settings_update(
+    *,
+    tenant: Tenant,
+    data: dict[str, Any],
+    user: User | None = None,
+    api_key: APIKey | None = None,
+) -> list[str]:
+    """Changes the program's settings named in ``data`` (any of ``SETTINGS_FIELDS``): each
+    checked against the Tenant model's rules, all or none saved, every change written to the
+    change log with who made it (a team member, or an API key). Returns the changed names."""
+    unknown = [name for name in data if name not in SETTINGS_FIELDS]
+    if unknown:
+        raise ServiceError(
+            _("“%(name)s” is not a setting that can be changed.") % {"name": unknown[0]},
+            field=unknown[0],
+            code="unknown_field",
+        )
+    current = Tenant.objects.select_for_update().get(pk=tenant.pk)
+    values = {name: _setting_normalized(current, name, value) for name, value in data.items()}
+    changed = [name for name, value in values.items() if getattr(current, name) != value]
+    if not changed:
+        return []
+    previous = {name: getattr(current, name) for name in changed}
+    for name in changed:
+        setattr(current, name, values[name])
+    model_validate(current, fields=changed, unique=False)
+    current.save(update_fields=changed)
+    for name in changed:
+        setattr(tenant, name, values[name])
+    _settings_log(
+        tenant=tenant,
+        changes=[(n, setting_text(previous[n]), setting_text(values[n])) for n in changed],
+        user=user,
+        api_key=api_key,
+    )
+    program_cache_changed(tenant_id=tenant.pk)
+    if "timezone" in changed:
+        timezone_changed.send(sender=Tenant, tenant=tenant, previous=previous["timezone"])
+    return changed
+
+
+# The program's logo: PNG, JPEG or WebP (never SVG, which can carry script), at most 1 MB.
+LOGO_MAX_BYTES = 1024 * 1024
+LOGO_MAX_SIDE = 4000
+LOGO_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
+
+
+def _logo_content_type(content: bytes) -> str:
+    from PIL import Image, UnidentifiedImageError
+
+    refused = ServiceError(_("Upload a PNG, JPEG or WebP image."), field="logo")
+    try:
+        with Image.open(io.BytesIO(content)) as image:
+            image_format, size = image.format, image.size
+            image.verify()
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        raise refused from None
+    if image_format not in LOGO_FORMATS:
+        raise refused
+    if max(size) > LOGO_MAX_SIDE:
+        raise ServiceError(
+            _("The logo is at most %(side)s pixels wide and high.") % {"side": LOGO_MAX_SIDE},
+            field="logo",
+        )
+    return LOGO_FORMATS[image_format]
+
+
+@transaction.atomic
+def program_logo_set(
+    *, tenant: Tenant, content: bytes, user: User | None = None, api_key: APIKey | None = None
+) -> Tenant:
+    """Stores the program's logo after checking it is a PNG, JPEG or WebP image of at most
+    ``LOGO_MAX_BYTES`` (docs/settings.md)."""
+    if len(content) > LOGO_MAX_BYTES:
+        raise ServiceError(_("The logo is at most 1 MB."), field="logo")
+    content_type = _logo_content_type(content)
+    version = hashlib.sha256(content).hexdigest()[:12]
+    current = Tenant.objects.select_for_update().get(pk=tenant.pk)
+    previous = current.logo_version
+    if previous == version:
+        return tenant
+    ProgramLogo.objects.update_or_create(
+        tenant=tenant,
+        defaults={
+            "content": content,
+            "content_type": content_type,
+            "updated_at": timezone.now(),
+        },
+    )
+    _logo_version_set(tenant=tenant, current=current, version=version, user=user, api_key=api_key)
+    return tenant
+
+
+@transaction.atomic
+def program_logo_remove(
+    *, tenant: Tenant, user: User | None = None, api_key: APIKey | None = None
+) -> Tenant:
+    current = Tenant.objects.select_for_update().get(pk=tenant.pk)
+    if current.logo_version:
+        ProgramLogo.objects.filter(tenant=tenant).delete()
+        _logo_version_set(tenant=tenant, current=current, version="", user=user, api_key=api_key)
+    return tenant
+
+
+def _logo_version_set(
+    *, tenant: Tenant, current: Tenant, version: str, user: User | None, api_key: APIKey | None
+) -> None:
+    previous = current.logo_version
+    current.logo_version = version
+    current.save(update_fields=["logo_version"])
+    tenant.logo_version = version
+    _settings_log(tenant=tenant, changes=[("logo", previous, version)], user=user, api_key=api_key)
+    program_cache_changed(tenant_id=tenant.pk)
 
 
 @transaction.atomic

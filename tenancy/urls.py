@@ -50,6 +50,11 @@ public_urlpatterns = [
 # Mounted under /app/<slug:tenant_slug>/
 manager_urlpatterns = [
     path("settings/", views.program_settings, name="program_settings"),
+    path("settings/partners/", views.program_settings_partners, name="program_settings_partners"),
+    path("settings/tracking/", views.program_settings_tracking, name="program_settings_tracking"),
+    path("settings/money/", views.program_settings_money, name="program_settings_money"),
+    path("settings/email/", views.program_settings_email, name="program_settings_email"),
+    path("settings/history/", views.program_settings_history, name="program_settings_history"),
     path("team/", views.team, name="team"),
     path("team/two-factor/", views.team_two_factor, name="team_two_factor"),
     path("team/<int:membership_id>/role/", views.team_role, name="team_role"),
@@ -62,4 +67,9 @@ manager_urlpatterns = [
     ),
     path("api-keys/", views.api_keys, name="api_keys"),
     path("api-keys/<int:apikey_id>/revoke/", views.api_key_revoke, name="api_key_revoke"),
+]
+
+# Mounted under /p/<slug:tenant_slug>/: public, like the join page that shows it.
+cabinet_urlpatterns = [
+    path("logo", views.program_logo, name="program_logo"),
 ]

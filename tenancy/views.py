@@ -5,8 +5,9 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
@@ -20,15 +21,20 @@ from tenancy import selectors, services
 from tenancy.forms import (
     AcceptInvitationForm,
     APIKeyForm,
+    EmailTabForm,
     InviteForm,
+    MoneyTabForm,
     OwnerAccountForm,
-    ProgramSettingsForm,
+    PartnersTabForm,
+    ProgramTabForm,
     RequireTwoFactorForm,
     RoleForm,
+    SettingsTabForm,
     SignupForm,
+    TrackingTabForm,
 )
 from tenancy.models import APIKey, Invitation, Membership, User
-from tenancy.requests import ScopedRequest, TeamRequest, UserRequest
+from tenancy.requests import ProgramRequest, ScopedRequest, TeamRequest, UserRequest
 from tenancy.scope import tenant_scope
 
 
@@ -110,6 +116,8 @@ def signup(request: HttpRequest) -> HttpResponse:
                     currency=form.cleaned_data["currency"],
                     timezone_name=form.cleaned_data["timezone"],
                     language=form.cleaned_data["language"],
+                    website_url=form.cleaned_data["website_url"],
+                    country=form.cleaned_data["country"],
                 )
         except ServiceError as error:
             target = (
@@ -148,24 +156,43 @@ def set_language(request: HttpRequest) -> HttpResponse:
     return response
 
 
-@manager_page("manage_settings")
-def program_settings(request: TeamRequest) -> HttpResponse:
-    # Read before the form: validating a model form writes the new values into its instance.
-    previous_timezone = request.tenant.timezone
-    form = ProgramSettingsForm(request.POST or None, instance=request.tenant)
+SETTINGS_TABS: dict[str, tuple[str, type[SettingsTabForm]]] = {
+    "program": ("program_settings", ProgramTabForm),
+    "partners": ("program_settings_partners", PartnersTabForm),
+    "tracking": ("program_settings_tracking", TrackingTabForm),
+    "money": ("program_settings_money", MoneyTabForm),
+    "email": ("program_settings_email", EmailTabForm),
+}
+
+
+def _settings_tab(request: TeamRequest, section: str) -> HttpResponse:
+    """A tab of the program's settings (docs/settings.md): the form shows the program's
+    values, the service checks and saves them and logs each change with who made it."""
+    url_name, form_class = SETTINGS_TABS[section]
+    tenant = request.tenant
+    previous_timezone = tenant.timezone
+    form = form_class(request.POST or None, request.FILES or None, tenant=tenant)
     if request.method == "POST" and form.is_valid():
         try:
-            services.tenant_update(
-                tenant=request.tenant,
-                name=form.cleaned_data["name"],
-                timezone_name=form.cleaned_data["timezone"],
-                language=form.cleaned_data["language"],
-            )
+            with transaction.atomic():
+                services.program_settings_update(
+                    tenant=tenant, data=form.settings_data(), user=request.user
+                )
+                if form.cleaned_data.get("logo_remove"):
+                    services.program_logo_remove(tenant=tenant, user=request.user)
+                elif upload := form.cleaned_data.get("logo"):
+                    if upload.size > services.LOGO_MAX_BYTES:
+                        raise ServiceError(_("The logo is at most 1 MB."), field="logo")
+                    services.program_logo_set(
+                        tenant=tenant, content=upload.read(), user=request.user
+                    )
         except ServiceError as error:
+            # Nothing was saved: the page shows the program as it is, beside the refused input.
+            tenant.refresh_from_db()
             form.add_service_error(error)
         else:
             messages.success(request, _("Settings saved."))
-            if request.tenant.timezone != previous_timezone:
+            if tenant.timezone != previous_timezone:
                 messages.info(
                     request,
                     _(
@@ -173,8 +200,78 @@ def program_settings(request: TeamRequest) -> HttpResponse:
                         " the dashboard shows the progress."
                     ),
                 )
-            return redirect("program_settings", tenant_slug=request.tenant.slug)
-    return render(request, "manager/settings.html", {"form": form})
+            return redirect(url_name, tenant_slug=tenant.slug)
+    context = {"form": form, "section": section}
+    return render(request, "manager/settings/tab.html", context, status=400 if form.errors else 200)
+
+
+@manager_page("manage_settings")
+def program_settings(request: TeamRequest) -> HttpResponse:
+    return _settings_tab(request, "program")
+
+
+@manager_page("manage_settings")
+def program_settings_partners(request: TeamRequest) -> HttpResponse:
+    return _settings_tab(request, "partners")
+
+
+@manager_page("manage_settings")
+def program_settings_tracking(request: TeamRequest) -> HttpResponse:
+    return _settings_tab(request, "tracking")
+
+
+@manager_page("manage_settings")
+def program_settings_money(request: TeamRequest) -> HttpResponse:
+    return _settings_tab(request, "money")
+
+
+@manager_page("manage_settings")
+def program_settings_email(request: TeamRequest) -> HttpResponse:
+    return _settings_tab(request, "email")
+
+
+SETTINGS_HISTORY_PAGE = 50
+
+
+@manager_page("manage_settings")
+def program_settings_history(request: TeamRequest) -> HttpResponse:
+    page = Paginator(selectors.settings_change_list(), SETTINGS_HISTORY_PAGE).get_page(
+        request.GET.get("page")
+    )
+    labels = selectors.settings_field_labels()
+    rows = [
+        (
+            change,
+            labels.get(change.field, change.field),
+            _setting_shown(change.field, change.old_value),
+            _setting_shown(change.field, change.new_value),
+        )
+        for change in page
+    ]
+    return render(request, "manager/settings/history.html", {"page": page, "rows": rows})
+
+
+def _setting_shown(field: str, value: str) -> str:
+    """A logged value as the history page shows it (the log keeps it as text)."""
+    if field == "logo":
+        return _("a new logo") if value else ""
+    if value in ("true", "false"):
+        return _("yes") if value == "true" else _("no")
+    return value
+
+
+@public_page
+def program_logo(request: ProgramRequest, tenant_slug: str) -> HttpResponse:
+    """The program's logo, for its pages and its join page. Its URL carries the logo's
+    version (``?v=``), so browsers may keep it for a year."""
+    logo = selectors.program_logo_get()
+    if logo is None:
+        raise Http404("No logo.")
+    response = HttpResponse(bytes(logo.content), content_type=logo.content_type)
+    response["Cache-Control"] = "public, max-age=31536000, immutable"
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'"
+    return response
 
 
 @manager_page("view")

@@ -25,7 +25,7 @@ from core.database import as_owner, owner_settings
 from notices.models import Notice
 from segmentation.models import CustomSegment, SegmentRun
 from tenancy import services
-from tenancy.models import Invitation, Role
+from tenancy.models import Invitation, Role, SettingsChange
 from tenancy.scope import tenant_scope
 from tests.campaigns.world import build_campaign_world
 from tests.factories import PASSWORD, MembershipFactory, PartnerFactory, TenantFactory, UserFactory
@@ -117,6 +117,13 @@ def build_world(prefix: str, marker: str) -> TenantWorld:
             role=Role.ANALYST,
             invited_by=users["owner"],
             expires_at=api_key.created_at + timedelta(days=7),
+        )
+        SettingsChange.objects.create(
+            tenant=tenant,
+            user=users["owner"],
+            actor=users["owner"].email,
+            field="pitch",
+            new_value=f"{marker} pitch of old",
         )
     build_partners_world(tenant=tenant, partners=partners, marker=marker)
     build_money_world(tenant=tenant, partners=partners, marker=marker)

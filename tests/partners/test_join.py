@@ -129,3 +129,58 @@ def test_a_disposable_email_waits_for_review_even_when_the_program_auto_approves
             ).values_list("email", "status")
         )
     assert statuses == {"olga@mailinator.com": "pending", "ivan@reviews.test": "active"}
+
+
+# The program's join form settings (tenancy: the Partners tab of the settings)
+
+
+def _settings(world, **values) -> None:
+    from tenancy import services as tenancy_services
+    from tenancy.scope import tenant_scope
+
+    with tenant_scope(world.tenant):
+        tenancy_services.program_settings_update(tenant=world.tenant, data=values)
+
+
+def test_the_join_form_asks_what_the_program_chose(world_a, anon):
+    _settings(
+        world_a,
+        join_fields={"phone": "required", "city": "off", "company_size": "optional"},
+        partner_default_country="KZ",
+        pitch="Earn 10% of every order.",
+    )
+    page = anon.get(url(world_a))
+    form = page.context["form"]
+    assert "city" not in form.fields
+    assert (form.fields["phone"].required, form.fields["company_size"].required) == (True, False)
+    assert form.fields["country"].initial == "KZ"
+    assert "accept_terms" not in form.fields  # no terms set
+    assert "Earn 10% of every order." in page.content.decode()
+
+    refused = anon.post(url(world_a), join_data(city="Kazan"))
+    assert refused.status_code == 400
+    assert refused.context["form"].errors == {"phone": ["This field is required."]}
+    joined = anon.post(url(world_a), join_data(phone="+7 912 345-67-89", company_size="small"))
+    assert joined.status_code == 302
+    with all_tenants():
+        partner = Partner.unscoped.get(email="olga@reviews.test")
+    assert (partner.phone, partner.company_size, partner.city) == ("+7 912 345-67-89", "small", "")
+
+
+def test_the_default_country_is_the_programs_own(world_a, anon):
+    _settings(world_a, country="DE")
+    assert anon.get(url(world_a)).context["form"].fields["country"].initial == "DE"
+
+
+def test_terms_are_shown_and_must_be_accepted(world_a, anon):
+    _settings(world_a, terms_text="Rule 1: no spam.\nRule 2: no brand bidding.")
+    page = anon.get(url(world_a))
+    assert "Rule 2: no brand bidding." in page.content.decode()
+    refused = anon.post(url(world_a), join_data())
+    assert refused.status_code == 400
+    assert refused.context["form"].errors == {
+        "accept_terms": ["Accept the program's terms to join."]
+    }
+    with all_tenants():
+        assert not Partner.unscoped.filter(email="olga@reviews.test").exists()
+    assert anon.post(url(world_a), join_data(accept_terms="on")).status_code == 302

@@ -27,6 +27,7 @@ def signup_data(**overrides) -> dict:
         "currency": "USD",
         "timezone": "America/New_York",
         "language": "en",
+        "country": "US",
         "full_name": "Ada Founder",
         "email": "ada@acme.test",
         "password": PASSWORD,
@@ -44,6 +45,8 @@ def test_signup_page_shows_both_forms_to_a_visitor(anon):
         "currency",
         "timezone",
         "language",
+        "website_url",
+        "country",
     }
     assert set(response.context["account_form"].fields) == {"full_name", "email", "password"}
 
@@ -54,11 +57,12 @@ def test_visitor_creates_a_program_and_becomes_its_logged_in_owner(anon):
     assert response.status_code == 302
     assert response["Location"] == "/app/acme/"
     tenant = Tenant.objects.get(slug="acme")
-    assert (tenant.name, tenant.currency, tenant.timezone, tenant.language) == (
+    assert (tenant.name, tenant.currency, tenant.timezone, tenant.language, tenant.country) == (
         "Acme Shop",
         "USD",
         "America/New_York",
         "en",
+        "US",
     )
     user = User.objects.get(email="ada@acme.test")
     assert user.full_name == "Ada Founder"
@@ -103,6 +107,7 @@ def test_logged_in_user_creates_a_second_program(world_a, client):
         {
             "name": "Second Shop",
             "slug": "second",
+            "country": "RU",
             "currency": "EUR",
             "timezone": "Europe/Berlin",
             "language": "ru",
@@ -230,6 +235,7 @@ def test_logged_in_user_with_a_taken_slug_gets_the_error(world_a, client):
         {
             "name": "Copy",
             "slug": "a-program",
+            "country": "RU",
             "currency": "RUB",
             "timezone": "Europe/Moscow",
             "language": "ru",
@@ -362,3 +368,53 @@ def test_concurrent_signup_for_the_same_slug_gets_a_conflict_not_a_500():
     assert list(Tenant.objects.values_list("pk", "name")) == [(first.pk, "First")]
     with all_tenants():
         assert list(Membership.unscoped.values_list("user", flat=True)) == [other_owner.pk]
+
+
+def test_signup_asks_the_website_and_country_and_starts_with_a_sales_rule(anon):
+    from payouts.models import CommissionRule
+
+    response = anon.post(
+        "/signup/", signup_data(website_url="https://www.acme.example/shop", country="DE")
+    )
+    assert response.status_code == 302
+    tenant = Tenant.objects.get(slug="acme")
+    assert (tenant.website_url, tenant.country) == ("https://www.acme.example/shop", "DE")
+    # Links may lead to the website at once.
+    assert tenant.allowed_destination_list == ["acme.example"]
+    with all_tenants():
+        rules = list(
+            CommissionRule.unscoped.filter(tenant=tenant).values_list(
+                "name", "kind", "model", "value", "is_active"
+            )
+        )
+    assert [(n, k, m, str(v), a) for n, k, m, v, a in rules] == [
+        ("Sales: 10% of the order", "sale", "percent", "10.0000", True)
+    ]
+    # The rule is the program's to edit.
+    rule_list = anon.get("/app/acme/commission-rules/")
+    assert "Sales: 10% of the order" in rule_list.content.decode()
+
+
+def test_signup_refuses_a_bad_website_and_an_old_currency(anon):
+    response = anon.post("/signup/", signup_data(website_url="javascript:alert(1)", currency="ADP"))
+    assert response.status_code == 200
+    assert field_errors(response.context["form"]) == {
+        "currency": ["Select a valid choice. ADP is not one of the available choices."],
+        "website_url": ["Enter a valid URL."],
+    }
+    assert not Tenant.objects.filter(slug="acme").exists()
+    choices = [value for value, _label in response.context["form"].fields["currency"].choices]
+    assert "RUB" in choices
+    assert "EUR" in choices
+    assert not {"ADP", "XAU", "XXX", "XTS"} & set(choices)
+
+
+def test_tenant_create_refuses_a_website_that_is_not_http(owner):
+    with pytest.raises(ServiceError) as caught:
+        services.tenant_create(
+            slug="ftp-shop", name="Shop", owner=owner, website_url="ftp://shop.example"
+        )
+    assert (caught.value.field, caught.value.message) == (
+        "website_url",
+        "Enter the website's address, e.g. https://shop.example.",
+    )

@@ -229,6 +229,8 @@ class Command(BaseCommand):
         return user or User.objects.create_user(email=email, password=DEMO_PASSWORD, full_name=name)
 
     def _rules(self, tenant, now) -> None:
+        # The demo's own rules replace the one every new program starts with.
+        CommissionRule.objects.all().delete()
         base = {"tenant": tenant}
         CommissionRule.objects.bulk_create(
             [
