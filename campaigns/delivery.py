@@ -18,8 +18,8 @@ from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 from django.db import connection
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
+from campaigns.details import detail_encode
 from campaigns.models import (
     Action,
     Message,
@@ -89,9 +89,7 @@ def messages_deliver(
         except Exception as error:  # a text that passed the save check but fails for this one
             log.exception("campaign message %s could not be rendered", message.pk)
             message.status = MessageStatus.FAILED
-            message.detail = (_("The text could not be rendered: %(error)s") % {"error": error})[
-                :300
-            ]
+            message.detail = detail_encode("render_error", error=str(error)[:200])
             done.append(message)
             outcome[message.status] += 1
             continue
@@ -99,7 +97,7 @@ def messages_deliver(
             message.status, message.sent_at = MessageStatus.SENT, now
         elif not message.partner.marketing_consent:
             message.status = MessageStatus.SUPPRESSED
-            message.detail = _("No consent to marketing emails (or unsubscribed).")
+            message.detail = detail_encode("no_consent")
         else:
             emails.append((message, public["unsubscribe_url"]))
             continue
@@ -141,7 +139,7 @@ def _emails_send(*, tenant: Tenant, emails: list, outcome: dict) -> None:
                 language=message.language,
                 subject=message.subject,
                 body=message.body,
-                detail=_("The mail server could not be reached."),
+                detail=detail_encode("no_server"),
             )
             outcome["retry" if retry else MessageStatus.FAILED] += 1
         return
@@ -184,7 +182,7 @@ def messages_sweep(*, now: datetime | None = None) -> list[tuple[int, int]]:
     now = now or timezone.now()
     Message.objects.filter(status=MessageStatus.QUEUED, claimed_at__lt=now - CLAIM_TIMEOUT).update(
         status=MessageStatus.FAILED,
-        detail=_("Interrupted while sending; not retried so that it is never sent twice."),
+        detail=detail_encode("interrupted"),
     )
     return list(
         Message.objects.filter(

@@ -7,8 +7,8 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
+from django.utils.translation import get_language, gettext_lazy, ngettext
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
 from core.errors import ServiceError
@@ -17,6 +17,7 @@ from partners import list_filters, selectors, services, timeline
 from partners.forms import BulkForm, CouponForm, PartnerEditForm, StatusForm
 from partners.geography import GeographyTier
 from partners.models import ActivitySegment, ChannelType, Partner, PartnerStatus, PartnerType
+from partners.money import money_format
 from tenancy.requests import TeamRequest
 from tenancy.selectors import membership_list
 from tenancy.views import manager_page
@@ -144,7 +145,12 @@ def _timeline(partner: Partner) -> list[dict]:
         {
             "at": c.occurred_at,
             "kind": c.get_kind_display(),
-            "detail": f"{c.external_id} {c.amount or ''} {c.currency}".strip(),
+            "detail": " · ".join(
+                filter(
+                    None,
+                    [c.external_id, money_format(c.amount, c.currency, get_language() or "en")],
+                )
+            ),
         }
         for c in selectors.conversion_list_for_partner(partner=partner, limit=20)
     ]
