@@ -20,7 +20,7 @@ import pytest
 from django.contrib import admin
 from django.test import Client
 from django.urls import reverse
-from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page
+from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, expect
 
 from tenancy.models import User
 from tenancy.scope import all_tenants
@@ -280,3 +280,33 @@ def test_the_checks_catch_a_broken_page(page):
         ("card-overflow", "div#spilled > table"),
         ("covered", "button#under"),
     }
+
+
+def test_the_phone_menu_opens_and_leads_on(world_a, page, live_server):
+    """On a phone the navigation folds behind the menu button; "More" holds the rest."""
+    client = Client()
+    client.force_login(world_a.owner)
+    page.context.add_cookies(
+        [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_server.url}]
+    )
+    page.set_viewport_size({"width": PHONE[0], "height": PHONE[1]})
+    page.goto(f"{live_server.url}/app/{world_a.tenant.slug}/team/")
+    nav = page.locator("nav.surface-nav")
+    expect(nav).to_be_hidden()
+    menu = page.get_by_role("button", name="Menu")
+    menu.click()
+    expect(menu).to_have_attribute("aria-expanded", "true")
+    expect(nav.get_by_role("link", name="Partners")).to_be_visible()
+    nav.get_by_text("More").click()
+    nav.get_by_role("link", name="Webhooks").click()
+    expect(page).to_have_url(f"{live_server.url}/app/{world_a.tenant.slug}/webhooks/")
+    expect(page.locator("nav.surface-nav")).to_be_hidden()  # folded again on the next page
+    # On a laptop it is one line, and "More" closes when the click lands elsewhere.
+    page.set_viewport_size({"width": LAPTOP[0], "height": LAPTOP[1]})
+    expect(nav).to_be_visible()
+    nav.get_by_text("More").click()
+    expect(nav.get_by_role("link", name="Costs")).to_be_visible()
+    page.locator("h1").click()
+    expect(nav.get_by_role("link", name="Costs")).to_be_hidden()
+    heights = nav.evaluate("(el) => el.getBoundingClientRect().height")
+    assert heights < 50, heights  # one line
