@@ -10,7 +10,7 @@ error, and every chart it carries must be drawn. One visit a page does all of it
 width is the same page resized and measured again; only the language needs a second load.
 
 ``PF_SCREENSHOTS=1`` also writes docs/screenshots/: every manager and cabinet page at both widths
-in English, the main pages in Russian too (make screenshots)."""
+in English, the main pages in Russian too."""
 
 import os
 import time
