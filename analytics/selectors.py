@@ -70,6 +70,12 @@ METRIC_DEFINITIONS = {
 }
 
 
+# Where a fall is the good news: cheaper partners, a faster first result. Payouts due is neither
+# good nor bad: it shows what the program owes.
+LOWER_IS_BETTER = frozenset({"cac", "time_to_first_result"})
+NEUTRAL = frozenset({"payouts_due"})
+
+
 @dataclass(frozen=True)
 class Kpi:
     key: str
@@ -89,6 +95,15 @@ class Kpi:
         return (
             (Decimal(self.value) - Decimal(self.previous)) / abs(Decimal(self.previous))
         ).quantize(Decimal("0.001"), ROUND_HALF_UP)
+
+    @property
+    def trend(self) -> str:
+        """How the change reads for the program: "good", "bad" or "neutral" (no change, or a
+        figure with no better direction)."""
+        change = self.change
+        if change is None or change == 0 or self.key in NEUTRAL:
+            return "neutral"
+        return "good" if (change > 0) != (self.key in LOWER_IS_BETTER) else "bad"
 
 
 def _filter_columns(filters: Filters) -> list[tuple[str, str, str]]:

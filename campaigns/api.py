@@ -119,6 +119,7 @@ class MessageSerializer(serializers.ModelSerializer):
     variant = serializers.CharField(
         source="variant.name", read_only=True, default=None, allow_null=True
     )
+    detail = serializers.CharField(source="detail_text", read_only=True)
 
     class Meta:
         model = Message

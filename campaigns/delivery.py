@@ -15,8 +15,8 @@ from datetime import datetime
 
 from django.core.mail import EmailMessage, get_connection
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
+from campaigns.details import detail_encode
 from campaigns.models import (
     Action,
     Message,
@@ -71,9 +71,7 @@ def messages_deliver(
         except Exception as error:  # a text that passed the save check but fails for this one
             log.exception("campaign message %s could not be rendered", message.pk)
             message.status = MessageStatus.FAILED
-            message.detail = (_("The text could not be rendered: %(error)s") % {"error": error})[
-                :300
-            ]
+            message.detail = detail_encode("render_error", error=str(error)[:200])
             done.append(message)
             outcome[message.status] += 1
             continue
@@ -81,7 +79,7 @@ def messages_deliver(
             message.status, message.sent_at = MessageStatus.SENT, now
         elif not message.partner.marketing_consent:
             message.status = MessageStatus.SUPPRESSED
-            message.detail = _("No consent to marketing emails (or unsubscribed).")
+            message.detail = detail_encode("no_consent")
         else:
             emails.append((message, public["unsubscribe_url"]))
             continue
@@ -122,7 +120,7 @@ def _emails_send(*, tenant: Tenant, emails: list, outcome: dict) -> None:
                 language=message.language,
                 subject=message.subject,
                 body=message.body,
-                detail=_("The mail server could not be reached."),
+                detail=detail_encode("no_server"),
             )
             outcome["retry" if retry else MessageStatus.FAILED] += 1
         return
@@ -149,5 +147,5 @@ def messages_sweep(*, now: datetime | None = None) -> list[tuple[int, int]]:
     return outbox_sweep(
         Message,
         now=now,
-        interrupted=_("Interrupted while sending; not retried so that it is never sent twice."),
+        interrupted=detail_encode("interrupted"),
     )

@@ -13,11 +13,13 @@ import hashlib
 import logging
 from collections import defaultdict
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from django.db import connection, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from campaigns.details import detail_encode
 from campaigns.enrollment import enrollments_for_at_risk, step_due
 from campaigns.models import (
     TEXT_ACTIONS,
@@ -33,6 +35,7 @@ from campaigns.models import (
 from campaigns.schedule import next_opening, within_hours
 from core.sql import table_names
 from partners.models import ConversionKind, Partner
+from payouts.explanations import plain_number
 from payouts.models import CommissionRule, RateModel
 from tenancy.models import Membership, Tenant
 from webhooks.services import events_publish
@@ -211,7 +214,7 @@ def _boosts_create(*, tenant, step: Step, rows, now) -> None:
     until = now + timedelta(days=step.boost_days)
     rule = CommissionRule.objects.create(
         tenant=tenant,
-        name=f"{step.campaign.name}: +{step.boost_points} pp"[:120],
+        name=_boost_rule_name(step, step.boost_points, tenant)[:120],
         kind=ConversionKind.SALE,
         model=RateModel.PERCENT,
         value=step.boost_points,
@@ -221,9 +224,22 @@ def _boosts_create(*, tenant, step: Step, rows, now) -> None:
     )
     rule.partners.add(*[row[2] for row in rows])
     Message.objects.filter(pk__in=[row[0] for row in rows]).update(
-        detail=_("Bonus rule %(id)s: +%(points)s pp on sales until %(until)s.")
-        % {"id": rule.pk, "points": step.boost_points, "until": until.date().isoformat()}
+        detail=detail_encode(
+            "boost",
+            rule=str(rule.pk),
+            points=str(step.boost_points),
+            until=until.date().isoformat(),
+        )
     )
+
+
+def _boost_rule_name(step: Step, points: Decimal, tenant) -> str:
+    """The rule's name in the program's language: a name is data, shown as it was written."""
+    with translation.override(tenant.language):
+        return _("%(campaign)s: +%(points)s pp") % {
+            "campaign": step.campaign.name,
+            "points": plain_number(points, tenant.language),
+        }
 
 
 def _managers_assign(*, step: Step, rows) -> None:
@@ -250,7 +266,7 @@ def _managers_assign(*, step: Step, rows) -> None:
         member = members[member_id]
         Partner.objects.filter(pk__in=[row[2] for row in taken]).update(manager=member)
         Message.objects.filter(pk__in=[row[0] for row in taken]).update(
-            detail=_("Personal manager: %(name)s.") % {"name": member.user}
+            detail=detail_encode("manager", name=str(member.user))
         )
 
 

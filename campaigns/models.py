@@ -11,6 +11,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from campaigns.details import detail_text
 from partners.models import ActivitySegment, Partner
 from tenancy.models import TenantOwned, tenant_key
 
@@ -291,6 +292,11 @@ class Message(TenantOwned):
     answer_choice = models.CharField(max_length=200, blank=True)
     answer_text = models.TextField(blank=True, validators=[MaxLengthValidator(2000)])
     answered_at = models.DateTimeField(null=True, blank=True)
+
+    @property
+    def detail_text(self) -> str:
+        """The detail in words, in the active language (campaigns.details)."""
+        return detail_text(self.detail)
 
     class Meta:
         ordering = ["-created_at", "-id"]

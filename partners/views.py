@@ -219,7 +219,12 @@ def _timeline(partner: Partner) -> list[dict]:
         {
             "at": c.occurred_at,
             "kind": c.get_kind_display(),
-            "detail": f"{c.external_id} {c.amount or ''} {c.currency}".strip(),
+            "detail": " · ".join(
+                filter(
+                    None,
+                    [c.external_id, money_format(c.amount, c.currency, get_language() or "en")],
+                )
+            ),
         }
         for c in selectors.conversion_list_for_partner(partner=partner, limit=20)
     ]

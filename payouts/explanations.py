@@ -2,15 +2,21 @@
 
 from decimal import Decimal
 
+from babel.numbers import format_decimal
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from partners.money import money_format
 
+# Every digit after the point that the value has, none it has not (babel's default keeps three).
+EXACT_PATTERN = "#,##0." + "#" * 12
 
-def plain_number(value: Decimal) -> str:
-    """10.0000 → "10", 12.5000 → "12.5" (never "1E+1")."""
-    text = format(Decimal(value), "f")
-    return text.rstrip("0").rstrip(".") if "." in text else text
+
+def plain_number(value: Decimal, language: str | None = None) -> str:
+    """10.0000 → "10", 12.5000 → "12.5" in English and "12,5" in Russian (never "1E+1"); in
+    ``language``, else the active one."""
+    locale = "ru_RU" if (language or get_language() or "en").startswith("ru") else "en_US"
+    return format_decimal(Decimal(value).normalize(), format=EXACT_PATTERN, locale=locale)
 
 
 def _part(item: dict, trace: dict, language: str) -> str:
@@ -19,7 +25,7 @@ def _part(item: dict, trace: dict, language: str) -> str:
     if item["model"] == "percent":
         amount = trace["conversion"]["amount"]
         rate = _("%(value)s%% of %(amount)s") % {
-            "value": plain_number(value),
+            "value": plain_number(value, language),
             "amount": money_format(Decimal(amount), currency, language),
         }
     elif item["model"] == "per_mille":
@@ -49,7 +55,7 @@ def trace_explain(trace: dict, language: str) -> list[str]:
     lines.append(
         _("Exactly %(total)s, rounded once to %(amount)s.")
         % {
-            "total": plain_number(Decimal(trace["exact"])),
+            "total": plain_number(Decimal(trace["exact"]), language),
             "amount": money_format(Decimal(trace["amount"]), trace["currency"], language),
         }
     )

@@ -12,6 +12,11 @@ from payouts.models import CommissionRule, PayoutDetails, PayoutMethod, PayoutSe
 from tenancy.forms import ServiceFormMixin
 from tenancy.models import Tenant
 
+# A browser's date and datetime-local fields take and send ISO dates whatever the page's
+# language; rendered in the Russian format ("07.12.2026") they showed empty.
+ISO_DATE = "%Y-%m-%d"
+ISO_DATETIME = "%Y-%m-%dT%H:%M"
+
 
 class CommissionRuleForm(forms.ModelForm):
     segments = forms.MultipleChoiceField(
@@ -48,12 +53,12 @@ class CommissionRuleForm(forms.ModelForm):
     valid_from = forms.DateTimeField(
         label=_("valid from"),
         required=False,
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format=ISO_DATETIME),
     )
     valid_until = forms.DateTimeField(
         label=_("valid until"),
         required=False,
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format=ISO_DATETIME),
     )
 
     class Meta:
@@ -137,7 +142,9 @@ class PayoutDetailsForm(ServiceFormMixin, forms.Form):
 
 class PayoutBatchCreateForm(ServiceFormMixin, forms.Form):
     pay_date = forms.DateField(
-        label=_("Payout date"), widget=forms.DateInput(attrs={"type": "date"})
+        label=_("Payout date"),
+        input_formats=[ISO_DATE],
+        widget=forms.DateInput(attrs={"type": "date"}, format=ISO_DATE),
     )
 
 

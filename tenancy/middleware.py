@@ -9,7 +9,7 @@ from tenancy import scope
 from tenancy.auth_views import two_factor_gate
 from tenancy.models import Tenant
 from tenancy.requests import ScopedRequest
-from tenancy.selectors import membership_for
+from tenancy.selectors import membership_for, memberships_for_user
 
 MANAGER_PATH = re.compile(r"^/app/(?P<slug>[^/]+)/")
 CABINET_PATH = re.compile(r"^/p/(?P<slug>[^/]+)/")
@@ -71,7 +71,9 @@ class TenantScopeMiddleware:
 
 class UserLanguageMiddleware:
     """The page language: the user's saved choice, else the visitor's language cookie, else the
-    program's default language, else what the browser asks for (LocaleMiddleware)."""
+    program's default language — outside a program (the program switch at /app/), that of the
+    user's first program, so that /app/ speaks as the dashboard does — else what the browser
+    asks for (LocaleMiddleware)."""
 
     def __init__(self, get_response) -> None:
         self.get_response = get_response
@@ -85,6 +87,11 @@ class UserLanguageMiddleware:
             language = None  # LocaleMiddleware already honoured it
         elif (tenant := getattr(request, "tenant", None)) is not None:
             language = tenant.language
+        elif user is not None and user.is_authenticated:
+            language = next(
+                (m.tenant.language for m in memberships_for_user(user=user) if m.tenant.language),
+                None,
+            )
         if language:
             translation.activate(language)
             request.LANGUAGE_CODE = language

@@ -37,9 +37,31 @@
     rows.forEach(function (row) { body.appendChild(row); });
   }
 
+  // <button data-nav-toggle aria-controls="id">: on a phone, shows or hides the navigation
+  // (app.css folds it away below a laptop's width).
+  function toggleNav(button) {
+    var open = button.getAttribute("aria-expanded") !== "true";
+    button.setAttribute("aria-expanded", open ? "true" : "false");
+    button.closest(".topbar").classList.toggle("nav-open", open);
+  }
+
+  // <details data-nav-more>: a menu that closes again when the click lands elsewhere.
+  function closeMenus(except) {
+    document.querySelectorAll("details[data-nav-more][open]").forEach(function (menu) {
+      if (menu !== except) { menu.open = false; }
+    });
+  }
+
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Escape") { closeMenus(null); }
+  });
+
   document.addEventListener("click", function (event) {
     var target = event.target;
     if (!(target instanceof Element)) { return; }
+    closeMenus(target.closest("details[data-nav-more]"));
+    var toggle = target.closest("[data-nav-toggle]");
+    if (toggle) { toggleNav(toggle); return; }
     var button = target.closest("[data-copy]");
     if (button) { copy(button); return; }
     if (target.closest("[data-print]")) { window.print(); return; }

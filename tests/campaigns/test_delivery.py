@@ -112,7 +112,8 @@ def test_a_sender_killed_mid_send_never_sends_twice(scope):
         message.refresh_from_db()
     assert message.status == MessageStatus.FAILED
     assert (
-        message.detail == "Interrupted while sending; not retried so that it is never sent twice."
+        message.detail_text
+        == "Interrupted while sending; not retried so that it is never sent twice."
     )
 
 
@@ -146,7 +147,9 @@ def test_a_text_that_fails_to_render_fails_its_message_only(
     statuses = dict(Message.objects.values_list("partner__name", "status"))
     assert statuses == {"Partner 0": "sent", "Partner 1": "failed", "Partner 2": "sent"}
     failed = Message.objects.get(status="failed")
-    assert failed.detail.startswith("The text could not be rendered: invalid literal for int()")
+    assert failed.detail_text.startswith(
+        "The text could not be rendered: invalid literal for int()"
+    )
     assert failed.claimed_at is not None  # recorded, not left for the sweep
     assert len(mail.outbox) == 2
 
@@ -170,7 +173,7 @@ def test_a_text_that_repeats_past_the_budget_fails_its_message_and_previews_an_e
         dispatch.dispatch_due(tenant=program)
     failed = Message.objects.get()
     assert failed.status == "failed"
-    assert failed.detail == (
+    assert failed.detail_text == (
         "The text could not be rendered: The text renders to more than 200000 characters."
     )
     assert mail.outbox == []
@@ -215,7 +218,7 @@ def test_no_consent_suppresses_and_one_click_post_unsubscribes(
         dispatch.dispatch_due(tenant=program)
     assert [m.to for m in mail.outbox] == [[consenting.email]]
     suppressed = Message.objects.get(partner=silent)
-    assert (suppressed.status, suppressed.detail) == (
+    assert (suppressed.status, suppressed.detail_text) == (
         "suppressed",
         "No consent to marketing emails (or unsubscribed).",
     )

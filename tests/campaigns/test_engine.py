@@ -395,7 +395,7 @@ def test_boost_applies_to_a_sale_inside_its_window_and_not_after(scope):
         T0 + timedelta(days=14),
     )
     assert message.status == "sent"
-    assert f"Bonus rule {rule.pk}" in message.detail
+    assert f"Bonus rule {rule.pk}" in message.detail_text
     with time_machine.travel(T0 + timedelta(days=13), tick=False):
         conversion_record(
             tenant=program, kind="sale", external_id="in", amount="1000.00", partner=partner.code
