@@ -241,7 +241,7 @@ def test_openapi_schema_lists_the_paths_and_the_bearer_scheme(client, db):
     # Other apps add their endpoints; these are tenancy's own.
     assert {"/api/v1/program", "/api/v1/members", "/api/v1/members/{id}"} <= set(schema["paths"])
     assert all(path.startswith("/api/v1/") for path in schema["paths"])
-    assert list(schema["paths"]["/api/v1/program"]) == ["get"]
+    assert list(schema["paths"]["/api/v1/program"]) == ["get", "patch"]
     assert list(schema["paths"]["/api/v1/members"]) == ["get"]
     assert list(schema["paths"]["/api/v1/members/{id}"]) == ["get"]
     scheme = schema["components"]["securitySchemes"]["ApiKeyAuth"]
