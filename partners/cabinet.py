@@ -101,7 +101,7 @@ def join(request: ProgramRequest, tenant_slug: str) -> HttpResponse:
         return redirect("cabinet_home", tenant_slug=tenant_slug)
     ref = request.GET.get("ref", "")[:32]
     recruiter = selectors.partner_by_code(code=ref) if ref else None
-    form = JoinForm(request.POST or None, user=request.user)
+    form = JoinForm(request.POST or None, user=request.user, default_country=request.tenant.country)
     if request.method == "POST" and form.is_valid():
         try:
             with transaction.atomic():

@@ -40,8 +40,9 @@ class JoinForm(ServiceFormMixin, forms.Form):
         label=_("Send me news and tips about the program"), required=False
     )
 
-    def __init__(self, *args, user=None, **kwargs) -> None:
+    def __init__(self, *args, user=None, default_country: str = "RU", **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        self.fields["country"].initial = default_country  # the program's home country
         if user is not None and user.is_authenticated:
             del self.fields["email"]
             del self.fields["password"]
