@@ -17,7 +17,7 @@ from babel import Locale, UnknownLocaleError
 from babel.core import get_global
 from django.db import models
 from django.utils.translation import get_language
-from django.utils.translation import gettext as _gettext
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 RUSSIA = "RU"
@@ -176,11 +176,11 @@ def geography_tier_choices(home: str = RUSSIA) -> list[tuple[str, str]]:
     labels = {
         GeographyTier.HOME_COUNTRY: _territory_name(home),
         GeographyTier.SAME_REGION: (
-            _gettext("%(region)s (other countries)") % {"region": _territory_name(region)}
+            gettext("%(region)s (other countries)") % {"region": _territory_name(region)}
             if region
             else str(GeographyTier.SAME_REGION.label)
         ),
-        GeographyTier.INTERNATIONAL: _gettext("Rest of the world"),
+        GeographyTier.INTERNATIONAL: gettext("Rest of the world"),
         GeographyTier.UNKNOWN: str(GeographyTier.UNKNOWN.label),
     }
     return [(tier.value, labels[tier]) for tier in HOME_COUNTRY_TIERS]
