@@ -101,6 +101,8 @@ def cabinet_payout_details(request: PartnerRequest) -> HttpResponse:
     initial = {"holder_name": partner.name, "method": methods[0]}
     if current is not None and current.method in methods:
         initial = {"method": current.method, "holder_name": current.holder_name}
+    # Most partners bank in the program's country.
+    initial["bank_country"] = (current.bank_country if current else "") or request.tenant.country
     form = PayoutDetailsForm(request.POST or None, initial=initial, methods=methods)
     if request.method == "POST" and form.is_valid():
         try:

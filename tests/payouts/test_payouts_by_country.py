@@ -152,6 +152,7 @@ def test_the_cabinet_offers_only_the_programs_methods():
         form = response.context["form"]
         assert all(name in form.fields for name in shown), fields
         assert not [name for name in hidden if name in form.fields], fields
+    assert form.initial["bank_country"] == "US"  # the last program's: it banks at home
 
 
 def test_a_bad_iban_in_the_cabinet_is_shown_beside_its_field():
