@@ -16,8 +16,7 @@ from functools import cache
 from babel import Locale, UnknownLocaleError
 from babel.core import get_global
 from django.db import models
-from django.utils.translation import get_language
-from django.utils.translation import gettext
+from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
 
 RUSSIA = "RU"
