@@ -49,8 +49,8 @@ manager_urlpatterns = [
     ),
     path(
         "payouts/batches/<int:payoutbatch_id>/sepa.xml",
-        views.payout_batch_export_sepa,
-        name="payout_batch_export_sepa",
+        views.payout_batch_sepa_file,
+        name="payout_batch_sepa_file",
     ),
     path(
         "payouts/batches/<int:payoutbatch_id>/results/",

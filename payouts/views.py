@@ -332,7 +332,7 @@ def payout_batch_export(request: TeamRequest, payoutbatch_id: int, fmt: str) -> 
 
 @require_GET
 @manager_page("operate")
-def payout_batch_export_sepa(request: TeamRequest, payoutbatch_id: int) -> HttpResponse:
+def payout_batch_sepa_file(request: TeamRequest, payoutbatch_id: int) -> HttpResponse:
     """The SEPA credit transfer (pain.001) of a euro program's batch, for its bank."""
     batch = get_object_or_404(PayoutBatch, pk=payoutbatch_id)
     try:

@@ -181,8 +181,14 @@ def test_a_euro_batch_becomes_a_sepa_transfer_valid_against_the_pain_001_schema(
         sepa_debtor_iban="DE02120300000000202051",
         sepa_debtor_bic="BYLADEM1001",
     )
+    client = Client()
+    client.force_login(world.owner)
+    page = client.get(f"/app/{world.tenant.slug}/payouts/batches/{batch.pk}/")
+    assert 'data-testid="export-sepa"' in page.content.decode()
+    response = client.get(f"/app/{world.tenant.slug}/payouts/batches/{batch.pk}/sepa.xml")
+    assert (response.status_code, response["Content-Type"]) == (200, "application/xml")
+    content = response.content
     with tenant_scope(world.tenant):
-        content = bank_files.sepa_credit_transfer(batch)
         lines = sorted(batch.lines.values_list("pk", flat=True))
     schema = xmlschema.XMLSchema(PAIN_001)
     schema.validate(content.decode())  # raises on any error
