@@ -24,7 +24,7 @@ from analytics.tasks import rollups_rebuild
 from core.errors import ServiceError
 from core.exports import Table, table_response
 from core.validation import field_clean
-from partners.geography import GeographyTier
+from partners.geography import GeographyTier, geography_tier_choices, geography_tier_label
 from partners.models import (
     ActivitySegment,
     ChannelType,
@@ -37,6 +37,7 @@ from partners.selectors import partner_counts_by_status
 from segmentation.history import segment_sizes_over_time
 from segmentation.selectors import local_today
 from tenancy.requests import TeamRequest
+from tenancy.scope import current_tenant
 from tenancy.views import manager_page
 
 DIMENSION_LABELS = {
@@ -56,6 +57,8 @@ def dashboard_query(request: TeamRequest) -> DashboardQuery:
 def _label(dimension: str, value: str) -> str:
     if not value:
         return _("Not set")
+    if dimension == "geography_tier":  # the tiers are the program's (partners/geography.py)
+        return geography_tier_label(value, home=current_tenant().country)
     return str(DIMENSION_LABELS[dimension].get(value, value))
 
 
@@ -170,7 +173,7 @@ def dashboard(request: TeamRequest) -> HttpResponse:
         "figures": figures,
         "segment_choices": ActivitySegment.choices,
         "channel_choices": ChannelType.choices,
-        "geo_choices": GeographyTier.choices,
+        "geo_choices": geography_tier_choices(tenant.country),
         **setup_context,
         **_rebuild_context(request, polled=False),
     }

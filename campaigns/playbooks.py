@@ -2,7 +2,9 @@
 newcomer onboarding, sleeping reactivation, stable growth, top partners, the at-risk
 check-in. They are ordinary campaigns — editable, pausable — created active, so that each
 segment gets its playbook from day one. Texts are written in both languages here rather than
-translated through gettext: they are the program's own content, which the manager edits."""
+translated through gettext: they are the program's own content, which the manager edits. A
+program gets them in its own language only (its name and every step's texts; the manager adds
+the other language where their partners need it)."""
 
 from __future__ import annotations
 
@@ -32,7 +34,7 @@ SIGNATURE_EN = "\n\n—\nThe {{ program_name }} partner team\nUnsubscribe: {{ un
 class PlaybookSpec(TypedDict):
     """A default campaign: the Campaign's fields and its steps' fields, in order."""
 
-    name: str
+    name: dict[str, str]  # by language
     trigger: str
     trigger_segment: NotRequired[str]
     goal: str
@@ -67,7 +69,10 @@ def _cabinet(
 
 
 NEWCOMER: PlaybookSpec = {
-    "name": "Новички: онбординг и первые 72 часа · Newcomers: onboarding",
+    "name": {
+        "ru": "Новички: онбординг и первые 72 часа",
+        "en": "Newcomers: onboarding and the first 72 hours",
+    },
     "trigger": Trigger.JOINED,
     "goal": Goal.FIRST_RESULT,
     "steps": [
@@ -153,7 +158,7 @@ NEWCOMER: PlaybookSpec = {
 }
 
 SLEEPING: PlaybookSpec = {
-    "name": "Спящие: реактивация · Sleeping: reactivation",
+    "name": {"ru": "Спящие: реактивация", "en": "Sleeping: reactivation"},
     "trigger": Trigger.SEGMENT_ENTERED,
     "trigger_segment": "sleeping",
     "goal": Goal.NEW_RESULT,
@@ -223,7 +228,7 @@ SLEEPING: PlaybookSpec = {
 }
 
 STABLE: PlaybookSpec = {
-    "name": "Стабильные: рост · Stable: growth",
+    "name": {"ru": "Стабильные: рост", "en": "Stable: growth"},
     "trigger": Trigger.SEGMENT_ENTERED,
     "trigger_segment": "stable",
     "goal": Goal.NONE,
@@ -267,7 +272,7 @@ STABLE: PlaybookSpec = {
 }
 
 TOP: PlaybookSpec = {
-    "name": "Топ-партнёры: персональные условия · Top partners: personal terms",
+    "name": {"ru": "Топ-партнёры: персональные условия", "en": "Top partners: personal terms"},
     "trigger": Trigger.SEGMENT_ENTERED,
     "trigger_segment": "top",
     "goal": Goal.NONE,
@@ -305,7 +310,7 @@ TOP: PlaybookSpec = {
 }
 
 AT_RISK: PlaybookSpec = {
-    "name": "Группа риска: лёгкое касание · At risk: a light check-in",
+    "name": {"ru": "Группа риска: лёгкое касание", "en": "At risk: a light check-in"},
     "trigger": Trigger.AT_RISK,
     "goal": Goal.NEW_RESULT,
     "steps": [
@@ -339,6 +344,15 @@ PLAYBOOKS = {
 }
 
 
+def _in_language(step: dict[str, Any], language: str) -> dict[str, Any]:
+    """The step with the other language's texts left empty."""
+    other = "en" if language == "ru" else "ru"
+    return {
+        name: ([] if isinstance(value, list) else "") if name.endswith(f"_{other}") else value
+        for name, value in step.items()
+    }
+
+
 def playbooks_create(*, tenant: Tenant) -> list[Campaign]:
     """The default campaigns of a new program; idempotent (one of each playbook per program).
     The top playbook's manager round robin starts with the program's owners and managers."""
@@ -352,13 +366,14 @@ def playbooks_create(*, tenant: Tenant) -> list[Campaign]:
         .order_by("pk")
         .values_list("pk", flat=True)
     )
+    language = "ru" if tenant.language == "ru" else "en"
     created = []
     for key, spec in PLAYBOOKS.items():
         if key in existing:
             continue
         campaign = Campaign.objects.create(
             tenant=tenant,
-            name=spec["name"],
+            name=spec["name"][language],
             trigger=spec["trigger"],
             trigger_segment=spec.get("trigger_segment", ""),
             goal=spec["goal"],
@@ -371,7 +386,7 @@ def playbooks_create(*, tenant: Tenant) -> list[Campaign]:
                 campaign=campaign,
                 position=position,
                 **{
-                    **step,
+                    **_in_language(step, language),
                     **({"manager_ids": members} if step["action"] == Action.ASSIGN_MANAGER else {}),
                 },
             )

@@ -91,7 +91,7 @@ def _joined_at(value: str, tz: ZoneInfo) -> datetime:
 MODEL_COLUMNS = tuple(column for column in COLUMNS if column not in ("tags", "joined_at"))
 
 
-def _parse_row(row: dict, tz: ZoneInfo) -> dict:
+def _parse_row(row: dict, tz: ZoneInfo, home: str) -> dict:
     values = {column: (row.get(column) or "").strip() for column in MODEL_COLUMNS}
     values["email"] = values["email"].lower()
     values["country"] = values["country"].upper()
@@ -112,7 +112,9 @@ def _parse_row(row: dict, tz: ZoneInfo) -> dict:
     tags = [t.strip()[:60] for t in (row.get("tags") or "").replace("|", ";").split(";")]
     return {
         **values,
-        "geography_tier": geography_tier_for(country=values["country"], city=values["city"]),
+        "geography_tier": geography_tier_for(
+            country=values["country"], city=values["city"], home=home
+        ),
         "joined_at": _joined_at(row.get("joined_at") or "", tz),
         "tags": [t for t in tags if t],
     }
@@ -141,7 +143,7 @@ def partners_import(
         summary.rows += 1
         progress(1)
         try:
-            data = _parse_row(row, tz)
+            data = _parse_row(row, tz, tenant.country)
         except RowError as error:
             summary.error(line, str(error))
             continue

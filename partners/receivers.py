@@ -6,9 +6,11 @@ from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from partners.models import Partner, ReferralLink
+from partners.services import partners_geography_recompute
 from partners.tracking import link_cache_invalidate
 from tenancy.models import Tenant
 from tenancy.scope import tenant_scope
+from tenancy.signals import country_changed
 
 
 @receiver([post_save, post_delete], sender=ReferralLink)
@@ -31,3 +33,9 @@ def _tenant_changed(sender, instance: Tenant, created: bool, **kwargs) -> None:
         with tenant_scope(instance):
             codes = list(ReferralLink.objects.values_list("code", flat=True))
         link_cache_invalidate(codes)
+
+
+@receiver(country_changed, dispatch_uid="partners.country_changed")
+def _country_changed(sender, tenant: Tenant, **kwargs) -> None:
+    with tenant_scope(tenant):
+        partners_geography_recompute(tenant=tenant)

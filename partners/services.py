@@ -108,6 +108,7 @@ def _clean_partner_fields(*, tenant: Tenant, data: dict, partner: Partner | None
         clean["geography_tier"] = geography_tier_for(
             country=clean.get("country", partner.country if partner else ""),
             city=clean.get("city", partner.city if partner else ""),
+            home=tenant.country,
         )
     return clean
 
@@ -530,3 +531,18 @@ def coupon_create(*, partner: Partner, code: str) -> Coupon:
             return Coupon.objects.create(tenant=partner.tenant, partner=partner, code=code)
     except IntegrityError:
         raise duplicate from None
+
+
+def partners_geography_recompute(*, tenant: Tenant) -> int:
+    """Recomputes the geography tier of every partner of the program in scope, after its home
+    country changed (the tiers are relative to it). One UPDATE per distinct country and city
+    whose tier changes, not per partner. Returns the number of partners changed."""
+    places = Partner.objects.values_list("country", "city", "geography_tier").distinct()
+    changed = 0
+    for country, city, tier in places:
+        wanted = geography_tier_for(country=country, city=city, home=tenant.country)
+        if wanted != tier:
+            changed += Partner.objects.filter(
+                country=country, city=city, geography_tier=tier
+            ).update(geography_tier=wanted)
+    return changed

@@ -1,5 +1,6 @@
-"""The payout register for the bank or mass-payout service (CSV and XLSX), and the bank's
-result file that marks lines paid or failed. The formats are documented in docs/payouts.md."""
+"""The payout register for the bank or mass-payout service (CSV and XLSX, Russian or generic
+by program), the SEPA credit-transfer file of a euro program, and the bank's result file that
+marks lines paid or failed. The formats are documented in docs/payouts.md."""
 
 from __future__ import annotations
 
@@ -8,13 +9,23 @@ import io
 from dataclasses import dataclass, field
 
 from django.db import transaction
+from django.utils import translation
 from django.utils.translation import gettext as _
+from sepaxml import SepaTransfer  # type: ignore[import-untyped]
+from sepaxml.validation import ValidationError as SepaValidationError  # type: ignore[import-untyped]
 
 from core.errors import ServiceError
 from core.exports import Table
 from core.validation import whole_number
-from payouts import batches
-from payouts.models import PayoutBatch, PayoutBatchStatus, PayoutLine, PayoutLineStatus
+from payouts import batches, selectors
+from payouts.methods import REGISTER_RUSSIAN, register_kind_for
+from payouts.models import (
+    PayoutBatch,
+    PayoutBatchStatus,
+    PayoutLine,
+    PayoutLineStatus,
+    PayoutMethod,
+)
 from tenancy.models import User
 
 REGISTER_COLUMNS = [
@@ -37,14 +48,44 @@ REGISTER_COLUMNS = [
 RESULT_MAX_BYTES = 5 * 1024 * 1024
 
 
-def _register_rows(batch: PayoutBatch) -> list[list]:
-    lines = (
+GENERIC_COLUMNS = [
+    "payout_id",
+    "batch_id",
+    "pay_date",
+    "partner_id",
+    "partner_code",
+    "recipient",
+    "method",
+    "account",
+    "bic",
+    "bank_name",
+    "bank_country",
+    "paypal_email",
+    "amount",
+    "currency",
+    "purpose",
+]
+
+
+def _lines_to_pay(batch: PayoutBatch) -> list[PayoutLine]:
+    return list(
         PayoutLine.objects.filter(batch=batch, status=PayoutLineStatus.READY)
         .select_related("partner", "details")
         .order_by("id")
     )
+
+
+def _purpose(line: PayoutLine, batch: PayoutBatch) -> str:
+    """The payment's purpose; the caller has the program's language active."""
+    return _("Partner commission, payout %(line)s of batch %(batch)s") % {
+        "line": line.pk,
+        "batch": batch.pk,
+    }
+
+
+def _russian_rows(batch: PayoutBatch) -> list[list]:
     rows = []
-    for line in lines:
+    for line in _lines_to_pay(batch):
         d = line.details
         rows.append(
             [
@@ -62,25 +103,111 @@ def _register_rows(batch: PayoutBatch) -> list[list]:
                 d.inn,
                 line.amount,
                 line.currency,
-                _("Partner commission, payout %(line)s of batch %(batch)s")
-                % {"line": line.pk, "batch": batch.pk},
+                _purpose(line, batch),
             ]
         )
     return rows
 
 
-def register_table(batch: PayoutBatch) -> Table:
-    """The register of an approved batch: identifiers as text (no lost zeros), the amount a
-    number with two decimals. Written by core.exports, which keeps a payee's text from running
-    as a formula in the bank's spreadsheet."""
+def _generic_rows(batch: PayoutBatch) -> list[list]:
+    rows = []
+    for line in _lines_to_pay(batch):
+        d = line.details
+        # Details entered under the Russian methods (before the program's country changed)
+        # still carry their numbers: the card or account, and the BIK as the bank's code.
+        rows.append(
+            [
+                str(line.pk),
+                str(batch.pk),
+                batch.pay_date.isoformat(),
+                str(line.partner_id),
+                line.partner.code,
+                d.holder_name,
+                d.method,
+                d.card_number if d.method == PayoutMethod.CARD else d.account_number,
+                d.bic or d.bik,
+                d.bank_name,
+                d.bank_country,
+                d.paypal_email,
+                line.amount,
+                line.currency,
+                _purpose(line, batch),
+            ]
+        )
+    return rows
+
+
+def _exportable(batch: PayoutBatch) -> None:
     if batch.status == PayoutBatchStatus.OPEN:
         raise ServiceError(_("Approve the batch before exporting it."), field="batch")
+
+
+def register_table(batch: PayoutBatch) -> Table:
+    """The register of an approved batch, in the program's layout (payouts/methods.py): the
+    Russian register of a rouble program in Russia, the generic one otherwise; texts in the
+    program's language. Identifiers as text (no lost zeros), the amount a number with two
+    decimals. Written by core.exports, which keeps a payee's text from running as a formula
+    in the bank's spreadsheet."""
+    _exportable(batch)
+    tenant = batch.tenant
+    russian = register_kind_for(tenant) == REGISTER_RUSSIAN
+    columns = REGISTER_COLUMNS if russian else GENERIC_COLUMNS
+    with translation.override(tenant.language):
+        rows = _russian_rows(batch) if russian else _generic_rows(batch)
     return Table(
-        header=REGISTER_COLUMNS,
-        rows=_register_rows(batch),
+        header=columns,
+        rows=rows,
         title=f"Batch {batch.pk}",
-        number_formats={REGISTER_COLUMNS.index("amount"): "0.00"},
+        number_formats={columns.index("amount"): "0.00"},
     )
+
+
+def sepa_credit_transfer(batch: PayoutBatch) -> bytes:
+    """A SEPA credit transfer (ISO 20022 pain.001.001.03) of the batch's lines to IBANs, from
+    the program's account in its payout settings; sepaxml validates it against the schema's
+    XSD before it is handed out. Lines paid otherwise (PayPal) are in the CSV/XLSX register."""
+    _exportable(batch)
+    tenant = batch.tenant
+    if tenant.currency != "EUR":
+        raise ServiceError(_("A SEPA transfer pays euros only."), field="batch")
+    settings = selectors.payout_settings_get()
+    if not (settings.sepa_debtor_name and settings.sepa_debtor_iban):
+        raise ServiceError(
+            _("Enter the program's account (holder, IBAN, BIC) in the payout settings first."),
+            field="sepa_debtor_iban",
+        )
+    lines = [line for line in _lines_to_pay(batch) if line.details.method == PayoutMethod.IBAN]
+    if not lines:
+        raise ServiceError(_("No payout of this batch goes to an IBAN."), field="batch")
+    config = {
+        "name": settings.sepa_debtor_name,
+        "IBAN": settings.sepa_debtor_iban,
+        "batch": True,
+        "currency": "EUR",
+    }
+    if settings.sepa_debtor_bic:
+        config["BIC"] = settings.sepa_debtor_bic
+    transfer = SepaTransfer(config, clean=True)
+    with translation.override(tenant.language):
+        for line in lines:
+            payment = {
+                "name": line.details.holder_name,
+                "IBAN": line.details.account_number,
+                "amount": int(line.amount * 100),  # cents; amounts have two decimals
+                "execution_date": batch.pay_date,
+                "description": _purpose(line, batch),
+                "endtoend_id": f"PF-{line.pk}",
+            }
+            if line.details.bic:
+                payment["BIC"] = line.details.bic
+            transfer.add_payment(payment)
+    try:
+        return transfer.export(validate=True)
+    except SepaValidationError:
+        raise ServiceError(
+            _("The SEPA file did not pass its schema: check the program's account details."),
+            field="batch",
+        ) from None
 
 
 @dataclass

@@ -26,6 +26,7 @@ from core.sql import table_names
 from core.validation import field_clean, model_validate, values_clean
 from partners.models import Partner, PartnerStatus
 from payouts import details_checks, selectors
+from payouts.methods import payout_methods_for
 from payouts.models import (
     LINE_OPEN,
     Commission,
@@ -63,7 +64,12 @@ def payout_settings_update(
     monthly_day: int,
     details_review_days: int,
     hold_days: int,
+    sepa_debtor_name: str | None = None,
+    sepa_debtor_iban: str | None = None,
+    sepa_debtor_bic: str | None = None,
 ) -> PayoutSettings:
+    """Saves the program's payout settings; the SEPA payer's account (a euro program's) only
+    when given."""
     values = values_clean(
         PayoutSettings,
         {
@@ -71,6 +77,7 @@ def payout_settings_update(
             "schedule": schedule,
             "monthly_day": monthly_day,
             "details_review_days": details_review_days,
+            **_sepa_debtor_clean(name=sepa_debtor_name, iban=sepa_debtor_iban, bic=sepa_debtor_bic),
         },
     )
     hold_days = field_clean(Tenant, "hold_days", hold_days)
@@ -81,6 +88,21 @@ def payout_settings_update(
     Tenant.objects.filter(pk=tenant.pk).update(hold_days=hold_days)
     tenant.hold_days = hold_days
     return settings
+
+
+def _sepa_debtor_clean(*, name: str | None, iban: str | None, bic: str | None) -> dict:
+    if name is None and iban is None and bic is None:
+        return {}
+    name = " ".join((name or "").split())
+    values = {"sepa_debtor_name": name, "sepa_debtor_iban": "", "sepa_debtor_bic": ""}
+    if iban or bic or name:
+        if not name:
+            raise ServiceError(_("Enter the account holder's name."), field="sepa_debtor_name")
+        values["sepa_debtor_iban"] = details_checks.iban_validate(
+            iban or "", field="sepa_debtor_iban", sepa=True
+        )
+        values["sepa_debtor_bic"] = details_checks.bic_validate(bic or "", field="sepa_debtor_bic")
+    return values
 
 
 # Payout details
@@ -96,26 +118,30 @@ def payout_details_change(
     bik: str = "",
     bank_name: str = "",
     inn: str = "",
+    bic: str = "",
+    bank_country: str = "",
+    paypal_email: str = "",
     user: User | None = None,
 ) -> PayoutDetails:
-    """Records the partner's new payout details (the old rows stay as history). A change made
-    shortly before a payout puts that payout on review (see payout_batch_create)."""
+    """Records the partner's new payout details (the old rows stay as history). Only the
+    methods of the program (payouts/methods.py) are accepted. A change made shortly before a
+    payout puts that payout on review (see payout_batch_create)."""
     holder_name = " ".join((holder_name or "").split())
     if not holder_name:
         raise ServiceError(_("Enter the recipient's full name."), field="holder_name")
-    fields = {"card_number": "", "account_number": "", "bik": "", "bank_name": "", "inn": ""}
-    if method == PayoutMethod.CARD:
-        fields["card_number"] = details_checks.card_validate(card_number)
-    elif method in (PayoutMethod.BANK_ACCOUNT, PayoutMethod.SELF_EMPLOYED):
-        fields["bik"] = details_checks.bik_validate(bik)
-        fields["account_number"] = details_checks.account_validate(
-            account_number, bik=fields["bik"]
-        )
-        fields["bank_name"] = " ".join((bank_name or "").split())
-        if method == PayoutMethod.SELF_EMPLOYED:
-            fields["inn"] = details_checks.inn_validate(inn)
-    else:
+    if method not in payout_methods_for(partner.tenant):
         raise ServiceError(_("Choose how to be paid."), field="method")
+    fields = _details_fields(
+        method=method,
+        card_number=card_number,
+        account_number=account_number,
+        bik=bik,
+        bank_name=bank_name,
+        inn=inn,
+        bic=bic,
+        bank_country=bank_country,
+        paypal_email=paypal_email,
+    )
     current = selectors.payout_details_current(partner_id=partner.pk)
     if current is not None and all(
         getattr(current, name) == value
@@ -130,10 +156,12 @@ def payout_details_change(
         created_by=user,
         **fields,
     )
-    # The model's rules on the plain values (the card and account are encrypted only when
-    # written); the checks above gave the specific messages for numbers.
+    # The model's rules on the plain values (the card, account and PayPal address are
+    # encrypted only when written); the checks above gave the specific messages for numbers.
     model_validate(
-        details, fields=("method", "holder_name", "bik", "bank_name", "inn"), unique=False
+        details,
+        fields=("method", "holder_name", "bik", "bank_name", "inn", "bic", "bank_country"),
+        unique=False,
     )
     details.save(force_insert=True)
     tenant_id, partner_id, details_id = details.tenant_id, partner.pk, details.pk
@@ -143,6 +171,45 @@ def payout_details_change(
         )
     )
     return details
+
+
+def _details_fields(*, method: str, **given: str) -> dict[str, str]:
+    """The checked values of the method's fields; every other field empty."""
+    fields = dict.fromkeys(DETAILS_FIELDS, "")
+    if method == PayoutMethod.CARD:
+        fields["card_number"] = details_checks.card_validate(given["card_number"])
+    elif method in (PayoutMethod.BANK_ACCOUNT, PayoutMethod.SELF_EMPLOYED):
+        fields["bik"] = details_checks.bik_validate(given["bik"])
+        fields["account_number"] = details_checks.account_validate(
+            given["account_number"], bik=fields["bik"]
+        )
+        fields["bank_name"] = " ".join((given["bank_name"] or "").split())
+        if method == PayoutMethod.SELF_EMPLOYED:
+            fields["inn"] = details_checks.inn_validate(given["inn"])
+    elif method == PayoutMethod.IBAN:
+        fields["account_number"] = details_checks.iban_validate(given["account_number"], sepa=True)
+        fields["bic"] = details_checks.bic_validate(given["bic"])
+        fields["bank_name"] = " ".join((given["bank_name"] or "").split())
+    elif method == PayoutMethod.BANK_TRANSFER:
+        fields["account_number"] = details_checks.account_or_iban_validate(given["account_number"])
+        fields["bic"] = details_checks.bic_validate(given["bic"])
+        fields["bank_country"] = details_checks.country_validate(given["bank_country"])
+        fields["bank_name"] = " ".join((given["bank_name"] or "").split())
+    elif method == PayoutMethod.PAYPAL:
+        fields["paypal_email"] = details_checks.paypal_email_validate(given["paypal_email"])
+    return fields
+
+
+DETAILS_FIELDS = (
+    "card_number",
+    "account_number",
+    "bik",
+    "bank_name",
+    "inn",
+    "bic",
+    "bank_country",
+    "paypal_email",
+)
 
 
 # Requests

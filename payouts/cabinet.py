@@ -5,6 +5,7 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -12,6 +13,7 @@ from core.errors import ServiceError
 from partners.cabinet import PartnerRequest, partner_page
 from payouts import batches, selectors
 from payouts.forms import PayoutDetailsForm, ReceiptForm
+from payouts.methods import payout_methods_for
 from payouts.models import PayoutLine, PayoutLineStatus, PayoutRequestStatus, PayoutSchedule
 from payouts.views import statement_context
 
@@ -95,10 +97,13 @@ def cabinet_payout_request(request: PartnerRequest) -> HttpResponse:
 def cabinet_payout_details(request: PartnerRequest) -> HttpResponse:
     partner = request.partner
     current = selectors.payout_details_current(partner_id=partner.pk)
-    initial = {"holder_name": partner.name, "method": "card"}
-    if current is not None:
+    methods = payout_methods_for(request.tenant)
+    initial = {"holder_name": partner.name, "method": methods[0]}
+    if current is not None and current.method in methods:
         initial = {"method": current.method, "holder_name": current.holder_name}
-    form = PayoutDetailsForm(request.POST or None, initial=initial)
+    # Most partners bank in the program's country.
+    initial["bank_country"] = (current.bank_country if current else "") or request.tenant.country
+    form = PayoutDetailsForm(request.POST or None, initial=initial, methods=methods)
     if request.method == "POST" and form.is_valid():
         try:
             batches.payout_details_change(partner=partner, user=request.user, **form.cleaned_data)
@@ -144,4 +149,8 @@ def cabinet_payout_statement(request: PartnerRequest, payoutline_id: int) -> Htt
         if line.details.is_self_employed and line.status == PayoutLineStatus.PAID
         else None,
     }
-    return render(request, "payouts/statement.html", context, status=400 if form.errors else 200)
+    # A document of the program: in its language, whoever prints it.
+    with translation.override(request.tenant.language):
+        return render(
+            request, "payouts/statement.html", context, status=400 if form.errors else 200
+        )

@@ -1,8 +1,21 @@
-"""Checks of the numbers in partners' Russian payout details (their requisites): the INN of an
-individual (self-employed), a bank card (Luhn), a bank account against its bank's BIK. Pure
-functions; each raises ServiceError naming the field."""
+"""Checks of the numbers in partners' payout details: the Russian requisites (the INN of an
+individual, a bank card by Luhn, a bank account against its bank's BIK), an IBAN and a BIC
+(schwifty: the IBAN's length, structure and check digits per country, the BIC's form and
+country), a bank's country (pycountry), a PayPal address. Pure functions; each raises
+ServiceError naming the field."""
 
+import pycountry
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.utils.translation import gettext as _
+from schwifty import BIC, IBAN
+from schwifty.exceptions import (
+    InvalidBankCode,
+    InvalidChecksumDigits,
+    InvalidCountryCode,
+    InvalidLength,
+    SchwiftyException,
+)
 
 from core.errors import ServiceError
 
@@ -67,3 +80,87 @@ def account_validate(value: str, *, bik: str, field: str = "account_number") -> 
             _("This account number does not match the bank's BIK: check both."), field=field
         )
     return account
+
+
+def _compact(value: str) -> str:
+    return "".join((value or "").split()).upper()
+
+
+def iban_validate(value: str, *, field: str = "account_number", sepa: bool = False) -> str:
+    """An IBAN (spaces allowed), checked for its country's length and structure and its check
+    digits; ``sepa``: its country must be in the SEPA zone."""
+    compact = _compact(value)
+    if not compact:
+        raise ServiceError(_("Enter the IBAN."), field=field)
+    try:
+        iban = IBAN(compact)
+    except InvalidCountryCode:
+        raise ServiceError(
+            _("An IBAN starts with a country code, e.g. DE89 3704 0044 0532 0130 00."), field=field
+        ) from None
+    except InvalidLength:
+        raise ServiceError(
+            _("This IBAN has the wrong length for its country: check it."), field=field
+        ) from None
+    except InvalidChecksumDigits:
+        raise ServiceError(_("This IBAN is not valid: check the digits."), field=field) from None
+    except SchwiftyException:
+        raise ServiceError(_("This is not an IBAN: check it."), field=field) from None
+    if sepa and not iban.in_sepa_zone:
+        raise ServiceError(
+            _("This IBAN is outside the SEPA zone: a SEPA transfer cannot reach it."),
+            field=field,
+        )
+    return str(iban.compact)
+
+
+def bic_validate(value: str, *, field: str = "bic") -> str:
+    """A SWIFT/BIC code: 8 or 11 letters and digits with a real country code."""
+    compact = _compact(value)
+    if not compact:
+        raise ServiceError(_("Enter the bank's SWIFT/BIC code."), field=field)
+    try:
+        bic = BIC(compact)
+    except (InvalidCountryCode, InvalidBankCode):
+        raise ServiceError(
+            _("This SWIFT/BIC code has no valid bank or country code: check it."), field=field
+        ) from None
+    except SchwiftyException:
+        raise ServiceError(
+            _("A SWIFT/BIC code has 8 or 11 letters and digits, e.g. COBADEFFXXX."), field=field
+        ) from None
+    return str(bic.compact)
+
+
+def account_or_iban_validate(value: str, *, field: str = "account_number") -> str:
+    """An international transfer's account: an IBAN where it starts like one, otherwise the
+    bank's account number (5 to 34 letters and digits)."""
+    compact = _compact(value).replace("-", "")
+    if compact[:2].isalpha() and compact[2:4].isdigit() and len(compact) > 14:
+        return iban_validate(compact, field=field)
+    if not compact.isalnum() or not 5 <= len(compact) <= 34:
+        raise ServiceError(
+            _("Enter the IBAN or the account number: 5 to 34 letters and digits."), field=field
+        )
+    return compact
+
+
+def country_validate(value: str, *, field: str = "bank_country") -> str:
+    code = (value or "").strip().upper()
+    if pycountry.countries.get(alpha_2=code or "-") is None:
+        raise ServiceError(
+            _("Choose the country of the bank (a two-letter code such as DE or US)."),
+            field=field,
+        )
+    return code
+
+
+def paypal_email_validate(value: str, *, field: str = "paypal_email") -> str:
+    email = (value or "").strip()
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise ServiceError(
+            _("Enter the email address of your PayPal account."), field=field
+        ) from None
+    return email.lower()

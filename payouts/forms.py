@@ -1,16 +1,26 @@
 from typing import cast
 
+import pycountry
+from babel import Locale, UnknownLocaleError
 from django import forms
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from core.errors import ServiceError
 from core.validation import form_field
-from partners.geography import GeographyTier
+from partners.geography import GeographyTier, geography_tier_choices
 from partners.models import ActivitySegment, ChannelType, Partner, PartnerType, Tag
 from payouts import services
-from payouts.models import CommissionRule, PayoutDetails, PayoutMethod, PayoutSettings
+from payouts.models import (
+    RUSSIAN_METHODS,
+    CommissionRule,
+    PayoutDetails,
+    PayoutMethod,
+    PayoutSettings,
+)
 from tenancy.forms import ServiceFormMixin
 from tenancy.models import Tenant
+from tenancy.scope import current_tenant
 
 # A browser's date and datetime-local fields take and send ISO dates whatever the page's
 # language; rendered in the Russian format ("07.12.2026") they showed empty.
@@ -89,6 +99,9 @@ class CommissionRuleForm(forms.ModelForm):
         cast(forms.ModelMultipleChoiceField, self.fields["tags"]).queryset = Tag.objects.all()
         partners = cast(forms.ModelMultipleChoiceField, self.fields["partners"])
         partners.queryset = Partner.objects.order_by("name")
+        # The tiers depend on the program's home country (partners/geography.py).
+        tiers = cast(forms.MultipleChoiceField, self.fields["geography_tiers"])
+        tiers.choices = geography_tier_choices(current_tenant().country)
 
     def clean(self):
         data = super().clean()
@@ -114,9 +127,36 @@ class PayoutSettingsForm(ServiceFormMixin, forms.Form):
         "details_review_days",
         label=_("Review payouts after a change of details, days"),
     )
+    # A euro program's own account, the payer of its SEPA transfers.
+    sepa_debtor_name = _field(
+        PayoutSettings,
+        "sepa_debtor_name",
+        label=_("Account holder for SEPA transfers"),
+        help_text=_("Your company's name as your bank knows it."),
+    )
+    sepa_debtor_iban = forms.CharField(label=_("Your IBAN"), max_length=42, required=False)
+    sepa_debtor_bic = forms.CharField(label=_("Your bank's BIC"), max_length=15, required=False)
+
+    def __init__(self, *args, sepa: bool = False, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if not sepa:
+            for name in ("sepa_debtor_name", "sepa_debtor_iban", "sepa_debtor_bic"):
+                del self.fields[name]
+
+
+def _country_choices() -> list[tuple[str, str]]:
+    """Every ISO 3166 country (pycountry), named in the page's language (CLDR), by name."""
+    try:
+        names = Locale.parse((get_language() or "en").replace("-", "_")).territories
+    except (UnknownLocaleError, ValueError):
+        names = Locale("en").territories
+    countries = [(c.alpha_2, names.get(c.alpha_2, c.name)) for c in pycountry.countries]
+    return [("", "—"), *sorted(countries, key=lambda item: item[1])]
 
 
 class PayoutDetailsForm(ServiceFormMixin, forms.Form):
+    """The fields of the program's payout methods only (payouts/methods.py)."""
+
     method = forms.ChoiceField(
         label=_("How to be paid"), choices=PayoutMethod.choices, widget=forms.RadioSelect
     )
@@ -126,18 +166,61 @@ class PayoutDetailsForm(ServiceFormMixin, forms.Form):
     )
     account_number = forms.CharField(
         label=_("Account number"),
-        max_length=30,
+        max_length=42,
         required=False,
         help_text=_("20 digits, for a bank account or self-employed."),
     )
     bik = forms.CharField(label=_("Bank BIK"), max_length=15, required=False)
+    bic = forms.CharField(
+        label=_("SWIFT/BIC"),
+        max_length=15,
+        required=False,
+        help_text=_("8 or 11 letters and digits, e.g. COBADEFFXXX."),
+    )
     bank_name = _field(PayoutDetails, "bank_name", label=_("Bank"))
+    bank_country = forms.ChoiceField(label=_("Bank's country"), required=False, choices=[])
     inn = forms.CharField(
         label=_("INN"),
         max_length=20,
         required=False,
         help_text=_("Self-employed (самозанятый): your 12-digit INN."),
     )
+    paypal_email = forms.CharField(
+        label=_("PayPal email"),
+        max_length=254,
+        required=False,
+        help_text=_("For PayPal: the address of your PayPal account."),
+    )
+
+    FIELDS_BY_METHOD = {
+        PayoutMethod.CARD: ("card_number",),
+        PayoutMethod.BANK_ACCOUNT: ("account_number", "bik", "bank_name"),
+        PayoutMethod.SELF_EMPLOYED: ("account_number", "bik", "bank_name", "inn"),
+        PayoutMethod.IBAN: ("account_number", "bic", "bank_name"),
+        PayoutMethod.BANK_TRANSFER: ("account_number", "bic", "bank_name", "bank_country"),
+        PayoutMethod.PAYPAL: ("paypal_email",),
+    }
+
+    def __init__(self, *args, methods: tuple[PayoutMethod, ...] = RUSSIAN_METHODS, **kwargs):
+        super().__init__(*args, **kwargs)
+        method = cast(forms.ChoiceField, self.fields["method"])
+        method.choices = [(m.value, m.label) for m in methods]
+        wanted = {"method", "holder_name"}
+        for m in methods:
+            wanted.update(self.FIELDS_BY_METHOD[m])
+        for name in list(self.fields):
+            if name not in wanted:
+                del self.fields[name]
+        account = self.fields.get("account_number")
+        if account is not None and PayoutMethod.IBAN in methods:
+            account.label = _("IBAN")
+            account.help_text = _("For a SEPA transfer, e.g. DE89 3704 0044 0532 0130 00.")
+        elif account is not None and PayoutMethod.BANK_TRANSFER in methods:
+            account.label = _("IBAN or account number")
+            account.help_text = _("For a bank transfer.")
+        if "bank_country" in self.fields:
+            country = cast(forms.ChoiceField, self.fields["bank_country"])
+            country.choices = _country_choices()
 
 
 class PayoutBatchCreateForm(ServiceFormMixin, forms.Form):

@@ -219,7 +219,8 @@ class PayoutSchedule(models.TextChoices):
 
 class PayoutSettings(TenantOwned):
     """A program's payout rules. The currency is the program's; the hold period is the
-    program's ``hold_days``. A program without a row has the defaults."""
+    program's ``hold_days``. A program without a row has the defaults, the minimum payout by
+    its currency (payouts/methods.py)."""
 
     tenant = tenant_key(indexed=False)
 
@@ -254,6 +255,12 @@ class PayoutSettings(TenantOwned):
             MaxValueValidator(365, _("Enter 0 to 365 days.")),
         ],
     )
+    # The payer of a euro program's SEPA transfers (the pain.001 file's debtor).
+    sepa_debtor_name = models.CharField(
+        _("account holder (the program's company)"), max_length=70, blank=True
+    )
+    sepa_debtor_iban = models.CharField(_("the program's IBAN"), max_length=34, blank=True)
+    sepa_debtor_bic = models.CharField(_("the program's BIC"), max_length=11, blank=True)
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -270,9 +277,18 @@ class PayoutSettings(TenantOwned):
 
 
 class PayoutMethod(models.TextChoices):
+    # Russian rouble rails (docs/payouts.md, 'Payout methods by program').
     CARD = "card", _("Bank card")
     BANK_ACCOUNT = "bank_account", _("Bank account")
     SELF_EMPLOYED = "self_employed", _("Self-employed (bank account and INN)")
+    # Euro: a SEPA credit transfer.
+    IBAN = "iban", _("Bank account (IBAN, SEPA transfer)")
+    # Any other currency.
+    BANK_TRANSFER = "bank_transfer", _("International bank transfer")
+    PAYPAL = "paypal", _("PayPal")
+
+
+RUSSIAN_METHODS = (PayoutMethod.CARD, PayoutMethod.BANK_ACCOUNT, PayoutMethod.SELF_EMPLOYED)
 
 
 class PayoutDetails(TenantOwned):
@@ -291,8 +307,12 @@ class PayoutDetails(TenantOwned):
     )
     # Encrypted at rest (payouts/crypto.py); shown masked, in full only in the bank register.
     card_number = EncryptedTextField(_("card number"), blank=True)
+    # A Russian account, an IBAN, or another bank's account number.
     account_number = EncryptedTextField(_("account number"), blank=True)
     bik = models.CharField(_("bank BIK"), max_length=9, blank=True)
+    bic = models.CharField(_("SWIFT/BIC"), max_length=11, blank=True)
+    bank_country = models.CharField(_("bank's country"), max_length=2, blank=True)
+    paypal_email = EncryptedTextField(_("PayPal email"), blank=True)
     bank_name = models.CharField(
         _("bank"), max_length=150, blank=True, validators=[NoFormulaStart(_("bank"))]
     )
@@ -310,8 +330,22 @@ class PayoutDetails(TenantOwned):
                 condition=~Q(method="card") | ~Q(card_number=""), name="payout_details_card"
             ),
             models.CheckConstraint(
-                condition=Q(method="card") | (~Q(account_number="") & ~Q(bik="")),
+                condition=~Q(method__in=["bank_account", "self_employed"])
+                | (~Q(account_number="") & ~Q(bik="")),
                 name="payout_details_account",
+            ),
+            models.CheckConstraint(
+                condition=~Q(method="iban") | (~Q(account_number="") & ~Q(bic="")),
+                name="payout_details_iban",
+            ),
+            models.CheckConstraint(
+                condition=~Q(method="bank_transfer")
+                | (~Q(account_number="") & ~Q(bic="") & ~Q(bank_country="")),
+                name="payout_details_bank_transfer",
+            ),
+            models.CheckConstraint(
+                condition=~Q(method="paypal") | ~Q(paypal_email=""),
+                name="payout_details_paypal",
             ),
             models.CheckConstraint(
                 condition=~Q(method="self_employed") | ~Q(inn=""),
@@ -325,7 +359,11 @@ class PayoutDetails(TenantOwned):
 
     @property
     def masked(self) -> str:
-        """The card or account as shown on pages: the last four digits only."""
+        """The card or account as shown on pages: the last four characters only; a PayPal
+        address as its first letter and domain."""
+        if self.method == PayoutMethod.PAYPAL:
+            local, _at, domain = self.paypal_email.partition("@")
+            return f"{local[:1]}•••@{domain}" if domain else ""
         number = self.card_number if self.method == PayoutMethod.CARD else self.account_number
         return f"•••• {number[-4:]}" if number else ""
 

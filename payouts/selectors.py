@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 
 from partners.money import money_format
 from partners.selectors import last_local_days
+from payouts.methods import minimum_payout_default
 from payouts.models import (
     Commission,
     CommissionStatus,
@@ -26,6 +27,7 @@ from payouts.models import (
     PayoutRequestStatus,
     PayoutSettings,
 )
+from tenancy.scope import current_tenant
 
 ZERO = Decimal("0.00")
 
@@ -168,8 +170,11 @@ def payouts_due_total(
 
 
 def payout_settings_get() -> PayoutSettings:
-    """The program's payout settings; the defaults (unsaved) when none were saved."""
-    return PayoutSettings.objects.first() or PayoutSettings()
+    """The program's payout settings; the defaults (unsaved) when none were saved, with the
+    minimum payout of the program's currency."""
+    return PayoutSettings.objects.first() or PayoutSettings(
+        minimum_amount=minimum_payout_default(current_tenant().currency)
+    )
 
 
 def payout_requests_open_count() -> int:

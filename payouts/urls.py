@@ -53,6 +53,11 @@ manager_urlpatterns = [
         name="payout_batch_export_xlsx",
     ),
     path(
+        "payouts/batches/<int:payoutbatch_id>/sepa.xml",
+        views.payout_batch_sepa_file,
+        name="payout_batch_sepa_file",
+    ),
+    path(
         "payouts/batches/<int:payoutbatch_id>/results/",
         views.payout_batch_results,
         name="payout_batch_results",

@@ -9,7 +9,7 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.dateparse import parse_date
 from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
@@ -35,6 +35,7 @@ from payouts.forms import (
     PayoutSettingsForm,
     ResultFileForm,
 )
+from payouts.methods import REGISTER_SEPA, register_kind_for
 from payouts.models import (
     Commission,
     CommissionRule,
@@ -333,6 +334,7 @@ def payout_batch_detail(request: TeamRequest, payoutbatch_id: int) -> HttpRespon
         if batch.status == PayoutBatchStatus.APPROVED
         else None,
         "result_form": ResultFileForm(),
+        "sepa_export": register_kind_for(request.tenant) == REGISTER_SEPA,
     }
     return render(request, "manager/payouts/batch_detail.html", context)
 
@@ -400,6 +402,22 @@ def payout_batch_export(request: TeamRequest, payoutbatch_id: int, fmt: str) -> 
     return table_response(
         table, fmt=fmt, filename=f"payouts-{request.tenant.slug}-batch-{batch.pk}"
     )
+
+
+@require_GET
+@manager_page("operate")
+def payout_batch_sepa_file(request: TeamRequest, payoutbatch_id: int) -> HttpResponse:
+    """The SEPA credit transfer (pain.001) of a euro program's batch, for its bank."""
+    batch = get_object_or_404(PayoutBatch, pk=payoutbatch_id)
+    try:
+        content = bank_files.sepa_credit_transfer(batch)
+    except ServiceError as error:
+        messages.error(request, error.message)
+        return _batch_redirect(request, batch.pk)
+    response = HttpResponse(content, content_type="application/xml")
+    filename = f"payouts-{request.tenant.slug}-batch-{batch.pk}-sepa.xml"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
 
 
 @require_POST
@@ -487,7 +505,9 @@ def payout_line_failed(request: TeamRequest, payoutline_id: int) -> HttpResponse
 @manager_page("view")
 def payout_line_statement(request: TeamRequest, payoutline_id: int) -> HttpResponse:
     line = get_object_or_404(PayoutLine, pk=payoutline_id)
-    return render(request, "payouts/statement.html", statement_context(line))
+    # A document of the program: in its language, whoever prints it.
+    with translation.override(request.tenant.language):
+        return render(request, "payouts/statement.html", statement_context(line))
 
 
 def statement_context(line: PayoutLine) -> dict:
@@ -509,8 +529,15 @@ def payout_settings(request: TeamRequest) -> HttpResponse:
         "monthly_day": current.monthly_day,
         "details_review_days": current.details_review_days,
         "hold_days": request.tenant.hold_days,
+        "sepa_debtor_name": current.sepa_debtor_name,
+        "sepa_debtor_iban": current.sepa_debtor_iban,
+        "sepa_debtor_bic": current.sepa_debtor_bic,
     }
-    form = PayoutSettingsForm(request.POST or None, initial=initial)
+    form = PayoutSettingsForm(
+        request.POST or None,
+        initial=initial,
+        sepa=register_kind_for(request.tenant) == REGISTER_SEPA,
+    )
     if request.method == "POST" and form.is_valid():
         try:
             batches.payout_settings_update(tenant=request.tenant, **form.cleaned_data)

@@ -35,7 +35,7 @@ from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
 from core.validation import whole_number
-from partners.geography import GeographyTier
+from partners.geography import GeographyTier, geography_tier_choices
 from partners.models import (
     ActivitySegment,
     ChannelType,
@@ -48,6 +48,7 @@ from partners.models import (
 )
 from segmentation.features import local_day_end, local_day_start
 from segmentation.models import SegmentMembership
+from tenancy.scope import TenantScopeMissing, current_tenant
 
 MATCHES = {"all": _("all conditions"), "any": _("any condition")}
 OPS = {
@@ -93,6 +94,15 @@ def _choices(enum) -> Callable[[], list[tuple[str, Any]]]:
     return lambda: list(enum.choices)
 
 
+def _geography_choices() -> list[tuple[str, Any]]:
+    """The tiers of the program in scope (they depend on its home country); every tier across
+    programs."""
+    try:
+        return list(geography_tier_choices(current_tenant().country))
+    except TenantScopeMissing:
+        return list(GeographyTier.choices)
+
+
 FIELDS: dict[str, ConditionField] = {
     f.name: f
     for f in (
@@ -103,7 +113,7 @@ FIELDS: dict[str, ConditionField] = {
         ConditionField("status", _("status"), CHOICE, LIST_OPS, _choices(PartnerStatus)),
         ConditionField("channel_type", _("channel"), CHOICE, LIST_OPS, _choices(ChannelType)),
         ConditionField("partner_type", _("partner type"), CHOICE, LIST_OPS, _choices(PartnerType)),
-        ConditionField("geography_tier", _("geography"), CHOICE, LIST_OPS, _choices(GeographyTier)),
+        ConditionField("geography_tier", _("geography"), CHOICE, LIST_OPS, _geography_choices),
         ConditionField(
             "country", _("country"), TEXT, LIST_OPS, help=_("ISO 3166 codes, e.g. RU, KZ")
         ),

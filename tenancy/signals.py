@@ -8,3 +8,8 @@ tenant_created = Signal()
 # (the zone's former name), inside the change's transaction. Whatever a higher app keeps by
 # local day is now wrong (the analytics rollups): it subscribes and recomputes.
 timezone_changed = Signal()
+
+# Sent when a program's home country changes, with ``tenant`` (already saved) and ``previous``
+# (the former ISO 3166 code), inside the change's transaction: the partners' geography tiers are
+# relative to it (partners recomputes them).
+country_changed = Signal()

@@ -1,4 +1,5 @@
-"""The default playbooks: created with every new program, valid templates, both languages."""
+"""The default playbooks: created with every new program, valid templates, in the program's
+language only."""
 
 from campaigns.models import Action, Campaign, Step
 from campaigns.playbooks import playbooks_create
@@ -35,8 +36,10 @@ def test_every_new_program_gets_the_five_playbooks_active(db):
         assert Campaign.objects.count() == 5
 
 
-def test_playbook_texts_are_valid_and_render_in_both_languages(db):
-    tenant = tenancy_services.tenant_create(slug="texts", name="Texts", owner=UserFactory())
+def test_playbook_texts_are_valid_and_in_the_programs_language_only(db):
+    tenant = tenancy_services.tenant_create(
+        slug="texts", name="Texts", owner=UserFactory(), language="ru"
+    )
     context = {
         "partner_name": "Анна",
         "program_name": "Texts",
@@ -50,16 +53,18 @@ def test_playbook_texts_are_valid_and_render_in_both_languages(db):
         "cabinet_url": "https://x.test/p/texts/",
     }
     with tenant_scope(tenant):
+        names = set(Campaign.objects.values_list("name", flat=True))
         steps = list(Step.objects.all())
         assert len(steps) == 23
         for step in steps:
-            for field in ("subject_en", "body_en", "subject_ru", "body_ru"):
+            for field in ("subject_ru", "body_ru"):
                 template_check(getattr(step, field), field=field)
             if step.action in ("email", "cabinet", "survey"):
-                assert step.subject_en
                 assert step.subject_ru
-                assert step.body_en
                 assert step.body_ru
+            assert (step.subject_en, step.body_en, step.choices_en) == ("", "", [])
+    assert "Новички: онбординг и первые 72 часа" in names
+    assert not [name for name in names if "·" in name or "Newcomers" in name]
     with all_tenants():
         sleeping_first = Step.unscoped.get(
             campaign__tenant=tenant, campaign__playbook="sleeping", position=0
@@ -71,3 +76,25 @@ def test_playbook_texts_are_valid_and_render_in_both_languages(db):
     assert "С нами вы уже заработали 12\xa0340\xa0₽, последний результат — 1 марта 2026." in body
     assert body.endswith("Отписаться от писем: https://x.test/u/t/")
     assert "https://x.test/p/texts/links/" in body  # the links page stands in for a missing link
+
+
+def test_an_english_program_gets_english_playbooks_only(db):
+    tenant = tenancy_services.tenant_create(
+        slug="english", name="English", owner=UserFactory(), language="en"
+    )
+    with tenant_scope(tenant):
+        names = sorted(Campaign.objects.values_list("name", flat=True))
+        steps = list(Step.objects.filter(action__in=["email", "cabinet", "survey"]))
+        for step in steps:
+            template_check(step.body_en, field="body_en")
+        texts = {(bool(s.subject_en), bool(s.body_en), s.subject_ru, s.body_ru) for s in steps}
+        survey = Step.objects.get(action="survey")
+    assert names == [
+        "At risk: a light check-in",
+        "Newcomers: onboarding and the first 72 hours",
+        "Sleeping: reactivation",
+        "Stable: growth",
+        "Top partners: personal terms",
+    ]
+    assert texts == {(True, True, "", "")}
+    assert (bool(survey.choices_en), survey.choices_ru) == (True, [])

@@ -31,22 +31,22 @@ class Command(BaseCommand):
         with connection.cursor() as cursor:
             cursor.execute(
                 f"SELECT id FROM {tables.PayoutDetails} "  # noqa: S608 - a table name from its model
-                "WHERE card_number <> '' OR account_number <> '' ORDER BY id"
+                "WHERE card_number <> '' OR account_number <> '' OR paypal_email <> '' ORDER BY id"
             )
             ids = [row[0] for row in cursor.fetchall()]
         progress = tqdm(total=len(ids), unit="row", disable=options["no_progress"])
         for start in range(0, len(ids), CHUNK):
             with transaction.atomic(), connection.cursor() as cursor:
                 cursor.execute(
-                    f"SELECT id, card_number, account_number FROM {tables.PayoutDetails} "  # noqa: S608 - a table name from its model
+                    f"SELECT id, card_number, account_number, paypal_email FROM {tables.PayoutDetails} "  # noqa: S608 - a table name from its model
                     "WHERE id = ANY(%s) FOR UPDATE",
                     [ids[start : start + CHUNK]],
                 )
-                for pk, card, account in cursor.fetchall():
+                for pk, card, account, paypal in cursor.fetchall():
                     cursor.execute(
-                        f"UPDATE {tables.PayoutDetails} SET card_number = %s, account_number = %s "  # noqa: S608 - a table name from its model
-                        "WHERE id = %s",
-                        [_rotate(card), _rotate(account), pk],
+                        f"UPDATE {tables.PayoutDetails} SET card_number = %s, account_number = %s, "  # noqa: S608 - a table name from its model
+                        "paypal_email = %s WHERE id = %s",
+                        [_rotate(card), _rotate(account), _rotate(paypal), pk],
                     )
                     rotated += 1
             progress.update(min(CHUNK, len(ids) - start))
