@@ -21,7 +21,7 @@ from core.validation import whole_number
 from partners import list_columns, list_filters, selectors, services, timeline
 from partners.conversions import conversion_test_record
 from partners.forms import BulkForm, CouponForm, PartnerEditForm, StatusForm, TrackingTestForm
-from partners.geography import GeographyTier
+from partners.geography import GeographyTier, geography_tier_choices
 from partners.models import (
     ActivitySegment,
     ChannelType,
@@ -134,6 +134,12 @@ def partner_list(request: TeamRequest) -> HttpResponse:
     rows: list[Partner] = list(page.object_list)  # type: ignore[arg-type]
     figures = columns.figures([p.pk for p in rows], period) if columns and rows else {}
     revenue_label = dict(periods).get(period, "")
+    # The geography tiers are the program's own (partners/geography.py): its home country's.
+    tiers = geography_tier_choices(request.tenant.country)
+
+    def choices_of(name: str) -> list[tuple[str, str]]:
+        return tiers if name == "geography_tier" else FILTERS[name].choices
+
     context = {
         "page": page,
         "rows": [
@@ -146,7 +152,7 @@ def partner_list(request: TeamRequest) -> HttpResponse:
         "period": period,
         "periods": periods,
         "filter_choices": [
-            (name, label, FILTERS[name].choices, filters[name])
+            (name, label, choices_of(name), filters[name])
             for name, label in (
                 ("status", _("Any status")),
                 ("channel_type", _("Any channel")),

@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _
 
 from core.errors import ConflictError, ServiceError
 from core.sql import table_names
-from core.validation import field_clean, model_validate, values_clean
+from core.validation import model_validate, values_clean
 from partners.models import Partner, PartnerStatus
 from payouts import details_checks, selectors
 from payouts.methods import payout_methods_for
@@ -49,6 +49,7 @@ from payouts.models import (
 from payouts.services import commissions_approve_matured
 from payouts.signals import payout_details_changed, payouts_failed, payouts_paid
 from tenancy.models import Tenant, User
+from tenancy.services import program_settings_update
 from webhooks.services import events_publish
 
 tables = table_names(Commission, LedgerEntry, PayoutItem)
@@ -67,9 +68,12 @@ def payout_settings_update(
     sepa_debtor_name: str | None = None,
     sepa_debtor_iban: str | None = None,
     sepa_debtor_bic: str | None = None,
+    user: User | None = None,
 ) -> PayoutSettings:
     """Saves the program's payout settings; the SEPA payer's account (a euro program's) only
-    when given."""
+    when given. The hold period is the program's own setting (the money path reads it when
+    pricing a conversion): it is changed through the settings service, which logs who changed
+    it."""
     values = values_clean(
         PayoutSettings,
         {
@@ -80,13 +84,11 @@ def payout_settings_update(
             **_sepa_debtor_clean(name=sepa_debtor_name, iban=sepa_debtor_iban, bic=sepa_debtor_bic),
         },
     )
-    hold_days = field_clean(Tenant, "hold_days", hold_days)
-    settings, _created = PayoutSettings.objects.update_or_create(
-        tenant=tenant, defaults={**values, "updated_at": timezone.now()}
-    )
-    # The hold period is the program's (the money path reads it when pricing a conversion).
-    Tenant.objects.filter(pk=tenant.pk).update(hold_days=hold_days)
-    tenant.hold_days = hold_days
+    with transaction.atomic():
+        program_settings_update(tenant=tenant, data={"hold_days": hold_days}, user=user)
+        settings, _created = PayoutSettings.objects.update_or_create(
+            tenant=tenant, defaults={**values, "updated_at": timezone.now()}
+        )
     return settings
 
 

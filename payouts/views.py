@@ -540,7 +540,9 @@ def payout_settings(request: TeamRequest) -> HttpResponse:
     )
     if request.method == "POST" and form.is_valid():
         try:
-            batches.payout_settings_update(tenant=request.tenant, **form.cleaned_data)
+            batches.payout_settings_update(
+                tenant=request.tenant, user=request.user, **form.cleaned_data
+            )
         except ServiceError as error:
             form.add_service_error(error)
         else:

@@ -37,7 +37,7 @@ from tenancy.models import (
     new_api_key_secret,
 )
 from tenancy.scope import all_tenants, tenant_scope
-from tenancy.signals import tenant_created, timezone_changed
+from tenancy.signals import country_changed, tenant_created, timezone_changed
 
 API_KEY_TOUCH_INTERVAL = timedelta(minutes=1)
 
@@ -266,6 +266,8 @@ def program_settings_update(
     program_cache_changed(tenant_id=tenant.pk)
     if "timezone" in changed:
         timezone_changed.send(sender=Tenant, tenant=tenant, previous=previous["timezone"])
+    if "country" in changed:
+        country_changed.send(sender=Tenant, tenant=tenant, previous=previous["country"])
     return changed
 
 

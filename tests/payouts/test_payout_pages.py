@@ -17,6 +17,7 @@ from core.errors import ServiceError
 from payouts import batches, selectors
 from payouts.models import PayoutBatch, PayoutDetails, PayoutLine, PayoutSettings
 from payouts.services import commissions_approve_matured
+from tenancy.models import SettingsChange
 from tenancy.scope import all_tenants, tenant_scope
 from tests.payouts.payout_world import (
     ACCOUNT,
@@ -266,6 +267,10 @@ def test_settings_page(world):
     with all_tenants():
         world.tenant.refresh_from_db()
     assert world.tenant.hold_days == 14
+    # The hold period is a program setting: its change is in the change log, with who made it.
+    with tenant_scope(world.tenant):
+        change = SettingsChange.objects.get(field="hold_days")
+    assert (change.user_id, change.new_value) == (world.owner.pk, "14")
     # A manager runs payouts but does not change program settings.
     assert world.client_for(world.manager).get(url(world, "payouts/settings/")).status_code == 403
     assert (

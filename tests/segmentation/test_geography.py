@@ -10,6 +10,7 @@ from partners.geography import geography_tier_choices, geography_tier_for
 from partners.models import Partner
 from segmentation import conditions
 from tenancy.scope import tenant_scope
+from tenancy.services import program_settings_update
 from tenancy.signals import country_changed
 from tests.factories import PartnerFactory, TenantFactory
 
@@ -105,15 +106,19 @@ def test_custom_segment_conditions_offer_the_programs_tiers():
 
 
 @pytest.mark.django_db
-def test_a_change_of_home_country_recomputes_the_tiers():
+@pytest.mark.parametrize("through", ["signal", "settings"])
+def test_a_change_of_home_country_recomputes_the_tiers(through):
     tenant = TenantFactory(country="RU")
     berliner = PartnerFactory(tenant=tenant, country="DE", city="Berlin")
     muscovite = PartnerFactory(tenant=tenant, country="RU", city="Moscow")
     with tenant_scope(tenant):
         Partner.objects.filter(pk=berliner.pk).update(geography_tier="international")
         Partner.objects.filter(pk=muscovite.pk).update(geography_tier="capital")
-        tenant.country = "DE"
-        tenant.save(update_fields=["country"])
-        country_changed.send(sender=type(tenant), tenant=tenant, previous="RU")
+        if through == "signal":
+            tenant.country = "DE"
+            tenant.save(update_fields=["country"])
+            country_changed.send(sender=type(tenant), tenant=tenant, previous="RU")
+        else:  # the settings page and PATCH /api/v1/program
+            program_settings_update(tenant=tenant, data={"country": "DE"})
         tiers = dict(Partner.objects.values_list("city", "geography_tier"))
     assert tiers == {"Berlin": "home_country", "Moscow": "same_region"}
