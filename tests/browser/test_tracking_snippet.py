@@ -5,8 +5,6 @@ marked form — whose hidden field the snippet filled with the click id — and 
 backend posts the conversion with it: attributed to that partner. Then last click against first
 click across two partners' links, and a page with storage blocked."""
 
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -16,48 +14,24 @@ from tenancy.models import Role
 from tenancy.scope import tenant_scope
 from tenancy.services import api_key_create
 from tests.browser.helpers import api_request
+from tests.browser.merchant import merchant_site
 from tests.factories import MembershipFactory, PartnerFactory, TenantFactory, UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>Shop</title>
-<script src="{script}" data-program="shop" data-window-days="30" data-attribution="{mode}"
-        defer></script></head>
-<body><h1>Shop</h1><form data-partnerflow action="/thanks" method="get">
-<input name="email" value="buyer@example.test"><button type="submit">Sign up</button></form>
-</body></html>"""
+SNIPPET = """<script src="{script}" data-program="shop" data-window-days="30"
+        data-attribution="{mode}" defer></script>"""
 
 
 @pytest.fixture
 def merchant(live_server):
     """The merchant's site: /last and /first (the snippet in that attribution mode) and
     /thanks, which keeps what the submitted form carried."""
-    received: list[dict] = []
     script = f"{live_server.url}/static/js/partnerflow.js"
-
-    class Shop(BaseHTTPRequestHandler):
-        def do_GET(self):
-            url = urlsplit(self.path)
-            if url.path == "/thanks":
-                received.append({k: v[0] for k, v in parse_qs(url.query).items()})
-                body = "<!doctype html><p>Thank you</p>"
-            else:
-                body = PAGE.format(script=script, mode=url.path.strip("/") or "last")
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.end_headers()
-            self.wfile.write(body.encode())
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Shop)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", received
-    finally:
-        server.shutdown()
-        server.server_close()
+    with merchant_site(
+        lambda path: SNIPPET.format(script=script, mode=path.strip("/") or "last")
+    ) as site:
+        yield site.url, site.received
 
 
 def test_a_click_lands_on_the_merchants_page_and_its_sign_up_is_attributed(
