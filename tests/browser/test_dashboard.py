@@ -1,12 +1,10 @@
 """The dashboard of the demo program in a real browser: the period and a filter change the KPI
-tiles and the chart data to the figures the metrics compute; screenshots in English and Russian.
-
-Run with ``UPDATE_SCREENSHOTS=1`` to refresh ``docs/screenshots/dashboard_{en,ru}.png``;
-otherwise the pictures go to the test's temporary directory.
+tiles and the chart data to the figures the metrics compute; the charts' axes in English and
+Russian (pictures in the test's temporary directory; docs/screenshots/ is the layout walker's,
+tests/browser/test_layout.py).
 """
 
 import calendar
-import os
 import re
 from datetime import datetime, time, timedelta
 from decimal import Decimal
@@ -27,7 +25,6 @@ from tenancy.models import Tenant
 from tenancy.scope import tenant_scope
 from tests.browser.helpers import (
     PLOTLY_TEMPLATE_LOOK,
-    REPO,
     chart_template_look,
     login,
     switch_language,
@@ -193,8 +190,7 @@ def test_sorting_definitions_and_links(live_server, page):
 
 
 def test_screenshots_in_english_and_russian(live_server, page, tmp_path):
-    out = REPO / "docs" / "screenshots" if os.environ.get("UPDATE_SCREENSHOTS") == "1" else tmp_path
-    out.mkdir(parents=True, exist_ok=True)
+    out = tmp_path
     call_command("seed_demo", partners=300, seed=2026, quiet=True)
     page.set_viewport_size({"width": 1366, "height": 900})
     login(page, live_server, "owner@demo.partnerflow.local", "partnerflow-demo")
