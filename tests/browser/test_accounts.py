@@ -39,8 +39,9 @@ def test_visitor_signs_up_and_a_taken_address_is_refused(live_server, new_page):
     expect(page.get_by_role("status")).to_have_text("Your program “Acme Widgets” is ready.")
     expect(page.get_by_test_id("current-user")).to_have_text("alice@acme.test")
     expect(page.locator("main")).to_contain_text("Program currency EUR · time zone Europe/Berlin")
-    # The htmx fragment loads too (0 partners so far).
-    expect(page.get_by_test_id("partner-summary").locator("h2")).to_contain_text("0")
+    # A new program's dashboard is its setup checklist, not empty charts.
+    expect(page.get_by_test_id("setup-checklist")).to_be_visible()
+    expect(page.get_by_test_id("dashboard-empty")).to_be_visible()
 
     tenant = Tenant.objects.get(slug="acme-widgets")
     assert (tenant.name, tenant.currency, tenant.timezone, tenant.language) == (

@@ -56,8 +56,10 @@ def test_manager_pays_a_batch_and_the_partner_sees_it(live_server, new_page):
     expect(lines).to_contain_text("Olga Reviewer")
     expect(lines).to_contain_text("RUB\xa01,234.50")
     expect(lines).to_contain_text("•••• 1111")
+    # A line's commissions are on its statement, a click away.
     lines.get_by_text("1 commission").click()
-    expect(lines).to_contain_text("order-501")
+    expect(manager.locator("main")).to_contain_text("order-501")
+    manager.go_back()
 
     manager.get_by_role("button", name="Approve batch").click()
     expect(manager.locator(".message")).to_have_text("Batch approved: export it for the bank.")
