@@ -18,6 +18,8 @@ from functools import partial
 from django.core.management import call_command
 from django.utils import timezone
 
+from notices.models import NoticeKind
+from notices.services import Occurrence, notices_create
 from partners.models import Partner
 from tenancy import services
 from tenancy.models import Invitation, Role, Tenant, User
@@ -66,6 +68,10 @@ def showcase_world() -> ShowcaseWorld:
     build_webhook_world(tenant=tenant, marker="Electromarket")
     build_import_world(tenant=tenant, user=owner, marker="Electromarket")
     build_campaign_world(tenant=tenant, partners=[partner], marker="Electromarket")
+    with tenant_scope(tenant):  # the demo writes history without notices: one for her cabinet
+        notices_create(
+            tenant=tenant, kind=NoticeKind.APPROVED, occurrences=[Occurrence(partner.pk)]
+        )
     return ShowcaseWorld(
         tenant=tenant,
         owner=owner,
