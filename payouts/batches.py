@@ -26,7 +26,7 @@ from core.sql import table_names
 from core.validation import model_validate, values_clean
 from partners.models import Partner, PartnerStatus
 from payouts import details_checks, selectors
-from payouts.methods import payout_methods_for
+from payouts.methods import payout_methods_available, payout_methods_for
 from payouts.models import (
     LINE_OPEN,
     Commission,
@@ -68,6 +68,7 @@ def payout_settings_update(
     sepa_debtor_name: str | None = None,
     sepa_debtor_iban: str | None = None,
     sepa_debtor_bic: str | None = None,
+    methods: list[str] | None = None,
     user: User | None = None,
 ) -> PayoutSettings:
     """Saves the program's payout settings; the SEPA payer's account (a euro program's) only
@@ -84,12 +85,29 @@ def payout_settings_update(
             **_sepa_debtor_clean(name=sepa_debtor_name, iban=sepa_debtor_iban, bic=sepa_debtor_bic),
         },
     )
+    if methods is not None:
+        values["methods_off"] = _methods_off(tenant=tenant, offered=methods)
     with transaction.atomic():
         program_settings_update(tenant=tenant, data={"hold_days": hold_days}, user=user)
         settings, _created = PayoutSettings.objects.update_or_create(
             tenant=tenant, defaults={**values, "updated_at": timezone.now()}
         )
     return settings
+
+
+def _methods_off(*, tenant: Tenant, offered: list[str]) -> list[str]:
+    """The available methods not among ``offered``: at least one is offered, and only
+    methods the program can pay by (payouts.methods)."""
+    available = payout_methods_available(tenant)
+    unknown = [method for method in offered if method not in available]
+    if unknown:
+        raise ServiceError(
+            _("“%(method)s” is not a payout method of this program.") % {"method": unknown[0]},
+            field="methods",
+        )
+    if not offered:
+        raise ServiceError(_("Offer at least one payout method."), field="methods")
+    return [method for method in available if method not in offered]
 
 
 def _sepa_debtor_clean(*, name: str | None, iban: str | None, bic: str | None) -> dict:

@@ -136,9 +136,22 @@ class PayoutSettingsForm(ServiceFormMixin, forms.Form):
     )
     sepa_debtor_iban = forms.CharField(label=_("Your IBAN"), max_length=42, required=False)
     sepa_debtor_bic = forms.CharField(label=_("Your bank's BIC"), max_length=15, required=False)
+    methods = forms.MultipleChoiceField(
+        label=_("Payout methods partners may choose"),
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_(
+            "Paying individuals, a company withholds their income tax; a program may pay only"
+            " the self-employed and companies instead."
+        ),
+        error_messages={"required": _("Offer at least one payout method.")},
+    )
 
-    def __init__(self, *args, sepa: bool = False, **kwargs) -> None:
+    def __init__(
+        self, *args, sepa: bool = False, available: tuple[str, ...] = (), **kwargs
+    ) -> None:
         super().__init__(*args, **kwargs)
+        labels = dict(PayoutMethod.choices)
+        self.fields["methods"].choices = [(m, labels[m]) for m in available]  # type: ignore[attr-defined]
         if not sepa:
             for name in ("sepa_debtor_name", "sepa_debtor_iban", "sepa_debtor_bic"):
                 del self.fields[name]

@@ -7,13 +7,15 @@ payout (docs/payouts.md, 'Payout methods by program').
   file), or PayPal.
 - Any other: an international bank transfer (IBAN or account number, SWIFT/BIC, the bank's
   country) or PayPal, in a generic CSV/XLSX register.
+
+Of those, the program offers the ones its payout settings leave on (``PayoutSettings.methods_off``).
 """
 
 from decimal import Decimal
 
 from babel.numbers import get_currency_precision
 
-from payouts.models import RUSSIAN_METHODS, PayoutMethod
+from payouts.models import RUSSIAN_METHODS, PayoutMethod, PayoutSettings
 from tenancy.models import Tenant
 
 EURO_METHODS = (PayoutMethod.IBAN, PayoutMethod.PAYPAL)
@@ -53,12 +55,24 @@ def is_russian_program(tenant: Tenant) -> bool:
     return tenant.country == "RU" and tenant.currency == "RUB"
 
 
-def payout_methods_for(tenant: Tenant) -> tuple[PayoutMethod, ...]:
+def payout_methods_available(tenant: Tenant) -> tuple[PayoutMethod, ...]:
+    """The methods a program of this country and currency can pay by."""
     if is_russian_program(tenant):
         return RUSSIAN_METHODS
     if tenant.currency == "EUR":
         return EURO_METHODS
     return OTHER_METHODS
+
+
+def payout_methods_for(tenant: Tenant) -> tuple[PayoutMethod, ...]:
+    """The methods the program offers its partners: those available to it but the ones its
+    payout settings switched off (a Russian company may pay only the self-employed and
+    companies, so as not to withhold an individual's income tax)."""
+    off = (
+        PayoutSettings.objects.filter(tenant=tenant).values_list("methods_off", flat=True).first()
+        or []
+    )
+    return tuple(method for method in payout_methods_available(tenant) if method not in off)
 
 
 def register_kind_for(tenant: Tenant) -> str:

@@ -1,6 +1,7 @@
 from decimal import Decimal
 from typing import Any
 
+from django.contrib.postgres.fields import ArrayField
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -261,6 +262,9 @@ class PayoutSettings(TenantOwned):
     )
     sepa_debtor_iban = models.CharField(_("the program's IBAN"), max_length=34, blank=True)
     sepa_debtor_bic = models.CharField(_("the program's BIC"), max_length=11, blank=True)
+    # The methods available to the program that it does not offer its partners
+    # (payouts.methods.payout_methods_for).
+    methods_off = ArrayField(models.CharField(max_length=16), default=list, blank=True)
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

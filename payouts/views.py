@@ -35,7 +35,12 @@ from payouts.forms import (
     PayoutSettingsForm,
     ResultFileForm,
 )
-from payouts.methods import REGISTER_SEPA, register_kind_for
+from payouts.methods import (
+    REGISTER_SEPA,
+    payout_methods_available,
+    payout_methods_for,
+    register_kind_for,
+)
 from payouts.models import (
     Commission,
     CommissionRule,
@@ -532,11 +537,13 @@ def payout_settings(request: TeamRequest) -> HttpResponse:
         "sepa_debtor_name": current.sepa_debtor_name,
         "sepa_debtor_iban": current.sepa_debtor_iban,
         "sepa_debtor_bic": current.sepa_debtor_bic,
+        "methods": list(payout_methods_for(request.tenant)),
     }
     form = PayoutSettingsForm(
         request.POST or None,
         initial=initial,
         sepa=register_kind_for(request.tenant) == REGISTER_SEPA,
+        available=payout_methods_available(request.tenant),
     )
     if request.method == "POST" and form.is_valid():
         try:

@@ -234,6 +234,7 @@ def test_settings_page(world):
             "monthly_day": "31",
             "hold_days": "14",
             "details_review_days": "7",
+            "methods": ["card", "bank_account", "self_employed"],
         },
     )
     assert bad.status_code == 400
@@ -248,6 +249,7 @@ def test_settings_page(world):
             "monthly_day": "10",
             "hold_days": "14",
             "details_review_days": "7",
+            "methods": ["card", "bank_account", "self_employed"],
         },
     )
     assert good.status_code == 302

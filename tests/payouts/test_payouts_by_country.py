@@ -18,7 +18,7 @@ from django.test import Client
 
 from core.errors import ServiceError
 from payouts import bank_files, batches, selectors
-from payouts.methods import minimum_payout_default, payout_methods_for
+from payouts.methods import minimum_payout_default, payout_methods_available, payout_methods_for
 from payouts.models import CommissionRule
 from payouts.services import commissions_approve_matured
 from tenancy.models import Role
@@ -63,7 +63,7 @@ def approved_batch(world, details: list[dict], *, minimum: str = "0", **settings
 
 def test_the_methods_follow_the_programs_country_and_currency():
     methods = {
-        (country, currency): [m.value for m in payout_methods_for(tenant)]
+        (country, currency): [m.value for m in payout_methods_available(tenant)]
         for country, currency in (("RU", "RUB"), ("DE", "EUR"), ("US", "USD"), ("RU", "USD"))
         for tenant in [TenantFactory.build(country=country, currency=currency)]
     }
@@ -343,6 +343,7 @@ def test_a_euro_programs_settings_take_its_sepa_account():
             "monthly_day": "1",
             "hold_days": "30",
             "details_review_days": "14",
+            "methods": ["iban", "paypal"],
             "sepa_debtor_name": "Beispiel GmbH",
             "sepa_debtor_iban": "DE02 1203 0000 0000 2020 51",
             "sepa_debtor_bic": "BYLA",
@@ -352,3 +353,57 @@ def test_a_euro_programs_settings_take_its_sepa_account():
     assert bad.context["form"].errors == {
         "sepa_debtor_bic": ["A SWIFT/BIC code has 8 or 11 letters and digits, e.g. COBADEFFXXX."]
     }
+
+
+def test_a_program_chooses_which_of_its_methods_partners_may_use():
+    """A Russian company may pay only the self-employed and companies (no income tax to
+    withhold): the settings page takes the methods, the cabinet and the service follow."""
+    world = program(country="RU", currency="RUB")
+    client = Client()
+    client.force_login(world.owner)
+    url = f"/app/{world.tenant.slug}/payouts/settings/"
+    assert client.get(url).context["form"].initial["methods"] == [
+        "card",
+        "bank_account",
+        "self_employed",
+    ]
+    fields = {
+        "minimum_amount": "1000",
+        "schedule": "manual",
+        "monthly_day": "1",
+        "hold_days": "30",
+        "details_review_days": "14",
+    }
+    none = client.post(url, fields)
+    assert none.status_code == 400
+    assert none.context["form"].errors == {"methods": ["Offer at least one payout method."]}
+    with tenant_scope(world.tenant):
+        assert payout_methods_for(world.tenant) == ("card", "bank_account", "self_employed")
+    saved = client.post(url, {**fields, "methods": ["bank_account", "self_employed"]})
+    assert saved.status_code == 302
+    with tenant_scope(world.tenant):
+        assert payout_methods_for(world.tenant) == ("bank_account", "self_employed")
+        with pytest.raises(ServiceError) as refused:
+            batches.payout_details_change(
+                partner=world.partners[0], method="card", holder_name="Anna", card_number=CARD
+            )
+        assert refused.value.field == "method"
+        with pytest.raises(ServiceError) as foreign:
+            batches.payout_settings_update(
+                tenant=world.tenant,
+                minimum_amount=Decimal("1000"),
+                schedule="manual",
+                monthly_day=1,
+                details_review_days=14,
+                hold_days=30,
+                methods=["paypal"],
+            )
+        assert foreign.value.field == "methods"
+    partner = Client()
+    partner.force_login(world.partners[0].user)
+    form = partner.get(f"/p/{world.tenant.slug}/payouts/details/").context["form"]
+    assert [value for value, _label in form.fields["method"].choices] == [
+        "bank_account",
+        "self_employed",
+    ]
+    assert "card_number" not in form.fields
