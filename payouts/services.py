@@ -245,17 +245,18 @@ def commissions_create_for_conversion(
     for commission in created:
         _publish(commission, "commission.created")
     if created:
-        _created_on_commit(tenant.pk, created)
+        _created_on_commit(tenant, created)
     return created
 
 
-def _created_on_commit(tenant_id: int, commissions: list[Commission]) -> None:
+def _created_on_commit(tenant: Tenant, commissions: list[Commission]) -> None:
     commission_ids = [c.pk for c in commissions]
     partner_ids = [c.partner_id for c in commissions]
     transaction.on_commit(
         lambda: commissions_created.send(
             sender=Commission,
-            tenant_id=tenant_id,
+            tenant=tenant,
+            tenant_id=tenant.pk,
             commission_ids=commission_ids,
             partner_ids=partner_ids,
         )

@@ -6,7 +6,8 @@ from django.dispatch import Signal
 # kwargs: commission — a commission whose status changed outside the conversion flow (a
 # manager's review); sent after commit.
 commission_reviewed = Signal()
-# kwargs: tenant_id, commission_ids, partner_ids — commissions just priced for a conversion
+# kwargs: tenant (the program, so that a receiver needs no query for it), tenant_id,
+# commission_ids, partner_ids — commissions just priced for a conversion
 # (not those of a conversions import); sent after commit.
 commissions_created = Signal()
 # kwargs: tenant_id, line_ids — payout lines the bank paid (marked paid); sent after commit.
