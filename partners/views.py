@@ -137,7 +137,7 @@ def partner_list(request: TeamRequest) -> HttpResponse:
     # The geography tiers are the program's own (partners/geography.py): its home country's.
     tiers = geography_tier_choices(request.tenant.country)
 
-    def choices_of(name: str) -> list[tuple[str, str]]:
+    def choices_of(name: str) -> list[tuple[str, Any]]:
         return tiers if name == "geography_tier" else FILTERS[name].choices
 
     context = {
