@@ -434,12 +434,8 @@ def partners_tag_bulk(*, tenant: Tenant, partner_ids: list[int], name: str) -> i
 
 
 def allowed_link_domains(tenant: Tenant) -> list[str]:
-    domains = [d.strip().lower().lstrip(".") for d in tenant.allowed_domains.split(",")]
-    domains = [d for d in domains if d]
-    if not domains and tenant.website_url:
-        host = urlsplit(tenant.website_url).hostname
-        domains = [host.lower().removeprefix("www.")] if host else []
-    return domains
+    """Where partners' links may lead (the program's setting, else its website's domain)."""
+    return tenant.allowed_destination_list
 
 
 def link_default_destination(tenant: Tenant) -> str:

@@ -10,14 +10,14 @@ from django.db import transaction
 from django.test import Client
 from django.utils import timezone
 
-from notices import delivery, tasks
+from notices import delivery, receivers, tasks
 from notices.models import Notice, NoticeStatus
 from notices.services import notices_muted
 from partners import services as partner_services
 from partners.models import Partner
 from partners.signals import partner_joined
 from payouts import batches
-from payouts.models import CommissionRule
+from payouts.models import Commission, CommissionRule
 from tenancy.models import Role
 from tenancy.scope import all_tenants, tenant_scope
 from tests.factories import MembershipFactory, TenantFactory, UserFactory
@@ -150,6 +150,32 @@ def test_the_first_commission_is_announced_once_with_its_amount(
     assert "123,45\xa0₽" in first.body
     assert first.status == NoticeStatus.SENT
     assert len(smtp_server.wait_for(3)) == 3  # application, approval, first commission
+
+
+def test_a_partners_later_commissions_cost_the_conversion_no_query(
+    program, django_capture_on_commit_callbacks, django_assert_num_queries
+):
+    """The first-commission check runs after every conversion's commit: for a partner this
+    process has settled it asks nothing; in a fresh process it asks once and adds nothing."""
+    world = SimpleNamespace(tenant=program)
+    with django_capture_on_commit_callbacks(execute=True):
+        partner = apply(program)
+        partner_services.partner_approve(partner=partner, by=None)
+        earn(world, partner, "100.00", external_id="o-1", days_ago=1)
+        later = earn(world, partner, "200.00", external_id="o-2", days_ago=1)
+    arguments = {
+        "sender": Commission,
+        "tenant": program,
+        "tenant_id": program.pk,
+        "commission_ids": [later.pk],
+        "partner_ids": [partner.pk],
+    }
+    with django_assert_num_queries(0):
+        receivers.on_commissions_created(**arguments)
+    receivers._SETTLED.clear()  # another process
+    with django_assert_num_queries(1):
+        receivers.on_commissions_created(**arguments)
+    assert len(notices("first_commission")) == 1
 
 
 def test_payout_sent_failed_and_details_changed(
