@@ -112,6 +112,10 @@ INSTALLED_APPS = [
     "segmentation",
     "campaigns",
     "analytics",
+    "ladder",
+    "onboarding",
+    "goals",
+    "challenges",
     "imports",
     "demo",
 ]

@@ -18,6 +18,9 @@ class NoticeKind(models.TextChoices):
     PAYOUT_PAID = "payout_paid", _("Payout sent")
     PAYOUT_FAILED = "payout_failed", _("Payout failed")
     DETAILS_CHANGED = "details_changed", _("Payout details changed")
+    LEVEL_UP = "level_up", _("New level reached")
+    GOAL_REACHED = "goal_reached", _("Goal reached")
+    CHALLENGE_RESULT = "challenge_result", _("Challenge result")
 
 
 # A security notice: the partner must learn that someone changed where their money goes, so

@@ -528,3 +528,54 @@ class PayoutRequest(TenantOwned):
                 fields=["partner"], condition=Q(status="open"), name="payout_request_one_open"
             ),
         ]
+
+
+class RewardKind(models.TextChoices):
+    CASH = "cash", _("Cash bonus")
+    BOOST = "boost", _("Commission boost")
+    GIFT = "gift", _("Non-cash reward")
+
+
+class Reward(TenantOwned):
+    """A reward a partner won — a goal reached, a challenge's prize — granted once per ``cause``
+    (``goal:17``, ``challenge:5:partner:42``), whatever retries or concurrent closings happen
+    (payouts.rewards.reward_grant). A cash bonus is a ``bonus`` ledger entry on the balance; a
+    boost is a bonus commission rule for this partner alone, for a few days; a non-cash reward
+    (a gift, merch, an invitation) is recorded, and marked handed over by the team."""
+
+    tenant = tenant_key(indexed=False)
+
+    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="rewards")
+    kind = models.CharField(_("reward"), max_length=8, choices=RewardKind.choices)
+    cause = models.CharField(max_length=120)
+    title = models.CharField(_("for"), max_length=200)
+    amount = models.DecimalField(_("amount"), null=True, blank=True, **MONEY)
+    currency = models.CharField(max_length=3, blank=True)
+    boost_percent = models.DecimalField(
+        _("boost, percentage points on sales"),
+        max_digits=6,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0.01")), MaxValueValidator(Decimal("50"))],
+    )
+    boost_until = models.DateTimeField(null=True, blank=True)
+    gift = models.CharField(_("non-cash reward"), max_length=200, blank=True)
+    ledger_entry = models.OneToOneField(
+        LedgerEntry, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    rule = models.OneToOneField(
+        CommissionRule, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    granted_at = models.DateTimeField(default=timezone.now)
+    handed_over_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-granted_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "cause"], name="reward_once_per_cause"),
+            models.CheckConstraint(
+                condition=~Q(kind="cash") | Q(amount__gt=0), name="reward_cash_has_amount"
+            ),
+        ]
+        indexes = [models.Index(fields=["tenant", "partner", "-granted_at"])]

@@ -11,10 +11,11 @@ from django.apps import apps as django_apps
 
 REPO = Path(__file__).resolve().parent.parent
 LAYERS = ["core", "tenancy", "webhooks", "partners", "payouts", "notices", "segmentation"]
-LAYERS += ["analytics", "imports", "demo"]
-# campaigns sits on segmentation; nothing of the project imports it but config's wiring.
+LAYERS += ["analytics", "ladder", "onboarding", "goals", "challenges", "imports", "demo"]
+# campaigns sits on onboarding (its steps wait for a partner's first steps); nothing of the
+# project imports it but config's wiring.
 BELOW = {app: set(LAYERS[:i]) for i, app in enumerate(LAYERS)}
-BELOW["campaigns"] = set(LAYERS[: LAYERS.index("segmentation") + 1])
+BELOW["campaigns"] = set(LAYERS[: LAYERS.index("onboarding") + 1])
 APPS = set(BELOW)
 
 
