@@ -34,6 +34,14 @@ DESCRIPTIONS = {
         "When a partner's payout details change: where the money goes now, and what to do if "
         "it was not them."
     ),
+    NoticeKind.LEVEL_UP: _(
+        "When the nightly run moves a partner up a level: the new level, what it earns and the "
+        "next step."
+    ),
+    NoticeKind.GOAL_REACHED: _("When a partner reaches a personal goal: the goal and its reward."),
+    NoticeKind.CHALLENGE_RESULT: _(
+        "When a challenge closes: each participant's place and prize, if any."
+    ),
 }
 
 ALWAYS_ON_WHY = _(

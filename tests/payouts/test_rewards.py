@@ -90,7 +90,7 @@ def test_four_grants_at_once_pay_once(transactional_db, world_a):
     partner = world_a.partners[0]
 
     def grant(_):
-        reward, created = _grant(
+        _reward, created = _grant(
             world_a,
             partner,
             cause="challenge:9:partner:1",
