@@ -32,8 +32,11 @@ def results_panel(request: HttpRequest, *, partner: Partner) -> str | None:
         {"key": key, "label": label, "url_name": url_name, "figure": compared[key]}
         for key, label, url_name in FIGURES
     ]
+    any_activity = any(c.now or c.before for c in compared.values())
     return render_to_string(
-        "cabinet/home/results.html", {"figures": figures, "days": DAYS}, request=request
+        "cabinet/home/results.html",
+        {"figures": figures, "days": DAYS, "any_activity": any_activity},
+        request=request,
     )
 
 

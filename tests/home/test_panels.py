@@ -117,9 +117,13 @@ def test_the_main_link_is_her_oldest_active_link(world_a):
         newer = ReferralLink.objects.create(
             tenant=world_a.tenant, partner=partner, code="newer1", destination_url="https://a.test/"
         )
-        assert (link_main(partner=partner).link, link_main(partner=partner).others) == (first, 1)
+        main = link_main(partner=partner)
+        assert main is not None
+        assert (main.link, main.others) == (first, 1)
         ReferralLink.objects.filter(pk=first.pk).update(is_active=False)
-        assert (link_main(partner=partner).link, link_main(partner=partner).others) == (newer, 0)
+        main = link_main(partner=partner)
+        assert main is not None
+        assert (main.link, main.others) == (newer, 0)
         ReferralLink.objects.filter(pk=newer.pk).update(is_active=False)
         assert link_main(partner=partner) is None
 
@@ -128,6 +132,9 @@ def test_without_a_link_the_home_offers_one(world_a):
     partner = world_a.partners[1]
     body = world_a.client_for(partner.user).get(f"/p/{world_a.tenant.slug}/").content.decode()
     assert 'data-testid="main-link-create"' in body
+    # Nothing in either period: one line saying what will show, not eight zeros.
+    assert 'data-testid="results-empty"' in body
+    assert 'data-testid="results-clicks"' not in body
 
 
 def test_the_qr_png_of_her_link(world_a):
