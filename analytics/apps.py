@@ -9,8 +9,10 @@ class AnalyticsConfig(AppConfig):
 
     def ready(self) -> None:
         from analytics import (
+            panels,
             partner_list,
             receivers,  # noqa: F401 - connects the rollup refresh to events
         )
 
         partner_list.register()  # revenue and last result on the manager's partner list
+        panels.register()  # her last 30 days on the cabinet home

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet, Sum
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -16,6 +16,7 @@ from analytics.models import (
     ACTIVE_WINDOW_DAYS,
     CohortCube,
     DailyCube,
+    DailyPartnerStats,
     MonthCube,
     PartnerAttributes,
     ProgramCost,
@@ -651,3 +652,63 @@ def segment_migration_for(
         partner_ids_sql=narrow,
         params=params,
     )
+
+
+# The partner cabinet's home: her last 30 days against the 30 before (docs/cabinet.md)
+
+
+@dataclass(frozen=True)
+class Compared:
+    """A figure over the last ``days`` local days and over the ``days`` before them."""
+
+    key: str
+    now: Decimal | int
+    before: Decimal | int
+
+    @property
+    def change(self) -> Decimal | None:
+        """The change in percent, rounded to a whole one; None when there was nothing before
+        (a percentage of zero says nothing)."""
+        if not self.before:
+            return None
+        return ((Decimal(self.now) - Decimal(self.before)) * 100 / Decimal(self.before)).quantize(
+            Decimal("1"), rounding=ROUND_HALF_UP
+        )
+
+
+PARTNER_COMPARED = ("clicks", "results", "revenue", "commissions")
+
+
+def partner_results_compared(
+    *, partner_id: int, today: date, days: int = 30
+) -> dict[str, Compared]:
+    """Clicks, results (the policy's counted kinds), revenue and commissions of one partner
+    over the ``days`` local days up to ``today`` and the ``days`` before them, from her
+    rollup rows (``DailyPartnerStats``: the unique (tenant, partner, day) index), never the
+    clicks or conversions themselves. One aggregate query."""
+    start = today - timedelta(days=days - 1)
+    earlier = start - timedelta(days=days)
+    recent = Q(day__gte=start)
+    sums = DailyPartnerStats.objects.filter(
+        partner_id=partner_id, day__gte=earlier, day__lte=today
+    ).aggregate(
+        **{
+            f"{name}_{side}": Sum(name, filter=condition)
+            for name in PARTNER_COMPARED
+            for side, condition in (("now", recent), ("before", ~recent))
+        }
+    )
+    zero: dict[str, Decimal | int] = {
+        "clicks": 0,
+        "results": 0,
+        "revenue": Decimal("0.00"),
+        "commissions": Decimal("0.00"),
+    }
+    return {
+        name: Compared(
+            key=name,
+            now=sums[f"{name}_now"] or zero[name],
+            before=sums[f"{name}_before"] or zero[name],
+        )
+        for name in PARTNER_COMPARED
+    }

@@ -1,20 +1,23 @@
 """Partner cabinet pages (/p/<slug>/…)."""
 
 import functools
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.views import redirect_to_login
 from django.db import transaction
-from django.http import Http404, HttpResponse, HttpResponseBase
-from django.shortcuts import redirect, render
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET
 
 from core.errors import ServiceError
 from partners import selectors, services
 from partners.forms import JoinForm, LinkForm
-from partners.models import Partner
+from partners.models import Partner, ReferralLink
+from partners.qr import qr_png_response
 from partners.selectors import partner_for_user
 from tenancy import services as tenancy_services
 from tenancy.auth_views import LoginView, two_factor_gate
@@ -140,6 +143,39 @@ def cabinet_links(request: PartnerRequest) -> HttpResponse:
         "link_base": request.build_absolute_uri("/r/"),
     }
     return render(request, "cabinet/links.html", context, status=400 if form.errors else 200)
+
+
+def link_url(request: HttpRequest, link: ReferralLink) -> str:
+    """A link's full address, as the partner shares it."""
+    return request.build_absolute_uri(f"/r/{link.code}")
+
+
+def recruit_url(request: HttpRequest, *, tenant_slug: str, code: str) -> str:
+    """The program's join page with ``?ref=<her code>``: whoever joins through it is her
+    recruit (``Partner.recruited_by``), and the program's tier-2 rules pay her on their
+    results."""
+    join_url = reverse("partner_join", kwargs={"tenant_slug": tenant_slug})
+    return request.build_absolute_uri(f"{join_url}?{urlencode({'ref': code})}")
+
+
+@require_GET
+@partner_page
+def cabinet_link_qr(request: PartnerRequest, referrallink_id: int) -> HttpResponse:
+    """One of her links as a PNG QR code, to download (the pages show it as an inline SVG)."""
+    link = get_object_or_404(ReferralLink, pk=referrallink_id, partner=request.partner)
+    return qr_png_response(
+        link_url(request, link), filename=f"{request.tenant.slug}-{link.code}-qr.png"
+    )
+
+
+@require_GET
+@partner_page
+def cabinet_recruit_qr(request: PartnerRequest) -> HttpResponse:
+    """Her recruit link (the join page with her code) as a PNG QR code, to download."""
+    return qr_png_response(
+        recruit_url(request, tenant_slug=request.tenant.slug, code=request.partner.code),
+        filename=f"{request.tenant.slug}-join-{request.partner.code}-qr.png",
+    )
 
 
 @partner_page

@@ -111,6 +111,38 @@ def link_list(*, partner: Partner | None = None) -> QuerySet[ReferralLink]:
     return links.filter(partner=partner) if partner is not None else links
 
 
+@dataclass(frozen=True)
+class MainLink:
+    link: ReferralLink
+    others: int  # her other active links
+
+
+def link_main(*, partner: Partner) -> MainLink | None:
+    """The partner's main link: her oldest active link — the one she has had longest, so the
+    one most likely already printed and shared (a newer link for one placement does not take
+    its place). None when she has no active link. One query: the count of the others rides
+    along as a window."""
+    row = (
+        ReferralLink.objects.filter(partner=partner, is_active=True)
+        .annotate(active=models.Window(Count("id")))
+        .order_by("created_at", "id")
+        .first()
+    )
+    if row is None:
+        return None
+    return MainLink(link=row, others=row.active - 1)
+
+
+def recruit_display_name(name: str) -> str:
+    """A recruit's name as her recruiter sees it: the first word and the initial of the last
+    ("Anna Petrova" → "Anna P."; a one-word name as it is). The recruit joined a program, not
+    her recruiter's address book: no surname in full, no email, no contact."""
+    words = name.split()
+    if len(words) < 2:
+        return name.strip()
+    return f"{words[0]} {words[-1][:1]}."
+
+
 def coupon_list(*, partner: Partner | None = None) -> QuerySet[Coupon]:
     coupons = Coupon.objects.all()
     return coupons.filter(partner=partner) if partner is not None else coupons

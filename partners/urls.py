@@ -26,6 +26,8 @@ cabinet_urlpatterns = [
     path("login/", cabinet.cabinet_login, name="cabinet_login"),
     path("join", cabinet.join, name="partner_join"),
     path("links/", cabinet.cabinet_links, name="cabinet_links"),
+    path("links/<int:referrallink_id>/qr.png", cabinet.cabinet_link_qr, name="cabinet_link_qr"),
+    path("recruits/qr.png", cabinet.cabinet_recruit_qr, name="cabinet_recruit_qr"),
     path("coupons/", cabinet.cabinet_coupons, name="cabinet_coupons"),
     path("stats/", cabinet.cabinet_stats, name="cabinet_stats"),
 ]

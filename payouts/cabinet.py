@@ -5,16 +5,28 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from core.errors import ServiceError
-from partners.cabinet import PartnerRequest, partner_page
+from partners.cabinet import PartnerRequest, partner_page, recruit_url
+from partners.money import money_format
+from partners.qr import qr_svg
+from partners.selectors import recruit_display_name
 from payouts import batches, selectors
+from payouts.explanations import plain_number
 from payouts.forms import PayoutDetailsForm, ReceiptForm
 from payouts.methods import payout_methods_for
-from payouts.models import PayoutLine, PayoutLineStatus, PayoutRequestStatus, PayoutSchedule
+from payouts.models import (
+    CommissionRule,
+    PayoutLine,
+    PayoutLineStatus,
+    PayoutRequestStatus,
+    PayoutSchedule,
+    RateModel,
+)
 from payouts.views import statement_context
 
 
@@ -154,3 +166,72 @@ def cabinet_payout_statement(request: PartnerRequest, payoutline_id: int) -> Htt
         return render(
             request, "payouts/statement.html", context, status=400 if form.errors else 200
         )
+
+
+# Recruiting (docs/cabinet.md, "Recruiting")
+
+_PERCENT_TEXT = {
+    "sale": gettext_lazy("%(rate)s%% of each sale your recruits bring"),
+    "lead": gettext_lazy("%(rate)s%% of each lead your recruits bring"),
+    "action": gettext_lazy("%(rate)s%% of each action your recruits bring"),
+    "impression": gettext_lazy("%(rate)s%% of your recruits' impressions"),
+}
+_FIXED_TEXT = {
+    "sale": gettext_lazy("%(amount)s for each sale your recruits bring"),
+    "lead": gettext_lazy("%(amount)s for each lead your recruits bring"),
+    "action": gettext_lazy("%(amount)s for each action your recruits bring"),
+    "impression": gettext_lazy("%(amount)s for each impression your recruits bring"),
+}
+
+
+def tier_two_terms(rules: list[CommissionRule], currency: str) -> list[str]:
+    """What each tier-2 rule pays her, in her words: “1% of each sale your recruits bring”."""
+    language = translation.get_language() or "en"
+    terms = []
+    for rule in rules:
+        if rule.model == RateModel.PERCENT:
+            text = _PERCENT_TEXT[rule.kind] % {"rate": plain_number(rule.value)}
+        elif rule.model == RateModel.PER_MILLE:
+            text = _("%(amount)s per 1,000 impressions your recruits bring") % {
+                "amount": money_format(rule.value, currency, language)
+            }
+        else:
+            text = _FIXED_TEXT[rule.kind] % {"amount": money_format(rule.value, currency, language)}
+        terms.append(text)
+    return terms
+
+
+@require_GET
+@partner_page
+def cabinet_recruits(request: PartnerRequest) -> HttpResponse:
+    """Her recruit link (the join page with her code) with its QR code, what the program pays
+    for recruits, and the partners she recruited: a name as the program lets her see it, their
+    status, and what her tier-2 commissions on their results came to."""
+    partner, tenant = request.partner, request.tenant
+    url = recruit_url(request, tenant_slug=tenant.slug, code=partner.code)
+    page = Paginator(selectors.recruit_list(partner_id=partner.pk), 50).get_page(
+        request.GET.get("page")
+    )
+    earned = selectors.recruit_earnings(
+        partner_id=partner.pk, recruit_ids=[recruit.pk for recruit in page]
+    )
+    rows = [
+        {
+            "name": recruit_display_name(recruit.name),
+            "joined_at": recruit.joined_at,
+            "status": recruit.status,
+            "status_label": recruit.get_status_display(),
+            "earned": earned.get(recruit.pk, selectors.ZERO),
+        }
+        for recruit in page
+    ]
+    context = {
+        "partner": partner,
+        "url": url,
+        "qr": qr_svg(url, title=_("QR code of your recruit link")),
+        "terms": tier_two_terms(selectors.tier_two_rules(now=timezone.now()), tenant.currency),
+        "totals": selectors.recruit_totals(partner_id=partner.pk),
+        "page": page,
+        "rows": rows,
+    }
+    return render(request, "cabinet/recruits.html", context)

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from django.contrib.postgres.aggregates import ArrayAgg
 from django.db.models import Case, Count, F, IntegerField, Max, Q, QuerySet, Sum, Value, When
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
+from partners.models import Partner, PartnerStatus
 from partners.money import money_format
 from partners.selectors import last_local_days
 from payouts.methods import minimum_payout_default
 from payouts.models import (
+    LINE_OPEN,
     Commission,
+    CommissionRule,
     CommissionStatus,
     LedgerAccount,
     LedgerEntry,
@@ -25,6 +30,7 @@ from payouts.models import (
     PayoutLineStatus,
     PayoutRequest,
     PayoutRequestStatus,
+    PayoutSchedule,
     PayoutSettings,
 )
 from tenancy.scope import current_tenant
@@ -277,3 +283,221 @@ def payout_batch_totals(*, batch_id: int) -> dict[str, Decimal]:
         .annotate(total=Sum("amount"))
     }
     return totals
+
+
+# The cabinet home's money (docs/cabinet.md)
+
+
+@dataclass(frozen=True)
+class BalanceBreakdown:
+    """Where a partner's money stands. ``available``: approved, not yet in a payout (the
+    ledger's balance, less refunds after payment); ``pending``: in the refund window, each part
+    payable from the local day its hold ends (``pending_days``, ascending); ``on_hold``: held
+    for the team's review (a fraud check), with the reasons, payable only once reviewed and not
+    before the last of their hold periods ends (``on_hold_until``)."""
+
+    available: Decimal
+    in_payout: Decimal
+    paid_out: Decimal
+    pending: Decimal
+    pending_days: list[tuple[date, Decimal]]
+    on_hold: Decimal
+    on_hold_count: int
+    on_hold_reasons: list[str]
+    on_hold_until: date | None
+
+    @property
+    def pending_next(self) -> tuple[date, Decimal] | None:
+        """The first pending part: the day it becomes payable and its amount."""
+        return self.pending_days[0] if self.pending_days else None
+
+    def pending_before(self, day: date) -> Decimal:
+        """What of the pending money is payable before ``day`` begins."""
+        return sum((amount for when, amount in self.pending_days if when < day), ZERO)
+
+
+def partner_balance_breakdown(*, partner_id: int, tz_name: str) -> BalanceBreakdown:
+    """The balance of the cabinet's home: the ledger's accounts and the commissions still
+    waiting, by the local day their hold ends and by status. Two aggregate queries."""
+    accounts = dict(
+        LedgerEntry.objects.filter(partner_id=partner_id)
+        .values("account")
+        .annotate(total=Sum("amount"))
+        .values_list("account", "total")
+    )
+    rows = (
+        Commission.objects.filter(
+            partner_id=partner_id, status__in=[CommissionStatus.PENDING, CommissionStatus.ON_HOLD]
+        )
+        .annotate(day=TruncDate("hold_until", tzinfo=ZoneInfo(tz_name)))
+        .values("status", "day")
+        .annotate(
+            total=Sum(F("amount") - F("reversed_amount")),
+            n=Count("id"),
+            reasons=ArrayAgg("hold_reason", distinct=True),
+        )
+        .order_by("day", "status")
+    )
+    pending_days: list[tuple[date, Decimal]] = []
+    on_hold, on_hold_count, on_hold_until = ZERO, 0, None
+    reasons: set[str] = set()
+    for row in rows:
+        if row["status"] == CommissionStatus.PENDING:
+            pending_days.append((row["day"], row["total"]))
+        else:
+            on_hold += row["total"]
+            on_hold_count += row["n"]
+            reasons.update(reason for reason in row["reasons"] if reason)
+            on_hold_until = row["day"]  # ascending: the last one wins
+    return BalanceBreakdown(
+        available=accounts.get(LedgerAccount.BALANCE, ZERO),
+        in_payout=accounts.get(LedgerAccount.IN_PAYOUT, ZERO),
+        paid_out=accounts.get(LedgerAccount.PAID, ZERO),
+        pending=sum((amount for _day, amount in pending_days), ZERO),
+        pending_days=pending_days,
+        on_hold=on_hold,
+        on_hold_count=on_hold_count,
+        on_hold_reasons=sorted(reasons),
+        on_hold_until=on_hold_until,
+    )
+
+
+@dataclass(frozen=True)
+class NextPayout:
+    """The partner's next payout as the program's schedule and minimum make it.
+
+    ``pay_date``: the expected date (the monthly schedule's next day N; None by hand or on
+    request, where no date is set); ``amount``: what it would pay — the available balance,
+    plus on the monthly schedule what of the pending money is payable by then (a batch
+    approves matured commissions first); ``missing``: how much more the amount needs to reach
+    the minimum (0 when it does); ``line``: a payout of hers in a batch being paid now."""
+
+    schedule: str
+    minimum: Decimal
+    pay_date: date | None
+    amount: Decimal
+    missing: Decimal
+    has_details: bool
+    line: PayoutLine | None = None
+    request: PayoutRequest | None = None
+    last_pay_date: date | None = None
+
+    @property
+    def can_request(self) -> bool:
+        return (
+            self.schedule == PayoutSchedule.ON_REQUEST
+            and self.request is None
+            and self.has_details
+            and not self.missing
+        )
+
+
+def monthly_pay_date(*, today: date, day: int, done_today: bool = False) -> date:
+    """The next day ``day`` (1–28) of a month from ``today`` on; today's is past once its
+    batch was made."""
+    if today.day < day or (today.day == day and not done_today):
+        return today.replace(day=day)
+    year, month = (today.year + 1, 1) if today.month == 12 else (today.year, today.month + 1)
+    return date(year, month, day)
+
+
+def partner_next_payout(*, partner_id: int, breakdown: BalanceBreakdown, today: date) -> NextPayout:
+    """The next payout of the cabinet's home (docs/cabinet.md). Three to four small queries:
+    the settings, a live payout line, her payout details, and per schedule the day's batch
+    (monthly, on day N), her open request (on request) or the last batch (by hand)."""
+    settings = payout_settings_get()
+    minimum = max(settings.minimum_amount, Decimal("0.01"))
+    line = (
+        PayoutLine.objects.filter(partner_id=partner_id, status__in=LINE_OPEN)
+        .select_related("batch")
+        .order_by("-id")
+        .first()
+    )
+    has_details = PayoutDetails.objects.filter(partner_id=partner_id).exists()
+    pay_date, amount = None, breakdown.available
+    request = last_pay_date = None
+    if settings.schedule == PayoutSchedule.MONTHLY:
+        done_today = (
+            today.day == settings.monthly_day
+            and PayoutBatch.objects.filter(scheduled=True, pay_date=today).exists()
+        )
+        pay_date = monthly_pay_date(today=today, day=settings.monthly_day, done_today=done_today)
+        amount += breakdown.pending_before(pay_date)
+    elif settings.schedule == PayoutSchedule.ON_REQUEST:
+        request = PayoutRequest.objects.filter(
+            partner_id=partner_id, status=PayoutRequestStatus.OPEN
+        ).first()
+        if request is not None:
+            amount = max(amount, request.amount)
+    else:
+        last_pay_date = (
+            PayoutBatch.objects.order_by("-pay_date").values_list("pay_date", flat=True).first()
+        )
+    return NextPayout(
+        schedule=settings.schedule,
+        minimum=minimum,
+        pay_date=pay_date,
+        amount=amount,
+        missing=max(minimum - amount, ZERO),
+        has_details=has_details,
+        line=line,
+        request=request,
+        last_pay_date=last_pay_date,
+    )
+
+
+# Recruiting: the partners she brought (Partner.recruited_by) and her tier-2 commissions
+
+
+PAYABLE_STATUSES = [
+    CommissionStatus.PENDING,
+    CommissionStatus.ON_HOLD,
+    CommissionStatus.APPROVED,
+    CommissionStatus.PAID,
+]
+
+
+def tier_two_rules(*, now: datetime) -> list[CommissionRule]:
+    """The program's active tier-2 rules in force now (or later): what recruiting pays."""
+    return list(
+        CommissionRule.objects.filter(tier=2, is_active=True)
+        .filter(Q(valid_until__isnull=True) | Q(valid_until__gt=now))
+        .order_by("kind", "-priority", "id")
+    )
+
+
+def recruit_totals(*, partner_id: int) -> dict:
+    """How many partners she recruited (``recruits``, ``active`` of them) and what her tier-2
+    commissions on their results come to (``earned``: rejected and refunded parts left out).
+    Two aggregate queries (the second only when she has recruits)."""
+    counts = Partner.objects.filter(recruited_by_id=partner_id).aggregate(
+        recruits=Count("id"), active=Count("id", filter=Q(status=PartnerStatus.ACTIVE))
+    )
+    earned = ZERO
+    if counts["recruits"]:
+        earned = Commission.objects.filter(
+            partner_id=partner_id, tier=2, status__in=PAYABLE_STATUSES
+        ).aggregate(total=Coalesce(Sum(F("amount") - F("reversed_amount")), Value(ZERO)))["total"]
+    return {**counts, "earned": earned}
+
+
+def recruit_list(*, partner_id: int) -> QuerySet[Partner]:
+    """Her recruits, newest first."""
+    return Partner.objects.filter(recruited_by_id=partner_id).order_by("-joined_at", "-id")
+
+
+def recruit_earnings(*, partner_id: int, recruit_ids: list[int]) -> dict[int, Decimal]:
+    """Her tier-2 commissions by the recruit whose conversion earned them (rejected and
+    refunded parts left out). One aggregate query."""
+    rows = (
+        Commission.objects.filter(
+            partner_id=partner_id,
+            tier=2,
+            status__in=PAYABLE_STATUSES,
+            conversion__partner_id__in=recruit_ids,
+        )
+        .values("conversion__partner_id")
+        .annotate(total=Sum(F("amount") - F("reversed_amount")))
+        .order_by()
+    )
+    return {row["conversion__partner_id"]: row["total"] for row in rows}

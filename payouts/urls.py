@@ -91,6 +91,7 @@ manager_urlpatterns = [
 cabinet_urlpatterns = [
     path("earnings/", cabinet.cabinet_earnings, name="cabinet_earnings"),
     path("payouts/", cabinet.cabinet_payouts, name="cabinet_payouts"),
+    path("recruits/", cabinet.cabinet_recruits, name="cabinet_recruits"),
     path("payouts/details/", cabinet.cabinet_payout_details, name="cabinet_payout_details"),
     path("payouts/request/", cabinet.cabinet_payout_request, name="cabinet_payout_request"),
     path(
