@@ -8,7 +8,12 @@ from decimal import Decimal
 
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_view,
+)
 from rest_framework import mixins, serializers, status
 from rest_framework.response import Response
 
@@ -62,11 +67,16 @@ class GoalSerializer(ModelSerializer):
         read_only_fields = fields
 
 
+@extend_schema_field(OpenApiTypes.INT)
+class PartnerIdField(ScopedPrimaryKeyField):
+    """A partner of the program by id (another program's is "not found")."""
+
+
 class GoalCreateSerializer(serializers.Serializer):
     """A goal for one partner. Without ``target`` the system suggests one (docs/goals.md):
     the larger of her expected result in the period × 1.2 and what her next level needs."""
 
-    partner = ScopedPrimaryKeyField(Partner)
+    partner = PartnerIdField(Partner)
     metric = serializer_field(Goal, "metric")
     target = MoneyField(max_length=40, required=False, allow_null=True)
     starts_on = serializers.DateField(required=False, help_text="Default: today (local).")

@@ -85,7 +85,7 @@ class Goal(TenantOwned):
     progress_at = models.DateTimeField(null=True, blank=True)
     reached_at = models.DateTimeField(null=True, blank=True)
     reward = models.OneToOneField(
-        Reward, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        Reward, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"

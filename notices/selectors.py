@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from django.db.models import QuerySet
 from django.utils.functional import Promise
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from notices.models import ALWAYS_ON, Notice, NoticeKind
@@ -30,11 +31,17 @@ DESCRIPTIONS = {
         "When the bank could not make a payout: the bank's reason and what to fix in the "
         "payout details."
     ),
+    NoticeKind.GOAL_REACHED: _(
+        "When a partner reaches a personal goal: the goal and the reward it brought."
+    ),
     NoticeKind.DETAILS_CHANGED: _(
         "When a partner's payout details change: where the money goes now, and what to do if "
         "it was not them."
     ),
 }
+
+# Not _(""): gettext of the empty string is the catalogue's header.
+NO_DESCRIPTION = format_lazy("")
 
 ALWAYS_ON_WHY = _(
     "Always on: a security notice. If someone else got into a partner's account and changed "
@@ -56,7 +63,8 @@ def notice_settings(*, tenant: Tenant) -> list[NoticeSetting]:
         NoticeSetting(
             kind=kind.value,
             label=kind.label,
-            description=DESCRIPTIONS[kind],
+            # A kind whose app has not described it yet shows without a description.
+            description=DESCRIPTIONS.get(kind, NO_DESCRIPTION),
             enabled=kind in ALWAYS_ON or kind.value not in tenant.notices_off,
             always_on=kind in ALWAYS_ON,
         )

@@ -15,6 +15,7 @@ from analytics.rollups import rollup_rebuild
 from core.database import as_owner
 from core.sql import tables_analyze
 from demo.generator import build_activity, build_partners, conversions_csv
+from demo.goals import demo_goals
 from demo.payouts import demo_open_batch, demo_paid_batch
 from demo.people import LATIN
 from demo.segments import demo_custom_segments
@@ -43,6 +44,7 @@ from payouts.models import (
     PayoutLine,
     PayoutRequest,
     RateModel,
+    Reward,
 )
 from payouts.services import commissions_approve_matured, rules_cache_clear
 from segmentation.models import RunTrigger
@@ -167,6 +169,7 @@ class Command(BaseCommand):
                 # After the segment runs: the cubes count each partner in its segment (built
                 # before, they held every partner as "not set" until a refresh synced them).
                 rollup_rebuild(tenant=tenant)
+                demo_goals(tenant=tenant, owner=owner, demo_partner=demo_partner)
                 steps.update()
         steps.update()
         steps.close()
@@ -215,6 +218,7 @@ class Command(BaseCommand):
                     PayoutItem,
                     PayoutLine,
                     PayoutBatch,
+                    Reward,  # a cash reward's ledger entry is protected by it
                     LedgerEntry,
                     Commission,
                     Refund,
