@@ -3,6 +3,7 @@
 
 from datetime import datetime, time, timedelta
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -24,7 +25,7 @@ from tests.payouts.test_payouts_concurrency import _at_once
 
 def _terms(world, **overrides) -> Terms:
     today = local_today(world.tenant)
-    values = {
+    values: dict[str, Any] = {
         "metric": "sales",
         "target": Decimal("2"),
         "starts_on": today,
@@ -122,7 +123,8 @@ def test_reaching_a_goal_grants_its_reward_once(db, world_a, reward, check):
         else:
             assert not bonuses.exists()
         if check == "boost":
-            rule = CommissionRule.objects.get(pk=rewards[0].rule_id)
+            rule = rewards[0].rule
+            assert isinstance(rule, CommissionRule)
             assert (rule.is_bonus, rule.value) == (True, Decimal("3.0000"))
             assert list(rule.partners.all()) == [partner]
         if check == "gift":
