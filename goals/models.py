@@ -9,6 +9,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from partners.models import Partner
 from payouts.models import Reward, RewardKind
@@ -26,11 +27,12 @@ COUNT_METRICS = frozenset({Metric.SALES, Metric.NEW_CUSTOMERS, Metric.LEADS})
 
 
 class GoalStatus(models.TextChoices):
-    DRAFT = "draft", _("Draft")
-    ACTIVE = "active", _("Active")
-    REACHED = "reached", _("Reached")
-    MISSED = "missed", _("Missed")
-    CANCELLED = "cancelled", _("Cancelled")
+    # Their own context: the catalogue's "Reached" and "Active" are other things' words.
+    DRAFT = "draft", pgettext_lazy("goal status", "Draft")
+    ACTIVE = "active", pgettext_lazy("goal status", "Active")
+    REACHED = "reached", pgettext_lazy("goal status", "Reached")
+    MISSED = "missed", pgettext_lazy("goal status", "Missed")
+    CANCELLED = "cancelled", pgettext_lazy("goal status", "Cancelled")
 
 
 class Goal(TenantOwned):
