@@ -74,4 +74,12 @@ BEAT_SCHEDULE: dict = {
         "schedule": 60.0,
         "options": {"expires": 55},
     },
+    "goals-sweep": {
+        # Checks every active goal: reaches those the conversion receiver did not (an import,
+        # a lost task) and closes those past their deadline as missed. A check is safe to run
+        # twice at once (docs/goals.md).
+        "task": "goals.tasks.goals_sweep",
+        "schedule": crontab(minute="*/10"),
+        "options": {"expires": 60 * 9},
+    },
 }

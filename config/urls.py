@@ -17,6 +17,8 @@ from campaigns.urls import manager_urlpatterns as campaign_manager_urlpatterns
 from campaigns.urls import public_urlpatterns as campaign_public_urlpatterns
 from core.api_policy import PROBLEM_CONTENT_TYPE, service_unavailable_body
 from core.redis_store import REDIS_UNAVAILABLE, RETRY_AFTER_SECONDS, redis_required
+from goals.urls import cabinet_urlpatterns as goal_cabinet_urlpatterns
+from goals.urls import manager_urlpatterns as goal_manager_urlpatterns
 from imports.urls import manager_urlpatterns as import_manager_urlpatterns
 from notices.urls import cabinet_urlpatterns as notice_cabinet_urlpatterns
 from notices.urls import manager_urlpatterns as notice_manager_urlpatterns
@@ -48,6 +50,8 @@ urlpatterns = [
     path("p/<slug:tenant_slug>/", include(notice_cabinet_urlpatterns)),
     path("app/<slug:tenant_slug>/", include(campaign_manager_urlpatterns)),
     path("p/<slug:tenant_slug>/", include(campaign_cabinet_urlpatterns)),
+    path("app/<slug:tenant_slug>/", include(goal_manager_urlpatterns)),
+    path("p/<slug:tenant_slug>/", include(goal_cabinet_urlpatterns)),
     *campaign_public_urlpatterns,
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The Content-Security-Policy allows no inline script: Swagger UI's init script is served

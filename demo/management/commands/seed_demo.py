@@ -16,6 +16,7 @@ from core.database import as_owner
 from core.sql import tables_analyze
 from demo.generator import build_activity, build_partners, conversions_csv
 from demo.home import demo_recruits
+from demo.goals import demo_goals
 from demo.payouts import demo_open_batch, demo_paid_batch
 from demo.people import LATIN
 from demo.segments import demo_custom_segments
@@ -44,6 +45,7 @@ from payouts.models import (
     PayoutLine,
     PayoutRequest,
     RateModel,
+    Reward,
 )
 from payouts.services import commissions_approve_matured, rules_cache_clear
 from segmentation.models import RunTrigger
@@ -169,6 +171,7 @@ class Command(BaseCommand):
                 # before, they held every partner as "not set" until a refresh synced them).
                 rollup_rebuild(tenant=tenant)
                 demo_recruits(tenant=tenant)
+                demo_goals(tenant=tenant, owner=owner, demo_partner=demo_partner)
                 steps.update()
         steps.update()
         steps.close()
@@ -217,6 +220,7 @@ class Command(BaseCommand):
                     PayoutItem,
                     PayoutLine,
                     PayoutBatch,
+                    Reward,  # a cash reward's ledger entry is protected by it
                     LedgerEntry,
                     Commission,
                     Refund,
