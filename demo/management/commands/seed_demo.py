@@ -15,8 +15,8 @@ from analytics.rollups import rollup_rebuild
 from core.database import as_owner
 from core.sql import tables_analyze
 from demo.generator import build_activity, build_partners, conversions_csv
-from demo.home import demo_recruits
 from demo.goals import demo_goals
+from demo.home import demo_recruits
 from demo.payouts import demo_open_batch, demo_paid_batch
 from demo.people import LATIN
 from demo.segments import demo_custom_segments
