@@ -28,4 +28,5 @@ cabinet_urlpatterns = [
     path("links/", cabinet.cabinet_links, name="cabinet_links"),
     path("coupons/", cabinet.cabinet_coupons, name="cabinet_coupons"),
     path("stats/", cabinet.cabinet_stats, name="cabinet_stats"),
+    path("profile/", cabinet.cabinet_profile, name="cabinet_profile"),
 ]
