@@ -55,10 +55,14 @@ def funnel_figure(funnel: selectors.Funnel) -> dict:
         "type": "funnel",
         "y": [step.label for step in funnel.steps],
         "x": [step.reached for step in funnel.steps],
-        "textinfo": "value+percent initial",
+        # The table's figures: partners, and their share of everyone who joined (plotly's own
+        # percentages are of the first step).
+        "text": [f"{step.reached} · {step.percent}%" for step in funnel.steps],
+        "textinfo": "text",
+        "hoverinfo": "y+text",
         "marker": {"color": colors},
     }
-    result = figure([trace], _("Reached within 72 hours of joining"))
+    result = figure([trace], _("Reached within 72 hours"))
     result["layout"]["margin"] = {"l": 150, "r": 20, "t": 40, "b": 20}
     return result
 
