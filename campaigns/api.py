@@ -36,6 +36,9 @@ class StepSerializer(serializers.ModelSerializer):
             "choices_en",
             "choices_ru",
             "free_text",
+            "wait_item",
+            "wait_max_minutes",
+            "skip_item",
             "variants",
         ]
         read_only_fields = fields
@@ -108,6 +111,7 @@ class EnrollmentSerializer(serializers.ModelSerializer):
             "state",
             "position",
             "due_at",
+            "waiting_since",
             "enrolled_at",
             "ended_at",
         ]

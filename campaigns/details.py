@@ -12,6 +12,7 @@ from decimal import Decimal
 from django.utils import formats
 from django.utils.translation import gettext as _
 
+from onboarding.models import Item
 from payouts.explanations import plain_number
 
 MAX_LENGTH = 300  # Message.detail
@@ -39,6 +40,9 @@ def detail_text(detail: str) -> str:
         }
     if code == "manager":
         return _("Personal manager: %(name)s.") % {"name": values["name"]}
+    if code == "first_step_done":
+        label = Item(values["item"]).label if values.get("item") in Item.values else values["item"]
+        return _("Skipped: “%(step)s” was already done.") % {"step": label}
     if code == "no_consent":
         return _("No consent to marketing emails (or unsubscribed).")
     if code == "no_server":

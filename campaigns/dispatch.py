@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections import defaultdict
+from collections.abc import Set as AbstractSet
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -34,6 +35,7 @@ from campaigns.models import (
 )
 from campaigns.schedule import next_opening, within_hours
 from core.sql import table_names
+from onboarding.selectors import items_done
 from partners.models import ConversionKind, Partner
 from payouts.explanations import plain_number
 from payouts.models import CommissionRule, RateModel
@@ -85,13 +87,15 @@ def _dispatch_batch(*, tenant: Tenant, now: datetime, batch: int) -> tuple[int, 
         )
         .order_by("due_at", "id")
         .select_for_update(skip_locked=True, of=("self",))
-        .values_list("pk", "campaign_id", "position", "partner_id")[:batch]
+        .values_list("pk", "campaign_id", "position", "partner_id", "waiting_since")[:batch]
     )
     if not due:
         return 0, 0
     groups: dict[tuple[int, int], list[tuple[int, int]]] = defaultdict(list)
-    for pk, campaign_id, position, partner_id in due:
+    waiting: dict[int, datetime | None] = {}
+    for pk, campaign_id, position, partner_id, waiting_since in due:
         groups[(campaign_id, position)].append((pk, partner_id))
+        waiting[pk] = waiting_since
     steps = {
         (s.campaign_id, s.position): s
         for s in Step.objects.filter(campaign_id__in={c for c, _p in groups}).select_related(
@@ -109,6 +113,11 @@ def _dispatch_batch(*, tenant: Tenant, now: datetime, batch: int) -> tuple[int, 
         if step is None:  # past the last step (a step was deleted meanwhile)
             _advance(ids, position, None, tenant=tenant, now=now)
             continue
+        if step.wait_item:
+            rows = _wait_for_first_step(step, rows, waiting, now=now)
+            ids = [pk for pk, _partner in rows]
+            if not rows:
+                continue
         if not within_hours(
             now, hours_from=step.hours_from, hours_to=step.hours_to, tz=tenant.timezone
         ):
@@ -117,8 +126,17 @@ def _dispatch_batch(*, tenant: Tenant, now: datetime, batch: int) -> tuple[int, 
             )
             Enrollment.objects.filter(pk__in=ids, position=position).update(due_at=opening)
             continue
+        skipped: set[int] = set()
+        if step.skip_item:
+            done = items_done(partner_ids=[partner for _pk, partner in rows], item=step.skip_item)
+            skipped = {pk for pk, partner in rows if partner in done}
         new = _messages_insert(
-            tenant=tenant, step=step, rows=rows, variants=variants[step.pk], now=now
+            tenant=tenant,
+            step=step,
+            rows=rows,
+            variants=variants[step.pk],
+            now=now,
+            skipped=skipped,
         )
         created += len(new)
         to_send += _actions_perform(tenant=tenant, step=step, new=new, now=now)
@@ -128,17 +146,58 @@ def _dispatch_batch(*, tenant: Tenant, now: datetime, batch: int) -> tuple[int, 
     return created, len(due)
 
 
-def _messages_insert(*, tenant, step: Step, rows, variants: list[Variant], now) -> list[tuple]:
+def _wait_for_first_step(
+    step: Step, rows: list[tuple[int, int]], waiting: dict, *, now: datetime
+) -> list[tuple[int, int]]:
+    """The rows whose partner has done the step's first step, or waited long enough; the
+    others wait: due at the end of their wait (none without a limit) — an earlier tick of the
+    item wakes them (campaigns.receivers) — with ``waiting_since`` kept from their first try."""
+    done = items_done(partner_ids=[partner for _pk, partner in rows], item=step.wait_item)
+    limit = timedelta(minutes=step.wait_max_minutes) if step.wait_max_minutes else None
+    ready, holding = [], defaultdict(list)
+    for pk, partner in rows:
+        since = waiting.get(pk) or now
+        if partner in done or (limit is not None and now >= since + limit):
+            ready.append((pk, partner))
+        else:
+            holding[since].append(pk)
+    for since, pks in holding.items():
+        Enrollment.objects.filter(pk__in=pks, position=step.position).update(
+            waiting_since=since, due_at=since + limit if limit is not None else None
+        )
+    return ready
+
+
+def _messages_insert(
+    *,
+    tenant,
+    step: Step,
+    rows,
+    variants: list[Variant],
+    now,
+    skipped: AbstractSet[int] = frozenset(),
+) -> list[tuple]:
     """Inserts the step's message for each enrollment; returns the new ones only
-    (id, enrollment_id, partner_id, variant_id, status)."""
-    picked = [variant_pick(enrollment_id=pk, step_id=step.pk, variants=variants) for pk, _p in rows]
+    (id, enrollment_id, partner_id, variant_id, status). An enrollment in ``skipped`` (its
+    partner did the step's skip item) gets a suppressed message saying so, and no variant."""
+    picked = [
+        None
+        if pk in skipped
+        else variant_pick(enrollment_id=pk, step_id=step.pk, variants=variants)
+        for pk, _p in rows
+    ]
     control = _("Control group: receives nothing.")
+    skip_detail = detail_encode("first_step_done", item=step.skip_item)
     performed_now = step.action not in TEXT_ACTIONS
     statuses = [
         MessageStatus.SUPPRESSED
-        if v is not None and v.is_control
+        if pk in skipped or (v is not None and v.is_control)
         else (MessageStatus.SENT if performed_now else MessageStatus.QUEUED)
-        for v in picked
+        for (pk, _p), v in zip(rows, picked, strict=True)
+    ]
+    details = [
+        skip_detail if pk in skipped else (control if status == MessageStatus.SUPPRESSED else "")
+        for (pk, _p), status in zip(rows, statuses, strict=True)
     ]
     with connection.cursor() as cursor:
         cursor.execute(
@@ -149,12 +208,12 @@ def _messages_insert(*, tenant, step: Step, rows, variants: list[Variant], now) 
                     answer_choice, answer_text)
             SELECT %(tenant)s, r.enrollment_id, %(step)s, %(campaign)s, r.partner_id,
                    r.variant_id, %(action)s, r.status,
-                   CASE WHEN r.status = 'suppressed' THEN %(control)s ELSE '' END,
+                   r.detail,
                    '', '', '', %(now)s, 0,
                    CASE WHEN r.status = 'sent' THEN %(now)s::timestamptz END, '', ''
             FROM unnest(%(enrollments)s::bigint[], %(partners)s::bigint[], %(variants)s::bigint[],
-                        %(statuses)s::text[])
-                 AS r(enrollment_id, partner_id, variant_id, status)
+                        %(statuses)s::text[], %(details)s::text[])
+                 AS r(enrollment_id, partner_id, variant_id, status, detail)
             ON CONFLICT (enrollment_id, step_id) DO NOTHING
             RETURNING id, enrollment_id, partner_id, variant_id, status
             """,
@@ -163,12 +222,12 @@ def _messages_insert(*, tenant, step: Step, rows, variants: list[Variant], now) 
                 "step": step.pk,
                 "campaign": step.campaign_id,
                 "action": step.action,
-                "control": control,
                 "now": now,
                 "enrollments": [pk for pk, _p in rows],
                 "partners": [partner for _pk, partner in rows],
                 "variants": [v.pk if v else None for v in picked],
                 "statuses": [str(s) for s in statuses],
+                "details": details,
             },
         )
         return cursor.fetchall()
@@ -276,10 +335,18 @@ def _advance(ids: list[int], position: int, following: Step | None, *, tenant, n
     )
     if following is None:
         current.update(
-            position=position + 1, state=EnrollmentState.COMPLETED, ended_at=now, due_at=None
+            position=position + 1,
+            state=EnrollmentState.COMPLETED,
+            ended_at=now,
+            due_at=None,
+            waiting_since=None,
         )
         return
-    current.update(position=position + 1, due_at=step_due(following, after=now, tz=tenant.timezone))
+    current.update(
+        position=position + 1,
+        due_at=step_due(following, after=now, tz=tenant.timezone),
+        waiting_since=None,
+    )
 
 
 def _send_on_commit(tenant_id: int, ids: list[int]) -> None:

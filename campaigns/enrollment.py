@@ -8,6 +8,7 @@ from collections import defaultdict
 from datetime import datetime
 
 from django.db import connection, transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -308,3 +309,23 @@ def step_due(step: Step, *, after: datetime, tz: str) -> datetime | None:
         hours_to=step.hours_to,
         tz=tz,
     )
+
+
+def enrollments_wake_for_first_step(*, tenant_id: int, item: str, partner_ids: list[int]) -> int:
+    """Partners just did a first step: their running enrollments whose current step waits for
+    it are due now (the dispatcher then runs the step, once). One UPDATE."""
+    waiting_steps = Step.objects.filter(
+        campaign_id=OuterRef("campaign_id"), position=OuterRef("position"), wait_item=item
+    )
+    count = (
+        Enrollment.objects.filter(
+            partner_id__in=partner_ids,
+            state=EnrollmentState.RUNNING,
+            waiting_since__isnull=False,
+        )
+        .filter(Exists(waiting_steps))
+        .update(due_at=timezone.now())
+    )
+    if count:
+        _dispatch_soon(tenant_id)
+    return count

@@ -18,6 +18,7 @@ from campaigns.models import (
     Trigger,
     Variant,
 )
+from onboarding.models import Item as FirstStep
 from partners.models import ActivitySegment
 from segmentation.selectors import custom_segment_list
 from tenancy.forms import ServiceFormMixin
@@ -127,21 +128,47 @@ class StepForm(ServiceFormMixin, forms.Form):
         widget=forms.Textarea(attrs={"rows": 4}),
     )
     free_text = _field(Step, "free_text", required=False, initial=False)
+    # The partner's first steps (onboarding's checklist).
+    wait_item = forms.ChoiceField(
+        label=_("Wait until the partner has done"),
+        choices=[("", _("— do not wait —")), *FirstStep.choices],
+        required=False,
+        help_text=_("The step runs once this first step is done (or the wait below runs out)."),
+    )
+    wait_max_amount = forms.IntegerField(
+        label=_("Wait at most"),
+        min_value=0,
+        required=False,
+        help_text=_("Then the step runs anyway; 0 waits as long as it takes."),
+    )
+    wait_max_unit = forms.ChoiceField(
+        label=_("Wait unit"), choices=DelayUnit.choices, initial=DelayUnit.DAYS, required=False
+    )
+    skip_item = forms.ChoiceField(
+        label=_("Skip the step when the partner has done"),
+        choices=[("", _("— never skip —")), *FirstStep.choices],
+        required=False,
+    )
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        amount, unit = data.get("delay_amount") or 0, data.get("delay_unit") or DelayUnit.HOURS
-        if "delay_unit" not in self.errors and "delay_amount" not in self.errors:
-            minutes = amount * MINUTES_PER[unit]
-            if minutes > MAX_DELAY_MINUTES:
-                self.add_error("delay_amount", _("A delay can be at most 365 days."))
-            data["delay_minutes"] = minutes
+        for prefix, target, message in (
+            ("delay", "delay_minutes", _("A delay can be at most 365 days.")),
+            ("wait_max", "wait_max_minutes", _("A wait can be at most 365 days.")),
+        ):
+            amount = data.get(f"{prefix}_amount") or 0
+            unit = data.get(f"{prefix}_unit") or DelayUnit.HOURS
+            if f"{prefix}_unit" not in self.errors and f"{prefix}_amount" not in self.errors:
+                minutes = amount * MINUTES_PER[unit]
+                if minutes > MAX_DELAY_MINUTES:
+                    self.add_error(f"{prefix}_amount", message)
+                data[target] = minutes
         return data
 
     def add_service_error(self, error) -> None:
-        # The delay is entered as a number and a unit; the service names the minutes.
-        if error.field == "delay_minutes":
-            self.add_error("delay_amount", error.message)
+        # The delay and the wait are entered as a number and a unit; the service names minutes.
+        if error.field in ("delay_minutes", "wait_max_minutes"):
+            self.add_error(error.field.replace("_minutes", "_amount"), error.message)
             return
         super().add_service_error(error)
 

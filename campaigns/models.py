@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from campaigns.details import detail_text
+from onboarding.models import Item as FirstStep
 from partners.models import ActivitySegment, Partner
 from tenancy.models import TenantOwned, tenant_key
 
@@ -154,6 +155,21 @@ class Step(TenantOwned):
     choices_en = ArrayField(models.CharField(max_length=200), default=list, blank=True)
     choices_ru = ArrayField(models.CharField(max_length=200), default=list, blank=True)
     free_text = models.BooleanField(_("allow a free-text answer"), default=True)
+    # A partner's first steps (onboarding): the step waits until one is done, at most
+    # wait_max_minutes (0: no limit) after it fell due, then runs anyway; or it is skipped for
+    # a partner who has done one (docs/campaigns.md, "Waiting for a first step").
+    wait_item = models.CharField(
+        _("wait for the first step"), max_length=32, choices=FirstStep.choices, blank=True
+    )
+    wait_max_minutes = models.PositiveIntegerField(
+        _("wait at most, minutes"),
+        default=0,
+        validators=[MaxValueValidator(MAX_DELAY_MINUTES)],
+        help_text=_("Then the step runs anyway; 0: wait as long as it takes."),
+    )
+    skip_item = models.CharField(
+        _("skip when the first step is done"), max_length=32, choices=FirstStep.choices, blank=True
+    )
 
     class Meta:
         ordering = ["campaign", "position"]
@@ -226,6 +242,9 @@ class Enrollment(TenantOwned):
     )
     position = models.PositiveSmallIntegerField(default=0)
     due_at = models.DateTimeField(null=True, blank=True)
+    # Since when the current step waits for the partner's first step (Step.wait_item); cleared
+    # when the enrollment moves on.
+    waiting_since = models.DateTimeField(null=True, blank=True)
     enrolled_at = models.DateTimeField(default=timezone.now)
     ended_at = models.DateTimeField(null=True, blank=True)
 

@@ -20,6 +20,7 @@ from campaigns.models import (
     Step,
     Trigger,
 )
+from onboarding.models import Item as FirstStep
 from tenancy.models import Membership, Role, Tenant
 
 HOUR = 60
@@ -93,15 +94,36 @@ NEWCOMER: PlaybookSpec = {
         ),
         _cabinet(
             0,
-            "Чек-лист первого дня",
-            "☐ Заполнить профиль\n☐ Получить партнёрскую ссылку\n☐ Опубликовать первую "
-            "рекомендацию\n☐ Проверить переходы в разделе «Результаты»",
-            "Your first-day checklist",
-            "☐ Complete your profile\n☐ Get your partner link\n☐ Publish your first "
-            "recommendation\n☐ Check the clicks under Results",
+            "Ваши первые шаги",
+            "Чек-лист первых шагов — на главной странице кабинета: {{ cabinet_url }}\n"
+            "Каждый пункт отмечается сам, как только вы его сделали:\n"
+            "• заполнить профиль: {{ profile_url }}\n• добавить реквизиты для выплат\n"
+            "• создать первую ссылку: {{ links_url }}\n• получить первый переход\n"
+            "• получить первый результат",
+            "Your first steps",
+            "Your first-steps checklist is on your cabinet's home page: {{ cabinet_url }}\n"
+            "Each item ticks itself as soon as you have done it:\n"
+            "• complete your profile: {{ profile_url }}\n• add your payout details\n"
+            "• create your first link: {{ links_url }}\n• get your first click\n"
+            "• get your first result",
         ),
+        {
+            **_email(
+                4 * HOUR,
+                "Заполните профиль — это две минуты",
+                "{{ partner_name }}, расскажите о себе: телефон и то, как вы рекомендуете, "
+                "помогут нам подобрать для вас материалы и условия.\n\n"
+                "Профиль: {{ profile_url }}",
+                "Complete your profile: two minutes",
+                "{{ partner_name }}, tell us about yourself: your phone and how you promote "
+                "help us pick the right materials and terms for you.\n\n"
+                "Your profile: {{ profile_url }}",
+            ),
+            # Not sent to a partner whose profile is already complete (onboarding's checklist).
+            "skip_item": FirstStep.PROFILE,
+        },
         _email(
-            DAY,
+            DAY - 4 * HOUR,
             "Готовые шаблоны: бери и делай",
             "{{ partner_name }}, мы собрали готовые материалы, чтобы первая публикация заняла "
             "минуты:\n\n• пост для соцсетей — коротко о продукте и ваша ссылка;\n"
@@ -115,17 +137,21 @@ NEWCOMER: PlaybookSpec = {
             "• answers to common questions and objections.\n\n"
             "Your link: {{ referral_url|default:links_url }}",
         ),
-        _email(
-            2 * DAY,
-            "Вы уже поделились первой ссылкой?",
-            "{{ partner_name }}, прошло три дня с регистрации. Партнёры, которые делятся ссылкой "
-            "в первые 72 часа, получают первую продажу в разы чаще.\n\n"
-            "Осталось одно действие — опубликовать ссылку: {{ referral_url|default:links_url }}",
-            "Have you shared your first link yet?",
-            "{{ partner_name }}, it has been three days since you joined. Partners who share "
-            "their link in the first 72 hours get their first sale far more often.\n\n"
-            "One step left — publish your link: {{ referral_url|default:links_url }}",
-        ),
+        {
+            **_email(
+                2 * DAY,
+                "Вы уже поделились первой ссылкой?",
+                "{{ partner_name }}, прошло три дня с регистрации. Партнёры, которые делятся ссылкой "
+                "в первые 72 часа, получают первую продажу в разы чаще.\n\n"
+                "Осталось одно действие — опубликовать ссылку: {{ referral_url|default:links_url }}",
+                "Have you shared your first link yet?",
+                "{{ partner_name }}, it has been three days since you joined. Partners who share "
+                "their link in the first 72 hours get their first sale far more often.\n\n"
+                "One step left — publish your link: {{ referral_url|default:links_url }}",
+            ),
+            # Not sent once her link has had its first click: she has shared it.
+            "skip_item": FirstStep.FIRST_CLICK,
+        },
         {
             "action": Action.BOOST,
             "delay_minutes": 4 * DAY,

@@ -8,10 +8,11 @@ from django.dispatch import receiver
 from campaigns import enrollment, playbooks
 from campaigns.models import Campaign, Enrollment
 from core.program_cache import program_cache_changed
+from onboarding.signals import item_done
 from partners.signals import conversion_recorded, partner_joined
 from segmentation.signals import custom_segment_changed, segment_changed
 from tenancy.models import Tenant
-from tenancy.scope import tenant_scope
+from tenancy.scope import tenant_id_scope, tenant_scope
 from tenancy.signals import tenant_created
 
 
@@ -38,6 +39,15 @@ def on_partner_joined(sender, *, tenant_id, partner_ids, **kwargs) -> None:
 @receiver(conversion_recorded, dispatch_uid="campaigns.goal_for_conversion")
 def on_conversion_recorded(sender, *, tenant, conversion, **kwargs) -> None:
     enrollment.enrollments_goal_for_conversion(conversion=conversion)
+
+
+@receiver(item_done, dispatch_uid="campaigns.first_step_done")
+def on_first_step_done(sender, *, tenant_id, item, partner_ids, **kwargs) -> None:
+    # After commit: steps waiting for this first step are due now.
+    with tenant_id_scope(tenant_id):
+        enrollment.enrollments_wake_for_first_step(
+            tenant_id=tenant_id, item=item, partner_ids=partner_ids
+        )
 
 
 @receiver(tenant_created, dispatch_uid="campaigns.default_playbooks")

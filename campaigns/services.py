@@ -194,6 +194,10 @@ def _step_fields(*, campaign: Campaign, data: dict) -> dict:
         # the survey's free-text switch for a survey.
         "free_text": bool(data.get("free_text", True)) if action == Action.SURVEY else True,
         **(_texts(data) if action in TEXT_ACTIONS else _texts({})),
+        # The partner's first steps (onboarding): wait for one (at most so long), skip on one.
+        "wait_item": _stripped(data.get("wait_item")),
+        "wait_max_minutes": (data.get("wait_max_minutes") or 0) if data.get("wait_item") else 0,
+        "skip_item": _stripped(data.get("skip_item")),
     }
     if action == Action.BOOST:
         values["boost_points"] = _points(_optional(data.get("boost_points")))
@@ -233,6 +237,10 @@ def _step_fields(*, campaign: Campaign, data: dict) -> dict:
     ):
         raise ServiceError(
             _("Give answer choices or allow a free-text answer."), field="choices_en"
+        )
+    if clean["wait_item"] and clean["wait_item"] == clean["skip_item"]:
+        raise ServiceError(
+            _("A step cannot wait for a first step and skip once it is done."), field="skip_item"
         )
     if action == Action.WAIT_GOAL and campaign.goal == Goal.NONE:
         raise ServiceError(_("Waiting for the goal needs a campaign with a goal."), field="action")
@@ -297,7 +305,7 @@ def step_move(*, step: Step, direction: str) -> Step:
     earlier, later = sorted((step.position, target))
     Enrollment.objects.filter(
         campaign_id=step.campaign_id, state=EnrollmentState.RUNNING, position=later
-    ).update(position=earlier)
+    ).update(position=earlier, waiting_since=None)
     step.position = target
     return step
 

@@ -38,6 +38,7 @@ CONTEXT_KEYS: dict[str, object] = {
     "manager_name": gettext_lazy("the personal manager's name (empty if none)"),
     "cabinet_url": gettext_lazy("the partner cabinet"),
     "links_url": gettext_lazy("the cabinet's links page"),
+    "profile_url": gettext_lazy("the cabinet's profile page"),
     "referral_url": gettext_lazy("the partner's first referral link (empty if none)"),
     "messages_url": gettext_lazy("the cabinet's messages and surveys"),
     "unsubscribe_url": gettext_lazy("one-click unsubscribe from marketing emails"),
@@ -216,6 +217,7 @@ def contexts_for(
     urls = {
         "cabinet_url": base + reverse("cabinet_home", args=[tenant.slug]),
         "links_url": base + reverse("cabinet_links", args=[tenant.slug]),
+        "profile_url": base + reverse("cabinet_profile", args=[tenant.slug]),
         "messages_url": base + reverse("cabinet_messages", args=[tenant.slug]),
     }
     unsubscribe = base + reverse("campaign_unsubscribe", args=["-"])

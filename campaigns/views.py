@@ -195,20 +195,29 @@ def campaign_enroll(request: TeamRequest, campaign_id: int) -> HttpResponse:
 
 def _step_data(form: StepForm) -> dict:
     data = dict(form.cleaned_data)
-    del data["delay_amount"], data["delay_unit"]  # as delay_minutes (StepForm.clean)
+    # As delay_minutes and wait_max_minutes (StepForm.clean).
+    del data["delay_amount"], data["delay_unit"], data["wait_max_amount"], data["wait_max_unit"]
     data["manager_ids"] = [int(pk) for pk in data.get("manager_ids") or []]
     return data
 
 
 def _step_editor(request: TeamRequest, campaign: Campaign, step: Step | None) -> HttpResponse:
-    initial: dict[str, Any] = {"free_text": True, "delay_amount": 0, "delay_unit": "hours"}
+    initial: dict[str, Any] = {
+        "free_text": True,
+        "delay_amount": 0,
+        "delay_unit": "hours",
+        "wait_max_amount": 7,
+        "wait_max_unit": "days",
+    }
+    split = ("delay_amount", "delay_unit", "wait_max_amount", "wait_max_unit")
     if step is not None:
         initial = {
             name: getattr(step, name)
             for name in StepForm.base_fields
-            if name not in ("manager_ids", "choices_en", "choices_ru", "delay_amount", "delay_unit")
+            if name not in ("manager_ids", "choices_en", "choices_ru", *split)
         }
         initial["delay_amount"], initial["delay_unit"] = delay_split(step.delay_minutes)
+        initial["wait_max_amount"], initial["wait_max_unit"] = delay_split(step.wait_max_minutes)
         initial["manager_ids"] = [str(pk) for pk in step.manager_ids]
         initial["choices_en"] = "\n".join(step.choices_en)
         initial["choices_ru"] = "\n".join(step.choices_ru)
@@ -277,7 +286,14 @@ def _sample_context(tenant, language: str) -> dict:
             "level": str(ActivitySegment.STABLE.label),
             "manager_name": "",
             **dict.fromkeys(
-                ("cabinet_url", "links_url", "referral_url", "messages_url", "unsubscribe_url"),
+                (
+                    "cabinet_url",
+                    "links_url",
+                    "profile_url",
+                    "referral_url",
+                    "messages_url",
+                    "unsubscribe_url",
+                ),
                 settings.SITE_URL + "/…",
             ),
         }

@@ -350,6 +350,7 @@ SPECTACULAR_SETTINGS = {
     # One schema name per choice set used by several serializers.
     "ENUM_NAME_OVERRIDES": {
         "ActivitySegmentEnum": "partners.models.ActivitySegment",
+        "FirstStepItemEnum": "onboarding.models.Item",
         "JoinFieldModeEnum": "tenancy.models.JoinFieldMode",
         "CompanySizeEnum": "partners.models.CompanySize",
         "ChannelTypeEnum": "partners.models.ChannelType",

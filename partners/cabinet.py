@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET
 
 from core.errors import ServiceError
 from partners import selectors, services
-from partners.forms import JoinForm, LinkForm
+from partners.forms import JoinForm, LinkForm, ProfileForm
 from partners.models import Partner, ReferralLink
 from partners.qr import qr_png_response
 from partners.selectors import partner_for_user
@@ -239,3 +239,36 @@ def cabinet_stats(request: PartnerRequest) -> HttpResponse:
         },
     }
     return render(request, "cabinet/stats.html", context)
+
+
+@partner_page
+def cabinet_profile(request: PartnerRequest) -> HttpResponse:
+    """``/p/<slug>/profile/``: the partner's own contact details and profile. Saving goes
+    through partners.services (the model's rules, the program's required questions); bad input
+    names the field and saves nothing."""
+    partner = request.partner
+    required = ["name", *services.profile_required_fields(request.tenant)]
+    initial = {name: getattr(partner, name) for name in services.PROFILE_FIELDS}
+    form = ProfileForm(request.POST or None, initial=initial, required=required)
+    if request.method == "POST" and form.is_valid():
+        try:
+            with transaction.atomic():
+                services.partner_profile_update(
+                    partner=partner,
+                    **{name: form.cleaned_data[name] for name in services.PROFILE_FIELDS},
+                )
+        except ServiceError as error:
+            partner.refresh_from_db()
+            form.add_service_error(error)
+        else:
+            messages.success(request, _("Your profile is saved."))
+            return redirect("cabinet_profile", tenant_slug=request.tenant.slug)
+    context = {
+        "partner": partner,
+        "form": form,
+        "missing": [
+            str(ProfileForm.base_fields[name].label)
+            for name in selectors.profile_missing(partner=partner)
+        ],
+    }
+    return render(request, "cabinet/profile.html", context, status=400 if form.errors else 200)

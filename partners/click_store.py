@@ -24,7 +24,7 @@ from django.db import connection, transaction
 
 from core.redis_store import REDIS_UNAVAILABLE, redis_client, redis_key, redis_unavailable
 from partners.models import Click, Partner
-from partners.signals import clicks_recorded
+from partners.signals import clicks_recorded, first_clicks
 from tenancy.scope import all_tenants
 
 log = logging.getLogger(__name__)
@@ -105,6 +105,16 @@ def clicks_write(rows: list[tuple]) -> int:
             f"EXISTS (SELECT 1 FROM {Partner._meta.db_table} p"  # noqa: S608
             " WHERE p.id = l.partner_id AND p.tenant_id = l.tenant_id)"
         )
+        # Partners with no click written yet whose first one is in this batch (the cabinet's
+        # first-steps checklist): one anti-join over the (tenant, partner, created_at) index,
+        # in the flush, never on the redirect.
+        cursor.execute(
+            f"SELECT l.tenant_id, l.partner_id, min(l.created_at) FROM click_load l"  # noqa: S608
+            f" WHERE {owned} AND NOT EXISTS (SELECT 1 FROM {table} c"
+            " WHERE c.tenant_id = l.tenant_id AND c.partner_id = l.partner_id)"
+            " GROUP BY l.tenant_id, l.partner_id"
+        )
+        firsts = cursor.fetchall()
         cursor.execute(
             f"INSERT INTO {table} ({columns}) SELECT {columns} FROM click_load l"  # noqa: S608
             f" WHERE {owned} ON CONFLICT (id) DO NOTHING RETURNING tenant_id, created_at"
@@ -118,6 +128,8 @@ def clicks_write(rows: list[tuple]) -> int:
         # Apps above (analytics' rollups) learn which program days got new clicks.
         transaction.on_commit(lambda: clicks_recorded.send(sender=Click, clicks=written))
         transaction.on_commit(lambda: _last_clicks_note(written))
+    if firsts:
+        transaction.on_commit(lambda: first_clicks.send(sender=Click, clicks=firsts))
     return len(written)
 
 

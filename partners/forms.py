@@ -171,3 +171,32 @@ class TrackingTestForm(ServiceFormMixin, forms.Form):
 
     click_id = forms.CharField(label=_("Click id"), required=False, max_length=36)
     partner = forms.CharField(label=_("or partner code"), required=False, max_length=150)
+
+
+class ProfileForm(ServiceFormMixin, forms.Form):
+    """The partner's own profile in the cabinet (partners.services.partner_profile_update). The
+    questions the program's join form requires are required here too; the rest may be empty."""
+
+    name = form_field(Partner, "name", label=_("Your name or company"))
+    phone = form_field(Partner, "phone", label=_("Phone"))
+    country = form_field(
+        Partner, "country", label=_("Country"), help_text=_("Two-letter code, e.g. RU")
+    )
+    city = form_field(Partner, "city", label=_("City"))
+    channel_type = forms.ChoiceField(
+        label=_("How you promote"), choices=[*BLANK, *ChannelType.choices], required=False
+    )
+    partner_type = forms.ChoiceField(
+        label=_("Partner type"), choices=[*BLANK, *PartnerType.choices], required=False
+    )
+    industry = form_field(Partner, "industry", label=_("Industry"))
+    company_size = forms.ChoiceField(
+        label=_("Company size"), choices=[*BLANK, *CompanySize.choices], required=False
+    )
+    language = forms.ChoiceField(label=_("Language of emails"), choices=settings.LANGUAGES)
+
+    def __init__(self, *args, required: list[str] = (), **kwargs) -> None:  # type: ignore[assignment]
+        super().__init__(*args, **kwargs)
+        for name in required:
+            if name in self.fields:
+                self.fields[name].required = True

@@ -25,6 +25,7 @@ from partners.models import (
     Tag,
     TestConversion,
 )
+from partners.services import PROFILE_FIELDS, profile_required_fields
 from tenancy.models import User
 from tenancy.scope import current_tenant_id
 
@@ -277,3 +278,15 @@ def partner_code_sample() -> str:
         Partner.objects.filter(status=PartnerStatus.ACTIVE).order_by("joined_at", "id").first()
     )
     return partner.code if partner is not None else ""
+
+
+# What "profile completed" asks of every partner (docs/onboarding.md), besides the questions
+# the program's join form requires (its settings): how to reach her and how she promotes.
+PROFILE_ALWAYS = ("name", "phone", "country", "channel_type")
+
+
+def profile_missing(*, partner: Partner) -> list[str]:
+    """The profile fields still empty that "profile completed" needs, in the form's order;
+    empty when the profile is complete. No query (the program is the partner's, cached)."""
+    wanted = {*PROFILE_ALWAYS, *profile_required_fields(partner.tenant)}
+    return [name for name in PROFILE_FIELDS if name in wanted and not getattr(partner, name)]

@@ -29,7 +29,13 @@ from partners.models import (
     ReferralLink,
     Tag,
 )
-from partners.signals import partner_applied, partner_joined, partner_rejected
+from partners.signals import (
+    link_created,
+    partner_applied,
+    partner_joined,
+    partner_profile_changed,
+    partner_rejected,
+)
 from partners.tracking import link_cache_invalidate
 from tenancy.models import APIKey, Membership, Tenant, User
 from webhooks.services import event_publish
@@ -233,6 +239,7 @@ def partner_create(
                 _joined_on_commit(tenant.pk, [partner.pk])
             elif partner.status == PartnerStatus.PENDING:
                 _applied_on_commit(tenant.pk, partner.pk)
+            _profile_changed_on_commit(tenant.pk, partner.pk)
     except IntegrityError as error:  # a concurrent create won the race
         field = _integrity_field(error)
         raise ServiceError(
@@ -256,6 +263,7 @@ def partner_update(*, partner: Partner, by: User | None = None, **changes: Any) 
     try:
         with transaction.atomic():
             partner.save(update_fields=list(clean))
+            _profile_changed_on_commit(partner.tenant_id, partner.pk)
     except IntegrityError:
         raise ServiceError(
             _("A partner with this email is already in the program."),
@@ -263,6 +271,47 @@ def partner_update(*, partner: Partner, by: User | None = None, **changes: Any) 
             code="duplicate",
         ) from None
     return partner
+
+
+def _profile_changed_on_commit(tenant_id: int, partner_id: int) -> None:
+    transaction.on_commit(
+        lambda: partner_profile_changed.send(
+            sender=Partner, tenant_id=tenant_id, partner_ids=[partner_id]
+        )
+    )
+
+
+# What a partner edits of her own record on the cabinet's profile page: contact details and
+# profile, not her email (her login), status, manager, notes or tags (the team's).
+PROFILE_FIELDS = (
+    "name",
+    "phone",
+    "country",
+    "city",
+    "channel_type",
+    "partner_type",
+    "industry",
+    "company_size",
+    "language",
+)
+
+
+def partner_profile_update(*, partner: Partner, **changes: Any) -> Partner:
+    """The partner's own profile saved from the cabinet: only PROFILE_FIELDS; a required
+    question of the program's join form (its settings) may not be emptied, nor the name."""
+    unknown = set(changes) - set(PROFILE_FIELDS)
+    if unknown:
+        raise ServiceError(_("This field cannot be changed here."), field=sorted(unknown)[0])
+    required = ["name", *profile_required_fields(partner.tenant)]
+    for name in required:
+        if name in changes and not _stripped(changes[name]):
+            raise ServiceError(_("This field is required."), field=name, code="required")
+    return partner_update(partner=partner, **changes)
+
+
+def profile_required_fields(tenant: Tenant) -> list[str]:
+    """The join form's questions the program requires (its settings), in the form's order."""
+    return [name for name, mode in tenant.join_field_modes.items() if mode == "required"]
 
 
 def _partner_link_codes(partner_ids: list[int]) -> list[str]:
@@ -477,6 +526,24 @@ def _clean_destination(*, tenant: Tenant, url: str) -> str:
     return url
 
 
+def _link_created_on_commit(link: ReferralLink) -> None:
+    tenant_id, partner_id, link_id, created_at = (
+        link.tenant_id,
+        link.partner_id,
+        link.pk,
+        link.created_at,
+    )
+    transaction.on_commit(
+        lambda: link_created.send(
+            sender=ReferralLink,
+            tenant_id=tenant_id,
+            partner_id=partner_id,
+            link_id=link_id,
+            created_at=created_at,
+        )
+    )
+
+
 def link_create(*, partner: Partner, destination_url: str = "", sub_id: str = "") -> ReferralLink:
     """A partner's new link to ``destination_url`` (empty: the program's website), which must
     lie on the program's allowed domains — only their home pages without deep links."""
@@ -500,6 +567,7 @@ def link_create(*, partner: Partner, destination_url: str = "", sub_id: str = ""
         except IntegrityError:
             continue
         link_cache_invalidate([code])  # drop a cached "unknown code" answer
+        _link_created_on_commit(link)
         return link
     raise ServiceError(_("Could not make a unique link code; try again."))  # pragma: no cover
 

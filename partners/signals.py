@@ -21,3 +21,14 @@ partner_joined = Signal()
 partner_applied = Signal()
 # kwargs: tenant_id, partner_id, reason — a pending partner turned down; sent after commit
 partner_rejected = Signal()
+# kwargs: tenant_id, partner_id, link_id, created_at — a partner's referral link was created;
+# sent after commit.
+link_created = Signal()
+# kwargs: clicks — a list of (tenant_id, partner_id, created_at): partners whose first recorded
+# click the click-buffer flush (or the redirect while Redis is down) just wrote, each with the
+# earliest of those clicks; sent after commit. Two concurrent flushes may both report a partner
+# (a receiver that must act once keeps its own conditional write).
+first_clicks = Signal()
+# kwargs: tenant_id, partner_ids — partners whose profile (contact details, channel, type…)
+# was created or saved through the services; sent after commit.
+partner_profile_changed = Signal()

@@ -30,4 +30,5 @@ cabinet_urlpatterns = [
     path("recruits/qr.png", cabinet.cabinet_recruit_qr, name="cabinet_recruit_qr"),
     path("coupons/", cabinet.cabinet_coupons, name="cabinet_coupons"),
     path("stats/", cabinet.cabinet_stats, name="cabinet_stats"),
+    path("profile/", cabinet.cabinet_profile, name="cabinet_profile"),
 ]

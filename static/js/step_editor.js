@@ -36,13 +36,23 @@
     var button = event.target instanceof Element && event.target.closest("[data-insert-placeholder]");
     if (button) { insert(button); }
   });
+  // "Wait at most" only means something while the step waits for a first step.
+  function showWait(form) {
+    var item = form.querySelector("[name=wait_item]");
+    var limit = form.querySelector("[data-wait-max]");
+    if (item && limit) { limit.hidden = item.value === ""; }
+  }
+
   document.addEventListener("change", function (event) {
     var field = event.target;
+    if (field instanceof HTMLSelectElement && field.name === "wait_item" && field.form && field.form.hasAttribute("data-step-editor")) {
+      showWait(field.form);
+    }
     if (field instanceof HTMLSelectElement && field.name === "action" && field.form && field.form.hasAttribute("data-step-editor")) {
       showParts(field.form);
     }
   });
 
-  document.querySelectorAll("form[data-step-editor]").forEach(showParts);
+  document.querySelectorAll("form[data-step-editor]").forEach(function (form) { showParts(form); showWait(form); });
   document.querySelectorAll("[data-needs-js]").forEach(function (part) { part.hidden = false; });
 })();

@@ -47,6 +47,7 @@ def test_playbook_texts_are_valid_and_in_the_programs_language_only(db):
         "last_result_date": "1 марта 2026",
         "referral_url": "",
         "links_url": "https://x.test/p/texts/links/",
+        "profile_url": "https://x.test/p/texts/profile/",
         "unsubscribe_url": "https://x.test/u/t/",
         "manager_name": "",
         "messages_url": "https://x.test/p/texts/messages/",
@@ -55,7 +56,7 @@ def test_playbook_texts_are_valid_and_in_the_programs_language_only(db):
     with tenant_scope(tenant):
         names = set(Campaign.objects.values_list("name", flat=True))
         steps = list(Step.objects.all())
-        assert len(steps) == 23
+        assert len(steps) == 24
         for step in steps:
             for field in ("subject_ru", "body_ru"):
                 template_check(getattr(step, field), field=field)

@@ -47,6 +47,7 @@ def test_context_of_a_russian_partner(scope, settings):
         "manager_name": "Ирина Петрова",
         "cabinet_url": "https://pf.example/p/camp/",
         "links_url": "https://pf.example/p/camp/links/",
+        "profile_url": "https://pf.example/p/camp/profile/",
         "messages_url": "https://pf.example/p/camp/messages/",
         "referral_url": "https://pf.example/r/olga1",
         "unsubscribe_url": unsubscribe_url(tenant_id=program.pk, partner_id=partner.pk),

@@ -17,6 +17,7 @@ from core.sql import tables_analyze
 from demo.generator import build_activity, build_partners, conversions_csv
 from demo.goals import demo_goals
 from demo.home import demo_recruits
+from demo.onboarding import demo_first_steps
 from demo.payouts import demo_open_batch, demo_paid_batch
 from demo.people import LATIN
 from demo.segments import demo_custom_segments
@@ -172,6 +173,7 @@ class Command(BaseCommand):
                 rollup_rebuild(tenant=tenant)
                 demo_recruits(tenant=tenant)
                 demo_goals(tenant=tenant, owner=owner, demo_partner=demo_partner)
+                demo_first_steps(tenant=tenant, now=now)
                 steps.update()
         steps.update()
         steps.close()
