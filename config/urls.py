@@ -18,6 +18,8 @@ from campaigns.urls import public_urlpatterns as campaign_public_urlpatterns
 from core.api_policy import PROBLEM_CONTENT_TYPE, service_unavailable_body
 from core.redis_store import REDIS_UNAVAILABLE, RETRY_AFTER_SECONDS, redis_required
 from imports.urls import manager_urlpatterns as import_manager_urlpatterns
+from ladder.urls import cabinet_urlpatterns as ladder_cabinet_urlpatterns
+from ladder.urls import manager_urlpatterns as ladder_manager_urlpatterns
 from notices.urls import cabinet_urlpatterns as notice_cabinet_urlpatterns
 from notices.urls import manager_urlpatterns as notice_manager_urlpatterns
 from partners.urls import cabinet_urlpatterns
@@ -41,11 +43,13 @@ urlpatterns = [
     path("app/<slug:tenant_slug>/", include(notice_manager_urlpatterns)),
     path("app/<slug:tenant_slug>/", include(analytics_manager_urlpatterns)),
     path("app/<slug:tenant_slug>/", include(segmentation_manager_urlpatterns)),
+    path("app/<slug:tenant_slug>/", include(ladder_manager_urlpatterns)),
     path("app/<slug:tenant_slug>/", include(import_manager_urlpatterns)),
     path("p/<slug:tenant_slug>/", include(cabinet_urlpatterns)),
     path("p/<slug:tenant_slug>/", include(tenancy_cabinet_urlpatterns)),
     path("p/<slug:tenant_slug>/", include(payout_cabinet_urlpatterns)),
     path("p/<slug:tenant_slug>/", include(notice_cabinet_urlpatterns)),
+    path("p/<slug:tenant_slug>/", include(ladder_cabinet_urlpatterns)),
     path("app/<slug:tenant_slug>/", include(campaign_manager_urlpatterns)),
     path("p/<slug:tenant_slug>/", include(campaign_cabinet_urlpatterns)),
     *campaign_public_urlpatterns,
