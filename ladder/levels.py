@@ -10,6 +10,7 @@ from django.conf import settings
 from django.utils.functional import Promise
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from ladder.models import LadderLevel
 from segmentation.engine import NEWCOMER, PERIODIC, SLEEPING, STABLE, TOP
@@ -25,11 +26,11 @@ LEVELS = (*LADDER, PAUSED)
 RANK = {NEWCOMER: 0, SLEEPING: 0, PERIODIC: 1, STABLE: 2, TOP: 3}
 
 DEFAULT_NAMES: dict[str, Promise] = {
-    NEWCOMER: _("Newcomer"),
-    PERIODIC: _("Periodic"),
-    STABLE: _("Stable"),
-    TOP: _("Top"),
-    SLEEPING: _("Paused"),
+    NEWCOMER: pgettext_lazy("level", "Newcomer"),
+    PERIODIC: pgettext_lazy("level", "Periodic"),
+    STABLE: pgettext_lazy("level", "Stable"),
+    TOP: pgettext_lazy("level", "Top"),
+    SLEEPING: pgettext_lazy("level", "Paused"),
 }
 
 # From the segments' playbooks (what each group needs and gets).

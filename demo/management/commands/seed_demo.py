@@ -15,6 +15,7 @@ from analytics.rollups import rollup_rebuild
 from core.database import as_owner
 from core.sql import tables_analyze
 from demo.generator import build_activity, build_partners, conversions_csv
+from demo.ladder import demo_ladder
 from demo.payouts import demo_open_batch, demo_paid_batch
 from demo.people import LATIN
 from demo.segments import demo_custom_segments
@@ -167,6 +168,7 @@ class Command(BaseCommand):
                 # After the segment runs: the cubes count each partner in its segment (built
                 # before, they held every partner as "not set" until a refresh synced them).
                 rollup_rebuild(tenant=tenant)
+                demo_ladder(tenant=tenant)
                 steps.update()
         steps.update()
         steps.close()
