@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.utils.functional import Promise
-from django.utils.translation import get_language
+from django.utils.translation import get_language, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import pgettext_lazy
 
 from ladder.models import LadderLevel
 from segmentation.engine import NEWCOMER, PERIODIC, SLEEPING, STABLE, TOP

@@ -34,6 +34,10 @@ DESCRIPTIONS = {
         "When a partner's payout details change: where the money goes now, and what to do if "
         "it was not them."
     ),
+    NoticeKind.LEVEL_UP: _(
+        "When the nightly update moves a partner up a level: the new level, with a link to "
+        "what it earns and what the next one takes."
+    ),
 }
 
 ALWAYS_ON_WHY = _(
@@ -56,7 +60,7 @@ def notice_settings(*, tenant: Tenant) -> list[NoticeSetting]:
         NoticeSetting(
             kind=kind.value,
             label=kind.label,
-            description=DESCRIPTIONS[kind],
+            description=DESCRIPTIONS.get(kind) or kind.label,
             enabled=kind in ALWAYS_ON or kind.value not in tenant.notices_off,
             always_on=kind in ALWAYS_ON,
         )

@@ -19,7 +19,7 @@ from notices.models import Notice
 from partners.models import Conversion, Partner
 from payouts.models import CommissionRule, RateModel
 from segmentation.features import features_read
-from segmentation.models import RunTrigger, SegmentRun, SegmentTransition
+from segmentation.models import RunTrigger, SegmentRun
 from segmentation.selectors import policy_get
 from segmentation.services import segments_recompute
 from tenancy.scope import tenant_scope
