@@ -295,6 +295,9 @@ def test_the_settings_page_owner_edits_others_see(program):
         "rejected",
         "first_commission",
         "payout_failed",
+        "level_up",
+        "goal_reached",
+        "challenge_result",
     ]
     bad = as_owner.post(url, {"kinds": ["approved", "spam"]})
     assert bad.status_code == 400
