@@ -14,6 +14,7 @@ from analytics.api import (
 )
 from campaigns.api import CampaignViewSet, PartnerEnrollmentsView, PartnerMessagesView
 from goals.api import GoalViewSet
+from ladder.api import PartnerLevelView
 from partners.api import ClickViewSet, CouponViewSet, LinkViewSet, PartnerViewSet
 from partners.conversions_api import ConversionViewSet
 from payouts.api import (
@@ -70,5 +71,6 @@ urlpatterns = [
         name="api-partner-enrollments",
     ),
     path("partners/<int:id>/messages", PartnerMessagesView.as_view(), name="api-partner-messages"),
+    path("partners/<int:id>/level", PartnerLevelView.as_view(), name="api-partner-level"),
     *router.urls,
 ]

@@ -20,6 +20,8 @@ from core.redis_store import REDIS_UNAVAILABLE, RETRY_AFTER_SECONDS, redis_requi
 from goals.urls import cabinet_urlpatterns as goal_cabinet_urlpatterns
 from goals.urls import manager_urlpatterns as goal_manager_urlpatterns
 from imports.urls import manager_urlpatterns as import_manager_urlpatterns
+from ladder.urls import cabinet_urlpatterns as ladder_cabinet_urlpatterns
+from ladder.urls import manager_urlpatterns as ladder_manager_urlpatterns
 from notices.urls import cabinet_urlpatterns as notice_cabinet_urlpatterns
 from notices.urls import manager_urlpatterns as notice_manager_urlpatterns
 from partners.urls import cabinet_urlpatterns
@@ -43,11 +45,13 @@ urlpatterns = [
     path("app/<slug:tenant_slug>/", include(notice_manager_urlpatterns)),
     path("app/<slug:tenant_slug>/", include(analytics_manager_urlpatterns)),
     path("app/<slug:tenant_slug>/", include(segmentation_manager_urlpatterns)),
+    path("app/<slug:tenant_slug>/", include(ladder_manager_urlpatterns)),
     path("app/<slug:tenant_slug>/", include(import_manager_urlpatterns)),
     path("p/<slug:tenant_slug>/", include(cabinet_urlpatterns)),
     path("p/<slug:tenant_slug>/", include(tenancy_cabinet_urlpatterns)),
     path("p/<slug:tenant_slug>/", include(payout_cabinet_urlpatterns)),
     path("p/<slug:tenant_slug>/", include(notice_cabinet_urlpatterns)),
+    path("p/<slug:tenant_slug>/", include(ladder_cabinet_urlpatterns)),
     path("app/<slug:tenant_slug>/", include(campaign_manager_urlpatterns)),
     path("p/<slug:tenant_slug>/", include(campaign_cabinet_urlpatterns)),
     path("app/<slug:tenant_slug>/", include(goal_manager_urlpatterns)),

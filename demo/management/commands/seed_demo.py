@@ -18,6 +18,7 @@ from demo.generator import build_activity, build_partners, conversions_csv
 from demo.goals import demo_goals
 from demo.home import demo_recruits
 from demo.onboarding import demo_first_steps
+from demo.ladder import demo_ladder
 from demo.payouts import demo_open_batch, demo_paid_batch
 from demo.people import LATIN
 from demo.segments import demo_custom_segments
@@ -174,6 +175,7 @@ class Command(BaseCommand):
                 demo_recruits(tenant=tenant)
                 demo_goals(tenant=tenant, owner=owner, demo_partner=demo_partner)
                 demo_first_steps(tenant=tenant, now=now)
+                demo_ladder(tenant=tenant)
                 steps.update()
         steps.update()
         steps.close()
