@@ -17,8 +17,8 @@ from core.sql import tables_analyze
 from demo.generator import build_activity, build_partners, conversions_csv
 from demo.goals import demo_goals
 from demo.home import demo_recruits
-from demo.onboarding import demo_first_steps
 from demo.ladder import demo_ladder
+from demo.onboarding import demo_first_steps
 from demo.payouts import demo_open_batch, demo_paid_batch
 from demo.people import LATIN
 from demo.segments import demo_custom_segments
