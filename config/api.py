@@ -13,6 +13,7 @@ from analytics.api import (
     SummaryView,
 )
 from campaigns.api import CampaignViewSet, PartnerEnrollmentsView, PartnerMessagesView
+from challenges.api import ChallengeViewSet
 from partners.api import ClickViewSet, CouponViewSet, LinkViewSet, PartnerViewSet
 from partners.conversions_api import ConversionViewSet
 from payouts.api import (
@@ -40,6 +41,7 @@ router.register("payout-batches", PayoutBatchViewSet, basename="payoutbatch")
 router.register("custom-segments", CustomSegmentViewSet, basename="customsegment")
 router.register("webhook-endpoints", WebhookEndpointViewSet, basename="webhook-endpoint")
 router.register("campaigns", CampaignViewSet, basename="campaign")
+router.register("challenges", ChallengeViewSet, basename="challenge")
 
 urlpatterns = [
     path("program", ProgramView.as_view(), name="api-program"),

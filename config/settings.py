@@ -363,6 +363,7 @@ SPECTACULAR_SETTINGS = {
         "PayoutBatchStatusEnum": "payouts.models.PayoutBatchStatus",
         "CampaignStatusEnum": "campaigns.models.CampaignStatus",
         "MessageStatusEnum": "campaigns.models.MessageStatus",
+        "ChallengePrizeKindEnum": "challenges.models.PrizeKind",
     },
 }
 

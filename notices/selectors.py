@@ -34,6 +34,10 @@ DESCRIPTIONS = {
         "When a partner's payout details change: where the money goes now, and what to do if "
         "it was not them."
     ),
+    NoticeKind.CHALLENGE_RESULT: _(
+        "When a challenge the partner took part in closes: her place and the prize she won, "
+        "with a link to the final board."
+    ),
 }
 
 ALWAYS_ON_WHY = _(
@@ -56,7 +60,8 @@ def notice_settings(*, tenant: Tenant) -> list[NoticeSetting]:
         NoticeSetting(
             kind=kind.value,
             label=kind.label,
-            description=DESCRIPTIONS[kind],
+            # A kind whose owner has not described it yet shows its name.
+            description=DESCRIPTIONS.get(kind, kind.label),
             enabled=kind in ALWAYS_ON or kind.value not in tenant.notices_off,
             always_on=kind in ALWAYS_ON,
         )

@@ -14,6 +14,7 @@ from analytics.models import ProgramCost
 from analytics.rollups import rollup_rebuild
 from core.database import as_owner
 from core.sql import tables_analyze
+from demo.challenges import demo_challenges
 from demo.generator import build_activity, build_partners, conversions_csv
 from demo.payouts import demo_open_batch, demo_paid_batch
 from demo.people import LATIN
@@ -167,6 +168,7 @@ class Command(BaseCommand):
                 # After the segment runs: the cubes count each partner in its segment (built
                 # before, they held every partner as "not set" until a refresh synced them).
                 rollup_rebuild(tenant=tenant)
+                demo_challenges(tenant=tenant, today=today, demo_partner=demo_partner)
                 steps.update()
         steps.update()
         steps.close()
