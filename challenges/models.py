@@ -31,7 +31,7 @@ class Metric(models.TextChoices):
 class Status(models.TextChoices):
     DRAFT = "draft", _("Draft")
     LIVE = "live", _("Live")
-    CLOSED = "closed", _("Closed")
+    CLOSED = "closed", _("Finished")
 
 
 class Participation(models.TextChoices):

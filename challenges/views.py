@@ -14,6 +14,7 @@ from challenges.forms import ChallengeForm
 from challenges.models import Challenge, Status
 from core.errors import ServiceError
 from core.validation import whole_number
+from partners.models import ActivitySegment, ChannelType
 from segmentation.selectors import local_today
 from tenancy.requests import TeamRequest
 from tenancy.views import manager_page
@@ -94,6 +95,12 @@ def challenge_detail(request: TeamRequest, challenge_id: int) -> HttpResponse:
         "manager/challenges/detail.html",
         {
             "challenge": challenge,
+            "eligibility": [
+                *(str(ActivitySegment(v).label) for v in challenge.segments),
+                *(str(ChannelType(v).label) for v in challenge.channels),
+                *(f"#{t.name}" for t in challenge.tags.all()),
+                *(s.name for s in challenge.custom_segments.all()),
+            ],
             "page": page,
             "uplift": selectors.uplift(challenge),
             "closable": services.closable(challenge, manual=True),

@@ -364,6 +364,8 @@ SPECTACULAR_SETTINGS = {
         "CampaignStatusEnum": "campaigns.models.CampaignStatus",
         "MessageStatusEnum": "campaigns.models.MessageStatus",
         "ChallengePrizeKindEnum": "challenges.models.PrizeKind",
+        # The conversions' kind keeps the name it had before another "kind" came.
+        "KindEnum": "partners.models.ConversionKind",
     },
 }
 
