@@ -13,6 +13,7 @@ from analytics.api import (
     SummaryView,
 )
 from campaigns.api import CampaignViewSet, PartnerEnrollmentsView, PartnerMessagesView
+from challenges.api import ChallengeViewSet
 from goals.api import GoalViewSet
 from ladder.api import PartnerLevelView
 from partners.api import ClickViewSet, CouponViewSet, LinkViewSet, PartnerViewSet
@@ -43,6 +44,7 @@ router.register("custom-segments", CustomSegmentViewSet, basename="customsegment
 router.register("webhook-endpoints", WebhookEndpointViewSet, basename="webhook-endpoint")
 router.register("campaigns", CampaignViewSet, basename="campaign")
 router.register("goals", GoalViewSet, basename="goal")
+router.register("challenges", ChallengeViewSet, basename="challenge")
 
 urlpatterns = [
     path("program", ProgramView.as_view(), name="api-program"),

@@ -82,4 +82,12 @@ BEAT_SCHEDULE: dict = {
         "schedule": crontab(minute="*/10"),
         "options": {"expires": 60 * 9},
     },
+    "challenges-close-due": {
+        # Closes the challenges whose last local day ended (an hour's grace for the rollups):
+        # results fixed, prizes paid once, result notices sent once. The row lock makes an
+        # overlapping tick harmless.
+        "task": "challenges.tasks.challenges_close_due",
+        "schedule": crontab(minute="*/15"),
+        "options": {"expires": 60 * 14},
+    },
 }

@@ -364,6 +364,9 @@ SPECTACULAR_SETTINGS = {
         "PayoutBatchStatusEnum": "payouts.models.PayoutBatchStatus",
         "CampaignStatusEnum": "campaigns.models.CampaignStatus",
         "MessageStatusEnum": "campaigns.models.MessageStatus",
+        "ChallengePrizeKindEnum": "challenges.models.PrizeKind",
+        # The conversions' kind keeps the name it had before another "kind" came.
+        "KindEnum": "partners.models.ConversionKind",
     },
 }
 

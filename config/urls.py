@@ -15,6 +15,8 @@ from analytics.urls import manager_urlpatterns as analytics_manager_urlpatterns
 from campaigns.urls import cabinet_urlpatterns as campaign_cabinet_urlpatterns
 from campaigns.urls import manager_urlpatterns as campaign_manager_urlpatterns
 from campaigns.urls import public_urlpatterns as campaign_public_urlpatterns
+from challenges.urls import cabinet_urlpatterns as challenge_cabinet_urlpatterns
+from challenges.urls import manager_urlpatterns as challenge_manager_urlpatterns
 from core.api_policy import PROBLEM_CONTENT_TYPE, service_unavailable_body
 from core.redis_store import REDIS_UNAVAILABLE, RETRY_AFTER_SECONDS, redis_required
 from goals.urls import cabinet_urlpatterns as goal_cabinet_urlpatterns
@@ -52,6 +54,8 @@ urlpatterns = [
     path("p/<slug:tenant_slug>/", include(payout_cabinet_urlpatterns)),
     path("p/<slug:tenant_slug>/", include(notice_cabinet_urlpatterns)),
     path("p/<slug:tenant_slug>/", include(ladder_cabinet_urlpatterns)),
+    path("app/<slug:tenant_slug>/", include(challenge_manager_urlpatterns)),
+    path("p/<slug:tenant_slug>/", include(challenge_cabinet_urlpatterns)),
     path("app/<slug:tenant_slug>/", include(campaign_manager_urlpatterns)),
     path("p/<slug:tenant_slug>/", include(campaign_cabinet_urlpatterns)),
     path("app/<slug:tenant_slug>/", include(goal_manager_urlpatterns)),

@@ -28,6 +28,7 @@ from tenancy import services
 from tenancy.models import Invitation, Role, SettingsChange
 from tenancy.scope import tenant_scope
 from tests.campaigns.world import build_campaign_world
+from tests.challenges.cross_world import build_challenge_world
 from tests.factories import PASSWORD, MembershipFactory, PartnerFactory, TenantFactory, UserFactory
 from tests.goals.world import build_goal_world
 from tests.imports.world import build_import_world
@@ -132,6 +133,7 @@ def build_world(prefix: str, marker: str) -> TenantWorld:
     build_campaign_world(tenant=tenant, partners=partners, marker=marker)
     build_import_world(tenant=tenant, user=users["manager"], marker=marker)
     build_goal_world(tenant=tenant, partners=partners, marker=marker)
+    build_challenge_world(tenant=tenant, partners=partners, marker=marker)
     with tenant_scope(tenant):
         Notice.objects.create(
             tenant=tenant,

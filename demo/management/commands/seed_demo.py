@@ -14,6 +14,7 @@ from analytics.models import ProgramCost
 from analytics.rollups import rollup_rebuild
 from core.database import as_owner
 from core.sql import tables_analyze
+from demo.challenges import demo_challenges
 from demo.generator import build_activity, build_partners, conversions_csv
 from demo.goals import demo_goals
 from demo.home import demo_recruits
@@ -176,6 +177,7 @@ class Command(BaseCommand):
                 demo_goals(tenant=tenant, owner=owner, demo_partner=demo_partner)
                 demo_first_steps(tenant=tenant, now=now)
                 demo_ladder(tenant=tenant)
+                demo_challenges(tenant=tenant, today=today, demo_partner=demo_partner)
                 steps.update()
         steps.update()
         steps.close()
