@@ -23,7 +23,7 @@ from payouts.models import CommissionRule, PayoutSettings
 from tenancy.scope import all_tenants, tenant_scope
 from tests.browser.helpers import REPO, STRONG_PASSWORD, login
 from tests.browser.layout import showcase_world
-from tests.factories import PASSWORD, PartnerFactory, TenantFactory
+from tests.factories import PASSWORD, PartnerFactory, TenantFactory, UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -116,9 +116,11 @@ def test_the_home_on_a_laptop_and_a_phone_in_both_languages(live_server, page):
             page.set_viewport_size({"width": width, "height": height})
             page.goto(home)
             expect(page.locator("html")).to_have_attribute("lang", language)
-            # The balance comes first, the QR code is drawn, nothing scrolls sideways.
-            first = page.locator("[data-testid=home-cards] > section").first
-            expect(first).to_have_attribute("data-testid", "home-balance")
+            # A new partner's first steps come first, then the balance; the QR code is drawn,
+            # nothing scrolls sideways.
+            cards = page.locator("[data-testid=home-cards] > section")
+            expect(cards.nth(0)).to_have_attribute("data-testid", "first-steps")
+            expect(cards.nth(1)).to_have_attribute("data-testid", "home-balance")
             expect(page.get_by_test_id("main-link-qr").locator("svg.qr")).to_be_visible()
             box = page.get_by_test_id("main-link-qr").bounding_box()
             assert box is not None
@@ -142,6 +144,7 @@ def test_the_home_on_a_laptop_and_a_phone_in_both_languages(live_server, page):
 def test_a_recruit_joins_through_her_recruit_link(live_server, page, new_page):
     tenant, maria = _world()
     login(page, live_server, "maria@blog.test", PASSWORD, path=f"/p/{SLUG}/login/")
+    page.locator("details[data-nav-more] summary").click()  # Recruits is under "More"
     page.get_by_test_id("nav-recruits").click()
     expect(page).to_have_url(f"{live_server.url}/p/{SLUG}/recruits/")
     expect(page.get_by_test_id("recruit-qr").locator("svg.qr")).to_be_visible()
@@ -186,33 +189,46 @@ def test_a_recruit_joins_through_her_recruit_link(live_server, page, new_page):
     os.environ.get("PF_SCREENSHOTS") != "1", reason="PF_SCREENSHOTS=1 writes the README's shots"
 )
 def test_screenshots_of_the_demo_home(live_server, browser):
-    """docs/screenshots/cabinet-home_<width>_<language>.png: the demo partner's home, and her
-    recruits page in .data/shots-home/, at both widths in both languages."""
+    """docs/screenshots/cabinet-home_<width>_<language>.png: the demo partner's home;
+    docs/screenshots/cabinet-growth-map_<width>_<language>.png: the level map of a periodic partner
+    of the demo (the demo partner is at the top, with no next step to show); her recruits page
+    in .data/shots-home/; at both widths in both languages."""
     world = showcase_world()
-    client = Client()
-    client.force_login(world.partner_user)
-    session = client.cookies["sessionid"].value
+    with tenant_scope(world.tenant):
+        climber = (
+            Partner.objects.filter(activity_segment="periodic", user__isnull=True)
+            .order_by("pk")
+            .first()
+        )
+        assert climber is not None
+        climber.user = UserFactory(email="climber@demo.partnerflow.local", full_name=climber.name)
+        climber.save(update_fields=["user"])
     shots = REPO / ".data" / "shots-home"
     shots.mkdir(parents=True, exist_ok=True)
-    for language in ("en", "ru"):
-        context = browser.new_context(
-            locale="en-US" if language == "en" else "ru-RU", viewport={"width": 1366, "height": 900}
-        )
-        context.add_cookies(
-            [
-                {"name": "sessionid", "value": session, "url": live_server.url},
-                {"name": "pf_language", "value": language, "url": live_server.url},
-            ]
-        )
-        page = context.new_page()
-        for width, height in SIZES:
-            page.set_viewport_size({"width": width, "height": height})
-            for path, name in (("", "home"), ("recruits/", "recruits")):
+    screens = (
+        (world.partner_user, "", REPO / "docs" / "screenshots" / "cabinet-home"),
+        (world.partner_user, "recruits/", shots / "cabinet-recruits"),
+        (climber.user, "level/", REPO / "docs" / "screenshots" / "cabinet-growth-map"),
+    )
+    for user, path, stem in screens:
+        client = Client()
+        client.force_login(user)
+        session = client.cookies["sessionid"].value
+        for language in ("en", "ru"):
+            context = browser.new_context(
+                locale="en-US" if language == "en" else "ru-RU",
+                viewport={"width": 1366, "height": 900},
+            )
+            context.add_cookies(
+                [
+                    {"name": "sessionid", "value": session, "url": live_server.url},
+                    {"name": "pf_language", "value": language, "url": live_server.url},
+                ]
+            )
+            page = context.new_page()
+            for width, height in SIZES:
+                page.set_viewport_size({"width": width, "height": height})
                 page.goto(f"{live_server.url}/p/{world.tenant.slug}/{path}")
-                target = (
-                    REPO / "docs" / "screenshots" / f"cabinet-home_{width}_{language}.png"
-                    if name == "home"
-                    else shots / f"cabinet-{name}_{width}_{language}.png"
-                )
+                target = stem.parent / f"{stem.name}_{width}_{language}.png"
                 page.screenshot(path=target, full_page=True, animations="disabled")
-        context.close()
+            context.close()

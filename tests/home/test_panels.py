@@ -20,6 +20,8 @@ from partners.models import ReferralLink
 from partners.selectors import link_main, recruit_display_name
 from payouts import selectors
 from payouts.models import Commission, CommissionRule
+from segmentation.selectors import local_today
+from segmentation.services import segments_recompute
 from tenancy.scope import tenant_scope
 from tests.factories import PartnerFactory
 
@@ -278,15 +280,22 @@ def test_no_recruits_panel_without_recruits_or_tier_two(world_a):
 
 
 # The request's own 7 (program, session, user, partner, two-factor check, savepoint and its
-# release) and this branch's panels' 13: balance 2, next payout 4, main link 1, last 30 days 1,
-# messages 2, recruits 3.
-HOME_QUERIES = 20
+# release) and every panel's: balance 2, next payout 4, main link 1, last 30 days 1, messages 2,
+# recruits 3, and the panels of the growth apps — her level and next step (ladder), her goal
+# (goals), her challenges (challenges), her first steps (onboarding). Counted in
+# docs/cabinet.md, "Cost".
+HOME_QUERIES = 34
 
 
 def test_the_home_stays_cheap(world_a):
     """Every panel of this branch showing something (recruits, a pending commission, a link,
     unread messages, a payout on its way). Counted: docs/cabinet.md, "Cost"."""
     recruiter, _first, _second = _recruiting(world_a)
+    with tenant_scope(world_a.tenant):
+        # A level, so that the ladder's panel plans her next step.
+        segments_recompute(tenant=world_a.tenant, as_of=local_today(tenant=world_a.tenant))
+        recruiter.refresh_from_db()
+    assert recruiter.activity_segment
     client = world_a.client_for(recruiter.user)
     client.get(f"/p/{world_a.tenant.slug}/")  # sessions, caches
     with CaptureQueriesContext(connection) as queries:
@@ -300,6 +309,7 @@ def test_the_home_stays_cheap(world_a):
         "home-results",
         "home-messages",
         "home-recruits",
+        "level-panel",
     ):
         assert f'data-testid="{panel}"' in body
     assert len(queries) <= HOME_QUERIES, "\n".join(q["sql"][:120] for q in queries.captured_queries)
