@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from django.db import connection
+from django.db.models import Count, Sum
 from django.utils.formats import date_format
 from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
@@ -105,10 +106,17 @@ class Judge:
     """Classifies her hypothetical feature rows with the other active partners held fixed."""
 
     def __init__(
-        self, days: Days, policy: Any, *, partner_id: int, others: Sequence[tuple[int, int]]
+        self,
+        days: Days,
+        policy: Any,
+        *,
+        partner_id: int,
+        others: Sequence[tuple[int, int]],
+        rest: tuple[int, int] = (0, 0),
     ) -> None:
         self.days, self.policy, self.partner_id = days, policy, partner_id
         self.others = list(others)
+        self.rest = rest
         columns = period_columns(policy.stable_periods)
         count = len(self.others)
         self.others_frame = pd.DataFrame(
@@ -134,7 +142,10 @@ class Judge:
     def level(self, shift: int, adds: Sequence[Add] = ()) -> str:
         her = pd.DataFrame([self.row(shift, adds)])
         frame = pd.concat([her, self.others_frame], ignore_index=True) if self.others else her
-        return str(engine.classify(frame, self.policy)["segment"].iloc[0])
+        classified = engine.classify(
+            frame, self.policy, unlisted_active=self.rest[0], unlisted_value=self.rest[1]
+        )
+        return str(classified["segment"].iloc[0])
 
 
 def _higher(level: str, than: str) -> bool:
@@ -202,18 +213,24 @@ def _stable_plan(judge: Judge, current: str, t_min: int) -> Plan | None:
 
 
 def top_value_needed(
-    *, value: int, partner_id: int, others: Sequence[tuple[int, int]], policy: Any
+    *,
+    value: int,
+    partner_id: int,
+    others: Sequence[tuple[int, int]],
+    policy: Any,
+    rest: tuple[int, int] = (0, 0),
 ) -> int | None:
     """The least window value at which she is in the capped Pareto head, the others' values
     held fixed (docs/segmentation.md, 'Pareto head'); None when the top has no place (the cap
     rounds to 0). Exact integer arithmetic, as the engine's: at place r she must rank ahead of
     the r-th other (value, then partner id) and the value before her must be < the share of
-    the total with hers."""
+    the total with hers. ``rest``: (count, total value) of other active partners left out of
+    ``others`` because they rank after all of them (others_read)."""
     ranked = sorted(others, key=lambda o: (-o[1], o[0]))
-    cap = math.floor(Fraction(str(policy.top_max_fraction)) * (len(ranked) + 1))
+    cap = math.floor(Fraction(str(policy.top_max_fraction)) * (len(ranked) + rest[0] + 1))
     share = Fraction(str(policy.top_value_share))
     num, den = share.numerator, share.denominator
-    total_others = sum(v for _p, v in ranked)
+    total_others = sum(v for _p, v in ranked) + rest[1]
     best: int | None = None
     before = 0
     for r in range(1, min(cap, len(ranked) + 1) + 1):
@@ -236,7 +253,11 @@ def _top_plan(judge: Judge, current: str, t_min: int) -> Plan | None:
     count_basis = str(policy.value_basis) == "count"
     have = int(judge.row(t_min)["window_value"])
     needed = top_value_needed(
-        value=have, partner_id=judge.partner_id, others=judge.others, policy=policy
+        value=have,
+        partner_id=judge.partner_id,
+        others=judge.others,
+        policy=policy,
+        rest=judge.rest,
     )
     if needed is None:
         return None
@@ -279,13 +300,14 @@ def plan_next(
     *,
     partner_id: int,
     others: Sequence[tuple[int, int]] = (),
+    rest: tuple[int, int] = (0, 0),
     t_min: int = 0,
 ) -> tuple[str, Plan | None]:
     """Her level at the next run (``t_min`` days after the base day: 0 when today's run is
     still to come, 1 when it is done) and the plan to the next level, or None (at the top, or
     the top has no place). ``others``: (partner id, window value) of the other active
     partners, as the last run stored them."""
-    judge = Judge(days, policy, partner_id=partner_id, others=others)
+    judge = Judge(days, policy, partner_id=partner_id, others=others, rest=rest)
     current = judge.level(t_min)
     if current == TOP:
         return current, None
@@ -353,15 +375,35 @@ def history_read(*, partner: Partner, policy: Any, as_of: date, tz_name: str) ->
         return {int(age): (int(n), int(value or 0)) for age, n, value in cursor.fetchall()}
 
 
-def others_values(*, partner: Partner) -> list[tuple[int, int]]:
-    """The other active partners' window values as the last run stored them (the rank index,
-    read index-only)."""
-    rows = (
-        SegmentMembership.objects.filter(tenant_id=partner.tenant_id, value__isnull=False)
-        .exclude(partner_id=partner.pk)
-        .values_list("partner_id", "value")
-    )
-    return [(pid, value or 0) for pid, value in rows]
+@dataclass(frozen=True)
+class Others:
+    """The other active partners as the last run stored their window values: those who can rank
+    ahead of her (``listed``: (partner id, value), the first of the engine's order — value
+    descending, then partner id), and the count and total value of the rest (``rest``)."""
+
+    listed: list[tuple[int, int]]
+    rest: tuple[int, int]
+
+
+def others_read(*, partner: Partner, policy: Any) -> Others:
+    """The other active partners' window values, bounded: only the first ⌊top_max_fraction ×
+    (others + 1)⌋ + 1 of the engine's order can be ahead of her inside the capped Pareto head,
+    so the map lists those (read from the rank index, highest first) and takes the others as a
+    count and a sum — exact for her level (engine.classify's ``unlisted_*``) at the cost of two
+    queries whatever the program's size, instead of every active partner."""
+    memberships = SegmentMembership.objects.filter(
+        tenant_id=partner.tenant_id, value__isnull=False
+    ).exclude(partner_id=partner.pk)
+    totals = memberships.aggregate(count=Count("pk"), value=Sum("value"))
+    count, total = totals["count"] or 0, int(totals["value"] or 0)
+    room = math.floor(Fraction(str(policy.top_max_fraction)) * (count + 1)) + 1
+    listed = [
+        (pid, value or 0)
+        for pid, value in memberships.order_by("-value", "partner_id").values_list(
+            "partner_id", "value"
+        )[:room]
+    ]
+    return Others(listed, (count - len(listed), total - sum(v for _p, v in listed)))
 
 
 def _last_run(partner: Partner) -> SegmentRun | None:
@@ -452,8 +494,14 @@ def growth_map(*, partner: Partner, as_of: date | None = None, gain: bool = True
     if partner.status != "active" or not level:
         return GrowthMap(partner, level, level, base, base, None, None, figures)
     days = history_read(partner=partner, policy=policy, as_of=base, tz_name=tenant.timezone)
+    others = others_read(partner=partner, policy=policy)
     projected, plan = plan_next(
-        days, policy, partner_id=partner.pk, others=others_values(partner=partner), t_min=t_min
+        days,
+        policy,
+        partner_id=partner.pk,
+        others=others.listed,
+        rest=others.rest,
+        t_min=t_min,
     )
     step = None
     if plan is not None:

@@ -98,12 +98,11 @@ def _fraction(value: Any) -> Fraction:
     return Fraction(str(value))
 
 
-def _head_mask(sorted_values: np.ndarray, share: Fraction) -> np.ndarray:
+def _head_mask(sorted_values: np.ndarray, share: Fraction, total: int) -> np.ndarray:
     """In the Pareto head: the share held by those before < share, and own value > 0.
 
     Compared as integers — before·den < num·total — so that a cut exactly at the boundary
     (80 of 100 before → 0.8, not < 0.8) is decided exactly, never by float rounding."""
-    total = int(sorted_values.sum())
     before = np.cumsum(sorted_values) - sorted_values
     num, den = share.numerator, share.denominator
     if total * max(num, den) < 2**62:
@@ -113,10 +112,18 @@ def _head_mask(sorted_values: np.ndarray, share: Fraction) -> np.ndarray:
     return below & (sorted_values > 0)
 
 
-def classify(features: pd.DataFrame, policy: Any) -> pd.DataFrame:
+def classify(
+    features: pd.DataFrame, policy: Any, *, unlisted_active: int = 0, unlisted_value: int = 0
+) -> pd.DataFrame:
     """Segment every partner of ``features`` under ``policy`` (a SegmentationPolicy or any object
     with its attributes). Returns a frame in the input's row order with ``partner_id``,
-    ``segment`` and the explanation columns (EXPLANATION_COLUMNS)."""
+    ``segment`` and the explanation columns (EXPLANATION_COLUMNS).
+
+    ``unlisted_active`` / ``unlisted_value``: active partners left out of ``features``, all of
+    whom rank after every listed active partner, and their total window value. They count in
+    the number of active partners (the cap) and in the total value (the shares), so a listed
+    partner is classified as with them present. The nightly run lists everyone; the growth map
+    (ladder) lists only the partners who can rank ahead of the one it plans for."""
     n = len(features)
     partner_id = features["partner_id"].to_numpy(dtype=np.int64)
     results = features["results"].to_numpy(dtype=np.int64)
@@ -139,10 +146,10 @@ def classify(features: pd.DataFrame, policy: Any) -> pd.DataFrame:
     order = np.lexsort((partner_id[active_idx], -value[active_idx]))
     ranked = active_idx[order]
     ranked_values = value[ranked]
-    n_active = len(ranked)
-    total = int(ranked_values.sum())
+    n_active = len(ranked) + unlisted_active
+    total = int(ranked_values.sum()) + unlisted_value
 
-    head_size = int(_head_mask(ranked_values, _fraction(policy.top_value_share)).sum())
+    head_size = int(_head_mask(ranked_values, _fraction(policy.top_value_share), total).sum())
     cap = math.floor(_fraction(policy.top_max_fraction) * n_active)
     n_top = min(head_size, cap)
     top = np.zeros(n, dtype=bool)
@@ -157,7 +164,7 @@ def classify(features: pd.DataFrame, policy: Any) -> pd.DataFrame:
     segment[~has_result] = NEWCOMER
 
     rank = np.full(n, np.nan)
-    rank[ranked] = np.arange(1, n_active + 1)
+    rank[ranked] = np.arange(1, len(ranked) + 1)
     share = np.full(n, np.nan)
     if total > 0:
         share[ranked] = np.cumsum(ranked_values) / total

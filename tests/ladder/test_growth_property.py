@@ -147,3 +147,30 @@ def test_periodic_to_stable_in_her_numbers():
     assert len(plan.adds) == 1
     assert classify(days, policy, 1, [], plan.target, plan.adds) == STABLE
     assert classify(days, policy, 1, [], plan.target, ()) == PERIODIC
+
+
+def bounded(others: list[tuple[int, int]], policy) -> tuple[list[tuple[int, int]], tuple]:
+    """The others as ladder.growth.others_read gives them: the first ⌊top_max_fraction ×
+    (others + 1)⌋ + 1 of the engine's order listed, the rest as a count and a sum."""
+    ranked = sorted(others, key=lambda o: (-o[1], o[0]))
+    room = math.floor(Fraction(str(policy.top_max_fraction)) * (len(others) + 1)) + 1
+    listed, rest = ranked[:room], ranked[room:]
+    return listed, (len(rest), sum(v for _p, v in rest))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    policy=policies(),
+    days=histories,
+    values=st.lists(st.integers(0, 120_000), max_size=60),
+    partner_id=st.integers(1, 60),
+    t_min=st.sampled_from([0, 1]),
+)
+def test_the_bounded_others_plan_as_all_of_them(policy, days, values, partner_id, t_min):
+    """A program's map lists only the others who can rank ahead of her (others_read): the
+    level and the plan are the same as with every other active partner listed."""
+    others = [(100 + i, value) for i, value in enumerate(values)]
+    listed, rest = bounded(others, policy)
+    assert plan_next(
+        days, policy, partner_id=partner_id, others=listed, rest=rest, t_min=t_min
+    ) == plan_next(days, policy, partner_id=partner_id, others=others, t_min=t_min)
