@@ -22,7 +22,7 @@ from django.db.models import Count, Sum
 
 from analytics.models import DailyPartnerStats
 from goals.models import Metric
-from ladder.growth import next_step
+from ladder.growth import next_steps
 from partners.models import ConversionKind, Customer, Partner
 from segmentation.features import local_day_end, local_day_start
 from segmentation.models import SegmentMembership
@@ -153,6 +153,7 @@ def suggest(
         else Decimal("1")
     )
     counted = set(policy.counted_kinds)
+    steps = next_steps(tenant=tenant, partners=partners, as_of=as_of)
     out = []
     for partner in partners:
         mine = history.get(partner.pk, History())
@@ -167,7 +168,7 @@ def suggest(
         target = max(_ceil((expected * stretch).quantize(Decimal("0.01"))), floor)
         expected = expected.quantize(Decimal("0.01"))
         gap, gap_level = None, ""
-        step = next_step(partner=partner, as_of=as_of)
+        step = steps[partner.pk]
         if step is not None:
             if metric == Metric.REVENUE and step.value:
                 gap = _ceil(step.value)

@@ -385,25 +385,61 @@ class Others:
     rest: tuple[int, int]
 
 
-def others_read(*, partner: Partner, policy: Any) -> Others:
-    """The other active partners' window values, bounded: only the first ⌊top_max_fraction ×
-    (others + 1)⌋ + 1 of the engine's order can be ahead of her inside the capped Pareto head,
-    so the map lists those (read from the rank index, highest first) and takes the others as a
-    count and a sum — exact for her level (engine.classify's ``unlisted_*``) at the cost of two
-    queries whatever the program's size, instead of every active partner."""
-    memberships = SegmentMembership.objects.filter(
-        tenant_id=partner.tenant_id, value__isnull=False
-    ).exclude(partner_id=partner.pk)
+@dataclass(frozen=True)
+class ProgramOthers:
+    """Every active partner's window value that can matter to any one map of the program: the
+    first ⌊top_max_fraction × (active + 1)⌋ + 1 of the engine's order, the count and total of
+    all, read once for many maps (``next_steps``)."""
+
+    head: list[tuple[int, int]]
+    count: int
+    total: int
+    fraction: Fraction
+
+    def without(self, partner_id: int, value: int | None) -> Others:
+        """The others of one partner, whose own window value is ``value`` (None: not active)."""
+        count = self.count - (value is not None)
+        total = self.total - (value or 0)
+        room = math.floor(self.fraction * (count + 1)) + 1
+        listed = [o for o in self.head if o[0] != partner_id][:room]
+        return Others(listed, (count - len(listed), total - sum(v for _p, v in listed)))
+
+
+def program_others(*, tenant_id: int, policy: Any) -> ProgramOthers:
+    memberships = SegmentMembership.objects.filter(tenant_id=tenant_id, value__isnull=False)
     totals = memberships.aggregate(count=Count("pk"), value=Sum("value"))
     count, total = totals["count"] or 0, int(totals["value"] or 0)
-    room = math.floor(Fraction(str(policy.top_max_fraction)) * (count + 1)) + 1
-    listed = [
+    fraction = Fraction(str(policy.top_max_fraction))
+    # One more than any single map needs: a partner in the head leaves room for the next.
+    room = math.floor(fraction * (count + 1)) + 2
+    head = [
         (pid, value or 0)
         for pid, value in memberships.order_by("-value", "partner_id").values_list(
             "partner_id", "value"
         )[:room]
     ]
-    return Others(listed, (count - len(listed), total - sum(v for _p, v in listed)))
+    return ProgramOthers(head, count, total, fraction)
+
+
+def others_read(*, partner: Partner, policy: Any) -> Others:
+    """The other active partners' window values, bounded: only the first ⌊top_max_fraction ×
+    (others + 1)⌋ + 1 of the engine's order can be ahead of her inside the capped Pareto head,
+    so the map lists those (read from the rank index, highest first) and takes the others as a
+    count and a sum — exact for her level (engine.classify's ``unlisted_*``) at the cost of two
+    or three queries whatever the program's size, instead of every active partner."""
+    program = program_others(tenant_id=partner.tenant_id, policy=policy)
+    return program.without(partner.pk, _own_value(partner, program))
+
+
+def _own_value(partner: Partner, program: ProgramOthers) -> int | None:
+    for pid, value in program.head:
+        if pid == partner.pk:
+            return value
+    return (
+        SegmentMembership.objects.filter(partner_id=partner.pk, value__isnull=False)
+        .values_list("value", flat=True)
+        .first()
+    )
 
 
 def _last_run(partner: Partner) -> SegmentRun | None:
@@ -480,13 +516,30 @@ def _window(base: date, first: int, last: int) -> str:
     }
 
 
-def growth_map(*, partner: Partner, as_of: date | None = None, gain: bool = True) -> GrowthMap:
+@dataclass(frozen=True)
+class ProgramState:
+    """What every map of one program reads alike, read once for many maps (``next_steps``)."""
+
+    tenant: Any
+    policy: Any
+    run: SegmentRun | None
+    others: ProgramOthers
+    values: dict[int, int | None]  # the partners' own window values (active ones)
+
+
+def growth_map(
+    *,
+    partner: Partner,
+    as_of: date | None = None,
+    gain: bool = True,
+    program: ProgramState | None = None,
+) -> GrowthMap:
     """Where she stands and her next step (docs/ladder.md). ``as_of``: the base day (default
-    the program's local today)."""
-    tenant = partner.tenant
-    policy = policy_get(tenant=tenant)
+    the program's local today). ``program``: the program's state read once for many maps."""
+    tenant = program.tenant if program else partner.tenant
+    policy = program.policy if program else policy_get(tenant=tenant)
     base = as_of or local_today(tenant=tenant)
-    run = _last_run(partner)
+    run = program.run if program else _last_run(partner)
     # Today's run done → the next one is tomorrow's, and what she does from now on counts there.
     t_min = 1 if run is not None and run.as_of >= base else 0
     level = partner.activity_segment
@@ -494,7 +547,11 @@ def growth_map(*, partner: Partner, as_of: date | None = None, gain: bool = True
     if partner.status != "active" or not level:
         return GrowthMap(partner, level, level, base, base, None, None, figures)
     days = history_read(partner=partner, policy=policy, as_of=base, tz_name=tenant.timezone)
-    others = others_read(partner=partner, policy=policy)
+    others = (
+        program.others.without(partner.pk, program.values.get(partner.pk))
+        if program
+        else others_read(partner=partner, policy=policy)
+    )
     projected, plan = plan_next(
         days,
         policy,
@@ -545,3 +602,31 @@ def next_step(*, partner: Partner, as_of: date | None = None) -> NextStep | None
     """The next level and what it takes, or None at the top or when she has no level (not
     approved)."""
     return growth_map(partner=partner, as_of=as_of).step
+
+
+def next_steps(
+    *, tenant: Any, partners: Sequence[Partner], as_of: date | None = None
+) -> dict[int, NextStep | None]:
+    """``next_step`` for many partners of one program (goals suggested for a segment): the
+    policy, the last run and the others' values are read once, then one read of each
+    partner's history. The steps leave out what the next level would earn (``gain``)."""
+    if not partners:
+        return {}
+    policy = policy_get(tenant=tenant)
+    run = (
+        SegmentRun.objects.filter(tenant_id=tenant.pk, status=RunStatus.SUCCEEDED)
+        .order_by("-finished_at", "-id")
+        .only("as_of", "explanation")
+        .first()
+    )
+    values = dict(
+        SegmentMembership.objects.filter(
+            partner_id__in=[p.pk for p in partners], value__isnull=False
+        ).values_list("partner_id", "value")
+    )
+    program = ProgramState(
+        tenant, policy, run, program_others(tenant_id=tenant.pk, policy=policy), values
+    )
+    return {
+        p.pk: growth_map(partner=p, as_of=as_of, gain=False, program=program).step for p in partners
+    }

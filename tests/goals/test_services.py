@@ -38,7 +38,8 @@ def _terms(world, **overrides) -> Terms:
 
 
 def _partner(world, name="Goal getter"):
-    return PartnerFactory(tenant=world.tenant, name=name)
+    # She reads English (a partner's language defaults to Russian): the notices' texts below.
+    return PartnerFactory(tenant=world.tenant, name=name, language="en")
 
 
 def _sale(world, partner, ref, amount="100.00", *, customer="", at=None, kind="sale"):
@@ -272,7 +273,9 @@ def test_the_suggestion_stretches_the_expected_result_and_covers_the_next_level(
         # Revenue: 30 results × 250 per result = 7,500; × 1.2 = 9,000.
         assert one("revenue").target == Decimal("9000")
         step = NextStep(level="stable", results=25, value=None, by=end, text="")
-        monkeypatch.setattr(suggestions, "next_step", lambda **kwargs: step)
+        monkeypatch.setattr(
+            suggestions, "next_steps", lambda *, partners, **kwargs: {p.pk: step for p in partners}
+        )
         covered = one("sales")
         assert (covered.target, covered.gap, covered.gap_level) == (
             Decimal("25"),
@@ -283,7 +286,9 @@ def test_the_suggestion_stretches_the_expected_result_and_covers_the_next_level(
         assert one("revenue").target == Decimal("12001")
         # No churn-model figure: her rate over the 90-day window, 10 sales → 60 days: 6.67 × 1.2 → 8.
         SegmentMembership.objects.filter(partner=partner).update(expected_results=None)
-        monkeypatch.setattr(suggestions, "next_step", lambda **kwargs: None)
+        monkeypatch.setattr(
+            suggestions, "next_steps", lambda *, partners, **kwargs: {p.pk: None for p in partners}
+        )
         rate = one("sales")
         assert (rate.source, rate.expected, rate.target) == ("rate", Decimal("6.67"), Decimal("8"))
 

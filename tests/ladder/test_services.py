@@ -10,7 +10,7 @@ from django.utils.translation import pgettext
 
 from core.errors import ServiceError
 from ladder.earnings import month_repriced
-from ladder.growth import features_row, growth_map, history_read, next_step
+from ladder.growth import features_row, growth_map, history_read, next_step, next_steps
 from ladder.levels import level_name
 from ladder.models import LevelUp
 from ladder.panels import level_ups_by_step
@@ -150,6 +150,38 @@ def test_the_step_to_top_as_of_last_night(program):
         segments_recompute(tenant=tenant, as_of=BASE + timedelta(days=1))
         her.refresh_from_db()
         assert her.activity_segment == "top"
+
+
+def test_many_steps_at_once_are_each_one_s(program):
+    """next_steps (goals for a segment) reads the program once and gives every partner the
+    step next_step gives her alone."""
+    tenant, partners = program
+    save_conversions(
+        tenant,
+        [
+            sale(p, at(tenant, BASE - timedelta(days=k * 30 + 1)), str(100 * (i + 1)))
+            for i, p in enumerate(partners[:4])
+            for k in range(i)
+        ]
+        + [sale(partners[4], at(tenant, BASE - timedelta(days=2)), "50000")],
+    )
+    with tenant_scope(tenant):
+        segments_recompute(tenant=tenant, as_of=BASE, trigger=RunTrigger.COMMAND)
+        fresh = list(Partner.objects.filter(tenant=tenant).order_by("pk"))
+        together = next_steps(tenant=tenant, partners=fresh, as_of=BASE)
+        alone = {p.pk: next_step(partner=p, as_of=BASE) for p in fresh}
+    assert set(together) == set(alone)
+    assert any(step is not None for step in alone.values())
+    for pk, step in alone.items():
+        other = together[pk]
+        assert (other is None) == (step is None)
+        if step is not None and other is not None:
+            assert (other.level, other.results, other.value, other.by) == (
+                step.level,
+                step.results,
+                step.value,
+                step.by,
+            )
 
 
 def test_level_ups_are_recorded_and_told_once(program):
