@@ -365,6 +365,8 @@ SPECTACULAR_SETTINGS = {
         "CampaignStatusEnum": "campaigns.models.CampaignStatus",
         "MessageStatusEnum": "campaigns.models.MessageStatus",
         "ChallengePrizeKindEnum": "challenges.models.PrizeKind",
+        "GoalMetricEnum": "goals.models.Metric",
+        "ChallengeMetricEnum": "challenges.models.Metric",
         # The conversions' kind keeps the name it had before another "kind" came.
         "KindEnum": "partners.models.ConversionKind",
     },

@@ -138,6 +138,8 @@ def test_no_export_holds_a_formula(evil_world):
     ):
         client = evil_world.client_for(user)
         found |= crawl(client, start_urls(tenant, surface), within=prefix).downloads
+    # The cabinet's QR codes download too, as images: no cells to run.
+    found = {u: r for u, r in found.items() if not r["Content-Type"].startswith("image/")}
 
     # Every export route was reached through a link on a page, so it was checked below.
     reached = {resolve(urlsplit(url).path).url_name for url in found}

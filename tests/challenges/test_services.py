@@ -112,7 +112,7 @@ def test_top_places_pay_each_prize_once_into_the_ledger_and_fix_the_results(worl
         assert sorted(notices.values_list("partner_id", flat=True)) == [p1.pk, p2.pk, p3.pk]
         won = notices.get(partner=p1)
         assert "place 1 of 4" in won.body
-        assert "1\u00a0000,00\u00a0₽" in won.body  # in her language (ru), formatted so
+        assert "RUB\u00a01,000.00" in won.body  # in her language (en), formatted so
     # Again: nothing more.
     assert _close(world, challenge) is False
     with tenant_scope(world.tenant):

@@ -42,7 +42,9 @@ class World:
     def __init__(self, prefix: str = "ch") -> None:
         self.tenant = TenantFactory(slug=f"{prefix}-program", name=f"{prefix} program")
         self.partners = [
-            PartnerFactory(tenant=self.tenant, name=f"Partner {n}", channel_type=channel)
+            PartnerFactory(
+                tenant=self.tenant, name=f"Partner {n}", channel_type=channel, language="en"
+            )
             for n, channel in enumerate(["blogger", "blogger", "expert", "expert"], start=1)
         ]
         p1, p2, p3, p4 = self.partners

@@ -12,6 +12,7 @@ from tqdm import tqdm
 
 from analytics.models import ProgramCost
 from analytics.rollups import rollup_rebuild
+from challenges.models import ChallengeResult
 from core.database import as_owner
 from core.sql import tables_analyze
 from demo.challenges import demo_challenges
@@ -23,6 +24,7 @@ from demo.onboarding import demo_first_steps
 from demo.payouts import demo_open_batch, demo_paid_batch
 from demo.people import LATIN
 from demo.segments import demo_custom_segments
+from goals.models import Goal
 from notices.services import notices_muted
 from partners.click_store import clicks_write
 from partners.conversions import conversion_refund
@@ -226,6 +228,8 @@ class Command(BaseCommand):
                     PayoutItem,
                     PayoutLine,
                     PayoutBatch,
+                    ChallengeResult,  # a prize's reward is protected by it
+                    Goal,  # so is a reached goal's
                     Reward,  # a cash reward's ledger entry is protected by it
                     LedgerEntry,
                     Commission,
@@ -234,6 +238,9 @@ class Command(BaseCommand):
                 ):
                     model.objects.all().delete()
                 tenant.delete()
+            # The deferred foreign-key checks of the deleted rows run now: a table with pending
+            # trigger events cannot be altered.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
             cursor.execute(f"ALTER TABLE {ledger} ENABLE TRIGGER {LEDGER_TRIGGER}")
 
     def _user(self, email: str, name: str) -> User:
