@@ -9,6 +9,7 @@ import io
 import re
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -131,7 +132,7 @@ def _export_route_names() -> set[str]:
 
 def test_no_export_holds_a_formula(evil_world):
     tenant = evil_world.tenant
-    found: dict[str, object] = {}
+    found: dict[str, Any] = {}
     for surface, user, prefix in (
         ("manager", evil_world.owner, f"/app/{tenant.slug}/"),
         ("cabinet", evil_world.partners[0].user, f"/p/{tenant.slug}/"),

@@ -42,7 +42,7 @@ def _shot(page: Page, name: str, part: Locator | None = None) -> None:
         page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
-def _done(page: Page) -> list[str]:
+def _done(page: Page) -> list[str | None]:
     items = page.get_by_test_id("first-steps").locator("[data-item]")
     return [
         items.nth(n).get_attribute("data-item")

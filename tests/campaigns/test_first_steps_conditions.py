@@ -2,6 +2,7 @@
 did it: in the dispatcher, exactly once."""
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 import time_machine
@@ -89,7 +90,7 @@ def test_a_step_is_skipped_for_a_partner_who_did_the_first_step(scope, mailoutbo
 
 def test_the_builder_refuses_waiting_for_and_skipping_on_one_step(scope):
     campaign = make_campaign(scope, steps=[])
-    same = {"wait_item": Item.FIRST_LINK, "skip_item": Item.FIRST_LINK}
+    same: dict[str, Any] = {"wait_item": Item.FIRST_LINK, "skip_item": Item.FIRST_LINK}
     with pytest.raises(ServiceError) as error:
         step_save(campaign=campaign, **email_step(0), **same)
     assert error.value.field == "skip_item"

@@ -1,5 +1,7 @@
 """GET /api/v1/partners/{id}/level."""
 
+from typing import Any
+
 import pytest
 from django.test import Client
 
@@ -21,7 +23,7 @@ def test_partner_level_and_next_step():
         _key, secret = services.api_key_create(
             tenant=program.tenant, name="backend", created_by=UserFactory()
         )
-    headers = {"HTTP_AUTHORIZATION": f"Bearer {secret}"}
+    headers: dict[str, Any] = {"HTTP_AUTHORIZATION": f"Bearer {secret}"}
     newcomer = program.newcomers[1]
     body = Client().get(f"/api/v1/partners/{newcomer.pk}/level", **headers).json()
     assert body["level"] == "newcomer"

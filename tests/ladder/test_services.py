@@ -33,7 +33,7 @@ def at(tenant, day: date, hour: int = 12) -> datetime:
     return datetime.combine(day, time(hour), tzinfo=ZoneInfo(tenant.timezone))
 
 
-def sale(partner, when: datetime, amount: str = "1000.00", **extra) -> Conversion:
+def sale(partner, when: datetime, amount: str | None = "1000.00", **extra) -> Conversion:
     sale.n += 1  # type: ignore[attr-defined]
     return Conversion(
         tenant_id=partner.tenant_id,

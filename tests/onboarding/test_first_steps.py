@@ -59,13 +59,20 @@ def steps_of(partner) -> FirstSteps | None:
     return FirstSteps.objects.filter(partner=partner).first()
 
 
+def ticked(partner) -> FirstSteps:
+    """Her row, which must exist."""
+    steps = steps_of(partner)
+    assert steps is not None
+    return steps
+
+
 def test_a_link_ticks_the_first_link_once(scope, announced, django_capture_on_commit_callbacks):
     partner = PartnerFactory(tenant=scope, joined_at=T0)
     with django_capture_on_commit_callbacks(execute=True):
         first = services.link_create(partner=partner)
     with django_capture_on_commit_callbacks(execute=True):
         services.link_create(partner=partner, sub_id="second")
-    assert steps_of(partner).first_link_at == first.created_at
+    assert ticked(partner).first_link_at == first.created_at
     assert announced == [(Item.FIRST_LINK, [partner.pk])]
 
 
@@ -96,14 +103,14 @@ def test_the_click_flush_ticks_the_first_click_of_partners_without_one(
         click_store.first_clicks.disconnect(dispatch_uid="test.first_clicks")
     assert [[(t, p) for t, p, _at in clicks] for clicks in seen] == [[(scope.pk, newcomer.pk)]]
     earliest = seen[0][0][2]
-    assert steps_of(newcomer).first_click_at == earliest
+    assert ticked(newcomer).first_click_at == earliest
     assert steps_of(old_hand) is None
     assert (Item.FIRST_CLICK, [newcomer.pk]) in announced
     # A later flush of more clicks changes nothing.
     tracking.click_track(code=links[newcomer.pk].code, ip="10.0.0.9", user_agent="", referrer="")
     with django_capture_on_commit_callbacks(execute=True):
         click_store.clicks_flush()
-    assert steps_of(newcomer).first_click_at == earliest
+    assert ticked(newcomer).first_click_at == earliest
 
 
 def test_payout_details_tick_once(scope, announced, django_capture_on_commit_callbacks):
@@ -113,7 +120,7 @@ def test_payout_details_tick_once(scope, announced, django_capture_on_commit_cal
             batches.payout_details_change(
                 partner=partner, method="card", holder_name=name, card_number=CARD
             )
-    assert steps_of(partner).payout_details_at is not None
+    assert ticked(partner).payout_details_at is not None
     assert announced == [(Item.PAYOUT_DETAILS, [partner.pk])]
 
 
@@ -135,7 +142,7 @@ def test_the_first_counted_result_ticks_with_its_time(
         conversion_record(
             tenant=scope, kind="lead", external_id="l-2", partner=partner.code, occurred_at=at
         )
-    assert steps_of(partner).first_result_at == at
+    assert ticked(partner).first_result_at == at
     assert announced == [(Item.FIRST_RESULT, [partner.pk])]
 
 
@@ -148,7 +155,7 @@ def test_the_profile_ticks_once_it_is_complete(
     assert steps_of(partner) is None  # the channel is still missing
     with django_capture_on_commit_callbacks(execute=True):
         services.partner_profile_update(partner=partner, channel_type="blogger")
-    assert steps_of(partner).profile_at is not None
+    assert ticked(partner).profile_at is not None
     assert announced == [(Item.PROFILE, [partner.pk])]
 
 
@@ -165,7 +172,7 @@ def test_a_program_requiring_more_asks_it_for_the_profile(
     assert profile_missing(partner=partner) == ["industry"]
     with django_capture_on_commit_callbacks(execute=True):
         services.partner_profile_update(partner=partner, industry="Retail")
-    assert steps_of(partner).profile_at is not None
+    assert ticked(partner).profile_at is not None
 
 
 def test_a_join_with_a_complete_profile_ticks_it_at_once(scope, django_capture_on_commit_callbacks):
@@ -178,7 +185,7 @@ def test_a_join_with_a_complete_profile_ticks_it_at_once(scope, django_capture_o
             country="RU",
             channel_type="blogger",
         )
-    assert steps_of(partner).profile_at is not None
+    assert ticked(partner).profile_at is not None
 
 
 @pytest.mark.django_db(transaction=True)
@@ -241,7 +248,7 @@ def test_the_backfill_fills_only_empty_steps_from_the_data(scope):
     )
     assert first_steps_backfill(tenant=scope) == 1
     assert first_steps_backfill(tenant=scope) == 1  # idempotent
-    steps = steps_of(partner)
+    steps = ticked(partner)
     assert steps.profile_at == T0
     assert steps.first_link_at == T0 + timedelta(hours=2)
     assert steps.first_result_at == ticked_at  # kept: set by its event
@@ -267,8 +274,10 @@ def test_the_funnel_counts_steps_within_72_hours_and_names_the_worst(scope):
     funnel = selectors.funnel(tenant=scope, start=date(2026, 3, 1), end=date(2026, 3, 31))
     assert (funnel.cohort, funnel.fresh) == (4, 1)
     assert [step.reached for step in funnel.steps] == [4, 3, 3, 1, 0]
-    assert funnel.worst_step.spec.item == Item.FIRST_CLICK
-    assert funnel.worst_step.lost == 2
+    worst = funnel.worst_step
+    assert worst is not None
+    assert worst.spec.item == Item.FIRST_CLICK
+    assert worst.lost == 2
 
 
 def test_the_checklist_says_when_each_step_happened(scope):
