@@ -4,6 +4,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from challenges.models import Challenge, Metric, Participation, PrizeKind, PrizeRule
+from challenges.services import FIELDS
 from partners.models import ActivitySegment, ChannelType, Tag
 from segmentation.models import CustomSegment
 
@@ -101,23 +102,7 @@ class ChallengeForm(forms.Form):
 
     @staticmethod
     def initial_for(challenge: Challenge) -> dict:
-        initial = {
-            name: getattr(challenge, name)
-            for name in (
-                "title",
-                "metric",
-                "starts_on",
-                "ends_on",
-                "participation",
-                "segments",
-                "channels",
-                "prize_rule",
-                "threshold",
-                "winners",
-                "show_amounts",
-                "rules",
-            )
-        }
+        initial = {name: getattr(challenge, name) for name in FIELDS}
         initial["tags"] = list(challenge.tags.all())
         initial["custom_segments"] = list(challenge.custom_segments.all())
         for prize in challenge.prizes.all():

@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from core.validation import form_field
 from goals.models import Goal, Metric
-from goals.services import Terms
+from goals.services import TERM_FIELDS, Terms
 from partners.models import ActivitySegment
 from payouts.models import RewardKind
 from tenancy.forms import ServiceFormMixin
@@ -54,17 +54,7 @@ class GoalForm(TermsForm):
         "target",
         help_text=_("A count for sales, leads and new customers; an amount for revenue."),
     )
-    field_order = [
-        "metric",
-        "target",
-        "starts_on",
-        "ends_on",
-        "reward_kind",
-        "reward_amount",
-        "boost_percent",
-        "boost_days",
-        "gift",
-    ]
+    field_order = list(TERM_FIELDS)
 
 
 def segment_choices(custom_segments) -> list:
